@@ -1,0 +1,239 @@
+"""The ``finsent`` command line. Every command has ``--help``; exit codes: 0 ok, 1 a run had
+failures, 2 bad input or configuration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from finsent.config import load_settings, parse_ticker_list
+from finsent.errors import ConfigError, FinsentError
+
+log = logging.getLogger("finsent")
+
+
+def _date(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+def _engine():
+    from finsent.db import create_engine
+
+    return create_engine(load_settings())
+
+
+def _selected_tickers(args: argparse.Namespace) -> list[str]:
+    return parse_ticker_list(args.tickers) if args.tickers else load_settings().tickers
+
+
+def _report(reports) -> int:
+    from finsent.report import print_table
+
+    print_table(reports, sys.stdout)
+    return 0 if all(r.ok for r in reports) else 1
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from finsent.db import upgrade
+    from finsent.tickers import seed_default_tickers
+
+    engine = _engine()
+    applied = upgrade(engine)
+    seeded = seed_default_tickers(engine)
+    log.info("schema up to date (%d migration(s) applied now, %d default ticker(s) added)", len(applied), seeded)
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    from finsent.db import applied_versions, database_url, load_migrations
+
+    settings = load_settings()
+    url = database_url(settings)
+    from finsent.db import create_engine
+
+    applied = dict(applied_versions(create_engine(settings)))
+    sys.stdout.write(f"database: {url.split('@')[-1]}\n")
+    for migration in load_migrations():
+        state = "applied" if migration.version in applied else "PENDING"
+        sys.stdout.write(f"  {migration.name:40s} {state}\n")
+    return 0
+
+
+def cmd_db_url(args: argparse.Namespace) -> int:
+    from finsent.db import database_url
+
+    sys.stdout.write(database_url(load_settings()) + "\n")
+    return 0
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from finsent.crawl import crawl_boards
+
+    reports = crawl_boards(load_settings(), _engine(), _selected_tickers(args), source=args.source,
+                           since=args.since, max_pages=args.max_pages, ignore_robots=args.ignore_robots,
+                           workers=args.workers)
+    return _report(reports)
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    from finsent.prices import sync_prices
+
+    reports = sync_prices(load_settings(), _engine(), _selected_tickers(args), source=args.source,
+                          since=args.since, ignore_robots=args.ignore_robots, workers=args.workers)
+    return _report(reports)
+
+
+def cmd_import_posts(args: argparse.Namespace) -> int:
+    from finsent.importer import import_posts
+
+    return _report([import_posts(_engine(), args.file)])
+
+
+def cmd_import_prices(args: argparse.Namespace) -> int:
+    from finsent.importer import import_prices
+
+    return _report([import_prices(_engine(), args.file, adjusted=not args.unadjusted)])
+
+
+def cmd_tickers_list(args: argparse.Namespace) -> int:
+    from finsent.tickers import known_tickers
+
+    for code, name in known_tickers(_engine()).items():
+        sys.stdout.write(f"{code}  {name}\n")
+    return 0
+
+
+def cmd_tickers_add(args: argparse.Namespace) -> int:
+    from finsent.tickers import add_tickers
+
+    added = add_tickers(_engine(), {args.code: args.name}, market=args.market)
+    log.info("%s %s", args.code, "added" if added else "already known")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def _add_ingest_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tickers", help="comma-separated codes (default: FINSENT_TICKERS, else the 20 defaults)")
+    parser.add_argument("--ignore-robots", action="store_true",
+                        help="do not obey robots.txt (logged loudly; only where you are entitled to)")
+    parser.add_argument("--workers", type=_positive_int, default=2,
+                        help="tickers fetched in parallel; the per-host delay is shared by all (default 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finsent",
+        description="finsent: Naver discussion-board sentiment as a measured market signal. "
+                    "Configuration comes from FINSENT_* environment variables or a .env file (see README).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database schema", description="Manage the database schema.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply pending sql/ migrations (idempotent)",
+                           description="Apply pending migrations from sql/ in order, record them in "
+                                       "schema_migrations, refuse changed ones, seed the default tickers."
+                           ).set_defaults(func=cmd_db_upgrade)
+    db_commands.add_parser("status", help="list migrations and whether they are applied").set_defaults(
+        func=cmd_db_status)
+    db_commands.add_parser("url", help="print the database URL (starts the embedded server if needed)"
+                           ).set_defaults(func=cmd_db_url)
+
+    crawl = commands.add_parser(
+        "crawl", help="fetch new discussion-board posts into `posts`",
+        description="Walk each ticker's board newest to oldest, down to its watermark (the newest post "
+                    "already stored). A ticker's first run goes back FINSENT_BACKFILL_DAYS days. Every page "
+                    "is committed with the watermark: re-run any time, interrupted runs resume.")
+    _add_ingest_options(crawl)
+    crawl.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
+                       help="backfill: walk back to this date (KST) regardless of the watermark")
+    crawl.add_argument("--source", choices=("naver-mobile", "naver-html"), default="naver-mobile",
+                       help="naver-mobile: the live JSON API (default); naver-html: the legacy HTML board")
+    crawl.add_argument("--max-pages", type=_positive_int, metavar="N",
+                       help="stop after N pages per ticker; the next run resumes where this one stopped")
+    crawl.set_defaults(func=cmd_crawl)
+
+    prices = commands.add_parser(
+        "prices", help="fetch daily prices into `prices`",
+        description="First run per ticker: the whole history. Later runs: only sessions after the last "
+                    "stored one. Trading-halt rows (volume 0) are dropped.")
+    _add_ingest_options(prices)
+    prices.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
+                        help="re-fetch from this date and overwrite what changed (after a split)")
+    prices.add_argument("--source", choices=("fchart", "sisejson", "sise-day"), default="fchart",
+                        help="fchart: split-adjusted XML (default); sisejson: adjusted; "
+                             "sise-day: legacy HTML, NOT adjusted (stored with adjusted=false)")
+    prices.set_defaults(func=cmd_prices)
+
+    imports = commands.add_parser("import", help="import CSV archives (all or nothing)",
+                                  description="Import a CSV file; one bad row rejects the whole file.")
+    import_commands = imports.add_subparsers(dest="import_command", required=True, metavar="KIND")
+    posts = import_commands.add_parser(
+        "posts", help="ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]",
+        description="Columns: ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]; "
+                    "posted_at in KST as YYYY-MM-DD HH:MM[:SS]. UTF-8. Posts already stored are kept.")
+    posts.add_argument("file", type=Path)
+    posts.set_defaults(func=cmd_import_posts)
+    prices_import = import_commands.add_parser(
+        "prices", help="ticker,date,open,high,low,close,volume",
+        description="Columns: ticker,date,open,high,low,close,volume; date as YYYY-MM-DD. Rows with "
+                    "volume 0 (halts) are dropped; stored sessions that differ are overwritten.")
+    prices_import.add_argument("file", type=Path)
+    prices_import.add_argument("--unadjusted", action="store_true",
+                               help="the file's prices are not split-adjusted (stored adjusted=false)")
+    prices_import.set_defaults(func=cmd_import_prices)
+
+    tickers = commands.add_parser("tickers", help="the stocks finsent knows")
+    ticker_commands = tickers.add_subparsers(dest="tickers_command", required=True, metavar="ACTION")
+    ticker_commands.add_parser("list", help="list known tickers").set_defaults(func=cmd_tickers_list)
+    add = ticker_commands.add_parser("add", help="add a ticker")
+    add.add_argument("code", help="six-character KRX code, e.g. 005930")
+    add.add_argument("name", help="display name, e.g. 삼성전자")
+    add.add_argument("--market", default="KOSPI")
+    add.set_defaults(func=cmd_tickers_add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except FinsentError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted; committed pages are kept and the next run resumes")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""All configuration in one place: ``FINSENT_*`` environment variables, optionally from a ``.env`` file.
+
+Every setting is documented in the README. Environment variables win over ``.env``; ``.env`` is
+read from the working directory (or ``FINSENT_ENV_FILE``) and never overrides the real environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from finsent.errors import ConfigError
+
+# The study's universe: the 20 largest KOSPI common stocks at the end of 2022, leaving out
+# those listed after 2017 and preferred shares (SOURCES.md section 4).
+DEFAULT_TICKERS: dict[str, str] = {
+    "005930": "삼성전자",
+    "207940": "삼성바이오로직스",
+    "000660": "SK하이닉스",
+    "051910": "LG화학",
+    "006400": "삼성SDI",
+    "005380": "현대차",
+    "000270": "기아",
+    "035420": "NAVER",
+    "035720": "카카오",
+    "005490": "POSCO홀딩스",
+    "068270": "셀트리온",
+    "105560": "KB금융",
+    "028260": "삼성물산",
+    "055550": "신한지주",
+    "012330": "현대모비스",
+    "096770": "SK이노베이션",
+    "032830": "삼성생명",
+    "066570": "LG전자",
+    "015760": "한국전력",
+    "003670": "포스코퓨처엠",
+}
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        if "=" not in line:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _environ() -> dict[str, str]:
+    env_file = Path(os.environ.get("FINSENT_ENV_FILE", ".env"))
+    merged = _read_env_file(env_file)
+    merged.update(os.environ)
+    return merged
+
+
+def _float(env: dict[str, str], key: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"{key}={raw!r} must be >= {minimum}")
+    return value
+
+
+def _int(env: dict[str, str], key: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{key}={raw!r} must be >= {minimum}")
+    return value
+
+
+def parse_ticker_list(raw: str) -> list[str]:
+    """``"005930, 000660"`` -> ``["005930", "000660"]`` (order kept, duplicates dropped)."""
+    codes: list[str] = []
+    for part in raw.replace(";", ",").split(","):
+        code = part.strip()
+        if code and code not in codes:
+            codes.append(code)
+    return codes
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    tickers: list[str]
+    naver_board_url: str
+    naver_price_url: str
+    naver_legacy_url: str
+    naver_api_url: str
+    crawl_delay_s: float
+    backfill_days: int
+    http_timeout_s: float
+    http_retries: int
+    retry_backoff_s: float
+    user_agent: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def load_settings() -> Settings:
+    """Read the settings now (not at import), so tests and CLIs can change the environment."""
+    env = _environ()
+    tickers = parse_ticker_list(env.get("FINSENT_TICKERS", "")) or list(DEFAULT_TICKERS)
+    return Settings(
+        database_url=env.get("FINSENT_DATABASE_URL") or None,
+        data_dir=Path(env.get("FINSENT_DATA_DIR") or "~/.finsent").expanduser().resolve(),
+        tickers=tickers,
+        naver_board_url=env.get("FINSENT_NAVER_BOARD_URL", "https://m.stock.naver.com").rstrip("/"),
+        naver_price_url=env.get("FINSENT_NAVER_PRICE_URL", "https://fchart.stock.naver.com").rstrip("/"),
+        naver_legacy_url=env.get("FINSENT_NAVER_LEGACY_URL", "https://finance.naver.com").rstrip("/"),
+        naver_api_url=env.get("FINSENT_NAVER_API_URL", "https://api.finance.naver.com").rstrip("/"),
+        crawl_delay_s=_float(env, "FINSENT_CRAWL_DELAY_S", 1.0),
+        backfill_days=_int(env, "FINSENT_BACKFILL_DAYS", 30, minimum=1),
+        http_timeout_s=_float(env, "FINSENT_HTTP_TIMEOUT_S", 20.0, minimum=0.1),
+        http_retries=_int(env, "FINSENT_HTTP_RETRIES", 5),
+        retry_backoff_s=_float(env, "FINSENT_RETRY_BACKOFF_S", 1.0),
+        user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
+    )

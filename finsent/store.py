@@ -1,0 +1,152 @@
+"""Writing rows: COPY into a session-local stage, then one keyed INSERT ... ON CONFLICT.
+
+This is the one write path for posts and prices (crawlers, CSV import, benchmarks). Staging
+keeps the keyed insert set-based and lets Postgres do the deduplication; the watermark and the
+run counters are written in the same transaction as the rows they describe.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from uuid import UUID
+
+from finsent.records import POST_COLUMNS, PRICE_COLUMNS, PostRow, PriceRow
+
+# COPY text format: backslash escapes; NUL is not storable in Postgres text, so it is dropped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+def _copy_field(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """COPY ``rows`` (tuples in ``columns`` order) into ``table`` through one in-memory buffer."""
+    buffer = io.StringIO()
+    buffer.writelines("\t".join([_copy_field(v) for v in row]) + "\n" for row in rows)
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+_POSTS_STAGE = "CREATE TEMP TABLE IF NOT EXISTS posts_stage (LIKE posts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+_PRICES_STAGE = "CREATE TEMP TABLE IF NOT EXISTS prices_stage (LIKE prices INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+_POST_COLS = ", ".join(POST_COLUMNS)
+_PRICE_COLS = ", ".join(PRICE_COLUMNS)
+
+
+def insert_posts(cursor, rows: Sequence[PostRow]) -> int:
+    """Insert posts not stored yet (by ticker, post_id); return how many were new. No commit."""
+    if not rows:
+        return 0
+    cursor.execute(_POSTS_STAGE)
+    copy_rows(cursor, "posts_stage", POST_COLUMNS, (r.as_tuple() for r in rows))
+    cursor.execute(
+        f"INSERT INTO posts ({_POST_COLS}) SELECT {_POST_COLS} FROM posts_stage "
+        "ON CONFLICT (ticker, post_id) DO NOTHING"
+    )
+    inserted = cursor.rowcount
+    cursor.execute("DELETE FROM posts_stage")  # several batches may share one transaction
+    return inserted
+
+
+@dataclass
+class PriceWrite:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def upsert_prices(cursor, rows: Sequence[PriceRow], *, replace: bool) -> PriceWrite:
+    """Insert new sessions; with ``replace`` also overwrite stored ones that differ. No commit.
+
+    ``replace`` is for re-fetches (``--since``): adjusted prices change after a split.
+    """
+    unique = {(r.ticker, r.trade_date): r for r in rows}  # a key may appear once per statement
+    if not unique:
+        return PriceWrite()
+    cursor.execute(_PRICES_STAGE)
+    copy_rows(cursor, "prices_stage", PRICE_COLUMNS, (r.as_tuple() for r in unique.values()))
+    if replace:
+        conflict = (
+            "DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, "
+            "close = EXCLUDED.close, volume = EXCLUDED.volume, adjusted = EXCLUDED.adjusted, "
+            "source = EXCLUDED.source, fetched_at = now() "
+            "WHERE (prices.open, prices.high, prices.low, prices.close, prices.volume, prices.adjusted) "
+            "IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, "
+            "EXCLUDED.volume, EXCLUDED.adjusted)"
+        )
+    else:
+        conflict = "DO NOTHING"
+    cursor.execute(
+        f"INSERT INTO prices ({_PRICE_COLS}) SELECT {_PRICE_COLS} FROM prices_stage "
+        f"ON CONFLICT (ticker, trade_date) {conflict} RETURNING (xmax = 0)"
+    )
+    flags = [row[0] for row in cursor.fetchall()]
+    cursor.execute("DELETE FROM prices_stage")
+    inserted = sum(flags)
+    written = PriceWrite(inserted=inserted, updated=len(flags) - inserted)
+    written.unchanged = len(unique) - len(flags)
+    return written
+
+
+# --- crawl bookkeeping --------------------------------------------------------------------------
+
+
+@dataclass
+class RunCounters:
+    pages: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    retries: int = 0
+    failures: int = 0
+
+
+_COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))
+
+
+class RunRecord:
+    """One ``crawl_runs`` row: opened at the start, counters saved with each page, closed at the end."""
+
+    def __init__(self, cursor, batch_id: UUID, command: str, source: str, ticker: str | None) -> None:
+        self.counters = RunCounters()
+        # A row still 'running' for this command and ticker belongs to a run that was killed:
+        # we hold the ticker's lock, so it cannot be alive.
+        cursor.execute(
+            "UPDATE crawl_runs SET status = 'interrupted', finished_at = clock_timestamp() "
+            "WHERE status = 'running' AND command = %s AND ticker IS NOT DISTINCT FROM %s",
+            (command, ticker),
+        )
+        cursor.execute(
+            "INSERT INTO crawl_runs (batch_id, command, source, ticker) VALUES (%s, %s, %s, %s) "
+            "RETURNING run_id",
+            (str(batch_id), command, source, ticker),
+        )
+        self.run_id: int = cursor.fetchone()[0]
+
+    def save(self, cursor) -> None:
+        assignments = ", ".join(f"{name} = %s" for name in _COUNTER_NAMES)
+        values = [getattr(self.counters, name) for name in _COUNTER_NAMES]
+        cursor.execute(f"UPDATE crawl_runs SET {assignments} WHERE run_id = %s", (*values, self.run_id))
+
+    def finish(self, cursor, status: str, error: str | None = None) -> None:
+        self.save(cursor)
+        cursor.execute(
+            "UPDATE crawl_runs SET status = %s, error = %s, finished_at = clock_timestamp() WHERE run_id = %s",
+            (status, error, self.run_id),
+        )
