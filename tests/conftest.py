@@ -96,3 +96,20 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip("../shared/naver/samples is not here (real pages are not redistributed)")
     return SAMPLES
+
+
+@pytest.fixture
+def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The loopback Naver, two tickers, 120 posts each spread over the last ~40 days."""
+    from datetime import datetime, timedelta
+
+    from tests.naver_server import FakeNaver
+
+    now = datetime.now().replace(microsecond=0)
+    fake = FakeNaver(tickers={"005930": "삼성전자", "000660": "SK하이닉스"}, posts_per_ticker=120,
+                     first_post_at=now - timedelta(days=40), post_spacing=timedelta(hours=8))
+    with fake:
+        for key in ("FINSENT_NAVER_BOARD_URL", "FINSENT_NAVER_PRICE_URL", "FINSENT_NAVER_LEGACY_URL",
+                    "FINSENT_NAVER_API_URL"):
+            monkeypatch.setenv(key, fake.base_url)
+        yield fake
