@@ -107,9 +107,9 @@ class _CsvFile:
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror})") from None
         with handle:
-            reader = csv.DictReader(handle)
+            reader = csv.reader(handle)
             try:
-                header = reader.fieldnames or []
+                header = [c.strip() for c in next(reader, [])]
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise InputError(f"{self.path}:1: unreadable header ({exc})") from None
             missing = [c for c in self.required if c not in header]
@@ -122,12 +122,15 @@ class _CsvFile:
                     + (f"; unknown: {', '.join(unknown)}" if unknown else "")
                 )
             try:
-                for record in reader:
-                    line = reader.line_num
-                    if None in record or any(v is None for v in record.values()):
-                        yield line, {"__error__": f"expected {len(header)} fields"}
+                start = reader.line_num + 1  # a quoted field may span lines: report where a row starts
+                for fields in reader:
+                    line, start = start, reader.line_num + 1
+                    # Trailing optional fields may be left off; anything else is a malformed row.
+                    if len(fields) > len(header) or len(fields) < len(self.required):
+                        problem = f"expected {len(self.required)} to {len(header)} fields, got {len(fields)}"
+                        yield line, {"__error__": problem}
                         continue
-                    yield line, record
+                    yield line, dict(zip(header, fields))
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise InputError(f"{self.path}:{reader.line_num + 1}: {exc}") from None
 
