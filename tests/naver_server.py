@@ -423,6 +423,12 @@ class FakeNaver:
         with self.lock:
             self._faults.append(_Fault(path, kind, times, dict(kw)))
 
+    def render(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        """Answer a request without HTTP (status, content type, body): for benchmarks of the parsers."""
+        with self.lock:
+            response = self._route(path, query)
+        return response.status, response.content_type, response.body
+
     def list_requests(self, ticker: str | None = None) -> int:
         """Board-list requests (JSON + legacy HTML) answered normally, optionally for one ticker."""
         with self.lock:

@@ -1,4 +1,8 @@
-"""The legacy discussion-board HTML list (SOURCES.md section 2), for saved pages and archives."""
+"""The legacy discussion-board HTML list (SOURCES.md section 2), for saved pages and archives.
+
+Parsed with lxml directly: building a BeautifulSoup tree made this 8x slower, and archives of the
+legacy board run to millions of pages (bench/ingest.py measures both parsers).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-from bs4 import BeautifulSoup, Tag
+import lxml.html
+from lxml.etree import ParserError
 
 from finsent.errors import PageParseError
 from finsent.records import PostRow, kst
@@ -56,44 +61,73 @@ def _int(text: str) -> int:
     return int(cleaned) if cleaned else 0
 
 
-def last_page_number(soup: BeautifulSoup) -> int | None:
-    link = soup.select_one("table.Nnavi td.pgRR a")
-    if link is None:
-        return None
-    match = _PAGE_PARAM.search(link.get("href", ""))
-    return int(match.group(1)) if match else None
+def _has_class(name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
-def _parse_row(row: Tag, ticker: str) -> PostRow | None:
+_TYPE2_TABLE = f"//table[{_has_class('type2')}]"
+_LAST_PAGE_HREF = f"//table[{_has_class('Nnavi')}]//td[{_has_class('pgRR')}]//a/@href"
+
+
+def parse_html(text: str):
+    """An lxml tree of a (decoded) legacy page."""
+    return lxml.html.document_fromstring(text)
+
+
+def type2_table(tree):
+    """The page's main ``table.type2``, or None."""
+    tables = tree.xpath(_TYPE2_TABLE)
+    return tables[0] if tables else None
+
+
+def data_rows(table) -> list:
+    """Data rows: the ``tr`` with an onmouseover attribute (separators and headers have none)."""
+    return table.xpath(".//tr[@onmouseover]")
+
+
+def cell_text(cell) -> str:
+    return " ".join(cell.text_content().split())
+
+
+def last_page_number(tree) -> int | None:
+    """``table.Nnavi td.pgRR a`` -> its ``page=`` number; None on a single-page list."""
+    for href in tree.xpath(_LAST_PAGE_HREF):
+        match = _PAGE_PARAM.search(href)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _parse_row(row, ticker: str) -> PostRow | None:
     """One post row; None for a clean-bot hidden row. Raises ValueError on an unexpected layout."""
-    cells = row.find_all("td", recursive=False)
+    cells = row.xpath("./td")
     if len(cells) != 6:
         raise ValueError(f"post row has {len(cells)} cells, expected 6")
-    date_text = cells[0].get_text(strip=True)
+    date_text = cell_text(cells[0])
     title_cell = cells[1]
-    link = title_cell.find("a", href=True)
-    if link is None:
-        if CLEANBOT_HIDDEN in title_cell.get_text(" ", strip=True):
+    links = title_cell.xpath(".//a[@href]")
+    if not links:
+        if CLEANBOT_HIDDEN in cell_text(title_cell):
             return None
         raise ValueError("title cell has no link and is not a clean-bot row")
-    post_id = post_id_from_href(link["href"])
+    href = links[0].get("href")
+    post_id = post_id_from_href(href)
     if post_id is None:
-        raise ValueError(f"no nid in link {link['href']!r}")
+        raise ValueError(f"no nid in link {href!r}")
     # The link text may be cut with '...'; the title attribute holds the full title.
-    full_title = (link.get("title") or link.get_text()).strip()
-    _, comments = split_comment_count(title_cell.get_text("", strip=True))
-    author_cell = row.select_one("td.p11") or cells[2]
+    full_title = (links[0].get("title") or links[0].text_content()).strip()
+    _, comments = split_comment_count(cell_text(title_cell).replace("[ ", "[").replace(" ]", "]"))
     return PostRow(
         ticker=ticker,
         post_id=post_id,
         posted_at=kst(datetime.strptime(date_text, "%Y.%m.%d %H:%M")),
         title=full_title,
-        author=author_cell.get_text(strip=True) or None,
+        author=cell_text(cells[2]) or None,  # td.p11
         is_reply=full_title.startswith(DELETED_PARENT_PREFIX) or full_title.upper().startswith("RE:"),
         cleanbot_passed=True,
-        views=_int(cells[3].get_text()),
-        likes=_int(cells[4].get_text()),
-        dislikes=_int(cells[5].get_text()),
+        views=_int(cell_text(cells[3])),
+        likes=_int(cell_text(cells[4])),
+        dislikes=_int(cell_text(cells[5])),
         comment_count=comments or 0,
         source=SOURCE,
     )
@@ -105,13 +139,16 @@ def parse_list_page(body: bytes, content_type: str | None, url: str, ticker: str
     text = decode_korean_html(body, content_type, marker="날짜")
     if text is None:
         raise PageParseError(url, "no encoding (header, meta, cp949, utf-8) decodes the 날짜 header")
-    soup = BeautifulSoup(text, "lxml")
-    table = soup.select_one("#content div.section.inner_sub table.type2") or soup.select_one("table.type2")
+    try:
+        tree = parse_html(text)
+    except ParserError as exc:
+        raise PageParseError(url, f"not HTML ({exc})") from None
+    table = type2_table(tree)
     if table is None:
         raise PageParseError(url, "no table.type2 (layout changed?)")
     posts: list[PostRow] = []
     hidden = 0
-    for number, row in enumerate(table.find_all("tr", attrs={"onmouseover": True}), start=1):
+    for number, row in enumerate(data_rows(table), start=1):
         try:
             post = _parse_row(row, ticker)
         except ValueError as exc:
@@ -120,4 +157,4 @@ def parse_list_page(body: bytes, content_type: str | None, url: str, ticker: str
             hidden += 1
         else:
             posts.append(post)
-    return BoardHtmlPage(posts=posts, hidden=hidden, last_page=last_page_number(soup))
+    return BoardHtmlPage(posts=posts, hidden=hidden, last_page=last_page_number(tree))

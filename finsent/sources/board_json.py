@@ -78,7 +78,9 @@ def parse_post(raw: dict, ticker: str) -> PostRow:
     title = raw["title"]
     if not isinstance(title, str):
         raise ValueError("title is not a string")
-    written_at = datetime.strptime(raw["writtenAt"][:19], "%Y-%m-%dT%H:%M:%S")
+    written_at = datetime.fromisoformat(raw["writtenAt"][:19])  # KST, no offset
+    if len(raw["writtenAt"]) < 19:
+        raise ValueError(f"writtenAt {raw['writtenAt']!r} is not YYYY-MM-DDTHH:MM:SS")
     writer = raw.get("writer") or {}
     body_text = raw.get("contentSwReplacedButImg")
     if not isinstance(body_text, str):

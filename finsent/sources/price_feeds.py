@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from bs4 import BeautifulSoup
 from lxml import etree
+from lxml.etree import ParserError
 
 from finsent.errors import PageParseError
 from finsent.records import PriceRow
-from finsent.sources.board_html import last_page_number
+from finsent.sources.board_html import cell_text, last_page_number, parse_html, data_rows, type2_table
 from finsent.sources.decoding import decode_korean_html
 
 # fchart serves at most about this many sessions per request (its whole history for our stocks).
@@ -131,13 +131,16 @@ def parse_sise_day(body: bytes, content_type: str | None, url: str, ticker: str)
     text = decode_korean_html(body, content_type, marker="날짜")
     if text is None:
         raise PageParseError(url, "no encoding (header, meta, cp949, utf-8) decodes the 날짜 header")
-    soup = BeautifulSoup(text, "lxml")
-    table = soup.select_one("table.type2")
+    try:
+        tree = parse_html(text)
+    except ParserError as exc:
+        raise PageParseError(url, f"not HTML ({exc})") from None
+    table = type2_table(tree)
     if table is None:
         raise PageParseError(url, "no table.type2 (layout changed?)")
     rows: list[PriceRow] = []
-    for number, row in enumerate(table.find_all("tr", attrs={"onmouseover": True}), start=1):
-        cells = [cell.get_text(strip=True) for cell in row.find_all("td", recursive=False)]
+    for number, row in enumerate(data_rows(table), start=1):
+        cells = [cell_text(cell) for cell in row.xpath("./td")]
         if len(cells) != 7:
             raise PageParseError(url, f"price row {number} has {len(cells)} cells, expected 7")
         if not cells[0]:
@@ -149,5 +152,5 @@ def parse_sise_day(body: bytes, content_type: str | None, url: str, ticker: str)
         except (ValueError, InvalidOperation) as exc:
             raise PageParseError(url, f"price row {number} {cells!r}: {exc}") from None
     page = _keep_sessions(rows)
-    page.last_page = last_page_number(soup)
+    page.last_page = last_page_number(tree)
     return page

@@ -1,0 +1,177 @@
+"""Ingest benchmark: parse rates (JSON and legacy HTML pages) and insert rates into Postgres.
+
+Compares, in one run and on the same rows:
+- naive:    row-by-row INSERT ... ON CONFLICT with a commit per row (the obvious first crawler);
+- bare COPY: one COPY straight into the keyed ``posts`` table (the ceiling: no dedupe, no bookkeeping);
+- finsent:  the real crawl path (``finsent.store.insert_posts`` + watermark + crawl_runs counters, one
+            transaction per batch), for crawler-sized pages and for import-sized batches.
+
+    python bench/ingest.py [--posts 100000] [--database-url URL]
+
+Without --database-url (or FINSENT_DATABASE_URL) it runs on an embedded Postgres with default settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Result, print_table, scratch_database, timed  # noqa: E402
+from finsent.crawl import Watermark, save_watermark  # noqa: E402
+from finsent.records import POST_COLUMNS, PostRow  # noqa: E402
+from finsent.sources import board_html, board_json  # noqa: E402
+from finsent.store import RunRecord, copy_posts, insert_posts  # noqa: E402
+from tests.naver_server import FakeNaver  # noqa: E402
+
+TICKERS = {"005930": "삼성전자", "000660": "SK하이닉스"}
+
+
+def render_pages(fake: FakeNaver, ticker: str, json_pages: int, html_pages: int):
+    json_bodies, cursor = [], None
+    for _ in range(json_pages):
+        _, _, body = fake.render(board_json.LIST_PATH, board_json.list_params(ticker, 50, cursor))
+        json_bodies.append((body, cursor))
+        cursor = board_json.parse_list_page(body, "bench", ticker, cursor).next_cursor
+    html_bodies = [fake.render("/item/board.naver", board_html.list_params(ticker, n))
+                   for n in range(1, html_pages + 1)]
+    return json_bodies, html_bodies
+
+
+def parse_json(bodies, ticker) -> int:
+    return sum(len(board_json.parse_list_page(body, "bench", ticker, cursor).posts) for body, cursor in bodies)
+
+
+def parse_html(bodies, ticker) -> int:
+    return sum(len(board_html.parse_list_page(body, ct, "bench", ticker).posts) for _, ct, body in bodies)
+
+
+def parse_html_soup(bodies, ticker) -> int:
+    """The textbook baseline: BeautifulSoup over lxml, CSS selectors per row."""
+    from bs4 import BeautifulSoup
+
+    rows = 0
+    for _, _, body in bodies:
+        soup = BeautifulSoup(body.decode("cp949"), "lxml")
+        for row in soup.select("table.type2 tr[onmouseover]"):
+            link = row.select_one("td.title a")
+            rows += link is not None and bool(link.get("title")) and bool(row.select_one("td.p11"))
+    return rows
+
+
+def truncate(engine) -> None:
+    raw = engine.raw_connection()
+    with raw.cursor() as cur:
+        cur.execute("TRUNCATE posts, crawl_watermarks, crawl_runs")
+    raw.commit()
+    raw.close()
+
+
+def naive_inserts(engine, rows: list[PostRow]) -> int:
+    raw = engine.raw_connection()
+    placeholders = ", ".join(["%s"] * len(POST_COLUMNS))
+    sql = f"INSERT INTO posts ({', '.join(POST_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+    with raw.cursor() as cur:
+        for row in rows:
+            cur.execute(sql, row.as_tuple())
+            raw.commit()
+    raw.close()
+    return len(rows)
+
+
+def bare_copy(engine, rows: list[PostRow]) -> int:
+    raw = engine.raw_connection()
+    with raw.cursor() as cur:
+        cur.execute("SET synchronous_commit = off")  # same settings as the finsent path
+        copy_posts(cur, "posts", rows)
+    raw.commit()
+    raw.close()
+    return len(rows)
+
+
+def finsent_path(engine, rows: list[PostRow], batch: int) -> int:
+    """What a crawl does per page: insert (deduplicating), watermark and run counters, one commit."""
+    raw = engine.raw_connection()
+    with raw.cursor() as cur:
+        cur.execute("SET synchronous_commit = off")  # as the crawler's connection does
+        run = RunRecord(cur, uuid.uuid4(), "crawl", "bench", "005930")
+    raw.commit()
+    for start in range(0, len(rows), batch):
+        page = rows[start:start + batch]
+        with raw.cursor() as cur:
+            inserted = insert_posts(cur, page)
+            run.counters.pages += 1
+            run.counters.fetched += len(page)
+            run.counters.inserted += inserted
+            run.counters.duplicates += len(page) - inserted
+            newest = max(page, key=lambda p: p.post_id)
+            save_watermark(cur, "005930", "bench", Watermark(newest.post_id, newest.posted_at, None, "cursor"))
+            run.save(cur)
+        raw.commit()
+    raw.close()
+    return len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=100_000, help="rows for the insert benchmark")
+    parser.add_argument("--naive-posts", type=int, default=5_000, help="rows for the (slow) naive baseline")
+    parser.add_argument("--json-pages", type=int, default=400)
+    parser.add_argument("--html-pages", type=int, default=100)
+    parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    print(f"generating {args.posts:,} synthetic posts ...", flush=True)
+    fake = FakeNaver(tickers=TICKERS, posts_per_ticker=max(args.posts // 2, 12_000),
+                     post_spacing=timedelta(seconds=40), first_post_at=datetime(2025, 1, 1))
+    json_bodies, html_bodies = render_pages(fake, "005930", args.json_pages, args.html_pages)
+    parse_json(json_bodies[:20], "005930"), parse_html(html_bodies[:5], "005930")  # warm up imports
+    seconds, n_json = timed(parse_json, json_bodies, "005930")
+    parse_results = [Result("parse JSON list pages (50 posts each)", len(json_bodies), seconds, "p/s",
+                            f"{n_json / seconds:,.0f} posts/s")]
+    seconds, n_html = timed(parse_html, html_bodies, "005930")
+    parse_results.append(Result("parse legacy HTML pages (20 rows each, cp949)", len(html_bodies), seconds,
+                                "p/s", f"{n_html / seconds:,.0f} posts/s"))
+    seconds, _ = timed(parse_html_soup, html_bodies, "005930")
+    parse_results.append(Result("  baseline: BeautifulSoup + CSS selectors", len(html_bodies), seconds, "p/s"))
+    print_table("parsing (pages/s; goals: JSON >= 1,000, HTML >= 100)", parse_results)
+
+    rows = [board_json.parse_post(board_json_post, t) for t, board_json_post in _raw_posts(fake, args.posts)]
+    results = []
+    with scratch_database(args.database_url) as engine:
+        for name, fn, subset, kwargs in [
+            ("naive: INSERT + COMMIT per row", naive_inserts, rows[: args.naive_posts], {}),
+            ("bare COPY into keyed posts (ceiling)", bare_copy, rows, {}),
+            ("finsent path, crawler pages of 50 rows", finsent_path, rows, {"batch": 50}),
+            ("finsent path, import batches of 50,000 rows", finsent_path, rows, {"batch": 50_000}),
+        ]:
+            truncate(engine)
+            seconds, _ = timed(fn, engine, subset, **kwargs)
+            results.append(Result(name, len(subset), seconds, "r/s"))
+        seconds, _ = timed(finsent_path, engine, rows, batch=50)  # the same rows again: all duplicates
+        results.append(Result("finsent path, re-crawl (every row a duplicate)", len(rows), seconds, "r/s"))
+    print_table("inserting posts (rows/s; goals: finsent path >= 50,000 and >= 0.6x bare COPY)", results,
+                reference="bare COPY into keyed posts (ceiling)")
+
+
+def _raw_posts(fake: FakeNaver, limit: int):
+    from tests.naver_server import FakeNaver as _F  # noqa: F401  (the JSON mapping lives on the server)
+
+    out = []
+    for ticker, posts in fake.posts.items():
+        for post in posts:
+            out.append((ticker, fake._post_json(post)))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+if __name__ == "__main__":
+    main()
