@@ -644,8 +644,8 @@ class FakeNaver:
             response = _Response(200, response.content_type, self._malformed(response))
         elif fault is not None and fault.kind == "empty":
             response = _Response(200, response.content_type, b"")
-        self._send(handler, response)
-
+        # Count before answering: a client that reads list_requests() right after its response
+        # must see its own request counted.
         normal = fault is None or fault.kind == "slow"
         if normal and response.status == 200 and response.list_ticker is not None:
             with self.lock:
@@ -653,6 +653,7 @@ class FakeNaver:
                 key = response.list_ticker
                 self._list_count_by_ticker[key] = self._list_count_by_ticker.get(key, 0) + 1
                 self._fire_arrivals()
+        self._send(handler, response)
 
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
