@@ -1,0 +1,181 @@
+"""``finsent label``: forward-looking labels, written set-based in SQL.
+
+A *session* is a (ticker, trade_date) price row with volume > 0; the regular session runs
+09:00-15:30 KST and every board timestamp is KST. Definitions (several coexist, by name):
+
+- ``next_session`` (default): the post's session is the first one that opens (09:00 KST)
+  strictly after ``posted_at``. The return runs from the close of the session before it to the
+  close ``horizon`` sessions on (1 = that session's own close), so every bit of the move happens
+  after the post.
+- ``same_day`` (the 2023 study): the post's KST calendar date must itself be a session; same
+  return. A post written at 20:00 gets the move that already happened: the leak the study had.
+
+``|ret| < band`` (and ``ret == 0``) is labelled ``flat``; datasets use only up/down. A post with no
+later price yet gets no label (not a guess); the next run labels it once the price is there.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.engine import Engine
+
+from finsent.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+RULES = ("next_session", "same_day")
+
+
+@dataclass(frozen=True)
+class LabelDefinition:
+    name: str
+    rule: str
+    horizon: int = 1
+    band: Decimal = Decimal(0)
+
+    @classmethod
+    def build(cls, rule: str, *, horizon: int = 1, band: str | float | Decimal = 0,
+              name: str | None = None) -> "LabelDefinition":
+        if rule not in RULES:
+            raise ConfigError(f"unknown label definition {rule!r}; choose one of {', '.join(RULES)}")
+        if horizon < 1:
+            raise ConfigError(f"--horizon must be at least 1, got {horizon}")
+        try:
+            band_value = Decimal(str(band))
+        except InvalidOperation:
+            raise ConfigError(f"--band {band!r} is not a number") from None
+        if not band_value.is_finite() or band_value < 0:
+            raise ConfigError(f"--band must be >= 0 (a fraction, e.g. 0.005 for 0.5%), got {band}")
+        if name is None:
+            name = rule + (f"_h{horizon}" if horizon != 1 else "") + (f"_b{band_value.normalize()}" if band_value else "")
+        return cls(name=name, rule=rule, horizon=horizon, band=band_value)
+
+
+def register(cursor, definition: LabelDefinition) -> None:
+    """Record the definition; a name already used with other parameters is an error."""
+    cursor.execute("SELECT rule, horizon, band FROM label_definitions WHERE name = %s", (definition.name,))
+    row = cursor.fetchone()
+    if row is None:
+        cursor.execute("INSERT INTO label_definitions (name, rule, horizon, band) VALUES (%s, %s, %s, %s)",
+                       (definition.name, definition.rule, definition.horizon, definition.band))
+    elif (row[0], row[1], Decimal(row[2])) != (definition.rule, definition.horizon, definition.band):
+        raise ConfigError(
+            f"label definition {definition.name!r} exists with rule={row[0]} horizon={row[1]} band={row[2]}; "
+            "pick another --name")
+
+
+def load_definition(cursor, name: str) -> LabelDefinition:
+    cursor.execute("SELECT rule, horizon, band FROM label_definitions WHERE name = %s", (name,))
+    row = cursor.fetchone()
+    if row is None:
+        raise ConfigError(f"unknown label definition {name!r}; run `finsent label --definition ...` first")
+    return LabelDefinition(name=name, rule=row[0], horizon=row[1], band=Decimal(row[2]))
+
+
+# The calendar, per ticker: every session numbered, and every calendar day mapped to the first
+# session on or after it (days between two sessions map to the later one). Both are small
+# (tickers x days), so the label join is two hash joins over posts, one pass, no per-post probe.
+_CALENDAR = """
+CREATE TEMP TABLE label_sessions ON COMMIT DROP AS
+SELECT ticker, trade_date, close, session_no FROM sessions;
+CREATE TEMP TABLE label_days ON COMMIT DROP AS
+SELECT s.ticker, d::date AS day, s.session_no
+FROM (SELECT ticker, trade_date, session_no,
+             lag(trade_date) OVER (PARTITION BY ticker ORDER BY trade_date) AS previous_date
+      FROM label_sessions) s
+CROSS JOIN LATERAL generate_series(coalesce(s.previous_date + 1, s.trade_date), s.trade_date,
+                                   interval '1 day') AS d;
+ANALYZE label_sessions;
+ANALYZE label_days;
+"""
+
+# The day whose session (or the first one after it) a post belongs to, in KST.
+_POST_DAY = {
+    # opens strictly after the post: before 09:00 that day's session, from 09:00 the next day's
+    "next_session": "CASE WHEN (p.posted_at AT TIME ZONE 'Asia/Seoul')::time < time '09:00' "
+                    "THEN (p.posted_at AT TIME ZONE 'Asia/Seoul')::date "
+                    "ELSE (p.posted_at AT TIME ZONE 'Asia/Seoul')::date + 1 END",
+    "same_day": "(p.posted_at AT TIME ZONE 'Asia/Seoul')::date",
+}
+
+_STALE = """
+DELETE FROM labels l
+USING prices p
+WHERE l.definition = %(definition)s
+  AND p.ticker = l.ticker
+  AND p.trade_date BETWEEN l.base_date AND l.target_date
+  AND p.fetched_at > l.labelled_at
+"""
+
+
+def _insert_sql(definition: LabelDefinition, tickers: list[str] | None) -> str:
+    # same_day: the day must be a session itself, so the day map must not shift it forward.
+    day_match = "AND d.day = e.trade_date" if definition.rule == "same_day" else ""
+    ticker_filter = "AND p.ticker = ANY(%(tickers)s)" if tickers else ""
+    return f"""
+INSERT INTO labels (definition, ticker, post_id, session_date, base_date, target_date, ret, label)
+SELECT %(definition)s, p.ticker, p.post_id, e.trade_date, b.trade_date, t.trade_date,
+       (t.close / b.close - 1)::double precision,
+       CASE WHEN t.close > b.close AND t.close / b.close - 1 >= %(band)s THEN 'up'
+            WHEN t.close < b.close AND 1 - t.close / b.close >= %(band)s THEN 'down'
+            ELSE 'flat' END
+FROM posts p
+JOIN label_days d ON d.ticker = p.ticker AND d.day = {_POST_DAY[definition.rule]}
+JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match}
+JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1
+JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
+WHERE NOT EXISTS (SELECT 1 FROM labels l
+                  WHERE l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)
+  {ticker_filter}
+"""
+
+
+@dataclass
+class LabelReport:
+    definition: str
+    labelled: int  # new label rows written by this run
+    relabelled: int  # labels dropped because a price they used changed, then written again
+    unlabelled: int  # posts with no label yet (no later price)
+    counts: dict[str, int]  # label -> rows of this definition
+
+
+def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None) -> LabelReport:
+    """Label every post that has no label under ``definition`` yet; idempotent and incremental."""
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            register(cur, definition)
+            cur.execute(_CALENDAR)
+            params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
+                      "tickers": tickers}
+            cur.execute(_STALE, params)
+            stale = cur.rowcount
+            cur.execute(_insert_sql(definition, tickers), params)
+            labelled = cur.rowcount
+            cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label",
+                        (definition.name,))
+            counts = dict(cur.fetchall())
+            cur.execute(
+                "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
+                "l.definition = %s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
+                + (" AND p.ticker = ANY(%s)" if tickers else ""),
+                (definition.name, tickers) if tickers else (definition.name,))
+            unlabelled = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" +
+                        (" AND ticker = ANY(%s)" if tickers else ""), (tickers,) if tickers else None)
+            if cur.fetchone()[0]:
+                log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
+                            "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    relabelled = min(stale, labelled)
+    log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one",
+             definition.name, labelled, relabelled, unlabelled)
+    return LabelReport(definition.name, labelled, relabelled, unlabelled, counts)
