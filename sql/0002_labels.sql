@@ -18,15 +18,18 @@ CREATE TABLE label_definitions (
     rule       text    NOT NULL CHECK (rule IN ('next_session', 'same_day')),
     horizon    integer NOT NULL DEFAULT 1 CHECK (horizon >= 1),
     band       numeric NOT NULL DEFAULT 0 CHECK (band >= 0),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    labelled_at timestamptz          -- start of the last `finsent label` run: later price changes relabel
 );
 COMMENT ON TABLE label_definitions IS
     'next_session: first session opening (09:00 KST) strictly after the post; same_day: the post''s KST date '
     'must be a session (the 2023 study). Target: close `horizon` sessions from that session vs the close '
     'of the session before it. |ret| < band (or ret = 0) is labelled flat.';
 
+-- No foreign keys: the per-row checks cost more than the label join itself (bench/labels.py);
+-- `finsent label` registers the definition before it writes.
 CREATE TABLE labels (
-    definition   text    NOT NULL REFERENCES label_definitions (name) ON DELETE CASCADE,
+    definition   text    NOT NULL,
     ticker       text    NOT NULL,
     post_id      bigint  NOT NULL,
     session_date date    NOT NULL,   -- the session the post is about (its first session after the post)
@@ -37,8 +40,6 @@ CREATE TABLE labels (
     labelled_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (definition, ticker, post_id)
 );
--- Finds the labels a re-fetched or late price row touches (incremental relabelling).
-CREATE INDEX labels_definition_target_idx ON labels (definition, ticker, target_date);
 
 -- Quality rules: flags per post, never deletions. post_quality marks a post as checked (and keeps
 -- its normalised title, which the dataset builder uses to keep near-duplicates in one part).
