@@ -198,6 +198,56 @@ def cmd_dataset_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from finsent.models.lora import LoraSpec
+    from finsent.train import train_model
+
+    spec = None
+    if args.model == "lora":
+        spec = LoraSpec(base_model=args.base_model, prompt=args.prompt, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, max_steps=args.max_steps, quantize=args.quantize,
+                        device=args.device, lora_r=args.lora_r,
+                        target_modules=["all-linear"] if args.all_linear else ["query_key_value"],
+                        gradient_checkpointing=args.gradient_checkpointing, checkpoint_dir=args.checkpoint_dir,
+                        seed=args.seed)
+    outcome = train_model(load_settings(), _engine(), args.dataset, args.model, lora=spec)
+    sys.stdout.write(outcome.report.to_markdown())
+    sys.stdout.write(f"\nMLflow run {outcome.run_id}: registered finsent-updown v{outcome.version} "
+                     f"({'champion' if outcome.decision.promoted else 'challenger'}: {outcome.decision.reason})\n")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from finsent.train import evaluate_version
+
+    report = evaluate_version(load_settings(), _engine(), args.model_version, args.dataset)
+    sys.stdout.write(report.to_markdown())
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from finsent.score import score_posts
+
+    report = score_posts(load_settings(), _engine(), alias=args.alias, batch_size=args.batch_size)
+    sys.stdout.write(f"finsent-updown v{report.model_version}: {report.scored} posts scored, "
+                     f"{report.index_rows} daily_sentiment rows\n")
+    return 0
+
+
+def cmd_model_make_tiny(args: argparse.Namespace) -> int:
+    from finsent.models.tiny import make_tiny_model
+
+    corpus: list[str] = []
+    if args.from_posts:
+        import sqlalchemy as sa
+
+        with _engine().connect() as conn:
+            corpus = [r[0] for r in conn.execute(sa.text("SELECT title FROM posts LIMIT 50000"))]
+    make_tiny_model(args.directory, corpus, hidden=args.hidden, layers=args.layers)
+    sys.stdout.write(f"tiny GPT-NeoX written to {args.directory}\n")
+    return 0
+
+
 def _fraction(value: str) -> float:
     try:
         return float(value)
@@ -335,6 +385,56 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.set_defaults(func=cmd_dataset_show)
     dataset_commands.add_parser("list", help="all snapshots").set_defaults(func=cmd_dataset_list)
+
+    train = commands.add_parser(
+        "train", help="fit, evaluate, log to MLflow, register, apply the champion rule",
+        description="Fit a model on a dataset snapshot's train part, evaluate it on the test part against "
+                    "the majority, previous_session and TF-IDF baselines, log one MLflow run, register a new "
+                    "finsent-updown version as 'challenger', and move 'champion' only if it wins fairly "
+                    "(McNemar p < 0.05 on the same test part) or there is none.")
+    train.add_argument("--dataset", required=True, help="snapshot name (finsent dataset build)")
+    train.add_argument("--model", choices=("baseline", "lora"), default="baseline")
+    train.add_argument("--base-model", default="EleutherAI/polyglot-ko-1.3b",
+                       help="hub id or local directory of a GPT-NeoX/Llama-style causal LM (lora)")
+    train.add_argument("--prompt", choices=("study-2shot", "zero-shot"), default="study-2shot")
+    train.add_argument("--epochs", type=_positive_int, default=1)
+    train.add_argument("--batch-size", type=_positive_int, default=16)
+    train.add_argument("--lr", type=_fraction, default=2e-4)
+    train.add_argument("--max-steps", type=_positive_int, help="stop after N optimizer steps")
+    train.add_argument("--lora-r", type=_positive_int, default=8)
+    train.add_argument("--all-linear", action="store_true", help="LoRA on all linear layers, not only query_key_value")
+    train.add_argument("--quantize", choices=("4bit",), help="QLoRA (bitsandbytes 4-bit; CUDA only)")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    train.add_argument("--gradient-checkpointing", action="store_true")
+    train.add_argument("--checkpoint-dir", help="save resumable checkpoints here (and resume from them)")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="re-evaluate a registered version on a snapshot",
+                                   description="Evaluate any finsent-updown version (number or alias) on any "
+                                               "snapshot's test part; logs an MLflow run and prints the report.")
+    evaluate.add_argument("--model-version", default="champion", help="version number or alias (default champion)")
+    evaluate.add_argument("--dataset", required=True)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    score = commands.add_parser("score", help="score new posts with the champion; rebuild daily_sentiment",
+                                description="Load models:/finsent-updown@champion, write P(up) for every post "
+                                            "without a score from that version into post_scores, and rebuild "
+                                            "daily_sentiment. Idempotent; an interrupted run resumes.")
+    score.add_argument("--alias", default="champion")
+    score.add_argument("--batch-size", type=_positive_int, default=2048)
+    score.set_defaults(func=cmd_score)
+
+    model = commands.add_parser("model", help="model utilities")
+    model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    tiny = model_commands.add_parser("make-tiny", help="a tiny random GPT-NeoX for offline tests and demos",
+                                     description="Train a byte-level BPE tokenizer on local text and save a tiny "
+                                                 "random GPT-NeoX with save_pretrained: the LoRA path runs on a CPU.")
+    tiny.add_argument("directory", type=Path)
+    tiny.add_argument("--from-posts", action="store_true", help="also train the tokenizer on stored titles")
+    tiny.add_argument("--hidden", type=_positive_int, default=64)
+    tiny.add_argument("--layers", type=_positive_int, default=2)
+    tiny.set_defaults(func=cmd_model_make_tiny)
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")
     ticker_commands = tickers.add_subparsers(dest="tickers_command", required=True, metavar="ACTION")

@@ -332,3 +332,56 @@ def list_datasets(engine: Engine, stream: TextIO = sys.stdout) -> None:
                              f"{created_at:%Y-%m-%d %H:%M}\n")
     finally:
         raw.close()
+
+
+_SPLIT_ROWS = """
+WITH rows AS (
+    SELECT d.ticker, d.post_id, p.title, p.posted_at, d.label, d.session_date, l.ret, l.base_date
+    FROM dataset_rows d
+    JOIN datasets ds ON ds.name = d.dataset
+    JOIN posts p ON p.ticker = d.ticker AND p.post_id = d.post_id
+    JOIN labels l ON l.definition = ds.spec->>'definition' AND l.ticker = d.ticker AND l.post_id = d.post_id
+    WHERE d.dataset = %(name)s AND d.split = %(split)s
+)
+SELECT r.ticker, r.post_id, r.title, r.label, r.session_date, r.ret,
+       -- yesterday's direction: the move of the last session that had closed when the post was written
+       CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0 ELSE 0.5 END
+           AS previous_session_up
+FROM rows r
+JOIN sessions b ON b.ticker = r.ticker AND b.trade_date = r.base_date
+LEFT JOIN sessions last ON last.ticker = r.ticker AND last.session_no = b.session_no
+     - CASE WHEN r.posted_at >= (r.base_date + time '15:30') AT TIME ZONE 'Asia/Seoul' THEN 0 ELSE 1 END
+LEFT JOIN sessions before ON before.ticker = r.ticker AND before.session_no = last.session_no - 1
+ORDER BY r.ticker, r.post_id
+"""
+
+
+def load_split(engine: Engine, name: str, split: str):
+    """One part of a snapshot as a DataFrame (ticker, post_id, title, label, session_date, ret,
+    previous_session_up); a missing snapshot is an error."""
+    import pandas as pd
+
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}")
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            cur.execute("SELECT 1 FROM datasets WHERE name = %s", (name,))
+            if cur.fetchone() is None:
+                raise ConfigError(f"no dataset snapshot named {name!r}; build it with `finsent dataset build {name}`")
+            cur.execute(_SPLIT_ROWS, {"name": name, "split": split})
+            columns = [c.name for c in cur.description]
+            frame = pd.DataFrame(cur.fetchall(), columns=columns)
+    finally:
+        raw.close()
+    frame["ret"] = frame["ret"].astype(float)
+    frame["previous_session_up"] = frame["previous_session_up"].astype(float)
+    return frame
+
+
+def dataset_hash(engine: Engine, name: str) -> str:
+    with engine.connect() as conn:
+        value = conn.exec_driver_sql("SELECT content_hash FROM datasets WHERE name = %(n)s", {"n": name}).scalar()
+    if value is None:
+        raise ConfigError(f"no dataset snapshot named {name!r}")
+    return value

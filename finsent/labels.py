@@ -78,7 +78,7 @@ def load_definition(cursor, name: str) -> LabelDefinition:
 # The calendar, per ticker: every session numbered, and every calendar day mapped to the first
 # session on or after it (days between two sessions map to the later one). Both are small
 # (tickers x days), so the label join is two hash joins over posts, one pass, no per-post probe.
-_CALENDAR = """
+CALENDAR_SQL = """
 CREATE TEMP TABLE label_sessions ON COMMIT DROP AS
 SELECT ticker, trade_date, close, session_no FROM sessions;
 CREATE TEMP TABLE label_days ON COMMIT DROP AS
@@ -95,7 +95,7 @@ ANALYZE label_days;
 # The day whose session (or the first one after it) a post belongs to, in KST. Korea has had no
 # daylight saving since 1988, so a fixed +09:00 is exact, and 3x cheaper than a zone-name lookup.
 _KST = "(p.posted_at AT TIME ZONE INTERVAL '+09:00')"
-_POST_DAY = {
+POST_DAY_SQL = {
     # opens strictly after the post: before 09:00 that day's session, from 09:00 the next day's
     "next_session": f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date ELSE {_KST}::date + 1 END",
     "same_day": f"{_KST}::date",
@@ -126,7 +126,7 @@ SELECT %(definition)s, p.ticker, p.post_id, e.trade_date, b.trade_date, t.trade_
             WHEN t.close < b.close AND 1 - t.close / b.close >= %(band)s THEN 'down'
             ELSE 'flat' END
 FROM posts p
-JOIN label_days d ON d.ticker = p.ticker AND d.day = {_POST_DAY[definition.rule]}
+JOIN label_days d ON d.ticker = p.ticker AND d.day = {POST_DAY_SQL[definition.rule]}
 JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match}
 JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1
 JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
@@ -155,7 +155,7 @@ def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] 
             # The joins below hash a few tens of thousands of calendar rows against all posts; enough
             # memory keeps them hash joins instead of external sorts.
             cur.execute("SET LOCAL work_mem = '256MB'")
-            cur.execute(_CALENDAR)
+            cur.execute(CALENDAR_SQL)
             params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
                       "tickers": tickers}
             cur.execute(_STALE, params)

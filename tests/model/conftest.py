@@ -1,0 +1,64 @@
+"""A synthetic board whose titles lean toward the coming move (a planted signal), or do not."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from finsent.config import load_settings
+from finsent.datasets import DatasetSpec, build_dataset
+from finsent.labels import LabelDefinition, label_posts
+from finsent.quality import check_quality
+from tests.data.board import add_posts, add_prices, post
+
+BULL = ["가즈아", "떡상", "매수", "반등", "폭등", "상한가", "호재"]
+BEAR = ["손절", "떡락", "매도", "폭락", "하락", "하한가", "악재"]
+NEUTRAL = ["오늘", "삼성", "종목", "점심", "내일", "주식", "사람들", "진짜", "이번", "그냥", "역시", "형님들"]
+
+
+def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_session: int = 16,
+               tickers=("005930", "000660")) -> None:
+    """Each session's move is a coin flip; posts written the evening before carry a bullish word
+    with probability 0.85 when the move will be up (planted) or independently of it (not planted)."""
+    rng = random.Random(seed)
+    days, day = [], date(2024, 1, 2)
+    while len(days) < sessions:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    rows = []
+    for ticker in tickers:
+        price, closes = 10_000.0, {}
+        for d in days:
+            price *= 1 + rng.choice([-0.02, 0.02])
+            closes[d] = round(price)
+        add_prices(engine, ticker, closes)
+        for previous, current in zip(days, days[1:]):
+            up = closes[current] > closes[previous]
+            for k in range(per_session):
+                lean = up if planted else rng.random() < 0.5
+                bullish = lean if rng.random() < 0.85 else not lean
+                words = rng.sample(NEUTRAL, 3) + [rng.choice(BULL if bullish else BEAR)]
+                rng.shuffle(words)
+                written = datetime.combine(previous, datetime.min.time()) + timedelta(hours=16, minutes=k * 7)
+                rows.append(post(ticker, written, f"{' '.join(words)} {k}"))
+    add_posts(engine, rows)
+    label_posts(engine, LabelDefinition.build("next_session"))
+    check_quality(engine)
+
+
+@pytest.fixture
+def planted(engine):
+    make_board(engine, planted=True)
+    build_dataset(engine, "planted", DatasetSpec(), load_settings().data_dir)
+    return "planted"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    from finsent.models.tiny import make_tiny_model
+
+    corpus = [" ".join(random.Random(i).sample(BULL + BEAR + NEUTRAL, 4)) for i in range(2000)]
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-gpt-neox", corpus)
