@@ -62,9 +62,9 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
 
     if kind not in ("baseline", "lora"):
         raise FinsentError(f"--model must be baseline or lora, got {kind!r}")
+    model = BaselineClassifier() if kind == "baseline" else LoraClassifier(lora or LoraSpec())  # checks options
     train, test = _splits(engine, dataset)
     content_hash = dataset_hash(engine, dataset)
-    model = BaselineClassifier() if kind == "baseline" else LoraClassifier(lora or LoraSpec())
     client = configure(settings, experiment)
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
             mlflow.start_run(run_name=f"train-{kind}-{dataset}") as run:

@@ -73,6 +73,8 @@ def database_url(pg_admin_url: str, template_database: str, monkeypatch: pytest.
     monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "0")
     monkeypatch.setenv("FINSENT_RETRY_BACKOFF_S", "0.01")
     monkeypatch.setenv("FINSENT_HTTP_TIMEOUT_S", "2")
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; each test gets its own store under its data dir.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     yield url
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

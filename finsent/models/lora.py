@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -73,8 +74,16 @@ def resolve_device(requested: str, quantize: str | None) -> str:
     return device
 
 
-def _is_model_dir(path: str) -> bool:
-    return Path(path).is_dir()
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_base_model(reference: str) -> None:
+    """A local directory, or something shaped like a hub id (owner/name); anything else is a typo."""
+    if Path(reference).expanduser().is_dir():
+        return
+    if reference.startswith(("/", ".", "~")) or not _HUB_ID.match(reference):
+        raise ConfigError(f"--base-model {reference!r} is neither a local model directory nor a hub id "
+                          "(owner/name)")
 
 
 class LoraClassifier:
@@ -84,6 +93,7 @@ class LoraClassifier:
         self.spec = spec
         self.base_path = base_path or spec.base_model
         self.device = resolve_device(spec.device, spec.quantize)
+        check_base_model(self.base_path)
         self.model = None
         self.tokenizer = None
 
@@ -93,8 +103,6 @@ class LoraClassifier:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if not _is_model_dir(self.base_path) and "/" not in self.base_path:
-            raise ConfigError(f"--base-model {self.base_path!r} is neither a local model directory nor a hub id")
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.base_path)
         except (OSError, ValueError) as exc:

@@ -1,0 +1,130 @@
+"""Train, evaluate, register and score on a CPU with a tiny GPT-NeoX and a sqlite MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from finsent.cli import main
+from finsent.config import load_settings
+from finsent.datasets import DatasetSpec, build_dataset, load_split
+from finsent.models.lora import LoraSpec
+from finsent.registry import MODEL_NAME, configure, load_pyfunc, predict, tracking_uri
+from finsent.score import score_posts
+from finsent.train import train_model
+from tests.data.board import query
+from tests.model.conftest import make_board
+
+
+def lora_spec(tiny_model) -> LoraSpec:
+    return LoraSpec(base_model=str(tiny_model), prompt="zero-shot", epochs=4, batch_size=32, lr=5e-3, lora_r=16,
+                    warmup_steps=10, device="cpu")
+
+
+def aliases(client) -> dict[str, int]:
+    return {a: int(v) for a, v in client.get_registered_model(MODEL_NAME).aliases.items()}
+
+
+def test_baseline_and_tiny_lora_beat_chance_on_a_planted_signal(engine, planted, tiny_model):
+    settings = load_settings()
+    baseline = train_model(settings, engine, planted, "baseline")
+    assert baseline.report.metrics["accuracy"] > 0.6
+    assert baseline.report.tests["p_value_vs_half"] < 0.05
+    assert baseline.decision.promoted and baseline.version == 1
+    lora = train_model(settings, engine, planted, "lora", lora=lora_spec(tiny_model))
+    assert lora.report.tests["p_value_vs_half"] < 0.05, lora.report.metrics
+    for name in ("majority", "previous_session", "baseline"):
+        assert name in lora.report.baselines
+    run = MlflowClient(tracking_uri(settings)).get_run(lora.run_id)
+    assert run.data.tags["dataset"] == planted and len(run.data.tags["dataset_hash"]) == 64
+    assert {"test_accuracy", "test_mcc", "test_roc_auc", "test_brier", "test_log_loss",
+            "test_p_value_vs_half", "baseline_majority_test_accuracy"} <= set(run.data.metrics)
+    artifacts = {a.path for a in MlflowClient(tracking_uri(settings)).list_artifacts(lora.run_id, "plots")}
+    assert {"plots/confusion_matrix.png", "plots/calibration.png", "plots/sentiment_index.png"} <= artifacts
+
+
+def test_shuffled_signal_beats_neither(engine, tiny_model):
+    make_board(engine, planted=False, seed=2)
+    build_dataset(engine, "noise", DatasetSpec(), load_settings().data_dir)
+    settings = load_settings()
+    for kind in ("baseline", "lora"):
+        outcome = train_model(settings, engine, "noise", kind, lora=lora_spec(tiny_model))
+        assert outcome.report.tests["p_value_vs_half"] >= 0.05, (kind, outcome.report.metrics)
+
+
+def test_champion_moves_only_by_the_rule(engine, tiny_model):
+    settings = load_settings()
+    make_board(engine, planted=False, seed=3)  # no signal
+    build_dataset(engine, "noise", DatasetSpec(), settings.data_dir)
+    first = train_model(settings, engine, "noise", "baseline")
+    client = configure(settings)
+    assert aliases(client) == {"champion": 1, "challenger": 1} and first.decision.reason == "no champion yet"
+    # a failed run registers nothing and moves nothing
+    bad = LoraSpec(base_model=str(settings.data_dir / "not-a-model"), device="cpu")
+    with pytest.raises(Exception):
+        train_model(settings, engine, "noise", "lora", lora=bad)
+    assert aliases(client) == {"champion": 1, "challenger": 1}
+    assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
+    # the same model again: identical predictions, McNemar p = 1: challenger only
+    second = train_model(settings, engine, "noise", "baseline")
+    assert not second.decision.promoted and aliases(client) == {"champion": 1, "challenger": 2}
+    tag = client.get_model_version(MODEL_NAME, "2").tags["champion_decision"]
+    assert "McNemar p = 1" in tag
+
+
+def test_pyfunc_loads_in_a_fresh_offline_process_with_the_same_probabilities(engine, planted, tiny_model):
+    settings = load_settings()
+    outcome = train_model(settings, engine, planted, "lora", lora=lora_spec(tiny_model))
+    titles = load_split(engine, planted, "test")["title"].head(40).tolist()
+    expected = predict(load_pyfunc(outcome.version), titles)
+    code = ("import json, sys, mlflow, pandas as pd; mlflow.set_tracking_uri(sys.argv[1]); "
+            f"m = mlflow.pyfunc.load_model('models:/{MODEL_NAME}/{outcome.version}'); "
+            "print(json.dumps(m.predict(pd.DataFrame({'title': json.loads(sys.argv[2])}))['p_up'].tolist()))")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "NO_PROXY": "*",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-c", code, tracking_uri(settings), json.dumps(titles)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert np.allclose(got, expected, atol=1e-6)
+
+
+def test_scoring_twice_adds_nothing_and_builds_the_daily_index(engine, planted):
+    settings = load_settings()
+    train_model(settings, engine, planted, "baseline")
+    first = score_posts(settings, engine, batch_size=500)
+    total_posts = query(engine, "SELECT count(*) FROM posts")[0][0]
+    assert first.scored == total_posts and first.index_rows > 0
+    again = score_posts(settings, engine)
+    assert again.scored == 0
+    assert query(engine, "SELECT count(*) FROM post_scores")[0][0] == total_posts
+    ((n_posts, sessions),) = query(engine, "SELECT sum(n_posts), count(DISTINCT session_date) FROM daily_sentiment")
+    flagged = query(engine, "SELECT count(DISTINCT (ticker, post_id)) FROM post_flags")[0][0]
+    assert n_posts == total_posts - flagged and sessions > 50
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--dataset", "missing"], "no dataset snapshot named 'missing'"),
+    (["train", "--dataset", "planted", "--model", "lora", "--base-model", "/nonexistent/model"],
+     "is neither a local model directory nor a hub id"),
+    (["train", "--dataset", "planted", "--model", "lora", "--device", "cuda"], "no CUDA device"),
+    (["train", "--dataset", "planted", "--model", "lora", "--quantize", "4bit", "--device", "cpu"], "needs CUDA"),
+    (["score"], "no version 'champion'"),
+])
+def test_bad_model_input_is_a_clear_error(engine, planted, args, message, caplog):
+    assert main(args) != 0
+    assert message in caplog.text
+    assert query(engine, "SELECT count(*) FROM post_scores") == [(0,)]
+
+
+def test_a_directory_that_is_not_a_model_is_refused(engine, planted, tmp_path, caplog):
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--dataset", "planted", "--model", "lora", "--base-model", str(tmp_path / "empty"),
+                 "--device", "cpu"]) == 2
+    assert "is not a loadable model" in caplog.text
