@@ -1,0 +1,65 @@
+"""Inference benchmark: posts/s of the LoRA classifier, with and without the cached prompt prefix.
+
+- naive: every post runs the whole prompt (the fixed instruction and examples, then its title);
+- finsent: the fixed prefix runs once; each batch reuses its key/value cache and runs only the
+  title and answer tokens (the same probabilities: checked here).
+
+    python bench/score.py [--arch tiny|polyglot-ko-1.3b] [--posts 2000] [--batch-size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Result, print_table  # noqa: E402
+from bench.train import polyglot_architecture, synthetic_titles  # noqa: E402
+from finsent.models.lora import LoraClassifier, LoraSpec  # noqa: E402
+from finsent.models.tiny import make_tiny_model  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", choices=("tiny", "polyglot-ko-1.3b"), default="tiny")
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    titles, _ = synthetic_titles(args.posts, seed=3)
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        base = (polyglot_architecture(Path(scratch) / "arch") if args.arch != "tiny"
+                else make_tiny_model(Path(scratch) / "tiny", titles))
+        for prompt in ("study-2shot", "zero-shot"):
+            model = LoraClassifier(LoraSpec(base_model=str(base), prompt=prompt))
+            model.tokenizer, base_model = model._load_base()
+            model.model = get_peft_model(base_model, LoraConfig(r=8, target_modules=["query_key_value"])).eval()
+            if model.device == "cuda":
+                model.model.to(torch.bfloat16)
+            sync = torch.cuda.synchronize if model.device == "cuda" else (lambda: None)
+            timings = {}
+            for cached in (False, True):
+                model.predict_proba(titles[: args.batch_size], args.batch_size, cached)  # warm-up
+                sync()
+                started = time.perf_counter()
+                timings[cached] = (model.predict_proba(titles, args.batch_size, cached), time.perf_counter() - started)
+            assert np.allclose(timings[False][0], timings[True][0], atol=2e-2), "cached and full scoring disagree"
+            results.append(Result(f"naive: whole prompt per post, {prompt}", args.posts, timings[False][1], "p/s"))
+            results.append(Result(f"finsent: cached prefix, {prompt}", args.posts, timings[True][1], "p/s"))
+    print_table(f"scoring, {args.arch} on {model.device} (posts/s; goal on an H100: >= 10,000)", results,
+                reference=results[0].name)
+
+
+if __name__ == "__main__":
+    main()
