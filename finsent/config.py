@@ -7,7 +7,7 @@ read from the working directory (or ``FINSENT_ENV_FILE``) and never overrides th
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from finsent.errors import ConfigError
@@ -116,7 +116,7 @@ class Settings:
     http_retries: int
     retry_backoff_s: float
     user_agent: str
-    extra: dict[str, str] = field(default_factory=dict)
+    mlflow_ui_url: str
 
     @property
     def quarantine_dir(self) -> Path:
@@ -151,4 +151,5 @@ def load_settings() -> Settings:
         http_retries=_int(env, "FINSENT_HTTP_RETRIES", 5),
         retry_backoff_s=_float(env, "FINSENT_RETRY_BACKOFF_S", 1.0),
         user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
+        mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
     )

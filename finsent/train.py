@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainOutcome:
     run_id: str
+    experiment_id: str
     version: int
     decision: ChampionDecision
     report: EvaluationReport
@@ -101,7 +102,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         mlflow.set_tag("champion_decision", decision.reason)
         log.info("run %s registered %s v%d (%s)", run.info.run_id, MODEL_NAME, version,
                  "champion" if decision.promoted else "challenger")
-        return TrainOutcome(run.info.run_id, version, decision, report)
+        return TrainOutcome(run.info.run_id, run.info.experiment_id, version, decision, report)
 
 
 def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, dataset: str) -> EvaluationReport:

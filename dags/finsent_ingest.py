@@ -1,0 +1,57 @@
+"""
+### finsent_ingest: discussion-board posts and daily prices into Postgres
+
+**What**: every day after the KRX close (16:30 KST) crawls the discussion board of each configured
+stock (`FINSENT_TICKERS`, one mapped task per ticker, at most as many at once as the `naver`
+pool has slots), then fetches daily prices. Emits the `posts` and `prices` assets, which start
+`finsent_label`.
+
+**Reads / writes**: Naver (board JSON API, fchart prices) → Postgres `posts`, `prices`,
+`crawl_watermarks`, `crawl_runs`.
+
+**Why**: the boards are the signal, the prices the labels; both must be complete and never
+duplicated. Every page is committed with its watermark, so a failed or killed task loses nothing
+and a retry resumes.
+
+**Owner**: finsent. **Triage**: open the failed task's log; the last lines name the ticker, the
+URL and the reason. `crawl_runs` (status `failed`) has the error; unparseable responses are in
+`$FINSENT_DATA_DIR/quarantine/` (a changed page layout needs a parser fix). `locked` means another
+crawl of that ticker was running. Network faults are retried with backoff, then by Airflow.
+**Backfill**: `airflow backfill create --dag-id finsent_ingest --from-date 2026-01-05 --to-date
+2026-01-09` re-walks each day's posts and re-fetches prices from it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag, task
+
+from finsent.airflow_support import DEFAULT_ARGS, NAVER_POOL, POSTS, PRICES, START
+
+
+@dag(dag_id="finsent_ingest", schedule="30 16 * * *", start_date=START, catchup=False, max_active_runs=1,
+     default_args=DEFAULT_ARGS, tags=["finsent", "ingest"], doc_md=__doc__)
+def finsent_ingest():
+    @task
+    def tickers() -> list[str]:
+        from finsent.pipeline import configured_tickers
+
+        return configured_tickers()
+
+    @task(pool=NAVER_POOL, outlets=[POSTS], execution_timeout=timedelta(hours=1))
+    def crawl(ticker: str, logical_date=None) -> dict:
+        from finsent.pipeline import crawl_ticker
+
+        return crawl_ticker(ticker, logical_date)
+
+    @task(pool=NAVER_POOL, outlets=[PRICES], execution_timeout=timedelta(minutes=30))
+    def prices(logical_date=None) -> list[dict]:
+        from finsent.pipeline import fetch_prices
+
+        return fetch_prices(logical_date)
+
+    crawl.expand(ticker=tickers()) >> prices()
+
+
+finsent_ingest()

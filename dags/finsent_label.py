@@ -1,0 +1,38 @@
+"""
+### finsent_label: labels and quality flags
+
+**What**: whenever `finsent_ingest` updates posts or prices, flags new posts with the quality
+rules (spam, politics, duplicates, clean-bot, ...) and labels every post that has no label yet
+under `next_session` (forward-looking) and `same_day` (the 2023 study's, for comparison).
+Emits the `labels` asset, which starts `finsent_score`.
+
+**Reads / writes**: Postgres `posts`, `prices` → `post_quality`, `post_flags`, `labels`.
+
+**Why**: labels must be written only once a later price exists, and only from prices after the
+post; running on the assets keeps them current without guessing.
+
+**Owner**: finsent. **Triage**: the task is one SQL transaction per step; a failure leaves nothing
+half-written, so fix the cause (usually the database) and clear the task. `finsent quality report`
+shows what the rules flag.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from finsent.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
+
+
+@dag(dag_id="finsent_label", schedule=(POSTS | PRICES), start_date=START, catchup=False, max_active_runs=1,
+     default_args=DEFAULT_ARGS, tags=["finsent", "labels"], doc_md=__doc__)
+def finsent_label():
+    @task(outlets=[LABELS])
+    def label_and_flag() -> dict:
+        from finsent.pipeline import label_and_flag as run
+
+        return run()
+
+    label_and_flag()
+
+
+finsent_label()

@@ -1,0 +1,45 @@
+"""DAG policy: every DAG imports cleanly, is documented, owned, tagged, retried; crawls use the pool."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.dags.conftest import ROOT
+
+DAG_IDS = {"finsent_ingest", "finsent_label", "finsent_train", "finsent_score"}
+
+
+def test_every_dag_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == DAG_IDS
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
+def test_dag_policy(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    assert dag.doc_md and all(word in dag.doc_md for word in ("**What**", "**Owner**", "**Triage**"))
+    assert "finsent" in dag.tags and len(dag.tags) >= 2
+    assert str(dag.timezone) in ("Asia/Seoul", "Timezone('Asia/Seoul')")
+    for task in dag.tasks:
+        assert task.owner == "finsent", task.task_id
+        assert task.retries >= 1 and task.execution_timeout is not None, task.task_id
+    if dag_id == "finsent_ingest":
+        assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
+    if dag_id == "finsent_train":
+        assert dag.get_task("train").queue == "gpu"
+        assert [link.name for link in dag.get_task("train").operator_extra_links] == ["MLflow run"]
+
+
+def test_dag_files_import_nothing_heavy_at_parse_time():
+    # (sqlalchemy is left out: airflow.sdk itself imports it)
+    heavy = ("torch", "transformers", "peft", "mlflow", "sklearn", "pandas", "scipy", "requests", "psycopg2",
+             "finsent.db", "finsent.crawl", "finsent.train")
+    code = ("import sys, runpy, glob; [runpy.run_path(f) for f in sorted(glob.glob(sys.argv[1] + '/*.py'))]; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "dags")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
