@@ -1,0 +1,46 @@
+"""docker-compose.yml: every service healthy or waiting on a healthy one, no literal secrets, a GPU worker."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_the_whole_stack_is_there():
+    assert {"postgres", "redis", "airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+            "airflow-triggerer", "airflow-worker", "airflow-worker-gpu", "mlflow"} <= set(SERVICES)
+
+
+def test_every_service_has_a_healthcheck_or_depends_on_a_healthy_one():
+    for name, service in SERVICES.items():
+        depends = service.get("depends_on", {})
+        waits = any(d.get("condition") in ("service_healthy", "service_completed_successfully")
+                    for d in depends.values()) if isinstance(depends, dict) else False
+        assert "healthcheck" in service or waits, name
+
+
+def test_no_literal_passwords_and_only_localhost_ports():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for key, value in re.findall(r"(\w*(?:PASSWORD|SECRET|FERNET_KEY)\w*):\s*(\S+)", text):
+        if not key.endswith("_FILE"):  # a path to a generated file, not a secret
+            assert value.startswith("${"), f"{key} is not taken from .env"
+    for line in re.findall(r"postgres(?:ql)?(?:\+psycopg2)?://[^\s]+", text):
+        assert "${" in line.split("@")[0], line  # credentials in URLs come from .env too
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+
+
+def test_gpu_worker_reserves_a_gpu_and_listens_on_the_gpu_queue():
+    gpu = SERVICES["airflow-worker-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert "--queues gpu" in gpu["command"]
+    assert "--allowed-hosts" in SERVICES["mlflow"]["command"]
+    assert "airflow pools set naver" in " ".join(SERVICES["airflow-init"]["command"])
