@@ -27,7 +27,7 @@ def test_every_service_has_a_healthcheck_or_depends_on_a_healthy_one():
 
 def test_no_literal_passwords_and_only_localhost_ports():
     text = (ROOT / "docker-compose.yml").read_text()
-    for key, value in re.findall(r"(\w*(?:PASSWORD|SECRET|FERNET_KEY)\w*):\s*(\S+)", text):
+    for key, value in re.findall(r"^\s*(\w*(?:PASSWORD|SECRET|FERNET_KEY)\w*):\s*(\S+)", text, re.M):
         if not key.endswith("_FILE"):  # a path to a generated file, not a secret
             assert value.startswith("${"), f"{key} is not taken from .env"
     for line in re.findall(r"postgres(?:ql)?(?:\+psycopg2)?://[^\s]+", text):
