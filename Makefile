@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up test bench lint clean-venv
+.PHONY: venv up down demo env test bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +15,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-## up: the main job on embedded defaults: migrate, then crawl boards and prices of FINSENT_TICKERS
+## up: the whole pipeline locally (embedded Postgres, MLflow :5000, Airflow :8080 with the finsent DAGs)
 up: venv
-	$(BIN)/finsent db upgrade
-	$(BIN)/finsent crawl
-	$(BIN)/finsent prices
+	$(BIN)/finsent stack up
+
+## down: stop what `make up` and `make demo` started
+down: venv
+	$(BIN)/finsent stack down
+	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack down
+
+## demo: up, against the loopback Naver and a tiny model; runs ingest -> label -> train -> score and waits
+demo: venv
+	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack demo
+
+## env: write .env with random secrets for docker compose (never overwrites an existing one)
+env:
+	@test ! -e .env || { echo ".env exists; remove it to generate new secrets"; exit 1; }
+	@$(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
+	@chmod 600 .env && echo "wrote .env (chmod 600)"
 
 ## test: the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one)
 test: venv

@@ -9,8 +9,8 @@ asset. The "Sentiment" page in the Airflow UI shows the result.
 **Reads / writes**: MLflow `models:/finsent-updown@champion`; Postgres `posts`, `post_flags` →
 `post_scores`, `daily_sentiment`.
 
-**Owner**: finsent. **Triage**: "no version 'champion'" means nothing has been trained yet: run
-`finsent_train`. Scoring commits in batches, so a retry continues where it stopped.
+**Owner**: finsent. **Triage**: a skipped task means there is no champion yet: run `finsent_train`.
+Scoring commits in batches, so a retry continues where it stopped.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ from finsent.airflow_support import CHAMPION, DEFAULT_ARGS, LABELS, SENTIMENT, S
 def finsent_score():
     @task(outlets=[SENTIMENT])
     def score() -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from finsent.pipeline import score_and_index
 
-        return score_and_index()
+        result = score_and_index()
+        if result["model_version"] is None:
+            raise AirflowSkipException("no champion yet: nothing to score until finsent_train promotes one")
+        return result
 
     score()
 

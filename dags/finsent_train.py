@@ -19,9 +19,9 @@ registers and promotes nothing. Parameters: `model` (baseline | lora), `base_mod
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from finsent.airflow_support import CHAMPION, DEFAULT_ARGS, START, FinsentTrainOperator
+from finsent.airflow_support import CHAMPION, DEFAULT_ARGS, TIMEZONE, FinsentTrainOperator
 
 PARAMS = {
     "model": Param("baseline", enum=["baseline", "lora"]),
@@ -37,7 +37,10 @@ PARAMS = {
 }
 
 
-@dag(dag_id="finsent_train", schedule="0 18 * * 6", start_date=START, catchup=False, max_active_runs=1,
+# No start_date: a new deployment waits for the next Saturday instead of training at once on
+# whatever labels exist (trigger it by hand for that).
+@dag(dag_id="finsent_train", schedule=CronTriggerTimetable("0 18 * * 6", timezone=TIMEZONE), catchup=False,
+     max_active_runs=1,
      default_args={**DEFAULT_ARGS, "retries": 1}, params=PARAMS, tags=["finsent", "train", "mlflow"],
      doc_md=__doc__, render_template_as_native_obj=True)
 def finsent_train():

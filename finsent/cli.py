@@ -248,6 +248,19 @@ def cmd_model_make_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stack(args: argparse.Namespace) -> int:
+    from finsent.stack import Stack
+
+    stack = Stack(load_settings())
+    if args.stack_command == "up":
+        stack.up()
+    elif args.stack_command == "down":
+        stack.down()
+    else:
+        stack.demo()
+    return 0
+
+
 def _fraction(value: str) -> float:
     try:
         return float(value)
@@ -435,6 +448,15 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--hidden", type=_positive_int, default=64)
     tiny.add_argument("--layers", type=_positive_int, default=2)
     tiny.set_defaults(func=cmd_model_make_tiny)
+
+    stack = commands.add_parser(
+        "stack", help="run the whole pipeline locally (embedded Postgres, MLflow, Airflow standalone)",
+        description="up: embedded Postgres, migrations, MLflow server on 127.0.0.1:5000, airflow standalone on "
+                    "127.0.0.1:8080 with this repository's DAGs and plugin; prints URLs and the admin password. "
+                    "down: stop them. demo: up against the loopback Naver with a tiny model, then run "
+                    "ingest -> label -> train -> score and wait for each.")
+    stack.add_argument("stack_command", choices=("up", "down", "demo"))
+    stack.set_defaults(func=cmd_stack)
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")
     ticker_commands = tickers.add_subparsers(dest="tickers_command", required=True, metavar="ACTION")

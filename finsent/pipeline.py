@@ -98,7 +98,15 @@ def train_and_register(dataset: str, model: str = "baseline", base_model: str | 
 
 
 def score_and_index() -> dict:
+    """Score with the champion; ``model_version`` is None when nothing has been trained yet."""
+    from finsent.registry import configure, version_of
     from finsent.score import score_posts
 
-    report = score_posts(load_settings(), _engine())
+    settings = load_settings()
+    try:
+        version_of(configure(settings), "champion")
+    except FinsentError as exc:
+        log.warning("%s", exc)
+        return {"model_version": None, "scored": 0, "index_rows": 0}
+    report = score_posts(settings, _engine())
     return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}

@@ -1033,3 +1033,36 @@ class FakeNaver:
             f"{num(r.close)}\n{change_cell}\n{num(r.open)}\n{num(r.high)}\n{num(r.low)}\n{num(r.volume)}\n"
             "</tr>"
         )
+
+
+def main() -> None:
+    """Serve a loopback Naver until interrupted (``make demo`` uses it): posts over the last days."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="loopback Naver for demos and tests")
+    parser.add_argument("--tickers", default="005930,000660")
+    parser.add_argument("--posts-per-ticker", type=int, default=400)
+    parser.add_argument("--days", type=int, default=120, help="posts spread over this many days up to now")
+    parser.add_argument("--url-file", help="write the base URL here once serving")
+    args = parser.parse_args()
+    names = {"005930": "삼성전자", "000660": "SK하이닉스"}
+    codes = [c for c in args.tickers.split(",") if c]
+    now = datetime.now().replace(microsecond=0)
+    fake = FakeNaver(tickers={c: names.get(c, c) for c in codes}, posts_per_ticker=args.posts_per_ticker,
+                     first_post_at=now - timedelta(days=args.days),
+                     post_spacing=timedelta(days=args.days) / args.posts_per_ticker,
+                     price_start=(now - timedelta(days=args.days + 60)).date(), price_end=now.date())
+    fake.start()
+    if args.url_file:
+        with open(args.url_file, "w", encoding="utf-8") as handle:
+            handle.write(fake.base_url)
+    sys.stdout.write(f"loopback Naver at {fake.base_url}\n")
+    sys.stdout.flush()
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
