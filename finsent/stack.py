@@ -124,6 +124,8 @@ class Stack:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self._airflow_database(),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
+            # tasks report to the API server: it must be the port above, not Airflow's default 8080
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{AIRFLOW_PORT}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         })
         return env
