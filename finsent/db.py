@@ -157,6 +157,22 @@ def applied_versions(engine: Engine) -> list[tuple[int, str]]:
         return [(r.version, r.name) for r in rows]
 
 
+@contextmanager
+def raw_transaction(engine: Engine) -> Iterator:
+    """A DBAPI (psycopg2) connection whose work commits on success and rolls back on any error.
+
+    For the set-based steps (labels, quality, datasets, imports): all or nothing."""
+    raw = engine.raw_connection()
+    try:
+        yield raw
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+
+
 # --- advisory locks ----------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from finsent.db import raw_transaction
 from finsent.errors import InputError
 from finsent.records import PostRow, PriceRow, kst
 from finsent.report import TickerReport
@@ -197,24 +198,17 @@ def import_prices(engine: Engine, path: Path, *, adjusted: bool = True) -> Ticke
 
 def _write(engine: Engine, command: str, path: Path, rows: int, write, batches: Iterator[list]) -> TickerReport:
     started = time.monotonic()
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cur:
-            run = RunRecord(cur, uuid.uuid4(), command, f"csv:{path.name}", None)
-            counters = run.counters
-            for batch in batches:
-                inserted, updated = write(cur, batch)
-                counters.fetched += len(batch)
-                counters.inserted += inserted
-                counters.updated += updated
-                log.info("%s: %d/%d rows written", path, counters.fetched, rows)
-            counters.pages = 1
-            counters.duplicates = counters.fetched - counters.inserted - counters.updated
-            run.finish(cur, "ok")
-        raw.commit()  # rows and the run record land together, or not at all
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+    # rows and the run record land together, or not at all
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        run = RunRecord(cur, uuid.uuid4(), command, f"csv:{path.name}", None)
+        counters = run.counters
+        for batch in batches:
+            inserted, updated = write(cur, batch)
+            counters.fetched += len(batch)
+            counters.inserted += inserted
+            counters.updated += updated
+            log.info("%s: %d/%d rows written", path, counters.fetched, rows)
+        counters.pages = 1
+        counters.duplicates = counters.fetched - counters.inserted - counters.updated
+        run.finish(cur, "ok")
     return TickerReport.from_counters(f"{path.name}", "ok", counters, time.monotonic() - started)

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.engine import Engine
 
+from finsent.db import raw_transaction
 from finsent.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -148,41 +149,33 @@ class LabelReport:
 
 def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None) -> LabelReport:
     """Label every post that has no label under ``definition`` yet; idempotent and incremental."""
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cur:
-            register(cur, definition)
-            # The joins below hash a few tens of thousands of calendar rows against all posts; enough
-            # memory keeps them hash joins instead of external sorts.
-            cur.execute("SET LOCAL work_mem = '256MB'")
-            cur.execute(CALENDAR_SQL)
-            params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
-                      "tickers": tickers}
-            cur.execute(_STALE, params)
-            stale = cur.rowcount
-            cur.execute(_insert_sql(definition, tickers), params)
-            labelled = cur.rowcount
-            cur.execute("UPDATE label_definitions SET labelled_at = now() WHERE name = %s", (definition.name,))
-            cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label",
-                        (definition.name,))
-            counts = dict(cur.fetchall())
-            cur.execute(
-                "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
-                "l.definition = %s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
-                + (" AND p.ticker = ANY(%s)" if tickers else ""),
-                (definition.name, tickers) if tickers else (definition.name,))
-            unlabelled = cur.fetchone()[0]
-            cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" +
-                        (" AND ticker = ANY(%s)" if tickers else ""), (tickers,) if tickers else None)
-            if cur.fetchone()[0]:
-                log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
-                            "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        register(cur, definition)
+        # The joins below hash a few tens of thousands of calendar rows against all posts; enough
+        # memory keeps them hash joins instead of external sorts.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute(CALENDAR_SQL)
+        params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
+                  "tickers": tickers}
+        cur.execute(_STALE, params)
+        stale = cur.rowcount
+        cur.execute(_insert_sql(definition, tickers), params)
+        labelled = cur.rowcount
+        cur.execute("UPDATE label_definitions SET labelled_at = now() WHERE name = %s", (definition.name,))
+        cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label",
+                    (definition.name,))
+        counts = dict(cur.fetchall())
+        cur.execute(
+            "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
+            "l.definition = %s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
+            + (" AND p.ticker = ANY(%s)" if tickers else ""),
+            (definition.name, tickers) if tickers else (definition.name,))
+        unlabelled = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" +
+                    (" AND ticker = ANY(%s)" if tickers else ""), (tickers,) if tickers else None)
+        if cur.fetchone()[0]:
+            log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
+                        "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
     relabelled = min(stale, labelled)
     log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one",
              definition.name, labelled, relabelled, unlabelled)

@@ -14,6 +14,8 @@ from typing import TextIO
 
 from sqlalchemy.engine import Engine
 
+from finsent.db import raw_transaction
+
 log = logging.getLogger(__name__)
 
 # Normalised title: NFKC, lower case, only Hangul / jamo / Hanja / ASCII letters and digits,
@@ -98,45 +100,37 @@ class QualityRun:
 
 def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
     """Flag every post not checked yet (all posts with ``recheck``); one transaction."""
-    raw = engine.raw_connection()
-    try:
-        with raw.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO quality_rules (name, description) VALUES (%s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description",
-                [(r.name, r.description) for r in RULES + DUPLICATE_RULES])
-            if recheck:
-                cur.execute("TRUNCATE post_flags, post_quality")
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO quality_rules (name, description) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description",
+            [(r.name, r.description) for r in RULES + DUPLICATE_RULES])
+        if recheck:
+            cur.execute("TRUNCATE post_flags, post_quality")
+        cur.execute(
+            "CREATE TEMP TABLE quality_new ON COMMIT DROP AS "
+            "SELECT p.ticker, p.post_id FROM posts p WHERE NOT EXISTS "
+            "(SELECT 1 FROM post_quality q WHERE q.ticker = p.ticker AND q.post_id = p.post_id)")
+        checked = cur.rowcount
+        cur.execute(
+            f"INSERT INTO post_quality (ticker, post_id, title_norm) SELECT p.ticker, p.post_id, {TITLE_NORM_SQL} "
+            "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id")
+        flagged: dict[str, int] = {}
+        for rule in RULES:
             cur.execute(
-                "CREATE TEMP TABLE quality_new ON COMMIT DROP AS "
-                "SELECT p.ticker, p.post_id FROM posts p WHERE NOT EXISTS "
-                "(SELECT 1 FROM post_quality q WHERE q.ticker = p.ticker AND q.post_id = p.post_id)")
-            checked = cur.rowcount
-            cur.execute(
-                f"INSERT INTO post_quality (ticker, post_id, title_norm) SELECT p.ticker, p.post_id, {TITLE_NORM_SQL} "
-                "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id")
-            flagged: dict[str, int] = {}
-            for rule in RULES:
-                cur.execute(
-                    "INSERT INTO post_flags (ticker, post_id, rule) SELECT p.ticker, p.post_id, %(rule)s "
-                    "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id "
-                    "JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id "
-                    "LEFT JOIN tickers t ON t.code = p.ticker "
-                    f"WHERE {rule.where} ON CONFLICT DO NOTHING", {**_PARAMS, "rule": rule.name})
-                flagged[rule.name] = cur.rowcount
-            cur.execute(_DUPLICATES.format(condition="p2.title = p.title"), {"rule": "duplicate_title"})
-            flagged["duplicate_title"] = cur.rowcount
-            cur.execute(_DUPLICATES.format(condition="p2.title <> p.title AND NOT EXISTS (SELECT 1 FROM post_flags f "
-                                                     "WHERE f.ticker = n.ticker AND f.post_id = n.post_id "
-                                                     "AND f.rule = 'duplicate_title')"),
-                        {"rule": "near_duplicate_title"})
-            flagged["near_duplicate_title"] = cur.rowcount
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+                "INSERT INTO post_flags (ticker, post_id, rule) SELECT p.ticker, p.post_id, %(rule)s "
+                "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id "
+                "JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id "
+                "LEFT JOIN tickers t ON t.code = p.ticker "
+                f"WHERE {rule.where} ON CONFLICT DO NOTHING", {**_PARAMS, "rule": rule.name})
+            flagged[rule.name] = cur.rowcount
+        cur.execute(_DUPLICATES.format(condition="p2.title = p.title"), {"rule": "duplicate_title"})
+        flagged["duplicate_title"] = cur.rowcount
+        cur.execute(_DUPLICATES.format(condition="p2.title <> p.title AND NOT EXISTS (SELECT 1 FROM post_flags f "
+                                                 "WHERE f.ticker = n.ticker AND f.post_id = n.post_id "
+                                                 "AND f.rule = 'duplicate_title')"),
+                    {"rule": "near_duplicate_title"})
+        flagged["near_duplicate_title"] = cur.rowcount
     log.info("quality: %d posts checked; flagged %s", checked,
              ", ".join(f"{k}={v}" for k, v in flagged.items()))
     return QualityRun(checked, flagged)

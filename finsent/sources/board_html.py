@@ -133,7 +133,10 @@ def _parse_row(row, ticker: str) -> PostRow | None:
     )
 
 
-def parse_list_page(body: bytes, content_type: str | None, url: str, ticker: str) -> BoardHtmlPage:
+def legacy_page_table(body: bytes, content_type: str | None, url: str):
+    """(tree, its table.type2) of a legacy finance.naver.com page, or PageParseError saying why not.
+
+    Both legacy lists (the board and sise_day) share the encoding rules and the table layout."""
     if not body.strip():
         raise PageParseError(url, "empty body")
     text = decode_korean_html(body, content_type, marker="날짜")
@@ -146,6 +149,11 @@ def parse_list_page(body: bytes, content_type: str | None, url: str, ticker: str
     table = type2_table(tree)
     if table is None:
         raise PageParseError(url, "no table.type2 (layout changed?)")
+    return tree, table
+
+
+def parse_list_page(body: bytes, content_type: str | None, url: str, ticker: str) -> BoardHtmlPage:
+    tree, table = legacy_page_table(body, content_type, url)
     posts: list[PostRow] = []
     hidden = 0
     for number, row in enumerate(data_rows(table), start=1):

@@ -8,12 +8,10 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
-from lxml.etree import ParserError
 
 from finsent.errors import PageParseError
 from finsent.records import PriceRow
-from finsent.sources.board_html import cell_text, last_page_number, parse_html, data_rows, type2_table
-from finsent.sources.decoding import decode_korean_html
+from finsent.sources.board_html import cell_text, data_rows, last_page_number, legacy_page_table
 
 # fchart serves at most about this many sessions per request (its whole history for our stocks).
 FCHART_MAX_COUNT = 6000
@@ -126,18 +124,7 @@ def sise_day_params(ticker: str, page: int) -> dict[str, str]:
 
 def parse_sise_day(body: bytes, content_type: str | None, url: str, ticker: str) -> PricePage:
     """10 rows a page, newest first, 7 cells: 날짜 종가 전일비 시가 고가 저가 거래량. Not split-adjusted."""
-    if not body.strip():
-        raise PageParseError(url, "empty body")
-    text = decode_korean_html(body, content_type, marker="날짜")
-    if text is None:
-        raise PageParseError(url, "no encoding (header, meta, cp949, utf-8) decodes the 날짜 header")
-    try:
-        tree = parse_html(text)
-    except ParserError as exc:
-        raise PageParseError(url, f"not HTML ({exc})") from None
-    table = type2_table(tree)
-    if table is None:
-        raise PageParseError(url, "no table.type2 (layout changed?)")
+    tree, table = legacy_page_table(body, content_type, url)
     rows: list[PriceRow] = []
     for number, row in enumerate(data_rows(table), start=1):
         cells = [cell_text(cell) for cell in row.xpath("./td")]
