@@ -38,6 +38,7 @@ def board(engine):
     rng = random.Random(7)
     sessions = business_days(date(2024, 1, 2), 60)
     rows = []
+    ids = iter(range(1, 10**6))  # fixed ids: the seeded draws must not depend on which tests ran before
     for ticker in TICKERS:
         price = 1000.0
         closes = {}
@@ -51,7 +52,7 @@ def board(engine):
                 if k == 0:
                     title = "매일 올라오는 같은 제목"  # a title repeated every day: must stay in one part
                 rows.append(post(ticker, datetime.combine(day, datetime.min.time()) + timedelta(hours=1 + 2 * k),
-                                 title))
+                                 title, post_id=next(ids)))
     add_posts(engine, rows)
     label_posts(engine, LabelDefinition.build("next_session"))
     label_posts(engine, LabelDefinition.build("same_day"))

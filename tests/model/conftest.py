@@ -29,6 +29,7 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
             days.append(day)
         day += timedelta(days=1)
     rows = []
+    ids = iter(range(1, 10**7))  # fixed ids: results must not depend on which tests ran before
     for ticker in tickers:
         price, closes = 10_000.0, {}
         for d in days:
@@ -43,7 +44,7 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
                 words = rng.sample(NEUTRAL, 3) + [rng.choice(BULL if bullish else BEAR)]
                 rng.shuffle(words)
                 written = datetime.combine(previous, datetime.min.time()) + timedelta(hours=16, minutes=k * 7)
-                rows.append(post(ticker, written, f"{' '.join(words)} {k}"))
+                rows.append(post(ticker, written, f"{' '.join(words)} {k}", post_id=next(ids)))
     add_posts(engine, rows)
     label_posts(engine, LabelDefinition.build("next_session"))
     check_quality(engine)
