@@ -34,7 +34,7 @@ def test_the_plugin_is_registered(airflow_db):
 
 @pytest.fixture
 def scored_board(engine, planted):
-    add_posts(engine, [post("005930", datetime(2024, 4, 10, 20, 0), HOSTILE)])
+    add_posts(engine, [post("005930", datetime(2024, 4, 10, 20, 0), HOSTILE, post_id=10**9)])
     settings = load_settings()
     train_model(settings, engine, planted, "baseline")
     score_posts(settings, engine)

@@ -22,7 +22,7 @@ def add_prices(engine: sa.Engine, ticker: str, closes: dict[date, float], halted
     raw.close()
 
 
-_next_id = [1000]
+_next_id = [100_000_000]  # far above the fixed ids generated boards use
 
 
 def post(ticker: str, when: datetime, title: str, *, body: str | None = None, cleanbot: bool | None = True,
