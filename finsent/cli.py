@@ -211,6 +211,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                         gradient_checkpointing=args.gradient_checkpointing, checkpoint_dir=args.checkpoint_dir,
                         seed=args.seed)
     outcome = train_model(load_settings(), _engine(), args.dataset, args.model, lora=spec)
+    if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
+        return 0
     sys.stdout.write(outcome.report.to_markdown())
     sys.stdout.write(f"\nMLflow run {outcome.run_id}: registered finsent-updown v{outcome.version} "
                      f"({'champion' if outcome.decision.promoted else 'challenger'}: {outcome.decision.reason})\n")

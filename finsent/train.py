@@ -23,7 +23,7 @@ from finsent.errors import FinsentError
 from finsent.evaluate import EvaluationReport, evaluate_predictions
 from finsent.models.base import encode_labels
 from finsent.models.baseline import BaselineClassifier
-from finsent.models.lora import LoraClassifier, LoraSpec
+from finsent.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.registry import MODEL_NAME, ChampionDecision, apply_champion_rule, configure, log_pyfunc
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ def _splits(engine: Engine, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, lora: LoraSpec | None = None,
-                experiment: str = "finsent") -> TrainOutcome:
+                experiment: str = "finsent") -> TrainOutcome | None:
+    """The whole step; returns None on the non-zero ranks of a multi-GPU job."""
     import mlflow
 
     if kind not in ("baseline", "lora"):
@@ -66,6 +67,9 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
     model = BaselineClassifier() if kind == "baseline" else LoraClassifier(lora or LoraSpec())  # checks options
     train, test = _splits(engine, dataset)
     content_hash = dataset_hash(engine, dataset)
+    if distributed_rank() != 0:  # multi-GPU: the other ranks train their share; rank 0 logs and registers
+        model.fit(train["title"].tolist(), encode_labels(train["label"]))
+        return None
     client = configure(settings, experiment)
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
             mlflow.start_run(run_name=f"train-{kind}-{dataset}") as run:

@@ -17,6 +17,7 @@ import copy
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
@@ -74,6 +75,15 @@ def resolve_device(requested: str, quantize: str | None) -> str:
     return device
 
 
+def distributed_world_size() -> int:
+    """Processes in this training job (accelerate launch / torchrun set WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def distributed_rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -116,6 +126,7 @@ class LoraClassifier:
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                 bnb_4bit_compute_dtype=torch.bfloat16)
+            kwargs["device_map"] = {"": torch.device(self.device).index or 0}  # this rank's GPU
         try:
             model = AutoModelForCausalLM.from_pretrained(self.base_path, **kwargs)
         except (OSError, ValueError) as exc:
@@ -187,7 +198,7 @@ class LoraClassifier:
 
         import torch
 
-        if self.device == "cuda" and torch.cuda.is_bf16_supported():
+        if self.device.startswith("cuda") and torch.cuda.is_bf16_supported():
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -198,8 +209,18 @@ class LoraClassifier:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
         spec = self.spec
-        rng = random.Random(spec.seed)
+        rng = random.Random(spec.seed)  # the same on every rank: ranks agree on the batch order
         torch.manual_seed(spec.seed)
+        # Under `accelerate launch` / torchrun (WORLD_SIZE > 1) every rank trains on its share of the
+        # batches and DDP averages the gradients; one process is the plain loop below.
+        accelerator = None
+        if distributed_world_size() > 1:
+            from accelerate import Accelerator
+
+            accelerator = Accelerator(cpu=self.device == "cpu")
+            self.device = str(accelerator.device)
+            log.info("distributed training: rank %d of %d on %s", accelerator.process_index,
+                     accelerator.num_processes, self.device)
         self.tokenizer, base = self._load_base()
         if spec.quantize == "4bit":
             base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=spec.gradient_checkpointing)
@@ -222,17 +243,28 @@ class LoraClassifier:
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: min(1.0, (s + 1) / max(1, spec.warmup_steps)) * max(0.0, 1 - s / max(1, total)))
         step = self._resume(optimizer, schedule)
+        if accelerator is not None:
+            self.model, optimizer = accelerator.prepare(self.model, optimizer)
+            if not spec.max_steps:  # an epoch is now shared: each optimizer step sees world x batch rows
+                total = max(1, spec.epochs * (steps_per_epoch // accelerator.num_processes))
         self.model.train()
         started, tokens = time.monotonic(), 0
         try:
             while step < total:
-                for batch in self._batches([len(r) for r in rows], spec.batch_size, True, rng):
+                batches = self._batches([len(r) for r in rows], spec.batch_size, True, rng)
+                if accelerator is not None:  # an equal share per rank, so every rank steps together
+                    world, rank = accelerator.num_processes, accelerator.process_index
+                    batches = batches[: len(batches) // world * world][rank::world]
+                for batch in batches:
                     if step >= total:
                         break
                     with self._autocast():
                         logits = self._forward_last(prefix_ids, [rows[i] for i in batch])
                         loss = torch.nn.functional.cross_entropy(logits[:, classes].float(), targets_t[batch])
-                    loss.backward()
+                    if accelerator is not None:
+                        accelerator.backward(loss)
+                    else:
+                        loss.backward()
                     torch.nn.utils.clip_grad_norm_(params, 1.0)
                     optimizer.step()
                     schedule.step()
@@ -242,11 +274,14 @@ class LoraClassifier:
                     if step % 20 == 0 or step == total:
                         rate = tokens / max(1e-9, time.monotonic() - started)
                         log.info("step %d/%d loss %.4f (%.0f tokens/s)", step, total, loss.item(), rate)
-                    if spec.checkpoint_dir and step % spec.save_every == 0:
+                    if spec.checkpoint_dir and step % spec.save_every == 0 and distributed_rank() == 0:
                         self._checkpoint(optimizer, schedule, step)
         except torch.cuda.OutOfMemoryError:
             raise FinsentError("out of GPU memory: lower --batch-size, add --gradient-checkpointing, or use "
                                "--quantize 4bit") from None
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
+            self.model = accelerator.unwrap_model(self.model)
         self.model.eval()
 
     def _checkpoint(self, optimizer, schedule, step: int) -> None:
@@ -254,7 +289,7 @@ class LoraClassifier:
 
         directory = Path(self.spec.checkpoint_dir)
         tmp = directory / "last.partial"
-        self.model.save_pretrained(tmp / "adapter")
+        getattr(self.model, "module", self.model).save_pretrained(tmp / "adapter")  # DDP wraps it in .module
         torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step},
                    tmp / "state.pt")
         final = directory / "last"

@@ -1,0 +1,37 @@
+"""Multi-process training with torchrun (two CPU processes, gloo): the same code path a multi-GPU job
+takes (`torchrun --nproc_per_node N` or `accelerate launch --multi_gpu`). Each rank trains its share
+of the batches with DDP; only rank 0 evaluates, logs, registers and reports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from finsent.config import load_settings
+from finsent.registry import MODEL_NAME, tracking_uri
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_lora_training_registers_once(engine, planted, tiny_model):
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    command = [torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m", "finsent.cli", "train", "--dataset", planted, "--model", "lora", "--base-model", str(tiny_model),
+               "--prompt", "zero-shot", "--device", "cpu", "--epochs", "4", "--batch-size", "16", "--lr", "0.005",
+               "--lora-r", "16"]
+    done = subprocess.run(command, env=os.environ.copy(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "rank 0 of 2" in done.stderr and "rank 1 of 2" in done.stderr  # DDP, not two solo runs
+    assert done.stdout.count("registered finsent-updown v1") == 1  # rank 0 only
+    client = MlflowClient(tracking_uri(load_settings()))
+    assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
+    runs = client.search_runs([client.get_experiment_by_name("finsent").experiment_id])
+    assert len(runs) == 1 and runs[0].data.metrics["test_p_value_vs_half"] < 0.05
