@@ -136,7 +136,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     definition = LabelDefinition.build(args.definition, horizon=args.horizon, band=args.band, name=args.name)
     tickers = parse_ticker_list(args.tickers) if args.tickers else None
-    report = label_posts(_engine(), definition, tickers)
+    report = label_posts(_engine(), definition, tickers, workers=args.workers)
     sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
                      f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet\n")
     for label in ("up", "down", "flat"):
@@ -358,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use the close K sessions ahead (1: the post's own session)")
     label.add_argument("--name", help="name to store it under (default: derived, e.g. next_session_h5_b0.005)")
     label.add_argument("--tickers", help="only these tickers (default: all)")
+    label.add_argument("--workers", type=_positive_int, default=2,
+                       help="connections labelling disjoint groups of tickers at once (default 2)")
     label.set_defaults(func=cmd_label)
 
     quality = commands.add_parser("quality", help="data-quality flags (spam, politics, duplicates, ...)")

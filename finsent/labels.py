@@ -17,6 +17,7 @@ later price yet gets no label (not a guess); the next run labels it once the pri
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -147,32 +148,48 @@ class LabelReport:
     counts: dict[str, int]  # label -> rows of this definition
 
 
-def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None) -> LabelReport:
-    """Label every post that has no label under ``definition`` yet; idempotent and incremental."""
+def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None,
+                workers: int = 2) -> LabelReport:
+    """Label every post that has no label under ``definition`` yet; idempotent and incremental.
+
+    Stocks are independent, so ``workers`` connections label disjoint groups of tickers at once
+    (one Postgres backend per core); each group commits on its own, and a run that stops half-way
+    leaves only correct labels behind for the next run to complete.
+    """
+    params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
+              "tickers": tickers}
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         register(cur, definition)
-        # The joins below hash a few tens of thousands of calendar rows against all posts; enough
-        # memory keeps them hash joins instead of external sorts.
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute(CALENDAR_SQL)
-        params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
-                  "tickers": tickers}
         cur.execute(_STALE, params)
         stale = cur.rowcount
-        cur.execute(_insert_sql(definition, tickers), params)
-        labelled = cur.rowcount
-        cur.execute("UPDATE label_definitions SET labelled_at = now() WHERE name = %s", (definition.name,))
-        cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label",
-                    (definition.name,))
+        cur.execute("SELECT now(), array_agg(DISTINCT ticker ORDER BY ticker) FROM prices"
+                    + (" WHERE ticker = ANY(%(tickers)s)" if tickers else ""), params)
+        started_at, priced = cur.fetchone()
+    groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
+
+    def label_group(group: list[str]) -> int:
+        with raw_transaction(engine) as raw, raw.cursor() as cur:
+            # The joins hash a few tens of thousands of calendar rows against the posts; enough
+            # memory keeps them hash joins instead of external sorts.
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(CALENDAR_SQL)
+            cur.execute(_insert_sql(definition, group), {**params, "tickers": group})
+            return cur.rowcount
+
+    with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
+        labelled = sum(pool.map(label_group, groups))
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        # Prices fetched after this run began relabel what they touch next time.
+        cur.execute("UPDATE label_definitions SET labelled_at = %s WHERE name = %s", (started_at, definition.name))
+        cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label", (definition.name,))
         counts = dict(cur.fetchall())
         cur.execute(
             "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
-            "l.definition = %s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
-            + (" AND p.ticker = ANY(%s)" if tickers else ""),
-            (definition.name, tickers) if tickers else (definition.name,))
+            "l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
+            + (" AND p.ticker = ANY(%(tickers)s)" if tickers else ""), params)
         unlabelled = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" +
-                    (" AND ticker = ANY(%s)" if tickers else ""), (tickers,) if tickers else None)
+        cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" + (" AND ticker = ANY(%(tickers)s)" if tickers
+                                                                         else ""), params)
         if cur.fetchone()[0]:
             log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
                         "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
