@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from finsent.config import load_settings, parse_ticker_list
-from finsent.errors import ConfigError, FinsentError
+from finsent.errors import FinsentError
 
 log = logging.getLogger("finsent")
 

@@ -115,3 +115,26 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
                     "FINSENT_NAVER_API_URL"):
             monkeypatch.setenv(key, fake.base_url)
         yield fake
+
+
+@pytest.fixture
+def planted(engine):
+    """A snapshot ("planted") of a board whose titles lean toward the coming move."""
+    from finsent.datasets import DatasetSpec, build_dataset
+    from tests.model.board import make_board
+
+    make_board(engine, planted=True)
+    build_dataset(engine, "planted", DatasetSpec(), load_settings().data_dir)
+    return "planted"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny random GPT-NeoX with a tokenizer trained on the board's words."""
+    import random
+
+    from finsent.models.tiny import make_tiny_model
+    from tests.model.board import BEAR, BULL, NEUTRAL
+
+    corpus = [" ".join(random.Random(i).sample(BULL + BEAR + NEUTRAL, 4)) for i in range(2000)]
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-gpt-neox", corpus)

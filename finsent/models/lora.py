@@ -14,7 +14,6 @@ bitsandbytes on CUDA.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import os
@@ -385,7 +384,3 @@ class LoraClassifier:
         model.model = PeftModel.from_pretrained(base_model, directory / "adapter").to(model.device)
         model.model.eval()
         return model
-
-
-def spec_json(spec: LoraSpec) -> str:
-    return json.dumps(asdict(spec), ensure_ascii=False)

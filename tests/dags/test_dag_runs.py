@@ -9,7 +9,6 @@ from mlflow import MlflowClient
 from finsent.config import load_settings
 from finsent.registry import MODEL_NAME, tracking_uri
 from tests.data.board import query
-from tests.model.conftest import planted, tiny_model  # noqa: F401  (fixtures)
 
 
 def run(dagbag, dag_id, **kwargs):

@@ -20,7 +20,6 @@ from finsent.score import score_posts
 from finsent.train import train_model
 from tests.data.board import add_posts, post
 from tests.dags.conftest import ROOT
-from tests.model.conftest import planted  # noqa: F401  (fixture)
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)> 삼성 & \"가즈아\""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest

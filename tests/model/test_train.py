@@ -19,7 +19,7 @@ from finsent.registry import MODEL_NAME, configure, load_pyfunc, predict, tracki
 from finsent.score import score_posts
 from finsent.train import train_model
 from tests.data.board import query
-from tests.model.conftest import make_board
+from tests.model.board import make_board
 
 
 def lora_spec(tiny_model) -> LoraSpec:

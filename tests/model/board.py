@@ -5,10 +5,6 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-import pytest
-
-from finsent.config import load_settings
-from finsent.datasets import DatasetSpec, build_dataset
 from finsent.labels import LabelDefinition, label_posts
 from finsent.quality import check_quality
 from tests.data.board import add_posts, add_prices, post
@@ -48,18 +44,3 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
     add_posts(engine, rows)
     label_posts(engine, LabelDefinition.build("next_session"))
     check_quality(engine)
-
-
-@pytest.fixture
-def planted(engine):
-    make_board(engine, planted=True)
-    build_dataset(engine, "planted", DatasetSpec(), load_settings().data_dir)
-    return "planted"
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    from finsent.models.tiny import make_tiny_model
-
-    corpus = [" ".join(random.Random(i).sample(BULL + BEAR + NEUTRAL, 4)) for i in range(2000)]
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-gpt-neox", corpus)
