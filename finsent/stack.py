@@ -159,7 +159,7 @@ class Stack:
         password = self._admin_password()
         sys.stdout.write(
             f"\nfinsent is up\n  Airflow   http://127.0.0.1:{AIRFLOW_PORT}  (login admin / {password})\n"
-            f"  Sentiment http://127.0.0.1:{AIRFLOW_PORT}/plugin/sentiment  (Browse -> Sentiment)\n"
+            f"  Sentiment http://127.0.0.1:{AIRFLOW_PORT}/finsent/sentiment  (in the UI: Browse -> Sentiment)\n"
             f"  MLflow    http://127.0.0.1:{MLFLOW_PORT}\n  data      {self.settings.data_dir}\n"
             f"  logs      {self.log_dir}\n  stop with `make down`\n")
         return env
