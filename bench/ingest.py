@@ -162,8 +162,7 @@ def main() -> None:
 
 
 def _raw_posts(fake: FakeNaver, limit: int):
-    from tests.naver_server import FakeNaver as _F  # noqa: F401  (the JSON mapping lives on the server)
-
+    """(ticker, post JSON as the server sends it) for the first ``limit`` posts."""
     out = []
     for ticker, posts in fake.posts.items():
         for post in posts:

@@ -50,6 +50,17 @@ def _baselines(train: pd.DataFrame, test: pd.DataFrame, fitted_baseline: np.ndar
     return baselines
 
 
+def _log_report(report: EvaluationReport) -> None:
+    """Metrics, plots and the report of one evaluation, into the active MLflow run."""
+    import mlflow
+
+    mlflow.log_metrics(report.flat_metrics())
+    for plot in report.plots:
+        mlflow.log_artifact(str(plot), "plots")
+    mlflow.log_text(report.to_markdown(), "evaluation/report.md")
+    mlflow.log_text(report.to_json(), "evaluation/report.json")
+
+
 def _splits(engine: Engine, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     train, test = load_split(engine, dataset, "train"), load_split(engine, dataset, "test")
     if train.empty or test.empty or train["label"].nunique() < 2:
@@ -87,11 +98,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         report = evaluate_predictions(
             kind, test, p_test, float((train["label"] == "up").mean()),
             _baselines(train, test, p_test if kind == "baseline" else None), Path(scratch) / "plots")
-        mlflow.log_metrics(report.flat_metrics())
-        for plot in report.plots:
-            mlflow.log_artifact(str(plot), "plots")
-        mlflow.log_text(report.to_markdown(), "evaluation/report.md")
-        mlflow.log_text(report.to_json(), "evaluation/report.json")
+        _log_report(report)
         model_dir = Path(scratch) / "model"
         model.save(model_dir)
         info = log_pyfunc(model_dir)
@@ -125,8 +132,5 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
         report = evaluate_predictions(f"{MODEL_NAME} v{version}", test, p_test,
                                       float((train["label"] == "up").mean()), _baselines(train, test, None),
                                       Path(scratch) / "plots")
-        mlflow.log_metrics(report.flat_metrics())
-        for plot in report.plots:
-            mlflow.log_artifact(str(plot), "plots")
-        mlflow.log_text(report.to_markdown(), "evaluation/report.md")
+        _log_report(report)
     return report
