@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up down demo env test bench clean-venv
+.PHONY: venv up down demo env lint test bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ env:
 	@$(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
 	@chmod 600 .env && echo "wrote .env (chmod 600)"
 
-## test: the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one)
-test: venv
+## lint: ruff (rules in pyproject.toml), also run first by `make test`
+lint: venv
+	$(BIN)/ruff check .
+
+## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one)
+test: lint
 	$(BIN)/python -m pytest
 
 ## bench: ingest throughput against a naive baseline and a bare COPY, in one run

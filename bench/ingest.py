@@ -3,7 +3,7 @@
 Compares, in one run and on the same rows:
 - naive:    row-by-row INSERT ... ON CONFLICT with a commit per row (the obvious first crawler);
 - bare COPY: one COPY straight into the keyed ``posts`` table (the ceiling: no dedupe, no bookkeeping);
-- finsent:  the real crawl path (``finsent.store.insert_posts`` + watermark + crawl_runs counters, one
+- finsent:  the real crawl path (``finsent.ingest.store.insert_posts`` + watermark + crawl_runs counters, one
             transaction per batch), for crawler-sized pages and for import-sized batches.
 
     python bench/ingest.py [--posts 100000] [--database-url URL]
@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Result, print_table, scratch_database, timed  # noqa: E402
-from finsent.crawl import Watermark, save_watermark  # noqa: E402
-from finsent.records import POST_COLUMNS, PostRow  # noqa: E402
-from finsent.sources import board_html, board_json  # noqa: E402
-from finsent.store import RunRecord, copy_posts, insert_posts  # noqa: E402
-from tests.naver_server import FakeNaver  # noqa: E402
+from bench.common import Result, print_table, scratch_database, timed
+from finsent.ingest.crawl import Watermark, save_watermark
+from finsent.ingest.loopback import FakeNaver
+from finsent.ingest.records import POST_COLUMNS, PostRow
+from finsent.ingest.sources import board_html, board_json
+from finsent.ingest.store import RunRecord, copy_posts, insert_posts
 
 TICKERS = {"005930": "삼성전자", "000660": "SK하이닉스"}
 
@@ -111,7 +111,8 @@ def finsent_path(engine, rows: list[PostRow], batch: int) -> int:
             run.counters.inserted += inserted
             run.counters.duplicates += len(page) - inserted
             newest = max(page, key=lambda p: p.post_id)
-            save_watermark(cur, "005930", "bench", Watermark(newest.post_id, newest.posted_at, None, "cursor"))
+            mark = Watermark(newest.post_id, newest.posted_at, None, "cursor", None, None)
+            save_watermark(cur, "005930", "bench", mark)
             run.save(cur)
         raw.commit()
     raw.close()

@@ -24,8 +24,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Result, print_table, scratch_database  # noqa: E402
-from finsent.labels import LabelDefinition, label_posts, register  # noqa: E402
+from bench.common import Result, print_table, scratch_database
+from finsent.data.labels import LabelDefinition, label_posts, register
 
 START, END = "2017-06-01", "2022-12-30"
 
@@ -44,7 +44,8 @@ def make_board(engine, posts: int) -> None:
         cur.execute(f"""
             INSERT INTO posts (ticker, post_id, posted_at, title, source)
             SELECT codes[1 + g %% 20], g,
-                   timestamptz '{START} 00:00+09' + random() * (timestamptz '{END} 23:59+09' - timestamptz '{START} 00:00+09'),
+                   timestamptz '{START} 00:00+09'
+                       + random() * (timestamptz '{END} 23:59+09' - timestamptz '{START} 00:00+09'),
                    'bench', 'bench'
             FROM generate_series(1, %s) g, (SELECT array_agg(code ORDER BY code) AS codes FROM tickers) t""",
                     (posts,))

@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Result, print_table  # noqa: E402
-from bench.train import polyglot_architecture, synthetic_titles  # noqa: E402
-from finsent.models.lora import LoraClassifier, LoraSpec  # noqa: E402
-from finsent.models.tiny import make_tiny_model  # noqa: E402
+from bench.common import Result, print_table
+from bench.train import polyglot_architecture, synthetic_titles
+from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.tiny import make_tiny_model
 
 
 def main() -> None:

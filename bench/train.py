@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Result, print_table  # noqa: E402
-from finsent.models.baseline import BaselineClassifier  # noqa: E402
-from finsent.models.lora import LoraClassifier, LoraSpec  # noqa: E402
-from finsent.models.prompts import prefix  # noqa: E402
-from finsent.models.tiny import make_tiny_model  # noqa: E402
+from bench.common import Result, print_table
+from finsent.ml.models.baseline import BaselineClassifier
+from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.prompts import prefix
+from finsent.ml.models.tiny import make_tiny_model
 
 BULL = ["가즈아", "떡상", "매수", "반등", "폭등", "상한가", "호재", "실적 좋네요", "외인 매수"]
 BEAR = ["손절", "떡락", "매도", "폭락", "하락", "하한가", "악재", "물렸다", "공매도 무섭다"]
@@ -40,7 +40,7 @@ NEUTRAL = ["오늘", "삼성", "종목", "점심", "내일", "주식", "사람�
 def synthetic_titles(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
     rng = random.Random(seed)
     labels = np.array([rng.randint(0, 1) for _ in range(n)])
-    titles = [" ".join(rng.sample(NEUTRAL, rng.randint(2, 9)) + [rng.choice(BULL if y else BEAR)]) for y in labels]
+    titles = [" ".join([*rng.sample(NEUTRAL, rng.randint(2, 9)), rng.choice(BULL if y else BEAR)]) for y in labels]
     return titles, labels
 
 

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from finsent.airflow_support import DEFAULT_ARGS, NAVER_POOL, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, POSTS, PRICES, START
 
 
 @dag(dag_id="finsent_ingest", schedule="30 16 * * *", start_date=START, catchup=False, max_active_runs=1,
@@ -35,19 +35,19 @@ from finsent.airflow_support import DEFAULT_ARGS, NAVER_POOL, POSTS, PRICES, STA
 def finsent_ingest():
     @task
     def tickers() -> list[str]:
-        from finsent.pipeline import configured_tickers
+        from finsent.orchestration.tasks import configured_tickers
 
         return configured_tickers()
 
     @task(pool=NAVER_POOL, outlets=[POSTS], execution_timeout=timedelta(hours=1))
     def crawl(ticker: str, logical_date=None) -> dict:
-        from finsent.pipeline import crawl_ticker
+        from finsent.orchestration.tasks import crawl_ticker
 
         return crawl_ticker(ticker, logical_date)
 
     @task(pool=NAVER_POOL, outlets=[PRICES], execution_timeout=timedelta(minutes=30))
     def prices(logical_date=None) -> list[dict]:
-        from finsent.pipeline import fetch_prices
+        from finsent.orchestration.tasks import fetch_prices
 
         return fetch_prices(logical_date)
 

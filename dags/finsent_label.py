@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from finsent.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
 
 
 @dag(dag_id="finsent_label", schedule=(POSTS | PRICES), start_date=START, catchup=False, max_active_runs=1,
@@ -28,7 +28,7 @@ from finsent.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
 def finsent_label():
     @task(outlets=[LABELS])
     def label_and_flag() -> dict:
-        from finsent.pipeline import label_and_flag as run
+        from finsent.orchestration.tasks import label_and_flag as run
 
         return run()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from finsent.airflow_support import CHAMPION, DEFAULT_ARGS, LABELS, SENTIMENT, START
+from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, LABELS, SENTIMENT, START
 
 
 @dag(dag_id="finsent_score", schedule=(LABELS | CHAMPION), start_date=START, catchup=False, max_active_runs=1,
@@ -27,7 +27,7 @@ def finsent_score():
     def score() -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from finsent.pipeline import score_and_index
+        from finsent.orchestration.tasks import score_and_index
 
         result = score_and_index()
         if result["model_version"] is None:

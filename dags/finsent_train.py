@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from finsent.airflow_support import CHAMPION, DEFAULT_ARGS, TIMEZONE, FinsentTrainOperator
+from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, TIMEZONE, FinsentTrainOperator
 
 PARAMS = {
     "model": Param("baseline", enum=["baseline", "lora"]),
@@ -46,7 +46,7 @@ PARAMS = {
 def finsent_train():
     @task
     def snapshot(params=None, run_id=None) -> str:
-        from finsent.pipeline import build_snapshot
+        from finsent.orchestration.tasks import build_snapshot
 
         name = "train_" + "".join(c if c.isalnum() else "_" for c in run_id)[:80]
         build_snapshot(name, params["definition"], params["split"], params["rules"], params["balance"])

@@ -65,30 +65,25 @@ def _environ() -> dict[str, str]:
     return merged
 
 
-def _float(env: dict[str, str], key: str, default: float, minimum: float = 0.0) -> float:
+def _number(env: dict[str, str], key: str, default, minimum, kind: type, what: str):
     raw = env.get(key)
     if raw in (None, ""):
         return default
     try:
-        value = float(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{key}={raw!r} is not a number") from None
+        raise ConfigError(f"{key}={raw!r} is not {what}") from None
     if value < minimum:
         raise ConfigError(f"{key}={raw!r} must be >= {minimum}")
     return value
+
+
+def _float(env: dict[str, str], key: str, default: float, minimum: float = 0.0) -> float:
+    return _number(env, key, default, minimum, float, "a number")
 
 
 def _int(env: dict[str, str], key: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{key}={raw!r} is not an integer") from None
-    if value < minimum:
-        raise ConfigError(f"{key}={raw!r} must be >= {minimum}")
-    return value
+    return _number(env, key, default, minimum, int, "an integer")
 
 
 def parse_ticker_list(raw: str) -> list[str]:

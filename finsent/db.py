@@ -175,19 +175,27 @@ def applied_versions(engine: Engine) -> list[tuple[int, str]]:
 
 
 @contextmanager
+def raw_connection(engine: Engine) -> Iterator:
+    """A DBAPI (psycopg2) connection, closed however the block ends (uncommitted work is dropped)."""
+    raw = engine.raw_connection()
+    try:
+        yield raw
+    finally:
+        raw.close()
+
+
+@contextmanager
 def raw_transaction(engine: Engine) -> Iterator:
     """A DBAPI (psycopg2) connection whose work commits on success and rolls back on any error.
 
     For the set-based steps (labels, quality, datasets, imports): all or nothing."""
-    raw = engine.raw_connection()
-    try:
-        yield raw
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.close()
+    with raw_connection(engine) as raw:
+        try:
+            yield raw
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
 
 
 # --- advisory locks ----------------------------------------------------------------------------

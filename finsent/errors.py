@@ -45,3 +45,9 @@ class PageParseError(FinsentError):
 
 class LockedError(FinsentError):
     """Another run holds the advisory lock for this ticker."""
+
+
+class NotRegisteredError(FinsentError):
+    """The MLflow registry has no such model version or alias (e.g. no champion yet).
+
+    Any other registry failure (unreachable server, bad store) is a plain error, never this."""

@@ -1,7 +1,7 @@
 """The finsent Airflow plugin: the "Sentiment" page and the MLflow link on training tasks.
 
 The page is a small FastAPI app mounted at /finsent in the Airflow API server, shown inside the
-Airflow UI as an external view (Browse → Sentiment). All logic lives in ``finsent.ui``.
+Airflow UI as an external view (Browse → Sentiment). All logic lives in ``finsent.orchestration.sentiment_page``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from finsent.airflow_support import MlflowRunLink
+from finsent.orchestration.airflow_support import MlflowRunLink
 
 app = FastAPI(title="finsent", docs_url=None, redoc_url=None)
 
@@ -29,7 +29,7 @@ def _engine():
 @app.get("/sentiment", response_class=HTMLResponse)
 async def sentiment(ticker: str | None = Query(default=None, max_length=6)) -> HTMLResponse:
     from finsent.config import load_settings
-    from finsent.ui import CSP, render_sentiment_page
+    from finsent.orchestration.sentiment_page import CSP, render_sentiment_page
 
     page = await run_in_threadpool(render_sentiment_page, _engine(), load_settings(), ticker)
     return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"})

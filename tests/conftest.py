@@ -105,7 +105,7 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
     """The loopback Naver, two tickers, 120 posts each spread over the last ~40 days."""
     from datetime import datetime, timedelta
 
-    from tests.naver_server import FakeNaver
+    from finsent.ingest.loopback import FakeNaver
 
     now = datetime.now().replace(microsecond=0)
     fake = FakeNaver(tickers={"005930": "삼성전자", "000660": "SK하이닉스"}, posts_per_ticker=120,
@@ -120,7 +120,7 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def planted(engine):
     """A snapshot ("planted") of a board whose titles lean toward the coming move."""
-    from finsent.datasets import DatasetSpec, build_dataset
+    from finsent.data.build import DatasetSpec, build_dataset
     from tests.model.board import make_board
 
     make_board(engine, planted=True)
@@ -133,7 +133,7 @@ def tiny_model(tmp_path_factory):
     """A tiny random GPT-NeoX with a tokenizer trained on the board's words."""
     import random
 
-    from finsent.models.tiny import make_tiny_model
+    from finsent.ml.models.tiny import make_tiny_model
     from tests.model.board import BEAR, BULL, NEUTRAL
 
     corpus = [" ".join(random.Random(i).sample(BULL + BEAR + NEUTRAL, 4)) for i in range(2000)]

@@ -55,9 +55,11 @@ def test_embedded_server_starts_and_is_reused_across_processes(tmp_path: Path):
            "PATH": "/usr/bin:/bin"}
     cli = [sys.executable, "-m", "finsent.cli"]
     try:
-        first = subprocess.run([*cli, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
+        first = subprocess.run([*cli, "db", "upgrade"], env=env, check=False, capture_output=True, text=True,
+                               timeout=120)
         assert first.returncode == 0, first.stderr
-        second = subprocess.run([*cli, "tickers", "list"], env=env, capture_output=True, text=True, timeout=60)
+        second = subprocess.run([*cli, "tickers", "list"], env=env, check=False, capture_output=True, text=True,
+                                timeout=60)
         assert second.returncode == 0, second.stderr
         assert "005930  삼성전자" in second.stdout and len(second.stdout.splitlines()) == 20
         assert (tmp_path / "fs" / "postgres" / "PG_VERSION").is_file()

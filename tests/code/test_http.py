@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -9,7 +10,7 @@ import pytest
 
 from finsent.config import load_settings
 from finsent.errors import FetchError
-from finsent.http import HostThrottle, PoliteClient, RequestStats, retry_after_seconds
+from finsent.ingest.http import HostThrottle, PoliteClient, RequestStats, retry_after_seconds
 
 
 def test_throttle_spaces_requests_to_one_host_across_threads():
@@ -26,7 +27,7 @@ def test_throttle_spaces_requests_to_one_host_across_threads():
     for t in threads:
         t.join()
     stamps.sort()
-    assert all(b - a >= 0.045 for a, b in zip(stamps, stamps[1:]))
+    assert all(b - a >= 0.045 for a, b in itertools.pairwise(stamps))
 
 
 def test_retry_after_parsing():

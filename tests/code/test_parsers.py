@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from finsent.errors import PageParseError
-from finsent.records import KST
-from finsent.sources import board_html, board_json, price_feeds
-from finsent.sources.decoding import decode_korean_html
+from finsent.ingest.records import KST
+from finsent.ingest.sources import board_html, board_json, price_feeds
+from finsent.ingest.sources.decoding import decode_korean_html
 
 URL = "http://example.invalid/page"
 
@@ -98,7 +98,7 @@ def test_legacy_board_row_in_either_encoding(codec):
 
 
 def test_legacy_board_changed_layout_raises():
-    with pytest.raises(PageParseError, match="no table.type2"):
+    with pytest.raises(PageParseError, match=r"no table\.type2"):
         board_html.parse_list_page("<html>날짜</html>".encode("cp949"), None, URL, "005930")
     broken = BOARD_HTML.replace('<td class="p11">sscv****</td>', "")
     with pytest.raises(PageParseError, match="post row 1: post row has 5 cells"):

@@ -28,11 +28,11 @@ os.environ.update({
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
-                             timeout=300, env=os.environ.copy())
+    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=False, capture_output=True,
+                             text=True, timeout=300, env=os.environ.copy())
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     pool = subprocess.run([sys.executable, "-m", "airflow", "pools", "set", "naver", "2", "Naver politeness"],
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+                          check=False, capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert pool.returncode == 0, pool.stderr[-3000:]
     return _HOME
 

@@ -37,10 +37,10 @@ def test_dag_policy(dagbag, dag_id):
 def test_dag_files_import_nothing_heavy_at_parse_time():
     # (sqlalchemy is left out: airflow.sdk itself imports it)
     heavy = ("torch", "transformers", "peft", "mlflow", "sklearn", "pandas", "scipy", "requests", "psycopg2",
-             "finsent.db", "finsent.crawl", "finsent.train")
+             "finsent.db", "finsent.ingest.crawl", "finsent.ml.train")
     code = ("import sys, runpy, glob; [runpy.run_path(f) for f in sorted(glob.glob(sys.argv[1] + '/*.py'))]; "
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "dags")], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT / "dags")], check=False, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -7,7 +7,7 @@ import pytest
 from mlflow import MlflowClient
 
 from finsent.config import load_settings
-from finsent.registry import MODEL_NAME, tracking_uri
+from finsent.ml.registry import MODEL_NAME, tracking_uri
 from tests.data.board import query
 
 

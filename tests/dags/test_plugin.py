@@ -16,17 +16,17 @@ from pathlib import Path
 import pytest
 
 from finsent.config import load_settings
-from finsent.score import score_posts
-from finsent.train import train_model
-from tests.data.board import add_posts, post
+from finsent.ml.score import score_posts
+from finsent.ml.train import train_model
 from tests.dags.conftest import ROOT
+from tests.data.board import add_posts, post
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)> 삼성 & \"가즈아\""
 
 
 def test_the_plugin_is_registered(airflow_db):
-    done = subprocess.run([sys.executable, "-m", "airflow", "plugins", "--output", "json"], capture_output=True,
-                          text=True, timeout=120, env=os.environ.copy())
+    done = subprocess.run([sys.executable, "-m", "airflow", "plugins", "--output", "json"], check=False,
+                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"name": "finsent"' in done.stdout and "Sentiment" in done.stdout and "/finsent" in done.stdout
 
@@ -88,9 +88,9 @@ def test_page_in_headless_chromium(scored_board, tmp_path):
                  f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1400"]
         url = f"http://127.0.0.1:{port}/sentiment"
         shot = Path(os.environ.get("FINSENT_SCREENSHOT", tmp_path / "sentiment.png"))
-        subprocess.run(["chromium", *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+        subprocess.run(["chromium", *flags, f"--screenshot={shot}", url], check=False, capture_output=True, timeout=120)
         assert shot.is_file() and shot.stat().st_size > 10_000
-        dom = subprocess.run(["chromium", *flags, "--dump-dom", url], capture_output=True, text=True,
+        dom = subprocess.run(["chromium", *flags, "--dump-dom", url], check=False, capture_output=True, text=True,
                              timeout=120).stdout
         assert "Sentiment" in dom and "<script>alert" not in dom and "&lt;script&gt;" in dom
     finally:

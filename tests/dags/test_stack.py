@@ -30,14 +30,15 @@ def test_demo_runs_every_dag_to_success_and_down_stops_it(tmp_path: Path):
                 "FINSENT_MLFLOW_PORT": str(_free_port()), "FINSENT_AIRFLOW_PORT": str(_free_port())})
     cli = [sys.executable, "-m", "finsent.cli", "stack"]
     try:
-        done = subprocess.run([*cli, "demo"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+        done = subprocess.run([*cli, "demo"], env=env, cwd=ROOT, check=False, capture_output=True, text=True,
+                              timeout=1500)
         assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-5000:])
         assert "all four DAGs succeeded" in done.stdout and "login admin /" in done.stdout
         page = urllib.request.urlopen(f"http://127.0.0.1:{env['FINSENT_AIRFLOW_PORT']}/finsent/sentiment",
                                       timeout=30).read().decode()
         assert "champion: <b>finsent-updown v" in page and "<svg" in page
     finally:
-        subprocess.run([*cli, "down"], env=env, cwd=ROOT, capture_output=True, timeout=300)
+        subprocess.run([*cli, "down"], env=env, cwd=ROOT, check=False, capture_output=True, timeout=300)
     for name in ("airflow", "mlflow", "naver"):
         assert not (data / "run" / f"{name}.pid").exists()
     assert not (data / "postgres" / "postmaster.pid").exists()

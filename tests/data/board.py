@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from finsent.records import KST, PostRow, PriceRow
-from finsent.store import insert_posts, upsert_prices
+from finsent.ingest.records import KST, PostRow, PriceRow
+from finsent.ingest.store import insert_posts, upsert_prices
 
 
 def add_prices(engine: sa.Engine, ticker: str, closes: dict[date, float], halted: tuple[date, ...] = (),

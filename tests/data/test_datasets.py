@@ -11,10 +11,10 @@ import pytest
 
 from finsent.cli import main
 from finsent.config import load_settings
-from finsent.datasets import DatasetSpec, build_dataset
+from finsent.data.build import DatasetSpec, build_dataset
 from finsent.errors import FinsentError
-from finsent.labels import LabelDefinition, label_posts
-from finsent.quality import check_quality
+from finsent.data.labels import LabelDefinition, label_posts
+from finsent.data.quality import check_quality
 from tests.data.board import add_posts, add_prices, post, query
 
 TICKERS = ("005930", "000660")

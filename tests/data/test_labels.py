@@ -8,7 +8,7 @@ import pytest
 
 from finsent.cli import main
 from finsent.errors import ConfigError
-from finsent.labels import LabelDefinition, label_posts
+from finsent.data.labels import LabelDefinition, label_posts
 from tests.data.board import add_posts, add_prices, post, query
 
 T = "005930"

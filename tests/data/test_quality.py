@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from finsent.cli import main
-from finsent.quality import ALL_RULES, check_quality
+from finsent.data.quality import ALL_RULES, check_quality
 from tests.data.board import add_posts, post, query
 
 T, H = "005930", "000660"

@@ -7,8 +7,8 @@ import re
 
 import sqlalchemy as sa
 
-from finsent.records import POST_COLUMNS, kst
-from tests.naver_server import Post
+from finsent.ingest.loopback import Post
+from finsent.ingest.records import POST_COLUMNS, kst
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")

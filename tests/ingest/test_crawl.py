@@ -14,9 +14,9 @@ import pytest
 
 from finsent.cli import main
 from finsent.config import load_settings
-from finsent.crawl import crawl_boards
 from finsent.db import advisory_lock
-from finsent.records import KST
+from finsent.ingest.crawl import crawl_boards
+from finsent.ingest.records import KST
 from tests.ingest.helpers import count, expected_html_row, expected_json_row, stored_posts
 
 LIST = "/front-api/discussion/list"

@@ -9,8 +9,8 @@ import pytest
 
 from finsent.cli import main
 from finsent.errors import InputError
-from finsent.importer import import_posts, import_prices
-from finsent.records import KST
+from finsent.ingest.importer import import_posts, import_prices
+from finsent.ingest.records import KST
 from tests.ingest.helpers import count
 
 GOOD_POSTS = """ticker,post_id,posted_at,title,body,author,views,likes,dislikes

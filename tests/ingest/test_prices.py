@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from finsent.cli import main
 from finsent.config import load_settings
-from finsent.prices import sync_prices
+from finsent.ingest.prices import sync_prices
 from tests.ingest.helpers import count
 
 SAMSUNG, HYNIX = "005930", "000660"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, datetime, timedelta
 
-from finsent.labels import LabelDefinition, label_posts
-from finsent.quality import check_quality
+from finsent.data.labels import LabelDefinition, label_posts
+from finsent.data.quality import check_quality
 from tests.data.board import add_posts, add_prices, post
 
 BULL = ["가즈아", "떡상", "매수", "반등", "폭등", "상한가", "호재"]
@@ -32,12 +33,12 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
             price *= 1 + rng.choice([-0.02, 0.02])
             closes[d] = round(price)
         add_prices(engine, ticker, closes)
-        for previous, current in zip(days, days[1:]):
+        for previous, current in itertools.pairwise(days):
             up = closes[current] > closes[previous]
             for k in range(per_session):
                 lean = up if planted else rng.random() < 0.5
                 bullish = lean if rng.random() < 0.85 else not lean
-                words = rng.sample(NEUTRAL, 3) + [rng.choice(BULL if bullish else BEAR)]
+                words = [*rng.sample(NEUTRAL, 3), rng.choice(BULL if bullish else BEAR)]
                 rng.shuffle(words)
                 written = datetime.combine(previous, datetime.min.time()) + timedelta(hours=16, minutes=k * 7)
                 rows.append(post(ticker, written, f"{' '.join(words)} {k}", post_id=next(ids)))

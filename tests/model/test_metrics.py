@@ -8,8 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finsent.evaluate import (binomial_tests, classification_metrics, evaluate_predictions,
-                              information_coefficient, mcnemar_p)
+from finsent.ml.evaluate import (
+    binomial_tests,
+    classification_metrics,
+    evaluate_predictions,
+    information_coefficient,
+    mcnemar_p,
+)
 
 
 def test_metrics_match_hand_computed_values():

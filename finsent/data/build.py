@@ -1,0 +1,291 @@
+"""``finsent dataset build``: frozen, leakage-free dataset snapshots.
+
+A snapshot takes labelled posts (up/down only) under one label definition, drops posts flagged
+by the chosen quality rules, optionally balances the classes, and splits:
+
+- ``time`` (default): train / valid / test by session date, with an embargo of at least one
+  session (and at least the label horizon) between parts, so no part sees a later part's prices;
+- ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
+
+Either way no normalised title appears in two parts (copies stay in the earliest part). The
+snapshot is stored in ``datasets``/``dataset_rows`` and exported as Parquet under
+``FINSENT_DATA_DIR/datasets/NAME/`` with a sha256 content hash: the same spec on the same data
+gives the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy.engine import Engine
+
+from finsent.config import parse_ticker_list
+from finsent.data.snapshots import SPLITS
+from finsent.db import raw_transaction
+from finsent.errors import ConfigError, FinsentError
+from finsent.data.labels import load_definition
+from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL
+
+log = logging.getLogger(__name__)
+
+_EXPORT_CHUNK = 100_000
+_PARQUET_SCHEMA = pa.schema([
+    ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
+    ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
+    ("label", pa.string()), ("ret", pa.float64()),
+])
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    definition: str = "next_session"
+    rules: tuple[str, ...] = ALL_RULES  # posts flagged by any of these are left out
+    start: date | None = None  # session dates, inclusive
+    end: date | None = None
+    tickers: tuple[str, ...] = ()  # empty: all
+    split: str = "time"
+    valid_frac: float = 0.1
+    test_frac: float = 0.1
+    embargo: int = 1  # sessions dropped between parts (time split)
+    balance: bool = False
+    per_class: int | None = None
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.split not in ("time", "random"):
+            raise ConfigError(f"--split must be time or random, got {self.split!r}")
+        unknown = [r for r in self.rules if r not in ALL_RULES]
+        if unknown:
+            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
+        for name, value in (("--valid-frac", self.valid_frac), ("--test-frac", self.test_frac)):
+            if not 0 <= value < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        if self.valid_frac + self.test_frac >= 1:
+            raise ConfigError("--valid-frac + --test-frac must leave something to train on")
+        if self.embargo < 1 and self.split == "time":
+            raise ConfigError("--embargo must be at least 1 session for a time split")
+        if self.per_class is not None and self.per_class < 1:
+            raise ConfigError("--per-class must be at least 1")
+        if self.start and self.end and self.start > self.end:
+            raise ConfigError(f"--from {self.start} is after --to {self.end}")
+
+    @classmethod
+    def from_options(cls, *, rules: str = "all", tickers: str | None = None, valid_frac: float | None = None,
+                     test_frac: float | None = None, **options) -> "DatasetSpec":
+        """A spec from CLI/DAG options: ``rules`` is all, none or a comma list; ``tickers`` a comma
+        list; unset fractions default by split (time: 0.1/0.1, random: the study's 0/0.01);
+        other unset (None) options keep their defaults."""
+        values = {k: v for k, v in options.items() if v is not None}
+        random_split = values.get("split", cls.split) == "random"
+        values["rules"] = ALL_RULES if rules == "all" else () if rules == "none" else tuple(parse_ticker_list(rules))
+        values["tickers"] = tuple(parse_ticker_list(tickers)) if tickers else ()
+        values["valid_frac"] = (0.0 if random_split else 0.1) if valid_frac is None else valid_frac
+        values["test_frac"] = (0.01 if random_split else 0.1) if test_frac is None else test_frac
+        return cls(**values)
+
+    def to_json(self) -> dict:
+        spec = asdict(self)
+        spec["rules"] = list(self.rules)
+        spec["tickers"] = list(self.tickers)
+        spec["start"] = self.start.isoformat() if self.start else None
+        spec["end"] = self.end.isoformat() if self.end else None
+        return spec
+
+
+@dataclass
+class DatasetSummary:
+    name: str
+    content_hash: str
+    rows: int
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
+    dropped_duplicates: int = 0
+    path: Path | None = None
+
+
+def _candidates_sql(spec: DatasetSpec) -> str:
+    conditions = ["l.definition = %(definition)s", "l.label IN ('up', 'down')"]
+    if spec.start:
+        conditions.append("l.session_date >= %(start)s")
+    if spec.end:
+        conditions.append("l.session_date <= %(end)s")
+    if spec.tickers:
+        conditions.append("l.ticker = ANY(%(tickers)s)")
+    if spec.rules:
+        conditions.append("NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker "
+                          "AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))")
+    return f"""
+CREATE TEMP TABLE ds_rows ON COMMIT DROP AS
+SELECT l.ticker, l.post_id, l.label, l.session_date, {TITLE_NORM_SQL} AS title_norm,
+       -- a seeded, order-free pseudo-random rank: the same spec always draws the same rows
+       md5(%(seed)s || ':' || l.ticker || ':' || l.post_id) AS draw,
+       NULL::text AS split
+FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
+WHERE {' AND '.join(conditions)}
+"""
+
+
+def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dict[str, tuple[date, date] | None]:
+    """Cut the sorted session dates into train | gap | valid | gap | test."""
+    gap = max(spec.embargo, horizon)  # a horizon-K label uses prices up to K-1 sessions later
+    n = len(dates)
+    n_test = round(n * spec.test_frac)
+    n_valid = round(n * spec.valid_frac)
+    n_train = n - n_test - n_valid - gap * ((n_test > 0) + (n_valid > 0))
+    if n_train < 1 or (spec.test_frac and n_test < 1) or (spec.valid_frac and n_valid < 1):
+        raise FinsentError(
+            f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and an "
+            f"embargo of {gap} session(s) leaves a part empty; use a wider date range or other fractions")
+    ranges: dict[str, tuple[date, date] | None] = {"train": (dates[0], dates[n_train - 1])}
+    cursor = n_train
+    for part, size in (("valid", n_valid), ("test", n_test)):
+        if size:
+            cursor += gap
+            ranges[part] = (dates[cursor], dates[cursor + size - 1])
+            cursor += size
+        else:
+            ranges[part] = None
+    return ranges
+
+
+def build_dataset(engine: Engine, name: str, spec: DatasetSpec, data_dir: Path, *,
+                  replace: bool = False) -> DatasetSummary:
+    spec.validate()
+    target = data_dir / "datasets" / name
+    staging = data_dir / "datasets" / f".{name}.partial"
+    try:
+        with raw_transaction(engine) as raw, raw.cursor() as cur:
+            definition = load_definition(cur, spec.definition)
+            cur.execute("SELECT 1 FROM datasets WHERE name = %s", (name,))
+            if cur.fetchone() and not replace:
+                raise ConfigError(f"dataset {name!r} exists; snapshots are frozen (pass --replace to rebuild it)")
+            cur.execute("DELETE FROM datasets WHERE name = %s", (name,))
+            if spec.tickers:
+                cur.execute("SELECT array_agg(c) FROM unnest(%s::text[]) c WHERE c NOT IN (SELECT code FROM tickers)",
+                            (list(spec.tickers),))
+                unknown = cur.fetchone()[0]
+                if unknown:
+                    raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}")
+            params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
+                      "tickers": list(spec.tickers), "rules": list(spec.rules), "seed": str(spec.seed)}
+            if spec.rules:
+                cur.execute("SELECT count(*) FROM labels l WHERE l.definition = %(definition)s AND NOT EXISTS "
+                            "(SELECT 1 FROM post_quality q WHERE q.ticker = l.ticker AND q.post_id = l.post_id)",
+                            params)
+                unchecked = cur.fetchone()[0]
+                if unchecked:
+                    raise FinsentError(f"{unchecked} labelled posts have not been quality-checked; run "
+                                       "`finsent quality check` first (or build with --rules none)")
+            cur.execute(_candidates_sql(spec), params)
+            if cur.rowcount == 0:
+                raise FinsentError(f"the selection is empty: no up/down labels under {spec.definition!r} "
+                                   "in that range, tickers and rules; nothing written")
+            _sample(cur, spec)
+            if spec.split == "time":
+                cur.execute("SELECT DISTINCT session_date FROM ds_rows ORDER BY 1")
+                ranges = _time_split_dates([r[0] for r in cur.fetchall()], spec, definition.horizon)
+                for part, span in ranges.items():
+                    if span:
+                        cur.execute("UPDATE ds_rows SET split = %s WHERE session_date BETWEEN %s AND %s",
+                                    (part, *span))
+                cur.execute("DELETE FROM ds_rows WHERE split IS NULL")  # the embargo sessions
+            else:
+                cur.execute("SELECT count(*) FROM ds_rows")
+                total = cur.fetchone()[0]
+                n_test, n_valid = round(total * spec.test_frac), round(total * spec.valid_frac)
+                cur.execute(
+                    "UPDATE ds_rows d SET split = CASE WHEN r.k <= %s THEN 'test' WHEN r.k <= %s THEN 'valid' "
+                    "ELSE 'train' END FROM (SELECT ticker, post_id, row_number() OVER (ORDER BY md5(draw)) AS k "
+                    "FROM ds_rows) r WHERE r.ticker = d.ticker AND r.post_id = d.post_id", (n_test, n_test + n_valid))
+            dropped = _drop_cross_split_titles(cur)
+            counts = _counts(cur)
+            for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
+                if frac > 0 and not sum(counts.get(part, {}).values()):
+                    raise FinsentError(f"the {spec.split} split leaves {part} empty; nothing written")
+            if staging.exists():
+                shutil.rmtree(staging)
+            content_hash, rows = _export(raw, cur, spec, staging)
+            cur.execute("INSERT INTO datasets (name, spec, content_hash, rows) VALUES (%s, %s, %s, %s)",
+                        (name, json.dumps(spec.to_json()), content_hash, rows))
+            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date) "
+                        "SELECT %s, ticker, post_id, split, label, session_date FROM ds_rows", (name,))
+            manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
+                        "counts": counts, "dropped_cross_split_titles": dropped}
+            (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    log.info("dataset %s: %d rows, hash %s, written to %s", name, rows, content_hash[:16], target)
+    return DatasetSummary(name, content_hash, rows, counts, dropped, target)
+
+
+def _sample(cur, spec: DatasetSpec) -> None:
+    """--balance: as many up as down (the study's 15k/15k); --per-class caps each class."""
+    if not spec.balance and spec.per_class is None:
+        return
+    cur.execute("SELECT label, count(*) FROM ds_rows GROUP BY label")
+    sizes = dict(cur.fetchall())
+    keep = min(sizes.get("up", 0), sizes.get("down", 0)) if spec.balance else max(sizes.values())
+    if spec.per_class is not None:
+        keep = min(keep, spec.per_class)
+    if keep == 0:
+        raise FinsentError("--balance found only one class in the selection; nothing written")
+    cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
+                "(PARTITION BY label ORDER BY draw) AS k FROM ds_rows) r "
+                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > %s", (keep,))
+
+
+def _drop_cross_split_titles(cur) -> int:
+    """A normalised title lives in one part only: the earliest (train, then valid, then test)."""
+    cur.execute("""
+        DELETE FROM ds_rows d USING (
+            SELECT title_norm, min(array_position(ARRAY['train', 'valid', 'test'], split)) AS first_part
+            FROM ds_rows GROUP BY title_norm HAVING count(DISTINCT split) > 1) t
+        WHERE d.title_norm = t.title_norm
+          AND array_position(ARRAY['train', 'valid', 'test'], d.split) > t.first_part""")
+    return cur.rowcount
+
+
+def _counts(cur) -> dict[str, dict[str, int]]:
+    cur.execute("SELECT split, label, count(*) FROM ds_rows GROUP BY split, label")
+    counts: dict[str, dict[str, int]] = {}
+    for split, label, n in cur.fetchall():
+        counts.setdefault(split, {})[label] = n
+    return counts
+
+
+def _export(raw, cur, spec: DatasetSpec, directory: Path) -> tuple[str, int]:
+    """Write one Parquet file per part, streaming; hash the rows in a fixed order."""
+    directory.mkdir(parents=True)
+    digest = hashlib.sha256(json.dumps(spec.to_json(), sort_keys=True).encode())
+    rows = 0
+    for part in SPLITS:
+        writer = pq.ParquetWriter(directory / f"{part}.parquet", _PARQUET_SCHEMA)
+        with raw.cursor(name=f"export_{part}") as stream:  # server-side: never all rows in memory
+            stream.itersize = _EXPORT_CHUNK
+            stream.execute(
+                "SELECT d.ticker, d.post_id, p.posted_at, d.session_date, p.title, d.title_norm, d.label, l.ret "
+                "FROM ds_rows d JOIN posts p USING (ticker, post_id) "
+                "JOIN labels l ON l.definition = %s AND l.ticker = d.ticker AND l.post_id = d.post_id "
+                "WHERE d.split = %s ORDER BY d.ticker, d.post_id", (spec.definition, part))
+            while batch := stream.fetchmany(_EXPORT_CHUNK):
+                for ticker, post_id, _, session_date, title, _, label, _ in batch:
+                    digest.update(f"{part}\t{ticker}\t{post_id}\t{label}\t{session_date}\t{title}\n".encode())
+                columns = list(zip(*batch))
+                writer.write_table(pa.Table.from_arrays(
+                    [pa.array(c, type=f.type) for c, f in zip(columns, _PARQUET_SCHEMA)], schema=_PARQUET_SCHEMA))
+                rows += len(batch)
+        writer.close()
+    return digest.hexdigest(), rows

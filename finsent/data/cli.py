@@ -1,0 +1,118 @@
+"""``finsent label``, ``finsent quality``, ``finsent dataset``: from posts to frozen snapshots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from finsent.cli_args import add_command, date_arg, open_engine, fraction, positive_int
+from finsent.config import load_settings, parse_ticker_list
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    """Write labels (up/down/flat) for posts that have none under the definition yet, and relabel posts
+    whose prices were re-fetched. next_session: the first session opening (09:00 KST) strictly after
+    the post, close vs the previous session's close. same_day: the study's label (the post's date
+    must be a session). Posts with no later price yet get no label."""
+    from finsent.data.labels import LabelDefinition, label_posts
+
+    definition = LabelDefinition.build(args.definition, horizon=args.horizon, band=args.band, name=args.name)
+    tickers = parse_ticker_list(args.tickers) if args.tickers else None
+    report = label_posts(open_engine(), definition, tickers, workers=args.workers)
+    sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
+                     f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet\n")
+    for label in ("up", "down", "flat"):
+        sys.stdout.write(f"  {label:5s} {report.counts.get(label, 0):10d}\n")
+    return 0
+
+
+def cmd_quality_check(args: argparse.Namespace) -> int:
+    """Evaluate the named rules (clean-bot hidden, replies to deleted posts, spam/ads, duplicate and
+    near-duplicate titles within 24h, too short, off-topic) and store flags in post_flags. Nothing is
+    deleted."""
+    from finsent.data.quality import check_quality
+
+    run = check_quality(open_engine(), recheck=args.recheck)
+    sys.stdout.write(f"{run.checked} posts checked\n")
+    for rule, n in run.flagged.items():
+        sys.stdout.write(f"  {rule:22s} {n:8d} flagged\n")
+    return 0
+
+
+def cmd_quality_report(args: argparse.Namespace) -> int:
+    from finsent.data.quality import print_report
+
+    print_report(open_engine(), sys.stdout, samples=args.samples)
+    return 0
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    """Select up/down labels, drop flagged posts, optionally balance, split by time (with an embargo) or at
+    random (the study's 99/1), keep each normalised title in one part, and store the snapshot with a
+    content hash. Same spec, same data: same hash."""
+    from finsent.data.build import DatasetSpec, build_dataset
+    from finsent.data.snapshots import show_dataset
+
+    spec = DatasetSpec.from_options(
+        definition=args.definition, rules=args.rules, start=args.date_from, end=args.date_to, tickers=args.tickers,
+        split=args.split, valid_frac=args.valid_frac, test_frac=args.test_frac, embargo=args.embargo,
+        balance=args.balance, per_class=args.per_class, seed=args.seed)
+    engine = open_engine()
+    build_dataset(engine, args.name, spec, load_settings().data_dir, replace=args.replace)
+    show_dataset(engine, args.name, sys.stdout)
+    return 0
+
+
+def cmd_dataset_show(args: argparse.Namespace) -> int:
+    from finsent.data.snapshots import show_dataset
+
+    show_dataset(open_engine(), args.name, sys.stdout)
+    return 0
+
+
+def cmd_dataset_list(args: argparse.Namespace) -> int:
+    from finsent.data.snapshots import list_datasets
+
+    list_datasets(open_engine(), sys.stdout)
+    return 0
+
+
+def register(commands) -> None:
+    label = add_command(commands, "label", cmd_label, help="label posts by the price move after them (set-based SQL)")
+    label.add_argument("--definition", default="next_session", help="next_session (default) or same_day")
+    label.add_argument("--band", default="0", help="|return| below this fraction is labelled flat (e.g. 0.005)")
+    label.add_argument("--horizon", type=positive_int, default=1,
+                       help="use the close K sessions ahead (1: the post's own session)")
+    label.add_argument("--name", help="name to store it under (default: derived, e.g. next_session_h5_b0.005)")
+    label.add_argument("--tickers", help="only these tickers (default: all)")
+    label.add_argument("--workers", type=positive_int, default=2,
+                       help="connections labelling disjoint groups of tickers at once (default 2)")
+
+    quality = commands.add_parser("quality", help="data-quality flags (spam, politics, duplicates, ...)")
+    quality_commands = quality.add_subparsers(dest="quality_command", required=True, metavar="ACTION")
+    check = add_command(quality_commands, "check", cmd_quality_check, help="flag posts not checked yet")
+    check.add_argument("--recheck", action="store_true", help="drop all flags and check every post again")
+    report = add_command(quality_commands, "report", cmd_quality_report, help="counts per rule and ticker, with examples")
+    report.add_argument("--samples", type=positive_int, default=3, help="example titles per rule")
+
+    dataset = commands.add_parser("dataset", help="frozen, leakage-free dataset snapshots")
+    dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    build = add_command(dataset_commands, "build", cmd_dataset_build, help="freeze a snapshot (Postgres + Parquet)")
+    build.add_argument("name")
+    build.add_argument("--definition", default="next_session", help="label definition name")
+    build.add_argument("--rules", default="all",
+                       help="quality rules whose flagged posts are left out: all (default), none, or a list")
+    build.add_argument("--from", dest="date_from", type=date_arg, metavar="YYYY-MM-DD", help="first session date")
+    build.add_argument("--to", dest="date_to", type=date_arg, metavar="YYYY-MM-DD", help="last session date")
+    build.add_argument("--tickers", help="only these tickers (default: all)")
+    build.add_argument("--split", choices=("time", "random"), default="time")
+    build.add_argument("--valid-frac", type=fraction, help="share for valid (time: 0.1, random: 0)")
+    build.add_argument("--test-frac", type=fraction, help="share for test (time: 0.1, random: 0.01)")
+    build.add_argument("--embargo", type=int, default=1, help="sessions left out between parts (time split)")
+    build.add_argument("--balance", action="store_true", help="as many up as down (the study: 15k/15k)")
+    build.add_argument("--per-class", type=positive_int, help="at most this many rows per class")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--replace", action="store_true", help="rebuild a snapshot that exists")
+    show = add_command(dataset_commands, "show", cmd_dataset_show, help="counts per split, label and ticker; dates; hash")
+    show.add_argument("name")
+    add_command(dataset_commands, "list", cmd_dataset_list, help="all snapshots")

@@ -1,0 +1,165 @@
+"""``finsent quality``: named data-quality rules, stored as flags per post (never deletions).
+
+The rules are a transparent list (below), evaluated set-based in SQL. Each post is checked once
+(``post_quality`` marks it and keeps its normalised title); ``--recheck`` evaluates everything
+again after a rule changes. A learned filter can later add its own rule name beside these.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from sqlalchemy.engine import Engine
+
+from finsent.db import raw_connection, raw_transaction
+
+log = logging.getLogger(__name__)
+
+# Normalised title: NFKC, lower case, only Hangul / jamo / Hanja / ASCII letters and digits,
+# runs of one character cut to one (ㅋㅋㅋㅋ -> ㅋ, 가즈아아아 -> 가즈아). Near-duplicates share it.
+TITLE_NORM_SQL = (
+    "regexp_replace(regexp_replace(lower(normalize(p.title, NFKC)), '[^0-9a-z가-힣ㄱ-ㅎㅏ-ㅣ一-龥]+', '', 'g'),"
+    " '(.)\\1+', '\\1', 'g')"
+)
+MIN_TITLE_CHARS = 2
+
+# Patterns are Postgres regular expressions (ARE: \y is a word boundary).
+# Ads and spam: phone numbers, links, messenger rooms, "leading room" and guaranteed-profit pitches.
+SPAM_PATTERN = "|".join([
+    r"0\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}",            # phone numbers (010-1234-5678, 02 123 4567)
+    r"https?://|www\.|\.(com|net|kr|io|me|ly)\y",   # links
+    r"open\.kakao|카톡|카카오톡|오픈채팅|텔레그램|텔레방|단톡|밴드방",
+    r"리딩방|리딩|수익\s*보장|수익\s*인증|무료\s*(추천|종목|상담|체험)|급등주\s*추천|적중률|VIP|문의\s*주세요",
+])
+
+# Off-topic: politics and the like ...
+OFF_TOPIC_PATTERN = "|".join([
+    r"대통령|대선|총선|선거|국회|의원|정권|정부|탄핵|여당|야당|민주당|국민의힘|국힘|더불어|좌파|우파|좌빨|빨갱이",
+    r"윤석열|석열|이재명|재명|문재인|재인|박근혜|이명박|한동훈|조국|김건희|찢|굥|文|尹",
+    r"종교|하나님|예수|신앙|교회|축구|야구|연예인|드라마",
+])
+# ... unless the title also speaks of the stock or the market.
+MARKET_PATTERN = "|".join([
+    r"주가|주식|종목|매수|매도|상승|하락|떡상|떡락|폭등|폭락|급등|급락|반등|손절|익절|물타|불타|존버|홀딩",
+    r"실적|배당|공매도|외국인|외인|기관|개미|시총|목표가|차트|호재|악재|코스피|코스닥|나스닥|지수|상한가|하한가",
+    r"금리|환율|반도체|증시|장마감|시가|종가|거래량|수급|매물|주주|평단|수익|손실|\d+\s*만\s*원|\d{2,3},?\d{3}",
+])
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    where: str  # SQL over p (posts), q (post_quality) and t (tickers), for newly checked posts
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("cleanbot_hidden", "hidden by Naver's clean-bot (abusive or harmful per Naver)",
+         "p.cleanbot_passed IS FALSE"),
+    Rule("reply_to_deleted", "a reply whose parent post was deleted: no context left",
+         "p.title LIKE '[삭제된 게시물의 답글]%%'"),
+    Rule("spam_ad", "ads and spam: phone numbers, links, messenger rooms, 리딩방 and 수익 보장 pitches",
+         "(p.title || ' ' || coalesce(p.body, '')) ~* %(spam)s"),
+    Rule("too_short", f"fewer than {MIN_TITLE_CHARS} letters or digits after normalisation",
+         f"length(q.title_norm) < {MIN_TITLE_CHARS}"),
+    Rule("off_topic", "politics and other off-topic words with no word about the stock or the market",
+         "p.title ~* %(off_topic)s AND p.title !~* %(market)s AND strpos(p.title, t.name) = 0"),
+)
+DUPLICATE_RULES: tuple[Rule, ...] = (
+    Rule("duplicate_title", "the same title as an earlier post of the same stock within 24 hours", ""),
+    Rule("near_duplicate_title", "the same normalised title as an earlier post of the same stock within "
+                                 "24 hours (spacing, punctuation, emoji, repeated letters aside)", ""),
+)
+ALL_RULES: tuple[str, ...] = tuple(r.name for r in RULES + DUPLICATE_RULES)
+
+_PARAMS = {"spam": SPAM_PATTERN, "off_topic": OFF_TOPIC_PATTERN, "market": MARKET_PATTERN}
+
+_DUPLICATES = """
+INSERT INTO post_flags (ticker, post_id, rule)
+SELECT DISTINCT n.ticker, n.post_id, %(rule)s
+FROM quality_new n
+JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id
+JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id
+JOIN post_quality q2 ON q2.ticker = q.ticker AND q2.title_norm = q.title_norm AND q2.post_id <> q.post_id
+JOIN posts p2 ON p2.ticker = q2.ticker AND p2.post_id = q2.post_id
+WHERE p2.posted_at > p.posted_at - interval '24 hours'
+  AND (p2.posted_at, p2.post_id) < (p.posted_at, p.post_id)
+  AND {condition}
+ON CONFLICT DO NOTHING
+"""
+
+
+@dataclass
+class QualityRun:
+    checked: int
+    flagged: dict[str, int]
+
+
+def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
+    """Flag every post not checked yet (all posts with ``recheck``); one transaction."""
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO quality_rules (name, description) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description",
+            [(r.name, r.description) for r in RULES + DUPLICATE_RULES])
+        if recheck:
+            cur.execute("TRUNCATE post_flags, post_quality")
+        cur.execute(
+            "CREATE TEMP TABLE quality_new ON COMMIT DROP AS "
+            "SELECT p.ticker, p.post_id FROM posts p WHERE NOT EXISTS "
+            "(SELECT 1 FROM post_quality q WHERE q.ticker = p.ticker AND q.post_id = p.post_id)")
+        checked = cur.rowcount
+        cur.execute(
+            f"INSERT INTO post_quality (ticker, post_id, title_norm) SELECT p.ticker, p.post_id, {TITLE_NORM_SQL} "
+            "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id")
+        flagged: dict[str, int] = {}
+        for rule in RULES:
+            cur.execute(
+                "INSERT INTO post_flags (ticker, post_id, rule) SELECT p.ticker, p.post_id, %(rule)s "
+                "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id "
+                "JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id "
+                "LEFT JOIN tickers t ON t.code = p.ticker "
+                f"WHERE {rule.where} ON CONFLICT DO NOTHING", {**_PARAMS, "rule": rule.name})
+            flagged[rule.name] = cur.rowcount
+        cur.execute(_DUPLICATES.format(condition="p2.title = p.title"), {"rule": "duplicate_title"})
+        flagged["duplicate_title"] = cur.rowcount
+        cur.execute(_DUPLICATES.format(condition="p2.title <> p.title AND NOT EXISTS (SELECT 1 FROM post_flags f "
+                                                 "WHERE f.ticker = n.ticker AND f.post_id = n.post_id "
+                                                 "AND f.rule = 'duplicate_title')"),
+                    {"rule": "near_duplicate_title"})
+        flagged["near_duplicate_title"] = cur.rowcount
+    log.info("quality: %d posts checked; flagged %s", checked,
+             ", ".join(f"{k}={v}" for k, v in flagged.items()))
+    return QualityRun(checked, flagged)
+
+
+def print_report(engine: Engine, stream: TextIO = sys.stdout, samples: int = 3) -> None:
+    """Counts per rule and ticker, and a few example titles of each rule."""
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        cur.execute("SELECT ticker, count(*) FROM post_quality GROUP BY ticker ORDER BY ticker")
+        checked = dict(cur.fetchall())
+        cur.execute("SELECT ticker, rule, count(*) FROM post_flags GROUP BY ticker, rule")
+        counts: dict[tuple[str, str], int] = {(t, r): n for t, r, n in cur.fetchall()}
+        cur.execute("SELECT ticker, count(DISTINCT post_id) FROM post_flags GROUP BY ticker")
+        any_flag = dict(cur.fetchall())
+        examples: dict[str, list[tuple[str, str]]] = {}
+        for rule in ALL_RULES:
+            cur.execute("SELECT p.ticker, p.title FROM post_flags f JOIN posts p USING (ticker, post_id) "
+                        "WHERE f.rule = %s ORDER BY p.posted_at DESC LIMIT %s", (rule, samples))
+            examples[rule] = cur.fetchall()
+    tickers = sorted(checked)
+    width = max([len(r) for r in ALL_RULES] + [len("any rule")])
+    stream.write(f"{'rule':{width}s} " + " ".join(f"{t:>7s}" for t in tickers) + f" {'total':>8s} {'share':>6s}\n")
+    total_checked = sum(checked.values()) or 1
+    for rule in (*ALL_RULES, "any rule"):
+        row = [any_flag.get(t, 0) if rule == "any rule" else counts.get((t, rule), 0) for t in tickers]
+        stream.write(f"{rule:{width}s} " + " ".join(f"{n:7d}" for n in row)
+                     + f" {sum(row):8d} {sum(row) / total_checked:6.1%}\n")
+    stream.write(f"{'checked':{width}s} " + " ".join(f"{checked[t]:7d}" for t in tickers)
+                 + f" {sum(checked.values()):8d}\n\nexamples (newest first):\n")
+    for rule, rows in examples.items():
+        for ticker, title in rows:
+            stream.write(f"  {rule:{width}s} {ticker} {title[:70]!r}\n")

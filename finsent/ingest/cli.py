@@ -1,0 +1,98 @@
+"""``finsent crawl``, ``finsent prices``, ``finsent import``: the ingest commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from finsent.cli_args import add_command, date_arg, open_engine, positive_int
+from finsent.config import load_settings, parse_ticker_list
+
+
+def _selected_tickers(args: argparse.Namespace) -> list[str]:
+    return parse_ticker_list(args.tickers) if args.tickers else load_settings().tickers
+
+
+def _report(reports) -> int:
+    from finsent.ingest.runs import print_table
+
+    print_table(reports, sys.stdout)
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    """Walk each ticker's board newest to oldest, down to its watermark (the newest post already stored). A
+    ticker's first run goes back FINSENT_BACKFILL_DAYS days. Every page is committed with the
+    watermark: re-run any time, interrupted runs resume."""
+    from finsent.ingest.crawl import crawl_boards
+
+    reports = crawl_boards(load_settings(), open_engine(), _selected_tickers(args), source=args.source,
+                           since=args.since, max_pages=args.max_pages, ignore_robots=args.ignore_robots,
+                           workers=args.workers)
+    return _report(reports)
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    """First run per ticker: the whole history. Later runs: only sessions after the last stored one.
+    Trading-halt rows (volume 0) are dropped."""
+    from finsent.ingest.prices import sync_prices
+
+    reports = sync_prices(load_settings(), open_engine(), _selected_tickers(args), source=args.source,
+                          since=args.since, ignore_robots=args.ignore_robots, workers=args.workers)
+    return _report(reports)
+
+
+def cmd_import_posts(args: argparse.Namespace) -> int:
+    """Columns: ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]; posted_at in KST
+    as YYYY-MM-DD HH:MM[:SS]. UTF-8. Posts already stored are kept."""
+    from finsent.ingest.importer import import_posts
+
+    return _report([import_posts(open_engine(), args.file)])
+
+
+def cmd_import_prices(args: argparse.Namespace) -> int:
+    """Columns: ticker,date,open,high,low,close,volume; date as YYYY-MM-DD. Rows with volume 0 (halts) are
+    dropped; stored sessions that differ are overwritten."""
+    from finsent.ingest.importer import import_prices
+
+    return _report([import_prices(open_engine(), args.file, adjusted=not args.unadjusted)])
+
+
+def _add_ingest_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tickers", help="comma-separated codes (default: FINSENT_TICKERS, else the 20 defaults)")
+    parser.add_argument("--ignore-robots", action="store_true",
+                        help="do not obey robots.txt (logged loudly; only where you are entitled to)")
+    parser.add_argument("--workers", type=positive_int, default=2,
+                        help="tickers fetched in parallel; the per-host delay is shared by all (default 2)")
+
+
+def register(commands) -> None:
+    crawl = add_command(commands, "crawl", cmd_crawl, help="fetch new discussion-board posts into `posts`")
+    _add_ingest_options(crawl)
+    crawl.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD",
+                       help="backfill: walk back to this date (KST) regardless of the watermark")
+    crawl.add_argument("--source", choices=("naver-mobile", "naver-html"), default="naver-mobile",
+                       help="naver-mobile: the live JSON API (default); naver-html: the legacy HTML board")
+    crawl.add_argument("--max-pages", type=positive_int, metavar="N",
+                       help="stop after N pages per ticker; the next run resumes where this one stopped")
+
+    prices = add_command(commands, "prices", cmd_prices, help="fetch daily prices into `prices`")
+    _add_ingest_options(prices)
+    prices.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD",
+                        help="re-fetch from this date and overwrite what changed (after a split)")
+    prices.add_argument("--source", choices=("fchart", "sisejson", "sise-day"), default="fchart",
+                        help="fchart: split-adjusted XML (default); sisejson: adjusted; "
+                             "sise-day: legacy HTML, NOT adjusted (stored with adjusted=false)")
+
+    imports = commands.add_parser("import", help="import CSV archives (all or nothing)",
+                                  description="Import a CSV file; one bad row rejects the whole file.")
+    import_commands = imports.add_subparsers(dest="import_command", required=True, metavar="KIND")
+    posts = add_command(import_commands, "posts", cmd_import_posts,
+                        help="ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]")
+    posts.add_argument("file", type=Path)
+    prices_import = add_command(import_commands, "prices", cmd_import_prices,
+                                help="ticker,date,open,high,low,close,volume")
+    prices_import.add_argument("file", type=Path)
+    prices_import.add_argument("--unadjusted", action="store_true",
+                               help="the file's prices are not split-adjusted (stored adjusted=false)")

@@ -1,0 +1,194 @@
+"""Synthetic, seeded board posts and daily prices (with a halt, a split, holidays) for the fake."""
+
+from __future__ import annotations
+
+import html
+from datetime import date, datetime, timedelta
+
+from finsent.ingest.loopback.content import (
+    _ADS,
+    _BEARISH,
+    _BODY_LINES,
+    _BULLISH,
+    _LONG_PARTS,
+    _NEWS,
+    _NICK_CHARS,
+    _OFF_TOPIC,
+    _SPECIAL,
+    DELETED_PARENT_PREFIX,
+    KRX_HOLIDAYS,
+    SPLIT_RATIO,
+    Post,
+    PriceRow,
+    _round_tick,
+)
+
+
+class BoardGenerator:
+    """Mixin of FakeNaver: makes its posts and prices."""
+
+
+    def _next_id(self) -> int:
+        """Advance the global id by a gap of 1..40; remember one skipped id as a 'deleted' post."""
+        if self._last_id == 0:
+            self._last_id = 300_000_000 + self._rng.randint(0, 999)
+            return self._last_id
+        gap = self._rng.randint(1, 40)
+        if gap > 1:
+            self._deleted_ids.append(self._last_id + gap - 1)
+        self._last_id += gap
+        return self._last_id
+
+    def _generate_posts(self) -> None:
+        """posts_per_ticker posts per ticker, interleaved in time; ids follow time globally."""
+        spacing = max(1, int(self.post_spacing.total_seconds()))
+        jitter_max = min(30, spacing // 3)  # < spacing/3 keeps each ticker's posts in order
+        events: list[tuple[datetime, int, str]] = []
+        for order, ticker in enumerate(self.tickers):
+            for i in range(self.posts_per_ticker):
+                when = self.first_post_at + timedelta(seconds=i * spacing + self._rng.randint(0, jitter_max))
+                events.append((when, order, ticker))
+        events.sort()
+        leak_slots: list[tuple[int, datetime]] = []
+        for when, _order, ticker in events:
+            before = self._last_id
+            pid = self._next_id()
+            self.posts[ticker].append(self._make_post(ticker, pid, when))
+            self._last_time = max(self._last_time, when)
+            # A post of another stock fits in the gap; it only shows when the client leaks.
+            if before and pid - before >= 3 and self._rng.random() < 0.3:
+                leak_slots.append((before + 1, when))
+        for pid, when in leak_slots:
+            self._leak_posts.append(self._make_post(self._leak_ticker, pid, when, allow_reply=False))
+
+    def _make_post(self, ticker: str, pid: int, when: datetime, allow_reply: bool = True) -> Post:
+        rng = self._rng
+        name = self.tickers.get(ticker, "카카오")
+        when = when.replace(microsecond=0)
+        reply_depth, parent_id = 0, None
+        roll = rng.random()
+        post_type = "normal"
+        earlier = [p for p in self.posts.get(ticker, [])[-15:] if p.reply_depth == 0]
+        if allow_reply and roll < 0.08 and earlier:
+            # A reply to a recent post of the same stock (so it often shares an HTML page).
+            parent = rng.choice(earlier)
+            reply_depth, parent_id = 1, parent.id
+            title = parent.title if rng.random() < 0.5 else self._title(name)
+        elif allow_reply and roll < 0.11 and self._deleted_ids:
+            reply_depth, parent_id = 1, rng.choice(self._deleted_ids)
+            title = DELETED_PARENT_PREFIX + self._title(name, allow_long=False)
+        elif roll < 0.14:
+            post_type = "itemNewsResearch"
+            title = rng.choice(_NEWS).format(name=name)
+        else:
+            title = self._title(name)
+        lines = rng.sample(_BODY_LINES, k=rng.randint(1, 3))
+        body_html = "<br>".join(html.escape(line, quote=False) for line in lines)
+        body_text = None if rng.random() < 0.15 else "\n".join(lines)
+        head = "".join(rng.choice(_NICK_CHARS) for _ in range(rng.choice((2, 4, 4, 4))))
+        nickname = head + "*" * (8 - len(head))
+        comment_count = 0 if rng.random() < 0.6 else rng.randint(1, 15)
+        return Post(
+            id=pid,
+            ticker=ticker,
+            written_at=when,
+            title=title,
+            body_html=body_html,
+            body_text=body_text,
+            nickname=nickname,
+            profile_id="".join(rng.choice(_NICK_CHARS) for _ in range(12)),
+            holder_verified=rng.random() < 0.25,
+            reply_depth=reply_depth,
+            parent_id=parent_id,
+            cleanbot_passed=rng.random() >= 0.10,
+            comment_count=comment_count,
+            likes=rng.choice((0, 0, 0, 1, 2, 3, 5, 8, 13)),
+            dislikes=rng.choice((0, 0, 0, 1, 2, 4)),
+            views=None if rng.random() < 0.2 else rng.randint(3, 400),
+            post_type=post_type,
+        )
+
+    def _title(self, name: str, allow_long: bool = True) -> str:
+        rng = self._rng
+        roll = rng.random()
+        if allow_long and roll < 0.12:
+            # Longer than HTML_TITLE_MAX, so the legacy list shows it cut with "...".
+            return " ".join(rng.sample(_LONG_PARTS, k=3))
+        pool = _BULLISH if roll < 0.40 else _BEARISH if roll < 0.65 else _OFF_TOPIC if roll < 0.80 else (
+            _ADS if roll < 0.90 else _SPECIAL
+        )
+        slug = "".join(rng.choice(_NICK_CHARS) for _ in range(6))
+        return rng.choice(pool).format(
+            name=name, a=rng.randint(1000, 9999), b=rng.randint(1000, 9999), slug=slug
+        )
+
+    def _sessions(self) -> list[date]:
+        days: list[date] = []
+        d = self.price_start
+        while d <= self.price_end:
+            if d.weekday() < 5 and d not in KRX_HOLIDAYS:
+                days.append(d)
+            d += timedelta(days=1)
+        return days
+
+    def _generate_prices(self) -> None:
+        """Random-walk OHLCV per ticker; the first ticker has a 50:1 split, each one halt day."""
+        rng = self._rng
+        days = self._sessions()
+        for index, ticker in enumerate(self.tickers):
+            if len(days) < 3:
+                self.prices[ticker] = []
+                self.raw_prices[ticker] = []
+                self._foreign_rate[ticker] = {}
+                continue
+            split_idx = len(days) // 2 if index == 0 else None
+            # Like 005930 in 2018: the halt comes right before the split takes effect.
+            halt_idx = split_idx - 1 if split_idx is not None else rng.randint(1, len(days) - 2)
+            anchor = rng.randint(500, 800) * 100
+            close = anchor
+            base_volume = rng.randint(3_000_000, 20_000_000)
+            rate = rng.uniform(20.0, 55.0)
+            adjusted: list[PriceRow] = []
+            raw: list[PriceRow] = []
+            rates: dict[date, float] = {}
+            for i, d in enumerate(days):
+                rate = min(80.0, max(5.0, rate + rng.gauss(0, 0.08)))
+                rates[d] = round(rate, 2)
+                if i == halt_idx:
+                    row = PriceRow(d, 0, 0, 0, close, 0)
+                else:
+                    # Mean-revert towards the anchor so prices stay in a realistic band.
+                    drift = -0.02 * (close - anchor) / anchor
+                    new_close = _round_tick(close * (1 + drift + rng.gauss(0, 0.015)))
+                    new_close = min(max(new_close, _round_tick(close * 0.71)), _round_tick(close * 1.29))
+                    open_ = _round_tick(close * (1 + rng.gauss(0, 0.006)))
+                    # Wicks: _round_tick never returns 0, hence the -100/+100 (a wick may be zero).
+                    wick_up = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+                    wick_down = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+                    high = max(open_, new_close) + wick_up
+                    low = max(100, min(open_, new_close) - wick_down)
+                    volume = int(base_volume * rng.uniform(0.4, 2.2))
+                    if split_idx is not None and i < split_idx:
+                        volume = max(SPLIT_RATIO, volume // SPLIT_RATIO * SPLIT_RATIO)  # divisible
+                    row = PriceRow(d, open_, high, low, new_close, volume)
+                    close = new_close
+                adjusted.append(row)
+                if split_idx is not None and i < split_idx:
+                    raw.append(
+                        PriceRow(
+                            d,
+                            row.open * SPLIT_RATIO,
+                            row.high * SPLIT_RATIO,
+                            row.low * SPLIT_RATIO,
+                            row.close * SPLIT_RATIO,
+                            row.volume // SPLIT_RATIO,
+                        )
+                    )
+                else:
+                    raw.append(row)
+            self.prices[ticker] = adjusted
+            self.raw_prices[ticker] = raw
+            self._foreign_rate[ticker] = rates
+            self.halt_date[ticker] = days[halt_idx]
+            if split_idx is not None:
+                self.split_date[ticker] = days[split_idx]

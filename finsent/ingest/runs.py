@@ -1,0 +1,184 @@
+"""Ingest run bookkeeping: the ``crawl_runs`` row, its counters, the per-ticker frame every
+crawl and price sync runs in (client, lock, failure handling) and the table each run ends with."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from typing import TextIO
+from uuid import UUID
+
+from sqlalchemy.engine import Engine
+
+from finsent.config import Settings
+from finsent.db import advisory_lock
+from finsent.errors import FetchError, LockedError, PageParseError
+from finsent.ingest.http import PoliteClient
+from finsent.tickers import require_known
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class RunCounters:
+    pages: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    retries: int = 0
+    failures: int = 0
+
+
+_COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))
+
+
+class RunRecord:
+    """One ``crawl_runs`` row: opened at the start, counters saved with each page, closed at the end."""
+
+    def __init__(self, cursor, batch_id: UUID, command: str, source: str, ticker: str | None) -> None:
+        self.counters = RunCounters()
+        # A row still 'running' for this command and ticker belongs to a run that was killed:
+        # we hold the ticker's lock, so it cannot be alive.
+        cursor.execute(
+            "UPDATE crawl_runs SET status = 'interrupted', finished_at = clock_timestamp() "
+            "WHERE status = 'running' AND command = %s AND ticker IS NOT DISTINCT FROM %s",
+            (command, ticker),
+        )
+        cursor.execute(
+            "INSERT INTO crawl_runs (batch_id, command, source, ticker) VALUES (%s, %s, %s, %s) "
+            "RETURNING run_id",
+            (str(batch_id), command, source, ticker),
+        )
+        self.run_id: int = cursor.fetchone()[0]
+
+    def save(self, cursor) -> None:
+        assignments = ", ".join(f"{name} = %s" for name in _COUNTER_NAMES)
+        values = [getattr(self.counters, name) for name in _COUNTER_NAMES]
+        cursor.execute(f"UPDATE crawl_runs SET {assignments} WHERE run_id = %s", (*values, self.run_id))
+
+    def finish(self, cursor, status: str, error: str | None = None) -> None:
+        self.save(cursor)
+        cursor.execute(
+            "UPDATE crawl_runs SET status = %s, error = %s, finished_at = clock_timestamp() WHERE run_id = %s",
+            (status, error, self.run_id),
+        )
+
+
+@dataclass(kw_only=True)
+class TickerReport(RunCounters):
+    """One line of the table: a ticker's (or a file's) counters, status and time."""
+
+    ticker: str
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+
+    @classmethod
+    def from_counters(cls, ticker: str, status: str, counters: RunCounters, seconds: float,
+                      error: str | None = None) -> "TickerReport":
+        return cls(ticker=ticker, status=status, seconds=seconds, error=error, **asdict(counters))
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# work(conn, run): does the ticker's job on ``conn`` (a psycopg2 connection holding the ticker's
+# lock), committing as it goes and keeping ``run.counters`` current.
+TickerWork = Callable[[object, RunRecord], None]
+
+
+def run_for_ticker(engine: Engine, *, lock: str, batch_id: UUID, command: str, source: str, ticker: str,
+                   work: TickerWork) -> TickerReport:
+    """Run ``work`` for one ticker; its failure is recorded and reported, never raised."""
+    started = time.monotonic()
+    try:
+        with advisory_lock(engine, lock) as lock_conn:
+            conn = lock_conn.connection.dbapi_connection
+            with conn.cursor() as cur:
+                # Rows and their watermark commit together, so a server crash can only lose the last
+                # few pages *with* their watermark, and the next run fetches them again: no need
+                # to wait for each page's WAL flush.
+                cur.execute("SET synchronous_commit = off")
+                run = RunRecord(cur, batch_id, command, source, ticker)
+            conn.commit()
+            status, error = "ok", None
+            try:
+                work(conn, run)
+            except (FetchError, PageParseError) as exc:
+                conn.rollback()
+                status, error = "failed", str(exc)
+                log.error("%s: %s", ticker, exc)
+            except Exception as exc:  # a bug or a database fault: record it, let the other tickers go on
+                conn.rollback()
+                status, error = "failed", f"{type(exc).__name__}: {exc}"
+                log.exception("%s: unexpected error", ticker)
+            if status == "failed":
+                run.counters.failures += 1
+            with conn.cursor() as cur:
+                run.finish(cur, status, error)
+                cur.execute("RESET synchronous_commit")  # the connection goes back to the pool
+            conn.commit()
+            return TickerReport.from_counters(ticker, status, run.counters, time.monotonic() - started, error)
+    except LockedError as exc:
+        log.error("%s: %s", ticker, exc)
+        return TickerReport(ticker=ticker, status="locked", error=str(exc), failures=1,
+                            seconds=time.monotonic() - started)
+
+
+def run_for_tickers(tickers: Sequence[str], one: Callable[[str], TickerReport], workers: int) -> list[TickerReport]:
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest") as pool:
+        return list(pool.map(one, tickers))
+
+
+def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *, command: str, source: str,
+                   ignore_robots: bool, workers: int,
+                   make_work: Callable[[PoliteClient, str], TickerWork]) -> list[TickerReport]:
+    """Run ``make_work(client, ticker)`` for each ticker in its frame, sharing one polite client;
+    one ticker's failure never stops the others."""
+    require_known(engine, tickers)
+    client = PoliteClient(settings, ignore_robots=ignore_robots)
+    batch_id = uuid.uuid4()
+
+    def one(ticker: str) -> TickerReport:
+        return run_for_ticker(engine, lock=f"{command}:{ticker}", batch_id=batch_id, command=command,
+                              source=source, ticker=ticker, work=make_work(client, ticker))
+
+    try:
+        return run_for_tickers(tickers, one, workers)
+    finally:
+        client.close()
+
+
+_COLUMNS = ("ticker", "status", "pages", "fetched", "inserted", "updated", "duplicates", "skipped",
+            "retries", "failures", "seconds")
+
+
+def format_table(reports: list[TickerReport]) -> str:
+    rows = [[str(getattr(r, c)) if c != "seconds" else f"{r.seconds:.1f}" for c in _COLUMNS] for r in reports]
+    totals = ["TOTAL", f"{sum(r.ok for r in reports)}/{len(reports)} ok"]
+    totals += [str(sum(getattr(r, c) for r in reports)) for c in _COLUMNS[2:-1]]
+    totals.append(f"{sum(r.seconds for r in reports):.1f}")
+    rows.append(totals)
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(_COLUMNS)]
+    line = lambda cells: "  ".join(
+        cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
+    out = [line(list(_COLUMNS)), line(["-" * w for w in widths])]
+    out += [line(row) for row in rows[:-1]]
+    out += [line(["-" * w for w in widths]), line(rows[-1])]
+    errors = [f"  {r.ticker}: {r.error}" for r in reports if r.error]
+    if errors:
+        out += ["", "errors:", *errors]
+    return "\n".join(out)
+
+
+def print_table(reports: list[TickerReport], stream: TextIO) -> None:
+    stream.write(format_table(reports) + "\n")
+    stream.flush()

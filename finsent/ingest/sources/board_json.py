@@ -1,0 +1,143 @@
+"""The live discussion-board JSON list API (SOURCES.md section 1)."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from finsent.errors import PageParseError
+from finsent.ingest.records import PostRow, kst
+
+log = logging.getLogger(__name__)
+
+SOURCE = "naver-mobile"
+LIST_PATH = "/front-api/discussion/list"
+DEFAULT_PAGE_SIZE = 50
+
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def list_params(ticker: str, page_size: int, cursor: str | None) -> dict[str, str]:
+    """Every documented parameter: with some missing, the API mixes in other stocks' posts."""
+    params = {
+        "discussionType": "domesticStock",
+        "itemCode": ticker,
+        "pageSize": str(page_size),
+        "isHolderOnly": "false",
+        "excludesItemNews": "false",
+        "isItemNewsOnly": "false",
+    }
+    if cursor is not None:
+        params["offset"] = cursor
+    return params
+
+
+def referer(board_url: str, ticker: str) -> str:
+    return f"{board_url}/domestic/stock/{ticker}/discussion"
+
+
+@dataclass
+class BoardPage:
+    posts: list[PostRow]
+    next_cursor: str | None  # None: the walk ends here
+    foreign: int = 0  # posts of other stocks the API mixed in (skipped, counted)
+    notes: list[str] = field(default_factory=list)
+
+
+def _html_to_text(fragment: str) -> str:
+    return html.unescape(_TAG.sub("", _BR.sub("\n", fragment))).strip()
+
+
+def _opt_int(value: object, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{what} is a boolean")
+    return int(value)  # type: ignore[arg-type]
+
+
+def _opt_bool(value: object) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def parse_post(raw: dict, ticker: str) -> PostRow:
+    post_id = str(raw["id"])
+    if not post_id.isdigit():
+        raise ValueError(f"id {post_id!r} is not a number")
+    title = raw["title"]
+    if not isinstance(title, str):
+        raise ValueError("title is not a string")
+    written_at = datetime.fromisoformat(raw["writtenAt"][:19])  # KST, no offset
+    if len(raw["writtenAt"]) < 19:
+        raise ValueError(f"writtenAt {raw['writtenAt']!r} is not YYYY-MM-DDTHH:MM:SS")
+    writer = raw.get("writer") or {}
+    body_text = raw.get("contentSwReplacedButImg")
+    if not isinstance(body_text, str):
+        body_html = raw.get("contentSwReplaced")
+        body_text = _html_to_text(body_html) if isinstance(body_html, str) else None
+    reply_depth = _opt_int(raw.get("replyDepth"), "replyDepth") or 0
+    return PostRow(
+        ticker=ticker,
+        post_id=int(post_id),
+        posted_at=kst(written_at),
+        title=title.strip(),
+        body=body_text,
+        author=writer.get("nickname"),
+        author_id=writer.get("profileId"),
+        is_reply=reply_depth > 0,
+        parent_id=_opt_int(raw.get("parentId"), "parentId") if reply_depth > 0 else None,
+        cleanbot_passed=_opt_bool(raw.get("isCleanbotPassed")),
+        holder_verified=_opt_bool(writer.get("isHolderVerified")),
+        post_type=raw.get("postType"),
+        views=_opt_int(raw.get("viewCount"), "viewCount"),
+        likes=_opt_int(raw.get("recommendCount"), "recommendCount"),
+        dislikes=_opt_int(raw.get("notRecommendCount"), "notRecommendCount"),
+        comment_count=_opt_int(raw.get("commentCount"), "commentCount"),
+        source=SOURCE,
+    )
+
+
+def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None) -> BoardPage:
+    """Parse one list response; any deviation from the contract raises PageParseError."""
+    if not body.strip():
+        raise PageParseError(url, "empty body")
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PageParseError(url, f"not JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("isSuccess") is not True:
+        raise PageParseError(url, "isSuccess is not true")
+    result = document.get("result")
+    if not isinstance(result, dict) or not isinstance(result.get("posts"), list):
+        raise PageParseError(url, "result.posts is missing or not a list")
+    posts: list[PostRow] = []
+    foreign = 0
+    for index, raw in enumerate(result["posts"]):
+        if not isinstance(raw, dict):
+            raise PageParseError(url, f"posts[{index}] is not an object")
+        item_code = raw.get("itemCode")
+        if item_code not in (None, "", ticker):
+            foreign += 1
+            continue
+        try:
+            posts.append(parse_post(raw, ticker))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PageParseError(url, f"posts[{index}]: {type(exc).__name__}: {exc}") from None
+    if foreign:
+        log.warning("%s: %d posts of other stocks in the answer were skipped", url, foreign)
+    last_offset = result.get("lastOffset")
+    next_cursor = None
+    if posts and last_offset not in (None, "") and str(last_offset) != cursor_sent:
+        next_cursor = str(last_offset)
+    return BoardPage(posts=posts, next_cursor=next_cursor, foreign=foreign)

@@ -1,0 +1,149 @@
+"""MLflow: where runs are logged, how models are registered, and when the champion moves.
+
+Tracking and registry URI: ``MLFLOW_TRACKING_URI`` if set, else a sqlite store under
+``FINSENT_DATA_DIR/mlflow`` (artifacts beside it). The registered model is ``finsent-updown``;
+every new version gets the alias ``challenger``. ``champion`` moves to it only when there is no
+champion, or when the new version is more accurate on the same test part and an exact McNemar
+test on the posts where the two disagree gives p < 0.05. It is the last step of a run, so it
+never happens after a failed one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from finsent.config import Settings
+from finsent.errors import FinsentError, NotRegisteredError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "finsent-updown"
+EXPERIMENT = "finsent"
+PYFUNC_FILE = Path(__file__).resolve().parent / "pyfunc_model.py"
+PROMOTION_P_VALUE = 0.05
+
+
+def tracking_uri(settings: Settings) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{settings.data_dir / 'mlflow' / 'mlflow.db'}"
+
+
+def configure(settings: Settings, experiment: str = EXPERIMENT):
+    """Point MLflow at finsent's store and make sure the experiment exists; return a client."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(settings)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, uri)
+    if client.get_experiment_by_name(experiment) is None:
+        artifacts = None
+        if uri.startswith("sqlite:///"):  # keep artifacts beside the store, not in the working directory
+            artifacts = (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
+        client.create_experiment(experiment, artifact_location=artifacts)
+    mlflow.set_experiment(experiment)
+    return client
+
+
+def log_pyfunc(model_dir: Path):
+    """Log the model directory as a pyfunc ("models from code") in the active run."""
+    import mlflow
+
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=str(PYFUNC_FILE), artifacts={"model": str(model_dir)},
+        pip_requirements=["finsent", "mlflow", "pandas", "scikit-learn", "torch", "transformers", "peft"])
+
+
+def load_pyfunc(version_or_alias: str | int):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    reference = f"@{version_or_alias}" if str(version_or_alias).isalpha() else f"/{version_or_alias}"
+    try:
+        return mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}{reference}")
+    except MlflowException as exc:
+        if _missing(exc):
+            raise NotRegisteredError(f"cannot load models:/{MODEL_NAME}{reference}: {exc}") from None
+        raise FinsentError(f"MLflow failed to load models:/{MODEL_NAME}{reference}: {exc}") from exc
+
+
+def _missing(exc) -> bool:
+    """True when MLflow says "no such model, version or alias" (not for an unreachable or broken store)."""
+    return getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+def alias_version(client, alias: str) -> int | None:
+    """The version ``alias`` points at, or None when it points nowhere; registry failures raise."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+    except MlflowException as exc:
+        if _missing(exc):
+            return None
+        raise FinsentError(f"the MLflow registry failed to answer for @{alias}: {exc}") from exc
+
+
+def version_of(client, version_or_alias: str | int) -> int:
+    """A version number from a number or an alias; NotRegisteredError when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    if str(version_or_alias).isdigit():
+        try:
+            return int(client.get_model_version(MODEL_NAME, str(version_or_alias)).version)
+        except MlflowException as exc:
+            if not _missing(exc):
+                raise FinsentError(f"the MLflow registry failed: {exc}") from exc
+            version = None
+    else:
+        version = alias_version(client, str(version_or_alias))
+    if version is None:
+        raise NotRegisteredError(f"no version {version_or_alias!r} of {MODEL_NAME} in the registry; train one "
+                                 "with `finsent train`")
+    return version
+
+
+def predict(pyfunc, titles: list[str]) -> np.ndarray:
+    return pyfunc.predict(pd.DataFrame({"title": titles}))["p_up"].to_numpy(dtype=np.float64)
+
+
+@dataclass
+class ChampionDecision:
+    promoted: bool
+    reason: str
+    p_value: float | None = None
+    previous: int | None = None
+
+
+def apply_champion_rule(client, version: int, test_titles: list[str], y: np.ndarray,
+                        p_new: np.ndarray) -> ChampionDecision:
+    """Move ``champion`` to ``version`` if there is none, or if it wins fairly on this test part."""
+    from finsent.ml.evaluate import mcnemar_p
+
+    current = alias_version(client, "champion")
+    if current is None:
+        decision = ChampionDecision(True, "no champion yet")
+    elif current == version:
+        decision = ChampionDecision(False, "already champion", previous=current)
+    else:
+        p_old = predict(load_pyfunc(current), test_titles)
+        correct_new, correct_old = (p_new > 0.5) == y, (p_old > 0.5) == y
+        p_value = mcnemar_p(correct_new, correct_old)
+        better = correct_new.mean() > correct_old.mean()
+        promoted = bool(better and p_value < PROMOTION_P_VALUE)
+        reason = (f"accuracy {correct_new.mean():.4f} vs champion v{current} {correct_old.mean():.4f}, "
+                  f"McNemar p = {p_value:.3g}" + ("" if promoted else f" (needs better and p < {PROMOTION_P_VALUE})"))
+        decision = ChampionDecision(promoted, reason, p_value, current)
+    if decision.promoted:
+        client.set_registered_model_alias(MODEL_NAME, "champion", str(version))
+    client.set_model_version_tag(MODEL_NAME, str(version), "champion_decision", decision.reason)
+    log.info("champion rule for v%d: %s -> %s", version, decision.reason, "promoted" if decision.promoted else "kept")
+    return decision

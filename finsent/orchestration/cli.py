@@ -1,0 +1,31 @@
+"""``finsent stack up|down|demo``: the whole pipeline on this machine."""
+
+from __future__ import annotations
+
+import argparse
+
+from finsent.cli_args import add_command
+from finsent.config import load_settings
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    """up: embedded Postgres, migrations, MLflow server on 127.0.0.1:5000, airflow standalone on
+    127.0.0.1:8080 with this repository's DAGs and plugin; prints URLs and the admin password. down:
+    stop them. demo: up against the loopback Naver with a tiny model, then run ingest -> label ->
+    train -> score and wait for each."""
+    from finsent.orchestration.stack import Stack
+
+    stack = Stack(load_settings())
+    if args.stack_command == "up":
+        stack.up()
+    elif args.stack_command == "down":
+        stack.down()
+    else:
+        stack.demo()
+    return 0
+
+
+def register(commands) -> None:
+    stack = add_command(commands, "stack", cmd_stack,
+                      help="run the whole pipeline locally (embedded Postgres, MLflow, Airflow standalone)")
+    stack.add_argument("stack_command", choices=("up", "down", "demo"))

@@ -1,0 +1,130 @@
+"""The "Sentiment" page shown inside the Airflow UI: server-side HTML, no scripts.
+
+Per stock: the daily sentiment index (mean P(up) of the posts before each session) against the
+close over the last year, as an inline SVG; the most bullish and bearish posts of the latest
+day; the champion's version and test metrics with a link to MLflow. Titles are hostile input:
+every value is HTML-escaped, and the page is served with a Content-Security-Policy that allows no
+script at all.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from finsent.config import Settings
+from finsent.errors import FinsentError
+from finsent.ingest.records import KST
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
+_DAYS = 365
+_TOP = 5
+
+
+@dataclass
+class Champion:
+    version: int
+    metrics: dict[str, float]
+    link: str
+
+
+def champion_summary(settings: Settings) -> Champion | None:
+    from finsent.ml.registry import MODEL_NAME, alias_version, configure
+
+    client = configure(settings)
+    number = alias_version(client, "champion")
+    if number is None:  # no champion yet: the page says so
+        return None
+    version = client.get_model_version(MODEL_NAME, str(number))
+    metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    keep = ("test_accuracy", "test_balanced_accuracy", "test_mcc", "test_roc_auc", "test_p_value_vs_half", "test_ic")
+    return Champion(int(version.version), {k: metrics[k] for k in keep if k in metrics},
+                    f"{settings.mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}")
+
+
+def _svg_chart(rows: list[tuple[date, float, float | None]], width: int = 760, height: int = 180) -> str:
+    """mean P(up) (blue, left axis 0..1) and close (red, own scale) as two polylines."""
+    if len(rows) < 2:
+        return '<p class="muted">not enough sessions yet</p>'
+    pad = 30
+    n = len(rows)
+    x = [pad + i * (width - 2 * pad) / (n - 1) for i in range(n)]
+    sentiment = " ".join(f"{xi:.1f},{pad + (1 - r[1]) * (height - 2 * pad):.1f}" for xi, r in zip(x, rows))
+    closes = [r[2] for r in rows if r[2] is not None]
+    price = ""
+    if len(closes) >= 2:
+        low, high = min(closes), max(closes)
+        span = (high - low) or 1.0
+        points = [f"{xi:.1f},{pad + (high - r[2]) / span * (height - 2 * pad):.1f}"
+                  for xi, r in zip(x, rows) if r[2] is not None]
+        price = (f'<polyline fill="none" stroke="#dc2626" stroke-width="1.5" points="{" ".join(points)}"/>'
+                 f'<text x="{width - pad}" y="14" text-anchor="end" fill="#dc2626">close '
+                 f'{low:,.0f} - {high:,.0f}</text>')
+    mid = pad + 0.5 * (height - 2 * pad)
+    return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="sentiment index and close">'
+            f'<line x1="{pad}" x2="{width - pad}" y1="{mid}" y2="{mid}" stroke="#ccc" stroke-dasharray="4"/>'
+            f'<polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="{sentiment}"/>{price}'
+            f'<text x="{pad}" y="14" fill="#2563eb">mean P(up), 0.5 dashed</text>'
+            f'<text x="{pad}" y="{height - 8}" fill="#666">{rows[0][0]}</text>'
+            f'<text x="{width - pad}" y="{height - 8}" text-anchor="end" fill="#666">{rows[-1][0]}</text></svg>')
+
+
+def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None) -> str:
+    e = html.escape
+    try:
+        champion, registry_error = champion_summary(settings), None
+    except FinsentError as exc:  # the page still shows the data; it says why there is no champion line
+        champion, registry_error = None, str(exc)
+    with engine.connect() as conn:
+        tickers = [(r.code, r.name) for r in conn.execute(text(
+            "SELECT code, name FROM tickers WHERE code IN (SELECT DISTINCT ticker FROM daily_sentiment) "
+            "ORDER BY code"))]
+        selected = [t for t in tickers if ticker in (None, t[0])]
+        sections = []
+        for code, name in selected:
+            rows = conn.execute(text(
+                "SELECT d.session_date, d.mean_p_up, p.close::float8 FROM daily_sentiment d "
+                "LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
+                "WHERE d.ticker = :t AND d.model_version = :v AND d.session_date >= "
+                "(SELECT max(session_date) FROM daily_sentiment WHERE ticker = :t) - :days ORDER BY d.session_date"),
+                {"t": code, "v": champion.version if champion else -1, "days": _DAYS}).all()
+            latest = conn.execute(text(
+                "SELECT p.title, s.p_up, p.posted_at FROM post_scores s JOIN posts p USING (ticker, post_id) "
+                "WHERE s.ticker = :t AND s.model_version = :v AND p.posted_at >= "
+                "(SELECT max(p2.posted_at) FROM posts p2 WHERE p2.ticker = :t) - interval '1 day' "
+                "ORDER BY s.p_up DESC, p.post_id"), {"t": code, "v": champion.version if champion else -1}).all()
+            bullish, bearish = latest[:_TOP], latest[::-1][:_TOP]
+
+            def items(posts) -> str:
+                return "".join(f"<li><span class=p>{p_up:.2f}</span> {e(title)} "
+                               f"<span class=muted>{posted_at.astimezone(KST):%m-%d %H:%M} KST</span></li>"
+                               for title, p_up, posted_at in posts)
+
+            last = rows[-1] if rows else None
+            sections.append(
+                f'<section><h2>{e(code)} {e(name)}</h2>'
+                + (f'<p>latest session {last[0]}: mean P(up) <b>{last[1]:.3f}</b></p>' if last else "")
+                + _svg_chart([(r[0], float(r[1]), r[2]) for r in rows])
+                + '<div class=cols><div><h3>most bullish (last day)</h3>'
+                f'<ol>{items(bullish) or "<li>-</li>"}</ol></div>'
+                f'<div><h3>most bearish (last day)</h3><ol>{items(bearish) or "<li>-</li>"}</ol></div></div></section>')
+    if champion:
+        metrics = " · ".join(f"{e(k.removeprefix('test_'))} {v:.3g}" for k, v in champion.metrics.items())
+        head = (f'<p>champion: <b>finsent-updown v{champion.version}</b> — {metrics} — '
+                f'<a href="{e(champion.link)}" target="_blank" rel="noopener">open in MLflow</a></p>')
+    elif registry_error:
+        head = f"<p>the MLflow registry did not answer: {e(registry_error)}</p>"
+    else:
+        head = "<p>no champion yet: run the <code>finsent_train</code> DAG</p>"
+    nav = " ".join(f'<a href="?ticker={e(c)}">{e(c)}</a>' for c, _ in tickers)
+    body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
+    return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · Sentiment</title>
+<style>body{{font-family:system-ui,'Noto Sans CJK KR',sans-serif;margin:1.5rem;color:#111}}
+section{{border-top:1px solid #ddd;padding-top:.5rem;margin-top:1rem}} .cols{{display:flex;gap:2rem}}
+.cols>div{{flex:1}} .muted{{color:#777;font-size:.85em}} .p{{font-family:monospace;color:#2563eb}}
+ol{{padding-left:1.2rem}} li{{margin:.15rem 0}} svg text{{font-size:12px}}</style></head><body>
+<h1>Sentiment</h1>{head}<p>stocks: <a href="?">all</a> {nav}</p>{body}</body></html>"""

@@ -1,0 +1,110 @@
+"""The steps the Airflow DAGs run, as plain functions (the DAG files stay thin).
+
+Each step reads its settings from the environment (``FINSENT_*``), does one thing through the
+library, raises on failure (so Airflow retries it) and returns a small JSON-able summary for XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from finsent.config import load_settings
+from finsent.errors import FinsentError, NotRegisteredError
+
+log = logging.getLogger(__name__)
+
+
+def _engine():
+    from finsent.db import create_engine
+
+    return create_engine(load_settings())
+
+
+def configured_tickers() -> list[str]:
+    return load_settings().tickers
+
+
+def backfill_since(logical_date: datetime | None) -> date | None:
+    """A run for a past date (a backfill) re-walks from the day before it; a current or manual run
+    (no logical date) is incremental."""
+    if logical_date is None:
+        return None
+    day = logical_date.date()
+    return day - timedelta(days=1) if day < date.today() - timedelta(days=1) else None
+
+
+def _raise_on_failures(reports) -> list[dict]:
+    summary = [{"ticker": r.ticker, "status": r.status, "inserted": r.inserted, "fetched": r.fetched,
+                "retries": r.retries} for r in reports]
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        raise FinsentError("; ".join(f"{r.ticker}: {r.status} ({r.error})" for r in failed))
+    return summary
+
+
+def crawl_ticker(ticker: str, logical_date: datetime | None = None, max_pages: int | None = None) -> dict:
+    from finsent.ingest.crawl import crawl_boards
+
+    settings = load_settings()
+    reports = crawl_boards(settings, _engine(), [ticker], since=backfill_since(logical_date), max_pages=max_pages)
+    return _raise_on_failures(reports)[0]
+
+
+def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
+    from finsent.ingest.prices import sync_prices
+
+    settings = load_settings()
+    return _raise_on_failures(sync_prices(settings, _engine(), settings.tickers, since=backfill_since(logical_date)))
+
+
+def label_and_flag() -> dict:
+    from finsent.data.labels import LabelDefinition, label_posts
+    from finsent.data.quality import check_quality
+
+    engine = _engine()
+    quality = check_quality(engine)
+    labelled = {name: label_posts(engine, LabelDefinition.build(name)).labelled
+                for name in ("next_session", "same_day")}
+    return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
+
+
+def build_snapshot(name: str, definition: str = "next_session", split: str = "time", rules: str = "all",
+                   balance: bool = False) -> dict:
+    from finsent.data.build import DatasetSpec, build_dataset
+
+    spec = DatasetSpec.from_options(definition=definition, split=split, rules=rules, balance=balance)
+    summary = build_dataset(_engine(), name, spec, load_settings().data_dir, replace=True)
+    return {"dataset": name, "rows": summary.rows, "content_hash": summary.content_hash}
+
+
+def train_and_register(dataset: str, model: str = "baseline", base_model: str | None = None,
+                       prompt: str = "study-2shot", quantize: str | None = None, epochs: int = 1,
+                       max_steps: int | None = None) -> dict:
+    from finsent.ml.models.lora import LoraSpec
+    from finsent.ml.registry import tracking_uri
+    from finsent.ml.train import train_model
+
+    settings = load_settings()
+    spec = LoraSpec.from_options(base_model=base_model or None, prompt=prompt, quantize=quantize or None,
+                                 epochs=epochs, max_steps=max_steps) if model == "lora" else None
+    outcome = train_model(settings, _engine(), dataset, model, lora=spec)
+    return {"run_id": outcome.run_id, "experiment_id": outcome.experiment_id, "version": outcome.version,
+            "promoted": outcome.decision.promoted, "decision": outcome.decision.reason,
+            "test_accuracy": outcome.report.metrics["accuracy"], "tracking_uri": tracking_uri(settings),
+            "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
+
+
+def score_and_index() -> dict:
+    """Score with the champion; ``model_version`` is None when nothing has been trained yet."""
+    from finsent.ml.registry import configure, version_of
+    from finsent.ml.score import score_posts
+
+    settings = load_settings()
+    try:
+        version_of(configure(settings), "champion")
+    except NotRegisteredError as exc:
+        log.warning("%s", exc)
+        return {"model_version": None, "scored": 0, "index_rows": 0}
+    report = score_posts(settings, _engine())
+    return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}
