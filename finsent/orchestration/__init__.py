@@ -1,0 +1,1 @@
+"""Orchestration: the steps Airflow runs, its support code, the Sentiment page, the local stack."""
