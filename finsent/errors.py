@@ -51,3 +51,9 @@ class NotRegisteredError(FinsentError):
     """The MLflow registry has no such model version or alias (e.g. no champion yet).
 
     Any other registry failure (unreachable server, bad store) is a plain error, never this."""
+
+
+class SnapshotError(FinsentError):
+    """A dataset snapshot's rows do not match its content hash (or predate frozen rows): rebuild it."""
+
+    exit_code = 2

@@ -15,26 +15,23 @@ gives the same hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
-import sys
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TextIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
 from finsent.config import parse_ticker_list
-from finsent.data.snapshots import SPLITS
-from finsent.db import raw_transaction
-from finsent.errors import ConfigError, FinsentError
 from finsent.data.labels import load_definition
 from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL
+from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
+from finsent.db import raw_transaction
+from finsent.errors import ConfigError, FinsentError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,7 @@ _EXPORT_CHUNK = 100_000
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
-    ("label", pa.string()), ("ret", pa.float64()),
+    ("label", pa.string()), ("ret", pa.float64()), ("previous_session_up", pa.float64()),
 ])
 
 
@@ -128,8 +125,18 @@ CREATE TEMP TABLE ds_rows ON COMMIT DROP AS
 SELECT l.ticker, l.post_id, l.label, l.session_date, {TITLE_NORM_SQL} AS title_norm,
        -- a seeded, order-free pseudo-random rank: the same spec always draws the same rows
        md5(%(seed)s || ':' || l.ticker || ':' || l.post_id) AS draw,
-       NULL::text AS split
-FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
+       NULL::text AS split,
+       -- frozen with the snapshot: what training and evaluation read, whatever changes later
+       p.title, l.ret::float8 AS ret,
+       -- yesterday's direction: the move of the last session that had closed when the post was written
+       COALESCE(CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0
+                     ELSE 0.5 END, 0.5)::float8 AS previous_session_up
+FROM labels l
+JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
+LEFT JOIN sessions b ON b.ticker = l.ticker AND b.trade_date = l.base_date
+LEFT JOIN sessions last ON last.ticker = l.ticker AND last.session_no = b.session_no
+     - CASE WHEN p.posted_at >= (l.base_date + time '15:30') AT TIME ZONE 'Asia/Seoul' THEN 0 ELSE 1 END
+LEFT JOIN sessions before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
 WHERE {' AND '.join(conditions)}
 """
 
@@ -216,8 +223,9 @@ def build_dataset(engine: Engine, name: str, spec: DatasetSpec, data_dir: Path, 
             content_hash, rows = _export(raw, cur, spec, staging)
             cur.execute("INSERT INTO datasets (name, spec, content_hash, rows) VALUES (%s, %s, %s, %s)",
                         (name, json.dumps(spec.to_json()), content_hash, rows))
-            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date) "
-                        "SELECT %s, ticker, post_id, split, label, session_date FROM ds_rows", (name,))
+            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date, title, ret, "
+                        "previous_session_up) SELECT %s, ticker, post_id, split, label, session_date, title, ret, "
+                        "previous_session_up FROM ds_rows", (name,))
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
                         "counts": counts, "dropped_cross_split_titles": dropped}
             (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
@@ -267,22 +275,21 @@ def _counts(cur) -> dict[str, dict[str, int]]:
 
 
 def _export(raw, cur, spec: DatasetSpec, directory: Path) -> tuple[str, int]:
-    """Write one Parquet file per part, streaming; hash the rows in a fixed order."""
+    """Write one Parquet file per part, streaming; hash the frozen rows in a fixed order."""
     directory.mkdir(parents=True)
-    digest = hashlib.sha256(json.dumps(spec.to_json(), sort_keys=True).encode())
+    digest = snapshot_digest(spec.to_json())
     rows = 0
     for part in SPLITS:
         writer = pq.ParquetWriter(directory / f"{part}.parquet", _PARQUET_SCHEMA)
         with raw.cursor(name=f"export_{part}") as stream:  # server-side: never all rows in memory
             stream.itersize = _EXPORT_CHUNK
             stream.execute(
-                "SELECT d.ticker, d.post_id, p.posted_at, d.session_date, p.title, d.title_norm, d.label, l.ret "
-                "FROM ds_rows d JOIN posts p USING (ticker, post_id) "
-                "JOIN labels l ON l.definition = %s AND l.ticker = d.ticker AND l.post_id = d.post_id "
-                "WHERE d.split = %s ORDER BY d.ticker, d.post_id", (spec.definition, part))
+                "SELECT d.ticker, d.post_id, p.posted_at, d.session_date, d.title, d.title_norm, d.label, d.ret, "
+                "d.previous_session_up FROM ds_rows d JOIN posts p USING (ticker, post_id) "
+                "WHERE d.split = %s ORDER BY d.ticker, d.post_id", (part,))
             while batch := stream.fetchmany(_EXPORT_CHUNK):
-                for ticker, post_id, _, session_date, title, _, label, _ in batch:
-                    digest.update(f"{part}\t{ticker}\t{post_id}\t{label}\t{session_date}\t{title}\n".encode())
+                for ticker, post_id, _, session_date, title, _, label, ret, previous in batch:
+                    digest.update(snapshot_row(part, ticker, post_id, label, session_date, title, ret, previous))
                 columns = list(zip(*batch))
                 writer.write_table(pa.Table.from_arrays(
                     [pa.array(c, type=f.type) for c, f in zip(columns, _PARQUET_SCHEMA)], schema=_PARQUET_SCHEMA))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finsent.cli_args import add_command, date_arg, open_engine, fraction, positive_int
+from finsent.cli_args import add_command, date_arg, fraction, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
 
 
@@ -92,7 +92,8 @@ def register(commands) -> None:
     quality_commands = quality.add_subparsers(dest="quality_command", required=True, metavar="ACTION")
     check = add_command(quality_commands, "check", cmd_quality_check, help="flag posts not checked yet")
     check.add_argument("--recheck", action="store_true", help="drop all flags and check every post again")
-    report = add_command(quality_commands, "report", cmd_quality_report, help="counts per rule and ticker, with examples")
+    report = add_command(quality_commands, "report", cmd_quality_report,
+                         help="counts per rule and ticker, with examples")
     report.add_argument("--samples", type=positive_int, default=3, help="example titles per rule")
 
     dataset = commands.add_parser("dataset", help="frozen, leakage-free dataset snapshots")
@@ -113,6 +114,7 @@ def register(commands) -> None:
     build.add_argument("--per-class", type=positive_int, help="at most this many rows per class")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--replace", action="store_true", help="rebuild a snapshot that exists")
-    show = add_command(dataset_commands, "show", cmd_dataset_show, help="counts per split, label and ticker; dates; hash")
+    show = add_command(dataset_commands, "show", cmd_dataset_show,
+                       help="counts per split, label and ticker; dates; hash")
     show.add_argument("name")
     add_command(dataset_commands, "list", cmd_dataset_list, help="all snapshots")

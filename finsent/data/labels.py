@@ -52,7 +52,8 @@ class LabelDefinition:
         if not band_value.is_finite() or band_value < 0:
             raise ConfigError(f"--band must be >= 0 (a fraction, e.g. 0.005 for 0.5%), got {band}")
         if name is None:
-            name = rule + (f"_h{horizon}" if horizon != 1 else "") + (f"_b{band_value.normalize()}" if band_value else "")
+            name = (rule + (f"_h{horizon}" if horizon != 1 else "")
+                    + (f"_b{band_value.normalize()}" if band_value else ""))
         return cls(name=name, rule=rule, horizon=horizon, band=band_value)
 
 

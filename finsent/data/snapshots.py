@@ -1,15 +1,19 @@
-"""Reading frozen dataset snapshots: list them, show one, load one of its parts, its hash."""
+"""Reading frozen dataset snapshots: list them, show one, load one (its hash checked), its hash."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
+from dataclasses import dataclass
+from datetime import date
 from typing import TextIO
 
+import pandas as pd
 from sqlalchemy.engine import Engine
 
 from finsent.db import raw_connection
-from finsent.errors import ConfigError
+from finsent.errors import ConfigError, SnapshotError
 
 SPLITS = ("train", "valid", "test")
 
@@ -60,45 +64,74 @@ def list_datasets(engine: Engine, stream: TextIO = sys.stdout) -> None:
                          f"{created_at:%Y-%m-%d %H:%M}\n")
 
 
-_SPLIT_ROWS = """
-WITH rows AS (
-    SELECT d.ticker, d.post_id, p.title, p.posted_at, d.label, d.session_date, l.ret, l.base_date
-    FROM dataset_rows d
-    JOIN datasets ds ON ds.name = d.dataset
-    JOIN posts p ON p.ticker = d.ticker AND p.post_id = d.post_id
-    JOIN labels l ON l.definition = ds.spec->>'definition' AND l.ticker = d.ticker AND l.post_id = d.post_id
-    WHERE d.dataset = %(name)s AND d.split = %(split)s
-)
-SELECT r.ticker, r.post_id, r.title, r.label, r.session_date, r.ret,
-       -- yesterday's direction: the move of the last session that had closed when the post was written
-       CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0 ELSE 0.5 END
-           AS previous_session_up
-FROM rows r
-JOIN sessions b ON b.ticker = r.ticker AND b.trade_date = r.base_date
-LEFT JOIN sessions last ON last.ticker = r.ticker AND last.session_no = b.session_no
-     - CASE WHEN r.posted_at >= (r.base_date + time '15:30') AT TIME ZONE 'Asia/Seoul' THEN 0 ELSE 1 END
-LEFT JOIN sessions before ON before.ticker = r.ticker AND before.session_no = last.session_no - 1
-ORDER BY r.ticker, r.post_id
-"""
+def snapshot_digest(spec: dict) -> hashlib._Hash:
+    """The content hash starts from the spec, so the same rows under another spec hash apart."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode())
 
 
-def load_split(engine: Engine, name: str, split: str):
-    """One part of a snapshot as a DataFrame (ticker, post_id, title, label, session_date, ret,
-    previous_session_up); a missing snapshot is an error."""
-    import pandas as pd
+def snapshot_row(part: str, ticker: str, post_id: int, label: str, session_date: date, title: str,
+                 ret: float, previous_session_up: float) -> bytes:
+    """One row's contribution to the content hash: every value training and evaluation read."""
+    return (f"{part}\t{ticker}\t{post_id}\t{label}\t{session_date}\t{title}\t{float(ret)!r}\t"
+            f"{float(previous_session_up)!r}\n").encode()
 
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}")
+
+@dataclass
+class Snapshot:
+    """A frozen snapshot as read back: its spec, its verified hash, and its parts as DataFrames with
+    ticker, post_id, title, label, session_date, ret, previous_session_up."""
+
+    name: str
+    spec: dict
+    content_hash: str
+    parts: dict[str, pd.DataFrame]
+
+    def part(self, split: str) -> pd.DataFrame:
+        if split not in SPLITS:
+            raise ConfigError(f"split must be one of {', '.join(SPLITS)}")
+        return self.parts[split]
+
+    def session_span(self, *splits: str) -> tuple[date, date] | None:
+        """First and last session date over the given parts (None when they are empty)."""
+        dates = pd.concat([self.parts[s]["session_date"] for s in splits])
+        return (dates.min(), dates.max()) if len(dates) else None
+
+
+_COLUMNS = ("split", "ticker", "post_id", "title", "label", "session_date", "ret", "previous_session_up")
+
+
+def load_snapshot(engine: Engine, name: str) -> Snapshot:
+    """Read a snapshot's frozen rows and check them against its content hash; a snapshot whose rows
+    changed after it was built (or one built before rows were frozen) is refused."""
     with raw_connection(engine) as raw, raw.cursor() as cur:
-        cur.execute("SELECT 1 FROM datasets WHERE name = %s", (name,))
-        if cur.fetchone() is None:
+        cur.execute("SELECT spec, content_hash, hash_version FROM datasets WHERE name = %s", (name,))
+        found = cur.fetchone()
+        if found is None:
             raise ConfigError(f"no dataset snapshot named {name!r}; build it with `finsent dataset build {name}`")
-        cur.execute(_SPLIT_ROWS, {"name": name, "split": split})
-        columns = [c.name for c in cur.description]
-        frame = pd.DataFrame(cur.fetchall(), columns=columns)
+        spec, content_hash, hash_version = found
+        if hash_version < 2:
+            raise SnapshotError(f"dataset {name!r} was built before snapshots froze their returns; rebuild it "
+                                f"with `finsent dataset build {name} --replace`")
+        cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM dataset_rows WHERE dataset = %s "
+                    "ORDER BY array_position(ARRAY['train', 'valid', 'test'], split), ticker, post_id", (name,))
+        rows = cur.fetchall()
+    digest = snapshot_digest(spec)
+    for split, ticker, post_id, title, label, session_date, ret, previous in rows:
+        digest.update(snapshot_row(split, ticker, post_id, label, session_date, title, ret, previous))
+    if digest.hexdigest() != content_hash:
+        raise SnapshotError(f"dataset {name!r}: its rows no longer match its content hash {content_hash[:12]} "
+                            f"(they hash to {digest.hexdigest()[:12]}); a snapshot is frozen, so it is refused. "
+                            f"Rebuild it with `finsent dataset build {name} --replace`")
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS))
     frame["ret"] = frame["ret"].astype(float)
     frame["previous_session_up"] = frame["previous_session_up"].astype(float)
-    return frame
+    parts = {split: frame[frame["split"] == split].drop(columns="split").reset_index(drop=True) for split in SPLITS}
+    return Snapshot(name, spec, content_hash, parts)
+
+
+def load_split(engine: Engine, name: str, split: str) -> pd.DataFrame:
+    """One part of a verified snapshot (see ``load_snapshot``)."""
+    return load_snapshot(engine, name).part(split)
 
 
 def dataset_hash(engine: Engine, name: str) -> str:

@@ -12,9 +12,10 @@ import pytest
 from finsent.cli import main
 from finsent.config import load_settings
 from finsent.data.build import DatasetSpec, build_dataset
-from finsent.errors import FinsentError
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.quality import check_quality
+from finsent.data.snapshots import load_snapshot
+from finsent.errors import FinsentError, SnapshotError
 from tests.data.board import add_posts, add_prices, post, query
 
 TICKERS = ("005930", "000660")
@@ -149,3 +150,43 @@ def test_unchecked_posts_block_a_filtered_build(engine, board):
     with pytest.raises(FinsentError, match="finsent quality check"):
         build(engine)
     build(engine, rules=())  # the study's uncleaned data needs no check
+
+
+def test_a_snapshot_stays_frozen_after_a_relabel(engine, board):
+    build(engine, "frozen")
+    before = load_snapshot(engine, "frozen")
+    test = before.part("test")
+    # a price re-fetch rewrites history (as a split does); the next label run relabels the posts
+    ticker = test["ticker"].iloc[0]
+    closes = dict(query(engine, "SELECT trade_date, close::float8 FROM prices WHERE ticker = :t", t=ticker))
+    add_prices(engine, ticker, {day: close * (1.5 if i % 2 else 0.7) for i, (day, close) in
+                                enumerate(sorted(closes.items()))})
+    relabelled = label_posts(engine, LabelDefinition.build("next_session")).relabelled
+    assert relabelled > 0
+    live = dict(query(engine, "SELECT post_id, ret::float8 FROM labels WHERE definition = 'next_session' "
+                              "AND ticker = :t", t=ticker))
+    frozen = test[test["ticker"] == ticker]
+    assert any(abs(live[pid] - ret) > 1e-9 for pid, ret in zip(frozen["post_id"], frozen["ret"]))
+    after = load_snapshot(engine, "frozen")
+    for part in ("train", "valid", "test"):
+        pd.testing.assert_frame_equal(before.part(part), after.part(part))
+    # Parquet carries the same frozen values
+    parquet = pd.read_parquet(load_settings().data_dir / "datasets" / "frozen" / "test.parquet")
+    assert parquet["ret"].tolist() == test["ret"].tolist()
+    assert parquet["previous_session_up"].tolist() == test["previous_session_up"].tolist()
+
+
+def test_a_tampered_or_unfrozen_snapshot_is_refused(engine, board, caplog):
+    build(engine, "tampered")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE dataset_rows SET ret = ret + 0.01 WHERE dataset = 'tampered' "
+                             "AND post_id = (SELECT min(post_id) FROM dataset_rows WHERE dataset = 'tampered')")
+    with pytest.raises(SnapshotError, match="no longer match its content hash"):
+        load_snapshot(engine, "tampered")
+    assert main(["train", "--dataset", "tampered"]) == 2
+    assert "finsent dataset build tampered --replace" in caplog.text
+    build(engine, "old")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE datasets SET hash_version = 1 WHERE name = 'old'")
+    with pytest.raises(SnapshotError, match="before snapshots froze"):
+        load_snapshot(engine, "old")
