@@ -1,12 +1,18 @@
 """Honest evaluation on a snapshot's test part: metrics with intervals, tests, baselines, plots.
 
-Everything a reviewer asks for: accuracy, balanced accuracy, macro-F1, MCC, ROC-AUC, Brier and
-log-loss with 95% bootstrap intervals; a one-sided binomial test of accuracy against 50% and
-against always answering the training majority; the same table for the ``majority``,
-``previous_session`` (yesterday's direction) and TF-IDF ``baseline`` models; a per-ticker table;
-confusion-matrix and calibration plots; and the finance view: per (ticker, session) mean P(up)
-of the posts before it, its Spearman information coefficient (IC) with the session's return,
-the IC's t-statistic, and a plot of the index against the price.
+Every interval and test is clustered by session date (see ``finsent.ml.stats``): a test part of
+4,000 posts on 8 dates is 8 observations, and the report says so beside every number
+(``n_posts``, ``n_clusters`` = (ticker, session) pairs, ``n_sessions`` = dates).
+
+- metrics: accuracy, balanced accuracy, macro-F1, MCC, ROC-AUC, Brier, log-loss and the expected
+  calibration error (ECE), each with a 95% session-bootstrap interval;
+- tests (one-sided, clustered): balanced accuracy > 0.5 (skill the base rate cannot fake),
+  accuracy > 50%, and accuracy above each baseline on the same posts (``majority``: always the
+  training majority; ``previous_session``: yesterday's direction; ``baseline``: TF-IDF);
+- a per-ticker table (posts, sessions, accuracy with its interval, balanced accuracy and its p);
+- the finance view: the index (mean P(up) of the posts before each (ticker, session)) and its
+  information coefficient with the session's return, per date with a Newey-West t;
+- plots: confusion matrix, reliability diagram, index against price.
 """
 
 from __future__ import annotations
@@ -18,123 +24,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-BOOTSTRAP_SAMPLES = 1000
-_EPS = 1e-12
+from finsent.ml.metrics import METRIC_NAMES, classification_metrics
+from finsent.ml.stats import (
+    Clusters,
+    balanced_accuracy_test,
+    cluster_mean_test,
+    information_coefficient,
+    paired_test,
+    session_bootstrap,
+)
 
-
-# --- metrics ------------------------------------------------------------------------------------
-
-
-def _confusion(y: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int]:
-    tp = int(np.sum((pred == 1) & (y == 1)))
-    tn = int(np.sum((pred == 0) & (y == 0)))
-    fp = int(np.sum((pred == 1) & (y == 0)))
-    fn = int(np.sum((pred == 0) & (y == 1)))
-    return tp, tn, fp, fn
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC-AUC by the rank-sum (Mann-Whitney) formula, ties averaged; NaN with one class."""
-    positives = int(y.sum())
-    negatives = len(y) - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    ranks = stats.rankdata(p)
-    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """y in {0, 1} (1 = up), p = P(up). Predictions are p > 0.5."""
-    y = np.asarray(y, dtype=np.int64)
-    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-    pred = (p > 0.5).astype(np.int64)
-    tp, tn, fp, fn = _confusion(y, pred)
-    n = len(y)
-    recall_up = tp / (tp + fn) if tp + fn else float("nan")
-    recall_down = tn / (tn + fp) if tn + fp else float("nan")
-    f1_up = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    f1_down = 2 * tn / (2 * tn + fn + fp) if tn + fn + fp else 0.0
-    denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    clipped = np.clip(p, _EPS, 1 - _EPS)
-    return {
-        "accuracy": (tp + tn) / n,
-        "balanced_accuracy": float(np.nanmean([recall_up, recall_down])),
-        "macro_f1": (f1_up + f1_down) / 2,
-        "mcc": (tp * tn - fp * fn) / denominator if denominator else 0.0,
-        "roc_auc": _auc(y, p),
-        "brier": float(np.mean((p - y) ** 2)),
-        "log_loss": float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
-    }
-
-
-def bootstrap_intervals(y: np.ndarray, p: np.ndarray, samples: int = BOOTSTRAP_SAMPLES,
-                        seed: int = 0) -> dict[str, tuple[float, float]]:
-    """95% percentile intervals over resampled test posts."""
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {}
-    for _ in range(samples):
-        index = rng.integers(0, len(y), len(y))
-        for name, value in classification_metrics(y[index], p[index]).items():
-            draws.setdefault(name, []).append(value)
-    return {name: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))) for name, v in draws.items()}
-
-
-def binomial_tests(y: np.ndarray, p: np.ndarray, majority_rate: float) -> dict[str, float]:
-    """One-sided: is accuracy above 50%, and above always answering the training majority?"""
-    correct = int(np.sum((p > 0.5).astype(np.int64) == y))
-    return {
-        "p_value_vs_half": float(stats.binomtest(correct, len(y), 0.5, alternative="greater").pvalue),
-        "p_value_vs_majority": float(stats.binomtest(correct, len(y), min(max(majority_rate, _EPS), 1 - _EPS),
-                                                     alternative="greater").pvalue),
-    }
-
-
-def mcnemar_p(correct_new: np.ndarray, correct_old: np.ndarray) -> float:
-    """Exact two-sided McNemar test on the posts where the two models disagree."""
-    better = int(np.sum(correct_new & ~correct_old))
-    worse = int(np.sum(~correct_new & correct_old))
-    if better + worse == 0:
-        return 1.0
-    return float(stats.binomtest(better, better + worse, 0.5, alternative="two-sided").pvalue)
-
-
-# --- the finance view ----------------------------------------------------------------------------------
-
-
-def information_coefficient(frame: pd.DataFrame) -> dict[str, float]:
-    """frame: one row per post with ticker, session_date, p_up, ret (the session's return).
-
-    Index = mean P(up) of the posts before each (ticker, session). Pooled IC: Spearman over all
-    (ticker, session) pairs, t = r sqrt((n-2)/(1-r^2)). Daily IC: Spearman across tickers per
-    session (sessions with at least 3 tickers), t = mean / (sd / sqrt(sessions)).
-    """
-    index = frame.groupby(["ticker", "session_date"]).agg(mean_p_up=("p_up", "mean"), ret=("ret", "first"),
-                                                          n_posts=("p_up", "size")).reset_index()
-    result = {"ic_pairs": float(len(index))}
-    if len(index) >= 3 and index["mean_p_up"].nunique() > 1 and index["ret"].nunique() > 1:
-        r = float(stats.spearmanr(index["mean_p_up"], index["ret"]).statistic)
-        result["ic"] = r
-        result["ic_t"] = r * math.sqrt((len(index) - 2) / max(_EPS, 1 - r * r))
-    daily = []
-    for _, day in index.groupby("session_date"):
-        if len(day) >= 3 and day["mean_p_up"].nunique() > 1 and day["ret"].nunique() > 1:
-            daily.append(float(stats.spearmanr(day["mean_p_up"], day["ret"]).statistic))
-    if len(daily) >= 2:
-        result["daily_ic_mean"] = float(np.mean(daily))
-        result["daily_ic_t"] = float(np.mean(daily) / (np.std(daily, ddof=1) / math.sqrt(len(daily)) + _EPS))
-        result["daily_ic_sessions"] = float(len(daily))
-    return result
-
-
-# --- the report --------------------------------------------------------------------------------
+SKILL_P_VALUE = 0.05
 
 
 @dataclass
 class EvaluationReport:
     model: str
-    n_test: int
+    counts: dict[str, float]  # n_posts, n_clusters, n_sessions
     metrics: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     tests: dict[str, float]
@@ -143,9 +50,19 @@ class EvaluationReport:
     finance: dict[str, float] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
 
+    @property
+    def n_test(self) -> int:
+        return int(self.counts["n_posts"])
+
+    @property
+    def shows_skill(self) -> bool:
+        """Balanced accuracy above 0.5 at p < 0.05, clustered by session date."""
+        return self.tests.get("p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+
     def flat_metrics(self, prefix: str = "test_") -> dict[str, float]:
-        """MLflow metrics: test_accuracy, test_accuracy_ci_low, ..., baseline_majority_test_accuracy."""
-        out: dict[str, float] = {}
+        """MLflow metrics: test_accuracy, test_accuracy_ci_low, ..., test_n_sessions,
+        baseline_majority_test_accuracy."""
+        out: dict[str, float] = {f"{prefix}{k}": v for k, v in self.counts.items()}
         for name, value in self.metrics.items():
             out[f"{prefix}{name}"] = value
             low, high = self.intervals.get(name, (float("nan"), float("nan")))
@@ -156,20 +73,43 @@ class EvaluationReport:
             out.update({f"baseline_{baseline}_{prefix}{k}": v for k, v in metrics.items()})
         return {k: float(v) for k, v in out.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
 
+    def verdict(self) -> str:
+        low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
+        if self.shows_skill:
+            return (f"evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
+                    f"[{low:.3f}, {high:.3f}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+                    f"over {self.counts['n_sessions']:.0f} sessions")
+        return (f"no evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
+                f"[{low:.3f}, {high:.3f}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
+                f"over {self.counts['n_sessions']:.0f} sessions")
+
     def to_markdown(self) -> str:
-        rows = [("this model", self.metrics)] + [(name, m) for name, m in self.baselines.items()]
-        names = ["accuracy", "balanced_accuracy", "macro_f1", "mcc", "roc_auc", "brier", "log_loss"]
-        lines = [f"# Evaluation of {self.model} on {self.n_test} test posts", "",
-                 "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        c = self.counts
+        rows = [("this model", self.metrics), *self.baselines.items()]
+        lines = [f"# Evaluation of {self.model}", "",
+                 f"Test part: **{c['n_posts']:.0f} posts** in **{c['n_clusters']:.0f} (ticker, session) clusters** "
+                 f"on **{c['n_sessions']:.0f} session dates**. Posts of one cluster share their label and stocks "
+                 "move together on a date, so the dates are the independent observations: every interval "
+                 "resamples dates, every test is clustered by date.", "", f"**{self.verdict()}**", "",
+                 "| model | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---:|" * len(METRIC_NAMES)]
         for label, metrics in rows:
-            lines.append(f"| {label} | " + " | ".join(f"{metrics.get(n, float('nan')):.4f}" for n in names) + " |")
-        lines += ["", "95% bootstrap intervals (this model): " + ", ".join(
-            f"{n} [{lo:.4f}, {hi:.4f}]" for n, (lo, hi) in self.intervals.items() if n in names[:5]), "",
-            f"binomial test, accuracy > 50%: p = {self.tests['p_value_vs_half']:.3g}; "
-            f"> majority: p = {self.tests['p_value_vs_majority']:.3g}", "",
-            "| ticker | n | accuracy | mcc |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['ticker']} | {r['n']} | {r['accuracy']:.4f} | {r['mcc']:.4f} |" for r in self.per_ticker]
-        lines += ["", "finance view: " + ", ".join(f"{k} = {v:.4g}" for k, v in self.finance.items())]
+            lines.append(f"| {label} | " + " | ".join(f"{metrics.get(n, float('nan')):.4f}" for n in METRIC_NAMES)
+                         + " |")
+        lines += ["", "95% intervals, resampling session dates (this model):", ""]
+        lines += [f"- {n}: {self.metrics[n]:.4f} [{lo:.4f}, {hi:.4f}]"
+                  for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
+        lines += ["", "One-sided tests, clustered by session date:", ""]
+        lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
+        lines += ["", "| ticker | posts | sessions | accuracy | 95% interval | balanced acc. | p (skill) |",
+                  "|---|---:|---:|---:|---|---:|---:|"]
+        lines += [f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {r['accuracy']:.4f} | "
+                  f"[{r['accuracy_ci_low']:.4f}, {r['accuracy_ci_high']:.4f}] | {r['balanced_accuracy']:.4f} | "
+                  f"{r['p_value_balanced_accuracy']:.3g} |" for r in self.per_ticker]
+        f = self.finance
+        method = "per-date cross-sectional, Newey-West t" if f.get("ic_per_date") else "pooled, HAC t over dates"
+        lines += ["", f"Information coefficient of the daily index with the session's return ({method}): "
+                  f"IC = {f.get('ic', float('nan')):.4f}, t = {f.get('ic_t', float('nan')):.2f} "
+                  f"over {f.get('ic_sessions', 0):.0f} sessions ({f.get('ic_pairs', 0):.0f} (ticker, session) pairs)."]
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:
@@ -177,22 +117,47 @@ class EvaluationReport:
         return json.dumps(payload, ensure_ascii=False, indent=2, default=str)
 
 
+def _tests(y: np.ndarray, p_up: np.ndarray, clusters: Clusters, baselines: dict[str, np.ndarray]) -> dict[str, float]:
+    correct = ((p_up > 0.5) == y).astype(np.float64)
+    tests = {"p_value_balanced_accuracy": balanced_accuracy_test(y, p_up, clusters)[1],
+             "p_value_vs_half": cluster_mean_test(correct, clusters, 0.5)[1]}
+    for name, p in baselines.items():
+        tests[f"p_value_vs_{name}"] = paired_test(correct, (np.asarray(p) > 0.5) == y, clusters)[1]
+    return tests
+
+
+def _per_ticker(frame: pd.DataFrame, seed: int) -> list[dict]:
+    rows = []
+    for ticker, part in frame.groupby("ticker"):
+        y, p = part["_y"].to_numpy(), part["_p"].to_numpy()
+        clusters = Clusters.of(part["ticker"], part["session_date"])
+        metrics = classification_metrics(y, p)
+        low, high = session_bootstrap(y, p, clusters, samples=400, seed=seed).get("accuracy", (math.nan, math.nan))
+        rows.append({"ticker": ticker, "n_posts": len(part), "n_sessions": clusters.n_sessions,
+                     "accuracy": metrics["accuracy"], "accuracy_ci_low": low, "accuracy_ci_high": high,
+                     "balanced_accuracy": metrics["balanced_accuracy"],
+                     "p_value_balanced_accuracy": balanced_accuracy_test(y, p, clusters)[1]})
+    return rows
+
+
 def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train_up_share: float,
                          baselines: dict[str, np.ndarray], plot_dir: Path | None = None,
                          seed: int = 0) -> EvaluationReport:
-    """test: ticker, session_date, label ('up'/'down'), ret per post; p_up: this model's P(up)."""
+    """test: ticker, session_date, label ('up'/'down'), ret per post; p_up: this model's P(up).
+
+    ``train_up_share`` picks the majority baseline's answer when ``baselines`` has none."""
     y = (test["label"].to_numpy() == "up").astype(np.int64)
     p_up = np.asarray(p_up, dtype=np.float64)
-    majority_is_up = train_up_share >= 0.5
-    majority_rate = float(np.mean(y == (1 if majority_is_up else 0)))
-    report = EvaluationReport(model=model, n_test=len(y), metrics=classification_metrics(y, p_up),
-                              intervals=bootstrap_intervals(y, p_up, seed=seed),
-                              tests=binomial_tests(y, p_up, majority_rate))
+    clusters = Clusters.of(test["ticker"], test["session_date"])
+    baselines = {"majority": np.full(len(y), 1.0 if train_up_share >= 0.5 else 0.0), **baselines}
+    report = EvaluationReport(model=model, counts=clusters.counts(), metrics=classification_metrics(y, p_up),
+                              intervals=session_bootstrap(y, p_up, clusters, seed=seed),
+                              tests=_tests(y, p_up, clusters, baselines))
     for name, p in baselines.items():
-        report.baselines[name] = {**classification_metrics(y, p), **binomial_tests(y, p, majority_rate)}
-    for ticker, part in test.assign(_p=p_up, _y=y).groupby("ticker"):
-        m = classification_metrics(part["_y"].to_numpy(), part["_p"].to_numpy())
-        report.per_ticker.append({"ticker": ticker, "n": len(part), "accuracy": m["accuracy"], "mcc": m["mcc"]})
+        p = np.asarray(p, dtype=np.float64)
+        report.baselines[name] = {**classification_metrics(y, p),
+                                  "p_value_balanced_accuracy": balanced_accuracy_test(y, p, clusters)[1]}
+    report.per_ticker = _per_ticker(test.assign(_p=p_up, _y=y), seed)
     frame = test.assign(p_up=p_up)
     report.finance = information_coefficient(frame)
     if plot_dir is not None:

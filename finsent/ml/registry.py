@@ -2,17 +2,15 @@
 
 Tracking and registry URI: ``MLFLOW_TRACKING_URI`` if set, else a sqlite store under
 ``FINSENT_DATA_DIR/mlflow`` (artifacts beside it). The registered model is ``finsent-updown``;
-every new version gets the alias ``challenger``. ``champion`` moves to it only when there is no
-champion, or when the new version is more accurate on the same test part and an exact McNemar
-test on the posts where the two disagree gives p < 0.05. It is the last step of a run, so it
-never happens after a failed one.
+every new version gets the alias ``challenger``; ``champion`` moves by the rule of
+``finsent.ml.promotion``. Registration is the last step of a run, after the evaluation and the
+champion's predictions are in, so a failed run registers nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,6 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "finsent-updown"
 EXPERIMENT = "finsent"
 PYFUNC_FILE = Path(__file__).resolve().parent / "pyfunc_model.py"
-PROMOTION_P_VALUE = 0.05
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -115,35 +112,24 @@ def predict(pyfunc, titles: list[str]) -> np.ndarray:
     return pyfunc.predict(pd.DataFrame({"title": titles}))["p_up"].to_numpy(dtype=np.float64)
 
 
-@dataclass
-class ChampionDecision:
-    promoted: bool
-    reason: str
-    p_value: float | None = None
-    previous: int | None = None
+def champion_inputs(client, titles: list[str]):
+    """(version, its TrainingRecord or None, its P(up) on ``titles``) of the champion, or None."""
+    from finsent.ml.promotion import TrainingRecord
+
+    version = alias_version(client, "champion")
+    if version is None:
+        return None
+    tags = client.get_model_version(MODEL_NAME, str(version)).tags
+    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version), titles)
 
 
-def apply_champion_rule(client, version: int, test_titles: list[str], y: np.ndarray,
-                        p_new: np.ndarray) -> ChampionDecision:
-    """Move ``champion`` to ``version`` if there is none, or if it wins fairly on this test part."""
-    from finsent.ml.evaluate import mcnemar_p
+def register_version(client, model_uri: str, tags: dict[str, str], promote: bool) -> int:
+    """Register ``model_uri`` as a new version with ``tags``, alias it ``challenger``, and ``champion``
+    when ``promote``. The last step of a training run: nothing is registered before it."""
+    import mlflow
 
-    current = alias_version(client, "champion")
-    if current is None:
-        decision = ChampionDecision(True, "no champion yet")
-    elif current == version:
-        decision = ChampionDecision(False, "already champion", previous=current)
-    else:
-        p_old = predict(load_pyfunc(current), test_titles)
-        correct_new, correct_old = (p_new > 0.5) == y, (p_old > 0.5) == y
-        p_value = mcnemar_p(correct_new, correct_old)
-        better = correct_new.mean() > correct_old.mean()
-        promoted = bool(better and p_value < PROMOTION_P_VALUE)
-        reason = (f"accuracy {correct_new.mean():.4f} vs champion v{current} {correct_old.mean():.4f}, "
-                  f"McNemar p = {p_value:.3g}" + ("" if promoted else f" (needs better and p < {PROMOTION_P_VALUE})"))
-        decision = ChampionDecision(promoted, reason, p_value, current)
-    if decision.promoted:
+    version = int(mlflow.register_model(model_uri, MODEL_NAME, tags=tags).version)
+    client.set_registered_model_alias(MODEL_NAME, "challenger", str(version))
+    if promote:
         client.set_registered_model_alias(MODEL_NAME, "champion", str(version))
-    client.set_model_version_tag(MODEL_NAME, str(version), "champion_decision", decision.reason)
-    log.info("champion rule for v%d: %s -> %s", version, decision.reason, "promoted" if decision.promoted else "kept")
-    return decision
+    return version

@@ -8,13 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finsent.ml.evaluate import (
-    binomial_tests,
-    classification_metrics,
-    evaluate_predictions,
-    information_coefficient,
-    mcnemar_p,
-)
+from finsent.ml.evaluate import evaluate_predictions
+from finsent.ml.metrics import classification_metrics, expected_calibration_error
+from finsent.ml.stats import information_coefficient
 
 
 def test_metrics_match_hand_computed_values():
@@ -33,27 +29,27 @@ def test_metrics_match_hand_computed_values():
     assert m["log_loss"] == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def test_binomial_and_mcnemar_tests():
-    y = np.ones(20, dtype=int)
-    p = np.r_[np.full(15, 0.9), np.full(5, 0.1)]  # 15 of 20 right
-    tests = binomial_tests(y, p, majority_rate=0.5)
-    assert tests["p_value_vs_half"] == pytest.approx(sum(math.comb(20, k) for k in range(15, 21)) / 2**20)
-    assert binomial_tests(y, p, majority_rate=1.0)["p_value_vs_majority"] > 0.99  # always-up is better
-    new = np.array([True] * 10 + [False] * 2)
-    old = np.array([False] * 10 + [True] * 2)
-    assert mcnemar_p(new, old) == pytest.approx(2 * sum(math.comb(12, k) for k in range(0, 3)) / 2**12)
-    assert mcnemar_p(new, new) == 1.0
+def test_expected_calibration_error_by_hand():
+    # bins [0.1, 0.2): p 0.15 x2, one up -> |0.5 - 0.15|; bin [0.8, 0.9): p 0.85 x2, both up -> |1 - 0.85|
+    y = np.array([1, 0, 1, 1])
+    p = np.array([0.15, 0.15, 0.85, 0.85])
+    assert expected_calibration_error(y, p) == pytest.approx((2 * 0.35 + 2 * 0.15) / 4)
 
 
 def test_information_coefficient_and_report():
     frame = pd.DataFrame({"ticker": ["A"] * 4 + ["B"] * 4, "session_date": [1, 2, 3, 4] * 2,
                           "p_up": [0.1, 0.3, 0.6, 0.9, 0.2, 0.4, 0.55, 0.8],
                           "ret": [-0.03, -0.01, 0.01, 0.03, -0.02, -0.005, 0.005, 0.02]})
-    ic = information_coefficient(frame)
-    assert ic["ic"] == pytest.approx(1.0) and ic["ic_pairs"] == 8
+    ic = information_coefficient(frame)  # two stocks: the pooled IC
+    assert ic["ic"] == pytest.approx(1.0) and ic["ic_pairs"] == 8 and ic["ic_per_date"] == 0.0
     report = evaluate_predictions("m", frame.assign(label=np.where(frame["ret"] > 0, "up", "down")),
                                   frame["p_up"].to_numpy(), 0.5, {"majority": np.ones(8)})
     flat = report.flat_metrics()
     assert flat["test_accuracy"] == pytest.approx(1.0) and "baseline_majority_test_accuracy" in flat
     assert flat["test_accuracy_ci_low"] <= flat["test_accuracy"] <= flat["test_accuracy_ci_high"]
-    assert "| A | 4 |" in report.to_markdown()
+    assert (flat["test_n_posts"], flat["test_n_clusters"], flat["test_n_sessions"]) == (8, 8, 4)
+    assert "test_ece" in flat and "test_p_value_balanced_accuracy" in flat
+    markdown = report.to_markdown()
+    assert "| A | 4 | 4 |" in markdown and "8 posts" in markdown and "4 session dates" in markdown
+    # perfect on 4 dates is still only 4 observations: the interval and the test say so honestly
+    assert report.tests["p_value_balanced_accuracy"] < 0.05 and flat["test_n_sessions"] == 4

@@ -14,12 +14,14 @@ from mlflow import MlflowClient
 from finsent.cli import main
 from finsent.config import load_settings
 from finsent.data.build import DatasetSpec, build_dataset
+from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.snapshots import load_split
 from finsent.errors import FinsentError
 from finsent.ml.models.lora import LoraSpec
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, tracking_uri
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
+from finsent.orchestration.tasks import score_and_index
 from tests.data.board import query
 from tests.model.board import make_board
 
@@ -38,6 +40,7 @@ def test_baseline_and_tiny_lora_beat_chance_on_a_planted_signal(engine, planted,
     baseline = train_model(settings, engine, planted, "baseline")
     assert baseline.report.metrics["accuracy"] > 0.6
     assert baseline.report.tests["p_value_vs_half"] < 0.05
+    assert baseline.report.tests["p_value_balanced_accuracy"] < 0.05
     assert baseline.decision.promoted and baseline.version == 1
     lora = train_model(settings, engine, planted, "lora", lora=lora_spec(tiny_model))
     assert lora.report.tests["p_value_vs_half"] < 0.05, lora.report.metrics
@@ -45,8 +48,11 @@ def test_baseline_and_tiny_lora_beat_chance_on_a_planted_signal(engine, planted,
         assert name in lora.report.baselines
     run = MlflowClient(tracking_uri(settings)).get_run(lora.run_id)
     assert run.data.tags["dataset"] == planted and len(run.data.tags["dataset_hash"]) == 64
-    assert {"test_accuracy", "test_mcc", "test_roc_auc", "test_brier", "test_log_loss",
-            "test_p_value_vs_half", "baseline_majority_test_accuracy"} <= set(run.data.metrics)
+    assert {"test_accuracy", "test_mcc", "test_roc_auc", "test_brier", "test_log_loss", "test_ece",
+            "test_p_value_vs_half", "test_p_value_balanced_accuracy", "test_n_posts", "test_n_clusters",
+            "test_n_sessions", "baseline_majority_test_accuracy"} <= set(run.data.metrics)
+    # every choice was made on valid: the kept step and the calibration
+    assert run.data.params["calibration"] == "platt" and int(run.data.params["best_step"]) > 0
     artifacts = {a.path for a in MlflowClient(tracking_uri(settings)).list_artifacts(lora.run_id, "plots")}
     assert {"plots/confusion_matrix.png", "plots/calibration.png", "plots/sentiment_index.png"} <= artifacts
 
@@ -57,27 +63,55 @@ def test_shuffled_signal_beats_neither(engine, tiny_model):
     settings = load_settings()
     for kind in ("baseline", "lora"):
         outcome = train_model(settings, engine, "noise", kind, lora=lora_spec(tiny_model))
-        assert outcome.report.tests["p_value_vs_half"] >= 0.05, (kind, outcome.report.metrics)
+        assert outcome.report.tests["p_value_balanced_accuracy"] >= 0.05, (kind, outcome.report.metrics)
+        assert not outcome.report.shows_skill and "no evidence of skill" in outcome.report.to_markdown()
 
 
-def test_champion_moves_only_by_the_rule(engine, tiny_model):
+def test_no_skill_no_champion_and_a_failed_run_registers_nothing(engine, tiny_model):
     settings = load_settings()
     make_board(engine, planted=False, seed=3)  # no signal
     build_dataset(engine, "noise", DatasetSpec(), settings.data_dir)
     first = train_model(settings, engine, "noise", "baseline")
     client = configure(settings)
-    assert aliases(client) == {"champion": 1, "challenger": 1} and first.decision.reason == "no champion yet"
+    assert not first.decision.promoted and aliases(client) == {"challenger": 1}
+    assert first.decision.reason.startswith("no champion yet: no evidence of skill")
+    tags = client.get_model_version(MODEL_NAME, "1").tags
+    assert tags["promoted"] == "false" and tags["champion_decision"] == first.decision.reason
+    assert tags["split"] == "time" and tags["label_rule"] == "next_session" and tags["seen_through"] < tags["test_from"]
+    # scoring waits for a champion and says why
+    assert score_and_index()["model_version"] is None
     # a failed run registers nothing and moves nothing
     bad = LoraSpec(base_model=str(settings.data_dir / "not-a-model"), device="cpu")
     with pytest.raises(FinsentError):
         train_model(settings, engine, "noise", "lora", lora=bad)
-    assert aliases(client) == {"champion": 1, "challenger": 1}
+    assert aliases(client) == {"challenger": 1}
     assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
-    # the same model again: identical predictions, McNemar p = 1: challenger only
-    second = train_model(settings, engine, "noise", "baseline")
-    assert not second.decision.promoted and aliases(client) == {"champion": 1, "challenger": 2}
-    tag = client.get_model_version(MODEL_NAME, "2").tags["champion_decision"]
-    assert "McNemar p = 1" in tag
+
+
+def test_promotion_is_fair(engine, planted):
+    settings = load_settings()
+    client = configure(settings)
+    first = train_model(settings, engine, planted, "baseline")
+    assert first.decision.promoted and first.decision.reason.startswith("first champion: evidence of skill")
+    assert aliases(client) == {"champion": 1, "challenger": 1}
+    # the same model on the same test part: no gain, challenger only
+    again = train_model(settings, engine, planted, "baseline")
+    assert not again.decision.promoted and "needs p < 0.05" in again.decision.reason
+    # the study's random split and same-day labels are never eligible, however good they look
+    build_dataset(engine, "shuffled", DatasetSpec.from_options(split="random", test_frac=0.2), settings.data_dir)
+    shuffled = train_model(settings, engine, "shuffled", "baseline")
+    assert not shuffled.decision.promoted and "random split" in shuffled.decision.reason
+    label_posts(engine, LabelDefinition.build("same_day"))
+    build_dataset(engine, "same_day", DatasetSpec(definition="same_day"), settings.data_dir)
+    same_day = train_model(settings, engine, "same_day", "baseline")
+    assert not same_day.decision.promoted and "not forward-looking" in same_day.decision.reason
+    # a test part the champion trained on is no test of it
+    (last_seen,) = query(engine, "SELECT max(session_date) FROM dataset_rows WHERE dataset = :d "
+                                 "AND split <> 'test'", d=planted)[0]
+    build_dataset(engine, "earlier", DatasetSpec(end=last_seen), settings.data_dir)
+    earlier = train_model(settings, engine, "earlier", "baseline")
+    assert not earlier.decision.promoted and "not after" in earlier.decision.reason
+    assert aliases(client)["champion"] == 1
 
 
 def test_pyfunc_loads_in_a_fresh_offline_process_with_the_same_probabilities(engine, planted, tiny_model):

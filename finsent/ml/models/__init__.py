@@ -28,6 +28,11 @@ def classifier_class(kind: str) -> type:
 
 
 def load_classifier(directory: Path, **options) -> Classifier:
-    """Load whatever kind of model ``directory`` holds."""
+    """Load whatever kind of model ``directory`` holds, with its calibration when it has one."""
+    from finsent.ml.calibration import PlattCalibration
+    from finsent.ml.models.calibrated import CalibratedClassifier
+
     manifest = read_manifest(directory)
-    return classifier_class(manifest["kind"]).load(Path(directory), **options)
+    model = classifier_class(manifest["kind"]).load(Path(directory), **options)
+    calibration = manifest.get("calibration")
+    return CalibratedClassifier(model, PlattCalibration.from_json(calibration) if calibration else None)

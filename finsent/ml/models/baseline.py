@@ -13,9 +13,12 @@ import joblib
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from finsent.ml.models.base import read_manifest, write_manifest
+
+C_GRID = (0.25, 1.0, 4.0)  # chosen on valid by log-loss
 
 
 class BaselineClassifier:
@@ -31,10 +34,26 @@ class BaselineClassifier:
             ("logreg", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
         ])
 
-    def fit(self, texts: Sequence[str], labels: np.ndarray) -> None:
-        self.pipeline.fit(list(texts), labels)
+    def fit(self, texts: Sequence[str], labels: np.ndarray,
+            valid: tuple[Sequence[str], np.ndarray] | None = None) -> None:
+        """Fit on ``texts``; with ``valid`` (both classes present), choose the regularisation C from
+        ``C_GRID`` by log-loss on valid (the test part is never looked at)."""
+        if valid is None or len(np.unique(valid[1])) < 2:
+            self.pipeline.fit(list(texts), labels)
+            return
+        vectorizer = self.pipeline.named_steps["tfidf"]
+        features = vectorizer.fit_transform(list(texts))
+        valid_features = vectorizer.transform(list(valid[0]))
+        scores = {}
+        for c in C_GRID:
+            candidate = LogisticRegression(C=c, max_iter=2000, random_state=self.params["seed"]).fit(features, labels)
+            scores[c] = (log_loss(valid[1], candidate.predict_proba(valid_features)[:, 1], labels=[0, 1]), candidate)
+        best = min(scores, key=lambda c: scores[c][0])
+        self.params["c"] = best
+        self.valid_log_loss = {str(c): round(loss, 6) for c, (loss, _) in scores.items()}
+        self.pipeline = Pipeline([("tfidf", vectorizer), ("logreg", scores[best][1])])
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         return self.pipeline.predict_proba(list(texts))[:, 1]
 
     def save(self, directory: Path) -> None:

@@ -34,6 +34,7 @@ class LoraClassifier:
         check_base_model(self.base_path)
         self.model = None
         self.tokenizer = None
+        self.best_step: int | None = None  # the step early stopping on valid kept
 
     # -- model ------------------------------------------------------------------------------------
 
@@ -132,10 +133,11 @@ class LoraClassifier:
 
     # -- training and persistence live beside this module ------------------------------------------
 
-    def fit(self, texts: Sequence[str], labels: np.ndarray) -> None:
+    def fit(self, texts: Sequence[str], labels: np.ndarray,
+            valid: tuple[Sequence[str], np.ndarray] | None = None) -> None:
         from finsent.ml.models.lora.training import fit_lora
 
-        fit_lora(self, texts, labels)
+        fit_lora(self, texts, labels, valid)
 
     def save(self, directory: Path, *, bundle_base: bool | None = None) -> None:
         from finsent.ml.models.lora.persistence import save_lora

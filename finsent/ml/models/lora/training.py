@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
-    """Train ``clf``'s adapter on ``texts``: the loop of the module docstring."""
+def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
+             valid: tuple[Sequence[str], np.ndarray] | None = None) -> None:
+    """Train ``clf``'s adapter on ``texts``: the loop of the module docstring. With ``valid``, the
+    adapter of the epoch with the lowest valid log-loss is kept (early stopping on valid, never test)."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -72,7 +74,7 @@ def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> N
         if not spec.max_steps:  # an epoch is now shared: each optimizer step sees world x batch rows
             total = max(1, spec.epochs * (steps_per_epoch // accelerator.num_processes))
     clf.model.train()
-    started, tokens = time.monotonic(), 0
+    started, tokens, best = time.monotonic(), 0, None
     try:
         while step < total:
             batches = clf._batches([len(r) for r in rows], spec.batch_size, True, rng)
@@ -100,13 +102,36 @@ def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> N
                     log.info("step %d/%d loss %.4f (%.0f tokens/s)", step, total, loss.item(), rate)
                 if spec.checkpoint_dir and step % spec.save_every == 0 and distributed_rank() == 0:
                     _checkpoint(clf, optimizer, schedule, step)
+            if valid is not None and accelerator is None:
+                best = _keep_if_best(clf, valid, step, best)
     except torch.cuda.OutOfMemoryError:
         raise FinsentError("out of GPU memory: lower --batch-size, add --gradient-checkpointing, or use "
                            "--quantize 4bit") from None
     if accelerator is not None:
         accelerator.wait_for_everyone()
         clf.model = accelerator.unwrap_model(clf.model)
+    if best is not None:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(clf.model, best[2])
+        clf.best_step = best[1]
+        log.info("kept the adapter of step %d (valid log-loss %.4f)", best[1], best[0])
     clf.model.eval()
+
+
+def _keep_if_best(clf: LoraClassifier, valid: tuple[Sequence[str], np.ndarray], step: int, best):
+    """(valid log-loss, step, adapter weights) of the best epoch so far."""
+    from peft import get_peft_model_state_dict
+
+    texts, y = valid
+    clf.model.eval()
+    p = np.clip(clf.predict_proba(texts), 1e-7, 1 - 1e-7)
+    clf.model.train()
+    loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    log.info("step %d: valid log-loss %.4f", step, loss)
+    if best is not None and loss >= best[0]:
+        return best
+    return loss, step, {k: v.detach().clone() for k, v in get_peft_model_state_dict(clf.model).items()}
 
 
 def _checkpoint(clf: LoraClassifier, optimizer, schedule, step: int) -> None:

@@ -1,0 +1,34 @@
+"""A model with its calibration: raw P(up) from the model, mapped by a Platt scaling fitted on valid.
+
+The calibration is saved in the model's manifest (``calibration``), so the pyfunc that MLflow
+serves, ``finsent score`` and ``finsent evaluate`` all read calibrated P(up).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from finsent.ml.calibration import PlattCalibration
+from finsent.ml.models.base import MANIFEST
+
+
+class CalibratedClassifier:
+    def __init__(self, model, calibration: PlattCalibration | None) -> None:
+        self.model = model
+        self.calibration = calibration
+        self.kind = model.kind
+
+    def predict_proba(self, texts: Sequence[str], **options) -> np.ndarray:
+        raw = self.model.predict_proba(texts, **options)
+        return raw if self.calibration is None else self.calibration.apply(raw)
+
+    def save(self, directory: Path) -> None:
+        self.model.save(directory)
+        path = Path(directory) / MANIFEST
+        manifest = json.loads(path.read_text())
+        manifest["calibration"] = self.calibration.to_json() if self.calibration else None
+        path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
