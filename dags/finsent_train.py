@@ -3,10 +3,14 @@
 
 **What**: weekly (Saturday 18:00 KST) and on demand with parameters, freezes a dataset snapshot
 (time split with an embargo, quality rules applied), trains the chosen model on the `gpu` queue,
-evaluates it against the majority / previous-session / TF-IDF baselines, logs everything to
-MLflow, registers a `finsent-updown` version as `challenger`, and moves `champion` only if the new
-version wins on the same test part (McNemar p < 0.05) or there is none. When the champion moves,
-emits the `champion` asset, which starts `finsent_score`.
+makes its choices on valid (regularisation or early stopping, calibration of P(up)), scores the test
+part once, evaluates it against the majority / previous-session / TF-IDF baselines with statistics
+clustered by session, logs everything to MLflow, registers a `finsent-updown` version as
+`challenger`, and moves `champion` only when it wins fairly: a first champion needs balanced
+accuracy above 0.5 (session-clustered p < 0.05); a challenger needs the same forward-looking label
+definition, a time split, a test part after everything either model saw, and a paired clustered
+test at p < 0.05. Every decision is tagged on the version (`champion_decision`) and logged here.
+When the champion moves, emits the `champion` asset, which starts `finsent_score`.
 
 **Reads / writes**: Postgres `labels`, `post_flags` → `datasets`, `dataset_rows`, Parquet under
 `$FINSENT_DATA_DIR/datasets/`; MLflow runs, model versions and aliases.

@@ -11,20 +11,19 @@ from finsent.config import load_settings
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Fit a model on a dataset snapshot's train part, evaluate it on the test part against the majority,
-    previous_session and TF-IDF baselines, log one MLflow run, register a new finsent-updown version
-    as 'challenger', and move 'champion' only if it wins fairly (McNemar p < 0.05 on the same test
-    part) or there is none."""
+    """Fit a model on a frozen snapshot's train part (its hash checked), make every choice on valid
+    (regularisation or early stopping, the calibration of P(up)), score the test part once and evaluate
+    it against the majority, previous_session and TF-IDF baselines with statistics clustered by
+    session date, log one MLflow run, register a new finsent-updown version as 'challenger', and move
+    'champion' only if it wins fairly: a first champion needs balanced accuracy above 0.5 (clustered
+    p < 0.05); a challenger needs the same forward-looking label definition, a time split, a test part
+    after all either model saw, and a paired clustered test at p < 0.05."""
     from finsent.ml.models.lora import LoraSpec
     from finsent.ml.train import train_model
 
     spec = None
     if args.model == "lora":
-        spec = LoraSpec.from_options(
-            base_model=args.base_model, prompt=args.prompt, epochs=args.epochs, batch_size=args.batch_size,
-            lr=args.lr, max_steps=args.max_steps, quantize=args.quantize, device=args.device, lora_r=args.lora_r,
-            all_linear=args.all_linear, gradient_checkpointing=args.gradient_checkpointing,
-            checkpoint_dir=args.checkpoint_dir, seed=args.seed)
+        spec = LoraSpec.from_options(**_lora_options(args))
     outcome = train_model(load_settings(), open_engine(), args.dataset, args.model, lora=spec)
     if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
         return 0
@@ -71,25 +70,65 @@ def cmd_model_make_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_model_options(parser) -> None:
+    """The model and its training options, shared by `finsent train` and `finsent backtest`."""
+    parser.add_argument("--model", choices=("baseline", "lora"), default="baseline")
+    parser.add_argument("--base-model", default="EleutherAI/polyglot-ko-1.3b",
+                        help="hub id or local directory of a GPT-NeoX/Llama-style causal LM (lora)")
+    parser.add_argument("--prompt", choices=("study-2shot", "zero-shot"), default="study-2shot")
+    parser.add_argument("--epochs", type=positive_int, default=1)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--lr", type=fraction, default=2e-4)
+    parser.add_argument("--max-steps", type=positive_int, help="stop after N optimizer steps")
+    parser.add_argument("--lora-r", type=positive_int, default=8)
+    parser.add_argument("--all-linear", action="store_true", help="LoRA on all linear layers, not only query_key_value")
+    parser.add_argument("--quantize", choices=("4bit",), help="QLoRA (bitsandbytes 4-bit; CUDA only)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--checkpoint-dir", help="save resumable checkpoints here (and resume from them)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _lora_options(args: argparse.Namespace) -> dict:
+    return {"base_model": args.base_model, "prompt": args.prompt, "epochs": args.epochs, "batch_size": args.batch_size,
+            "lr": args.lr, "max_steps": args.max_steps, "quantize": args.quantize, "device": args.device,
+            "lora_r": args.lora_r, "all_linear": args.all_linear, "gradient_checkpointing": args.gradient_checkpointing,
+            "checkpoint_dir": args.checkpoint_dir, "seed": args.seed}
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Walk forward over the session dates: at each step train on the labelled posts of the
+    --train-sessions sessions that end at least max(--embargo, horizon) sessions before it, and score
+    the posts of the next --step-sessions sessions with that model, so no post is scored by a model
+    that saw its session. Scores go to backtest_scores and backtest_daily, one MLflow run tagged
+    backtest=NAME gets out-of-sample accuracy (clustered interval), the IC and its Newey-West t, and a
+    long-short (top third minus bottom third of stocks by the index, open to close, before and after
+    --cost-bps), with plots. Each step commits on its own: rerun the same command to resume."""
+    from finsent.data.quality import ALL_RULES
+    from finsent.ml.backtest import run_backtest
+    from finsent.ml.backtest.walk import BacktestSpec
+
+    options = _lora_options(args)
+    options.pop("checkpoint_dir")
+    spec = BacktestSpec(model=args.model, definition=args.definition,
+                        rules=ALL_RULES if args.rules == "all" else () if args.rules == "none" else
+                        tuple(r.strip() for r in args.rules.split(",") if r.strip()),
+                        train_sessions=args.train_sessions, step_sessions=args.step_sessions, embargo=args.embargo,
+                        cost_bps=args.cost_bps, lora=options if args.model == "lora" else {})
+    run, report = run_backtest(load_settings(), open_engine(), args.name, spec, replace=args.replace,
+                               steps_per_run=args.steps_per_run)
+    if report is None:
+        sys.stdout.write(f"backtest {run.name}: {run.done} of {len(run.steps)} steps done; rerun to go on\n")
+        return 0
+    sys.stdout.write(report.to_markdown())
+    return 0
+
+
 def register(commands) -> None:
     train = add_command(commands, "train", cmd_train,
                       help="fit, evaluate, log to MLflow, register, apply the champion rule")
     train.add_argument("--dataset", required=True, help="snapshot name (finsent dataset build)")
-    train.add_argument("--model", choices=("baseline", "lora"), default="baseline")
-    train.add_argument("--base-model", default="EleutherAI/polyglot-ko-1.3b",
-                       help="hub id or local directory of a GPT-NeoX/Llama-style causal LM (lora)")
-    train.add_argument("--prompt", choices=("study-2shot", "zero-shot"), default="study-2shot")
-    train.add_argument("--epochs", type=positive_int, default=1)
-    train.add_argument("--batch-size", type=positive_int, default=16)
-    train.add_argument("--lr", type=fraction, default=2e-4)
-    train.add_argument("--max-steps", type=positive_int, help="stop after N optimizer steps")
-    train.add_argument("--lora-r", type=positive_int, default=8)
-    train.add_argument("--all-linear", action="store_true", help="LoRA on all linear layers, not only query_key_value")
-    train.add_argument("--quantize", choices=("4bit",), help="QLoRA (bitsandbytes 4-bit; CUDA only)")
-    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    train.add_argument("--gradient-checkpointing", action="store_true")
-    train.add_argument("--checkpoint-dir", help="save resumable checkpoints here (and resume from them)")
-    train.add_argument("--seed", type=int, default=0)
+    _add_model_options(train)
 
     evaluate = add_command(commands, "evaluate", cmd_evaluate, help="re-evaluate a registered version on a snapshot")
     evaluate.add_argument("--model-version", default="champion", help="version number or alias (default champion)")
@@ -98,6 +137,22 @@ def register(commands) -> None:
     score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
     score.add_argument("--alias", default="champion")
     score.add_argument("--batch-size", type=positive_int, default=2048)
+
+    backtest = add_command(commands, "backtest", cmd_backtest,
+                           help="walk-forward backtest: retrain over time, score only unseen sessions")
+    backtest.add_argument("name", help="the backtest's name (resume by running the same command again)")
+    _add_model_options(backtest)
+    backtest.add_argument("--definition", default="next_session", help="label definition (default next_session)")
+    backtest.add_argument("--rules", default="all", help="quality rules whose flagged posts are left out")
+    backtest.add_argument("--train-sessions", type=positive_int, default=120, help="sessions per training window")
+    backtest.add_argument("--step-sessions", type=positive_int, default=5, help="sessions scored per step")
+    backtest.add_argument("--embargo", type=positive_int, default=1,
+                          help="sessions between the window and the scored sessions (at least the horizon)")
+    backtest.add_argument("--cost-bps", type=fraction, default=20.0,
+                          help="cost per unit of notional traded, in basis points (default 20)")
+    backtest.add_argument("--steps-per-run", type=positive_int,
+                          help="walk at most N steps now; the next run resumes (default: all)")
+    backtest.add_argument("--replace", action="store_true", help="start a backtest of this name again")
 
     model = commands.add_parser("model", help="model utilities")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")

@@ -133,3 +133,13 @@ def register_version(client, model_uri: str, tags: dict[str, str], promote: bool
     if promote:
         client.set_registered_model_alias(MODEL_NAME, "champion", str(version))
     return version
+
+
+def latest_decision(client) -> str | None:
+    """Why the newest version did (not) become champion, from its tag: "vN: reason"."""
+    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: int(v.version))
+    reason = newest.tags.get("champion_decision")
+    return f"v{newest.version}: {reason}" if reason else None

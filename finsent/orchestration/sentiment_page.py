@@ -28,8 +28,32 @@ _TOP = 5
 @dataclass
 class Champion:
     version: int
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # the test_* metrics of the run that registered it
     link: str
+
+    @property
+    def shows_skill(self) -> bool:
+        """The session-clustered 95% interval of balanced accuracy lies above 0.5."""
+        return self.metrics.get("test_balanced_accuracy_ci_low", 0.0) > 0.5
+
+    def summary_html(self) -> str:
+        m = self.metrics
+
+        def interval(name: str) -> str:
+            value = m.get(f"test_{name}")
+            if value is None:
+                return "-"
+            low, high = m.get(f"test_{name}_ci_low"), m.get(f"test_{name}_ci_high")
+            return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None and high is not None else f"{value:.3f}"
+
+        verdict = ("<b>evidence of skill</b>" if self.shows_skill else
+                   '<b class="warn">no evidence of skill</b>: the clustered interval of balanced accuracy '
+                   "includes 0.5, so the index is not a signal yet")
+        ic = (f" · IC {m['test_ic']:.3f} (t {m.get('test_ic_t', float('nan')):.2f})" if "test_ic" in m else "")
+        return (f"balanced accuracy {interval('balanced_accuracy')} · accuracy {interval('accuracy')}{ic} "
+                f"on {m.get('test_n_sessions', 0):.0f} test sessions ({m.get('test_n_clusters', 0):.0f} "
+                f"(stock, session) clusters, {m.get('test_n_posts', 0):.0f} posts; 95% intervals resample "
+                f"sessions) — {verdict}")
 
 
 def champion_summary(settings: Settings) -> Champion | None:
@@ -41,8 +65,7 @@ def champion_summary(settings: Settings) -> Champion | None:
         return None
     version = client.get_model_version(MODEL_NAME, str(number))
     metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-    keep = ("test_accuracy", "test_balanced_accuracy", "test_mcc", "test_roc_auc", "test_p_value_vs_half", "test_ic")
-    return Champion(int(version.version), {k: metrics[k] for k in keep if k in metrics},
+    return Champion(int(version.version), {k: v for k, v in metrics.items() if k.startswith("test_")},
                     f"{settings.mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}")
 
 
@@ -113,18 +136,21 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
                 f'<ol>{items(bullish) or "<li>-</li>"}</ol></div>'
                 f'<div><h3>most bearish (last day)</h3><ol>{items(bearish) or "<li>-</li>"}</ol></div></div></section>')
     if champion:
-        metrics = " · ".join(f"{e(k.removeprefix('test_'))} {v:.3g}" for k, v in champion.metrics.items())
-        head = (f'<p>champion: <b>finsent-updown v{champion.version}</b> — {metrics} — '
+        head = (f'<p>champion: <b>finsent-updown v{champion.version}</b> — {champion.summary_html()} — '
                 f'<a href="{e(champion.link)}" target="_blank" rel="noopener">open in MLflow</a></p>')
     elif registry_error:
         head = f"<p>the MLflow registry did not answer: {e(registry_error)}</p>"
     else:
-        head = "<p>no champion yet: run the <code>finsent_train</code> DAG</p>"
+        from finsent.ml.registry import configure, latest_decision
+
+        reason = latest_decision(configure(settings))
+        head = ("<p>no champion yet: " + (f"{e(reason)}" if reason else "run the <code>finsent_train</code> DAG")
+                + ". A first champion must show skill: balanced accuracy above 0.5, clustered by session.</p>")
     nav = " ".join(f'<a href="?ticker={e(c)}">{e(c)}</a>' for c, _ in tickers)
     body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · Sentiment</title>
 <style>body{{font-family:system-ui,'Noto Sans CJK KR',sans-serif;margin:1.5rem;color:#111}}
 section{{border-top:1px solid #ddd;padding-top:.5rem;margin-top:1rem}} .cols{{display:flex;gap:2rem}}
 .cols>div{{flex:1}} .muted{{color:#777;font-size:.85em}} .p{{font-family:monospace;color:#2563eb}}
-ol{{padding-left:1.2rem}} li{{margin:.15rem 0}} svg text{{font-size:12px}}</style></head><body>
+.warn{{color:#b45309}} ol{{padding-left:1.2rem}} li{{margin:.15rem 0}} svg text{{font-size:12px}}</style></head><body>
 <h1>Sentiment</h1>{head}<p>stocks: <a href="?">all</a> {nav}</p>{body}</body></html>"""

@@ -89,22 +89,29 @@ def train_and_register(dataset: str, model: str = "baseline", base_model: str | 
     spec = LoraSpec.from_options(base_model=base_model or None, prompt=prompt, quantize=quantize or None,
                                  epochs=epochs, max_steps=max_steps) if model == "lora" else None
     outcome = train_model(settings, _engine(), dataset, model, lora=spec)
+    log.info("%s v%d %s: %s", "finsent-updown", outcome.version,
+             "is the new champion" if outcome.decision.promoted else "is a challenger only", outcome.decision.reason)
+    log.info("%s", outcome.report.verdict())
     return {"run_id": outcome.run_id, "experiment_id": outcome.experiment_id, "version": outcome.version,
             "promoted": outcome.decision.promoted, "decision": outcome.decision.reason,
-            "test_accuracy": outcome.report.metrics["accuracy"], "tracking_uri": tracking_uri(settings),
+            "test_accuracy": outcome.report.metrics["accuracy"],
+            "test_balanced_accuracy": outcome.report.metrics["balanced_accuracy"],
+            "test_n_sessions": int(outcome.report.counts["n_sessions"]), "tracking_uri": tracking_uri(settings),
             "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
 
 
 def score_and_index() -> dict:
-    """Score with the champion; ``model_version`` is None when nothing has been trained yet."""
-    from finsent.ml.registry import configure, version_of
+    """Score with the champion; ``model_version`` is None while there is none (no version has shown
+    skill yet: the newest version's decision says why)."""
+    from finsent.ml.registry import configure, latest_decision, version_of
     from finsent.ml.score import score_posts
 
     settings = load_settings()
+    client = configure(settings)
     try:
-        version_of(configure(settings), "champion")
+        version_of(client, "champion")
     except NotRegisteredError as exc:
-        log.warning("%s", exc)
+        log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client) or "none yet")
         return {"model_version": None, "scored": 0, "index_rows": 0}
     report = score_posts(settings, _engine())
     return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}

@@ -1,0 +1,230 @@
+"""``finsent backtest``: a walk-forward over the session dates, resumable per step.
+
+At each step the model trains on the labelled (up/down) posts of the ``train_sessions`` sessions
+that end at least ``max(embargo, horizon)`` sessions before the step, then scores every post whose
+label session is one of the next ``step_sessions`` sessions. So a post is only ever scored by a
+model whose last training label (``trained_through``) came before the post's own session: the
+index of a session is what could have been known at its open. Each step commits its scores, its
+daily index rows and its ``backtest_steps`` row together; a killed run resumes at the next step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from finsent.config import Settings
+from finsent.data.quality import ALL_RULES
+from finsent.db import advisory_lock, raw_connection, raw_transaction
+from finsent.errors import ConfigError, FinsentError
+from finsent.progress import Progress
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    model: str = "baseline"
+    definition: str = "next_session"
+    rules: tuple[str, ...] = ALL_RULES  # posts flagged by these are left out, as in a snapshot
+    train_sessions: int = 120
+    step_sessions: int = 5
+    embargo: int = 1
+    cost_bps: float = 20.0  # per unit of notional traded, each way (KRX: tax + fees + spread)
+    lora: dict = field(default_factory=dict)  # LoraSpec options for --model lora
+
+    def validate(self) -> None:
+        if self.model not in ("baseline", "lora"):
+            raise ConfigError(f"--model must be baseline or lora, got {self.model!r}")
+        for option, value in (("--train-sessions", self.train_sessions), ("--step-sessions", self.step_sessions),
+                              ("--embargo", self.embargo)):
+            if value < 1:
+                raise ConfigError(f"{option} must be at least 1, got {value}")
+        if not 0 <= self.cost_bps < 10_000:
+            raise ConfigError(f"--cost-bps must be in [0, 10000), got {self.cost_bps}")
+        unknown = [r for r in self.rules if r not in ALL_RULES]
+        if unknown:
+            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "rules": list(self.rules)}
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    train_from: date
+    train_through: date
+    score_from: date
+    score_to: date
+
+
+def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int) -> list[Step]:
+    """Steps over the sorted session dates; the first one has a full training window behind it."""
+    gap = max(spec.embargo, horizon)  # a horizon-h label is known h - 1 sessions after its session
+    first = spec.train_sessions + gap - 1
+    steps = []
+    for number, start in enumerate(range(first, len(sessions), spec.step_sessions)):
+        end = min(start + spec.step_sessions, len(sessions)) - 1
+        steps.append(Step(number, sessions[start - gap - spec.train_sessions + 1], sessions[start - gap],
+                          sessions[start], sessions[end]))
+    return steps
+
+
+def load_labelled_posts(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
+    """Every labelled post of the definition (flat ones too: they belong in the index), minus flagged ones."""
+    query = """
+        SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret
+        FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
+        WHERE l.definition = %(definition)s AND NOT EXISTS (
+            SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))
+        ORDER BY l.session_date, l.ticker, l.post_id"""
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        cur.execute(query, {"definition": spec.definition, "rules": list(spec.rules)})
+        frame = pd.DataFrame(cur.fetchall(), columns=["ticker", "post_id", "title", "label", "session_date", "ret"])
+    frame["ret"] = frame["ret"].astype(float)
+    return frame
+
+
+def input_hash(posts: pd.DataFrame) -> str:
+    """What the backtest reads: a resume refuses to mix in changed labels or titles."""
+    digest = hashlib.sha256()
+    for row in posts.itertuples(index=False):
+        digest.update(f"{row.ticker}\t{row.post_id}\t{row.label}\t{row.session_date}\t{row.ret!r}\t{row.title}\n"
+                      .encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class BacktestRun:
+    name: str
+    spec: BacktestSpec
+    steps: list[Step]
+    done: int  # steps committed so far
+    posts: pd.DataFrame
+
+    @property
+    def finished(self) -> bool:
+        return self.done == len(self.steps)
+
+
+def _open(engine: Engine, name: str, spec: BacktestSpec, digest: str, steps: int, replace: bool) -> set[int]:
+    """The backtest's row (created, or checked for a resume); the numbers of the steps already done."""
+    stored_spec = {**spec.to_json(), "input_hash": digest}
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        if replace:
+            cur.execute("DELETE FROM backtests WHERE name = %s", (name,))
+        cur.execute("SELECT spec FROM backtests WHERE name = %s", (name,))
+        found = cur.fetchone()
+        if found is None:
+            cur.execute("INSERT INTO backtests (name, spec, steps_total) VALUES (%s, %s, %s)",
+                        (name, json.dumps(stored_spec), steps))
+            return set()
+        if found[0] != stored_spec:
+            changed = sorted(k for k in stored_spec if found[0].get(k) != stored_spec[k])
+            raise ConfigError(f"backtest {name!r} exists with other settings or inputs ({', '.join(changed)}); "
+                              "resume it with the same options, or pass --replace to start it again")
+        cur.execute("SELECT step FROM backtest_steps WHERE backtest = %s", (name,))
+        return {row[0] for row in cur.fetchall()}
+
+
+def _save_step(engine: Engine, name: str, step: Step, scored: pd.DataFrame, n_train: int) -> None:
+    """Scores, daily index rows and the step row of one step: all committed together, or none."""
+    lines = "".join(f"{name}\t{t}\t{pid}\t{p:.6f}\t{step.train_through}\t{d}\n"
+                    for t, pid, p, d in scored[["ticker", "post_id", "p_up", "session_date"]].itertuples(index=False))
+    daily = (scored.groupby(["ticker", "session_date"])
+             .agg(n_posts=("p_up", "size"), mean_p_up=("p_up", "mean"), ret=("ret", "first")).reset_index())
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        cur.copy_expert("COPY backtest_scores (backtest, ticker, post_id, p_up, trained_through, session_date) "
+                        "FROM STDIN", io.StringIO(lines))
+        cur.executemany("INSERT INTO backtest_daily (backtest, ticker, session_date, n_posts, mean_p_up, ret) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        [(name, r.ticker, r.session_date, int(r.n_posts), float(r.mean_p_up), float(r.ret))
+                         for r in daily.itertuples(index=False)])
+        cur.execute("INSERT INTO backtest_steps (backtest, step, trained_from, trained_through, scored_from, "
+                    "scored_to, n_train, n_scored) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (name, step.number, step.train_from, step.train_through, step.score_from, step.score_to,
+                     n_train, len(scored)))
+
+
+class _Refit:
+    """Fits one step's model on its window and scores the next sessions."""
+
+    def __init__(self, spec: BacktestSpec, posts: pd.DataFrame) -> None:
+        self.spec, self.posts = spec, posts
+        if spec.model == "baseline":
+            from finsent.ml.backtest.windowed import WindowedBaseline
+
+            self.windowed = WindowedBaseline(posts["title"].tolist())
+        else:
+            from finsent.ml.models.lora import LoraSpec
+
+            LoraSpec.from_options(**spec.lora)  # bad options fail before the first step
+
+    def fit_predict(self, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
+        if self.spec.model == "baseline":
+            return self.windowed.fit_predict(train, labels, score)
+        from finsent.ml.models.lora import LoraClassifier, LoraSpec
+
+        model = LoraClassifier(LoraSpec.from_options(**self.spec.lora))
+        titles = self.posts["title"].to_numpy()
+        model.fit(titles[train].tolist(), labels)
+        return model.predict_proba(titles[score].tolist())
+
+
+def walk_forward(settings: Settings, engine: Engine, name: str, spec: BacktestSpec, *, replace: bool = False,
+                 steps_per_run: int | None = None) -> BacktestRun:
+    """Run (or resume) the walk; ``steps_per_run`` stops early, and the next call goes on from there."""
+    from finsent.data.labels import load_definition
+
+    if not _NAME.match(name) or name in (".", ".."):
+        raise ConfigError(f"backtest name {name!r}: use 1-100 letters, digits, '_', '-' or '.'")
+    spec.validate()
+    with advisory_lock(engine, f"backtest:{name}"):
+        with raw_connection(engine) as raw, raw.cursor() as cur:
+            horizon = load_definition(cur, spec.definition).horizon
+        posts = load_labelled_posts(engine, spec)
+        sessions = sorted(posts["session_date"].unique())
+        steps = plan_steps(sessions, spec, horizon)
+        if not steps:
+            raise FinsentError(f"{len(sessions)} labelled sessions under {spec.definition!r}: a walk needs more "
+                               f"than --train-sessions ({spec.train_sessions}) + max(--embargo, horizon)")
+        done = _open(engine, name, spec, input_hash(posts), len(steps), replace)
+        if done:
+            log.info("backtest %s: resuming after %d of %d steps", name, len(done), len(steps))
+        progress = Progress(log, f"backtest {name}", len(steps))
+        progress.done = len(done)
+        refit = _Refit(spec, posts)
+        session_of = pd.to_datetime(posts["session_date"]).to_numpy()
+        trainable = posts["label"].isin(["up", "down"]).to_numpy()
+        ran = 0
+        for step in steps:
+            if step.number in done:
+                continue
+            if steps_per_run is not None and ran >= steps_per_run:
+                break
+            train = np.flatnonzero(trainable & (session_of >= np.datetime64(step.train_from))
+                                   & (session_of <= np.datetime64(step.train_through)))
+            score = np.flatnonzero((session_of >= np.datetime64(step.score_from))
+                                   & (session_of <= np.datetime64(step.score_to)))
+            labels = (posts["label"].to_numpy()[train] == "up").astype(np.int64)
+            if len(np.unique(labels)) < 2:
+                raise FinsentError(f"step {step.number}: the window {step.train_from}..{step.train_through} has "
+                                   "one class only; widen --train-sessions")
+            scored = posts.iloc[score].assign(p_up=refit.fit_predict(train, labels, score))
+            _save_step(engine, name, step, scored, len(train))
+            done.add(step.number)
+            ran += 1
+            progress.advance(note=f"scored {step.score_from}..{step.score_to} (trained through {step.train_through})")
+        return BacktestRun(name, spec, steps, len(done), posts)
