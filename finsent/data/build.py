@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import parse_ticker_list
 from finsent.data.labels import load_definition
-from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL
+from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.db import raw_transaction
 from finsent.errors import ConfigError, FinsentError
@@ -84,7 +84,7 @@ class DatasetSpec:
         other unset (None) options keep their defaults."""
         values = {k: v for k, v in options.items() if v is not None}
         random_split = values.get("split", cls.split) == "random"
-        values["rules"] = ALL_RULES if rules == "all" else () if rules == "none" else tuple(parse_ticker_list(rules))
+        values["rules"] = parse_rules(rules)
         values["tickers"] = tuple(parse_ticker_list(tickers)) if tickers else ()
         values["valid_frac"] = (0.0 if random_split else 0.1) if valid_frac is None else valid_frac
         values["test_frac"] = (0.01 if random_split else 0.1) if test_frac is None else test_frac

@@ -75,6 +75,15 @@ DUPLICATE_RULES: tuple[Rule, ...] = (
 )
 ALL_RULES: tuple[str, ...] = tuple(r.name for r in RULES + DUPLICATE_RULES)
 
+
+def parse_rules(text: str) -> tuple[str, ...]:
+    """``all``, ``none`` or a comma-separated list of rule names (checked where they are used)."""
+    if text == "all":
+        return ALL_RULES
+    if text == "none":
+        return ()
+    return tuple(dict.fromkeys(r.strip() for r in text.replace(";", ",").split(",") if r.strip()))
+
 _PARAMS = {"spam": SPAM_PATTERN, "off_topic": OFF_TOPIC_PATTERN, "market": MARKET_PATTERN}
 
 _DUPLICATES = """

@@ -104,15 +104,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     backtest=NAME gets out-of-sample accuracy (clustered interval), the IC and its Newey-West t, and a
     long-short (top third minus bottom third of stocks by the index, open to close, before and after
     --cost-bps), with plots. Each step commits on its own: rerun the same command to resume."""
-    from finsent.data.quality import ALL_RULES
+    from finsent.data.quality import parse_rules
     from finsent.ml.backtest import run_backtest
     from finsent.ml.backtest.walk import BacktestSpec
 
     options = _lora_options(args)
     options.pop("checkpoint_dir")
-    spec = BacktestSpec(model=args.model, definition=args.definition,
-                        rules=ALL_RULES if args.rules == "all" else () if args.rules == "none" else
-                        tuple(r.strip() for r in args.rules.split(",") if r.strip()),
+    spec = BacktestSpec(model=args.model, definition=args.definition, rules=parse_rules(args.rules),
                         train_sessions=args.train_sessions, step_sessions=args.step_sessions, embargo=args.embargo,
                         cost_bps=args.cost_bps, lora=options if args.model == "lora" else {})
     run, report = run_backtest(load_settings(), open_engine(), args.name, spec, replace=args.replace,

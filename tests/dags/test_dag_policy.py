@@ -9,7 +9,7 @@ import pytest
 
 from tests.dags.conftest import ROOT
 
-DAG_IDS = {"finsent_ingest", "finsent_label", "finsent_train", "finsent_score"}
+DAG_IDS = {"finsent_ingest", "finsent_label", "finsent_train", "finsent_score", "finsent_backtest"}
 
 
 def test_every_dag_imports_without_errors(dagbag):
@@ -29,6 +29,8 @@ def test_dag_policy(dagbag, dag_id):
         assert task.retries >= 1 and task.execution_timeout is not None, task.task_id
     if dag_id == "finsent_ingest":
         assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
+    if dag_id == "finsent_backtest":
+        assert dag.get_task("backtest").queue == "gpu" and dag.schedule is None
     if dag_id == "finsent_train":
         assert dag.get_task("train").queue == "gpu"
         assert [link.name for link in dag.get_task("train").operator_extra_links] == ["MLflow run"]

@@ -59,3 +59,13 @@ def test_the_four_dags_end_to_end(dagbag, engine, pipeline_env, tiny_model):
     run(dagbag, "finsent_ingest", logical_date=pendulum.datetime(2026, 10, 20, 16, 30, tz="Asia/Seoul"))
     assert query(engine, "SELECT count(*) FROM posts")[0][0] == sum(len(p) for p in naver.posts.values())
     assert naver.list_requests("005930") - before >= 2  # walked past the watermark, down to 2026-10-19
+
+
+def test_the_backtest_dag_walks_and_reports(dagbag, engine):
+    from tests.model.board import make_board
+
+    make_board(engine, planted=True, sessions=40)
+    run(dagbag, "finsent_backtest", run_conf={"name": "dag", "train_sessions": 15, "step_sessions": 5})
+    assert query(engine, "SELECT status, steps_total FROM backtests WHERE name = 'dag'") == [("done", 5)]
+    assert query(engine, "SELECT count(*) FROM backtest_scores s JOIN labels l USING (ticker, post_id) "
+                         "WHERE s.trained_through >= l.session_date") == [(0,)]

@@ -12,9 +12,13 @@ from finsent.ingest.store import insert_posts, upsert_prices
 
 
 def add_prices(engine: sa.Engine, ticker: str, closes: dict[date, float], halted: tuple[date, ...] = (),
-               adjusted: bool = True) -> None:
-    rows = [PriceRow(ticker, day, Decimal(str(c)), Decimal(str(c)), Decimal(str(c)), Decimal(str(c)),
-                     0 if day in halted else 1000, adjusted, "test") for day, c in closes.items()]
+               adjusted: bool = True, opens: dict[date, float] | None = None) -> None:
+    """Daily bars; a day opens at ``opens[day]`` when given, else at its close (a flat day)."""
+    rows = []
+    for day, c in closes.items():
+        o = (opens or {}).get(day, c)
+        rows.append(PriceRow(ticker, day, Decimal(str(o)), Decimal(str(max(o, c))), Decimal(str(min(o, c))),
+                             Decimal(str(c)), 0 if day in halted else 1000, adjusted, "test"))
     raw = engine.raw_connection()
     with raw.cursor() as cur:
         upsert_prices(cur, rows, replace=True)

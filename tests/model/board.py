@@ -32,7 +32,8 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
         for d in days:
             price *= 1 + rng.choice([-0.02, 0.02])
             closes[d] = round(price)
-        add_prices(engine, ticker, closes)
+        # each session opens at the previous close, so the open-to-close move is the session's move
+        add_prices(engine, ticker, closes, opens=dict(zip(days[1:], (closes[d] for d in days[:-1]))))
         for previous, current in itertools.pairwise(days):
             up = closes[current] > closes[previous]
             for k in range(per_session):

@@ -3,7 +3,8 @@
 A walk-forward with 120-session windows and 5-session steps shows every post to ~24 models; the
 plain baseline re-tokenises it every time. Here character n-grams are hashed once for all posts
 (a stateless HashingVectorizer: nothing to fit), and each step only recomputes IDF weights on
-its window and warm-starts the logistic regression from the previous step's coefficients.
+its window, fits the logistic regression on the n-grams that occur in the window only (a few
+thousand columns, not 2^20), and warm-starts it from the previous step's coefficients.
 ``bench/backtest.py`` compares it with refitting ``BaselineClassifier`` from scratch.
 """
 
@@ -28,12 +29,22 @@ class WindowedBaseline:
         self.present.data[:] = 1.0
         counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as the baseline's TfidfVectorizer
         self.tf = counts
-        self.model = LogisticRegression(C=c, max_iter=2000, random_state=seed, warm_start=True)
+        self.c, self.seed = c, seed
+        self.coef = np.zeros(N_FEATURES)  # the last window's coefficients, by hashed n-gram
+        self.intercept = 0.0
 
     def fit_predict(self, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
         """Fit on the rows ``train`` (indices into the titles) and return P(up) for the rows ``score``."""
         document_frequency = np.asarray(self.present[train].sum(axis=0)).ravel()
-        idf = np.log((1 + len(train)) / (1 + document_frequency)) + 1.0  # smooth_idf, as sklearn's default
+        columns = np.flatnonzero(document_frequency)  # n-grams the window has: the vocabulary it can learn
+        idf = np.log((1 + len(train)) / (1 + document_frequency[columns])) + 1.0  # smooth_idf, as sklearn's
         weights = sparse.diags(idf)
-        self.model.fit(normalize(self.tf[train] @ weights), labels)
-        return self.model.predict_proba(normalize(self.tf[score] @ weights))[:, 1]
+        # normalise over the window's n-grams only: an unseen n-gram carries no weight, as in TfidfVectorizer
+        features = normalize(self.tf[train][:, columns] @ weights)
+        # a tight tolerance: where the warm start comes from (a resumed walk has none) moves P(up) < 1e-3
+        model = LogisticRegression(C=self.c, tol=1e-6, max_iter=2000, random_state=self.seed, warm_start=True)
+        model.coef_, model.intercept_ = self.coef[columns][None, :].copy(), np.array([self.intercept])
+        model.fit(features, labels)
+        self.coef[:] = 0.0
+        self.coef[columns], self.intercept = model.coef_[0], float(model.intercept_[0])
+        return model.predict_proba(normalize(self.tf[score][:, columns] @ weights))[:, 1]

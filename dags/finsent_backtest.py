@@ -1,0 +1,58 @@
+"""
+### finsent_backtest: does the board predict the next session, out of sample?
+
+**What**: on demand, a walk-forward backtest: at each step a model is trained on the labelled posts
+of the last `train_sessions` sessions that end at least `max(embargo, horizon)` sessions before it,
+and scores the posts of the next `step_sessions` sessions, so no post is scored by a model that saw
+its session. Writes `backtest_scores` and `backtest_daily` (the out-of-sample index the Sentiment
+page shows) and logs one MLflow run tagged `backtest=<name>`: out-of-sample accuracy with its
+session-clustered interval, the IC with its Newey-West t, and a long-short before and after costs,
+with plots.
+
+**Reads / writes**: Postgres `labels`, `posts`, `post_flags`, `prices` → `backtests`, `backtest_steps`,
+`backtest_scores`, `backtest_daily`; MLflow runs.
+
+**Owner**: finsent. **Triage**: each step commits on its own, so a retry or a new run with the same
+`name` and parameters resumes at the next step; different parameters under a used name fail with a
+clear message (set `replace` or pick a new name). "one class only" in a window: widen
+`train_sessions`. Runs on the `gpu` queue (a LoRA walk trains one adapter per step).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, START
+
+PARAMS = {
+    "name": Param("weekly", type="string", pattern=r"^[A-Za-z0-9_.-]{1,100}$"),
+    "model": Param("baseline", enum=["baseline", "lora"]),
+    "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
+    "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
+    "definition": Param("next_session", type="string"),
+    "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
+    "quantize": Param("", enum=["", "4bit"]),
+    "epochs": Param(1, type="integer", minimum=1),
+    "max_steps": Param(None, type=["null", "integer"]),
+    "train_sessions": Param(120, type="integer", minimum=1),
+    "step_sessions": Param(5, type="integer", minimum=1),
+    "embargo": Param(1, type="integer", minimum=1),
+    "cost_bps": Param(20.0, type="number", minimum=0),
+    "replace": Param(False, type="boolean"),
+}
+
+
+@dag(dag_id="finsent_backtest", schedule=None, start_date=START, catchup=False, max_active_runs=1,
+     default_args={**DEFAULT_ARGS, "retries": 1}, params=PARAMS, tags=["finsent", "backtest", "mlflow"],
+     doc_md=__doc__)
+def finsent_backtest():
+    @task(queue="gpu", execution_timeout=DEFAULT_ARGS["execution_timeout"] * 6)
+    def backtest(params=None) -> dict:
+        from finsent.orchestration.tasks import run_backtest
+
+        return run_backtest(**params)
+
+    backtest()
+
+
+finsent_backtest()
