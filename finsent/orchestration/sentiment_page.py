@@ -30,6 +30,7 @@ class Champion:
     version: int
     metrics: dict[str, float]  # the test_* metrics of the run that registered it
     link: str
+    seen_through: date | None = None  # the last session it trained or validated on (its tag)
 
     @property
     def shows_skill(self) -> bool:
@@ -65,8 +66,60 @@ def champion_summary(settings: Settings) -> Champion | None:
         return None
     version = client.get_model_version(MODEL_NAME, str(number))
     metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    seen = version.tags.get("seen_through")
     return Champion(int(version.version), {k: v for k, v in metrics.items() if k.startswith("test_")},
-                    f"{settings.mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}")
+                    f"{settings.mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}",
+                    date.fromisoformat(seen) if seen else None)
+
+
+@dataclass
+class Backtest:
+    """The newest finished walk-forward backtest: its out-of-sample index and headline numbers."""
+
+    name: str
+    metrics: dict[str, float]
+    link: str
+
+    def summary_html(self) -> str:
+        m = self.metrics
+        low, high = m.get("oos_balanced_accuracy_ci_low", float("nan")), m.get("oos_balanced_accuracy_ci_high",
+                                                                               float("nan"))
+        return (f"backtest <b>{html.escape(self.name)}</b>: IC {m.get('ic_mean', float('nan')):.3f} "
+                f"(t {m.get('ic_t', float('nan')):.2f}, {m.get('ic_sessions', 0):.0f} sessions) · out-of-sample "
+                f"balanced accuracy {m.get('oos_balanced_accuracy', float('nan')):.3f} [{low:.3f}, {high:.3f}] on "
+                f"{m.get('n_sessions', 0):.0f} sessions · long-short Sharpe "
+                f"{m.get('long_short_sharpe', float('nan')):.2f} before cost, "
+                f"{m.get('long_short_sharpe_net', float('nan')):.2f} after")
+
+
+def backtest_summary(engine: Engine, settings: Settings) -> Backtest | None:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT name, mlflow_run_id FROM backtests WHERE status = 'done' "
+                                "ORDER BY finished_at DESC LIMIT 1")).first()
+    if row is None:
+        return None
+    from finsent.ml.registry import configure
+
+    client = configure(settings)
+    run = client.get_run(row.mlflow_run_id) if row.mlflow_run_id else None
+    link = (f"{settings.mlflow_ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}" if run else "")
+    return Backtest(row.name, dict(run.data.metrics) if run else {}, link)
+
+
+# The index as it was known: a backtest's out-of-sample scores where it ran, then the champion's
+# scores, but only for sessions after the last one it trained or validated on.
+_HISTORY = """
+WITH walk AS (
+    SELECT session_date, mean_p_up, 'backtest' AS source FROM backtest_daily WHERE backtest = :b AND ticker = :t),
+live AS (
+    SELECT session_date, mean_p_up, 'champion' AS source FROM daily_sentiment
+    WHERE model_version = :v AND ticker = :t AND session_date > :seen
+      AND session_date > COALESCE((SELECT max(session_date) FROM walk), DATE '1900-01-01'))
+SELECT h.session_date, h.mean_p_up, p.close::float8 AS close, h.source
+FROM (SELECT * FROM walk UNION ALL SELECT * FROM live) h
+LEFT JOIN prices p ON p.ticker = :t AND p.trade_date = h.session_date
+ORDER BY h.session_date
+"""
 
 
 def _svg_chart(rows: list[tuple[date, float, float | None]], width: int = 760, height: int = 180) -> str:
@@ -96,25 +149,36 @@ def _svg_chart(rows: list[tuple[date, float, float | None]], width: int = 760, h
             f'<text x="{width - pad}" y="{height - 8}" text-anchor="end" fill="#666">{rows[-1][0]}</text></svg>')
 
 
+def _sources(rows) -> str:
+    """Which model each stretch of the index comes from: every point is out of sample."""
+    spans = []
+    for source in ("backtest", "champion"):
+        days = [r.session_date for r in rows if r.source == source]
+        if days:
+            spans.append(f"{source} scores {days[0]} .. {days[-1]}")
+    return ('<p class="muted">out of sample only: each session&#x27;s index comes from a model trained before it ('
+            + ("; ".join(spans) or "no such sessions yet") + ")</p>")
+
+
 def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None) -> str:
     e = html.escape
     try:
         champion, registry_error = champion_summary(settings), None
     except FinsentError as exc:  # the page still shows the data; it says why there is no champion line
         champion, registry_error = None, str(exc)
+    backtest = backtest_summary(engine, settings)
     with engine.connect() as conn:
         tickers = [(r.code, r.name) for r in conn.execute(text(
-            "SELECT code, name FROM tickers WHERE code IN (SELECT DISTINCT ticker FROM daily_sentiment) "
-            "ORDER BY code"))]
+            "SELECT code, name FROM tickers WHERE code IN (SELECT ticker FROM daily_sentiment UNION "
+            "SELECT ticker FROM backtest_daily) ORDER BY code"))]
         selected = [t for t in tickers if ticker in (None, t[0])]
         sections = []
         for code, name in selected:
-            rows = conn.execute(text(
-                "SELECT d.session_date, d.mean_p_up, p.close::float8 FROM daily_sentiment d "
-                "LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
-                "WHERE d.ticker = :t AND d.model_version = :v AND d.session_date >= "
-                "(SELECT max(session_date) FROM daily_sentiment WHERE ticker = :t) - :days ORDER BY d.session_date"),
-                {"t": code, "v": champion.version if champion else -1, "days": _DAYS}).all()
+            history = conn.execute(text(_HISTORY), {
+                "t": code, "b": backtest.name if backtest else "", "v": champion.version if champion else -1,
+                # a champion that does not say what it trained on shows no history: none of it is known out of sample
+                "seen": (champion.seen_through if champion and champion.seen_through else date(9999, 1, 1))}).all()
+            rows = [r for r in history if history and (history[-1].session_date - r.session_date).days <= _DAYS]
             latest = conn.execute(text(
                 "SELECT p.title, s.p_up, p.posted_at FROM post_scores s JOIN posts p USING (ticker, post_id) "
                 "WHERE s.ticker = :t AND s.model_version = :v AND p.posted_at >= "
@@ -131,7 +195,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
             sections.append(
                 f'<section><h2>{e(code)} {e(name)}</h2>'
                 + (f'<p>latest session {last[0]}: mean P(up) <b>{last[1]:.3f}</b></p>' if last else "")
-                + _svg_chart([(r[0], float(r[1]), r[2]) for r in rows])
+                + _svg_chart([(r[0], float(r[1]), r[2]) for r in rows]) + _sources(rows)
                 + '<div class=cols><div><h3>most bullish (last day)</h3>'
                 f'<ol>{items(bullish) or "<li>-</li>"}</ol></div>'
                 f'<div><h3>most bearish (last day)</h3><ol>{items(bearish) or "<li>-</li>"}</ol></div></div></section>')
@@ -146,6 +210,9 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         reason = latest_decision(configure(settings))
         head = ("<p>no champion yet: " + (f"{e(reason)}" if reason else "run the <code>finsent_train</code> DAG")
                 + ". A first champion must show skill: balanced accuracy above 0.5, clustered by session.</p>")
+    if backtest:
+        head += (f"<p>{backtest.summary_html()} — "
+                 f'<a href="{e(backtest.link)}" target="_blank" rel="noopener">report in MLflow</a></p>')
     nav = " ".join(f'<a href="?ticker={e(c)}">{e(c)}</a>' for c, _ in tickers)
     body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · Sentiment</title>

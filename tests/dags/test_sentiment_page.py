@@ -28,3 +28,27 @@ def test_without_a_champion_the_page_says_why(engine):
     page = render_sentiment_page(engine, settings)
     assert "no champion yet: v1: no champion yet: no evidence of skill" in page
     assert "balanced accuracy above 0.5, clustered by session" in page
+
+
+def test_the_history_is_out_of_sample_only(engine, planted):
+    from datetime import date
+
+    from finsent.ml.backtest import run_backtest
+    from finsent.ml.backtest.walk import BacktestSpec
+    from tests.data.board import query
+
+    settings = load_settings()
+    assert train_model(settings, engine, planted, "baseline").decision.promoted
+    score_posts(settings, engine)
+    ((seen,),) = query(engine, "SELECT max(session_date) FROM dataset_rows WHERE dataset = :d AND split <> 'test'",
+                       d=planted)
+    page = render_sentiment_page(engine, settings)
+    (first_live,) = query(engine, "SELECT min(session_date) FROM daily_sentiment WHERE session_date > :s", s=seen)[0]
+    assert f"champion scores {first_live} .. " in page and "backtest scores" not in page
+    # after a backtest the earlier sessions come from its walk, each scored by a model trained before it
+    run_backtest(settings, engine, "walk", BacktestSpec(train_sessions=20, step_sessions=5))
+    page = render_sentiment_page(engine, settings)
+    (walk_from, walk_to) = query(engine, "SELECT min(session_date), max(session_date) FROM backtest_daily")[0]
+    assert f"backtest scores {walk_from} .. {walk_to}" in page
+    assert "backtest <b>walk</b>: IC " in page and "report in MLflow" in page
+    assert walk_to > seen and isinstance(walk_from, date)
