@@ -72,7 +72,7 @@ def test_a_backtest_resumes_at_its_step(engine):
     resumed, uninterrupted = query(engine, same, b="parts"), query(engine, same, b="whole")
     assert [r[:3] for r in resumed] == [r[:3] for r in uninterrupted]
     # the same models; only the warm start of the first resumed step differs (optimiser tolerance)
-    assert np.allclose([r[3] for r in resumed], [r[3] for r in uninterrupted], atol=1e-3)
+    assert np.allclose([r[3] for r in resumed], [r[3] for r in uninterrupted], atol=5e-3)
     # other settings under the same name: a clear error, nothing mixed in
     assert main(["backtest", "parts", "--train-sessions", "25", "--step-sessions", "4"]) == 2
 

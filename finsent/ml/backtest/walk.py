@@ -208,23 +208,28 @@ def walk_forward(settings: Settings, engine: Engine, name: str, spec: BacktestSp
         refit = _Refit(spec, posts)
         session_of = pd.to_datetime(posts["session_date"]).to_numpy()
         trainable = posts["label"].isin(["up", "down"]).to_numpy()
-        ran = 0
-        for step in steps:
-            if step.number in done:
-                continue
-            if steps_per_run is not None and ran >= steps_per_run:
-                break
+        up = (posts["label"] == "up").to_numpy()
+
+        def window(step: Step) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             train = np.flatnonzero(trainable & (session_of >= np.datetime64(step.train_from))
                                    & (session_of <= np.datetime64(step.train_through)))
             score = np.flatnonzero((session_of >= np.datetime64(step.score_from))
                                    & (session_of <= np.datetime64(step.score_to)))
-            labels = (posts["label"].to_numpy()[train] == "up").astype(np.int64)
-            if len(np.unique(labels)) < 2:
+            if len(np.unique(up[train])) < 2:
                 raise FinsentError(f"step {step.number}: the window {step.train_from}..{step.train_through} has "
                                    "one class only; widen --train-sessions")
+            return train, up[train].astype(np.int64), score
+
+        pending = [step for step in steps if step.number not in done]
+        if pending and pending[0].number > 0 and spec.model == "baseline":
+            # the windowed baseline warm-starts from the step before: fit that window again first,
+            # so a resumed walk starts where the interrupted one was (up to the optimiser's tolerance)
+            train, labels, _ = window(steps[pending[0].number - 1])
+            refit.fit_predict(train, labels, train[:1])
+        for step in pending[:steps_per_run]:
+            train, labels, score = window(step)
             scored = posts.iloc[score].assign(p_up=refit.fit_predict(train, labels, score))
             _save_step(engine, name, step, scored, len(train))
             done.add(step.number)
-            ran += 1
             progress.advance(note=f"scored {step.score_from}..{step.score_to} (trained through {step.train_through})")
         return BacktestRun(name, spec, steps, len(done), posts)

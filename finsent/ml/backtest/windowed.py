@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
 N_FEATURES = 2**20
+MIN_DF = 2  # as BaselineClassifier: an n-gram seen in one title of the window is noise
 
 
 class WindowedBaseline:
@@ -36,13 +37,12 @@ class WindowedBaseline:
     def fit_predict(self, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
         """Fit on the rows ``train`` (indices into the titles) and return P(up) for the rows ``score``."""
         document_frequency = np.asarray(self.present[train].sum(axis=0)).ravel()
-        columns = np.flatnonzero(document_frequency)  # n-grams the window has: the vocabulary it can learn
+        columns = np.flatnonzero(document_frequency >= MIN_DF)  # the window's vocabulary (min_df, as the baseline)
         idf = np.log((1 + len(train)) / (1 + document_frequency[columns])) + 1.0  # smooth_idf, as sklearn's
         weights = sparse.diags(idf)
         # normalise over the window's n-grams only: an unseen n-gram carries no weight, as in TfidfVectorizer
         features = normalize(self.tf[train][:, columns] @ weights)
-        # a tight tolerance: where the warm start comes from (a resumed walk has none) moves P(up) < 1e-3
-        model = LogisticRegression(C=self.c, tol=1e-6, max_iter=2000, random_state=self.seed, warm_start=True)
+        model = LogisticRegression(C=self.c, max_iter=2000, random_state=self.seed, warm_start=True)
         model.coef_, model.intercept_ = self.coef[columns][None, :].copy(), np.array([self.intercept])
         model.fit(features, labels)
         self.coef[:] = 0.0
