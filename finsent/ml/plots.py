@@ -46,7 +46,9 @@ def calibration_plot(y: np.ndarray, p: np.ndarray, path: Path, bins: int = 10) -
     ax.plot(centres, observed, "o-", label="model")
     ax.set_xlabel("predicted P(up)")
     ax.set_ylabel("observed share up")
-    ax.set_title("calibration (test)")
+    from finsent.ml.metrics import expected_calibration_error
+
+    ax.set_title(f"reliability diagram (test), ECE {expected_calibration_error(y, p):.3f}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

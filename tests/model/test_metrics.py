@@ -53,3 +53,40 @@ def test_information_coefficient_and_report():
     assert "| A | 4 | 4 |" in markdown and "8 posts" in markdown and "4 session dates" in markdown
     # perfect on 4 dates is still only 4 observations: the interval and the test say so honestly
     assert report.tests["p_value_balanced_accuracy"] < 0.05 and flat["test_n_sessions"] == 4
+
+
+def test_platt_calibration_is_fitted_on_valid_and_saved_with_the_model(tmp_path):
+    from finsent.ml.calibration import fit_platt
+    from finsent.ml.models import load_classifier
+    from finsent.ml.models.baseline import BaselineClassifier
+    from finsent.ml.models.calibrated import CalibratedClassifier
+
+    rng = np.random.default_rng(0)
+    words = np.array(["가즈아", "떡상", "손절", "떡락", "오늘", "종목"])
+    y = rng.integers(0, 2, 600)
+    # a word that agrees with the label 70% of the time: raw scores are overconfident on train-like text
+    titles = [f"{words[(label if rng.random() < 0.7 else 1 - label) * 2]} {rng.choice(words[4:])}" for label in y]
+    model = BaselineClassifier()
+    model.fit(titles[:400], y[:400])
+    raw_valid = model.predict_proba(titles[400:500])
+    calibration = fit_platt(raw_valid, y[400:500])
+    assert calibration is not None and calibration.n_valid == 100
+    assert fit_platt(raw_valid, np.ones(100)) is None  # one class: nothing to fit, P(up) stays raw
+    calibrated = CalibratedClassifier(model, calibration)
+    calibrated.save(tmp_path / "m")
+    loaded = load_classifier(tmp_path / "m")
+    test = titles[500:]
+    assert np.allclose(loaded.predict_proba(test), calibration.apply(model.predict_proba(test)))
+
+
+def test_platt_calibration_repairs_overconfident_scores():
+    from finsent.ml.calibration import fit_platt
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=6000)
+    y = (rng.random(6000) < 1 / (1 + np.exp(-z))).astype(int)
+    raw = 1 / (1 + np.exp(-3 * z))  # three times too sure of itself
+    calibration = fit_platt(raw[:3000], y[:3000])
+    assert abs(calibration.slope - 1 / 3) < 0.05
+    assert expected_calibration_error(y[3000:], raw[3000:]) > 0.1
+    assert expected_calibration_error(y[3000:], calibration.apply(raw[3000:])) < 0.03
