@@ -10,6 +10,7 @@ verbalizer choice.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -33,7 +34,25 @@ def _shard(batches: list[list[int]], world: int, rank: int) -> list[list[int]]:
 
 
 def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
-    """Train ``clf``'s adapter on ``texts``: the loop of the module docstring."""
+    """Train ``clf``'s adapter on ``texts``: the loop of the module docstring.
+
+    In a multi-process job a rank that fails logs why and ends its process at once (no interpreter
+    teardown, which can block in a collective library); the launcher (torchrun's agent, also under
+    ``accelerate launch``) then stops the other ranks instead of leaving them in an all-reduce
+    until the collective timeout."""
+    if distributed_world_size() == 1:
+        _fit(clf, texts, labels)
+        return
+    try:
+        _fit(clf, texts, labels)
+    except BaseException as exc:
+        log.error("training rank %s failed, ending the job: %s", os.environ.get("RANK", "?"), exc,
+                  exc_info=not isinstance(exc, FinsentError))
+        logging.shutdown()
+        os._exit(getattr(exc, "exit_code", 1))
+
+
+def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
