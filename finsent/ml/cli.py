@@ -24,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             base_model=args.base_model, prompt=args.prompt, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, max_steps=args.max_steps, quantize=args.quantize, device=args.device, lora_r=args.lora_r,
             all_linear=args.all_linear, gradient_checkpointing=args.gradient_checkpointing,
-            checkpoint_dir=args.checkpoint_dir, seed=args.seed)
+            checkpoint_dir=args.checkpoint_dir, save_every=args.save_every, dtype=args.dtype, seed=args.seed)
     outcome = train_model(load_settings(), open_engine(), args.dataset, args.model, lora=spec)
     if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
         return 0
@@ -88,7 +88,12 @@ def register(commands) -> None:
     train.add_argument("--quantize", choices=("4bit",), help="QLoRA (bitsandbytes 4-bit; CUDA only)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     train.add_argument("--gradient-checkpointing", action="store_true")
-    train.add_argument("--checkpoint-dir", help="save resumable checkpoints here (and resume from them)")
+    train.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"), default="auto",
+                       help="compute dtype: auto = bfloat16 on GPUs that have it, float16 (with loss scaling) on "
+                            "older GPUs, float32 on CPUs; LoRA weights stay float32")
+    train.add_argument("--checkpoint-dir", help="save resumable checkpoints here and resume from them (a checkpoint "
+                                                "of another spec or snapshot is refused; removed when training ends)")
+    train.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N optimizer steps")
     train.add_argument("--seed", type=int, default=0)
 
     evaluate = add_command(commands, "evaluate", cmd_evaluate, help="re-evaluate a registered version on a snapshot")
@@ -97,7 +102,8 @@ def register(commands) -> None:
 
     score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
     score.add_argument("--alias", default="champion")
-    score.add_argument("--batch-size", type=positive_int, default=2048)
+    score.add_argument("--batch-size", type=positive_int, default=256,
+                       help="posts per forward pass of the model (lower it when the GPU runs out of memory)")
 
     model = commands.add_parser("model", help="model utilities")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")

@@ -95,16 +95,33 @@ def train_and_register(dataset: str, model: str = "baseline", base_model: str | 
             "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
 
 
-def score_and_index() -> dict:
-    """Score with the champion; ``model_version`` is None when nothing has been trained yet."""
+def find_champion() -> dict:
+    """The champion's version and the Celery queue its scoring belongs on: ``gpu`` for a LoRA model
+    (the base model and a GPU live on the GPU worker), ``default`` for the baseline. ``version`` is
+    None when nothing has been trained yet."""
+    from finsent.ml.registry import MODEL_NAME, configure, version_of
+
+    client = configure(load_settings())
+    try:
+        version = version_of(client, "champion")
+    except NotRegisteredError as exc:
+        log.warning("%s", exc)
+        return {"version": None, "kind": None, "queue": None}
+    kind = client.get_model_version(MODEL_NAME, str(version)).tags.get("model")
+    return {"version": version, "kind": kind, "queue": "default" if kind == "baseline" else "gpu"}
+
+
+def score_and_index(version: int | str = "champion", batch_size: int = 256) -> dict:
+    """Score with a version (default: the champion) at ``batch_size`` posts per forward pass;
+    ``model_version`` is None when nothing has been trained yet."""
     from finsent.ml.registry import configure, version_of
     from finsent.ml.score import score_posts
 
     settings = load_settings()
     try:
-        version_of(configure(settings), "champion")
+        version_of(configure(settings), version)
     except NotRegisteredError as exc:
         log.warning("%s", exc)
         return {"model_version": None, "scored": 0, "index_rows": 0}
-    report = score_posts(settings, _engine())
+    report = score_posts(settings, _engine(), alias=str(version), batch_size=int(batch_size))
     return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}

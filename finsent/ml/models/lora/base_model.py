@@ -28,9 +28,18 @@ def hf_hub_cache() -> Path:
     return Path(home).expanduser() / "hub"
 
 
-def load_kwargs(reference: str) -> dict:
-    """Extra ``from_pretrained`` arguments for a base given as a directory or a hub id."""
-    return {} if Path(reference).expanduser().is_dir() else {"cache_dir": str(hf_hub_cache())}
+def load_source(reference: str) -> tuple[str, dict]:
+    """What ``from_pretrained`` reads for a base given as a directory or a hub id, and its extra
+    arguments. A hub id already in the cache loads from its snapshot directory, so a pre-fetched
+    base never touches the network (and its revision is the one recorded); otherwise it downloads."""
+    if Path(reference).expanduser().is_dir():
+        return str(Path(reference).expanduser()), {}
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(reference, cache_dir=str(hf_hub_cache()), local_files_only=True), {}
+    except (OSError, ValueError):  # not cached: from_pretrained downloads it into the cache
+        return reference, {"cache_dir": str(hf_hub_cache())}
 
 
 def directory_size(directory: Path) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from finsent.errors import ConfigError, FinsentError
-from finsent.ml.models.lora.base_model import load_kwargs
+from finsent.ml.models.lora.base_model import load_source
 from finsent.ml.models.lora.encoding import PromptEncoder
 from finsent.ml.models.lora.spec import LoraSpec, check_base_model, resolve_device, resolve_dtype
 
@@ -50,10 +50,10 @@ class LoraClassifier:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        extra = load_kwargs(self.base_path)
+        source, extra = load_source(self.base_path)
         try:
             tokenizer = (AutoTokenizer.from_pretrained(tokenizer_path) if tokenizer_path
-                         else AutoTokenizer.from_pretrained(self.base_path, **extra))
+                         else AutoTokenizer.from_pretrained(source, **extra))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--base-model {self.base_path!r} is not a loadable model: {exc}") from None
         if tokenizer.pad_token_id is None:
@@ -69,7 +69,7 @@ class LoraClassifier:
                 bnb_4bit_compute_dtype=compute)
             kwargs["device_map"] = {"": torch.device(self.device).index or 0}  # this rank's GPU
         try:
-            model = AutoModelForCausalLM.from_pretrained(self.base_path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--base-model {self.base_path!r} is not a loadable causal LM: {exc}") from None
         if self.spec.quantize != "4bit":
