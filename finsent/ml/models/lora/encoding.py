@@ -89,5 +89,7 @@ class PromptEncoder:
         """(ids every row shares with the prefix: computed once, per-row rest: run per post)."""
         shared = len(self.prefix_ids)
         for row in rows:
-            shared = min(shared, common_prefix_length(self.prefix_ids, row), len(row) - 1)
+            shared = min(shared, len(row) - 1)
+            if row[:shared] != self.prefix_ids[:shared]:  # (a C-speed check first: most rows agree)
+                shared = common_prefix_length(self.prefix_ids[:shared], row)
         return list(self.prefix_ids[:shared]), [list(row[shared:]) for row in rows]
