@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import Result, print_table
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec
-from finsent.ml.models.prompts import prefix
 from finsent.ml.models.tiny import make_tiny_model
 
 BULL = ["가즈아", "떡상", "매수", "반등", "폭등", "상한가", "호재", "실적 좋네요", "외인 매수"]
@@ -61,9 +60,8 @@ def naive_steps(model: LoraClassifier, titles: list[str], labels: np.ndarray, st
     """fp32, every row padded to 512 tokens, no grouping: the loop people write first."""
     import torch
 
-    prefix_ids = model.tokenizer(prefix(model.spec.prompt), add_special_tokens=False)["input_ids"]
-    rows = model._encode(titles)
-    _, up, down = model._answer_ids()
+    prefix_ids, rows = model.encoder.split(model._encode(titles))
+    up, down = model.encoder.up_id, model.encoder.down_id
     params = [p for p in model.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     pad_to = 512 - len(prefix_ids)
@@ -105,8 +103,7 @@ def main() -> None:
         finsent.fit(titles, labels)
         sync()
         seconds = time.perf_counter() - started
-        prefix_len = len(finsent.tokenizer(prefix(args.prompt), add_special_tokens=False)["input_ids"])
-        real = sum(prefix_len + len(r) for r in finsent._encode(titles[: args.steps * args.batch_size]))
+        real = sum(len(r) for r in finsent._encode(titles[: args.steps * args.batch_size]))  # whole prompts
         naive = LoraClassifier(spec)
         naive.tokenizer, naive.model = finsent.tokenizer, finsent.model  # same weights and adapter
         naive.model.train()

@@ -85,7 +85,12 @@ def _add_model_options(parser) -> None:
     parser.add_argument("--quantize", choices=("4bit",), help="QLoRA (bitsandbytes 4-bit; CUDA only)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument("--checkpoint-dir", help="save resumable checkpoints here (and resume from them)")
+    parser.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"), default="auto",
+                        help="compute dtype: auto = bfloat16 on GPUs that have it, float16 (with loss scaling) on "
+                             "older GPUs, float32 on CPUs; LoRA weights stay float32")
+    parser.add_argument("--checkpoint-dir", help="save resumable checkpoints here and resume from them (a checkpoint "
+                                                 "of another spec or snapshot is refused; removed when training ends)")
+    parser.add_argument("--save-every", type=positive_int, default=200, help="checkpoint every N optimizer steps")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -93,7 +98,8 @@ def _lora_options(args: argparse.Namespace) -> dict:
     return {"base_model": args.base_model, "prompt": args.prompt, "epochs": args.epochs, "batch_size": args.batch_size,
             "lr": args.lr, "max_steps": args.max_steps, "quantize": args.quantize, "device": args.device,
             "lora_r": args.lora_r, "all_linear": args.all_linear, "gradient_checkpointing": args.gradient_checkpointing,
-            "checkpoint_dir": args.checkpoint_dir, "seed": args.seed}
+            "checkpoint_dir": args.checkpoint_dir, "save_every": args.save_every, "dtype": args.dtype,
+            "seed": args.seed}
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -109,7 +115,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from finsent.ml.backtest.walk import BacktestSpec
 
     options = _lora_options(args)
-    options.pop("checkpoint_dir")
+    options.pop("checkpoint_dir")  # one adapter per step: a checkpoint would be the wrong step's
+    options.pop("save_every")
     spec = BacktestSpec(model=args.model, definition=args.definition, rules=parse_rules(args.rules),
                         train_sessions=args.train_sessions, step_sessions=args.step_sessions, embargo=args.embargo,
                         cost_bps=args.cost_bps, lora=options if args.model == "lora" else {})
@@ -134,7 +141,8 @@ def register(commands) -> None:
 
     score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
     score.add_argument("--alias", default="champion")
-    score.add_argument("--batch-size", type=positive_int, default=2048)
+    score.add_argument("--batch-size", type=positive_int, default=256,
+                       help="posts per forward pass of the model (lower it when the GPU runs out of memory)")
 
     backtest = add_command(commands, "backtest", cmd_backtest,
                            help="walk-forward backtest: retrain over time, score only unseen sessions")

@@ -3,7 +3,8 @@
 MLflow stores this file with the model; loading runs it and calls ``load_context`` with the
 model directory (adapter, tokenizer, manifest, and the base weights or their local path), so a
 fresh process needs no hub access. Input: a DataFrame with a ``title`` column. Output: a
-DataFrame with ``p_up``.
+DataFrame with ``p_up``. ``finsent score`` calls ``predict_titles`` on the unwrapped model so that
+its ``--batch-size`` reaches the model's forward pass.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ class FinsentUpDown(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         titles = model_input["title"].astype(str).tolist()
-        return pd.DataFrame({"p_up": self.classifier.predict_proba(titles)})
+        return pd.DataFrame({"p_up": self.predict_titles(titles, (params or {}).get("batch_size"))})
+
+    def predict_titles(self, titles: list[str], batch_size: int | None = None):
+        """P(up) per title; ``batch_size`` is the model's forward batch (LoRA; the baseline has none)."""
+        if batch_size and getattr(self.classifier, "kind", None) == "lora":
+            return self.classifier.predict_proba(titles, batch_size=int(batch_size))
+        return self.classifier.predict_proba(titles)
 
 
 mlflow.models.set_model(FinsentUpDown())

@@ -17,9 +17,11 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.data.labels import CALENDAR_SQL, POST_DAY_SQL
 from finsent.db import raw_connection
-from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, version_of
+from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
 
 log = logging.getLogger(__name__)
+
+FETCH_ROWS = 2048  # posts read and committed together (an interrupted run resumes after the last commit)
 
 
 @dataclass
@@ -46,21 +48,24 @@ GROUP BY 1, 2, 3
 """
 
 
-def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", batch_size: int = 2048) -> ScoreReport:
+def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", batch_size: int = 256) -> ScoreReport:
+    """``alias`` is an alias or a version number; ``batch_size`` is the model's forward batch (posts
+    are read and committed in chunks of at least ``FETCH_ROWS``)."""
     client = configure(settings)
     version = version_of(client, alias)
-    model = load_pyfunc(version)
-    log.info("scoring with %s v%d (@%s)", MODEL_NAME, version, alias)
+    model = load_pyfunc(version).unwrap_python_model()  # finsent's FinsentUpDown: takes a batch size
+    log.info("scoring with %s v%d (@%s), forward batch %d", MODEL_NAME, version, alias, batch_size)
+    fetch_rows = max(FETCH_ROWS, batch_size)
     scored = 0
     with raw_connection(engine) as reader, raw_connection(engine) as writer:
         try:
             with reader.cursor(name="unscored") as pending:  # server-side: never all posts in memory
-                pending.itersize = batch_size
+                pending.itersize = fetch_rows
                 pending.execute("SELECT p.ticker, p.post_id, p.title FROM posts p WHERE NOT EXISTS "
                                 "(SELECT 1 FROM post_scores s WHERE s.model_version = %s AND s.ticker = p.ticker "
                                 "AND s.post_id = p.post_id) ORDER BY p.ticker, p.post_id", (version,))
-                while batch := pending.fetchmany(batch_size):
-                    p_up = predict(model, [title for _, _, title in batch])
+                while batch := pending.fetchmany(fetch_rows):
+                    p_up = model.predict_titles([title for _, _, title in batch], batch_size)
                     lines = "".join(f"{version}\t{t}\t{pid}\t{p:.6f}\n" for (t, pid, _), p in zip(batch, p_up))
                     with writer.cursor() as cur:
                         cur.copy_expert("COPY post_scores (model_version, ticker, post_id, p_up) FROM STDIN",

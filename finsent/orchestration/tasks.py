@@ -100,20 +100,36 @@ def train_and_register(dataset: str, model: str = "baseline", base_model: str | 
             "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
 
 
-def score_and_index() -> dict:
-    """Score with the champion; ``model_version`` is None while there is none (no version has shown
-    skill yet: the newest version's decision says why)."""
+def find_champion() -> dict:
+    """The champion's version and the Celery queue its scoring belongs on: ``gpu`` for a LoRA model
+    (the base model and a GPU live on the GPU worker), ``default`` for the baseline. ``version`` is
+    None while there is no champion (no version has shown skill yet: the newest decision says why)."""
+    from finsent.ml.registry import MODEL_NAME, configure, latest_decision, version_of
+
+    client = configure(load_settings())
+    try:
+        version = version_of(client, "champion")
+    except NotRegisteredError as exc:
+        log.warning("%s; nothing to score. Newest decision: %s", exc, latest_decision(client) or "none yet")
+        return {"version": None, "kind": None, "queue": None}
+    kind = client.get_model_version(MODEL_NAME, str(version)).tags.get("model")
+    return {"version": version, "kind": kind, "queue": "default" if kind == "baseline" else "gpu"}
+
+
+def score_and_index(version: int | str = "champion", batch_size: int = 256) -> dict:
+    """Score with a version (default: the champion) at ``batch_size`` posts per forward pass;
+    ``model_version`` is None while there is no champion (the newest version's decision says why)."""
     from finsent.ml.registry import configure, latest_decision, version_of
     from finsent.ml.score import score_posts
 
     settings = load_settings()
     client = configure(settings)
     try:
-        version_of(client, "champion")
+        version_of(client, version)
     except NotRegisteredError as exc:
         log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client) or "none yet")
         return {"model_version": None, "scored": 0, "index_rows": 0}
-    report = score_posts(settings, _engine())
+    report = score_posts(settings, _engine(), alias=str(version), batch_size=int(batch_size))
     return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}
 
 

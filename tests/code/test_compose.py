@@ -44,3 +44,11 @@ def test_gpu_worker_reserves_a_gpu_and_listens_on_the_gpu_queue():
     assert "--queues gpu" in gpu["command"]
     assert "--allowed-hosts" in SERVICES["mlflow"]["command"]
     assert "airflow pools set naver" in " ".join(SERVICES["airflow-init"]["command"])
+
+
+def test_workers_share_a_models_volume_as_their_hub_cache():
+    assert "models" in COMPOSE["volumes"]
+    for name in ("airflow-worker", "airflow-worker-gpu"):  # scoring runs on either, by the champion's kind
+        service = SERVICES[name]
+        mounts = {m.split(":")[0]: m.split(":")[1] for m in service["volumes"]}
+        assert service["environment"]["HF_HOME"].startswith(mounts["models"] + "/"), name

@@ -34,6 +34,8 @@ def test_dag_policy(dagbag, dag_id):
     if dag_id == "finsent_train":
         assert dag.get_task("train").queue == "gpu"
         assert [link.name for link in dag.get_task("train").operator_extra_links] == ["MLflow run"]
+    if dag_id == "finsent_score":  # a LoRA champion scores where the GPU and the base model are
+        assert dag.get_task("score_on_gpu").queue == "gpu" and dag.get_task("score_on_cpu").queue != "gpu"
 
 
 def test_dag_files_import_nothing_heavy_at_parse_time():

@@ -49,7 +49,9 @@ def test_the_four_dags_end_to_end(dagbag, engine, pipeline_env, tiny_model):
     versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
     assert len(versions) == 2 and int(client.get_registered_model(MODEL_NAME).aliases["challenger"]) == 2
 
-    run(dagbag, "finsent_score")
+    scored = run(dagbag, "finsent_score", run_conf={"batch_size": 64})
+    states = {ti.task_id: ti.state for ti in scored.get_task_instances()}
+    assert states["score_on_cpu"] == "success" and states["score_on_gpu"] == "skipped"  # the champion is the baseline
     assert query(engine, "SELECT count(*) FROM post_scores")[0][0] == query(engine, "SELECT count(*) FROM posts")[0][0]
     assert query(engine, "SELECT count(*) FROM daily_sentiment")[0][0] > 0
 

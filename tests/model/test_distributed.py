@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -36,3 +37,33 @@ def test_two_process_lora_training_registers_once(engine, planted, tiny_model):
     assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
     runs = client.search_runs([client.get_experiment_by_name("finsent").experiment_id])
     assert len(runs) == 1 and runs[0].data.metrics["test_p_value_vs_half"] < 0.05
+
+
+def torchrun_job(base: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    started = time.monotonic()
+    done = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m",
+                           "tests.model.ddp_job", str(base), *args], cwd=root, env=env, check=False,
+                          capture_output=True, text=True, timeout=300)
+    return done, time.monotonic() - started
+
+
+def test_a_failing_rank_ends_the_job_on_every_rank(tiny_model, tmp_path):
+    (tmp_path / "empty").mkdir()
+    done, seconds = torchrun_job(tiny_model, "fail-rank-1", str(tmp_path / "empty"))
+    assert done.returncode != 0
+    assert "training rank 1 failed, ending the job: --base-model" in done.stderr
+    assert "is not a loadable model" in done.stderr
+    assert "rank 0 finished" not in done.stderr
+    # startup (imports, model load) takes most of it on a loaded 2-core machine; the hang it
+    # replaces lasted the collective timeout (30 minutes for gloo, 10 for NCCL)
+    assert seconds < 120, seconds
+
+
+def test_fewer_batches_than_ranks_is_refused_on_every_rank(tiny_model):
+    done, _ = torchrun_job(tiny_model, "few-batches")
+    assert done.returncode != 0
+    assert "make fewer batches of 4 than the 2 training processes" in done.stderr
+    assert "finished" not in done.stderr

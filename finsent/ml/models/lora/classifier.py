@@ -3,8 +3,9 @@
 The prompt (``study-2shot`` or ``zero-shot``) ends in "[정답]:"; the answer is " [상승]" or
 " [하락]". Both share their first token(s); the model's logits for the first token where they
 differ, after the shared part, give P(up) in one forward pass (no ``generate``). Training
-minimises the cross-entropy of that two-way choice; the fixed prompt prefix is computed once at
-inference and only the title and answer tokens run per post.
+minimises the cross-entropy of that two-way choice. Each post is tokenised as one whole prompt
+(``encoding``); at inference the ids all posts share with the prompt prefix run once and only the
+rest runs per post.
 
 This module holds the model and its prefix-cached inference; ``training`` holds the loop and
 ``persistence`` saving and loading.
@@ -20,8 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from finsent.errors import ConfigError, FinsentError
-from finsent.ml.models.lora.spec import LoraSpec, check_base_model, resolve_device
-from finsent.ml.models.prompts import ANSWERS, prefix, suffix
+from finsent.ml.models.lora.base_model import load_source
+from finsent.ml.models.lora.encoding import PromptEncoder
+from finsent.ml.models.lora.spec import LoraSpec, check_base_model, resolve_device, resolve_dtype
+
+TRAIN_OOM = ("out of GPU memory: lower --batch-size, add --gradient-checkpointing, or use --quantize 4bit")
+SCORE_OOM = ("out of GPU memory while scoring at batch size {batch_size}: lower --batch-size (the "
+             "finsent_score DAG's batch_size param)")
 
 
 class LoraClassifier:
@@ -31,55 +37,60 @@ class LoraClassifier:
         self.spec = spec
         self.base_path = base_path or spec.base_model
         self.device = resolve_device(spec.device, spec.quantize)
+        self.dtype = resolve_dtype(spec.dtype, self.device)
         check_base_model(self.base_path)
         self.model = None
         self.tokenizer = None
         self.best_step: int | None = None  # the step early stopping on valid kept
+        self._encoder: PromptEncoder | None = None
 
     # -- model ------------------------------------------------------------------------------------
 
-    def _load_base(self):
+    def _load_base(self, tokenizer_path: str | Path | None = None):
+        """(tokenizer, base model): the base's own tokenizer, or the one saved at ``tokenizer_path``."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        source, extra = load_source(self.base_path)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(self.base_path)
+            tokenizer = (AutoTokenizer.from_pretrained(tokenizer_path) if tokenizer_path
+                         else AutoTokenizer.from_pretrained(source, **extra))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--base-model {self.base_path!r} is not a loadable model: {exc}") from None
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        kwargs: dict = {}
+        # The frozen base in the compute dtype; peft keeps the LoRA weights in float32 (the master copy).
+        kwargs: dict = {**extra, "dtype": getattr(torch, self.dtype)}
         if self.spec.quantize == "4bit":
             from transformers import BitsAndBytesConfig
 
+            compute = torch.float16 if self.dtype == "float16" else torch.bfloat16
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=torch.bfloat16)
+                bnb_4bit_compute_dtype=compute)
             kwargs["device_map"] = {"": torch.device(self.device).index or 0}  # this rank's GPU
         try:
-            model = AutoModelForCausalLM.from_pretrained(self.base_path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--base-model {self.base_path!r} is not a loadable causal LM: {exc}") from None
         if self.spec.quantize != "4bit":
             model.to(self.device)
         return tokenizer, model
 
+    @property
+    def encoder(self) -> PromptEncoder:
+        if self._encoder is None or self._encoder.tokenizer is not self.tokenizer:
+            self._encoder = PromptEncoder(self.tokenizer, self.spec.prompt, self.spec.max_title_tokens)
+        return self._encoder
+
     def _answer_ids(self) -> tuple[list[int], int, int]:
         """(shared answer prefix ids, first differing id of up, of down)."""
-        up, down = (self.tokenizer(a, add_special_tokens=False)["input_ids"] for a in ANSWERS)
-        shared = 0
-        while shared < min(len(up), len(down)) and up[shared] == down[shared]:
-            shared += 1
-        if shared >= min(len(up), len(down)):
-            raise FinsentError("the tokenizer cannot tell the verbalizers apart")
-        return up[:shared], up[shared], down[shared]
+        enc = self.encoder
+        return enc.answer_shared, enc.up_id, enc.down_id
 
     def _encode(self, titles: Sequence[str]) -> list[list[int]]:
-        """Per post: title + answer cue + shared answer tokens (the prefix is added separately)."""
-        shared, _, _ = self._answer_ids()
-        encoded = self.tokenizer([suffix(t) for t in titles], add_special_tokens=False)["input_ids"]
-        limit = self.spec.max_title_tokens
-        return [ids[-limit:] + shared for ids in encoded]
+        """Per post: the ids of the whole prompt + the shared answer ids."""
+        return self.encoder.encode(titles)
 
     def _batches(self, lengths: list[int], batch_size: int, shuffle: bool, rng: random.Random) -> list[list[int]]:
         """Length-grouped batches: sort within chunks of 50 batches, so padding stays small."""
@@ -116,20 +127,21 @@ class LoraClassifier:
             out = self.model(input_ids=ids, attention_mask=full_mask, cache=cache, use_cache=True)
             logits = out.logits
         else:
-            prefix_t = torch.tensor(prefix_ids, device=self.device).expand(len(rows), -1)
+            prefix_t = torch.tensor(prefix_ids, dtype=torch.long, device=self.device).expand(len(rows), -1)
             full_ids = torch.cat([prefix_t, ids], 1)
             full_mask = torch.cat([torch.ones_like(prefix_t), mask], 1)
             logits = self.model(input_ids=full_ids, attention_mask=full_mask).logits[:, n_prefix:]
         return logits[torch.arange(len(rows), device=self.device), last]
 
     def _autocast(self):
+        """Matmuls in the compute dtype (see ``resolve_dtype``); float32 needs no autocast."""
         import contextlib
 
         import torch
 
-        if self.device.startswith("cuda") and torch.cuda.is_bf16_supported():
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        if self.dtype == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast("cuda" if self.device.startswith("cuda") else "cpu", dtype=getattr(torch, self.dtype))
 
     # -- training and persistence live beside this module ------------------------------------------
 
@@ -145,7 +157,7 @@ class LoraClassifier:
         save_lora(self, directory, bundle_base=bundle_base)
 
     @classmethod
-    def load(cls, directory: Path, device: str = "auto") -> "LoraClassifier":
+    def load(cls, directory: Path, device: str = "auto") -> LoraClassifier:
         from finsent.ml.models.lora.persistence import load_lora
 
         return load_lora(directory, device)
@@ -157,17 +169,21 @@ class LoraClassifier:
 
         if self.model is None:
             raise FinsentError("the model is not trained or loaded")
-        prefix_ids = self.tokenizer(prefix(self.spec.prompt), add_special_tokens=False)["input_ids"]
-        rows = self._encode(texts)
-        _, up_id, down_id = self._answer_ids()
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        prefix_ids, rows = self.encoder.split(self._encode(texts))
+        up_id, down_id = self.encoder.up_id, self.encoder.down_id
         out = np.zeros(len(rows), dtype=np.float64)
-        with torch.inference_mode(), self._autocast():
-            cache = None
-            if use_prefix_cache:
-                cache = self.model(input_ids=torch.tensor([prefix_ids], device=self.device),
-                                   use_cache=True).cache
-            for batch in self._batches([len(r) for r in rows], batch_size, False, random.Random(0)):
-                logits = self._forward_last(prefix_ids, [rows[i] for i in batch], cache).float()
-                pair = torch.log_softmax(logits[:, [up_id, down_id]], dim=-1)
-                out[batch] = pair[:, 0].exp().cpu().numpy()
+        try:
+            with torch.inference_mode(), self._autocast():
+                cache = None
+                if use_prefix_cache and prefix_ids:
+                    cache = self.model(input_ids=torch.tensor([prefix_ids], device=self.device),
+                                       use_cache=True).cache
+                for batch in self._batches([len(r) for r in rows], batch_size, False, random.Random(0)):
+                    logits = self._forward_last(prefix_ids, [rows[i] for i in batch], cache).float()
+                    pair = torch.log_softmax(logits[:, [up_id, down_id]], dim=-1)
+                    out[batch] = pair[:, 0].exp().cpu().numpy()
+        except torch.cuda.OutOfMemoryError:
+            raise FinsentError(SCORE_OOM.format(batch_size=batch_size)) from None
         return out

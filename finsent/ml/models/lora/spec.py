@@ -28,8 +28,9 @@ class LoraSpec:
     max_title_tokens: int = 96
     quantize: str | None = None  # "4bit"
     device: str = "auto"  # auto | cpu | cuda
+    dtype: str = "auto"  # auto | bfloat16 | float16 | float32: the compute dtype (see resolve_dtype)
     gradient_checkpointing: bool = False
-    checkpoint_dir: str | None = None  # resumable: adapter + optimizer every save_every steps
+    checkpoint_dir: str | None = None  # resumable: adapter, optimizer, RNGs, position every save_every steps
     save_every: int = 200
     seed: int = 0
 
@@ -61,6 +62,27 @@ def resolve_device(requested: str, quantize: str | None) -> str:
     if quantize == "4bit" and device != "cuda":
         raise ConfigError("--quantize 4bit needs CUDA (bitsandbytes); drop it to train in full precision on CPU")
     return device
+
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    """The compute dtype. auto: bfloat16 on a GPU that has it, float16 on an older GPU (with a
+    GradScaler in training), float32 on a CPU. The frozen base weights are loaded in this dtype;
+    the LoRA weights (what the optimizer updates) stay float32 whatever it is."""
+    import torch
+
+    if requested not in DTYPES:
+        raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {requested!r}")
+    if requested != "auto":
+        if requested == "float16" and not device.startswith("cuda"):
+            raise ConfigError("--dtype float16 needs CUDA (CPUs compute float16 slowly and inexactly); "
+                              "use float32 or bfloat16 on a CPU")
+        return requested
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
 
 
 def distributed_world_size() -> int:
