@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.engine import Engine
@@ -105,15 +106,32 @@ ANALYZE label_days;
 # The day whose session (or the first one after it) a post belongs to, in KST. Korea has had no
 # daylight saving since 1988, so a fixed +09:00 is exact, and 3x cheaper than a zone-name lookup.
 _KST = "(p.posted_at AT TIME ZONE INTERVAL '+09:00')"
-# The day's opening: 09:00, or the later one `session_hours` lists (CSAT day, first day of the
-# year). The table is read once per statement (an uncorrelated subquery); each post costs a lookup.
-_OPENS = (f"coalesce(((SELECT jsonb_object_agg(trade_date, opens) FROM session_hours) ->> {_KST}::date::text)::time,"
-          " time '09:00')")
+# The day map at regular hours (09:00 opening), for readers that join label_days by day alone.
 POST_DAY_SQL = {
-    # opens strictly after the post: before the opening that day's session, from it the next day's
-    "next_session": f"CASE WHEN {_KST}::time < {_OPENS} THEN {_KST}::date ELSE {_KST}::date + 1 END",
+    # opens strictly after the post: before 09:00 that day's session, from 09:00 the next day's
+    "next_session": f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date ELSE {_KST}::date + 1 END",
     "same_day": f"{_KST}::date",
 }
+
+
+def post_day_sql(rule: str, late_openings: dict[time, list[date]]) -> str:
+    """The day map with the days that open late (``session_hours``: 10:00 on the CSAT day). The
+    dates are written into the statement as literals: a lookup table here would cost the planner
+    its estimate of the day join, and a few dates in an array cost each post almost nothing."""
+    if rule != "next_session" or not late_openings:
+        return POST_DAY_SQL[rule]
+    late = " ".join(
+        f"WHEN {_KST}::date = ANY('{{{','.join(d.isoformat() for d in sorted(days))}}}'::date[]) "
+        f"AND {_KST}::time < time '{opens.isoformat()}' THEN {_KST}::date"
+        for opens, days in sorted(late_openings.items()))
+    return f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date {late} ELSE {_KST}::date + 1 END"
+
+
+def late_openings(cursor) -> dict[time, list[date]]:
+    """Days whose session opens after 09:00, by opening time."""
+    cursor.execute("SELECT opens, array_agg(trade_date ORDER BY trade_date) FROM session_hours "
+                   "WHERE opens > time '09:00' GROUP BY opens")
+    return dict(cursor.fetchall())
 
 # Labels whose prices changed after they were written: a re-fetch, a rewritten history (a split)
 # or a late session that falls between a label's base and target. Only prices written since the
@@ -130,7 +148,8 @@ WHERE l.definition = %(definition)s
 """
 
 
-def _insert_sql(definition: LabelDefinition, tickers: list[str] | None) -> str:
+def _insert_sql(definition: LabelDefinition, tickers: list[str] | None,
+                late: dict[time, list[date]] | None = None) -> str:
     # same_day: the day must be a session itself, so the day map must not shift it forward.
     day_match = "AND d.day = e.trade_date" if definition.rule == "same_day" else ""
     ticker_filter = "AND p.ticker = ANY(%(tickers)s)" if tickers else ""
@@ -142,7 +161,7 @@ SELECT %(definition)s, p.ticker, p.post_id, e.trade_date, b.trade_date, t.trade_
             WHEN t.close < b.close AND 1 - t.close / b.close >= %(band)s THEN 'down'
             ELSE 'flat' END
 FROM posts p
-JOIN label_days d ON d.ticker = p.ticker AND d.day = {POST_DAY_SQL[definition.rule]}
+JOIN label_days d ON d.ticker = p.ticker AND d.day = {post_day_sql(definition.rule, late or {})}
 JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match}
 JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1 AND b.close > 0
 JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
@@ -179,6 +198,11 @@ def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] 
 def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, workers: int,
                   params: dict) -> LabelReport:
     with raw_transaction(engine) as raw, raw.cursor() as cur:
+        # A posts table that was never analysed (a fresh database, a restore) looks empty to the
+        # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
+        cur.execute("SELECT reltuples < 0 FROM pg_class WHERE oid = 'posts'::regclass")
+        if cur.fetchone()[0]:
+            cur.execute("ANALYZE posts")
         register(cur, definition)
         # The run's stamp: earlier than every group's transaction below, so a price written after
         # any group looked is newer than the stamp and found by the next run's stale check.
@@ -198,7 +222,7 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
             # memory keeps them hash joins instead of external sorts.
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(CALENDAR_SQL)
-            cur.execute(_insert_sql(definition, group), {**params, "tickers": group})
+            cur.execute(_insert_sql(definition, group, late_openings(cur)), {**params, "tickers": group})
             return stale, cur.rowcount
 
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:

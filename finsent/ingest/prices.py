@@ -11,7 +11,7 @@ re-fetches from a date and overwrites what changed. Only closed sessions are sto
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -107,9 +107,8 @@ def _no_future(parse):
     return checked
 
 
-def _drop_open_sessions(cur, rows: list[PriceRow]) -> tuple[list[PriceRow], int]:
-    """Keep only bars whose session has closed; return them and how many were still open."""
-    now = datetime.now(KST)
+def _drop_open_sessions(cur, rows: list[PriceRow], now: datetime) -> tuple[list[PriceRow], int]:
+    """Keep only bars whose session has closed by ``now``; return them and how many were still open."""
     recent = sorted({r.trade_date for r in rows if r.trade_date >= now.date() - timedelta(days=1)})
     if not recent:
         return rows, 0
@@ -133,7 +132,10 @@ def _overlap_differs(cur, ticker: str, start: date, rows: list[PriceRow], last: 
 
 
 def sync_prices(settings: Settings, engine: Engine, tickers: Sequence[str], *, source: str = "fchart",
-                since: date | None = None, ignore_robots: bool = False, workers: int = 1) -> list[TickerReport]:
+                since: date | None = None, ignore_robots: bool = False, workers: int = 1,
+                clock: Callable[[], datetime] = lambda: datetime.now(KST)) -> list[TickerReport]:
+    """Sync each ticker's prices (see the module doc). ``clock`` says what time it is in KST (for
+    which sessions have closed); tests pass the trading day's hours, the CLI and DAGs the real time."""
     def make_work(client: PoliteClient, ticker: str) -> TickerWork:
         fetcher = PriceFetcher(settings, client, source)
 
@@ -163,7 +165,7 @@ def sync_prices(settings: Settings, engine: Engine, tickers: Sequence[str], *, s
                 run.counters.retries = stats.retries
             counters = run.counters
             with conn.cursor() as cur:
-                rows, still_open = _drop_open_sessions(cur, rows)
+                rows, still_open = _drop_open_sessions(cur, rows, clock())
                 written = upsert_prices(cur, rows, replace=since is not None or bool(changed))
                 counters.pages, counters.fetched = pages, len(rows) + halted + still_open
                 counters.inserted, counters.updated = written.inserted, written.updated
