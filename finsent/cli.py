@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     func: Callable[[argparse.Namespace], int] = args.func
     # Data files (datasets, quarantined pages, models) are this user's alone: 0600 / 0700.
-    os.umask(0o077)
+    previous_umask = os.umask(0o077)
     try:
         return func(args)
     except FinsentError as exc:
@@ -132,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted; committed pages are kept and the next run resumes")
         return 130
+    finally:
+        os.umask(previous_umask)  # main() is also called in-process (tests, tools)
 
 
 if __name__ == "__main__":
