@@ -33,7 +33,9 @@ MIN_DUPLICATE_CHARS = 3
 # Ads and spam, in title or body: phone numbers, messenger rooms, "leading room" (리딩방, not the
 # 리딩뱅크 of the KB금융 and 신한지주 boards) and guaranteed-profit pitches.
 SPAM_PATTERN = "|".join([
-    r"0\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}",            # phone numbers (010-1234-5678, 02 123 4567)
+    # phone numbers: mobile (010-1234-5678, 01012345678), landline with separators (02 123 4567);
+    # never digits inside a longer number or a news link's article id (/015/0005112233)
+    r"(^|[^0-9/])(01[016789][-. ]?\d{3,4}[-. ]?\d{4}|0\d{1,2}[-. ]\d{3,4}[-. ]\d{4})([^0-9]|$)",
     r"open\.kakao|카톡|카카오톡|오픈채팅|텔레그램|텔레방|단톡|밴드방",
     r"리딩\s*방|리딩\s*(문의|모집|가입|팀\y)|수익\s*보장|수익\s*인증|무료\s*(추천|종목|상담|체험)|급등주\s*추천",
     r"적중률|VIP|문의\s*주세요",
