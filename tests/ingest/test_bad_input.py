@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,3 +101,18 @@ def test_a_dropped_connection_ends_in_one_line_and_the_report(engine, naver, dat
     assert code == 1
     assert "failed" in out and "database connection lost" in out  # the run's table, with the reason
     assert "Traceback" not in caplog.text
+
+
+def test_a_board_page_with_a_post_from_the_future_is_quarantined(engine, naver, settings):
+    from finsent.config import load_settings
+    from finsent.ingest.crawl import crawl_boards
+
+    last = naver.posts["005930"][-1]
+    with naver.lock:
+        naver.posts["005930"].append(dataclasses.replace(last, id=last.id + 1,
+                                                         written_at=datetime.now() + timedelta(days=400)))
+    reports = {r.ticker: r for r in crawl_boards(load_settings(), engine, ["005930", "000660"], workers=1)}
+    assert reports["005930"].status == "failed" and "after tomorrow" in reports["005930"].error
+    assert reports["000660"].status == "ok"
+    assert count(engine, "SELECT count(*) FROM posts WHERE ticker = '005930'") == 0  # nothing from that page
+    assert len(list(settings.quarantine_dir.glob("naver-mobile_005930_*.raw"))) == 1
