@@ -31,7 +31,7 @@ demo: venv
 ## env: write .env with random secrets for docker compose (never overwrites an existing one)
 env:
 	@test ! -e .env || { echo ".env exists; remove it to generate new secrets"; exit 1; }
-	@$(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
+	@umask 077 && $(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
 	@chmod 600 .env && echo "wrote .env (chmod 600)"
 
 ## lint: ruff (rules in pyproject.toml), also run first by `make test`

@@ -3,8 +3,12 @@
 
 **What**: every day after the KRX close (16:30 KST) crawls the discussion board of each configured
 stock (`FINSENT_TICKERS`, one mapped task per ticker, at most as many at once as the `naver`
-pool has slots), then fetches daily prices. Emits the `posts` and `prices` assets, which start
-`finsent_label`.
+pool has slots), then fetches daily prices, also when some crawls failed (`all_done`), then
+`outcome` fails the run naming every ticker whose crawl or prices failed. `prices` emits the
+`posts` and `prices` assets together, so `finsent_label` starts once both of a run are in.
+Requests to one host stay `FINSENT_CRAWL_DELAY_S` apart across all tasks (a clock in Postgres):
+the pool's slots bound concurrency only. robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a
+disallowed path fails the task once, without retries.
 
 **Reads / writes**: Naver (board JSON API, fchart prices) → Postgres `posts`, `prices`,
 `crawl_watermarks`, `crawl_runs`.
@@ -14,7 +18,8 @@ duplicated. Every page is committed with its watermark, so a failed or killed ta
 and a retry resumes.
 
 **Owner**: finsent. **Triage**: open the failed task's log; the last lines name the ticker, the
-URL and the reason. `crawl_runs` (status `failed`) has the error; unparseable responses are in
+URL and the reason; `outcome` lists the failed tickers. `crawl_runs` (status `failed`) has the error
+(`rewritten`: a split rewrote a ticker's adjusted history, the labels follow on their own); unparseable responses are in
 `$FINSENT_DATA_DIR/quarantine/` (a changed page layout needs a parser fix). `locked` means another
 crawl of that ticker was running. Network faults are retried with backoff, then by Airflow.
 **Backfill**: `airflow backfill create --dag-id finsent_ingest --from-date 2026-01-05 --to-date
@@ -39,19 +44,27 @@ def finsent_ingest():
 
         return configured_tickers()
 
-    @task(pool=NAVER_POOL, outlets=[POSTS], execution_timeout=timedelta(hours=1))
+    @task(pool=NAVER_POOL, execution_timeout=timedelta(hours=1))
     def crawl(ticker: str, logical_date=None) -> dict:
         from finsent.orchestration.tasks import crawl_ticker
 
         return crawl_ticker(ticker, logical_date)
 
-    @task(pool=NAVER_POOL, outlets=[PRICES], execution_timeout=timedelta(minutes=30))
+    # all_done: one ticker's failed crawl must not cost every ticker its prices. Both assets are
+    # emitted here, after every crawl has ended, so the label DAG never runs between posts and prices.
+    @task(pool=NAVER_POOL, outlets=[POSTS, PRICES], trigger_rule="all_done", execution_timeout=timedelta(minutes=30))
     def prices(logical_date=None) -> list[dict]:
         from finsent.orchestration.tasks import fetch_prices
 
         return fetch_prices(logical_date)
 
-    crawl.expand(ticker=tickers()) >> prices()
+    @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
+    def outcome(dag_run=None) -> dict:
+        from finsent.orchestration.tasks import ingest_outcome
+
+        return ingest_outcome(getattr(dag_run, "start_date", None))
+
+    crawl.expand(ticker=tickers()) >> prices() >> outcome()
 
 
 finsent_ingest()

@@ -1,7 +1,7 @@
 """
 ### finsent_label: labels and quality flags
 
-**What**: whenever `finsent_ingest` updates posts or prices, flags new posts with the quality
+**What**: once `finsent_ingest` has stored both posts and prices of a run, flags new posts with the quality
 rules (spam, politics, duplicates, clean-bot, ...) and labels every post that has no label yet
 under `next_session` (forward-looking) and `same_day` (the 2023 study's, for comparison).
 Emits the `labels` asset, which starts `finsent_score`.
@@ -9,7 +9,9 @@ Emits the `labels` asset, which starts `finsent_score`.
 **Reads / writes**: Postgres `posts`, `prices` → `post_quality`, `post_flags`, `labels`.
 
 **Why**: labels must be written only once a later price exists, and only from prices after the
-post; running on the assets keeps them current without guessing.
+post; running on both assets keeps them current without guessing. Labels whose prices changed (a
+split rewrote the history, a late session) are relabelled in the same transaction; a SHARE lock on
+`prices` makes sure no price write is missed while the labels are computed.
 
 **Owner**: finsent. **Triage**: the task is one SQL transaction per step; a failure leaves nothing
 half-written, so fix the cause (usually the database) and clear the task. `finsent quality report`
@@ -23,7 +25,7 @@ from airflow.sdk import dag, task
 from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
 
 
-@dag(dag_id="finsent_label", schedule=(POSTS | PRICES), start_date=START, catchup=False, max_active_runs=1,
+@dag(dag_id="finsent_label", schedule=(POSTS & PRICES), start_date=START, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=["finsent", "labels"], doc_md=__doc__)
 def finsent_label():
     @task(outlets=[LABELS])

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+
+import psycopg2
+from sqlalchemy.exc import DBAPIError
 
 from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
@@ -111,14 +115,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     func: Callable[[argparse.Namespace], int] = args.func
+    # Data files (datasets, quarantined pages, models) are this user's alone: 0600 / 0700.
+    previous_umask = os.umask(0o077)
     try:
         return func(args)
     except FinsentError as exc:
         log.error("%s", exc)
         return exc.exit_code
+    except (DBAPIError, psycopg2.Error) as exc:
+        # A dropped connection, a server restart, a killed backend: one line, not a traceback.
+        # Every step commits all or nothing (ingest: page by page), so a re-run picks up cleanly.
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.error("database error: %s; committed work is kept, nothing half-written: re-run when the "
+                  "database is reachable", reason)
+        return 1
     except KeyboardInterrupt:
         log.error("interrupted; committed pages are kept and the next run resumes")
         return 130
+    finally:
+        os.umask(previous_umask)  # main() is also called in-process (tests, tools)
 
 
 if __name__ == "__main__":

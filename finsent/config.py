@@ -112,6 +112,11 @@ class Settings:
     retry_backoff_s: float
     user_agent: str
     mlflow_ui_url: str
+    robots: str = "obey"  # FINSENT_ROBOTS: obey | ignore
+
+    @property
+    def ignore_robots(self) -> bool:
+        return self.robots == "ignore"
 
     @property
     def quarantine_dir(self) -> Path:
@@ -126,6 +131,16 @@ DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
+
+
+ROBOTS_CHOICES = ("obey", "ignore")
+
+
+def _robots(env: dict[str, str]) -> str:
+    value = (env.get("FINSENT_ROBOTS") or "obey").strip().lower()
+    if value not in ROBOTS_CHOICES:
+        raise ConfigError(f"FINSENT_ROBOTS={env.get('FINSENT_ROBOTS')!r} must be obey or ignore")
+    return value
 
 
 def load_settings() -> Settings:
@@ -147,4 +162,5 @@ def load_settings() -> Settings:
         retry_backoff_s=_float(env, "FINSENT_RETRY_BACKOFF_S", 1.0),
         user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
         mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        robots=_robots(env),
     )

@@ -208,8 +208,9 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def advisory_lock(engine: Engine, name: str) -> Iterator[Connection]:
-    """Hold a session-level advisory lock named ``name`` on a dedicated connection, or raise LockedError.
+def advisory_lock(engine: Engine, name: str, *, wait: bool = False) -> Iterator[Connection]:
+    """Hold a session-level advisory lock named ``name`` on a dedicated connection, or raise LockedError
+    (``wait``: log that another run holds it and wait for it instead).
 
     The lock dies with the connection, so a killed crawler never leaves it behind.
     """
@@ -219,6 +220,11 @@ def advisory_lock(engine: Engine, name: str) -> Iterator[Connection]:
             sa.text("SELECT pg_try_advisory_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)}
         ).scalar()
         conn.commit()
+        if not got and wait:
+            log.warning("another finsent run holds the lock %r; waiting for it to finish", name)
+            conn.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)})
+            conn.commit()
+            got = True
         if not got:
             raise LockedError(f"another finsent run holds the lock {name!r}; try again when it finishes")
         try:

@@ -29,6 +29,10 @@ class FetchError(FinsentError):
     """A request failed for good (retries exhausted, 4xx, robots.txt disallow)."""
 
 
+class RobotsDisallowedError(FetchError):
+    """robots.txt disallows the URL: fails at once, never retried (the message names the rule)."""
+
+
 class PageParseError(FinsentError):
     """A response did not parse: the layout changed, or the body is truncated or empty.
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,8 +31,9 @@ from finsent.config import parse_ticker_list
 from finsent.data.labels import load_definition
 from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
-from finsent.db import raw_transaction
+from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError, FinsentError
+from finsent.names import check_name, inside, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +168,24 @@ def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dic
 
 def build_dataset(engine: Engine, name: str, spec: DatasetSpec, data_dir: Path, *,
                   replace: bool = False) -> DatasetSummary:
+    """Build snapshot ``name``. The name is checked first (it becomes a folder); builds of one name
+    run one at a time (an advisory lock: the second waits), each in its own staging folder."""
+    check_name(name, "dataset name")
     spec.validate()
-    target = data_dir / "datasets" / name
-    staging = data_dir / "datasets" / f".{name}.partial"
+    with advisory_lock(engine, f"dataset:{name}", wait=True):
+        return _build_dataset_locked(engine, name, spec, data_dir, replace=replace)
+
+
+def _staging_dir(datasets_dir: Path, name: str) -> Path:
+    """A folder of this build's own (two builds never share one), inside the datasets folder."""
+    private_dir(datasets_dir)
+    return inside(datasets_dir, datasets_dir / f".{name}.{uuid.uuid4().hex[:12]}.partial")
+
+
+def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir: Path, *,
+                          replace: bool = False) -> DatasetSummary:
+    target = inside(data_dir / "datasets", data_dir / "datasets" / name)
+    staging = _staging_dir(data_dir / "datasets", name)
     try:
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             definition = load_definition(cur, spec.definition)

@@ -3,8 +3,8 @@
 A *session* is a (ticker, trade_date) price row with volume > 0; the regular session runs
 09:00-15:30 KST and every board timestamp is KST. Definitions (several coexist, by name):
 
-- ``next_session`` (default): the post's session is the first one that opens (09:00 KST)
-  strictly after ``posted_at``. The return runs from the close of the session before it to the
+- ``next_session`` (default): the post's session is the first one that opens (09:00 KST, or the
+  later opening ``session_hours`` lists, e.g. 10:00 on the CSAT day) strictly after ``posted_at``. The return runs from the close of the session before it to the
   close ``horizon`` sessions on (1 = that session's own close), so every bit of the move happens
   after the post.
 - ``same_day`` (the 2023 study): the post's KST calendar date must itself be a session; same
@@ -12,6 +12,12 @@ A *session* is a (ticker, trade_date) price row with volume > 0; the regular ses
 
 ``|ret| < band`` (and ``ret == 0``) is labelled ``flat``; datasets use only up/down. A post with no
 later price yet gets no label (not a guess); the next run labels it once the price is there.
+
+No relabel is lost to a race: each group of tickers is labelled in one transaction that first takes
+a SHARE lock on ``prices`` (it waits for price writes in flight and keeps new ones out until it
+commits), deletes the labels whose prices changed since they were written (``prices.fetched_at`` is
+stamped when a row is written) and writes the missing ones. A failure rolls all of it back. Two
+runs of one definition never overlap (an advisory lock; the second waits).
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.engine import Engine
 
-from finsent.db import raw_transaction
+from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError
+from finsent.names import check_name
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,7 @@ class LabelDefinition:
         if name is None:
             name = (rule + (f"_h{horizon}" if horizon != 1 else "")
                     + (f"_b{band_value.normalize()}" if band_value else ""))
+        check_name(name, "label definition name (--name)", lower_case=True)
         return cls(name=name, rule=rule, horizon=horizon, band=band_value)
 
 
@@ -98,18 +107,41 @@ ANALYZE label_days;
 # The day whose session (or the first one after it) a post belongs to, in KST. Korea has had no
 # daylight saving since 1988, so a fixed +09:00 is exact, and 3x cheaper than a zone-name lookup.
 _KST = "(p.posted_at AT TIME ZONE INTERVAL '+09:00')"
+# The day map at regular hours (09:00 opening), for readers that join label_days by day alone.
 POST_DAY_SQL = {
     # opens strictly after the post: before 09:00 that day's session, from 09:00 the next day's
     "next_session": f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date ELSE {_KST}::date + 1 END",
     "same_day": f"{_KST}::date",
 }
 
-# Labels whose prices changed after they were written: a re-fetch (--since) or a late session that
-# falls between a label's base and target. Only prices fetched since the last run are looked at.
+
+def post_day_sql(rule: str, late_openings: dict[time, list[date]]) -> str:
+    """The day map with the days that open late (``session_hours``: 10:00 on the CSAT day). The
+    dates are written into the statement as literals: a lookup table here would cost the planner
+    its estimate of the day join, and a few dates in an array cost each post almost nothing."""
+    if rule != "next_session" or not late_openings:
+        return POST_DAY_SQL[rule]
+    late = " ".join(
+        f"WHEN {_KST}::date = ANY('{{{','.join(d.isoformat() for d in sorted(days))}}}'::date[]) "
+        f"AND {_KST}::time < time '{opens.isoformat()}' THEN {_KST}::date"
+        for opens, days in sorted(late_openings.items()))
+    return f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date {late} ELSE {_KST}::date + 1 END"
+
+
+def late_openings(cursor) -> dict[time, list[date]]:
+    """Days whose session opens after 09:00, by opening time."""
+    cursor.execute("SELECT opens, array_agg(trade_date ORDER BY trade_date) FROM session_hours "
+                   "WHERE opens > time '09:00' GROUP BY opens")
+    return dict(cursor.fetchall())
+
+# Labels whose prices changed after they were written: a re-fetch, a rewritten history (a split)
+# or a late session that falls between a label's base and target. Only prices written since the
+# last run's start are looked at (the definition's labelled_at: earlier than any of its labels).
 _STALE = """
 DELETE FROM labels l
 USING (SELECT ticker, trade_date, fetched_at FROM prices
-       WHERE fetched_at > (SELECT labelled_at FROM label_definitions WHERE name = %(definition)s)) p
+       WHERE fetched_at > (SELECT labelled_at FROM label_definitions WHERE name = %(definition)s)
+         AND ticker = ANY(%(tickers)s)) p
 WHERE l.definition = %(definition)s
   AND p.ticker = l.ticker
   AND p.trade_date BETWEEN l.base_date AND l.target_date
@@ -117,7 +149,8 @@ WHERE l.definition = %(definition)s
 """
 
 
-def _insert_sql(definition: LabelDefinition, tickers: list[str] | None) -> str:
+def _insert_sql(definition: LabelDefinition, tickers: list[str] | None,
+                late: dict[time, list[date]] | None = None) -> str:
     # same_day: the day must be a session itself, so the day map must not shift it forward.
     day_match = "AND d.day = e.trade_date" if definition.rule == "same_day" else ""
     ticker_filter = "AND p.ticker = ANY(%(tickers)s)" if tickers else ""
@@ -129,9 +162,9 @@ SELECT %(definition)s, p.ticker, p.post_id, e.trade_date, b.trade_date, t.trade_
             WHEN t.close < b.close AND 1 - t.close / b.close >= %(band)s THEN 'down'
             ELSE 'flat' END
 FROM posts p
-JOIN label_days d ON d.ticker = p.ticker AND d.day = {POST_DAY_SQL[definition.rule]}
+JOIN label_days d ON d.ticker = p.ticker AND d.day = {post_day_sql(definition.rule, late or {})}
 JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match}
-JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1
+JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1 AND b.close > 0
 JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
 WHERE NOT EXISTS (SELECT 1 FROM labels l
                   WHERE l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)
@@ -159,29 +192,49 @@ def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] 
     """
     params = {"definition": definition.name, "band": definition.band, "horizon": definition.horizon,
               "tickers": tickers}
+    with advisory_lock(engine, f"label:{definition.name}", wait=True):
+        return _label_locked(engine, definition, tickers, workers, params)
+
+
+def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, workers: int,
+                  params: dict) -> LabelReport:
     with raw_transaction(engine) as raw, raw.cursor() as cur:
+        # A posts table that was never analysed (a fresh database, a restore) looks empty to the
+        # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
+        cur.execute("SELECT reltuples < 0 FROM pg_class WHERE oid = 'posts'::regclass")
+        if cur.fetchone()[0]:
+            cur.execute("ANALYZE posts")
         register(cur, definition)
-        cur.execute(_STALE, params)
-        stale = cur.rowcount
+        # The run's stamp: earlier than every group's transaction below, so a price written after
+        # any group looked is newer than the stamp and found by the next run's stale check.
         cur.execute("SELECT now(), array_agg(DISTINCT ticker ORDER BY ticker) FROM prices"
                     + (" WHERE ticker = ANY(%(tickers)s)" if tickers else ""), params)
         started_at, priced = cur.fetchone()
     groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
 
-    def label_group(group: list[str]) -> int:
+    def label_group(group: list[str]) -> tuple[int, int]:
         with raw_transaction(engine) as raw, raw.cursor() as cur:
+            # Waits for price writes in flight and holds new ones off until this commits: what the
+            # labels are computed from is exactly what their labelled_at (now()) vouches for.
+            cur.execute("LOCK TABLE prices IN SHARE MODE")
+            cur.execute(_STALE, {**params, "tickers": group})
+            stale = cur.rowcount
             # The joins hash a few tens of thousands of calendar rows against the posts; enough
             # memory keeps them hash joins instead of external sorts.
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(CALENDAR_SQL)
-            cur.execute(_insert_sql(definition, group), {**params, "tickers": group})
-            return cur.rowcount
+            cur.execute(_insert_sql(definition, group, late_openings(cur)), {**params, "tickers": group})
+            return stale, cur.rowcount
 
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
-        labelled = sum(pool.map(label_group, groups))
+        results = list(pool.map(label_group, groups))
+    stale, labelled = sum(r[0] for r in results), sum(r[1] for r in results)
     with raw_transaction(engine) as raw, raw.cursor() as cur:
-        # Prices fetched after this run began relabel what they touch next time.
-        cur.execute("UPDATE label_definitions SET labelled_at = %s WHERE name = %s", (started_at, definition.name))
+        # Prices fetched after this run began relabel what they touch next time. A run over some
+        # tickers only did not look at the others' stale labels: it leaves the stamp where it was.
+        if tickers is None:
+            cur.execute("UPDATE label_definitions SET labelled_at = %s WHERE name = %s",
+                        (started_at, definition.name))
         cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label", (definition.name,))
         counts = dict(cur.fetchall())
         cur.execute(

@@ -25,15 +25,23 @@ TITLE_NORM_SQL = (
     " '(.)\\1+', '\\1', 'g')"
 )
 MIN_TITLE_CHARS = 2
+# The duplicate rules skip normalised titles shorter than this: ㅋ, ㅎㅎ or 굿 repeat by chance, and
+# a group of thousands of them is what made the duplicate check slow.
+MIN_DUPLICATE_CHARS = 3
 
 # Patterns are Postgres regular expressions (ARE: \y is a word boundary).
-# Ads and spam: phone numbers, links, messenger rooms, "leading room" and guaranteed-profit pitches.
+# Ads and spam, in title or body: phone numbers, messenger rooms, "leading room" (리딩방, not the
+# 리딩뱅크 of the KB금융 and 신한지주 boards) and guaranteed-profit pitches.
 SPAM_PATTERN = "|".join([
-    r"0\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}",            # phone numbers (010-1234-5678, 02 123 4567)
-    r"https?://|www\.|\.(com|net|kr|io|me|ly)\y",   # links
+    # phone numbers: mobile (010-1234-5678, 01012345678), landline with separators (02 123 4567);
+    # never digits inside a longer number or a news link's article id (/015/0005112233)
+    r"(^|[^0-9/])(01[016789][-. ]?\d{3,4}[-. ]?\d{4}|0\d{1,2}[-. ]\d{3,4}[-. ]\d{4})([^0-9]|$)",
     r"open\.kakao|카톡|카카오톡|오픈채팅|텔레그램|텔레방|단톡|밴드방",
-    r"리딩방|리딩|수익\s*보장|수익\s*인증|무료\s*(추천|종목|상담|체험)|급등주\s*추천|적중률|VIP|문의\s*주세요",
+    r"리딩\s*방|리딩\s*(문의|모집|가입|팀\y)|수익\s*보장|수익\s*인증|무료\s*(추천|종목|상담|체험)|급등주\s*추천",
+    r"적중률|VIP|문의\s*주세요",
 ])
+# Links flag a title only: a link in the body is how posts quote the news they talk about.
+LINK_PATTERN = r"https?://|www\.|\.(com|net|kr|io|me|ly)\y"
 
 # Off-topic: politics and the like ...
 OFF_TOPIC_PATTERN = "|".join([
@@ -61,19 +69,22 @@ RULES: tuple[Rule, ...] = (
          "p.cleanbot_passed IS FALSE"),
     Rule("reply_to_deleted", "a reply whose parent post was deleted: no context left",
          "p.title LIKE '[삭제된 게시물의 답글]%%'"),
-    Rule("spam_ad", "ads and spam: phone numbers, links, messenger rooms, 리딩방 and 수익 보장 pitches",
-         "(p.title || ' ' || coalesce(p.body, '')) ~* %(spam)s"),
+    Rule("spam_ad", "ads and spam: phone numbers, messenger rooms, 리딩방 and 수익 보장 pitches (title or "
+                    "body), links (title)",
+         "((p.title || ' ' || coalesce(p.body, '')) ~* %(spam)s OR p.title ~* %(link)s)"),
     Rule("too_short", f"fewer than {MIN_TITLE_CHARS} letters or digits after normalisation",
          f"length(q.title_norm) < {MIN_TITLE_CHARS}"),
     Rule("off_topic", "politics and other off-topic words with no word about the stock or the market",
          "p.title ~* %(off_topic)s AND p.title !~* %(market)s AND strpos(p.title, t.name) = 0"),
 )
 DUPLICATE_RULES: tuple[Rule, ...] = (
-    Rule("duplicate_title", "the same title as an earlier post of the same stock within 24 hours", ""),
+    Rule("duplicate_title", "the same title as an earlier post of the same stock within 24 hours "
+                            f"(titles of {MIN_DUPLICATE_CHARS}+ letters or digits)", ""),
     Rule("near_duplicate_title", "the same normalised title as an earlier post of the same stock within "
                                  "24 hours (spacing, punctuation, emoji, repeated letters aside)", ""),
 )
 ALL_RULES: tuple[str, ...] = tuple(r.name for r in RULES + DUPLICATE_RULES)
+
 
 
 def parse_rules(text: str) -> tuple[str, ...]:
@@ -84,19 +95,35 @@ def parse_rules(text: str) -> tuple[str, ...]:
         return ()
     return tuple(dict.fromkeys(r.strip() for r in text.replace(";", ",").split(",") if r.strip()))
 
-_PARAMS = {"spam": SPAM_PATTERN, "off_topic": OFF_TOPIC_PATTERN, "market": MARKET_PATTERN}
 
+_PARAMS = {"spam": SPAM_PATTERN, "link": LINK_PATTERN, "off_topic": OFF_TOPIC_PATTERN, "market": MARKET_PATTERN}
+
+# Duplicate flags are a function of the data, not of the order it arrived in: a new post (a late
+# backfill too) re-decides every post of its (stock, normalised title) group, earlier and later.
+# Within a group, "an earlier copy within 24 hours" is "the previous copy is within 24 hours", so
+# one sort per group (lag) decides it: linear, not a pairwise join.
+_DUPLICATE_GROUPS = f"""
+CREATE TEMP TABLE dup_members ON COMMIT DROP AS
+SELECT q.ticker, q.post_id, q.title_norm, p.title, p.posted_at
+FROM post_quality q
+JOIN (SELECT DISTINCT q.ticker, q.title_norm FROM quality_new n
+      JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id
+      WHERE length(q.title_norm) >= {MIN_DUPLICATE_CHARS}) g ON g.ticker = q.ticker AND g.title_norm = q.title_norm
+JOIN posts p ON p.ticker = q.ticker AND p.post_id = q.post_id
+"""
+_DUPLICATE_FLAGS = """
+SELECT count(*) FILTER (WHERE f.rule = 'duplicate_title'), count(*) FILTER (WHERE f.rule = 'near_duplicate_title')
+FROM post_flags f JOIN dup_members m ON f.ticker = m.ticker AND f.post_id = m.post_id
+"""
 _DUPLICATES = """
 INSERT INTO post_flags (ticker, post_id, rule)
-SELECT DISTINCT n.ticker, n.post_id, %(rule)s
-FROM quality_new n
-JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id
-JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id
-JOIN post_quality q2 ON q2.ticker = q.ticker AND q2.title_norm = q.title_norm AND q2.post_id <> q.post_id
-JOIN posts p2 ON p2.ticker = q2.ticker AND p2.post_id = q2.post_id
-WHERE p2.posted_at > p.posted_at - interval '24 hours'
-  AND (p2.posted_at, p2.post_id) < (p.posted_at, p.post_id)
-  AND {condition}
+SELECT ticker, post_id, %(rule)s
+FROM (SELECT ticker, post_id, posted_at,
+             lag(posted_at) OVER (PARTITION BY ticker, {key} ORDER BY posted_at, post_id) AS previous_at
+      FROM dup_members) d
+WHERE previous_at > posted_at - interval '24 hours'
+  AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = d.ticker AND f.post_id = d.post_id
+                  AND f.rule = 'duplicate_title')
 ON CONFLICT DO NOTHING
 """
 
@@ -133,13 +160,17 @@ def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
                 "LEFT JOIN tickers t ON t.code = p.ticker "
                 f"WHERE {rule.where} ON CONFLICT DO NOTHING", {**_PARAMS, "rule": rule.name})
             flagged[rule.name] = cur.rowcount
-        cur.execute(_DUPLICATES.format(condition="p2.title = p.title"), {"rule": "duplicate_title"})
-        flagged["duplicate_title"] = cur.rowcount
-        cur.execute(_DUPLICATES.format(condition="p2.title <> p.title AND NOT EXISTS (SELECT 1 FROM post_flags f "
-                                                 "WHERE f.ticker = n.ticker AND f.post_id = n.post_id "
-                                                 "AND f.rule = 'duplicate_title')"),
-                    {"rule": "near_duplicate_title"})
-        flagged["near_duplicate_title"] = cur.rowcount
+        cur.execute(_DUPLICATE_GROUPS)
+        cur.execute(_DUPLICATE_FLAGS)
+        before = cur.fetchone()
+        cur.execute("DELETE FROM post_flags f USING dup_members m WHERE f.ticker = m.ticker AND f.post_id = m.post_id "
+                    "AND f.rule IN ('duplicate_title', 'near_duplicate_title')")
+        cur.execute(_DUPLICATES.format(key="title"), {"rule": "duplicate_title"})
+        cur.execute(_DUPLICATES.format(key="title_norm"), {"rule": "near_duplicate_title"})
+        cur.execute(_DUPLICATE_FLAGS)
+        after = cur.fetchone()
+        # net change: a late earlier copy can move a flag from one post to another
+        flagged["duplicate_title"], flagged["near_duplicate_title"] = after[0] - before[0], after[1] - before[1]
     log.info("quality: %d posts checked; flagged %s", checked,
              ", ".join(f"{k}={v}" for k, v in flagged.items()))
     return QualityRun(checked, flagged)

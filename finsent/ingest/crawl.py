@@ -23,6 +23,7 @@ from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PostRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
+from finsent.ingest.session_clock import latest_allowed_date
 from finsent.ingest.sources import board_html, board_json
 from finsent.ingest.store import insert_posts
 
@@ -100,6 +101,18 @@ class _PagerBase:
                         body=body, reason=error.reason, content_type=content_type)
         return PageParseError(error.url, error.reason, quarantined=str(path))
 
+    def _checked(self, posts: list[PostRow], ticker: str, response) -> list[PostRow]:
+        """Posts dated after tomorrow (KST) make the page suspect: quarantined, nothing stored. One
+        such post would become the watermark and hide the real board behind it."""
+        limit = latest_allowed_date(datetime.now(KST))
+        future = [p for p in posts if p.posted_at.astimezone(KST).date() > limit]
+        if future:
+            first = future[0]
+            error = PageParseError(response.url, f"post {first.post_id} is dated {first.posted_at:%Y-%m-%d %H:%M}, "
+                                                 f"after tomorrow ({limit}, KST)")
+            raise self._quarantined(error, ticker, response.content, response.headers.get("Content-Type"))
+        return posts
+
 
 class JsonPager(_PagerBase):
     source = "naver-mobile"
@@ -118,7 +131,7 @@ class JsonPager(_PagerBase):
         except PageParseError as error:
             raise self._quarantined(error, ticker, response.content,
                                     response.headers.get("Content-Type")) from None
-        return Page(page.posts, page.next_cursor, page.foreign)
+        return Page(self._checked(page.posts, ticker, response), page.next_cursor, page.foreign)
 
 
 class HtmlPager(_PagerBase):
@@ -142,7 +155,7 @@ class HtmlPager(_PagerBase):
         except PageParseError as error:
             raise self._quarantined(error, ticker, response.content, content_type) from None
         has_more = (page.posts or page.hidden) and page.last_page is not None and number < page.last_page
-        return Page(page.posts, str(number + 1) if has_more else None, page.hidden)
+        return Page(self._checked(page.posts, ticker, response), str(number + 1) if has_more else None, page.hidden)
 
 
 def make_pager(source: str, settings: Settings, client: PoliteClient) -> Pager:

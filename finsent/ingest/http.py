@@ -2,10 +2,12 @@
 
 Every crawler request goes through :class:`PoliteClient`, so manners live in one place:
 - a browser User-Agent and a Referer (Naver serves empty pages to plain clients);
-- at most one request per ``FINSENT_CRAWL_DELAY_S`` per host, shared by all threads;
+- at most one request per ``FINSENT_CRAWL_DELAY_S`` per host, shared by all threads and, given a
+  database, by every process (:mod:`finsent.ingest.host_clock`);
 - retries with exponential backoff and jitter on connection errors, timeouts, 429 (Retry-After
   honoured) and 5xx; other 4xx fail at once;
-- robots.txt read once per host and obeyed unless the operator passes ``--ignore-robots``.
+- robots.txt read once per host and obeyed unless the operator passes ``--ignore-robots`` or sets
+  ``FINSENT_ROBOTS=ignore``; a disallowed URL fails at once (no request, no retry) naming the rule.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 import urllib.robotparser
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
 
 from finsent.config import Settings
-from finsent.errors import FetchError
+from finsent.errors import FetchError, RobotsDisallowedError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,12 @@ class RequestStats:
 
     requests: int = 0
     retries: int = 0
+
+
+class Throttle(Protocol):
+    def wait(self, host: str) -> None: ...
+
+    def hold_off(self, host: str, seconds: float) -> None: ...
 
 
 class HostThrottle:
@@ -80,8 +90,25 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(0.0, when.timestamp() - time.time()), _MAX_RETRY_AFTER_S)
 
 
+def matching_robots_rule(parser: urllib.robotparser.RobotFileParser, agent: str, url: str) -> str:
+    """The robots.txt line that decides ``url`` for ``agent`` (for the error message), e.g.
+    ``"Disallow: /item/ (User-agent: *)"``; urllib.robotparser only answers yes or no."""
+    if parser.disallow_all:
+        return "robots.txt answered 401/403: everything disallowed (RFC 9309)"
+    parts = urlsplit(url)
+    path = urllib.parse.quote(urllib.parse.unquote(parts.path or "/")) + (f"?{parts.query}" if parts.query else "")
+    entries = [e for e in parser.entries if e.applies_to(agent)] or (
+        [parser.default_entry] if parser.default_entry else [])
+    for entry in entries:
+        for line in entry.rulelines:
+            if line.applies_to(path):
+                return f"{'Allow' if line.allowance else 'Disallow'}: {line.path or '/'} " \
+                       f"(User-agent: {', '.join(entry.useragents)})"
+    return "no matching rule"
+
+
 class PoliteClient:
-    def __init__(self, settings: Settings, *, ignore_robots: bool = False) -> None:
+    def __init__(self, settings: Settings, *, ignore_robots: bool = False, throttle: Throttle | None = None) -> None:
         self.settings = settings
         self.ignore_robots = ignore_robots
         self.session = requests.Session()
@@ -91,13 +118,14 @@ class PoliteClient:
                 "Accept-Language": "ko-KR,ko;q=0.9,en;q=0.8",
             }
         )
-        self.throttle = HostThrottle(settings.crawl_delay_s)
+        # Given a shared throttle (SharedHostClock), the delay holds across processes.
+        self.throttle: Throttle = throttle or HostThrottle(settings.crawl_delay_s)
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_lock = threading.Lock()
         if ignore_robots:
             log.warning(
-                "robots.txt is IGNORED for this run (--ignore-robots): the operator takes responsibility "
-                "for crawling paths the site may disallow"
+                "robots.txt is IGNORED for this run (--ignore-robots or FINSENT_ROBOTS=ignore): the operator "
+                "takes responsibility for crawling paths the site may disallow"
             )
 
     def close(self) -> None:
@@ -127,10 +155,13 @@ class PoliteClient:
     def check_robots(self, url: str) -> None:
         if self.ignore_robots:
             return
-        if not self._robots_for(url).can_fetch(ROBOTS_AGENT, url):
-            raise FetchError(
-                f"robots.txt of {urlsplit(url).netloc} disallows {url}; "
-                "pass --ignore-robots only if you are entitled to crawl it"
+        parser = self._robots_for(url)
+        if not parser.can_fetch(ROBOTS_AGENT, url):
+            # Not retried, here or by Airflow: the answer will not change until the site's does.
+            rule = matching_robots_rule(parser, ROBOTS_AGENT, url)
+            raise RobotsDisallowedError(
+                f"robots.txt of {urlsplit(url).netloc} disallows {url} ({rule}); "
+                "set FINSENT_ROBOTS=ignore (or pass --ignore-robots) only if you are entitled to crawl it"
             )
 
     # -- requests --------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 All or nothing: the whole file is validated first; one bad row rejects the file, naming the
 file, line and reason, and nothing is written. A valid file is written in one transaction.
+Reading is strict: a quote that never closes, a row with too few or too many fields, a NUL byte,
+a number the table cannot hold, a date after tomorrow (KST) or an impossible bar (close <= 0,
+low above open or close, high below them) is an error, never a guess.
 
 posts:  ``ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]``
         (posted_at KST ``YYYY-MM-DD HH:MM[:SS]``)
@@ -24,8 +27,9 @@ from sqlalchemy.engine import Engine
 
 from finsent.db import raw_transaction
 from finsent.errors import InputError
-from finsent.ingest.records import PostRow, PriceRow, kst
+from finsent.ingest.records import KST, MAX_COUNT, MAX_POST_ID, PostRow, PriceRow, bar_problem, kst
 from finsent.ingest.runs import RunRecord, TickerReport
+from finsent.ingest.session_clock import latest_allowed_date
 from finsent.ingest.store import insert_posts, upsert_prices
 from finsent.tickers import known_tickers
 
@@ -38,12 +42,21 @@ _BATCH = 50_000
 _MAX_REPORTED = 10
 
 
-def _count(value: str, column: str) -> int | None:
+def _count(value: str, column: str, maximum: int = MAX_COUNT) -> int | None:
     if value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise ValueError(f"{column} {value!r} is not a non-negative integer")
-    return int(value)
+    number = int(value)
+    if number > maximum:
+        raise ValueError(f"{column} {value} is out of range (at most {maximum})")
+    return number
+
+
+def _not_future(day, column: str, value: str) -> None:
+    limit = latest_allowed_date(datetime.now(KST))
+    if day > limit:
+        raise ValueError(f"{column} {value!r} is after tomorrow ({limit}, KST)")
 
 
 def _posted_at(value: str) -> datetime:
@@ -66,14 +79,16 @@ def _price(value: str, column: str) -> Decimal:
 
 
 def parse_post_record(record: dict[str, str]) -> PostRow:
-    post_id = record["post_id"].strip()
-    if not post_id.isdigit():
-        raise ValueError(f"post_id {post_id!r} is not a number")
+    post_id = _count(record["post_id"].strip(), "post_id", MAX_POST_ID)
+    if post_id is None:
+        raise ValueError("post_id is empty")
     title = record["title"].strip()
     if not title:
         raise ValueError("title is empty")
+    posted_at = _posted_at(record["posted_at"].strip())
+    _not_future(posted_at.date(), "posted_at", record["posted_at"].strip())
     return PostRow(
-        ticker=record["ticker"].strip(), post_id=int(post_id), posted_at=_posted_at(record["posted_at"].strip()),
+        ticker=record["ticker"].strip(), post_id=post_id, posted_at=posted_at,
         title=title, body=record.get("body") or None, author=(record.get("author") or "").strip() or None,
         views=_count((record.get("views") or "").strip(), "views"),
         likes=_count((record.get("likes") or "").strip(), "likes"),
@@ -86,13 +101,16 @@ def parse_price_record(record: dict[str, str], adjusted: bool) -> PriceRow:
         day = datetime.strptime(record["date"].strip(), "%Y-%m-%d").date()
     except ValueError:
         raise ValueError(f"date {record['date']!r} is not YYYY-MM-DD") from None
-    volume = _count(record["volume"].strip(), "volume")
+    _not_future(day, "date", record["date"].strip())
+    volume = _count(record["volume"].strip(), "volume", 2**63 - 1)
     if volume is None:
         raise ValueError("volume is empty")
     open_, high, low, close = (_price(record[c].strip(), c) for c in ("open", "high", "low", "close"))
-    if low > high:
-        raise ValueError(f"low {low} is above high {high}")
-    return PriceRow(record["ticker"].strip(), day, open_, high, low, close, volume, adjusted, "csv")
+    row = PriceRow(record["ticker"].strip(), day, open_, high, low, close, volume, adjusted, "csv")
+    problem = bar_problem(row)
+    if problem:
+        raise ValueError(problem)
+    return row
 
 
 @dataclass
@@ -108,7 +126,8 @@ class _CsvFile:
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror})") from None
         with handle:
-            reader = csv.reader(handle)
+            # strict: a stray or unclosed quote is an error, not a field that swallows the next rows
+            reader = csv.reader(handle, strict=True)
             try:
                 header = [c.strip() for c in next(reader, [])]
             except (UnicodeDecodeError, csv.Error) as exc:
@@ -131,9 +150,18 @@ class _CsvFile:
                         problem = f"expected {len(self.required)} to {len(header)} fields, got {len(fields)}"
                         yield line, {"__error__": problem}
                         continue
+                    if any("\x00" in field for field in fields):
+                        yield line, {"__error__": "a NUL byte (binary data in a text file?)"}
+                        continue
                     yield line, dict(zip(header, fields))
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise InputError(f"{self.path}:{reader.line_num + 1}: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{self.path}:{reader.line_num + 1}: not UTF-8 ({exc.reason}); "
+                                 "nothing imported") from None
+            except csv.Error as exc:
+                # The row that starts at ``start`` is the one whose quoting broke (an unclosed quote
+                # reads on to the end of the file, so the reader's own line number says little).
+                raise InputError(f"{self.path}:{start}: malformed CSV row ({exc}): a quote that never "
+                                 "closes or a stray quote inside a field; nothing imported") from None
 
 
 def _validate(source: _CsvFile, parse: Callable[[dict[str, str]], object], known: set[str],

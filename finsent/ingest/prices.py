@@ -1,15 +1,19 @@
 """``finsent prices``: keep ``prices`` complete per ticker.
 
-A ticker's first run fetches its whole history; later runs fetch only sessions after the last
-stored one; ``--since DATE`` re-fetches from a date and overwrites what changed (split-adjusted
-prices move when a split happens). Trading-halt rows (volume 0) are not sessions and are dropped.
+A ticker's first run fetches its whole history. Later runs re-read an overlap of the last
+``OVERLAP_SESSIONS`` stored sessions: if the feed now says something else for any of them (a split
+or a rights issue rewrote the adjusted history), the ticker's whole history is fetched again and
+rewritten (status ``rewritten``); otherwise only the new sessions are stored. ``--since DATE``
+re-fetches from a date and overwrites what changed. Only closed sessions are stored (see
+:mod:`finsent.ingest.session_clock`); trading-halt rows (volume 0) are not sessions and are dropped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +23,7 @@ from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PriceRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
+from finsent.ingest.session_clock import closing_times, is_closed, latest_allowed_date
 from finsent.ingest.sources import price_feeds
 from finsent.ingest.store import upsert_prices
 
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 
 PRICE_SOURCES = ("fchart", "sisejson", "sise-day")
 _EPOCH = date(1990, 1, 1)  # before any KRX history Naver serves
+# Stored sessions an incremental run reads again to notice a rewritten adjusted history.
+OVERLAP_SESSIONS = 5
 
 
 class PriceFetcher:
@@ -42,25 +49,28 @@ class PriceFetcher:
         try:
             return parse(response)
         except PageParseError as error:
-            path = save_raw(self.settings.quarantine_dir, source=self.source, ticker=ticker, url=error.url,
-                            body=response.content, reason=error.reason,
-                            content_type=response.headers.get("Content-Type"))
-            raise PageParseError(error.url, error.reason, quarantined=str(path)) from None
+            raise self._quarantined(error, ticker, response) from None
+
+    def _quarantined(self, error: PageParseError, ticker: str, response) -> PageParseError:
+        path = save_raw(self.settings.quarantine_dir, source=self.source, ticker=ticker, url=error.url,
+                        body=response.content, reason=error.reason, content_type=response.headers.get("Content-Type"))
+        return PageParseError(error.url, error.reason, quarantined=str(path))
 
     def fetch(self, ticker: str, start: date, stats: RequestStats) -> tuple[list[PriceRow], int, int]:
         """Sessions from ``start`` to today: (rows, halted rows dropped, pages fetched)."""
         today = datetime.now(KST).date()
+        parse_fchart, parse_sise_json = _no_future(price_feeds.parse_fchart), _no_future(price_feeds.parse_sise_json)
         if self.source == "fchart":
             # fchart takes a count of sessions, not a date: ask for the calendar days since
             # ``start`` (an upper bound on sessions) and cut at ``start``.
             count = min(price_feeds.FCHART_MAX_COUNT, max(1, (today - start).days + 1))
             page = self._get(self.settings.naver_price_url + "/sise.nhn", price_feeds.fchart_params(ticker, count),
-                             ticker, stats, lambda r: price_feeds.parse_fchart(r.content, r.url, ticker))
+                             ticker, stats, lambda r: parse_fchart(r.content, r.url, ticker))
             return [r for r in page.rows if r.trade_date >= start], page.halted, 1
         if self.source == "sisejson":
             page = self._get(self.settings.naver_api_url + "/siseJson.naver",
                              price_feeds.sise_json_params(ticker, start, today), ticker, stats,
-                             lambda r: price_feeds.parse_sise_json(r.content, r.url, ticker))
+                             lambda r: parse_sise_json(r.content, r.url, ticker))
             return [r for r in page.rows if r.trade_date >= start], page.halted, 1
         return self._walk_sise_day(ticker, start, stats)
 
@@ -68,11 +78,12 @@ class PriceFetcher:
         rows: list[PriceRow] = []
         halted = 0
         number = 1
+        parse = _no_future(lambda body, url, ticker, content_type: price_feeds.parse_sise_day(
+            body, content_type, url, ticker))
         while True:
             page = self._get(self.settings.naver_legacy_url + "/item/sise_day.naver",
                              price_feeds.sise_day_params(ticker, number), ticker, stats,
-                             lambda r: price_feeds.parse_sise_day(r.content, r.headers.get("Content-Type"),
-                                                                  r.url, ticker))
+                             lambda r: parse(r.content, r.url, ticker, r.headers.get("Content-Type")))
             rows += [r for r in page.rows if r.trade_date >= start]
             halted += page.halted
             oldest = min((r.trade_date for r in page.rows), default=None)
@@ -82,31 +93,89 @@ class PriceFetcher:
             number += 1
 
 
+def _no_future(parse):
+    """Wrap a feed parser: a session dated after tomorrow (KST) makes the page unparseable (quarantined)."""
+
+    def checked(body: bytes, url: str, ticker: str, *args) -> price_feeds.PricePage:
+        page = parse(body, url, ticker, *args)
+        limit = latest_allowed_date(datetime.now(KST))
+        future = [r.trade_date for r in page.rows if r.trade_date > limit]
+        if future:
+            raise PageParseError(url, f"session dated {max(future)} is after tomorrow ({limit}, KST)")
+        return page
+
+    return checked
+
+
+def _drop_open_sessions(cur, rows: list[PriceRow], now: datetime) -> tuple[list[PriceRow], int]:
+    """Keep only bars whose session has closed by ``now``; return them and how many were still open."""
+    recent = sorted({r.trade_date for r in rows if r.trade_date >= now.date() - timedelta(days=1)})
+    if not recent:
+        return rows, 0
+    closes = closing_times(cur, recent)
+    still_open = {day for day in recent if not is_closed(day, closes[day], now)}
+    return [r for r in rows if r.trade_date not in still_open], len([r for r in rows if r.trade_date in still_open])
+
+
+def _bar(row) -> tuple:
+    return (Decimal(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]), int(row[4]), bool(row[5]))
+
+
+def _overlap_differs(cur, ticker: str, start: date, rows: list[PriceRow], last: date) -> list[date]:
+    """Stored sessions from ``start`` to ``last`` that the feed now reports otherwise (or not at all)."""
+    cur.execute("SELECT trade_date, open, high, low, close, volume, adjusted FROM prices "
+                "WHERE ticker = %s AND trade_date BETWEEN %s AND %s", (ticker, start, last))
+    stored = {day: _bar(values) for day, *values in cur.fetchall()}
+    fetched = {r.trade_date: _bar((r.open, r.high, r.low, r.close, r.volume, r.adjusted)) for r in rows
+               if r.trade_date <= last}
+    return sorted(day for day, bar in stored.items() if fetched.get(day) != bar)
+
+
 def sync_prices(settings: Settings, engine: Engine, tickers: Sequence[str], *, source: str = "fchart",
-                since: date | None = None, ignore_robots: bool = False, workers: int = 1) -> list[TickerReport]:
+                since: date | None = None, ignore_robots: bool = False, workers: int = 1,
+                clock: Callable[[], datetime] = lambda: datetime.now(KST)) -> list[TickerReport]:
+    """Sync each ticker's prices (see the module doc). ``clock`` says what time it is in KST (for
+    which sessions have closed); tests pass the trading day's hours, the CLI and DAGs the real time."""
     def make_work(client: PoliteClient, ticker: str) -> TickerWork:
         fetcher = PriceFetcher(settings, client, source)
 
-        def work(conn, run: RunRecord) -> None:
+        def work(conn, run: RunRecord) -> str:
             stats = RequestStats()
             with conn.cursor() as cur:
-                cur.execute("SELECT max(trade_date) FROM prices WHERE ticker = %s", (ticker,))
-                last = cur.fetchone()[0]
-            start = since or (last + timedelta(days=1) if last else _EPOCH)
+                cur.execute("SELECT trade_date FROM prices WHERE ticker = %s ORDER BY trade_date DESC LIMIT %s",
+                            (ticker, OVERLAP_SESSIONS))
+                recent = [r[0] for r in cur.fetchall()]
+            conn.commit()  # no transaction stays open across the HTTP fetch
+            incremental = since is None and bool(recent)
+            start = since or (recent[-1] if recent else _EPOCH)
+            status = "ok"
             try:
                 rows, halted, pages = fetcher.fetch(ticker, start, stats)
+                with conn.cursor() as cur:
+                    changed = _overlap_differs(cur, ticker, start, rows, recent[0]) if incremental else []
+                if changed:
+                    # The adjusted history moved under us (a split, a rights issue): the overlap
+                    # cannot tell how far back, so fetch and rewrite all of it.
+                    log.warning("%s: the feed changed %d stored session(s) (first %s): re-fetching and "
+                                "rewriting the whole history", ticker, len(changed), changed[0])
+                    rows, halted, more = fetcher.fetch(ticker, _EPOCH, stats)
+                    pages += more
+                    status = "rewritten"
             finally:
                 run.counters.retries = stats.retries
             counters = run.counters
             with conn.cursor() as cur:
-                written = upsert_prices(cur, rows, replace=since is not None)
-                counters.pages, counters.fetched = pages, len(rows) + halted
+                rows, still_open = _drop_open_sessions(cur, rows, clock())
+                written = upsert_prices(cur, rows, replace=since is not None or bool(changed))
+                counters.pages, counters.fetched = pages, len(rows) + halted + still_open
                 counters.inserted, counters.updated = written.inserted, written.updated
-                counters.duplicates, counters.skipped = written.unchanged, halted
+                counters.duplicates, counters.skipped = written.unchanged, halted + still_open
                 run.save(cur)
             conn.commit()
-            log.info("%s prices (%s) from %s: %d sessions, %d new, %d updated, %d halt rows dropped",
-                     ticker, source, start, len(rows), written.inserted, written.updated, halted)
+            log.info("%s prices (%s) from %s: %d sessions, %d new, %d updated, %d halt rows dropped, "
+                     "%d unfinished bar(s) left for a later run", ticker, source, start, len(rows), written.inserted,
+                     written.updated, halted, still_open)
+            return status
 
         return work
 

@@ -8,6 +8,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from finsent.names import private_dir
+
 
 def save_raw(directory: Path, *, source: str, ticker: str, url: str, body: bytes, reason: str,
              content_type: str | None = None) -> Path:
@@ -15,7 +17,7 @@ def save_raw(directory: Path, *, source: str, ticker: str, url: str, body: bytes
 
     Written to a temporary name and renamed, so a half-written file never looks complete.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     digest = hashlib.sha256(body).hexdigest()[:10]
     path = directory / f"{source}_{ticker}_{stamp}_{digest}.raw"
@@ -24,6 +26,8 @@ def save_raw(directory: Path, *, source: str, ticker: str, url: str, body: bytes
     for target, payload in ((path, body), (path.with_suffix(".meta.json"),
                                            json.dumps(meta, ensure_ascii=False, indent=2).encode())):
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(payload)
+        # 0600 from the first byte: a raw page may hold other people's posts
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(payload)
         os.replace(tmp, target)
     return path

@@ -87,6 +87,34 @@ class PriceRow:
                 self.adjusted, self.source)
 
 
+# What the prices table can hold: numeric(14, 2) and bigint.
+MAX_PRICE = Decimal("999999999999.99")
+MAX_VOLUME = 2**63 - 1
+
+
+def bar_problem(row: PriceRow) -> str | None:
+    """Why a daily bar cannot be true (None when it can). Halt rows (volume 0) carry no prices."""
+    if not 0 <= row.volume <= MAX_VOLUME:
+        return f"volume {row.volume} is out of range (0 to {MAX_VOLUME})"
+    prices = {"open": row.open, "high": row.high, "low": row.low, "close": row.close}
+    for name, value in prices.items():
+        if not value.is_finite() or value < 0 or value > MAX_PRICE:
+            return f"{name} {value} is out of range (0 to {MAX_PRICE})"
+    if row.volume == 0:
+        return None
+    if row.close <= 0 or row.low <= 0:
+        return f"close {row.close} and low {row.low} must be above 0"
+    if not (row.low <= row.open <= row.high and row.low <= row.close <= row.high):
+        return (f"expected low <= open, close <= high, got open {row.open} high {row.high} low {row.low} "
+                f"close {row.close}")
+    return None
+
+
+# What the posts table can hold: bigint ids, integer counters.
+MAX_POST_ID = 2**63 - 1
+MAX_COUNT = 2**31 - 1
+
+
 def kst(naive: datetime) -> datetime:
     """Attach KST to a naive board timestamp (Naver never sends an offset)."""
     return naive.replace(tzinfo=KST)

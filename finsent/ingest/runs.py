@@ -12,16 +12,22 @@ from dataclasses import asdict, dataclass, fields
 from typing import TextIO
 from uuid import UUID
 
+import psycopg2
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from finsent.config import Settings
 from finsent.db import advisory_lock
 from finsent.errors import FetchError, LockedError, PageParseError
+from finsent.ingest.host_clock import SharedHostClock
 from finsent.ingest.http import PoliteClient
 from finsent.tickers import require_known
 
 log = logging.getLogger(__name__)
 
+# Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted
+# history changed (a split) and stored it again.
+OK_STATUSES = ("ok", "rewritten")
 
 
 @dataclass
@@ -87,12 +93,13 @@ class TickerReport(RunCounters):
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status in OK_STATUSES
 
 
 # work(conn, run): does the ticker's job on ``conn`` (a psycopg2 connection holding the ticker's
-# lock), committing as it goes and keeping ``run.counters`` current.
-TickerWork = Callable[[object, RunRecord], None]
+# lock), committing as it goes and keeping ``run.counters`` current. It may return a status other
+# than 'ok' (one of OK_STATUSES) to record what it did.
+TickerWork = Callable[[object, RunRecord], str | None]
 
 
 def run_for_ticker(engine: Engine, *, lock: str, batch_id: UUID, command: str, source: str, ticker: str,
@@ -111,12 +118,14 @@ def run_for_ticker(engine: Engine, *, lock: str, batch_id: UUID, command: str, s
             conn.commit()
             status, error = "ok", None
             try:
-                work(conn, run)
+                status = work(conn, run) or "ok"
             except (FetchError, PageParseError) as exc:
                 conn.rollback()
                 status, error = "failed", str(exc)
                 log.error("%s: %s", ticker, exc)
             except Exception as exc:  # a bug or a database fault: record it, let the other tickers go on
+                if conn.closed:
+                    raise  # the connection dropped: nothing more can be recorded on it (below)
                 conn.rollback()
                 status, error = "failed", f"{type(exc).__name__}: {exc}"
                 log.exception("%s: unexpected error", ticker)
@@ -131,6 +140,13 @@ def run_for_ticker(engine: Engine, *, lock: str, batch_id: UUID, command: str, s
         log.error("%s: %s", ticker, exc)
         return TickerReport(ticker=ticker, status="locked", error=str(exc), failures=1,
                             seconds=time.monotonic() - started)
+    except (DBAPIError, psycopg2.Error) as exc:
+        # The database went away (restart, network, killed backend). Committed pages are safe; the
+        # run row stays 'running' and the next run marks it 'interrupted'. One line, not a traceback.
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.error("%s: lost the database connection (%s); committed work is kept, re-run to resume", ticker, reason)
+        return TickerReport(ticker=ticker, status="failed", failures=1, seconds=time.monotonic() - started,
+                            error=f"database connection lost: {reason}")
 
 
 def run_for_tickers(tickers: Sequence[str], one: Callable[[str], TickerReport], workers: int) -> list[TickerReport]:
@@ -144,7 +160,9 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
     """Run ``make_work(client, ticker)`` for each ticker in its frame, sharing one polite client;
     one ticker's failure never stops the others."""
     require_known(engine, tickers)
-    client = PoliteClient(settings, ignore_robots=ignore_robots)
+    # The per-host delay lives in Postgres: it holds across every process sharing the database.
+    client = PoliteClient(settings, ignore_robots=ignore_robots or settings.ignore_robots,
+                          throttle=SharedHostClock(engine, settings.crawl_delay_s))
     batch_id = uuid.uuid4()
 
     def one(ticker: str) -> TickerReport:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
+from finsent.names import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,12 @@ class Stack:
         upgrade(engine)
         seed_default_tickers(engine)
         env = self.environment(extra_env)
-        (self.run_dir).mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "stack.env").write_text(json.dumps({k: v for k, v in env.items()
-                                                             if k.startswith(("FINSENT_", "AIRFLOW", "MLFLOW"))}))
+        private_dir(self.run_dir)
+        # stack.env holds the database URL and Airflow's secrets: 0600 from the first byte
+        stack_env = os.open(self.run_dir / "stack.env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(stack_env, 0o600)  # also when an older run left it readable
+        with os.fdopen(stack_env, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({k: v for k, v in env.items() if k.startswith(("FINSENT_", "AIRFLOW", "MLFLOW"))}))
         mlflow_dir = self.settings.data_dir / "mlflow"
         mlflow_dir.mkdir(parents=True, exist_ok=True)
         self._start("mlflow", [_bin("mlflow"), "server", "--backend-store-uri", f"sqlite:///{mlflow_dir / 'mlflow.db'}",

@@ -7,7 +7,7 @@ library, raises on failure (so Airflow retries it) and returns a small JSON-able
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from finsent.config import load_settings
 from finsent.errors import FinsentError, NotRegisteredError
@@ -34,28 +34,81 @@ def backfill_since(logical_date: datetime | None) -> date | None:
     return day - timedelta(days=1) if day < date.today() - timedelta(days=1) else None
 
 
+def fail_without_retry(message: str) -> Exception:
+    """An error Airflow does not retry (a retry would get the same answer); a plain FinsentError
+    where Airflow is not installed."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:
+        return FinsentError(message)
+    return AirflowFailException(message)
+
+
+def _summary(reports) -> list[dict]:
+    return [{"ticker": r.ticker, "status": r.status, "inserted": r.inserted, "updated": r.updated,
+             "fetched": r.fetched, "retries": r.retries, "error": r.error} for r in reports]
+
+
 def _raise_on_failures(reports) -> list[dict]:
-    summary = [{"ticker": r.ticker, "status": r.status, "inserted": r.inserted, "fetched": r.fetched,
-                "retries": r.retries} for r in reports]
     failed = [r for r in reports if not r.ok]
     if failed:
-        raise FinsentError("; ".join(f"{r.ticker}: {r.status} ({r.error})" for r in failed))
-    return summary
+        message = "; ".join(f"{r.ticker}: {r.status} ({r.error})" for r in failed)
+        # robots.txt answers the same on every try: fail once, no retry storm against the site
+        if all((r.error or "").startswith("robots.txt") for r in failed):
+            raise fail_without_retry(message)
+        raise FinsentError(message)
+    return _summary(reports)
 
 
 def crawl_ticker(ticker: str, logical_date: datetime | None = None, max_pages: int | None = None) -> dict:
+    """One ticker's crawl (robots.txt per FINSENT_ROBOTS); raises when it failed, so Airflow retries it."""
     from finsent.ingest.crawl import crawl_boards
 
     settings = load_settings()
-    reports = crawl_boards(settings, _engine(), [ticker], since=backfill_since(logical_date), max_pages=max_pages)
+    reports = crawl_boards(settings, _engine(), [ticker], since=backfill_since(logical_date), max_pages=max_pages,
+                           ignore_robots=settings.ignore_robots)
     return _raise_on_failures(reports)[0]
 
 
 def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
+    """Prices of every configured ticker. Runs even when some crawls failed (the DAG's all_done) and
+    does not raise for a failed ticker: the others' prices still reach the labels. ``ingest_outcome``
+    fails the run afterwards, naming every ticker that failed."""
     from finsent.ingest.prices import sync_prices
 
     settings = load_settings()
-    return _raise_on_failures(sync_prices(settings, _engine(), settings.tickers, since=backfill_since(logical_date)))
+    reports = sync_prices(settings, _engine(), settings.tickers, since=backfill_since(logical_date),
+                          ignore_robots=settings.ignore_robots)
+    for report in reports:
+        if not report.ok:
+            log.error("prices %s: %s (%s)", report.ticker, report.status, report.error)
+    return _summary(reports)
+
+
+def ingest_outcome(started_at: datetime | None) -> dict:
+    """Fail (without retry) naming each configured ticker whose crawl or price sync did not succeed
+    in this DAG run (its last attempt since ``started_at``); else summarise the run."""
+    from finsent.db import raw_connection
+    from finsent.ingest.runs import OK_STATUSES
+
+    settings = load_settings()
+    if started_at is None:  # no start recorded: the last day holds this run's attempts
+        started_at = datetime.now(UTC) - timedelta(days=1)
+    with raw_connection(_engine()) as raw, raw.cursor() as cur:
+        cur.execute("SELECT DISTINCT ON (command, ticker) command, ticker, status, error FROM crawl_runs "
+                    "WHERE command IN ('crawl', 'prices') AND ticker = ANY(%s) AND started_at >= %s "
+                    "ORDER BY command, ticker, started_at DESC", (settings.tickers, started_at))
+        last = {(command, ticker): (status, error) for command, ticker, status, error in cur.fetchall()}
+    problems = []
+    for command in ("crawl", "prices"):
+        for ticker in settings.tickers:
+            status, error = last.get((command, ticker), ("did not run", None))
+            if status not in OK_STATUSES:
+                problems.append(f"{command} {ticker}: {status}" + (f" ({error})" if error else ""))
+    if problems:
+        raise fail_without_retry(f"{len(problems)} step(s) failed; the others' data is stored: " + "; ".join(problems))
+    rewritten = sorted(ticker for (_, ticker), (status, _) in last.items() if status == "rewritten")
+    return {"tickers": len(settings.tickers), "rewritten": rewritten}
 
 
 def label_and_flag() -> dict:

@@ -75,6 +75,6 @@ def test_prices_import_drops_halts_and_rejects_bad_rows(engine, tmp_path):
     assert report.inserted == 2
     assert count(engine, "SELECT count(*) FROM prices WHERE adjusted AND source = 'csv'") == 2
     bad = good + "005930,2018-05-08,52600,53200,53900,52600,23104720\n"  # low above high
-    with pytest.raises(InputError, match=r"prices.csv:5: low 53900 is above high 53200"):
+    with pytest.raises(InputError, match=r"prices.csv:5: expected low <= open, close <= high"):
         import_prices(engine, write(tmp_path, "prices.csv", bad.replace("53000,53900", "53000,53901")))
     assert count(engine, "SELECT count(*) FROM prices") == 2

@@ -58,14 +58,25 @@ def test_later_runs_fetch_only_missing_sessions(engine, naver):
     assert int(fchart[-1]["count"]) < 30  # asked only for the days since the last stored session
 
 
+def halved(row):
+    return dataclasses.replace(row, open=row.open // 2, high=row.high // 2, low=row.low // 2, close=row.close // 2)
+
+
 def test_since_refetches_and_overwrites_changed_prices(engine, naver):
     sync(engine)
-    cutoff = naver.prices[SAMSUNG][-5].trade_date
-    naver.prices[SAMSUNG][-5:] = [dataclasses.replace(r, close=r.close // 2) if r.volume else r
-                                  for r in naver.prices[SAMSUNG][-5:]]
-    assert sync(engine)[SAMSUNG].updated == 0  # incremental runs never rewrite history
-    report = sync(engine, since=cutoff)[SAMSUNG]
-    assert report.updated == len([r for r in naver.prices[SAMSUNG][-5:] if r.volume])
+    older = naver.prices[SAMSUNG][-20:-10]  # older than the overlap an incremental run re-reads
+    naver.prices[SAMSUNG][-20:-10] = [halved(r) if r.volume else r for r in older]
+    assert sync(engine)[SAMSUNG].updated == 0  # the last sessions agree: nothing rewritten
+    report = sync(engine, since=older[0].trade_date)[SAMSUNG]
+    assert report.updated == len([r for r in older if r.volume])
+    assert stored(engine, SAMSUNG) == served(naver.prices[SAMSUNG])
+
+
+def test_a_changed_overlap_rewrites_the_history(engine, naver):
+    sync(engine)
+    naver.prices[SAMSUNG][-3:] = [halved(r) if r.volume else r for r in naver.prices[SAMSUNG][-3:]]
+    report = sync(engine)[SAMSUNG]
+    assert report.status == "rewritten" and report.updated == len([r for r in naver.prices[SAMSUNG][-3:] if r.volume])
     assert stored(engine, SAMSUNG) == served(naver.prices[SAMSUNG])
 
 

@@ -191,7 +191,8 @@ class FakeNaver(BoardGenerator, NaverPages):
             raise KeyError(f"unknown ticker {ticker!r}")
         added: list[Post] = []
         with self.lock:
-            step = max(1, int(self.post_spacing.total_seconds()))
+            # New posts arrive now, seconds apart: a board never shows posts from the future.
+            step = max(1, min(60, int(self.post_spacing.total_seconds())))
             for _ in range(n):
                 when = self._last_time + timedelta(seconds=self._rng.randint(1, step))
                 pid = self._next_id()

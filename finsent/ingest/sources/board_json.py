@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finsent.errors import PageParseError
-from finsent.ingest.records import PostRow, kst
+from finsent.ingest.records import KST, MAX_COUNT, MAX_POST_ID, PostRow, kst
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,21 @@ def _opt_int(value: object, what: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"{what} is a boolean")
-    return int(value)  # type: ignore[arg-type]
+    number = int(value)  # type: ignore[arg-type]
+    if not 0 <= number <= MAX_COUNT:
+        raise ValueError(f"{what} {number} is out of range (0 to {MAX_COUNT})")
+    return number
+
+
+def written_at(value: object) -> datetime:
+    """``writtenAt`` as KST: naive values are KST (what Naver sends); one with an offset
+    (``...+09:00``, ``...Z``) is converted, never cut off."""
+    if not isinstance(value, str) or len(value) < 19:
+        raise ValueError(f"writtenAt {value!r} is not YYYY-MM-DDTHH:MM:SS")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if moment.tzinfo is None:
+        return kst(moment.replace(microsecond=0))
+    return moment.astimezone(KST).replace(microsecond=0)
 
 
 def _opt_bool(value: object) -> bool | None:
@@ -73,14 +87,11 @@ def _opt_bool(value: object) -> bool | None:
 
 def parse_post(raw: dict, ticker: str) -> PostRow:
     post_id = str(raw["id"])
-    if not post_id.isdigit():
-        raise ValueError(f"id {post_id!r} is not a number")
+    if not (post_id.isascii() and post_id.isdigit()) or int(post_id) > MAX_POST_ID:
+        raise ValueError(f"id {post_id!r} is not a number up to {MAX_POST_ID}")
     title = raw["title"]
     if not isinstance(title, str):
         raise ValueError("title is not a string")
-    written_at = datetime.fromisoformat(raw["writtenAt"][:19])  # KST, no offset
-    if len(raw["writtenAt"]) < 19:
-        raise ValueError(f"writtenAt {raw['writtenAt']!r} is not YYYY-MM-DDTHH:MM:SS")
     writer = raw.get("writer") or {}
     body_text = raw.get("contentSwReplacedButImg")
     if not isinstance(body_text, str):
@@ -90,7 +101,7 @@ def parse_post(raw: dict, ticker: str) -> PostRow:
     return PostRow(
         ticker=ticker,
         post_id=int(post_id),
-        posted_at=kst(written_at),
+        posted_at=written_at(raw["writtenAt"]),
         title=title.strip(),
         body=body_text,
         author=writer.get("nickname"),
@@ -138,6 +149,7 @@ def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None)
         log.warning("%s: %d posts of other stocks in the answer were skipped", url, foreign)
     last_offset = result.get("lastOffset")
     next_cursor = None
-    if posts and last_offset not in (None, "") and str(last_offset) != cursor_sent:
+    # A page of only other stocks' posts (the API mixes them in) is not the end of the board.
+    if (posts or foreign) and last_offset not in (None, "") and str(last_offset) != cursor_sent:
         next_cursor = str(last_offset)
     return BoardPage(posts=posts, next_cursor=next_cursor, foreign=foreign)

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from finsent.errors import PageParseError
-from finsent.ingest.records import PriceRow
+from finsent.ingest.records import PriceRow, bar_problem
 from finsent.ingest.sources.board_html import cell_text, data_rows, last_page_number, legacy_page_table
 
 # fchart serves at most about this many sessions per request (its whole history for our stocks).
@@ -34,9 +34,11 @@ def _decimal(text: str) -> Decimal:
 def _row(ticker: str, day: date, fields: list, adjusted: bool, source: str) -> PriceRow:
     open_, high, low, close = (_decimal(f) for f in fields[:4])
     volume = int(str(fields[4]).replace(",", "").strip())
-    if volume < 0:
-        raise ValueError(f"negative volume {volume}")
-    return PriceRow(ticker, day, open_, high, low, close, volume, adjusted, source)
+    row = PriceRow(ticker, day, open_, high, low, close, volume, adjusted, source)
+    problem = bar_problem(row)
+    if problem:
+        raise ValueError(problem)
+    return row
 
 
 def _keep_sessions(rows: list[PriceRow]) -> PricePage:
@@ -94,9 +96,12 @@ def sise_json_params(ticker: str, start: date, end: date) -> dict[str, str]:
 
 def parse_sise_json(body: bytes, url: str, ticker: str) -> PricePage:
     """A JavaScript array literal (single-quoted header row), not JSON: read it as a Python literal."""
-    text = body.decode("utf-8", errors="strict").strip() if body.strip() else ""
-    if not text:
+    if not body.strip():
         raise PageParseError(url, "empty body")
+    try:
+        text = body.decode("utf-8", errors="strict").strip()
+    except UnicodeDecodeError as exc:
+        raise PageParseError(url, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
         table = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:

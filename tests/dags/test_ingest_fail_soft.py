@@ -1,0 +1,35 @@
+"""finsent_ingest fails soft: prices run when a crawl failed, the run then fails naming the tickers."""
+
+from __future__ import annotations
+
+from airflow.utils.state import DagRunState, TaskInstanceState
+
+from tests.data.board import query
+
+
+def test_a_failed_crawl_does_not_cost_anyone_their_prices(dagbag, engine, naver, monkeypatch):
+    monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
+    naver.robots_txt = "User-agent: *\nDisallow: /front-api/\n"  # every crawl fails, at once and for good
+    dag = dagbag.get_dag("finsent_ingest")
+    assert dag.get_task("prices").trigger_rule == "all_done" and dag.get_task("outcome").trigger_rule == "all_done"
+
+    dag_run = dag.test(logical_date=None)
+    states = {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances()}
+    assert dag_run.state == DagRunState.FAILED
+    assert states[("crawl", 0)] == states[("crawl", 1)] == TaskInstanceState.FAILED
+    assert states[("prices", -1)] == TaskInstanceState.SUCCESS
+    assert states[("outcome", -1)] == TaskInstanceState.FAILED
+    assert query(engine, "SELECT count(DISTINCT ticker) FROM prices")[0][0] == 2  # everyone's prices are in
+    assert query(engine, "SELECT count(*) FROM posts")[0][0] == 0
+    # robots.txt was asked once per crawl process and the board never: no retries against the site
+    assert not [path for path, _ in naver.requests_log if path.startswith("/front-api/")]
+    assert query(engine, "SELECT count(*) FROM crawl_runs WHERE command = 'crawl'")[0][0] == 2
+
+
+def test_the_label_dag_waits_for_both_posts_and_prices(dagbag):
+    from finsent.orchestration.airflow_support import POSTS, PRICES
+
+    ingest, label = dagbag.get_dag("finsent_ingest"), dagbag.get_dag("finsent_label")
+    assert not ingest.get_task("crawl").outlets  # crawls end one by one; the assets wait for prices
+    assert set(ingest.get_task("prices").outlets) == {POSTS, PRICES}
+    assert "&" in repr(label.timetable.asset_condition) or type(label.timetable.asset_condition).__name__ == "AssetAll"
