@@ -22,10 +22,11 @@ from finsent.errors import FinsentError
 log = logging.getLogger(__name__)
 
 _RUN_BY_ID = "SELECT id, state FROM dag_run WHERE dag_id = :d AND run_id = :r"
-_RUN_TRIGGERED_BY = """
-SELECT r.id, r.state, r.run_id FROM dag_run r
-JOIN dagrun_asset_event l ON l.dag_run_id = r.id JOIN asset_event e ON e.id = l.event_id
-WHERE r.dag_id = :d AND e.source_dag_id = :sd AND e.source_run_id = :sr ORDER BY r.id DESC LIMIT 1"""
+# Each asset event of the source run, and the run of :d that consumed it (NULL while none has).
+_EVENTS_AND_RUNS = """
+SELECT e.id AS event_id, (SELECT r.run_id FROM dagrun_asset_event l JOIN dag_run r ON r.id = l.dag_run_id
+                          WHERE l.event_id = e.id AND r.dag_id = :d ORDER BY r.id LIMIT 1) AS run_id
+FROM asset_event e WHERE e.source_dag_id = :sd AND e.source_run_id = :sr ORDER BY e.id"""
 
 
 class DemoRuns:
@@ -43,7 +44,8 @@ class DemoRuns:
             client = MlflowClient(self.env["MLFLOW_TRACKING_URI"])
             ingest = self.trigger("finsent_ingest")
             self.wait("finsent_ingest", ingest)
-            self.wait("finsent_label", self.triggered_by("finsent_label", "finsent_ingest", ingest))
+            for label in self.triggered_by("finsent_label", "finsent_ingest", ingest):
+                self.wait("finsent_label", label)
             before = alias_version(client, "champion")
             if before is None:
                 train = self.trigger("finsent_train", {"model": "baseline", "rules": "all"})
@@ -56,7 +58,8 @@ class DemoRuns:
                 raise FinsentError("the demo's model did not become champion: read the decision tag of its "
                                    f"version in MLflow ({self.env['MLFLOW_TRACKING_URI']})")
             if train is not None and champion != before:
-                self.wait("finsent_score", self.triggered_by("finsent_score", "finsent_train", train))
+                for score in self.triggered_by("finsent_score", "finsent_train", train):
+                    self.wait("finsent_score", score)
             else:
                 self.wait("finsent_score", self.trigger("finsent_score"))
             sys.stdout.write(f"\ndemo finished: all four DAGs succeeded; champion v{champion} "
@@ -94,17 +97,17 @@ class DemoRuns:
         log.info("%s: triggered run %s", dag_id, run_id)
         return run_id
 
-    def triggered_by(self, dag_id: str, source_dag: str, source_run: str) -> str:
-        """The run of ``dag_id`` that the asset events of ``source_dag``'s run ``source_run`` started."""
+    def triggered_by(self, dag_id: str, source_dag: str, source_run: str) -> list[str]:
+        """The runs of ``dag_id`` that consumed the asset events of ``source_dag``'s run ``source_run``,
+        once every one of those events has been consumed (posts and prices may start two runs)."""
         deadline = time.monotonic() + self.timeouts_s[dag_id]
         while time.monotonic() < deadline:
             with self.engine.connect() as conn:
-                row = conn.execute(sa.text(_RUN_TRIGGERED_BY),
-                                   {"d": dag_id, "sd": source_dag, "sr": source_run}).first()
-            if row is not None:
-                return row.run_id
+                rows = conn.execute(sa.text(_EVENTS_AND_RUNS), {"d": dag_id, "sd": source_dag, "sr": source_run}).all()
+            if rows and all(r.run_id is not None for r in rows):
+                return list(dict.fromkeys(r.run_id for r in rows))
             time.sleep(3)
-        raise FinsentError(f"{source_dag} run {source_run} started no {dag_id} run within "
+        raise FinsentError(f"the asset events of {source_dag} run {source_run} started no {dag_id} run within "
                            f"{self.timeouts_s[dag_id]:.0f}s; read {self.scheduler_log}")
 
     def wait(self, dag_id: str, run_id: str) -> None:
