@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up down demo env lint test bench clean-venv
+.PHONY: venv up up-celery down demo env lint test bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ venv: $(STAMP)
 up: venv
 	$(BIN)/finsent stack up
 
-## down: stop what `make up` and `make demo` started
+## up-celery: the same with the CeleryExecutor on the local Redis (127.0.0.1:6379): workers for queues default and gpu
+up-celery: venv
+	$(BIN)/finsent stack up --executor celery
+
+## down: stop what `make up`, `make up-celery` and `make demo` started (task processes included)
 down: venv
 	$(BIN)/finsent stack down
 	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack down
 
-## demo: up, against the loopback Naver and a tiny model; runs ingest -> label -> train -> score and waits
+## demo: up, against the loopback Naver (a board with a planted signal); runs ingest -> label -> train -> score
+## and waits (run it again: it reuses what runs)
 demo: venv
 	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack demo
 

@@ -2,20 +2,47 @@
 
 The page is a small FastAPI app mounted at /finsent in the Airflow API server, shown inside the
 Airflow UI as an external view (Browse → Sentiment). All logic lives in ``finsent.orchestration.sentiment_page``.
+
+Airflow mounts a plugin's FastAPI app as it is and authenticates none of its routes, so this app
+declares Airflow's own auth-manager dependencies on every route (app-level ``dependencies``): the
+caller must be a logged-in Airflow user (the UI's ``_token`` cookie or an ``Authorization: Bearer``
+JWT) whom the auth manager allows to view plugins and to read DAGs. If those dependencies cannot
+be imported (an Airflow that moved them), every route answers 503 instead of serving the page:
+the app fails closed.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import FastAPI, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from finsent.orchestration.airflow_support import MlflowRunLink
 
-app = FastAPI(title="finsent", docs_url=None, redoc_url=None)
+log = logging.getLogger(__name__)
+
+
+def _auth_dependencies() -> list:
+    """Airflow's dependencies for a logged-in user allowed to view plugins and read DAGs."""
+    try:
+        from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+        from airflow.api_fastapi.core_api.security import requires_access_dag, requires_access_view
+    except ImportError as exc:  # fail closed: no page without Airflow's authentication
+        log.error("finsent plugin: Airflow's auth dependencies cannot be imported (%s); every route answers 503",
+                  exc)
+
+        def refuse() -> None:
+            raise HTTPException(status_code=503, detail="finsent: authentication is unavailable; page disabled")
+
+        return [Depends(refuse)]
+    return [Depends(requires_access_view(AccessView.PLUGINS)), Depends(requires_access_dag("GET"))]
+
+
+app = FastAPI(title="finsent", docs_url=None, redoc_url=None, openapi_url=None, dependencies=_auth_dependencies())
 
 
 @lru_cache(maxsize=1)
@@ -32,7 +59,8 @@ async def sentiment(ticker: str | None = Query(default=None, max_length=6)) -> H
     from finsent.orchestration.sentiment_page import CSP, render_sentiment_page
 
     page = await run_in_threadpool(render_sentiment_page, _engine(), load_settings(), ticker)
-    return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"})
+    return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "private, no-store"})
 
 
 class FinsentPlugin(AirflowPlugin):

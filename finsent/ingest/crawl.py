@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
 from finsent.ingest.http import PoliteClient, RequestStats
+from finsent.ingest.progress import WalkProgress
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PostRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
@@ -193,11 +194,13 @@ class BoardCrawl:
         self.ticker = ticker
         self.max_pages = max_pages
         self.stats = RequestStats()
+        self.progress: WalkProgress | None = None  # walks down to a date show a bar and an ETA
 
     def _walk(self, mark: Watermark, cursor: str | None, floor_id: int | None,
               floor_at: datetime | None) -> Watermark:
         """Walk from ``cursor`` (None: the newest page) down to the floor; return the closed watermark."""
         counters = self.run.counters
+        self.progress = WalkProgress(floor_at, datetime.now(KST)) if floor_at is not None else None
         while True:
             if self.max_pages is not None and counters.pages >= self.max_pages:
                 raise _BudgetSpent
@@ -234,8 +237,10 @@ class BoardCrawl:
             save_watermark(cur, self.ticker, self.pager.source, mark)
             self.run.save(cur)
         self.conn.commit()
-        log.info("%s %s page %d: %d posts, %d new (run total %d new)", self.ticker, self.pager.source,
-                 counters.pages, len(page.posts), inserted, counters.inserted)
+        reached = min((p.posted_at for p in page.posts), default=None)
+        log.info("%s %s page %d: %d posts, %d new (run total %d new) %s", self.ticker, self.pager.source,
+                 counters.pages, len(page.posts), inserted, counters.inserted,
+                 self.progress.describe(reached) if self.progress else "")
 
     def run_walks(self, since: datetime | None, backfill_days: int) -> None:
         with self.conn.cursor() as cur:

@@ -9,19 +9,20 @@ from finsent.config import load_settings
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    """up: embedded Postgres, migrations, MLflow server on 127.0.0.1:5000, airflow standalone on
-    127.0.0.1:8080 with this repository's DAGs and plugin; prints URLs and the admin password. down:
-    stop them. demo: up against the loopback Naver with a tiny model, then run ingest -> label ->
-    train -> score and wait for each."""
+    """up: embedded Postgres, migrations, MLflow server on 127.0.0.1:5000, Airflow on 127.0.0.1:8080
+    with this repository's DAGs and plugin (standalone, or Celery workers with --executor celery);
+    prints URLs and the admin password; reuses what runs. down: stop it all, task processes
+    included. demo: up against the loopback Naver, then run ingest -> label -> train -> score and
+    wait for each."""
     from finsent.orchestration.stack import Stack
 
     stack = Stack(load_settings())
     if args.stack_command == "up":
-        stack.up()
+        stack.up(args.executor)
     elif args.stack_command == "down":
         stack.down()
     else:
-        stack.demo()
+        stack.demo(args.executor)
     return 0
 
 
@@ -29,3 +30,6 @@ def register(commands) -> None:
     stack = add_command(commands, "stack", cmd_stack,
                       help="run the whole pipeline locally (embedded Postgres, MLflow, Airflow standalone)")
     stack.add_argument("stack_command", choices=("up", "down", "demo"))
+    stack.add_argument("--executor", choices=("local", "celery"), default="local",
+                       help="local: airflow standalone; celery: Celery workers on the local Redis "
+                            "(queues default and gpu); default local")

@@ -122,31 +122,61 @@ ORDER BY h.session_date
 """
 
 
-def _svg_chart(rows: list[tuple[date, float, float | None]], width: int = 760, height: int = 180) -> str:
-    """mean P(up) (blue, left axis 0..1) and close (red, own scale) as two polylines."""
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                          "\u2066\u2067\u2068\u2069"))
+_TITLE_MAX = 80
+
+
+def display_title(title: str, limit: int = _TITLE_MAX) -> str:
+    """A title as shown: bidi controls (which can reverse what follows) removed, cut at ``limit``
+    characters with an ellipsis. Escaping is the caller's job."""
+    clean = " ".join(title.translate(_BIDI_CONTROLS).split())
+    return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"
+
+
+def _ticks(low: float, high: float, count: int = 3) -> list[float]:
+    return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
+def _svg_chart(rows: list[tuple[date, float, float | None]], width: int = 760, height: int = 200) -> str:
+    """mean P(up) (blue, left axis on its own range) and close (red, right axis) as two polylines."""
     if len(rows) < 2:
         return '<p class="muted">not enough sessions yet</p>'
-    pad = 30
+    left, right, top, bottom = 56, 70, 22, 26
+    plot_h = height - top - bottom
     n = len(rows)
-    x = [pad + i * (width - 2 * pad) / (n - 1) for i in range(n)]
-    sentiment = " ".join(f"{xi:.1f},{pad + (1 - r[1]) * (height - 2 * pad):.1f}" for xi, r in zip(x, rows))
+    x = [left + i * (width - left - right) / (n - 1) for i in range(n)]
+    values = [r[1] for r in rows]
+    low, high = min(values), max(values)
+    margin = max((high - low) * 0.1, 0.005)
+    low, high = max(0.0, low - margin), min(1.0, high + margin)
+    y_index = lambda v: top + (high - v) / ((high - low) or 1.0) * plot_h
+    sentiment = " ".join(f"{xi:.1f},{y_index(v):.1f}" for xi, v in zip(x, values))
+    axes = [f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#2563eb"/>',
+            f'<text x="{left - 6}" y="{top - 8}" fill="#2563eb">mean P(up)</text>']
+    for tick in _ticks(low, high):
+        axes.append(f'<text x="{left - 4}" y="{y_index(tick) + 4:.1f}" text-anchor="end" fill="#2563eb">'
+                    f'{tick:.3f}</text>')
+    if low < 0.5 < high:
+        axes.append(f'<line x1="{left}" x2="{width - right}" y1="{y_index(0.5):.1f}" y2="{y_index(0.5):.1f}" '
+                    'stroke="#93c5fd" stroke-dasharray="4"/>')
     closes = [r[2] for r in rows if r[2] is not None]
     price = ""
     if len(closes) >= 2:
-        low, high = min(closes), max(closes)
-        span = (high - low) or 1.0
-        points = [f"{xi:.1f},{pad + (high - r[2]) / span * (height - 2 * pad):.1f}"
-                  for xi, r in zip(x, rows) if r[2] is not None]
-        price = (f'<polyline fill="none" stroke="#dc2626" stroke-width="1.5" points="{" ".join(points)}"/>'
-                 f'<text x="{width - pad}" y="14" text-anchor="end" fill="#dc2626">close '
-                 f'{low:,.0f} - {high:,.0f}</text>')
-    mid = pad + 0.5 * (height - 2 * pad)
+        c_low, c_high = min(closes), max(closes)
+        span = (c_high - c_low) or 1.0
+        y_close = lambda c: top + (c_high - c) / span * plot_h
+        points = [f"{xi:.1f},{y_close(r[2]):.1f}" for xi, r in zip(x, rows) if r[2] is not None]
+        price = (f'<polyline fill="none" stroke="#dc2626" stroke-width="1.2" points="{" ".join(points)}"/>'
+                 f'<line x1="{width - right}" x2="{width - right}" y1="{top}" y2="{top + plot_h}" stroke="#dc2626"/>'
+                 f'<text x="{width - right + 6}" y="{top - 8}" fill="#dc2626">close</text>'
+                 + "".join(f'<text x="{width - right + 4}" y="{y_close(t) + 4:.1f}" fill="#dc2626">{t:,.0f}</text>'
+                           for t in _ticks(c_low, c_high)))
     return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="sentiment index and close">'
-            f'<line x1="{pad}" x2="{width - pad}" y1="{mid}" y2="{mid}" stroke="#ccc" stroke-dasharray="4"/>'
-            f'<polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="{sentiment}"/>{price}'
-            f'<text x="{pad}" y="14" fill="#2563eb">mean P(up), 0.5 dashed</text>'
-            f'<text x="{pad}" y="{height - 8}" fill="#666">{rows[0][0]}</text>'
-            f'<text x="{width - pad}" y="{height - 8}" text-anchor="end" fill="#666">{rows[-1][0]}</text></svg>')
+            + "".join(axes) + price
+            + f'<polyline fill="none" stroke="#2563eb" stroke-width="1.8" points="{sentiment}"/>'
+            f'<text x="{left}" y="{height - 8}" fill="#666">{rows[0][0]}</text>'
+            f'<text x="{width - right}" y="{height - 8}" text-anchor="end" fill="#666">{rows[-1][0]}</text></svg>')
 
 
 def _sources(rows) -> str:
@@ -187,7 +217,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
             bullish, bearish = latest[:_TOP], latest[::-1][:_TOP]
 
             def items(posts) -> str:
-                return "".join(f"<li><span class=p>{p_up:.2f}</span> {e(title)} "
+                return "".join(f"<li><span class=p>{p_up:.2f}</span> <bdi>{e(display_title(title))}</bdi> "
                                f"<span class=muted>{posted_at.astimezone(KST):%m-%d %H:%M} KST</span></li>"
                                for title, p_up, posted_at in posts)
 

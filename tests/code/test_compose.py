@@ -52,3 +52,19 @@ def test_workers_share_a_models_volume_as_their_hub_cache():
         service = SERVICES[name]
         mounts = {m.split(":")[0]: m.split(":")[1] for m in service["volumes"]}
         assert service["environment"]["HF_HOME"].startswith(mounts["models"] + "/"), name
+
+
+def test_compose_and_finsent_stack_share_one_airflow_settings_file_and_the_same_workers():
+    from finsent.orchestration.stack import CELERY_WORKERS, SHARED_AIRFLOW_ENV, shared_airflow_settings
+
+    shared = shared_airflow_settings()
+    assert shared["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False" and shared["AIRFLOW__CORE__DEFAULT_TIMEZONE"]
+    assert not any(word in key for key in shared for word in ("PASSWORD", "SECRET", "FERNET"))
+    assert SERVICES["airflow-apiserver"]["env_file"][0] == str(SHARED_AIRFLOW_ENV.relative_to(ROOT))
+    for name, (queue, concurrency) in CELERY_WORKERS.items():
+        command = SERVICES[name]["command"]
+        assert f"--queues {queue} " in command and f"--concurrency {concurrency} " in command, command
+        assert f"--celery-hostname {queue}@%h" in command
+        assert SERVICES[name]["environment"]["FINSENT_WORKER_NAME"] == queue
+        assert SERVICES[name]["environment"]["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == (
+            "finsent.orchestration.processes.worker_hostname")

@@ -1,8 +1,10 @@
-"""The Sentiment page: registered as the `finsent` plugin, rendered server-side, hostile titles as text,
-and looked at in headless Chromium (a screenshot is saved)."""
+"""The Sentiment page: registered as the `finsent` plugin, served by Airflow's real API app only to
+logged-in users, rendered server-side, hostile titles as text, and looked at in headless Chromium
+(logged in; a screenshot is saved)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -10,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,8 @@ from tests.dags.conftest import ROOT
 from tests.data.board import add_posts, post
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)> 삼성 & \"가즈아\""
+SPOOFED = "\u202eevil\u202c " + "길다 " * 60  # a right-to-left override, and a title far too long
+PASSWORDS = {"admin": "finsent-test-admin-pw", "viewer": "finsent-test-viewer-pw"}
 
 
 def test_the_plugin_is_registered(airflow_db):
@@ -31,36 +37,104 @@ def test_the_plugin_is_registered(airflow_db):
     assert '"name": "finsent"' in done.stdout and "Sentiment" in done.stdout and "/finsent" in done.stdout
 
 
+@pytest.fixture(scope="module")
+def airflow_app(airflow_db, tmp_path_factory) -> Iterator:
+    """Airflow's own API app (create_app: auth manager, core API, plugins mounted) with two users."""
+    passwords = tmp_path_factory.mktemp("auth") / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    settings = {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+                "AIRFLOW__API_AUTH__JWT_SECRET": "finsent-test-" + "j" * 64}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    from airflow.api_fastapi.app import create_app
+
+    yield create_app()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _plugin_module():
+    module = sys.modules.get("finsent_plugin")
+    assert module is not None, "Airflow did not load plugins/finsent_plugin.py"
+    module._engine.cache_clear()  # each test has its own database
+    return module
+
+
+def _token(client, user: str = "admin") -> str:
+    response = client.post("/auth/token", json={"username": user, "password": PASSWORDS[user]})
+    assert response.status_code == 201, response.text
+    return response.json()["access_token"]
+
+
 @pytest.fixture
 def scored_board(engine, planted):
-    add_posts(engine, [post("005930", datetime(2024, 4, 10, 20, 0), HOSTILE, post_id=10**9)])
+    add_posts(engine, [post("005930", datetime(2024, 4, 10, 20, 0), HOSTILE, post_id=10**9),
+                       post("005930", datetime(2024, 4, 10, 20, 1), SPOOFED, post_id=10**9 + 1)])
     settings = load_settings()
     train_model(settings, engine, planted, "baseline")
     score_posts(settings, engine)
     return engine
 
 
-def _app():
-    sys.path.insert(0, str(ROOT / "plugins"))
-    import finsent_plugin
-
-    finsent_plugin._engine.cache_clear()
-    return finsent_plugin.app
-
-
-def test_page_shows_index_posts_and_champion_with_hostile_titles_escaped(scored_board):
+def test_anonymous_callers_get_401_and_logged_in_users_the_page(airflow_app, scored_board):
     from fastapi.testclient import TestClient
 
-    response = TestClient(_app()).get("/sentiment")
+    _plugin_module()
+    client = TestClient(airflow_app)
+    for path in ("/finsent/sentiment", "/finsent/sentiment?ticker=005930", "/finsent/openapi.json",
+                 "/finsent/docs"):
+        response = client.get(path)
+        assert response.status_code in (401, 404), (path, response.status_code)
+        assert "Sentiment" not in response.text
+    assert client.get("/finsent/sentiment").status_code == 401
+    assert client.get("/finsent/sentiment", headers={"Authorization": "Bearer not-a-token"}).status_code in (401, 403)
+
+    for user in ("admin", "viewer"):  # a viewer may read DAGs and see plugins
+        response = client.get("/finsent/sentiment", headers={"Authorization": f"Bearer {_token(client, user)}"})
+        assert response.status_code == 200, (user, response.text[:300])
+        assert "champion: <b>finsent-updown v1</b>" in response.text
+    cookie_client = TestClient(airflow_app)
+    cookie_client.cookies.set("_token", _token(client))  # what the UI's login leaves in the browser
+    assert cookie_client.get("/finsent/sentiment").status_code == 200
+
+
+def test_the_app_fails_closed_without_airflows_auth_dependencies(airflow_db):
+    code = (
+        "import sys; sys.modules['airflow.api_fastapi.core_api.security'] = None\n"  # an Airflow without them
+        f"sys.path.insert(0, {str(ROOT / 'plugins')!r})\n"
+        "import finsent_plugin\n"
+        "from fastapi.testclient import TestClient\n"
+        "r = TestClient(finsent_plugin.app).get('/sentiment')\n"
+        "print(r.status_code, 'Sentiment' in r.text)\n")
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
+                          env=os.environ.copy())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "503 False"
+
+
+def test_page_shows_index_posts_and_champion_with_hostile_titles_escaped(airflow_app, scored_board):
+    from fastapi.testclient import TestClient
+
+    _plugin_module()
+    client = TestClient(airflow_app)
+    client.headers["Authorization"] = f"Bearer {_token(client)}"
+    response = client.get("/finsent/sentiment")
     assert response.status_code == 200
     page = response.text
     assert "script-src" not in response.headers["content-security-policy"]  # no script may run at all
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert "champion: <b>finsent-updown v1</b>" in page and "open in MLflow" in page
     assert "<svg" in page and "005930" in page and "000660" in page
+    assert "mean P(up)" in page and "close" in page  # both axes are labelled
     assert "<script>" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    one = TestClient(_app()).get("/sentiment", params={"ticker": "000660"}).text
+    assert "\u202e" not in page and "\u202c" not in page  # bidi controls neutralised
+    assert "evil 길다" in page and "…" in page and "길다 " * 60 not in page  # cut with an ellipsis
+    one = client.get("/finsent/sentiment", params={"ticker": "000660"}).text
     assert "000660" in one and "<h2>005930" not in one
 
 
@@ -70,29 +144,63 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (.ci/run installs it)")
-def test_page_in_headless_chromium(scored_board, tmp_path):
+def _serve(app, port: int):
     import uvicorn
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return server, thread
+
+
+def login_redirector(token: str, target: str) -> HTTPServer:
+    """A one-page helper on 127.0.0.1 (cookies ignore ports) that hands the browser the JWT cookie
+    Airflow's login issued, then sends it on to ``target``: Chromium arrives logged in."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Set-Cookie", f"_token={token}; Path=/; HttpOnly; SameSite=Lax")
+            self.send_header("Location", target)
+            self.end_headers()
+
+        def log_message(self, format: str, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (.ci/run installs it)")
+def test_page_in_headless_chromium_logged_in(airflow_app, scored_board, tmp_path):
+    from fastapi.testclient import TestClient
+
+    _plugin_module()
+    port = _free_port()
+    server, thread = _serve(airflow_app, port)
+    url = f"http://127.0.0.1:{port}/finsent/sentiment"
+    redirector = login_redirector(_token(TestClient(airflow_app)), url)
     try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.05)
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1400"]
-        url = f"http://127.0.0.1:{port}/sentiment"
+                 "--window-size=1100,1400"]
+        chrome = lambda profile, *args: subprocess.run(
+            ["chromium", *flags, f"--user-data-dir={tmp_path / profile}", *args], check=False, capture_output=True,
+            text=True, timeout=120)
+        anonymous = chrome("anonymous", "--dump-dom", url).stdout
+        assert "Not authenticated" in anonymous and "<h1>Sentiment" not in anonymous
+        login = f"http://127.0.0.1:{redirector.server_port}/"
         shot = Path(os.environ.get("FINSENT_SCREENSHOT", tmp_path / "sentiment.png"))
-        subprocess.run(["chromium", *flags, f"--screenshot={shot}", url], check=False, capture_output=True, timeout=120)
+        chrome("shot", f"--screenshot={shot}", login)
         assert shot.is_file() and shot.stat().st_size > 10_000
-        dom = subprocess.run(["chromium", *flags, "--dump-dom", url], check=False, capture_output=True, text=True,
-                             timeout=120).stdout
-        assert "Sentiment" in dom and "<script>alert" not in dom and "&lt;script&gt;" in dom
+        dom = chrome("dom", "--dump-dom", login).stdout
+        assert "<h1>Sentiment" in dom and "<script>alert" not in dom and "&lt;script&gt;" in dom
     finally:
+        redirector.shutdown()
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,18 +1,28 @@
-"""`finsent stack demo` (what `make demo` runs): a real airflow standalone, MLflow server and embedded
-Postgres; the loopback Naver and a tiny model; all four DAGs must succeed, then `stack down` stops it all."""
+"""`finsent stack` for real: airflow (standalone, or the CeleryExecutor with two workers on the local
+Redis), an MLflow server, the embedded Postgres, the loopback Naver with a planted signal. The demo
+runs twice (the second reuses what runs and finishes), the Sentiment page answers only a logged-in
+user, then `stack down` leaves no port answering and no process behind."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
+import sqlalchemy as sa
 
 from tests.dags.conftest import ROOT
+
+CLI = [sys.executable, "-m", "finsent.cli", "stack"]
 
 
 def _free_port() -> int:
@@ -21,24 +31,176 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_demo_runs_every_dag_to_success_and_down_stops_it(tmp_path: Path):
-    data = tmp_path / "demo"
+def _stack_env(data: Path, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FINSENT_", "MLFLOW"))}
     env.update({"FINSENT_DATA_DIR": str(data), "FINSENT_ENV_FILE": str(tmp_path / "none"),
-                "FINSENT_MLFLOW_PORT": str(_free_port()), "FINSENT_AIRFLOW_PORT": str(_free_port())})
-    cli = [sys.executable, "-m", "finsent.cli", "stack"]
+                "FINSENT_MLFLOW_PORT": str(_free_port()), "FINSENT_AIRFLOW_PORT": str(_free_port()),
+                # Airflow's log servers (every interface) on free ports too, so they can be checked
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port())})
+    return env
+
+
+def _stack(env: dict[str, str], *args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], env=env, cwd=ROOT, check=False, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        done = subprocess.run([*cli, "demo"], env=env, cwd=ROOT, check=False, capture_output=True, text=True,
-                              timeout=1500)
-        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-5000:])
-        assert "all four DAGs succeeded" in done.stdout and "login admin /" in done.stdout
-        page = urllib.request.urlopen(f"http://127.0.0.1:{env['FINSENT_AIRFLOW_PORT']}/finsent/sentiment",
-                                      timeout=30).read().decode()
-        assert "champion: <b>finsent-updown v" in page and "<svg" in page
-    finally:
-        subprocess.run([*cli, "down"], env=env, cwd=ROOT, check=False, capture_output=True, timeout=300)
-    for name in ("airflow", "mlflow", "naver"):
-        assert not (data / "run" / f"{name}.pid").exists()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _login(base: str, data: Path) -> str:
+    password = json.loads((data / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    request = urllib.request.Request(f"{base}/auth/token", data=json.dumps({"username": "admin", "password": password})
+                                     .encode(), headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["access_token"]
+
+
+def _pids(data: Path) -> dict[str, int]:
+    return {p.stem: int(p.read_text()) for p in (data / "run").glob("*.pid")}
+
+
+def _stack_processes(data: Path) -> list[str]:
+    """Processes that belong to this stack: started with its FINSENT_DATA_DIR or holding its files."""
+    left = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.pid == os.getpid():
+                continue
+            if process.environ().get("FINSENT_DATA_DIR") == str(data) or str(data) in " ".join(process.cmdline()):
+                left.append(f"{process.pid}: {' '.join(process.cmdline())[:200]}")
+        except psutil.Error:
+            continue
+    return left
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _assert_all_down(env: dict[str, str], data: Path, naver_port: int | None) -> None:
+    ports = [int(env[k]) for k in ("FINSENT_MLFLOW_PORT", "FINSENT_AIRFLOW_PORT",
+                                   "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+                                   "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")]
+    ports += [naver_port] if naver_port else []
+    assert [p for p in ports if _answers(p)] == []
+    assert _stack_processes(data) == []
+    assert not list((data / "run").glob("*.pid"))
     assert not (data / "postgres" / "postmaster.pid").exists()
+
+
+def _naver_port(data: Path) -> int | None:
+    url_file = data / "run" / "naver.url"
+    return int(url_file.read_text().rsplit(":", 1)[1]) if url_file.is_file() else None
+
+
+def _screenshot(url: str, token: str, tmp_path: Path) -> None:
+    """The demo's page in Chromium, logged in; saved where FINSENT_SCREENSHOT_DEMO says."""
+    from tests.dags.test_plugin import login_redirector
+
+    target = os.environ.get("FINSENT_SCREENSHOT_DEMO")
+    if not target or shutil.which("chromium") is None:
+        return
+    redirector = login_redirector(token, url)
+    try:
+        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1500", "--hide-scrollbars",
+                        f"--screenshot={target}", f"http://127.0.0.1:{redirector.server_port}/"],
+                       check=False, capture_output=True, timeout=120)
+    finally:
+        redirector.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3000)
+def test_demo_twice_then_down_leaves_nothing(tmp_path: Path):
+    data = tmp_path / "demo"
+    env = _stack_env(data, tmp_path)
+    base = f"http://127.0.0.1:{env['FINSENT_AIRFLOW_PORT']}"
+    naver_port = None
+    try:
+        first = _stack(env, "demo")
+        assert first.returncode == 0, (first.stdout[-3000:], first.stderr[-5000:])
+        assert "all four DAGs succeeded" in first.stdout and "login admin /" in first.stdout
+        naver_port, started = _naver_port(data), _pids(data)
+
+        second = _stack(env, "demo")  # with the first stack still up: reuses it and finishes
+        assert second.returncode == 0, (second.stdout[-3000:], second.stderr[-5000:])
+        assert "all four DAGs succeeded" in second.stdout
+        assert "already running" in second.stderr and "not retraining" in second.stderr
+        assert _pids(data) == started and _naver_port(data) == naver_port  # nothing restarted
+
+        status, page = _get(f"{base}/finsent/sentiment")
+        assert status == 401 and "Sentiment" not in page
+        token = _login(base, data)
+        status, page = _get(f"{base}/finsent/sentiment", token)
+        assert status == 200 and "champion: <b>finsent-updown v1</b>" in page and "<svg" in page
+        assert all(code in page for code in ("005930", "000660", "005380"))
+        _screenshot(f"{base}/finsent/sentiment", token, tmp_path)
+
+        # the champion's numbers are real: a test part of many sessions, accuracy clearly above 1/2
+        from mlflow import MlflowClient
+
+        client = MlflowClient(f"http://127.0.0.1:{env['FINSENT_MLFLOW_PORT']}")
+        version = client.get_model_version_by_alias("finsent-updown", "champion")
+        metrics = client.get_run(version.run_id).data.metrics
+        assert metrics["test_accuracy_ci_low"] > 0.55, metrics
+        engine = sa.create_engine(json.loads((data / "run" / "stack.env").read_text())["FINSENT_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                test_sessions = conn.execute(sa.text(
+                    "SELECT count(DISTINCT (ticker, session_date)) FROM dataset_rows WHERE split = 'test'")).scalar()
+        finally:
+            engine.dispose()
+        assert test_sessions >= 30, test_sessions
+    finally:
+        down = _stack(env, "down", timeout=300)
+    assert down.returncode == 0, down.stderr[-3000:]
+    _assert_all_down(env, data, naver_port)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3000)
+@pytest.mark.skipif(importlib.util.find_spec("airflow.providers.celery") is None,
+                    reason="apache-airflow-providers-celery is not installed (pip install -e '.[airflow]')")
+def test_demo_on_the_celery_executor_trains_on_the_gpu_worker(tmp_path: Path):
+    if not _answers(6379):
+        pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one when redis-server is installed)")
+    data = tmp_path / "celery"
+    env = _stack_env(data, tmp_path)
+    env["AIRFLOW__CELERY__BROKER_URL"] = "redis://127.0.0.1:6379/13"  # apart from a `make up-celery` on db 0
+    naver_port = None
+    try:
+        done = _stack(env, "demo", "--executor", "celery")
+        naver_port = _naver_port(data)
+        assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-5000:])
+        assert "finsent is up (celery executor)" in done.stdout and "all four DAGs succeeded" in done.stdout
+        assert {"airflow-worker", "airflow-worker-gpu", "airflow-scheduler"} <= set(_pids(data))
+        airflow_db = json.loads((data / "run" / "stack.env").read_text())["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        engine = sa.create_engine(airflow_db)
+        try:
+            with engine.connect() as conn:
+                ran = conn.execute(sa.text(
+                    "SELECT dag_id, task_id, hostname, queue FROM task_instance WHERE state = 'success' "
+                    "AND dag_id LIKE 'finsent_%'")).all()
+        finally:
+            engine.dispose()
+        hosts = {(r.dag_id, r.task_id): r.hostname for r in ran}
+        assert hosts[("finsent_train", "train")].startswith("gpu@"), hosts
+        others = {k: h for k, h in hosts.items() if k != ("finsent_train", "train")}
+        assert {"finsent_ingest", "finsent_label", "finsent_score"} <= {dag for dag, _ in others}
+        assert all(h.startswith("default@") for h in others.values()), others
+    finally:
+        down = _stack(env, "down", timeout=300)
+    assert down.returncode == 0, down.stderr[-3000:]
+    _assert_all_down(env, data, naver_port)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import html
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from finsent.ingest.loopback.content import (
     _ADS,
@@ -23,10 +25,41 @@ from finsent.ingest.loopback.content import (
     _round_tick,
 )
 
+# The demo's planted signal: titles that say which way the next session will close. Phrase, filler
+# and a number make titles nearly unique (duplicate titles are quality-flagged and kept out).
+_SIGNAL_UP = ("반등 나온다", "매수 들어갑니다", "호재 떴네요", "상승 추세 확인", "가즈아 간다", "바닥 찍었다",
+              "외인 매수 유입", "실적 서프 기대")
+_SIGNAL_DOWN = ("손절합니다", "하락 시작이네", "악재 터졌다", "매도 타이밍", "떡락 각이다", "고점 찍었다",
+                "외인 매도 폭탄", "실적 쇼크 우려")
+_SIGNAL_FILLER = ("오늘", "내일", "형님들", "진짜", "역시", "이번엔", "장 마감 후", "아침부터", "점심에", "결국")
+
 
 class BoardGenerator:
     """Mixin of FakeNaver: makes its posts and prices."""
 
+    def plant_signal(self, share: float, accuracy: float = 0.85) -> int:
+        """Re-title a ``share`` of the top-level posts so they say which way their next session
+        closes (the session that opens at 09:00 after the post, against the one before it), right
+        with probability ``accuracy``. Returns how many posts carry the signal. The demo board uses
+        it so that a model has something real to find."""
+        rng = self._rng
+        planted = 0
+        for ticker, posts in self.posts.items():
+            sessions = [row for row in self.prices.get(ticker, []) if row.volume > 0]
+            opens = [datetime.combine(row.trade_date, time(9, 0)) for row in sessions]
+            name = self.tickers.get(ticker, ticker)
+            for index, post in enumerate(posts):
+                if post.reply_depth or post.post_type != "normal" or rng.random() >= share:
+                    continue
+                k = bisect.bisect_right(opens, post.written_at)  # first session opening after the post
+                if k == 0 or k >= len(sessions) or sessions[k].close == sessions[k - 1].close:
+                    continue
+                up = (sessions[k].close > sessions[k - 1].close) == (rng.random() < accuracy)
+                title = (f"{rng.choice(_SIGNAL_FILLER)} {name} {rng.choice(_SIGNAL_UP if up else _SIGNAL_DOWN)} "
+                         f"{rng.randint(1, 999)}")
+                posts[index] = dataclasses.replace(post, title=title)
+                planted += 1
+        return planted
 
     def _next_id(self) -> int:
         """Advance the global id by a gap of 1..40; remember one skipped id as a 'deleted' post."""

@@ -365,14 +365,20 @@ def main() -> None:
     parser.add_argument("--posts-per-ticker", type=int, default=400)
     parser.add_argument("--days", type=int, default=120, help="posts spread over this many days up to now")
     parser.add_argument("--url-file", help="write the base URL here once serving")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--signal", type=float, default=0.0,
+                        help="share of posts whose title foretells the next session's move (the demo: 0.6)")
     args = parser.parse_args()
-    names = {"005930": "삼성전자", "000660": "SK하이닉스"}
+    from finsent.config import DEFAULT_TICKERS
+
     codes = [c for c in args.tickers.split(",") if c]
-    now = datetime.now().replace(microsecond=0)
-    fake = FakeNaver(tickers={c: names.get(c, c) for c in codes}, posts_per_ticker=args.posts_per_ticker,
-                     first_post_at=now - timedelta(days=args.days),
+    now = datetime.now().replace(minute=0, second=0, microsecond=0)
+    fake = FakeNaver(tickers={c: DEFAULT_TICKERS.get(c, c) for c in codes}, posts_per_ticker=args.posts_per_ticker,
+                     seed=args.seed, first_post_at=now - timedelta(days=args.days),
                      post_spacing=timedelta(days=args.days) / args.posts_per_ticker,
                      price_start=(now - timedelta(days=args.days + 60)).date(), price_end=now.date())
+    if args.signal:
+        sys.stdout.write(f"planted a signal in {fake.plant_signal(args.signal)} post titles\n")
     fake.start()
     if args.url_file:
         with open(args.url_file, "w", encoding="utf-8") as handle:

@@ -1,0 +1,131 @@
+"""The demo's DAG runs: trigger, and wait (each with a timeout) for exactly the runs this demo caused.
+
+ingest is triggered with a known run id; label is the run that consumed that run's asset events;
+train runs only while there is no champion (a second demo keeps the first's); score is the run
+the new champion triggered, or one triggered here when the champion did not move.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from finsent.errors import FinsentError
+
+log = logging.getLogger(__name__)
+
+_RUN_BY_ID = "SELECT id, state FROM dag_run WHERE dag_id = :d AND run_id = :r"
+# Each asset event of the source run, and the run of :d that consumed it (NULL while none has).
+_EVENTS_AND_RUNS = """
+SELECT e.id AS event_id, (SELECT r.run_id FROM dagrun_asset_event l JOIN dag_run r ON r.id = l.dag_run_id
+                          WHERE l.event_id = e.id AND r.dag_id = :d ORDER BY r.id LIMIT 1) AS run_id
+FROM asset_event e WHERE e.source_dag_id = :sd AND e.source_run_id = :sr ORDER BY e.id"""
+
+
+class DemoRuns:
+    def __init__(self, env: dict[str, str], airflow_home: Path, scheduler_log: Path,
+                 timeouts_s: dict[str, float]) -> None:
+        self.env, self.airflow_home, self.scheduler_log, self.timeouts_s = env, airflow_home, scheduler_log, timeouts_s
+        self.engine = sa.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+
+    def run(self) -> None:
+        from mlflow import MlflowClient
+
+        from finsent.ml.registry import alias_version
+
+        try:
+            client = MlflowClient(self.env["MLFLOW_TRACKING_URI"])
+            ingest = self.trigger("finsent_ingest")
+            self.wait("finsent_ingest", ingest)
+            for label in self.triggered_by("finsent_label", "finsent_ingest", ingest):
+                self.wait("finsent_label", label)
+            before = alias_version(client, "champion")
+            if before is None:
+                train = self.trigger("finsent_train", {"model": "baseline", "rules": "all"})
+                self.wait("finsent_train", train)
+            else:
+                log.info("champion v%d exists: not retraining (trigger finsent_train to train again)", before)
+                train = None
+            champion = alias_version(client, "champion")
+            if champion is None:
+                raise FinsentError("the demo's model did not become champion: read the decision tag of its "
+                                   f"version in MLflow ({self.env['MLFLOW_TRACKING_URI']})")
+            if train is not None and champion != before:
+                for score in self.triggered_by("finsent_score", "finsent_train", train):
+                    self.wait("finsent_score", score)
+            else:
+                self.wait("finsent_score", self.trigger("finsent_score"))
+            sys.stdout.write(f"\ndemo finished: all four DAGs succeeded; champion v{champion} "
+                             f"({self._metrics(client, champion)}); open the Sentiment page above\n")
+            sys.stdout.flush()
+        finally:
+            self.engine.dispose()
+
+    @staticmethod
+    def _metrics(client, version: int) -> str:
+        from finsent.ml.registry import MODEL_NAME
+
+        run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
+        metrics = client.get_run(run_id).data.metrics if run_id else {}
+        shown = []
+        for key in ("test_accuracy", "test_balanced_accuracy", "test_mcc"):
+            if key in metrics:
+                low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+                interval = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
+                shown.append(f"{key.removeprefix('test_')} {metrics[key]:.3f}{interval}")
+        return ", ".join(shown) or "no test metrics"
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        run_id = f"finsent_demo__{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+        command = [str(Path(sys.executable).parent / "airflow"), "dags", "trigger", dag_id, "--run-id", run_id]
+        if conf:
+            command += ["--conf", json.dumps(conf)]
+        try:
+            done = subprocess.run(command, env=self.env, check=False, capture_output=True, text=True,
+                                  timeout=self.timeouts_s["command"])
+        except subprocess.TimeoutExpired as exc:
+            raise FinsentError(f"`airflow dags trigger {dag_id}` did not finish within {exc.timeout:.0f}s") from exc
+        if done.returncode:
+            raise FinsentError(f"could not trigger {dag_id}:\n{done.stderr[-2000:]}")
+        log.info("%s: triggered run %s", dag_id, run_id)
+        return run_id
+
+    def triggered_by(self, dag_id: str, source_dag: str, source_run: str) -> list[str]:
+        """The runs of ``dag_id`` that consumed the asset events of ``source_dag``'s run ``source_run``,
+        once every one of those events has been consumed (posts and prices may start two runs)."""
+        deadline = time.monotonic() + self.timeouts_s[dag_id]
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.text(_EVENTS_AND_RUNS), {"d": dag_id, "sd": source_dag, "sr": source_run}).all()
+            if rows and all(r.run_id is not None for r in rows):
+                return list(dict.fromkeys(r.run_id for r in rows))
+            time.sleep(3)
+        raise FinsentError(f"the asset events of {source_dag} run {source_run} started no {dag_id} run within "
+                           f"{self.timeouts_s[dag_id]:.0f}s; read {self.scheduler_log}")
+
+    def wait(self, dag_id: str, run_id: str) -> None:
+        """Wait for the run to succeed; fail at once if it fails; a timeout names the logs."""
+        timeout = self.timeouts_s[dag_id]
+        deadline = time.monotonic() + timeout
+        logs = self.airflow_home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        state = None
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.text(_RUN_BY_ID), {"d": dag_id, "r": run_id}).first()
+            state = row.state if row is not None else None
+            if state == "success":
+                log.info("%s: run %s succeeded", dag_id, run_id)
+                return
+            if state == "failed":
+                raise FinsentError(f"{dag_id} run {run_id} failed; read its task logs in {logs} "
+                                   "(or the Airflow UI)")
+            time.sleep(3)
+        raise FinsentError(f"{dag_id} run {run_id} did not succeed within {timeout:.0f}s (state: {state}); "
+                           f"read {logs} and {self.scheduler_log}")
