@@ -34,6 +34,7 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     """Point MLflow at finsent's store and make sure the experiment exists; return a client."""
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     uri = tracking_uri(settings)
     if uri.startswith("sqlite:///"):
@@ -41,12 +42,15 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
-    if client.get_experiment_by_name(experiment) is None:
-        artifacts = None
-        if uri.startswith("sqlite:///"):  # keep artifacts beside the store, not in the working directory
-            artifacts = (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
-        client.create_experiment(experiment, artifact_location=artifacts)
-    mlflow.set_experiment(experiment)
+    try:
+        if client.get_experiment_by_name(experiment) is None:
+            artifacts = None
+            if uri.startswith("sqlite:///"):  # keep artifacts beside the store, not in the working directory
+                artifacts = (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
+            client.create_experiment(experiment, artifact_location=artifacts)
+        mlflow.set_experiment(experiment)
+    except (MlflowException, OSError) as exc:  # unreachable server, broken store: an error, never "no model"
+        raise FinsentError(f"the MLflow tracking server at {uri} did not answer: {exc}") from exc
     return client
 
 
