@@ -17,17 +17,23 @@ from finsent.ml.models.base import MANIFEST
 
 
 class CalibratedClassifier:
-    def __init__(self, model, calibration: PlattCalibration | None) -> None:
-        self.model = model
+    def __init__(self, classifier, calibration: PlattCalibration | None) -> None:
+        self.classifier = classifier
         self.calibration = calibration
-        self.kind = model.kind
+        self.kind = classifier.kind
+
+    def __getattr__(self, name: str):
+        # everything but P(up) is the model's own (its spec, dtype, device, tokenizer ...)
+        if name == "classifier":
+            raise AttributeError(name)
+        return getattr(self.classifier, name)
 
     def predict_proba(self, texts: Sequence[str], **options) -> np.ndarray:
-        raw = self.model.predict_proba(texts, **options)
+        raw = self.classifier.predict_proba(texts, **options)
         return raw if self.calibration is None else self.calibration.apply(raw)
 
     def save(self, directory: Path) -> None:
-        self.model.save(directory)
+        self.classifier.save(directory)
         path = Path(directory) / MANIFEST
         manifest = json.loads(path.read_text())
         manifest["calibration"] = self.calibration.to_json() if self.calibration else None
