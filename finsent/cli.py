@@ -8,19 +8,62 @@ this module holds the entry point and the database and ticker commands.
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 
 import psycopg2
 from sqlalchemy.exc import DBAPIError
 
-from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
 from finsent.errors import FinsentError
 
 log = logging.getLogger("finsent")
+
+
+# --- shared by the command modules of every room ------------------------------------------------
+
+
+def date_arg(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
+    return number
+
+
+def fraction(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+
+
+def open_engine():
+    """The configured database (the embedded server is started when no URL is set)."""
+    from finsent.config import load_settings
+    from finsent.db import create_engine
+
+    return create_engine(load_settings())
+
+
+def add_command(commands, name: str, func, *, help: str) -> argparse.ArgumentParser:
+    """A subcommand running ``func``; its ``--help`` description is ``func``'s docstring."""
+    parser = commands.add_parser(name, help=help, description=inspect.getdoc(func))
+    parser.set_defaults(func=func)
+    return parser
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

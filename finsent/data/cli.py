@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finsent.cli_args import add_command, date_arg, fraction, open_engine, positive_int
+from finsent.cli import add_command, date_arg, fraction, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
 
 

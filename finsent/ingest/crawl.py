@@ -20,13 +20,13 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
 from finsent.ingest.http import PoliteClient, RequestStats
-from finsent.ingest.progress import WalkProgress
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PostRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
 from finsent.ingest.session_clock import latest_allowed_date
 from finsent.ingest.sources import board_html, board_json
 from finsent.ingest.store import insert_posts
+from finsent.progress import WalkProgress
 
 log = logging.getLogger(__name__)
 
