@@ -42,6 +42,7 @@ class LoraClassifier:
         self.model = None
         self.tokenizer = None
         self._encoder: PromptEncoder | None = None
+        self.best_step: int | None = None  # the step early stopping on valid kept
 
     # -- model ------------------------------------------------------------------------------------
 
@@ -144,10 +145,11 @@ class LoraClassifier:
 
     # -- training and persistence live beside this module ------------------------------------------
 
-    def fit(self, texts: Sequence[str], labels: np.ndarray) -> None:
+    def fit(self, texts: Sequence[str], labels: np.ndarray,
+            valid: tuple[Sequence[str], np.ndarray] | None = None) -> None:
         from finsent.ml.models.lora.training import fit_lora
 
-        fit_lora(self, texts, labels)
+        fit_lora(self, texts, labels, valid)
 
     def save(self, directory: Path, *, bundle_base: bool | None = None) -> None:
         from finsent.ml.models.lora.persistence import save_lora

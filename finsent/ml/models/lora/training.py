@@ -33,18 +33,20 @@ def _shard(batches: list[list[int]], world: int, rank: int) -> list[list[int]]:
     return batches[: len(batches) // world * world][rank::world]
 
 
-def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
-    """Train ``clf``'s adapter on ``texts``: the loop of the module docstring.
+def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
+             valid: tuple[Sequence[str], np.ndarray] | None = None) -> None:
+    """Train ``clf``'s adapter on ``texts``: the loop of the module docstring. With ``valid``, the
+    adapter of the epoch with the lowest valid log-loss is kept (early stopping on valid, never test).
 
     In a multi-process job a rank that fails logs why and ends its process at once (no interpreter
     teardown, which can block in a collective library); the launcher (torchrun's agent, also under
     ``accelerate launch``) then stops the other ranks instead of leaving them in an all-reduce
     until the collective timeout."""
     if distributed_world_size() == 1:
-        _fit(clf, texts, labels)
+        _fit(clf, texts, labels, valid)
         return
     try:
-        _fit(clf, texts, labels)
+        _fit(clf, texts, labels, valid)
     except BaseException as exc:
         log.error("training rank %s failed, ending the job: %s", os.environ.get("RANK", "?"), exc,
                   exc_info=not isinstance(exc, FinsentError))
@@ -52,7 +54,8 @@ def fit_lora(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> N
         os._exit(getattr(exc, "exit_code", 1))
 
 
-def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
+def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
+         valid: tuple[Sequence[str], np.ndarray] | None) -> None:
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -101,7 +104,7 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
         optimizer, lambda s: min(1.0, (s + 1) / max(1, spec.warmup_steps)) * max(0.0, 1 - s / max(1, total)))
     # fp16 gradients underflow without loss scaling; bf16 and fp32 need none (the scaler is then a no-op).
     scaler = torch.amp.GradScaler("cuda", enabled=clf.dtype == "float16" and clf.device.startswith("cuda"))
-    checkpoints = (Checkpoints(spec.checkpoint_dir, job_identity(spec, texts, labels, world))
+    checkpoints = (Checkpoints(spec.checkpoint_dir, job_identity(spec, texts, labels, world, valid))
                    if spec.checkpoint_dir else None)
     position = (checkpoints.resume(clf.model, optimizer, schedule, scaler, clf.device) if checkpoints else None) \
         or Position()
@@ -110,7 +113,7 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
     if accelerator is not None:
         clf.model, optimizer = accelerator.prepare(clf.model, optimizer)
     clf.model.train()
-    step, started, tokens = position.step, time.monotonic(), 0
+    step, started, tokens, best = position.step, time.monotonic(), 0, position.best
     try:
         while step < total:
             epoch_rng = rng.getstate()
@@ -140,14 +143,37 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray) -> None:
                     log.info("step %d/%d loss %.4f (%.0f tokens/s)", step, total, loss.item(), rate)
                 if checkpoints and step % spec.save_every == 0 and step < total and rank == 0:
                     checkpoints.save(clf.model, optimizer, schedule, scaler,
-                                     Position(step, position.epoch, index + 1, epoch_rng))
+                                     Position(step, position.epoch, index + 1, epoch_rng, best))
+            if valid is not None and accelerator is None:
+                best = _keep_if_best(clf, valid, step, best)
             position = Position(step, position.epoch + 1, 0, None)
     except torch.cuda.OutOfMemoryError:
         raise FinsentError(TRAIN_OOM) from None
     if accelerator is not None:
         accelerator.wait_for_everyone()
         clf.model = accelerator.unwrap_model(clf.model)
+    if best is not None:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(clf.model, best[2])
+        clf.best_step = best[1]
+        log.info("kept the adapter of step %d (valid log-loss %.4f)", best[1], best[0])
     if checkpoints and rank == 0:
         checkpoints.remove()
     clf.model.eval()
     log.info("trained %d steps (%.1f epochs of %d batches)", step, step / per_epoch, per_epoch)
+
+
+def _keep_if_best(clf: LoraClassifier, valid: tuple[Sequence[str], np.ndarray], step: int, best):
+    """(valid log-loss, step, adapter weights) of the best epoch so far."""
+    from peft import get_peft_model_state_dict
+
+    texts, y = valid
+    clf.model.eval()
+    p = np.clip(clf.predict_proba(texts), 1e-7, 1 - 1e-7)
+    clf.model.train()
+    loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    log.info("step %d: valid log-loss %.4f", step, loss)
+    if best is not None and loss >= best[0]:
+        return best
+    return loss, step, {k: v.detach().clone() for k, v in get_peft_model_state_dict(clf.model).items()}
