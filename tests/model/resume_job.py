@@ -2,7 +2,8 @@
 
     python -m tests.model.resume_job BASE_DIR OUT.safetensors [--checkpoint-dir DIR] [--data-seed N]
 
-Trains the tiny model on a fixed synthetic board and writes the trained LoRA weights to OUT."""
+Trains the tiny model on a fixed synthetic board (keeping the epoch best on its valid part) and writes
+the trained LoRA weights to OUT."""
 
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ def main() -> int:
 
     torch.set_num_threads(1)  # the same kernels in every run: comparable to 1e-6
     rng = random.Random(args.data_seed)
-    labels = np.array([rng.randint(0, 1) for _ in range(240)])
+    labels = np.array([rng.randint(0, 1) for _ in range(270)])
     titles = [" ".join([*rng.sample(NEUTRAL, 3), rng.choice(BULL if y else BEAR)]) for y in labels]
+    titles, labels, valid = titles[:240], labels[:240], (titles[240:], labels[240:])  # early stopping on valid
     spec = LoraSpec(base_model=args.base, prompt="zero-shot", epochs=3, batch_size=8, lr=5e-3, lora_r=4,
                     warmup_steps=5, device="cpu", checkpoint_dir=args.checkpoint_dir, save_every=3)
     model = LoraClassifier(spec)
     try:
-        model.fit(titles, labels)
+        model.fit(titles, labels, valid)
     except FinsentError as exc:
         logging.error("%s", exc)
         return exc.exit_code

@@ -33,7 +33,8 @@ def test_two_process_lora_training_registers_once(engine, planted, tiny_model):
     assert done.returncode == 0, done.stderr[-4000:]
     assert "rank 0 of 2" in done.stderr and "rank 1 of 2" in done.stderr  # DDP, not two solo runs
     assert done.stdout.count("registered finsent-updown v1") == 1  # rank 0 only
-    client = MlflowClient(tracking_uri(load_settings()))
+    uri = tracking_uri(load_settings())
+    client = MlflowClient(uri, uri)  # the registry too: another test may have left mlflow's global registry URI
     assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
     runs = client.search_runs([client.get_experiment_by_name("finsent").experiment_id])
     assert len(runs) == 1 and runs[0].data.metrics["test_p_value_vs_half"] < 0.05

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from finsent.config import load_settings
 from finsent.data.snapshots import load_split
@@ -44,6 +45,7 @@ def serve(tracking: str, version: int, titles: list[str], hf_home: Path, data_di
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.timeout(900)  # training, then two serving processes: minutes on a busy 2-core machine
 def test_a_hub_base_is_recorded_by_revision_and_served_from_another_cache(engine, planted, tiny_model, tmp_path,
                                                                           monkeypatch):
     training_home = hub_cache(tmp_path / "training-hf", tiny_model)

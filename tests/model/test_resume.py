@@ -33,6 +33,7 @@ def load(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+@pytest.mark.timeout(900)  # four training processes in a row: minutes on a busy 2-core machine
 def test_killed_and_resumed_equals_uninterrupted(tiny_model, tmp_path):
     checkpoints = tmp_path / "ckpt"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

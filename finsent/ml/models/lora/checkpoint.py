@@ -1,8 +1,9 @@
 """Resumable training checkpoints that know which job wrote them.
 
 A checkpoint (``CHECKPOINT_DIR/last``) holds the adapter (safetensors) and ``state.pt``: the job's
-identity (the spec's training fields, a hash of the training titles and labels, the world size),
-the optimizer step, the epoch and the position in it (batches done), the batch-order RNG's state at
+identity (the spec's training fields, a hash of the training and valid titles and labels, the
+world size), the best epoch so far when stopping early on valid (its loss, step and adapter), the
+optimizer step, the epoch and the position in it (batches done), the batch-order RNG's state at
 the start of that epoch, the torch RNG states, and the optimizer, schedule and grad-scaler states.
 ``state.pt`` holds only tensors and plain types and is read with ``torch.load(weights_only=True)``.
 A checkpoint written by another job (other spec, other data, other world size) is refused with a
@@ -30,10 +31,13 @@ log = logging.getLogger(__name__)
 _NOT_IDENTITY = ("checkpoint_dir", "save_every", "device")
 
 
-def job_identity(spec: LoraSpec, texts: Sequence[str], labels: np.ndarray, world_size: int) -> dict:
+def job_identity(spec: LoraSpec, texts: Sequence[str], labels: np.ndarray, world_size: int,
+                 valid: tuple[Sequence[str], np.ndarray] | None = None) -> dict:
     data = hashlib.sha256()
     for text, label in zip(texts, labels):
         data.update(f"{int(label)}\t{text}\n".encode())
+    for text, label in zip(*valid) if valid is not None else ():  # early stopping reads valid too
+        data.update(f"valid\t{int(label)}\t{text}\n".encode())
     fields = {k: v for k, v in asdict(spec).items() if k not in _NOT_IDENTITY}
     return {"spec": fields, "data_sha256": data.hexdigest(), "rows": len(texts), "world_size": world_size}
 
@@ -44,6 +48,7 @@ class Position:
     epoch: int = 0
     batch: int = 0  # batches of this epoch done (this rank's share)
     epoch_rng: tuple | None = None  # the batch-order RNG as the epoch began (to rebuild its order)
+    best: tuple | None = None  # early stopping: (valid log-loss, step, adapter weights) of the best epoch
 
 
 def _differences(saved: dict, current: dict) -> list[str]:
@@ -75,7 +80,9 @@ class Checkpoints:
                  "torch_rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                  "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                 "scaler": scaler.state_dict()}
+                 "scaler": scaler.state_dict(),
+                 "best": None if position.best is None else
+                 {"loss": position.best[0], "step": position.best[1], "adapter": position.best[2]}}
         torch.save(state, tmp / "state.pt")
         if self.last.exists():
             shutil.rmtree(self.last)
@@ -106,7 +113,9 @@ class Checkpoints:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         log.info("resumed from %s at step %d (epoch %d, batch %d)", self.last, state["step"], state["epoch"],
                  state["batch"])
-        return Position(int(state["step"]), int(state["epoch"]), int(state["batch"]), _as_rng_state(state["epoch_rng"]))
+        best = state["best"] and (float(state["best"]["loss"]), int(state["best"]["step"]), state["best"]["adapter"])
+        return Position(int(state["step"]), int(state["epoch"]), int(state["batch"]), _as_rng_state(state["epoch_rng"]),
+                        best or None)
 
     def remove(self) -> None:
         for path in (self.last, self.directory / "last.partial"):

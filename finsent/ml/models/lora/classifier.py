@@ -43,6 +43,7 @@ class LoraClassifier:
         self.tokenizer = None
         self.best_step: int | None = None  # the step early stopping on valid kept
         self._encoder: PromptEncoder | None = None
+        self.best_step: int | None = None  # the step early stopping on valid kept
 
     # -- model ------------------------------------------------------------------------------------
 

@@ -104,7 +104,7 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
         optimizer, lambda s: min(1.0, (s + 1) / max(1, spec.warmup_steps)) * max(0.0, 1 - s / max(1, total)))
     # fp16 gradients underflow without loss scaling; bf16 and fp32 need none (the scaler is then a no-op).
     scaler = torch.amp.GradScaler("cuda", enabled=clf.dtype == "float16" and clf.device.startswith("cuda"))
-    checkpoints = (Checkpoints(spec.checkpoint_dir, job_identity(spec, texts, labels, world))
+    checkpoints = (Checkpoints(spec.checkpoint_dir, job_identity(spec, texts, labels, world, valid))
                    if spec.checkpoint_dir else None)
     position = (checkpoints.resume(clf.model, optimizer, schedule, scaler, clf.device) if checkpoints else None) \
         or Position()
@@ -113,7 +113,7 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
     if accelerator is not None:
         clf.model, optimizer = accelerator.prepare(clf.model, optimizer)
     clf.model.train()
-    step, started, tokens, best = position.step, time.monotonic(), 0, None
+    step, started, tokens, best = position.step, time.monotonic(), 0, position.best
     try:
         while step < total:
             epoch_rng = rng.getstate()
@@ -143,7 +143,9 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
                     log.info("step %d/%d loss %.4f (%.0f tokens/s)", step, total, loss.item(), rate)
                 if checkpoints and step % spec.save_every == 0 and step < total and rank == 0:
                     checkpoints.save(clf.model, optimizer, schedule, scaler,
-                                     Position(step, position.epoch, index + 1, epoch_rng))
+                                     Position(step, position.epoch, index + 1, epoch_rng, best))
+            if valid is not None and accelerator is None:
+                best = _keep_if_best(clf, valid, step, best)
             position = Position(step, position.epoch + 1, 0, None)
             if valid is not None and accelerator is None:  # (under DDP the last epoch's adapter is kept)
                 best = _keep_if_best(clf, valid, step, best)
@@ -152,6 +154,12 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
     if accelerator is not None:
         accelerator.wait_for_everyone()
         clf.model = accelerator.unwrap_model(clf.model)
+    if best is not None:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(clf.model, best[2])
+        clf.best_step = best[1]
+        log.info("kept the adapter of step %d (valid log-loss %.4f)", best[1], best[0])
     if checkpoints and rank == 0:
         checkpoints.remove()
     if best is not None:
