@@ -147,8 +147,6 @@ def _fit(clf: LoraClassifier, texts: Sequence[str], labels: np.ndarray,
             if valid is not None and accelerator is None:
                 best = _keep_if_best(clf, valid, step, best)
             position = Position(step, position.epoch + 1, 0, None)
-            if valid is not None and accelerator is None:  # (under DDP the last epoch's adapter is kept)
-                best = _keep_if_best(clf, valid, step, best)
     except torch.cuda.OutOfMemoryError:
         raise FinsentError(TRAIN_OOM) from None
     if accelerator is not None:
