@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 EMBEDDED_DATABASE = "finsent"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Advisory-lock namespace (first key of the two-int form): "fs" in ASCII.
+LOCK_GRACE_S = 3.0
 _LOCK_NAMESPACE = 0x6673
 
 
@@ -216,10 +218,17 @@ def advisory_lock(engine: Engine, name: str, *, wait: bool = False) -> Iterator[
     """
     conn = engine.connect()
     try:
-        got = conn.execute(
-            sa.text("SELECT pg_try_advisory_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)}
-        ).scalar()
-        conn.commit()
+        # A holder killed a moment ago keeps the lock until its backend notices the closed socket: a
+        # short grace tells such a ghost from a run that is really going on.
+        deadline = time.monotonic() + LOCK_GRACE_S
+        while True:
+            got = conn.execute(
+                sa.text("SELECT pg_try_advisory_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)}
+            ).scalar()
+            conn.commit()
+            if got or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         if not got and wait:
             log.warning("another finsent run holds the lock %r; waiting for it to finish", name)
             conn.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"), {"ns": _LOCK_NAMESPACE, "key": lock_key(name)})
