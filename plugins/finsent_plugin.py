@@ -46,7 +46,7 @@ app = FastAPI(title="finsent", docs_url=None, redoc_url=None, openapi_url=None, 
 
 
 @lru_cache(maxsize=1)
-def _engine():
+def _engine_for(database_url: str | None):
     from finsent.config import load_settings
     from finsent.db import create_engine
 
@@ -58,7 +58,9 @@ async def sentiment(ticker: str | None = Query(default=None, max_length=6)) -> H
     from finsent.config import load_settings
     from finsent.orchestration.sentiment_page import CSP, render_sentiment_page
 
-    page = await run_in_threadpool(render_sentiment_page, _engine(), load_settings(), ticker)
+    settings = load_settings()
+    engine = _engine_for(settings.database_url)  # one engine per configured database
+    page = await run_in_threadpool(render_sentiment_page, engine, settings, ticker)
     return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                                        "Cache-Control": "private, no-store"})
 

@@ -41,7 +41,8 @@ class DemoRuns:
         from finsent.ml.registry import alias_version
 
         try:
-            client = MlflowClient(self.env["MLFLOW_TRACKING_URI"])
+            server = self.env["MLFLOW_TRACKING_URI"]
+            client = MlflowClient(tracking_uri=server, registry_uri=server)
             ingest = self.trigger("finsent_ingest")
             self.wait("finsent_ingest", ingest)
             for label in self.triggered_by("finsent_label", "finsent_ingest", ingest):

@@ -61,6 +61,8 @@ def _bin(name: str) -> str:
 
 def shared_airflow_settings(path: Path = SHARED_AIRFLOW_ENV) -> dict[str, str]:
     """``KEY=VALUE`` lines of docker/airflow.env (comments and blank lines skipped)."""
+    if not path.is_file():
+        raise FinsentError(f"{path} is missing: `finsent stack` runs from a checkout (pip install -e .)")
     settings = {}
     for line in path.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#"):

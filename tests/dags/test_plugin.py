@@ -57,13 +57,6 @@ def airflow_app(airflow_db, tmp_path_factory) -> Iterator:
             os.environ[key] = value
 
 
-def _plugin_module():
-    module = sys.modules.get("finsent_plugin")
-    assert module is not None, "Airflow did not load plugins/finsent_plugin.py"
-    module._engine.cache_clear()  # each test has its own database
-    return module
-
-
 def _token(client, user: str = "admin") -> str:
     response = client.post("/auth/token", json={"username": user, "password": PASSWORDS[user]})
     assert response.status_code == 201, response.text
@@ -83,7 +76,6 @@ def scored_board(engine, planted):
 def test_anonymous_callers_get_401_and_logged_in_users_the_page(airflow_app, scored_board):
     from fastapi.testclient import TestClient
 
-    _plugin_module()
     client = TestClient(airflow_app)
     for path in ("/finsent/sentiment", "/finsent/sentiment?ticker=005930", "/finsent/openapi.json",
                  "/finsent/docs"):
@@ -119,7 +111,6 @@ def test_the_app_fails_closed_without_airflows_auth_dependencies(airflow_db):
 def test_page_shows_index_posts_and_champion_with_hostile_titles_escaped(airflow_app, scored_board):
     from fastapi.testclient import TestClient
 
-    _plugin_module()
     client = TestClient(airflow_app)
     client.headers["Authorization"] = f"Bearer {_token(client)}"
     response = client.get("/finsent/sentiment")
@@ -180,7 +171,6 @@ def login_redirector(token: str, target: str) -> HTTPServer:
 def test_page_in_headless_chromium_logged_in(airflow_app, scored_board, tmp_path):
     from fastapi.testclient import TestClient
 
-    _plugin_module()
     port = _free_port()
     server, thread = _serve(airflow_app, port)
     url = f"http://127.0.0.1:{port}/finsent/sentiment"

@@ -151,7 +151,8 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path):
         # the champion's numbers are real: a test part of many sessions, accuracy clearly above 1/2
         from mlflow import MlflowClient
 
-        client = MlflowClient(f"http://127.0.0.1:{env['FINSENT_MLFLOW_PORT']}")
+        server = f"http://127.0.0.1:{env['FINSENT_MLFLOW_PORT']}"
+        client = MlflowClient(tracking_uri=server, registry_uri=server)  # not an earlier test's global URI
         version = client.get_model_version_by_alias("finsent-updown", "champion")
         metrics = client.get_run(version.run_id).data.metrics
         assert metrics["test_accuracy_ci_low"] > 0.55, metrics
