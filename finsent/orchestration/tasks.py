@@ -150,6 +150,7 @@ def train_and_register(dataset: str, model: str = "baseline", base_model: str | 
 
 def score_and_index() -> dict:
     """Score with the champion; ``model_version`` is None when nothing has been trained yet."""
+    from finsent.db import advisory_lock
     from finsent.ml.registry import configure, version_of
     from finsent.ml.score import score_posts
 
@@ -159,5 +160,9 @@ def score_and_index() -> dict:
     except NotRegisteredError as exc:
         log.warning("%s", exc)
         return {"model_version": None, "scored": 0, "index_rows": 0}
-    report = score_posts(settings, _engine())
+    engine = _engine()
+    # Two score runs (a labels-triggered one and a champion-triggered one) take turns: both would
+    # insert the same (version, post) scores and one would die on a UniqueViolation.
+    with advisory_lock(engine, "score", wait=True):
+        report = score_posts(settings, engine)
     return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}
