@@ -36,7 +36,7 @@ from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.data.labels import load_definition
 from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL
-from finsent.names import check_name, inside, private_dir
+from finsent.names import check_name, inside, private_dir, private_files
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,10 @@ def build_dataset(engine: Engine, name: str, spec: DatasetSpec, data_dir: Path, 
     check_name(name, "dataset name")
     spec.validate()
     with advisory_lock(engine, f"dataset:{name}", wait=True):
-        return _build_dataset_locked(engine, name, spec, data_dir, replace=replace)
+        summary = _build_dataset_locked(engine, name, spec, data_dir, replace=replace)
+    if summary.path is not None:
+        private_files(summary.path)
+    return summary
 
 
 def _staging_dir(datasets_dir: Path, name: str) -> Path:
