@@ -64,14 +64,17 @@ def pandas_round_trip(engine) -> int:
                         "TO STDOUT WITH CSV HEADER", buffer)
         buffer.seek(0)
         posts = pd.read_csv(buffer, dtype={"ticker": "string", "post_id": "int64", "ts": "int64"})
-        sessions = pd.read_sql("SELECT ticker, trade_date, close::float8 AS close, session_no FROM sessions",
-                               raw)
+        # late_s: how much later than 09:00 the session opens (session_hours: the CSAT day, 10:00)
+        sessions = pd.read_sql("SELECT s.ticker, s.trade_date, s.close::float8 AS close, s.session_no, "
+                               "extract(epoch FROM coalesce(h.opens, time '09:00') - time '09:00')::bigint AS late_s "
+                               "FROM sessions s LEFT JOIN session_hours h USING (trade_date)", raw)
     # 09:00 KST is 00:00 UTC of the same date
-    sessions["open_ts"] = pd.to_datetime(sessions["trade_date"]).astype("datetime64[s]").astype("int64")
+    sessions["open_ts"] = (pd.to_datetime(sessions["trade_date"]).astype("datetime64[s]").astype("int64")
+                           + sessions["late_s"])
     sessions["ticker"] = sessions["ticker"].astype("string")
     posts = posts.sort_values("ts")
     sessions = sessions.sort_values("open_ts")
-    # next_session: the first session whose 09:00 KST open is strictly after the post
+    # next_session: the first session whose open (09:00 KST, or later) is strictly after the post
     merged = pd.merge_asof(posts, sessions[["ticker", "open_ts", "session_no"]], left_on="ts",
                            right_on="open_ts", by="ticker", direction="forward", allow_exact_matches=False)
     merged = merged.dropna(subset=["session_no"])

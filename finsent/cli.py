@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -158,8 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     func: Callable[[argparse.Namespace], int] = args.func
-    # Data files (datasets, quarantined pages, models) are this user's alone: 0600 / 0700.
-    previous_umask = os.umask(0o077)
     try:
         return func(args)
     except FinsentError as exc:
@@ -175,8 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted; committed pages are kept and the next run resumes")
         return 130
-    finally:
-        os.umask(previous_umask)  # main() is also called in-process (tests, tools)
 
 
 if __name__ == "__main__":

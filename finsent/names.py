@@ -49,3 +49,11 @@ def private_dir(path: Path) -> Path:
     for created in missing:
         created.chmod(0o700)  # mkdir's mode is masked by the umask, and parents get the default
     return path
+
+
+def private_files(folder: Path) -> None:
+    """Make ``folder`` 0700 and every file in it 0600 (writers such as pyarrow follow the umask,
+    and a process-wide umask would also reach the servers finsent starts)."""
+    folder.chmod(0o700)
+    for path in folder.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)

@@ -33,7 +33,7 @@ from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError, FinsentError
-from finsent.names import check_name, inside, private_dir
+from finsent.names import check_name, inside, private_dir, private_files
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,10 @@ def build_dataset(engine: Engine, name: str, spec: DatasetSpec, data_dir: Path, 
     check_name(name, "dataset name")
     spec.validate()
     with advisory_lock(engine, f"dataset:{name}", wait=True):
-        return _build_dataset_locked(engine, name, spec, data_dir, replace=replace)
+        summary = _build_dataset_locked(engine, name, spec, data_dir, replace=replace)
+    if summary.path is not None:
+        private_files(summary.path)
+    return summary
 
 
 def _staging_dir(datasets_dir: Path, name: str) -> Path:

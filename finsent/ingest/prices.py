@@ -117,6 +117,24 @@ def _drop_open_sessions(cur, rows: list[PriceRow], now: datetime) -> tuple[list[
     return [r for r in rows if r.trade_date not in still_open], len([r for r in rows if r.trade_date in still_open])
 
 
+def _drop_vanished_sessions(cur, ticker: str, rows: list[PriceRow]) -> int:
+    """After a re-fetch the store equals the feed over the range it covers: sessions the feed no
+    longer lists (now a halt, or never a session) are deleted, and so are the labels of every
+    definition whose return ran through one of them; the next ``finsent label`` writes them again."""
+    if not rows:
+        return 0
+    days = [r.trade_date for r in rows]
+    cur.execute("DELETE FROM prices WHERE ticker = %s AND trade_date BETWEEN %s AND %s "
+                "AND NOT trade_date = ANY(%s) RETURNING trade_date", (ticker, min(days), max(days), days))
+    gone = [row[0] for row in cur.fetchall()]
+    if gone:
+        cur.execute("DELETE FROM labels WHERE ticker = %s AND EXISTS "
+                    "(SELECT 1 FROM unnest(%s::date[]) g WHERE g BETWEEN base_date AND target_date)", (ticker, gone))
+        log.warning("%s: the feed no longer lists %d stored session(s) (%s): deleted, with the %d label(s) "
+                    "whose returns used them", ticker, len(gone), ", ".join(map(str, sorted(gone)[:5])), cur.rowcount)
+    return len(gone)
+
+
 def _bar(row) -> tuple:
     return (Decimal(row[0]), Decimal(row[1]), Decimal(row[2]), Decimal(row[3]), int(row[4]), bool(row[5]))
 
@@ -166,9 +184,11 @@ def sync_prices(settings: Settings, engine: Engine, tickers: Sequence[str], *, s
             counters = run.counters
             with conn.cursor() as cur:
                 rows, still_open = _drop_open_sessions(cur, rows, clock())
-                written = upsert_prices(cur, rows, replace=since is not None or bool(changed))
+                replace = since is not None or bool(changed)
+                written = upsert_prices(cur, rows, replace=replace)
+                vanished = _drop_vanished_sessions(cur, ticker, rows) if replace else 0
                 counters.pages, counters.fetched = pages, len(rows) + halted + still_open
-                counters.inserted, counters.updated = written.inserted, written.updated
+                counters.inserted, counters.updated = written.inserted, written.updated + vanished
                 counters.duplicates, counters.skipped = written.unchanged, halted + still_open
                 run.save(cur)
             conn.commit()

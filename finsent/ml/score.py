@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.labels import CALENDAR_SQL, POST_DAY_SQL
-from finsent.db import raw_connection
+from finsent.db import advisory_lock, raw_connection
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,10 @@ def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", 
     log.info("scoring with %s v%d (@%s), forward batch %d", MODEL_NAME, version, alias, batch_size)
     fetch_rows = max(FETCH_ROWS, batch_size)
     scored = 0
-    with raw_connection(engine) as reader, raw_connection(engine) as writer:
+    # Two score runs (a labels-triggered one and a champion-triggered one, or a CLI run beside the DAG)
+    # take turns: both would insert the same (version, post) scores and one would die on a UniqueViolation.
+    with advisory_lock(engine, "score", wait=True), raw_connection(engine) as reader, \
+            raw_connection(engine) as writer:
         try:
             with reader.cursor(name="unscored") as pending:  # server-side: never all posts in memory
                 pending.itersize = fetch_rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import stat
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -115,4 +116,5 @@ def test_a_board_page_with_a_post_from_the_future_is_quarantined(engine, naver, 
     assert reports["005930"].status == "failed" and "after tomorrow" in reports["005930"].error
     assert reports["000660"].status == "ok"
     assert count(engine, "SELECT count(*) FROM posts WHERE ticker = '005930'") == 0  # nothing from that page
-    assert len(list(settings.quarantine_dir.glob("naver-mobile_005930_*.raw"))) == 1
+    (raw,) = settings.quarantine_dir.glob("naver-mobile_005930_*.raw")
+    assert stat.S_IMODE(raw.stat().st_mode) == 0o600 and stat.S_IMODE(raw.parent.stat().st_mode) == 0o700

@@ -127,3 +127,28 @@ def test_an_impossible_bar_in_the_feed_is_quarantined(engine, naver, settings):
     assert report[SAMSUNG].status == "failed" and "low" in report[SAMSUNG].error
     assert report[HYNIX].status == "ok"
     assert count(engine, "SELECT count(*) FROM prices WHERE ticker = :t", t=SAMSUNG) == 0
+
+
+def test_a_session_the_feed_no_longer_lists_goes_with_the_labels_through_it(engine, naver):
+    crawl_boards(load_settings(), engine, [HYNIX], workers=1)
+    sync(engine, (HYNIX,))
+    label_posts(engine, LabelDefinition.build("next_session"))
+    labelled = {row[0] for row in query_rows(engine, "SELECT DISTINCT session_date FROM labels")}
+    gone = sorted(labelled)[len(labelled) // 2]
+    with naver.lock:
+        naver.prices[HYNIX] = [r for r in naver.prices[HYNIX] if r.trade_date != gone]
+    split(naver, HYNIX, 2)
+    assert sync(engine, (HYNIX,))[HYNIX].status == "rewritten"
+    assert stored(engine, HYNIX) == served(naver.prices[HYNIX])
+    assert count(engine, "SELECT count(*) FROM labels WHERE :d BETWEEN base_date AND target_date", d=gone) == 0
+    label_posts(engine, LabelDefinition.build("next_session"))
+    assert count(engine, "SELECT count(*) FROM labels l WHERE NOT EXISTS (SELECT 1 FROM prices p WHERE "
+                         "p.ticker = l.ticker AND p.trade_date IN (l.base_date, l.session_date, l.target_date))") == 0
+    assert count(engine, "SELECT count(*) FROM labels WHERE session_date = :d", d=gone) == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(STALE_LABELS)).fetchall() == []
+
+
+def query_rows(engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
