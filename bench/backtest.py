@@ -19,7 +19,6 @@ import math
 import random
 import sys
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +36,7 @@ from finsent.ml.stats import information_coefficient
 
 def synthetic_board(stocks: int, sessions: int, posts: int, lean: float, seed: int = 0) -> pd.DataFrame:
     rng = random.Random(seed)
-    days, day = [], date(2022, 1, 3)
-    while len(days) < sessions:
-        if day.weekday() < 5:
-            days.append(day)
-        day += timedelta(days=1)
+    days = [d.date() for d in pd.bdate_range("2022-01-03", periods=sessions)]
     rows = []
     for stock in range(stocks):
         for d in days:

@@ -52,7 +52,7 @@ class TrainingRecord:
     def tags(self) -> dict[str, str]:
         return {"dataset": self.dataset, "dataset_hash": self.dataset_hash, "label_definition": self.definition,
                 "label_rule": self.label_rule, "split": self.split,
-                **{f"{k}": (getattr(self, k).isoformat() if getattr(self, k) else "") for k in self._DATES}}
+                **{k: (getattr(self, k).isoformat() if getattr(self, k) else "") for k in self._DATES}}
 
     @classmethod
     def from_tags(cls, tags: dict[str, str]) -> TrainingRecord | None:

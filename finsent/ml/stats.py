@@ -146,6 +146,20 @@ def newey_west_variance(series: np.ndarray, lags: int | None = None) -> float:
     return max(total, 0.0) / t
 
 
+def sentiment_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (ticker, session): the mean P(up) of its posts and the session's return, in date order."""
+    return (frame.groupby(["ticker", "session_date"]).agg(mean_p_up=("p_up", "mean"), ret=("ret", "first"))
+            .reset_index().sort_values(["session_date", "ticker"], ignore_index=True))
+
+
+def per_date_ic(index: pd.DataFrame) -> pd.DataFrame:
+    """The Spearman IC across stocks on each date that has at least three of them (and some spread)."""
+    rows = [(day, float(stats.spearmanr(part["mean_p_up"], part["ret"]).statistic))
+            for day, part in index.groupby("session_date")
+            if len(part) >= MIN_STOCKS_PER_DATE and part["mean_p_up"].nunique() > 1 and part["ret"].nunique() > 1]
+    return pd.DataFrame(rows, columns=["session_date", "ic"])
+
+
 def information_coefficient(frame: pd.DataFrame) -> dict[str, float]:
     """frame: one row per post with ticker, session_date, p_up, ret (the session's return).
 
@@ -154,17 +168,13 @@ def information_coefficient(frame: pd.DataFrame) -> dict[str, float]:
     Otherwise: the pooled Spearman IC over (ticker, session) pairs with errors that are HAC over
     dates. ``ic_per_date`` says which (1 or 0).
     """
-    index = (frame.groupby(["ticker", "session_date"])
-             .agg(mean_p_up=("p_up", "mean"), ret=("ret", "first")).reset_index())
+    index = sentiment_index(frame)
     result = {"ic_pairs": float(len(index)), "ic_sessions": float(index["session_date"].nunique())}
     if index["ticker"].nunique() >= MIN_STOCKS_PER_DATE:
-        daily = []
-        for _, day in index.sort_values("session_date").groupby("session_date"):
-            if len(day) >= MIN_STOCKS_PER_DATE and day["mean_p_up"].nunique() > 1 and day["ret"].nunique() > 1:
-                daily.append(float(stats.spearmanr(day["mean_p_up"], day["ret"]).statistic))
+        daily = per_date_ic(index)["ic"].to_numpy()
         result.update({"ic_per_date": 1.0, "ic_sessions": float(len(daily))})
         if len(daily) >= 2:
-            mean, variance = float(np.mean(daily)), newey_west_variance(np.array(daily))
+            mean, variance = float(np.mean(daily)), newey_west_variance(daily)
             result.update({"ic": mean, "ic_t": mean / math.sqrt(variance) if variance > 0 else float("nan")})
         return result
     result["ic_per_date"] = 0.0

@@ -44,9 +44,8 @@ class TrainOutcome:
 
 
 def _baselines(train: pd.DataFrame, test: pd.DataFrame, fitted_baseline: np.ndarray | None) -> dict[str, np.ndarray]:
-    up_share = float((train["label"] == "up").mean())
-    baselines = {"majority": np.full(len(test), 1.0 if up_share >= 0.5 else 0.0),
-                 "previous_session": test["previous_session_up"].to_numpy()}
+    # (the majority baseline is evaluate_predictions' own, from the training up share)
+    baselines = {"previous_session": test["previous_session_up"].to_numpy()}
     if fitted_baseline is None:
         model = BaselineClassifier()
         model.fit(train["title"].tolist(), encode_labels(train["label"]))

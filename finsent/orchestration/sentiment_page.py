@@ -208,7 +208,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
                 "t": code, "b": backtest.name if backtest else "", "v": champion.version if champion else -1,
                 # a champion that does not say what it trained on shows no history: none of it is known out of sample
                 "seen": (champion.seen_through if champion and champion.seen_through else date(9999, 1, 1))}).all()
-            rows = [r for r in history if history and (history[-1].session_date - r.session_date).days <= _DAYS]
+            rows = [r for r in history if (history[-1].session_date - r.session_date).days <= _DAYS]
             latest = conn.execute(text(
                 "SELECT p.title, s.p_up, p.posted_at FROM post_scores s JOIN posts p USING (ticker, post_id) "
                 "WHERE s.ticker = :t AND s.model_version = :v AND p.posted_at >= "

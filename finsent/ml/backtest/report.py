@@ -31,6 +31,8 @@ from finsent.ml.stats import (
     balanced_accuracy_test,
     information_coefficient,
     newey_west_variance,
+    per_date_ic,
+    sentiment_index,
     session_bootstrap,
 )
 
@@ -77,14 +79,11 @@ def _sharpe(returns: pd.Series) -> float:
     return float(returns.mean() / sd * math.sqrt(TRADING_DAYS)) if len(returns) > 1 and sd > 0 else float("nan")
 
 
-def _daily_ic(frame: pd.DataFrame) -> pd.DataFrame:
+def _ic_series(frame: pd.DataFrame) -> pd.DataFrame:
     """The IC series for the plot: per date across stocks, or a 20-session rolling pooled IC."""
-    index = frame.groupby(["ticker", "session_date"]).agg(mean_p_up=("p_up", "mean"), ret=("ret", "first"))
-    index = index.reset_index().sort_values("session_date")
+    index = sentiment_index(frame)
     if index["ticker"].nunique() >= MIN_STOCKS_PER_DATE:
-        values = [(d, scipy_stats.spearmanr(g["mean_p_up"], g["ret"]).statistic)
-                  for d, g in index.groupby("session_date") if len(g) >= MIN_STOCKS_PER_DATE]
-        return pd.DataFrame(values, columns=["session_date", "ic"]).dropna()
+        return per_date_ic(index)
     dates = sorted(index["session_date"].unique())
     values = []
     for i in range(19, len(dates)):
@@ -121,7 +120,7 @@ class BacktestReport:
             f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on the {s['train_sessions']} "
             f"sessions that end at least max(embargo {s['embargo']}, horizon) sessions before it and scores the "
             f"posts of the next {s['step_sessions']} sessions, so every post is scored by a model that never saw "
-            f"its session: {c['steps']:.0f} steps, {c['n_posts']:.0f} scored up/down posts in "
+            f"its session: {c['n_steps']:.0f} steps, {c['n_posts']:.0f} scored up/down posts in "
             f"{c['n_clusters']:.0f} (stock, session) clusters on {c['n_sessions']:.0f} session dates.", "",
             f"**{verdict}.**", "",
             "| out of sample | value [95% interval, resampling session dates] |", "|---|---|",
@@ -160,8 +159,7 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
     ic = information_coefficient(scored[["ticker", "session_date", "p_up", "ret"]])
     metrics.update({"ic_mean": ic.get("ic", float("nan")), "ic_t": ic.get("ic_t", float("nan")),
                     "ic_sessions": ic.get("ic_sessions", 0.0), "ic_per_date": ic.get("ic_per_date", 0.0)})
-    daily = (scored.groupby(["ticker", "session_date"]).agg(mean_p_up=("p_up", "mean")).reset_index()
-             .merge(_intraday_returns(engine), on=["ticker", "session_date"], how="left"))
+    daily = sentiment_index(scored).merge(_intraday_returns(engine), on=["ticker", "session_date"], how="left")
     book = long_short(daily, run.spec.cost_bps)
     if len(book) > 1:
         variance = newey_west_variance(book["gross"].to_numpy())
@@ -170,8 +168,8 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
             "long_short_mean_ret_net": float(book["net"].mean()), "long_short_sharpe_net": _sharpe(book["net"]),
             "long_short_t": float(book["gross"].mean() / math.sqrt(variance)) if variance > 0 else float("nan"),
             "long_short_turnover": float(book["turnover"].mean()), "long_short_sessions": float(len(book))})
-    counts = {**clusters.counts(), "steps": float(len(run.steps))}
-    return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _daily_ic(scored))
+    counts = {**clusters.counts(), "n_steps": float(len(run.steps))}
+    return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(scored))
 
 
 def _plots(report: BacktestReport, directory: Path) -> list[Path]:
@@ -220,8 +218,7 @@ def log_report(settings, engine: Engine, report: BacktestReport) -> str:
             mlflow.start_run(run_name=f"backtest-{report.name}") as run:
         mlflow.set_tags({"finsent.step": "backtest", "backtest": report.name})
         mlflow.log_params({k: str(v)[:500] for k, v in report.spec.items()})
-        mlflow.log_metrics({**{f"n_{k}" if not k.startswith("n_") else k: v for k, v in report.counts.items()},
-                            **{k: v for k, v in report.metrics.items() if v == v}})
+        mlflow.log_metrics({**report.counts, **{k: v for k, v in report.metrics.items() if v == v}})
         for path in _plots(report, Path(scratch)):
             mlflow.log_artifact(str(path), "plots")
         mlflow.log_text(report.to_markdown(), "backtest/report.md")
