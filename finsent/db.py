@@ -42,9 +42,25 @@ EMBEDDED_SYSTEM_USER = "pgserver"
 USERADD_PATHS = ("/usr/sbin/useradd", "/sbin/useradd", "/usr/bin/useradd")
 
 
+def _escape_at_in_credentials(url: str) -> str:
+    """``postgresql://u:p@ss@host/db``: the credentials end at the last '@' before the host (as
+    urllib reads it); an earlier, unescaped '@' is escaped. SQLAlchemy and libpq would take it for
+    the end, read the password's tail into the host name and print it in their connection errors."""
+    scheme, sep, rest = url.partition("://")
+    first_at = rest.find("@")
+    if not sep or first_at < 0:
+        return url
+    slash = rest.find("/", first_at)
+    authority_end = len(rest) if slash < 0 else slash
+    last_at = rest.rfind("@", 0, authority_end)
+    if last_at == first_at:
+        return url
+    return f"{scheme}://{rest[:last_at].replace('@', '%40')}{rest[last_at:]}"
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and pin the psycopg2 driver."""
-    parsed = make_url(url)
+    parsed = make_url(_escape_at_in_credentials(url))
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg2")
     return parsed.render_as_string(hide_password=False)
