@@ -69,15 +69,18 @@ class CsvInput:
                 raise InputError(f"{self.path}: cannot read ({exc.strerror})") from None
         self._spool = tempfile.TemporaryFile()  # noqa: SIM115 -- read again by the write pass; closed on exit
         try:
-            yield from self._decoded(_copied(source, self._spool))
+            yield from self._decoded(source, self._spool)
             self._complete = True
         finally:
             if close:
                 source.close()
 
-    def _decoded(self, raw_lines: Iterable[bytes]) -> Iterator[str]:
+    def _decoded(self, raw_lines: Iterable[bytes], copy_to: IO[bytes] | None = None) -> Iterator[str]:
+        """The lines decoded one by one (each written to ``copy_to`` first, when given)."""
         number = 0  # lines handed to the csv reader so far: its own line_num
         for raw in raw_lines:
+            if copy_to is not None:
+                copy_to.write(raw)
             if number == 0 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
             try:
@@ -86,11 +89,14 @@ class CsvInput:
                 raise InputError(f"{self.name}:{number + 1}: not UTF-8 (byte {raw[exc.start]:#04x}: {exc.reason}); "
                                  "save the file as UTF-8 (cp949/EUC-KR files need converting); nothing "
                                  "imported") from None
-            pieces = _BARE_CR.split(text) if "\r" in text[:-2] else (text,)
-            for piece in pieces:
-                if piece:
-                    number += 1
-                    yield piece
+            if "\r" in text and text.find("\r", 0, len(text) - 2) >= 0:  # a bare CR inside: old Mac line ends
+                for piece in _BARE_CR.split(text):
+                    if piece:
+                        number += 1
+                        yield piece
+                continue
+            number += 1
+            yield text
 
     def _records(self, lines: Iterator[str]) -> Iterator[tuple[int, dict[str, str]]]:
         # strict: a stray or unclosed quote is an error, not a field that swallows the next rows
@@ -140,9 +146,3 @@ class CsvInput:
         return (f"{self.name}:{start}: malformed CSV row ({exc}): a quote that never closes or a stray quote "
                 "inside a field; nothing imported")
 
-
-def _copied(source: IO[bytes], spool: IO[bytes]) -> Iterator[bytes]:
-    """The lines of ``source``, each written to ``spool`` as it is read."""
-    for raw in source:
-        spool.write(raw)
-        yield raw

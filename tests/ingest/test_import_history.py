@@ -119,3 +119,21 @@ def test_a_rewrite_leaves_no_definition_with_stale_labels_in_a_snapshot(engine, 
     assert label_posts(engine, three).relabelled > 0
     summary = build_dataset(engine, "after_split", spec, settings.data_dir)
     assert summary.rows > 0 and query(engine, STALE) == []
+
+
+def test_the_daily_label_task_relabels_every_definition(engine, tmp_path):
+    from finsent.data.labels import count_stale_labels
+    from finsent.orchestration.tasks import label_and_flag
+
+    _board(engine)
+    import_prices(engine, write(tmp_path, "old.csv", _history(Decimal(1))))
+    label_posts(engine, LabelDefinition.build("next_session", horizon=3))
+    import_prices(engine, write(tmp_path, "adjusted.csv", _history(Decimal("0.1"))))
+    assert "next_session_h3" in label_and_flag()["labelled"]
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            assert count_stale_labels(cur, "next_session_h3") == 0
+    finally:
+        raw.close()
+    assert query(engine, STALE) == []
