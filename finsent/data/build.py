@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
 from finsent.config import parse_ticker_list
-from finsent.data.labels import load_definition
+from finsent.data.labels import count_stale_labels, load_definition
 from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.db import advisory_lock, raw_transaction
@@ -202,6 +202,11 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
                 unknown = cur.fetchone()[0]
                 if unknown:
                     raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}")
+            stale = count_stale_labels(cur, spec.definition, list(spec.tickers) or None)
+            if stale:
+                raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
+                                   "were written (a re-fetch or a rewritten history, e.g. a split); run "
+                                   f"`{definition.command()}` first; nothing written")
             params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
                       "tickers": list(spec.tickers), "rules": list(spec.rules), "seed": str(spec.seed)}
             if spec.rules:

@@ -65,6 +65,14 @@ class LabelDefinition:
         check_name(name, "label definition name (--name)", lower_case=True)
         return cls(name=name, rule=rule, horizon=horizon, band=band_value)
 
+    def command(self) -> str:
+        """The ``finsent label`` command line that (re)labels under this definition."""
+        options = [f"--definition {self.rule}"] + ([f"--horizon {self.horizon}"] if self.horizon != 1 else [])
+        options += [f"--band {self.band.normalize()}"] if self.band else []
+        derived = LabelDefinition.build(self.rule, horizon=self.horizon, band=self.band).name
+        options += [f"--name {self.name}"] if self.name != derived else []
+        return "finsent label " + " ".join(options)
+
 
 def register(cursor, definition: LabelDefinition) -> None:
     """Record the definition; a name already used with other parameters is an error."""
@@ -77,6 +85,32 @@ def register(cursor, definition: LabelDefinition) -> None:
         raise ConfigError(
             f"label definition {definition.name!r} exists with rule={row[0]} horizon={row[1]} band={row[2]}; "
             "pick another --name")
+
+
+def registered_definitions(cursor) -> list[LabelDefinition]:
+    """Every definition labelled so far (the standard ones and any ``--horizon``/``--band``/``--name``)."""
+    cursor.execute("SELECT name, rule, horizon, band FROM label_definitions ORDER BY name")
+    return [LabelDefinition(name=n, rule=r, horizon=h, band=Decimal(b)) for n, r, h, b in cursor.fetchall()]
+
+
+# Labels whose prices changed after they were written and that no `finsent label` run has redone yet
+# (the same test as _STALE below). Only labels older than the newest price write can be stale: that
+# cut (one index lookup) leaves the per-label probe to the labels a recent price write may touch.
+_STALE_COUNT = """
+SELECT count(*) FROM labels l
+WHERE l.definition = %(definition)s {ticker_filter}
+  AND l.labelled_at < (SELECT max(fetched_at) FROM prices)
+  AND EXISTS (SELECT 1 FROM prices p WHERE p.ticker = l.ticker
+              AND p.trade_date BETWEEN l.base_date AND l.target_date AND p.fetched_at > l.labelled_at)
+"""
+
+
+def count_stale_labels(cursor, definition: str, tickers: list[str] | None = None) -> int:
+    """How many labels under ``definition`` (of ``tickers``) a price written since makes stale: a
+    re-fetch, a rewritten history (a split), a late session. ``finsent label`` redoes them."""
+    cursor.execute(_STALE_COUNT.format(ticker_filter="AND l.ticker = ANY(%(tickers)s)" if tickers else ""),
+                   {"definition": definition, "tickers": tickers})
+    return cursor.fetchone()[0]
 
 
 def load_definition(cursor, name: str) -> LabelDefinition:
@@ -140,7 +174,8 @@ def late_openings(cursor) -> dict[time, list[date]]:
 _STALE = """
 DELETE FROM labels l
 USING (SELECT ticker, trade_date, fetched_at FROM prices
-       WHERE fetched_at > (SELECT labelled_at FROM label_definitions WHERE name = %(definition)s)
+       WHERE fetched_at > (SELECT coalesce(labelled_at, '-infinity') FROM label_definitions
+                           WHERE name = %(definition)s)
          AND ticker = ANY(%(tickers)s)) p
 WHERE l.definition = %(definition)s
   AND p.ticker = l.ticker

@@ -53,7 +53,10 @@ def cmd_import_posts(args: argparse.Namespace) -> int:
 
 def cmd_import_prices(args: argparse.Namespace) -> int:
     """Columns: ticker,date,open,high,low,close,volume; date as YYYY-MM-DD. Rows with volume 0 (halts) are
-    dropped; stored sessions that differ are overwritten."""
+    dropped; stored sessions that differ are overwritten. An open or close at most one KRX tick outside
+    low..high is a rounding slip: high/low are widened (counted in the report). A file that changes a
+    ticker's stored bars is its history over the file's dates: stored sessions there that the file lacks
+    are deleted with their labels."""
     from finsent.ingest.importer import import_prices
 
     return _report([import_prices(open_engine(), args.file, adjusted=not args.unadjusted)])
@@ -90,9 +93,9 @@ def register(commands) -> None:
     import_commands = imports.add_subparsers(dest="import_command", required=True, metavar="KIND")
     posts = add_command(import_commands, "posts", cmd_import_posts,
                         help="ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]")
-    posts.add_argument("file", type=Path)
+    posts.add_argument("file", type=Path, help="the CSV file, or - for standard input (read once)")
     prices_import = add_command(import_commands, "prices", cmd_import_prices,
                                 help="ticker,date,open,high,low,close,volume")
-    prices_import.add_argument("file", type=Path)
+    prices_import.add_argument("file", type=Path, help="the CSV file, or - for standard input (read once)")
     prices_import.add_argument("--unadjusted", action="store_true",
                                help="the file's prices are not split-adjusted (stored adjusted=false)")

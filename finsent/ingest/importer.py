@@ -1,10 +1,19 @@
-"""``finsent import posts|prices FILE.csv``: bring in archives people already have.
+"""``finsent import posts|prices FILE.csv`` (``-``: standard input): bring in archives people already have.
 
-All or nothing: the whole file is validated first; one bad row rejects the file, naming the
-file, line and reason, and nothing is written. A valid file is written in one transaction.
-Reading is strict: a quote that never closes, a row with too few or too many fields, a NUL byte,
-a number the table cannot hold, a date after tomorrow (KST) or an impossible bar (close <= 0,
-low above open or close, high below them) is an error, never a guess.
+All or nothing: the whole input is validated first; one bad row rejects it, naming the file, line
+and reason, and nothing is written. The input is read once (:mod:`finsent.ingest.csv_input`): what
+is written is the copy that was validated. A valid file is written in one transaction.
+Reading is strict: a quote that never closes, a field too long, a row with too few or too many
+fields, a header column twice, a byte that is not UTF-8, a NUL byte, a number that is not plain
+digits (``1_000``), a number the table cannot hold, a date before the market (prices) or Naver
+(posts) existed, a post more than a day ahead of now, a bar dated after today or today's bar before
+its session closed (KST), or an impossible bar (close <= 0, low above high) is an error, never a guess.
+
+Rounding: a bar whose open or close lies outside [low, high] by at most one KRX tick (floats
+rounded to won in an adjusted file) has high/low widened to include them, and the report counts it;
+anything beyond one tick is refused. History rewrites: a prices file that changes a ticker's stored
+bars is that ticker's history over the file's date range; a stored session in that range the file
+lacks is of the old basis and is deleted, with the labels whose returns ran through it.
 
 posts:  ``ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]``
         (posted_at KST ``YYYY-MM-DD HH:MM[:SS]``)
@@ -13,24 +22,34 @@ prices: ``ticker,date,open,high,low,close,volume`` (date ``YYYY-MM-DD``; volume 
 
 from __future__ import annotations
 
-import csv
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from finsent.db import raw_transaction
 from finsent.errors import InputError
-from finsent.ingest.records import KST, MAX_COUNT, MAX_POST_ID, PostRow, PriceRow, bar_problem, kst
+from finsent.ingest.csv_input import CsvInput
+from finsent.ingest.records import (
+    KST,
+    MAX_COUNT,
+    MAX_POST_ID,
+    PostRow,
+    PriceRow,
+    bar_problem,
+    kst,
+    repair_rounding,
+)
 from finsent.ingest.runs import RunRecord, TickerReport
-from finsent.ingest.session_clock import latest_allowed_date
-from finsent.ingest.store import insert_posts, upsert_prices
+from finsent.ingest.session_clock import closing_times, is_closed
+from finsent.ingest.store import drop_vanished_sessions, insert_posts, upsert_prices
 from finsent.tickers import known_tickers
 
 log = logging.getLogger(__name__)
@@ -38,6 +57,11 @@ log = logging.getLogger(__name__)
 POST_REQUIRED = ("ticker", "post_id", "posted_at", "title")
 POST_OPTIONAL = ("body", "author", "views", "likes", "dislikes")
 PRICE_REQUIRED = ("ticker", "date", "open", "high", "low", "close", "volume")
+POSTS_FROM = date(1999, 6, 2)  # Naver's founding: an older post is a wrong date (year 0001, 1970)
+PRICES_FROM = date(1956, 3, 3)  # the Korea Stock Exchange's first session
+POST_LEAD = timedelta(days=1)  # a board clock may run a little ahead; more is a wrong date
+# Digits, optional decimals and exponent: no sign, space or underscore (Decimal takes "1_000").
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _BATCH = 50_000
 _MAX_REPORTED = 10
 
@@ -53,40 +77,39 @@ def _count(value: str, column: str, maximum: int = MAX_COUNT) -> int | None:
     return number
 
 
-def _not_future(day, column: str, value: str) -> None:
-    limit = latest_allowed_date(datetime.now(KST))
-    if day > limit:
-        raise ValueError(f"{column} {value!r} is after tomorrow ({limit}, KST)")
-
-
-def _posted_at(value: str) -> datetime:
+def _posted_at(value: str, now: datetime) -> datetime:
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
-            return kst(datetime.strptime(value, fmt))
+            posted_at = kst(datetime.strptime(value, fmt))
+            break
         except ValueError:
             continue
-    raise ValueError(f"posted_at {value!r} is not KST 'YYYY-MM-DD HH:MM[:SS]'")
+    else:
+        raise ValueError(f"posted_at {value!r} is not KST 'YYYY-MM-DD HH:MM[:SS]'")
+    if posted_at.date() < POSTS_FROM:
+        raise ValueError(f"posted_at {value!r} is before {POSTS_FROM} (Naver's founding): a wrong date")
+    if posted_at > now + POST_LEAD:
+        raise ValueError(f"posted_at {value!r} is more than a day ahead of now ({now:%Y-%m-%d %H:%M} KST)")
+    return posted_at
 
 
 def _price(value: str, column: str) -> Decimal:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{column} {value!r} is not a number") from None
-    if not number.is_finite() or number < 0:
-        raise ValueError(f"{column} {value!r} must be a non-negative number")
+    if not (value.isascii() and _PLAIN_NUMBER.fullmatch(value)):
+        raise ValueError(f"{column} {value!r} is not a plain non-negative number (digits, optional decimals)")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"{column} {value!r} must be a finite number")
     return number
 
 
-def parse_post_record(record: dict[str, str]) -> PostRow:
+def parse_post_record(record: dict[str, str], now: datetime | None = None) -> PostRow:
     post_id = _count(record["post_id"].strip(), "post_id", MAX_POST_ID)
     if post_id is None:
         raise ValueError("post_id is empty")
     title = record["title"].strip()
     if not title:
         raise ValueError("title is empty")
-    posted_at = _posted_at(record["posted_at"].strip())
-    _not_future(posted_at.date(), "posted_at", record["posted_at"].strip())
+    posted_at = _posted_at(record["posted_at"].strip(), now or datetime.now(KST))
     return PostRow(
         ticker=record["ticker"].strip(), post_id=post_id, posted_at=posted_at,
         title=title, body=record.get("body") or None, author=(record.get("author") or "").strip() or None,
@@ -96,75 +119,41 @@ def parse_post_record(record: dict[str, str]) -> PostRow:
     )
 
 
-def parse_price_record(record: dict[str, str], adjusted: bool) -> PriceRow:
+def _session_day(value: str, now: datetime, today_closes: clock_time) -> date:
     try:
-        day = datetime.strptime(record["date"].strip(), "%Y-%m-%d").date()
+        day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
-        raise ValueError(f"date {record['date']!r} is not YYYY-MM-DD") from None
-    _not_future(day, "date", record["date"].strip())
+        raise ValueError(f"date {value!r} is not YYYY-MM-DD") from None
+    if day < PRICES_FROM:
+        raise ValueError(f"date {value!r} is before {PRICES_FROM} (the Korea Stock Exchange's first session)")
+    today = now.date()
+    if day > today:
+        raise ValueError(f"date {value!r} is after today ({today}, KST)")
+    if day == today and not is_closed(day, today_closes, now):
+        raise ValueError(f"date {value!r} is today and its session has not closed yet (closes "
+                         f"{today_closes:%H:%M} KST): an unfinished bar")
+    return day
+
+
+def parse_price_record(record: dict[str, str], adjusted: bool, now: datetime,
+                       today_closes: clock_time) -> tuple[PriceRow, bool]:
+    """The bar and whether it was repaired for rounding (see the module doc); ``now`` in KST."""
+    day = _session_day(record["date"].strip(), now.astimezone(KST), today_closes)
     volume = _count(record["volume"].strip(), "volume", 2**63 - 1)
     if volume is None:
         raise ValueError("volume is empty")
     open_, high, low, close = (_price(record[c].strip(), c) for c in ("open", "high", "low", "close"))
     row = PriceRow(record["ticker"].strip(), day, open_, high, low, close, volume, adjusted, "csv")
     problem = bar_problem(row)
-    if problem:
-        raise ValueError(problem)
-    return row
+    if problem is None:
+        return row, False
+    repaired = repair_rounding(row)
+    if repaired is None:
+        raise ValueError(problem + " (more than one KRX tick out)" if "expected low" in problem else problem)
+    return repaired, True
 
 
-@dataclass
-class _CsvFile:
-    path: Path
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-
-    def records(self) -> Iterator[tuple[int, dict[str, str]]]:
-        """(line number, record) pairs; the header is checked first."""
-        try:
-            handle = self.path.open(encoding="utf-8-sig", newline="")
-        except OSError as exc:
-            raise InputError(f"{self.path}: cannot read ({exc.strerror})") from None
-        with handle:
-            # strict: a stray or unclosed quote is an error, not a field that swallows the next rows
-            reader = csv.reader(handle, strict=True)
-            try:
-                header = [c.strip() for c in next(reader, [])]
-            except (UnicodeDecodeError, csv.Error) as exc:
-                raise InputError(f"{self.path}:1: unreadable header ({exc})") from None
-            missing = [c for c in self.required if c not in header]
-            unknown = [c for c in header if c not in self.required + self.optional]
-            if missing or unknown:
-                raise InputError(
-                    f"{self.path}:1: header must have {','.join(self.required)}"
-                    + (f" and may have {','.join(self.optional)}" if self.optional else "")
-                    + (f"; missing: {', '.join(missing)}" if missing else "")
-                    + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                )
-            try:
-                start = reader.line_num + 1  # a quoted field may span lines: report where a row starts
-                for fields in reader:
-                    line, start = start, reader.line_num + 1
-                    # Trailing optional fields may be left off; anything else is a malformed row.
-                    if len(fields) > len(header) or len(fields) < len(self.required):
-                        problem = f"expected {len(self.required)} to {len(header)} fields, got {len(fields)}"
-                        yield line, {"__error__": problem}
-                        continue
-                    if any("\x00" in field for field in fields):
-                        yield line, {"__error__": "a NUL byte (binary data in a text file?)"}
-                        continue
-                    yield line, dict(zip(header, fields))
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{self.path}:{reader.line_num + 1}: not UTF-8 ({exc.reason}); "
-                                 "nothing imported") from None
-            except csv.Error as exc:
-                # The row that starts at ``start`` is the one whose quoting broke (an unclosed quote
-                # reads on to the end of the file, so the reader's own line number says little).
-                raise InputError(f"{self.path}:{start}: malformed CSV row ({exc}): a quote that never "
-                                 "closes or a stray quote inside a field; nothing imported") from None
-
-
-def _validate(source: _CsvFile, parse: Callable[[dict[str, str]], object], known: set[str],
+def _validate(source: CsvInput, parse: Callable[[dict[str, str]], object], known: set[str],
               key: Callable[[object], tuple]) -> int:
     """Check every row; raise InputError listing the first bad rows. Returns the row count."""
     errors: list[str] = []
@@ -183,17 +172,17 @@ def _validate(source: _CsvFile, parse: Callable[[dict[str, str]], object], known
                 raise ValueError(f"duplicate of line {first_seen[row_key]} {row_key}")
             first_seen[row_key] = line
         except (ValueError, KeyError) as exc:
-            errors.append(f"{source.path}:{line}: {exc}")
+            errors.append(f"{source.name}:{line}: {exc}")
             if len(errors) >= _MAX_REPORTED:
                 break
     if errors:
         raise InputError("rejected, nothing imported:\n  " + "\n  ".join(errors))
     if rows == 0:
-        raise InputError(f"{source.path}: no data rows, nothing imported")
+        raise InputError(f"{source.name}: no data rows, nothing imported")
     return rows
 
 
-def _batches(source: _CsvFile, parse: Callable[[dict[str, str]], object]) -> Iterator[list]:
+def _batches(source: CsvInput, parse: Callable[[dict[str, str]], object]) -> Iterator[list]:
     batch: list = []
     for _, record in source.records():
         batch.append(parse(record))
@@ -205,38 +194,93 @@ def _batches(source: _CsvFile, parse: Callable[[dict[str, str]], object]) -> Ite
 
 
 def import_posts(engine: Engine, path: Path) -> TickerReport:
-    source = _CsvFile(path, POST_REQUIRED, POST_OPTIONAL)
-    rows = _validate(source, parse_post_record, set(known_tickers(engine)), lambda r: (r.ticker, r.post_id))
-    return _write(engine, "import-posts", path, rows,
-                  lambda cur, batch: (insert_posts(cur, batch), 0), _batches(source, parse_post_record))
+    now = datetime.now(KST)
+    parse = lambda record: parse_post_record(record, now)
+    with CsvInput(path, POST_REQUIRED, POST_OPTIONAL) as source:
+        rows = _validate(source, parse, set(known_tickers(engine)), lambda r: (r.ticker, r.post_id))
+        return _write(engine, "import-posts", source, rows,
+                      lambda cur, batch: (insert_posts(cur, batch), 0), _batches(source, parse))
+
+
+class _PriceHistory:
+    """What a prices file says per ticker (its date range and sessions) and which stored bars it
+    changed: a ticker whose history it rewrote keeps no session of the old basis in that range."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, tuple[date, date]] = {}
+        self.sessions: dict[str, set[date]] = {}
+        self.rewritten: set[str] = set()
+
+    def write(self, cur, batch: list[PriceRow]) -> tuple[int, int]:
+        for r in batch:
+            first, last = self.spans.get(r.ticker, (r.trade_date, r.trade_date))
+            self.spans[r.ticker] = (min(first, r.trade_date), max(last, r.trade_date))
+        sessions = [r for r in batch if r.volume > 0]  # volume 0: a trading halt, not a session
+        for r in sessions:
+            self.sessions.setdefault(r.ticker, set()).add(r.trade_date)
+        written = upsert_prices(cur, sessions, replace=True)
+        self.rewritten |= written.rewritten
+        return written.inserted, written.updated
+
+    def drop_old_basis(self, cur) -> tuple[int, list[str]]:
+        deleted, notes = 0, []
+        for ticker in sorted(self.rewritten):
+            gone = drop_vanished_sessions(cur, ticker, *self.spans[ticker], sorted(self.sessions.get(ticker, ())))
+            if gone:
+                deleted += len(gone)
+                notes.append(f"{ticker}: the file rewrites its history but lacks {len(gone)} stored session(s) "
+                             f"inside its range ({', '.join(map(str, gone[:5]))}{', ...' if len(gone) > 5 else ''})"
+                             ": deleted, with the labels whose returns ran through them")
+        return deleted, notes
 
 
 def import_prices(engine: Engine, path: Path, *, adjusted: bool = True) -> TickerReport:
-    source = _CsvFile(path, PRICE_REQUIRED, ())
-    parse = lambda record: parse_price_record(record, adjusted)
-    rows = _validate(source, parse, set(known_tickers(engine)), lambda r: (r.ticker, r.trade_date))
+    now = datetime.now(KST)
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        today_closes = closing_times(cur, [now.date()])[now.date()]
+    repaired: set[tuple[str, date]] = set()
 
-    def write(cur, batch: list[PriceRow]) -> tuple[int, int]:
-        sessions = [r for r in batch if r.volume > 0]  # volume 0: a trading halt, not a session
-        written = upsert_prices(cur, sessions, replace=True)
-        return written.inserted, written.updated
+    def parse(record: dict[str, str]) -> PriceRow:
+        row, was_repaired = parse_price_record(record, adjusted, now, today_closes)
+        if was_repaired:
+            repaired.add((row.ticker, row.trade_date))
+        return row
 
-    return _write(engine, "import-prices", path, rows, write, _batches(source, parse))
+    with CsvInput(path, PRICE_REQUIRED) as source:
+        rows = _validate(source, parse, set(known_tickers(engine)), lambda r: (r.ticker, r.trade_date))
+        notes = []
+        if repaired:
+            example = ", ".join(f"{t} {d}" for t, d in sorted(repaired)[:3])
+            notes.append(f"{len(repaired)} bars repaired for rounding (open or close at most one KRX tick "
+                         f"outside low..high: high/low widened; e.g. {example})")
+            log.warning("%s: %s", source.name, notes[-1])
+        history = _PriceHistory()
+        return _write(engine, "import-prices", source, rows, history.write, _batches(source, parse),
+                      finish=history.drop_old_basis, notes=notes)
 
 
-def _write(engine: Engine, command: str, path: Path, rows: int, write, batches: Iterator[list]) -> TickerReport:
+def _write(engine: Engine, command: str, source: CsvInput, rows: int, write, batches: Iterator[list], *,
+           finish: Callable[[object], tuple[int, list[str]]] | None = None,
+           notes: list[str] | None = None) -> TickerReport:
     started = time.monotonic()
+    notes = list(notes or [])
     # rows and the run record land together, or not at all
     with raw_transaction(engine) as raw, raw.cursor() as cur:
-        run = RunRecord(cur, uuid.uuid4(), command, f"csv:{path.name}", None)
+        run = RunRecord(cur, uuid.uuid4(), command, f"csv:{source.label}", None)
         counters = run.counters
         for batch in batches:
             inserted, updated = write(cur, batch)
             counters.fetched += len(batch)
             counters.inserted += inserted
             counters.updated += updated
-            log.info("%s: %d/%d rows written", path, counters.fetched, rows)
+            log.info("%s: %d/%d rows written", source.name, counters.fetched, rows)
         counters.pages = 1
         counters.duplicates = counters.fetched - counters.inserted - counters.updated
+        if finish is not None:
+            deleted, more = finish(cur)
+            counters.updated += deleted
+            notes += more
+            for note in more:
+                log.warning("%s: %s", source.name, note)
         run.finish(cur, "ok")
-    return TickerReport.from_counters(f"{path.name}", "ok", counters, time.monotonic() - started)
+    return TickerReport.from_counters(source.label, "ok", counters, time.monotonic() - started, notes=notes)

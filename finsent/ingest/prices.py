@@ -25,7 +25,7 @@ from finsent.ingest.records import KST, PriceRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
 from finsent.ingest.session_clock import closing_times, is_closed, latest_allowed_date
 from finsent.ingest.sources import price_feeds
-from finsent.ingest.store import upsert_prices
+from finsent.ingest.store import drop_vanished_sessions, upsert_prices
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +119,14 @@ def _drop_open_sessions(cur, rows: list[PriceRow], now: datetime) -> tuple[list[
 
 def _drop_vanished_sessions(cur, ticker: str, rows: list[PriceRow]) -> int:
     """After a re-fetch the store equals the feed over the range it covers: sessions the feed no
-    longer lists (now a halt, or never a session) are deleted, and so are the labels of every
-    definition whose return ran through one of them; the next ``finsent label`` writes them again."""
+    longer lists (now a halt, or never a session) go, with the labels whose returns ran through them."""
     if not rows:
         return 0
     days = [r.trade_date for r in rows]
-    cur.execute("DELETE FROM prices WHERE ticker = %s AND trade_date BETWEEN %s AND %s "
-                "AND NOT trade_date = ANY(%s) RETURNING trade_date", (ticker, min(days), max(days), days))
-    gone = [row[0] for row in cur.fetchall()]
+    gone = drop_vanished_sessions(cur, ticker, min(days), max(days), days)
     if gone:
-        cur.execute("DELETE FROM labels WHERE ticker = %s AND EXISTS "
-                    "(SELECT 1 FROM unnest(%s::date[]) g WHERE g BETWEEN base_date AND target_date)", (ticker, gone))
-        log.warning("%s: the feed no longer lists %d stored session(s) (%s): deleted, with the %d label(s) "
-                    "whose returns used them", ticker, len(gone), ", ".join(map(str, sorted(gone)[:5])), cur.rowcount)
+        log.warning("%s: the feed no longer lists %d stored session(s) (%s): deleted, with the labels "
+                    "whose returns used them", ticker, len(gone), ", ".join(map(str, gone[:5])))
     return len(gone)
 
 

@@ -110,6 +110,36 @@ def bar_problem(row: PriceRow) -> str | None:
     return None
 
 
+# KRX tick sizes (호가가격단위) by price, one table for KOSPI and KOSDAQ since 2023-01-25: KRX
+# 유가증권시장 업무규정 시행세칙 제59조 and 코스닥시장 업무규정 시행세칙, as revised by the KRX
+# "호가가격단위 개선" of 2023-01-25. (price below, tick); from 500,000 won the tick is 1,000.
+# Adjusted histories are off this grid anyway; here the tick is only the scale of a rounding slip.
+KRX_TICKS: tuple[tuple[Decimal, Decimal], ...] = (
+    (Decimal(2_000), Decimal(1)), (Decimal(5_000), Decimal(5)), (Decimal(20_000), Decimal(10)),
+    (Decimal(50_000), Decimal(50)), (Decimal(200_000), Decimal(100)), (Decimal(500_000), Decimal(500)),
+)
+KRX_TOP_TICK = Decimal(1_000)
+
+
+def krx_tick(price: Decimal) -> Decimal:
+    """The KRX tick size at ``price`` (won)."""
+    return next((tick for below, tick in KRX_TICKS if price < below), KRX_TOP_TICK)
+
+
+def repair_rounding(row: PriceRow) -> PriceRow | None:
+    """A bar whose open or close lies outside [low, high] by at most one tick (at the larger of the
+    two prices) is a rounding artefact of an adjusted file (floats rounded to won): the same bar with
+    high and low widened to include open and close. None when the bar needs no repair or is beyond one."""
+    if row.volume <= 0 or bar_problem(row) is None or not row.low <= row.high:
+        return None
+    top, bottom = max(row.open, row.close), min(row.open, row.close)
+    if top - row.high > krx_tick(top) or row.low - bottom > krx_tick(row.low):
+        return None
+    repaired = PriceRow(row.ticker, row.trade_date, row.open, max(row.high, top), min(row.low, bottom), row.close,
+                        row.volume, row.adjusted, row.source)
+    return repaired if bar_problem(repaired) is None else None
+
+
 # What the posts table can hold: bigint ids, integer counters.
 MAX_POST_ID = 2**63 - 1
 MAX_COUNT = 2**31 - 1

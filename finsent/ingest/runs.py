@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TextIO
 from uuid import UUID
 
@@ -85,11 +85,12 @@ class TickerReport(RunCounters):
     status: str
     seconds: float = 0.0
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the run did besides its counters (e.g. repairs)
 
     @classmethod
     def from_counters(cls, ticker: str, status: str, counters: RunCounters, seconds: float,
-                      error: str | None = None) -> "TickerReport":
-        return cls(ticker=ticker, status=status, seconds=seconds, error=error, **asdict(counters))
+                      error: str | None = None, notes: list[str] | None = None) -> "TickerReport":
+        return cls(ticker=ticker, status=status, seconds=seconds, error=error, notes=notes or [], **asdict(counters))
 
     @property
     def ok(self) -> bool:
@@ -191,6 +192,9 @@ def format_table(reports: list[TickerReport]) -> str:
     out = [line(list(_COLUMNS)), line(["-" * w for w in widths])]
     out += [line(row) for row in rows[:-1]]
     out += [line(["-" * w for w in widths]), line(rows[-1])]
+    notes = [f"  {r.ticker}: {note}" for r in reports for note in r.notes]
+    if notes:
+        out += ["", "notes:", *notes]
     errors = [f"  {r.ticker}: {r.error}" for r in reports if r.error]
     if errors:
         out += ["", "errors:", *errors]

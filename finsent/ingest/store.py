@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 
 from finsent.ingest.records import POST_COLUMNS, PRICE_COLUMNS, PostRow, PriceRow
 
@@ -95,6 +96,7 @@ class PriceWrite:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    rewritten: set[str] = field(default_factory=set)  # tickers with a stored session overwritten
 
 
 def upsert_prices(cursor, rows: Sequence[PriceRow], *, replace: bool) -> PriceWrite:
@@ -120,11 +122,27 @@ def upsert_prices(cursor, rows: Sequence[PriceRow], *, replace: bool) -> PriceWr
         conflict = "DO NOTHING"
     cursor.execute(
         f"INSERT INTO prices ({_PRICE_COLS}) SELECT {_PRICE_COLS} FROM prices_stage "
-        f"ON CONFLICT (ticker, trade_date) {conflict} RETURNING (xmax = 0)"
+        f"ON CONFLICT (ticker, trade_date) {conflict} RETURNING ticker, (xmax = 0)"
     )
-    flags = [row[0] for row in cursor.fetchall()]
+    returned = cursor.fetchall()
     _empty_stage(cursor, "prices_stage", len(unique))
-    inserted = sum(flags)
-    written = PriceWrite(inserted=inserted, updated=len(flags) - inserted)
-    written.unchanged = len(unique) - len(flags)
+    inserted = sum(1 for _, new in returned if new)
+    written = PriceWrite(inserted=inserted, updated=len(returned) - inserted,
+                         rewritten={ticker for ticker, new in returned if not new})
+    written.unchanged = len(unique) - len(returned)
     return written
+
+
+def drop_vanished_sessions(cursor, ticker: str, first: date, last: date, sessions: Sequence[date]) -> list[date]:
+    """Delete ``ticker``'s stored sessions from ``first`` to ``last`` that are not in ``sessions``,
+    and the labels of every definition whose return ran through one of them (the next ``finsent
+    label`` writes them again); return the dates deleted. For a source that now says what the
+    history is over that range: a bar it no longer lists is of an old basis, or was never a session."""
+    cursor.execute("DELETE FROM prices WHERE ticker = %s AND trade_date BETWEEN %s AND %s "
+                   "AND NOT trade_date = ANY(%s) RETURNING trade_date", (ticker, first, last, list(sessions)))
+    gone = sorted(row[0] for row in cursor.fetchall())
+    if gone:
+        cursor.execute("DELETE FROM labels WHERE ticker = %s AND EXISTS "
+                       "(SELECT 1 FROM unnest(%s::date[]) g WHERE g BETWEEN base_date AND target_date)",
+                       (ticker, gone))
+    return gone

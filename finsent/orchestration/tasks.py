@@ -112,13 +112,18 @@ def ingest_outcome(started_at: datetime | None) -> dict:
 
 
 def label_and_flag() -> dict:
-    from finsent.data.labels import LabelDefinition, label_posts
+    from finsent.data.labels import LabelDefinition, label_posts, registered_definitions
     from finsent.data.quality import check_quality
+    from finsent.db import raw_connection
 
     engine = _engine()
     quality = check_quality(engine)
-    labelled = {name: label_posts(engine, LabelDefinition.build(name)).labelled
-                for name in ("next_session", "same_day")}
+    # The standard definitions and every other one labelled so far (--horizon 3, ...): a price
+    # change (a split) must not leave any definition's labels stale.
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        others = [d for d in registered_definitions(cur) if d.name not in ("next_session", "same_day")]
+    definitions = [LabelDefinition.build("next_session"), LabelDefinition.build("same_day"), *others]
+    labelled = {d.name: label_posts(engine, d).labelled for d in definitions}
     return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from finsent.db import SQL_DIR, applied_versions, embedded_server_url, stop_embedded_server, upgrade
-from finsent.errors import MigrationError
+from finsent.db import (
+    SQL_DIR,
+    USERADD_PATHS,
+    applied_versions,
+    embedded_server_url,
+    ensure_system_user,
+    stop_embedded_server,
+    upgrade,
+)
+from finsent.errors import FinsentError, MigrationError
 
 
 def test_upgrade_is_idempotent_and_records_versions(engine):
@@ -78,3 +89,31 @@ def test_embedded_url_creates_the_database(tmp_path: Path):
     finally:
         assert stop_embedded_server(tmp_path / "pg")
     assert not (tmp_path / "pg" / "postmaster.pid").exists()
+
+
+def _absent_user() -> str:
+    name = f"fsprobe{uuid.uuid4().hex[:8]}"
+    with pytest.raises(KeyError):
+        pwd.getpwnam(name)
+    return name
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the embedded server needs a system user only when run as root")
+def test_an_absent_system_user_is_created_whatever_path_holds():
+    """As root with PATH=/usr/bin:/bin (no useradd on it), the user the server runs as is created anyway."""
+    name = _absent_user()  # a user that does not exist: nothing on this machine is removed to get one
+    code = f"from finsent.db import ensure_system_user; ensure_system_user({name!r})"
+    try:
+        result = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, check=False,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        entry = pwd.getpwnam(name)
+        assert entry.pw_uid != 0 and entry.pw_shell.endswith("nologin")
+    finally:  # take away only the user this test created
+        userdel = next(p.replace("useradd", "userdel") for p in USERADD_PATHS if os.path.exists(p))
+        subprocess.run([userdel, name], check=False, capture_output=True, timeout=60)
+
+
+def test_a_system_user_that_cannot_be_created_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(FinsentError, match=r"no useradd found.*FINSENT_DATABASE_URL"):
+        ensure_system_user(_absent_user(), useradd_paths=(str(tmp_path / "useradd"),))

@@ -41,7 +41,7 @@ def write(tmp_path: Path, text: str) -> Path:
     ("005930,99999999999999999999,2022-12-29 10:00,큰 번호\n", 3, "post_id"),
     ("005930,1002,2022-12-29 10:00,큰 조회수,,,3000000000,,\n", 3, "views 3000000000 is out of range"),
     ("005930,1002,2022-12-29 10:00,지수,,,1e20,,\n", 3, "views"),
-    (f"005930,1002,{TOO_LATE} 10:00,미래 글\n", 3, "after tomorrow"),
+    (f"005930,1002,{TOO_LATE} 10:00,미래 글\n", 3, "more than a day ahead"),
 ])
 def test_bad_posts_files_are_refused_with_the_line(engine, tmp_path, rows, line, reason):
     path = write(tmp_path, POSTS + GOOD_POST + rows)
@@ -54,11 +54,11 @@ def test_bad_posts_files_are_refused_with_the_line(engine, tmp_path, rows, line,
 
 @pytest.mark.parametrize("row, reason", [
     ("005930,2018-04-30,53000,53900,51800,0,39565391", "above 0"),  # a close of 0 divides labels by zero
-    ("005930,2018-04-30,53000,53900,51800,54000,39565391", "close <= high"),
+    ("005930,2018-04-30,53000,53900,51800,54100,39565391", "close <= high"),  # two ticks (100) above high
     ("005930,2018-04-30,51000,53900,51800,52000,39565391", "low <= open"),
     ("005930,2018-04-30,1e20,1e20,1e20,1e20,39565391", "out of range"),
     ("005930,2018-04-30,53000,53900,51800,52000,99999999999999999999", "volume"),
-    ("005930,2099-01-02,53000,53900,51800,52000,39565391", "after tomorrow"),
+    ("005930,2099-01-02,53000,53900,51800,52000,39565391", "after today"),
     ("005930,2018-04-30,NaN,53900,51800,52000,39565391", "open"),
 ])
 def test_impossible_prices_are_refused(engine, tmp_path, row, reason):
