@@ -1,7 +1,9 @@
 """``finsent dataset build``: frozen, leakage-free dataset snapshots.
 
 A snapshot takes labelled posts (up/down only) under one label definition, drops posts flagged
-by the chosen quality rules, optionally balances the classes, and splits:
+by the chosen quality rules, optionally caps each class (``--per-class``), splits, and optionally
+balances the classes inside each part on its own (``--balance``: after the split, so the split
+boundaries are those of the unbalanced selection):
 
 - ``time`` (default): train / valid / test by session date, with an embargo of at least one
   session (and at least the label horizon) between parts, so no part sees a later part's prices;
@@ -216,7 +218,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             if cur.rowcount == 0:
                 raise FinsentError(f"the selection is empty: no up/down labels under {spec.definition!r} "
                                    "in that range, tickers and rules; nothing written")
-            _sample(cur, spec)
+            _cap_per_class(cur, spec)
             if spec.split == "time":
                 cur.execute("SELECT DISTINCT session_date FROM ds_rows ORDER BY 1")
                 ranges = _time_split_dates([r[0] for r in cur.fetchall()], spec, definition.horizon)
@@ -234,6 +236,8 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
                     "ELSE 'train' END FROM (SELECT ticker, post_id, row_number() OVER (ORDER BY md5(draw)) AS k "
                     "FROM ds_rows) r WHERE r.ticker = d.ticker AND r.post_id = d.post_id", (n_test, n_test + n_valid))
             dropped = _drop_cross_split_titles(cur)
+            if spec.balance:
+                _balance_parts(cur)
             counts = _counts(cur)
             for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
                 if frac > 0 and not sum(counts.get(part, {}).values()):
@@ -259,20 +263,28 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
     return DatasetSummary(name, content_hash, rows, counts, dropped, target)
 
 
-def _sample(cur, spec: DatasetSpec) -> None:
-    """--balance: as many up as down (the study's 15k/15k); --per-class caps each class."""
-    if not spec.balance and spec.per_class is None:
+def _cap_per_class(cur, spec: DatasetSpec) -> None:
+    """--per-class: at most N rows of each class in the selection (the study's 15k/15k draw), seeded."""
+    if spec.per_class is None:
         return
-    cur.execute("SELECT label, count(*) FROM ds_rows GROUP BY label")
-    sizes = dict(cur.fetchall())
-    keep = min(sizes.get("up", 0), sizes.get("down", 0)) if spec.balance else max(sizes.values())
-    if spec.per_class is not None:
-        keep = min(keep, spec.per_class)
-    if keep == 0:
-        raise FinsentError("--balance found only one class in the selection; nothing written")
     cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
                 "(PARTITION BY label ORDER BY draw) AS k FROM ds_rows) r "
-                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > %s", (keep,))
+                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > %s", (spec.per_class,))
+
+
+def _balance_parts(cur) -> None:
+    """--balance: as many up as down inside each part, each part on its own (seeded draw). After
+    the split, so balancing moves no boundary and every part, the test part too, is 50/50."""
+    cur.execute("SELECT split, count(*) FILTER (WHERE label = 'up'), count(*) FILTER (WHERE label = 'down') "
+                "FROM ds_rows GROUP BY split")
+    for part, ups, downs in cur.fetchall():
+        if min(ups, downs) == 0:
+            raise FinsentError(f"--balance found only one class in the {part} part; nothing written")
+    cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
+                "(PARTITION BY split, label ORDER BY draw) AS k, "
+                "least(count(*) FILTER (WHERE label = 'up') OVER (PARTITION BY split), "
+                "count(*) FILTER (WHERE label = 'down') OVER (PARTITION BY split)) AS keep FROM ds_rows) r "
+                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > r.keep")
 
 
 def _drop_cross_split_titles(cur) -> int:
