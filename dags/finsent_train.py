@@ -9,8 +9,8 @@ clustered by session, logs everything to MLflow, registers a `finsent-updown` ve
 `challenger`, and moves `champion` only when it wins fairly: only a tradable label
 (`next_open_close`, the default here) and a time split are eligible; every run is an attempt,
 counted in MLflow (`finsent.attempt`, `finsent.verdict` on the run), and the k-th attempt since the
-last champion tests at alpha_k = 0.05 * 6 / (pi^2 k^2) (the log says "attempt 3 since the last
-champion: needs p < 0.0034"); a first champion needs balanced accuracy above 0.5 (session-clustered
+last champion tests at alpha_k = 0.04 * 6 / (pi^2 k^2) (the log says "attempt 3 since the last
+champion: needs p < 0.0027"); a first champion needs balanced accuracy above 0.5 (session-clustered
 p < alpha_k); a challenger needs the same label definition, a test part after every session either
 model's labels reached (horizon included), skill of its own and a paired clustered test, both at
 p < alpha_k. Every decision is tagged on the version (`champion_decision`) and logged here.
@@ -35,8 +35,7 @@ PARAMS = {
     "model": Param("baseline", enum=["baseline", "lora"]),
     "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
     "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
-    "definition": Param("next_open_close", type="string",
-                        description="label definition; only next_open_close (tradable) can make a champion"),
+    "definition": Param("next_open_close", type="string"),
     "split": Param("time", enum=["time", "random"]),
     "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
     "balance": Param(False, type="boolean"),

@@ -1,15 +1,16 @@
 """``finsent dataset build``: frozen, leakage-free dataset snapshots.
 
 A snapshot takes labelled posts (up/down only) under one label definition, drops posts flagged
-by the chosen quality rules, optionally caps each class (``--per-class``), splits, and optionally
-balances the classes inside each part on its own (``--balance``: after the split, so the split
-boundaries are those of the unbalanced selection):
+by the chosen quality rules, optionally balances the classes, and splits:
 
 - ``time`` (default): train / valid / test by session date, with an embargo of at least one
   session (and at least the label horizon) between parts, so no part sees a later part's prices;
 - ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
 
-Either way no normalised title appears in two parts (copies stay in the earliest part). The
+Either way no normalised title appears in two parts (copies stay in the earliest part). Balancing
+(``--balance``) comes after the split and keeps as many up as down inside each part on its own, so
+the split boundaries are those of the unbalanced selection; ``--per-class`` caps each class of the
+selection before the split (the study's 15k/15k draw). The
 snapshot is stored in ``datasets``/``dataset_rows`` and exported as Parquet under
 ``FINSENT_DATA_DIR/datasets/NAME/`` with a sha256 content hash: the same spec on the same data
 gives the same hash.
@@ -218,7 +219,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             if cur.rowcount == 0:
                 raise FinsentError(f"the selection is empty: no up/down labels under {spec.definition!r} "
                                    "in that range, tickers and rules; nothing written")
-            _cap_per_class(cur, spec)
+            _sample(cur, spec)
             if spec.split == "time":
                 cur.execute("SELECT DISTINCT session_date FROM ds_rows ORDER BY 1")
                 ranges = _time_split_dates([r[0] for r in cur.fetchall()], spec, definition.horizon)
@@ -263,7 +264,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
     return DatasetSummary(name, content_hash, rows, counts, dropped, target)
 
 
-def _cap_per_class(cur, spec: DatasetSpec) -> None:
+def _sample(cur, spec: DatasetSpec) -> None:
     """--per-class: at most N rows of each class in the selection (the study's 15k/15k draw), seeded."""
     if spec.per_class is None:
         return

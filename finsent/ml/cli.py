@@ -16,7 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     it against the majority, previous_session and TF-IDF baselines with statistics clustered by
     session date, log one MLflow run, register a new finsent-updown version as 'challenger', and move
     'champion' only if it wins fairly: only a tradable label (next_open_close) and a time split are
-    eligible; every attempt is counted in MLflow and tests at alpha_k = 0.05 * 6 / (pi^2 k^2) for the
+    eligible; every attempt is counted in MLflow and tests at alpha_k = 0.04 * 6 / (pi^2 k^2) for the
     k-th attempt since the last champion; a first champion needs balanced accuracy above 0.5 (clustered
     p < alpha_k); a challenger needs the same label definition, a test part after every session either
     model's labels reached, skill of its own at p < alpha_k and a paired clustered test at p < alpha_k."""

@@ -16,7 +16,7 @@ Ineligible versions are trained, evaluated and registered like any other; their 
 they can never be champion.
 
 Every test of an attempt runs at the level ``alpha_k`` that ``finsent.ml.attempts`` allows the
-k-th attempt since the champion last changed (alpha-spending: the levels add up to 0.05 over all
+k-th attempt since the champion last changed (alpha-spending: the levels add up to 0.04 over all
 attempts, so repeated weekly tries on a board without signal make a false champion at most 5% of
 the time).
 
