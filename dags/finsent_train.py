@@ -6,10 +6,14 @@
 makes its choices on valid (regularisation or early stopping, calibration of P(up)), scores the test
 part once, evaluates it against the majority / previous-session / TF-IDF baselines with statistics
 clustered by session, logs everything to MLflow, registers a `finsent-updown` version as
-`challenger`, and moves `champion` only when it wins fairly: a first champion needs balanced
-accuracy above 0.5 (session-clustered p < 0.05); a challenger needs the same forward-looking label
-definition, a time split, a test part after everything either model saw, and a paired clustered
-test at p < 0.05. Every decision is tagged on the version (`champion_decision`) and logged here.
+`challenger`, and moves `champion` only when it wins fairly: only a tradable label
+(`next_open_close`, the default here) and a time split are eligible; every run is an attempt,
+counted in MLflow (`finsent.attempt`, `finsent.verdict` on the run), and the k-th attempt since the
+last champion tests at alpha_k = 0.04 * 6 / (pi^2 k^2) (the log says "attempt 3 since the last
+champion: needs p < 0.0027"); a first champion needs balanced accuracy above 0.5 (session-clustered
+p < alpha_k); a challenger needs the same label definition, a test part after every session either
+model's labels reached (horizon included), skill of its own and a paired clustered test, both at
+p < alpha_k. Every decision is tagged on the version (`champion_decision`) and logged here.
 When the champion moves, emits the `champion` asset, which starts `finsent_score`.
 
 **Reads / writes**: Postgres `labels`, `post_flags` → `datasets`, `dataset_rows`, Parquet under
@@ -31,7 +35,7 @@ PARAMS = {
     "model": Param("baseline", enum=["baseline", "lora"]),
     "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
     "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
-    "definition": Param("next_session", type="string"),
+    "definition": Param("next_open_close", type="string"),
     "split": Param("time", enum=["time", "random"]),
     "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
     "balance": Param(False, type="boolean"),

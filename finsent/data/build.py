@@ -7,7 +7,10 @@ by the chosen quality rules, optionally balances the classes, and splits:
   session (and at least the label horizon) between parts, so no part sees a later part's prices;
 - ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
 
-Either way no normalised title appears in two parts (copies stay in the earliest part). The
+Either way no normalised title appears in two parts (copies stay in the earliest part). Balancing
+(``--balance``) comes after the split and keeps as many up as down inside each part on its own, so
+the split boundaries are those of the unbalanced selection; ``--per-class`` caps each class of the
+selection before the split (the study's 15k/15k draw). The
 snapshot is stored in ``datasets``/``dataset_rows`` and exported as Parquet under
 ``FINSENT_DATA_DIR/datasets/NAME/`` with a sha256 content hash: the same spec on the same data
 gives the same hash.
@@ -239,6 +242,8 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
                     "ELSE 'train' END FROM (SELECT ticker, post_id, row_number() OVER (ORDER BY md5(draw)) AS k "
                     "FROM ds_rows) r WHERE r.ticker = d.ticker AND r.post_id = d.post_id", (n_test, n_test + n_valid))
             dropped = _drop_cross_split_titles(cur)
+            if spec.balance:
+                _balance_parts(cur)
             counts = _counts(cur)
             for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
                 if frac > 0 and not sum(counts.get(part, {}).values()):
@@ -265,19 +270,27 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
 
 
 def _sample(cur, spec: DatasetSpec) -> None:
-    """--balance: as many up as down (the study's 15k/15k); --per-class caps each class."""
-    if not spec.balance and spec.per_class is None:
+    """--per-class: at most N rows of each class in the selection (the study's 15k/15k draw), seeded."""
+    if spec.per_class is None:
         return
-    cur.execute("SELECT label, count(*) FROM ds_rows GROUP BY label")
-    sizes = dict(cur.fetchall())
-    keep = min(sizes.get("up", 0), sizes.get("down", 0)) if spec.balance else max(sizes.values())
-    if spec.per_class is not None:
-        keep = min(keep, spec.per_class)
-    if keep == 0:
-        raise FinsentError("--balance found only one class in the selection; nothing written")
     cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
                 "(PARTITION BY label ORDER BY draw) AS k FROM ds_rows) r "
-                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > %s", (keep,))
+                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > %s", (spec.per_class,))
+
+
+def _balance_parts(cur) -> None:
+    """--balance: as many up as down inside each part, each part on its own (seeded draw). After
+    the split, so balancing moves no boundary and every part, the test part too, is 50/50."""
+    cur.execute("SELECT split, count(*) FILTER (WHERE label = 'up'), count(*) FILTER (WHERE label = 'down') "
+                "FROM ds_rows GROUP BY split")
+    for part, ups, downs in cur.fetchall():
+        if min(ups, downs) == 0:
+            raise FinsentError(f"--balance found only one class in the {part} part; nothing written")
+    cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
+                "(PARTITION BY split, label ORDER BY draw) AS k, "
+                "least(count(*) FILTER (WHERE label = 'up') OVER (PARTITION BY split), "
+                "count(*) FILTER (WHERE label = 'down') OVER (PARTITION BY split)) AS keep FROM ds_rows) r "
+                "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > r.keep")
 
 
 def _drop_cross_split_titles(cur) -> int:

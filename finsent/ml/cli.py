@@ -15,9 +15,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     (regularisation or early stopping, the calibration of P(up)), score the test part once and evaluate
     it against the majority, previous_session and TF-IDF baselines with statistics clustered by
     session date, log one MLflow run, register a new finsent-updown version as 'challenger', and move
-    'champion' only if it wins fairly: a first champion needs balanced accuracy above 0.5 (clustered
-    p < 0.05); a challenger needs the same forward-looking label definition, a time split, a test part
-    after all either model saw, and a paired clustered test at p < 0.05."""
+    'champion' only if it wins fairly: only a tradable label (next_open_close) and a time split are
+    eligible; every attempt is counted in MLflow and tests at alpha_k = 0.04 * 6 / (pi^2 k^2) for the
+    k-th attempt since the last champion; a first champion needs balanced accuracy above 0.5 (clustered
+    p < alpha_k); a challenger needs the same label definition, a test part after every session either
+    model's labels reached, skill of its own at p < alpha_k and a paired clustered test at p < alpha_k."""
     from finsent.ml.models.lora import LoraSpec
     from finsent.ml.train import train_model
 
@@ -34,11 +36,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate any finsent-updown version (number or alias) on any snapshot's test part; logs an MLflow
-    run and prints the report."""
+    """Evaluate any finsent-updown version (number or alias) on a snapshot's test part that it never saw;
+    logs an MLflow run and prints the report. A test part holding sessions the version's training
+    labels reached is refused (exit 2, naming them), or with --allow-in-sample reported with every
+    number marked in-sample."""
     from finsent.ml.train import evaluate_version
 
-    report = evaluate_version(load_settings(), open_engine(), args.model_version, args.dataset)
+    report = evaluate_version(load_settings(), open_engine(), args.model_version, args.dataset,
+                              allow_in_sample=args.allow_in_sample)
     sys.stdout.write(report.to_markdown())
     return 0
 
@@ -138,6 +143,8 @@ def register(commands) -> None:
     evaluate = add_command(commands, "evaluate", cmd_evaluate, help="re-evaluate a registered version on a snapshot")
     evaluate.add_argument("--model-version", default="champion", help="version number or alias (default champion)")
     evaluate.add_argument("--dataset", required=True)
+    evaluate.add_argument("--allow-in-sample", action="store_true",
+                          help="report on a test part the version saw, with every number marked in-sample")
 
     score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
     score.add_argument("--alias", default="champion")

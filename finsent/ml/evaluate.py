@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ class EvaluationReport:
     per_ticker: list[dict] = field(default_factory=list)
     finance: dict[str, float] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
+    in_sample: bool = False  # the model saw sessions of this test part: no number here is evidence
 
     @property
     def n_test(self) -> int:
@@ -74,6 +75,9 @@ class EvaluationReport:
         return {k: float(v) for k, v in out.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
 
     def verdict(self) -> str:
+        if self.in_sample:
+            return ("IN-SAMPLE, no evidence either way (the model saw sessions of this test part): "
+                    + replace(self, in_sample=False).verdict())
         low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
         if self.shows_skill:
             return (f"evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "

@@ -5,7 +5,13 @@ train: read the frozen snapshot (its hash checked), fit on train, make every cho
 evaluate it against the baselines with session-clustered statistics, log everything to one MLflow
 run, load the champion's predictions for the comparison, and only then register a new
 ``finsent-updown`` version (alias ``challenger``, and ``champion`` when it wins fairly: see
-``finsent.ml.promotion``). evaluate: the same report for any registered version on any snapshot.
+``finsent.ml.promotion``). The run is tagged as an attempt (``finsent.attempt``, its level
+``finsent.alpha``) before anything is fitted, so a run that crashes still counts
+(``finsent.ml.attempts``), and gets its ``finsent.verdict`` at the end.
+
+evaluate: the same report for any registered version on any snapshot whose test part the version
+never saw (its ``label_reach``); an overlapping one is refused, or reported with every number
+marked in-sample when asked.
 """
 
 from __future__ import annotations
@@ -21,14 +27,15 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
-from finsent.errors import FinsentError
+from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.ml.attempts import count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
 from finsent.ml.evaluate import EvaluationReport, evaluate_predictions
 from finsent.ml.models.base import encode_labels
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
-from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, record_from_rows
+from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, in_sample_sessions, record_from_rows
 from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, register_version
 
 log = logging.getLogger(__name__)
@@ -43,22 +50,23 @@ class TrainOutcome:
     report: EvaluationReport
 
 
-def _baselines(train: pd.DataFrame, test: pd.DataFrame, fitted_baseline: np.ndarray | None) -> dict[str, np.ndarray]:
-    # (the majority baseline is evaluate_predictions' own, from the training up share)
+def _baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None) -> dict[str, np.ndarray]:
+    """What a model of ``kind`` is compared with (the majority baseline is evaluate_predictions' own,
+    from the training up share). A TF-IDF baseline is not compared with the TF-IDF baseline: that
+    would be itself, a test with p = 1 that says nothing."""
     baselines = {"previous_session": test["previous_session_up"].to_numpy()}
-    if fitted_baseline is None:
+    if kind != "baseline":
         model = BaselineClassifier()
         model.fit(train["title"].tolist(), encode_labels(train["label"]))
-        fitted_baseline = model.predict_proba(test["title"].tolist())
-    baselines["baseline"] = fitted_baseline
+        baselines["baseline"] = model.predict_proba(test["title"].tolist())
     return baselines
 
 
-def _log_report(report: EvaluationReport) -> None:
+def _log_report(report: EvaluationReport, prefix: str = "test_") -> None:
     """Metrics, plots and the report of one evaluation, into the active MLflow run."""
     import mlflow
 
-    mlflow.log_metrics(report.flat_metrics())
+    mlflow.log_metrics(report.flat_metrics(prefix))
     for plot in report.plots:
         mlflow.log_artifact(str(plot), "plots")
     mlflow.log_text(report.to_markdown(), "evaluation/report.md")
@@ -101,7 +109,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
     client = configure(settings, experiment)
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
             mlflow.start_run(run_name=f"train-{kind}-{dataset}") as run:
-        mlflow.set_tags({"finsent.step": "train", "model": kind, **record.tags()})
+        attempt = _start_attempt(client, run.info.run_id, kind, record)
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
                   "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
         params.update({k: str(v) for k, v in asdict(model.spec).items()} if kind == "lora" else model.params)
@@ -112,21 +120,42 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         p_test = calibrated.predict_proba(test["title"].tolist())  # the test part, scored once
         report = evaluate_predictions(
             kind, test, p_test, float((train["label"] == "up").mean()),
-            _baselines(train, test, p_test if kind == "baseline" else None), Path(scratch) / "plots")
+            _baselines(train, test, kind), Path(scratch) / "plots")
         _log_report(report)
-        decision = decide(record, report, test, p_test, _champion(engine, client, test["title"].tolist()))
+        decision = decide(record, report, test, p_test, _champion(engine, client, test["title"].tolist()),
+                          attempt=attempt or 1)
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
         tags = {**record.tags(), "model": kind, "test_accuracy": f"{report.metrics['accuracy']:.4f}",
                 "test_balanced_accuracy": f"{report.metrics['balanced_accuracy']:.4f}",
                 "test_n_sessions": str(int(report.counts["n_sessions"])),
-                "champion_decision": decision.reason, "promoted": str(decision.promoted).lower()}
+                "champion_decision": decision.reason, "promoted": str(decision.promoted).lower(),
+                "finsent.verdict": decision.verdict, "finsent.attempt": str(decision.attempt or ""),
+                "finsent.alpha": f"{decision.alpha:.6g}" if decision.alpha else ""}
         version = register_version(client, info.model_uri, tags, decision.promoted)
-        mlflow.set_tags({"champion_decision": decision.reason, "model_version": str(version)})
+        mlflow.set_tags({"champion_decision": decision.reason, "model_version": str(version),
+                         "finsent.verdict": decision.verdict})
         log.info("run %s registered %s v%d: %s (%s)", run.info.run_id, MODEL_NAME, version,
                  "champion" if decision.promoted else "challenger", decision.reason)
         return TrainOutcome(run.info.run_id, run.info.experiment_id, version, decision, report)
+
+
+def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord) -> int | None:
+    """Tag the run as an attempt before anything is fitted (a run that crashes still counts), and
+    return its number since the last champion; None for a snapshot that can never be promoted."""
+    import mlflow
+
+    why_not = record.ineligible_because()
+    mlflow.set_tags({"finsent.step": "train", "finsent.model_name": MODEL_NAME, "model": kind,
+                     "finsent.eligible": "false" if why_not else "true", **record.tags()})
+    if why_not:
+        log.info("this version can be trained and evaluated but never promoted: %s", why_not)
+        return None
+    attempt = count_attempts(client, MODEL_NAME, run_id)
+    mlflow.set_tags({"finsent.attempt": str(attempt), "finsent.alpha": f"{spending_alpha(attempt):.6g}"})
+    log.info("%s (alpha-spending: the levels of all attempts add up to 0.05)", threshold_text(attempt))
+    return attempt
 
 
 def _champion(engine: Engine, client, titles: list[str]):
@@ -152,7 +181,11 @@ def _choices(model, calibrated: CalibratedClassifier) -> dict[str, str]:
     return chosen
 
 
-def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, dataset: str) -> EvaluationReport:
+def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, dataset: str, *,
+                     allow_in_sample: bool = False) -> EvaluationReport:
+    """The report of a registered version on ``dataset``'s test part. A test part that holds sessions
+    the version's training labels reached is refused (ConfigError, naming them), or with
+    ``allow_in_sample`` reported with every number marked in-sample."""
     import mlflow
 
     from finsent.ml.registry import load_pyfunc, predict, version_of
@@ -160,14 +193,40 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     snapshot = load_snapshot(engine, dataset)
     train, _, test = _parts(snapshot)
     client = configure(settings)
-    version = version_of(client, version_or_alias)
+    try:
+        version = version_of(client, version_or_alias)
+    except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
+        raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
+    tags = client.get_model_version(MODEL_NAME, str(version)).tags
+    in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
     p_test = predict(load_pyfunc(version), test["title"].tolist())
+    label = f"{MODEL_NAME} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
-            mlflow.start_run(run_name=f"evaluate-v{version}-{dataset}"):
+            mlflow.start_run(run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
         mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
-                         "model_version": str(version)})
-        report = evaluate_predictions(f"{MODEL_NAME} v{version}", test, p_test,
-                                      float((train["label"] == "up").mean()), _baselines(train, test, None),
-                                      Path(scratch) / "plots")
-        _log_report(report)
+                         "model_version": str(version), "in_sample": str(in_sample).lower()})
+        report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
+                                      _baselines(train, test, tags.get("model")), Path(scratch) / "plots")
+        report.in_sample = in_sample
+        _log_report(report, "in_sample_test_" if in_sample else "test_")
     return report
+
+
+def _check_out_of_sample(version: int, record: TrainingRecord | None, test: pd.DataFrame, dataset: str,
+                         allow_in_sample: bool) -> bool:
+    """True when the report must be marked in-sample; raises when that was not allowed."""
+    seen = in_sample_sessions(record, test["session_date"])
+    if seen is None:
+        problem = (f"v{version} records no training span (seen_through and label horizon tags), so no test part "
+                   "can be shown to be new to it")
+    elif seen:
+        problem = (f"the test part of {dataset!r} holds {len(seen)} session(s) v{version} saw: {seen[0]} .. "
+                   f"{seen[-1]} (it trained or validated through {record.seen_through}; its labels, horizon "
+                   f"{record.horizon}, reach {record.reach})")
+    else:
+        return False
+    if not allow_in_sample:
+        raise ConfigError(f"{problem}: that would be an in-sample report. Evaluate it on a snapshot whose test part "
+                          "starts later, or pass --allow-in-sample to have every number marked in-sample")
+    log.warning("%s: every number of this report is in-sample", problem)
+    return True

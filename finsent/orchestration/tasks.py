@@ -127,7 +127,7 @@ def label_and_flag() -> dict:
     return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
 
 
-def build_snapshot(name: str, definition: str = "next_session", split: str = "time", rules: str = "all",
+def build_snapshot(name: str, definition: str = "next_open_close", split: str = "time", rules: str = "all",
                    balance: bool = False) -> dict:
     from finsent.data.build import DatasetSpec, build_dataset
 

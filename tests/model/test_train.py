@@ -1,4 +1,6 @@
-"""Train, evaluate, register and score on a CPU with a tiny GPT-NeoX and a sqlite MLflow."""
+"""Train, evaluate, register and score on a CPU with a tiny GPT-NeoX and a sqlite MLflow.
+
+The promotion tests here need the tradable label (``next_open_close``, the snapshots' default)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from finsent.data.build import DatasetSpec, build_dataset
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.snapshots import load_split
 from finsent.errors import FinsentError
+from finsent.ml.attempts import threshold_text
 from finsent.ml.models.lora import LoraSpec
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, tracking_uri
 from finsent.ml.score import score_posts
@@ -77,7 +80,9 @@ def test_no_skill_no_champion_and_a_failed_run_registers_nothing(engine, tiny_mo
     assert first.decision.reason.startswith("no champion yet: no evidence of skill")
     tags = client.get_model_version(MODEL_NAME, "1").tags
     assert tags["promoted"] == "false" and tags["champion_decision"] == first.decision.reason
-    assert tags["split"] == "time" and tags["label_rule"] == "next_session" and tags["seen_through"] < tags["test_from"]
+    assert tags["split"] == "time" and tags["label_rule"] == "next_open_close"
+    assert tags["seen_through"] < tags["test_from"]
+    assert tags["finsent.attempt"] == "1" and tags["finsent.verdict"] == "not promoted"
     # scoring waits for a champion and says why
     assert score_and_index()["model_version"] is None
     # a failed run registers nothing and moves nothing
@@ -94,9 +99,15 @@ def test_promotion_is_fair(engine, planted):
     first = train_model(settings, engine, planted, "baseline")
     assert first.decision.promoted and first.decision.reason.startswith("first champion: evidence of skill")
     assert aliases(client) == {"champion": 1, "challenger": 1}
-    # the same model on the same test part: no gain, challenger only
+    assert "attempt 1 since the last champion" in first.decision.reason
+    # the same model on the same test part: skill of its own, but no gain: challenger only
     again = train_model(settings, engine, planted, "baseline")
-    assert not again.decision.promoted and "needs p < 0.05" in again.decision.reason
+    assert not again.decision.promoted and "paired test" in again.decision.reason
+    assert threshold_text(1) in again.decision.reason  # the count started again at the new champion
+    # a close-to-close label pays for the overnight gap: never eligible, however good it looks
+    build_dataset(engine, "gap", DatasetSpec(definition="next_session"), settings.data_dir)
+    gap = train_model(settings, engine, "gap", "baseline")
+    assert not gap.decision.promoted and "next_session pays for the overnight gap: not tradable" in gap.decision.reason
     # the study's random split and same-day labels are never eligible, however good they look
     build_dataset(engine, "shuffled", DatasetSpec.from_options(split="random", test_frac=0.2), settings.data_dir)
     shuffled = train_model(settings, engine, "shuffled", "baseline")
