@@ -37,8 +37,9 @@ from scipy import stats
 
 from finsent.ml.metrics import classification_metrics
 
-# Chosen from bench/null_simulation.py: from 10 dates on, every 95% interval of accuracy and
-# balanced accuracy covered >= 93% in every no-skill design (at 5-8 dates some fell to 89-92%).
+# Chosen from bench/null_simulation.py (table in the README): the tests hold their level at any G,
+# but at 5-8 dates the 95% intervals of accuracy and balanced accuracy covered only 91-93% in some
+# no-skill designs; from 10 dates on >= 93% (and a sign-flip p can reach 0.001).
 MIN_SESSIONS_FOR_VERDICT = 10
 EXACT_FLIP_SESSIONS = 12  # 2^12 = 4,096 sign patterns: enumerate them all
 FLIP_DRAWS = 4999  # beyond that: seeded random patterns (+ the observed one); MC error of p at 0.05: 0.003

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from finsent.config import load_settings
-from finsent.data.build import DatasetSpec, build_dataset
+from finsent.data.build import build_dataset
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.orchestration.sentiment_page import render_sentiment_page
-from tests.model.board import make_board
+from tests.model.board import VERDICT_SPEC, make_board
 
 
 def test_champion_line_carries_its_clustered_intervals_and_verdict(engine, planted):
@@ -23,7 +23,7 @@ def test_champion_line_carries_its_clustered_intervals_and_verdict(engine, plant
 def test_without_a_champion_the_page_says_why(engine):
     settings = load_settings()
     make_board(engine, planted=False, seed=3)
-    build_dataset(engine, "noise", DatasetSpec(), settings.data_dir)
+    build_dataset(engine, "noise", VERDICT_SPEC, settings.data_dir)
     train_model(settings, engine, "noise", "baseline")
     page = render_sentiment_page(engine, settings)
     assert "no champion yet: v1: no champion yet: no evidence of skill" in page
