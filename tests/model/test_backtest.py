@@ -145,6 +145,7 @@ def test_a_killed_backtest_resumes(engine, database_url):
     (["backtest", "../x"], 2, "backtest name '../x'"),
     (["backtest", "short", "--train-sessions", "500"], 1, "a walk needs more than --train-sessions (500)"),
     (["backtest", "bad", "--rules", "nope"], 2, "unknown quality rule(s) nope"),
+    (["backtest", "tax", "--sell-tax-bps", "-1"], 2, "--sell-tax-bps must be in [0, 10000), got -1.0"),
 ])
 def test_bad_backtest_input_is_a_clear_error(engine, args, code, message, caplog):
     make_board(engine, planted=True, sessions=40)
