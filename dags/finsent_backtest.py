@@ -38,6 +38,7 @@ PARAMS = {
     "step_sessions": Param(5, type="integer", minimum=1),
     "embargo": Param(1, type="integer", minimum=1),
     "cost_bps": Param(20.0, type="number", minimum=0),
+    "sell_tax_bps": Param(20.0, type="number", minimum=0, description="transaction tax per unit sold (KOSPI 2026)"),
     "replace": Param(False, type="boolean"),
 }
 

@@ -120,11 +120,11 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def planted(engine):
     """A snapshot ("planted") of a board whose titles lean toward the coming move."""
-    from finsent.data.build import DatasetSpec, build_dataset
-    from tests.model.board import make_board
+    from finsent.data.build import build_dataset
+    from tests.model.board import VERDICT_SPEC, make_board
 
     make_board(engine, planted=True)
-    build_dataset(engine, "planted", DatasetSpec(), load_settings().data_dir)
+    build_dataset(engine, "planted", VERDICT_SPEC, load_settings().data_dir)
     return "planted"
 
 

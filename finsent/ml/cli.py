@@ -114,7 +114,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     that saw its session. Scores go to backtest_scores and backtest_daily, one MLflow run tagged
     backtest=NAME gets out-of-sample accuracy (clustered interval), the IC and its Newey-West t, and a
     long-short (top third minus bottom third of stocks by the index, open to close, before and after
-    --cost-bps), with plots. Each step commits on its own: rerun the same command to resume."""
+    --cost-bps a side and --sell-tax-bps on sales), with plots. Each step commits on its own: rerun
+    the same command to resume."""
     from finsent.data.quality import parse_rules
     from finsent.ml.backtest import run_backtest
     from finsent.ml.backtest.walk import BacktestSpec
@@ -124,7 +125,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     options.pop("save_every")
     spec = BacktestSpec(model=args.model, definition=args.definition, rules=parse_rules(args.rules),
                         train_sessions=args.train_sessions, step_sessions=args.step_sessions, embargo=args.embargo,
-                        cost_bps=args.cost_bps, lora=options if args.model == "lora" else {})
+                        cost_bps=args.cost_bps, sell_tax_bps=args.sell_tax_bps,
+                        lora=options if args.model == "lora" else {})
     run, report = run_backtest(load_settings(), open_engine(), args.name, spec, replace=args.replace,
                                steps_per_run=args.steps_per_run)
     if report is None:
@@ -162,7 +164,9 @@ def register(commands) -> None:
     backtest.add_argument("--embargo", type=positive_int, default=1,
                           help="sessions between the window and the scored sessions (at least the horizon)")
     backtest.add_argument("--cost-bps", type=fraction, default=20.0,
-                          help="cost per unit of notional traded, in basis points (default 20)")
+                          help="cost per unit of notional traded, each side, in basis points (default 20)")
+    backtest.add_argument("--sell-tax-bps", type=fraction, default=20.0,
+                          help="transaction tax per unit sold, in basis points (default 20: KOSPI from 2026)")
     backtest.add_argument("--steps-per-run", type=positive_int,
                           help="walk at most N steps now; the next run resumes (default: all)")
     backtest.add_argument("--replace", action="store_true", help="start a backtest of this name again")

@@ -5,14 +5,22 @@ Every interval and test is clustered by session date (see ``finsent.ml.stats``):
 (``n_posts``, ``n_clusters`` = (ticker, session) pairs, ``n_sessions`` = dates).
 
 - metrics: accuracy, balanced accuracy, macro-F1, MCC, ROC-AUC, Brier, log-loss and the expected
-  calibration error (ECE), each with a 95% session-bootstrap interval;
-- tests (one-sided, clustered): balanced accuracy > 0.5 (skill the base rate cannot fake),
-  accuracy > 50%, and accuracy above each baseline on the same posts (``majority``: always the
-  training majority; ``previous_session``: yesterday's direction; ``baseline``: TF-IDF);
-- a per-ticker table (posts, sessions, accuracy with its interval, balanced accuracy and its p);
+  calibration error (ECE), each with a 95% interval (jackknife over dates, t(G - 1));
+- tests (one-sided sign-flip tests over dates): balanced accuracy > 0.5 (skill the base rate
+  cannot fake), accuracy > 50%, and accuracy above each baseline on the same posts (``majority``:
+  always the training majority; ``previous_session``: yesterday's direction; ``baseline``: TF-IDF);
+- a per-ticker table (posts, sessions, accuracy with its interval, balanced accuracy, its raw p
+  and its Holm-adjusted p across tickers);
 - the finance view: the index (mean P(up) of the posts before each (ticker, session)) and its
-  information coefficient with the session's return, per date with a Newey-West t;
+  information coefficient with the session's return, per date with a Newey-West t and a
+  sign-flip p (with 1-2 stocks: the pooled timing correlation instead);
 - plots: confusion matrix, reliability diagram, index against price.
+
+With fewer than ``MIN_SESSIONS_FOR_VERDICT`` test session dates there is **no verdict**: the
+report says "too few sessions for a verdict (n = G)", ``shows_skill`` is False, every p in
+``tests`` is 1.0 by rule (so nothing downstream can promote on it), ``intervals`` is empty, and
+``flat_metrics`` logs no p-value, interval or t, only the point estimates, the counts and
+``has_verdict`` = 0. The same holds per ticker ("too few sessions" in its row).
 """
 
 from __future__ import annotations
@@ -27,12 +35,14 @@ import pandas as pd
 
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics
 from finsent.ml.stats import (
+    MIN_SESSIONS_FOR_VERDICT,
     Clusters,
     balanced_accuracy_test,
     cluster_mean_test,
+    holm,
     information_coefficient,
     paired_test,
-    session_bootstrap,
+    session_intervals,
 )
 
 SKILL_P_VALUE = 0.05
@@ -56,28 +66,43 @@ class EvaluationReport:
         return int(self.counts["n_posts"])
 
     @property
+    def has_verdict(self) -> bool:
+        """Enough distinct test session dates for any p-value, interval or verdict to be reported."""
+        return self.counts.get("n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
+
+    @property
     def shows_skill(self) -> bool:
-        """Balanced accuracy above 0.5 at p < 0.05, clustered by session date."""
-        return self.tests.get("p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+        """Out of sample, enough sessions, and balanced accuracy above 0.5 at p < 0.05 (sign-flip test
+        over dates)."""
+        skilled = self.tests.get("p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+        return not self.in_sample and self.has_verdict and skilled
 
     def flat_metrics(self, prefix: str = "test_") -> dict[str, float]:
         """MLflow metrics: test_accuracy, test_accuracy_ci_low, ..., test_n_sessions,
         baseline_majority_test_accuracy."""
         out: dict[str, float] = {f"{prefix}{k}": v for k, v in self.counts.items()}
+        out[f"{prefix}has_verdict"] = float(self.has_verdict)
         for name, value in self.metrics.items():
             out[f"{prefix}{name}"] = value
             low, high = self.intervals.get(name, (float("nan"), float("nan")))
             out[f"{prefix}{name}_ci_low"], out[f"{prefix}{name}_ci_high"] = low, high
-        out.update({f"{prefix}{k}": v for k, v in self.tests.items()})
+        if self.has_verdict:  # below the minimum no p-value is logged at all (not even the 1.0 of the rule)
+            out.update({f"{prefix}{k}": v for k, v in self.tests.items()})
         out.update({f"{prefix}{k}": v for k, v in self.finance.items()})
         for baseline, metrics in self.baselines.items():
-            out.update({f"baseline_{baseline}_{prefix}{k}": v for k, v in metrics.items()})
+            out.update({f"baseline_{baseline}_{prefix}{k}": v for k, v in metrics.items()
+                        if self.has_verdict or not k.startswith("p_value")})
         return {k: float(v) for k, v in out.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
 
     def verdict(self) -> str:
         if self.in_sample:
             return ("IN-SAMPLE, no evidence either way (the model saw sessions of this test part): "
                     + replace(self, in_sample=False).verdict())
+        if not self.has_verdict:
+            return (f"too few sessions for a verdict (n = {self.counts.get('n_sessions', 0):.0f}): balanced accuracy "
+                    f"{self.metrics.get('balanced_accuracy', float('nan')):.3f} on "
+                    f"{self.counts.get('n_sessions', 0):.0f} test session dates, and a verdict needs at least "
+                    f"{MIN_SESSIONS_FOR_VERDICT}")
         low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
         if self.shows_skill:
             return (f"evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
@@ -94,27 +119,22 @@ class EvaluationReport:
                  f"Test part: **{c['n_posts']:.0f} posts** in **{c['n_clusters']:.0f} (ticker, session) clusters** "
                  f"on **{c['n_sessions']:.0f} session dates**. Posts of one cluster share their label and stocks "
                  "move together on a date, so the dates are the independent observations: every interval "
-                 "resamples dates, every test is clustered by date.", "", f"**{self.verdict()}**", "",
+                 "is a jackknife over dates, every test flips the signs of whole dates.", "",
+                 f"**{self.verdict()}**", "",
                  "| model | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---:|" * len(METRIC_NAMES)]
         for label, metrics in rows:
             lines.append(f"| {label} | " + " | ".join(f"{metrics.get(n, float('nan')):.4f}" for n in METRIC_NAMES)
                          + " |")
-        lines += ["", "95% intervals, resampling session dates (this model):", ""]
-        lines += [f"- {n}: {self.metrics[n]:.4f} [{lo:.4f}, {hi:.4f}]"
-                  for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
-        lines += ["", "One-sided tests, clustered by session date:", ""]
-        lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
-        lines += ["", "| ticker | posts | sessions | accuracy | 95% interval | balanced acc. | p (skill) |",
-                  "|---|---:|---:|---:|---|---:|---:|"]
-        lines += [f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {r['accuracy']:.4f} | "
-                  f"[{r['accuracy_ci_low']:.4f}, {r['accuracy_ci_high']:.4f}] | {r['balanced_accuracy']:.4f} | "
-                  f"{r['p_value_balanced_accuracy']:.3g} |" for r in self.per_ticker]
-        f = self.finance
-        method = "per-date cross-sectional, Newey-West t" if f.get("ic_per_date") else "pooled, HAC t over dates"
-        lines += ["", f"Information coefficient of the daily index with the session's return ({method}): "
-                  f"IC = {f.get('ic', float('nan')):.4f}, t = {f.get('ic_t', float('nan')):.2f} "
-                  f"over {f.get('ic_sessions', 0):.0f} sessions ({f.get('ic_pairs', 0):.0f} (ticker, session) pairs)."]
-        return "\n".join(lines) + "\n"
+        if self.has_verdict:
+            lines += ["", "95% intervals (this model; delete-one-date jackknife, t over sessions - 1):", ""]
+            lines += [f"- {n}: {self.metrics[n]:.4f} [{lo:.4f}, {hi:.4f}]"
+                      for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
+            lines += ["", "One-sided sign-flip tests over session dates:", ""]
+            lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
+        lines += ["", "| ticker | posts | sessions | accuracy | 95% interval | balanced acc. | p (skill) | "
+                  "p (skill, Holm across tickers) |", "|---|---:|---:|---:|---|---:|---:|---:|"]
+        lines += [_ticker_row(r) for r in self.per_ticker]
+        return "\n".join([*lines, "", _finance_line(self.finance)]) + "\n"
 
     def to_json(self) -> str:
         payload = {k: v for k, v in self.__dict__.items() if k != "plots"}
@@ -130,23 +150,48 @@ def _tests(y: np.ndarray, p_up: np.ndarray, clusters: Clusters, baselines: dict[
     return tests
 
 
-def _per_ticker(frame: pd.DataFrame, seed: int) -> list[dict]:
+def _ticker_row(r: dict) -> str:
+    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {r['accuracy']:.4f} | "
+    if not r["has_verdict"]:
+        return head + f"too few sessions | {r['balanced_accuracy']:.4f} | too few sessions | too few sessions |"
+    return head + (f"[{r['accuracy_ci_low']:.4f}, {r['accuracy_ci_high']:.4f}] | {r['balanced_accuracy']:.4f} | "
+                   f"{r['p_value_balanced_accuracy']:.3g} | {r['p_value_balanced_accuracy_holm']:.3g} |")
+
+
+def _finance_line(f: dict[str, float]) -> str:
+    counts = f"over {f.get('ic_sessions', 0):.0f} sessions ({f.get('ic_pairs', 0):.0f} (ticker, session) pairs)"
+    if f.get("ic_per_date"):
+        return ("Information coefficient of the daily index with the session's return (per-date Spearman across "
+                f"stocks; Newey-West t, sign-flip p over dates): IC = {f.get('ic', float('nan')):.4f}, "
+                f"t = {f.get('ic_t', float('nan')):.2f}, p = {f.get('ic_p', float('nan')):.3g} {counts}.")
+    return ("Timing correlation of the daily index with the session's return (fewer than 3 stocks, so no "
+            "cross-section: a pooled Spearman over (ticker, session) pairs, a time-series correlation, not an IC): "
+            f"{f.get('timing_corr', float('nan')):.4f}, t = {f.get('timing_corr_t', float('nan')):.2f}, "
+            f"p = {f.get('timing_corr_p', float('nan')):.3g} {counts}.")
+
+
+def _per_ticker(frame: pd.DataFrame) -> list[dict]:
+    """One row per ticker; its p and interval only from MIN_SESSIONS_FOR_VERDICT dates on, the p
+    Holm-adjusted across the tickers that have one."""
     rows = []
     for ticker, part in frame.groupby("ticker"):
         y, p = part["_y"].to_numpy(), part["_p"].to_numpy()
         clusters = Clusters.of(part["ticker"], part["session_date"])
         metrics = classification_metrics(y, p)
-        low, high = session_bootstrap(y, p, clusters, samples=400, seed=seed).get("accuracy", (math.nan, math.nan))
-        rows.append({"ticker": ticker, "n_posts": len(part), "n_sessions": clusters.n_sessions,
+        enough = clusters.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+        low, high = (session_intervals(y, p, clusters).get("accuracy", (math.nan, math.nan)) if enough
+                     else (math.nan, math.nan))
+        rows.append({"ticker": ticker, "n_posts": len(part), "n_sessions": clusters.n_sessions, "has_verdict": enough,
                      "accuracy": metrics["accuracy"], "accuracy_ci_low": low, "accuracy_ci_high": high,
                      "balanced_accuracy": metrics["balanced_accuracy"],
-                     "p_value_balanced_accuracy": balanced_accuracy_test(y, p, clusters)[1]})
+                     "p_value_balanced_accuracy": balanced_accuracy_test(y, p, clusters)[1] if enough else math.nan})
+    for row, adjusted in zip(rows, holm([r["p_value_balanced_accuracy"] for r in rows])):
+        row["p_value_balanced_accuracy_holm"] = adjusted
     return rows
 
 
 def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train_up_share: float,
-                         baselines: dict[str, np.ndarray], plot_dir: Path | None = None,
-                         seed: int = 0) -> EvaluationReport:
+                         baselines: dict[str, np.ndarray], plot_dir: Path | None = None) -> EvaluationReport:
     """test: ticker, session_date, label ('up'/'down'), ret per post; p_up: this model's P(up).
 
     ``train_up_share`` picks the majority baseline's answer when ``baselines`` has none."""
@@ -154,14 +199,16 @@ def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train
     p_up = np.asarray(p_up, dtype=np.float64)
     clusters = Clusters.of(test["ticker"], test["session_date"])
     baselines = {"majority": np.full(len(y), 1.0 if train_up_share >= 0.5 else 0.0), **baselines}
+    enough = clusters.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+    tests = _tests(y, p_up, clusters, baselines)
     report = EvaluationReport(model=model, counts=clusters.counts(), metrics=classification_metrics(y, p_up),
-                              intervals=session_bootstrap(y, p_up, clusters, seed=seed),
-                              tests=_tests(y, p_up, clusters, baselines))
+                              intervals=session_intervals(y, p_up, clusters) if enough else {},
+                              tests=tests if enough else dict.fromkeys(tests, 1.0))  # no verdict: p = 1 by rule
     for name, p in baselines.items():
         p = np.asarray(p, dtype=np.float64)
-        report.baselines[name] = {**classification_metrics(y, p),
-                                  "p_value_balanced_accuracy": balanced_accuracy_test(y, p, clusters)[1]}
-    report.per_ticker = _per_ticker(test.assign(_p=p_up, _y=y), seed)
+        report.baselines[name] = {**classification_metrics(y, p), "p_value_balanced_accuracy":
+                                  balanced_accuracy_test(y, p, clusters)[1] if enough else 1.0}
+    report.per_ticker = _per_ticker(test.assign(_p=p_up, _y=y))
     frame = test.assign(p_up=p_up)
     report.finance = information_coefficient(frame)
     if plot_dir is not None:

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.errors import FinsentError
 from finsent.ingest.records import KST
+from finsent.ml.evaluate import SKILL_P_VALUE
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 _DAYS = 365
@@ -33,9 +35,13 @@ class Champion:
     seen_through: date | None = None  # the last session it trained or validated on (its tag)
 
     @property
+    def has_verdict(self) -> bool:
+        return self.metrics.get("test_n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
+
+    @property
     def shows_skill(self) -> bool:
-        """The session-clustered 95% interval of balanced accuracy lies above 0.5."""
-        return self.metrics.get("test_balanced_accuracy_ci_low", 0.0) > 0.5
+        """The evaluation's rule: enough test sessions and balanced accuracy above 0.5 at p < 0.05."""
+        return self.has_verdict and self.metrics.get("test_p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
 
     def summary_html(self) -> str:
         m = self.metrics
@@ -47,10 +53,14 @@ class Champion:
             low, high = m.get(f"test_{name}_ci_low"), m.get(f"test_{name}_ci_high")
             return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None and high is not None else f"{value:.3f}"
 
+        n = m.get("test_n_sessions", 0)
         verdict = ("<b>evidence of skill</b>" if self.shows_skill else
-                   '<b class="warn">no evidence of skill</b>: the clustered interval of balanced accuracy '
-                   "includes 0.5, so the index is not a signal yet")
-        ic = (f" · IC {m['test_ic']:.3f} (t {m.get('test_ic_t', float('nan')):.2f})" if "test_ic" in m else "")
+                   f'<b class="warn">too few sessions for a verdict (n = {n:.0f})</b>: a verdict needs at least '
+                   f"{MIN_SESSIONS_FOR_VERDICT} test sessions" if not self.has_verdict else
+                   '<b class="warn">no evidence of skill</b>: balanced accuracy is not above 0.5 at p < 0.05 '
+                   "(sign-flip test over sessions), so the index is not a signal yet")
+        ic = (f" · IC {m['test_ic']:.3f} (t {m.get('test_ic_t', float('nan')):.2f})" if "test_ic" in m else
+              f" · timing correlation {m['test_timing_corr']:.3f}" if "test_timing_corr" in m else "")
         return (f"balanced accuracy {interval('balanced_accuracy')} · accuracy {interval('accuracy')}{ic} "
                 f"on {m.get('test_n_sessions', 0):.0f} test sessions ({m.get('test_n_clusters', 0):.0f} "
                 f"(stock, session) clusters, {m.get('test_n_posts', 0):.0f} posts; 95% intervals resample "
@@ -84,10 +94,15 @@ class Backtest:
         m = self.metrics
         low, high = m.get("oos_balanced_accuracy_ci_low", float("nan")), m.get("oos_balanced_accuracy_ci_high",
                                                                                float("nan"))
-        return (f"backtest <b>{html.escape(self.name)}</b>: IC {m.get('ic_mean', float('nan')):.3f} "
-                f"(t {m.get('ic_t', float('nan')):.2f}, {m.get('ic_sessions', 0):.0f} sessions) · out-of-sample "
-                f"balanced accuracy {m.get('oos_balanced_accuracy', float('nan')):.3f} [{low:.3f}, {high:.3f}] on "
-                f"{m.get('n_sessions', 0):.0f} sessions · long-short Sharpe "
+        n = m.get("n_sessions", 0)
+        signal = (f"IC {m.get('ic_mean', float('nan')):.3f} (t {m.get('ic_t', float('nan')):.2f}"
+                  if m.get("ic_per_date") else f"timing correlation {m.get('timing_corr', float('nan')):.3f} "
+                       f"(t {m.get('timing_corr_t', float('nan')):.2f}")
+        accuracy = (f"[{low:.3f}, {high:.3f}] on {n:.0f} sessions" if n >= MIN_SESSIONS_FOR_VERDICT else
+                    f'on {n:.0f} sessions: <b class="warn">too few sessions for a verdict (n = {n:.0f})</b>')
+        return (f"backtest <b>{html.escape(self.name)}</b>: {signal}, {m.get('ic_sessions', 0):.0f} sessions) · "
+                f"out-of-sample balanced accuracy {m.get('oos_balanced_accuracy', float('nan')):.3f} {accuracy} "
+                "· long-short Sharpe "
                 f"{m.get('long_short_sharpe', float('nan')):.2f} before cost, "
                 f"{m.get('long_short_sharpe_net', float('nan')):.2f} after")
 

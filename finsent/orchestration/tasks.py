@@ -194,7 +194,7 @@ def score_and_index(version: int | str = "champion", batch_size: int = 256) -> d
 def run_backtest(name: str, model: str = "baseline", base_model: str | None = None, prompt: str = "study-2shot",
                  definition: str = "next_session", rules: str = "all", quantize: str | None = None, epochs: int = 1,
                  max_steps: int | None = None, train_sessions: int = 120, step_sessions: int = 5, embargo: int = 1,
-                 cost_bps: float = 20.0, replace: bool = False) -> dict:
+                 cost_bps: float = 20.0, sell_tax_bps: float = 20.0, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""
     from finsent.data.quality import parse_rules
     from finsent.ml.backtest import run_backtest as walk_and_report
@@ -204,7 +204,8 @@ def run_backtest(name: str, model: str = "baseline", base_model: str | None = No
             "max_steps": max_steps}
     spec = BacktestSpec(model=model, definition=definition, rules=parse_rules(rules),
                         train_sessions=train_sessions, step_sessions=step_sessions, embargo=embargo,
-                        cost_bps=float(cost_bps), lora={k: v for k, v in lora.items() if v is not None}
+                        cost_bps=float(cost_bps), sell_tax_bps=float(sell_tax_bps),
+                        lora={k: v for k, v in lora.items() if v is not None}
                         if model == "lora" else {})
     run, report = walk_and_report(load_settings(), _engine(), name, spec, replace=replace)
     log.info("%s", report.to_markdown())

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from finsent.config import load_settings
-from finsent.data.build import DatasetSpec, build_dataset
+from finsent.data.build import build_dataset
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.orchestration.sentiment_page import render_sentiment_page
-from tests.model.board import make_board
+from tests.model.board import VERDICT_SPEC, make_board
 
 
 def test_champion_line_carries_its_clustered_intervals_and_verdict(engine, planted):
@@ -23,7 +23,7 @@ def test_champion_line_carries_its_clustered_intervals_and_verdict(engine, plant
 def test_without_a_champion_the_page_says_why(engine):
     settings = load_settings()
     make_board(engine, planted=False, seed=3)
-    build_dataset(engine, "noise", DatasetSpec(), settings.data_dir)
+    build_dataset(engine, "noise", VERDICT_SPEC, settings.data_dir)
     train_model(settings, engine, "noise", "baseline")
     page = render_sentiment_page(engine, settings)
     assert "no champion yet: v1: no champion yet: no evidence of skill" in page
@@ -50,5 +50,18 @@ def test_the_history_is_out_of_sample_only(engine, planted):
     page = render_sentiment_page(engine, settings)
     (walk_from, walk_to) = query(engine, "SELECT min(session_date), max(session_date) FROM backtest_daily")[0]
     assert f"backtest scores {walk_from} .. {walk_to}" in page
-    assert "backtest <b>walk</b>: IC " in page and "report in MLflow" in page
+    # two stocks: no cross-section, so the page shows the timing correlation, never an "IC"
+    assert "backtest <b>walk</b>: timing correlation " in page and "report in MLflow" in page
     assert walk_to > seen and isinstance(walk_from, date)
+
+
+def test_too_few_sessions_is_said_on_the_page():
+    from finsent.orchestration.sentiment_page import Backtest, Champion
+
+    champion = Champion(1, {"test_n_sessions": 4.0, "test_balanced_accuracy": 0.9, "test_accuracy": 0.9}, "")
+    assert not champion.shows_skill and "too few sessions for a verdict (n = 4)" in champion.summary_html()
+    enough = Champion(1, {"test_n_sessions": 14.0, "test_balanced_accuracy": 0.5,
+                          "test_p_value_balanced_accuracy": 0.4}, "")
+    assert "no evidence of skill" in enough.summary_html()
+    backtest = Backtest("b", {"n_sessions": 6.0, "oos_balanced_accuracy": 0.8, "ic_per_date": 1.0, "ic_mean": 0.2}, "")
+    assert "too few sessions for a verdict (n = 6)" in backtest.summary_html()

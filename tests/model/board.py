@@ -6,6 +6,7 @@ import itertools
 import random
 from datetime import date, datetime, timedelta
 
+from finsent.data.build import DatasetSpec
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from tests.data.board import add_posts, add_prices, post
@@ -46,3 +47,8 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
     add_posts(engine, rows)
     label_posts(engine, LabelDefinition.build("next_session"))
     check_quality(engine)
+
+
+# A test part of 20% of the board's 69 label sessions is 14 dates: enough for a verdict
+# (finsent.ml.stats.MIN_SESSIONS_FOR_VERDICT); the default 10% would be 7, too few for any.
+VERDICT_SPEC = DatasetSpec(test_frac=0.2)

@@ -7,16 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from finsent.cli import main
 from finsent.config import load_settings
 from finsent.ml.backtest import run_backtest
+from finsent.ml.backtest.report import SHORT_SALE_BAN, long_short
 from finsent.ml.backtest.walk import BacktestSpec
 from finsent.ml.registry import tracking_uri
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from tests.data.board import query
 from tests.model.board import make_board
 
@@ -30,8 +34,12 @@ def test_planted_signal_shows_out_of_sample_and_no_post_is_scored_by_a_model_tha
     assert run.finished and len(run.steps) >= 10
     m = report.metrics
     assert m["oos_accuracy_ci_low"] > 0.5 and m["oos_balanced_accuracy_ci_low"] > 0.5 and report.shows_skill
-    assert m["ic_per_date"] == 1.0 and m["ic_mean"] > 0.3 and m["ic_t"] > 4
+    assert m["oos_p_value_balanced_accuracy"] < 0.001 and report.has_verdict
+    assert m["ic_per_date"] == 1.0 and m["ic_mean"] > 0.3 and m["ic_t"] > 4 and m["ic_p"] < 0.001
     assert m["long_short_mean_ret"] > 0 and m["long_short_mean_ret_net"] < m["long_short_mean_ret"]
+    # the board's sessions (2024) lie inside the short-sale ban: a long-only book, 2 units a session
+    assert m["long_short_long_only_sessions"] == m["long_short_sessions"] and m["long_short_turnover"] == 2
+    assert m["long_short_p"] < 0.05
     ((lookahead,),) = query(engine, "SELECT count(*) FROM backtest_scores s JOIN labels l ON l.definition = "
                                     "'next_session' AND l.ticker = s.ticker AND l.post_id = s.post_id "
                                     "WHERE s.trained_through >= l.session_date")
@@ -47,7 +55,35 @@ def test_planted_signal_shows_out_of_sample_and_no_post_is_scored_by_a_model_tha
             "long_short_sharpe", "long_short_sharpe_net"} <= set(logged.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "plots")}
     assert artifacts == {"plots/ic_over_time.png", "plots/long_short_cumulative.png"}
-    assert "evidence of skill" in report.to_markdown()
+    assert "evidence of skill" in report.to_markdown() and "long-only" in report.to_markdown()
+
+
+def test_the_book_pays_every_unit_it_trades_and_is_long_only_during_the_ban():
+    normal, banned = date(2025, 6, 2), date(2024, 6, 3)
+    assert (date(2023, 11, 6), date(2025, 3, 30)) == SHORT_SALE_BAN
+    daily = pd.DataFrame({"ticker": ["A", "B", "C"] * 2, "session_date": [normal] * 3 + [banned] * 3,
+                          "mean_p_up": [0.9, 0.5, 0.1] * 2, "ret_open_close": [0.02, 0.0, -0.01, 0.02, 0.0, -0.01]})
+    book = long_short(daily, cost_bps=20, sell_tax_bps=20).set_index("session_date")
+    # long A, short C: +0.02 - (-0.01); 4 units at 20 bps (0.0080) and the tax on 2 sales (0.0040)
+    assert book.loc[normal, "gross"] == pytest.approx(0.03) and book.loc[normal, "turnover"] == 4
+    assert book.loc[normal, "net"] == pytest.approx(0.03 - 0.0080 - 0.0040) and not book.loc[normal, "long_only"]
+    # banned: long A against the universe's mean (0.02 + 0 - 0.01) / 3; 2 units and 1 sale
+    assert book.loc[banned, "long_only"] and book.loc[banned, "turnover"] == 2
+    assert book.loc[banned, "gross"] == pytest.approx(0.02 - 0.01 / 3)
+    assert book.loc[banned, "net"] == pytest.approx(0.02 - 0.01 / 3 - 0.0040 - 0.0020)
+    # the first and last days of the ban are banned, the days around them are not
+    edges = [date(2023, 11, 3), SHORT_SALE_BAN[0], SHORT_SALE_BAN[1], date(2025, 3, 31)]
+    frame = pd.concat([daily.head(3).assign(session_date=d) for d in edges])
+    assert long_short(frame, 0.0)["long_only"].tolist() == [False, True, True, False]
+
+
+def test_a_short_backtest_gives_no_verdict(engine):
+    make_board(engine, planted=True, sessions=30, tickers=("005930", "000660", "035420"))
+    _, report = run_backtest(load_settings(), engine, "short", BacktestSpec(train_sessions=20, step_sessions=4))
+    assert report.counts["n_sessions"] < MIN_SESSIONS_FOR_VERDICT and not report.has_verdict
+    assert not report.shows_skill and "oos_p_value_balanced_accuracy" not in report.metrics
+    assert "oos_accuracy_ci_low" not in report.metrics and "ic_t" not in report.metrics
+    assert f"too few sessions for a verdict (n = {report.counts['n_sessions']:.0f}" in report.to_markdown()
 
 
 def test_no_signal_shows_neither(engine):
@@ -109,6 +145,7 @@ def test_a_killed_backtest_resumes(engine, database_url):
     (["backtest", "../x"], 2, "backtest name '../x'"),
     (["backtest", "short", "--train-sessions", "500"], 1, "a walk needs more than --train-sessions (500)"),
     (["backtest", "bad", "--rules", "nope"], 2, "unknown quality rule(s) nope"),
+    (["backtest", "tax", "--sell-tax-bps", "-1"], 2, "--sell-tax-bps must be in [0, 10000), got -1.0"),
 ])
 def test_bad_backtest_input_is_a_clear_error(engine, args, code, message, caplog):
     make_board(engine, planted=True, sessions=40)

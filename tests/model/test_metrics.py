@@ -40,19 +40,42 @@ def test_information_coefficient_and_report():
     frame = pd.DataFrame({"ticker": ["A"] * 4 + ["B"] * 4, "session_date": [1, 2, 3, 4] * 2,
                           "p_up": [0.1, 0.3, 0.6, 0.9, 0.2, 0.4, 0.55, 0.8],
                           "ret": [-0.03, -0.01, 0.01, 0.03, -0.02, -0.005, 0.005, 0.02]})
-    ic = information_coefficient(frame)  # two stocks: the pooled IC
-    assert ic["ic"] == pytest.approx(1.0) and ic["ic_pairs"] == 8 and ic["ic_per_date"] == 0.0
+    ic = information_coefficient(frame)  # two stocks: the pooled timing correlation, not an IC
+    assert ic["timing_corr"] == pytest.approx(1.0) and ic["ic_pairs"] == 8 and ic["ic_per_date"] == 0.0
+    assert "ic" not in ic and "timing_corr_p" not in ic  # 4 dates: an estimate, no test
     report = evaluate_predictions("m", frame.assign(label=np.where(frame["ret"] > 0, "up", "down")),
                                   frame["p_up"].to_numpy(), 0.5, {"majority": np.ones(8)})
     flat = report.flat_metrics()
     assert flat["test_accuracy"] == pytest.approx(1.0) and "baseline_majority_test_accuracy" in flat
-    assert flat["test_accuracy_ci_low"] <= flat["test_accuracy"] <= flat["test_accuracy_ci_high"]
     assert (flat["test_n_posts"], flat["test_n_clusters"], flat["test_n_sessions"]) == (8, 8, 4)
-    assert "test_ece" in flat and "test_p_value_balanced_accuracy" in flat
+    assert "test_ece" in flat and "test_timing_corr" in flat and "test_ic" not in flat
+    # perfect on 4 dates is still only 4 observations: no p-value, no interval, no verdict
+    assert flat["test_has_verdict"] == 0.0 and not report.shows_skill
+    assert not [k for k in flat if "p_value" in k or k.endswith(("_ci_low", "_ci_high"))]
+    assert report.tests["p_value_balanced_accuracy"] == 1.0  # what promotion reads: 1 by rule
     markdown = report.to_markdown()
     assert "| A | 4 | 4 |" in markdown and "8 posts" in markdown and "4 session dates" in markdown
-    # perfect on 4 dates is still only 4 observations: the interval and the test say so honestly
-    assert report.tests["p_value_balanced_accuracy"] < 0.05 and flat["test_n_sessions"] == 4
+    assert "too few sessions for a verdict (n = 4)" in markdown and "Timing correlation" in markdown
+
+
+def test_per_ticker_p_values_are_holm_adjusted_and_short_tickers_say_so():
+    rng = np.random.default_rng(0)
+    days = [d.date() for d in pd.bdate_range("2025-01-02", periods=30)]
+    rows = [(t, d, label) for t in ("A", "B", "C") for d in (days if t != "C" else days[:5]) for label in (0, 1)
+            for _ in range(3)]
+    frame = pd.DataFrame(rows, columns=["ticker", "session_date", "y"])
+    frame["label"] = np.where(frame["y"] == 1, "up", "down")
+    frame["ret"] = np.where(frame["y"] == 1, 0.01, -0.01)
+    p = np.where(rng.random(len(frame)) < 0.7, frame["y"], 1 - frame["y"]) * 0.8 + 0.1
+    report = evaluate_predictions("m", frame, p, 0.5, {})
+    rows = {r["ticker"]: r for r in report.per_ticker}
+    raw = sorted(rows[t]["p_value_balanced_accuracy"] for t in "AB")
+    assert sorted(rows[t]["p_value_balanced_accuracy_holm"] for t in "AB") == pytest.approx(
+        [min(1, 2 * raw[0]), min(1, max(2 * raw[0], raw[1]))])
+    assert not rows["C"]["has_verdict"] and math.isnan(rows["C"]["p_value_balanced_accuracy"])
+    markdown = report.to_markdown()
+    assert "p (skill, Holm across tickers)" in markdown
+    assert "| C | 30 | 5 | " in markdown and "too few sessions | " in markdown
 
 
 def test_platt_calibration_is_fitted_on_valid_and_saved_with_the_model(tmp_path):

@@ -1,20 +1,26 @@
 """The clustered statistics hold their level on simulated no-skill predictions with session-shared
-labels, where post-level statistics do not."""
+labels, where post-level statistics do not; the sign-flip tests are exact and never give p = 0."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 from finsent.ml.metrics import classification_metrics
 from finsent.ml.stats import (
+    EXACT_FLIP_SESSIONS,
+    MIN_SESSIONS_FOR_VERDICT,
     Clusters,
+    balanced_accuracy_scores,
     balanced_accuracy_test,
     cluster_mean_test,
+    holm,
     information_coefficient,
     paired_test,
-    session_bootstrap,
+    session_intervals,
+    sign_flip_p,
 )
 
 DRAWS = 200
@@ -35,7 +41,7 @@ def no_skill_board(rng: np.random.Generator, dates: int = 30, tickers: int = 3):
     return frame, Clusters.of(frame["ticker"], frame["session"])
 
 
-def test_no_skill_rejects_at_most_seven_percent_and_intervals_cover():
+def test_no_skill_rejects_at_most_six_percent_and_intervals_cover():
     rejected_accuracy = rejected_balanced = naive_rejected = covered = 0
     for draw in range(DRAWS):
         frame, clusters = no_skill_board(np.random.default_rng(draw))
@@ -44,11 +50,11 @@ def test_no_skill_rejects_at_most_seven_percent_and_intervals_cover():
         rejected_accuracy += cluster_mean_test(correct, clusters, 0.5)[1] < 0.05
         rejected_balanced += balanced_accuracy_test(y, p, clusters)[1] < 0.05
         naive_rejected += stats.binomtest(int(correct.sum()), len(correct), 0.5, alternative="greater").pvalue < 0.05
-        low, high = session_bootstrap(y, p, clusters, samples=300, seed=draw)["accuracy"]
+        low, high = session_intervals(y, p, clusters)["accuracy"]
         covered += low <= 0.5 <= high  # the predictions are symmetric and blind: expected accuracy 0.5
-    assert rejected_accuracy / DRAWS <= 0.07, rejected_accuracy
-    assert rejected_balanced / DRAWS <= 0.07, rejected_balanced
-    assert covered / DRAWS >= 0.90, covered
+    assert rejected_accuracy / DRAWS <= 0.06, rejected_accuracy
+    assert rejected_balanced / DRAWS <= 0.06, rejected_balanced
+    assert covered / DRAWS >= 0.93, covered
     # the post-level binomial test that this replaces is fooled again and again
     assert naive_rejected / DRAWS >= 0.15, naive_rejected
 
@@ -62,7 +68,7 @@ def test_clustered_tests_find_a_real_signal():
     assert balanced_accuracy_test(y, p.to_numpy(), clusters)[1] < 0.01
     better, p_value = paired_test((p > 0.5) == y, (frame["p"] > 0.5) == y, clusters)
     assert better > 0.1 and p_value < 0.01
-    low, _ = session_bootstrap(y, p.to_numpy(), clusters, samples=300)["accuracy"]
+    low, _ = session_intervals(y, p.to_numpy(), clusters)["accuracy"]
     assert low > 0.5
 
 
@@ -71,9 +77,63 @@ def test_one_session_is_one_observation():
     p = np.where(y == 1, 0.9, 0.1)  # perfect, but on one date only
     clusters = Clusters.of(["005930"] * 50 + ["000660"] * 50, ["2025-03-04"] * 100)
     assert clusters.counts() == {"n_posts": 100.0, "n_clusters": 2.0, "n_sessions": 1.0}
-    assert balanced_accuracy_test(y, p, clusters)[1] == 1.0
-    assert cluster_mean_test((p > 0.5) == y, clusters, 0.5)[1] == 1.0
-    assert session_bootstrap(y, p, clusters) == {}
+    # one date in the model's favour: as likely as not under chance (p = 2^-1), never 0
+    assert balanced_accuracy_test(y, p, clusters)[1] == 0.5
+    assert cluster_mean_test((p > 0.5) == y, clusters, 0.5)[1] == 0.5
+    assert session_intervals(y, p, clusters) == {}
+
+
+@pytest.mark.parametrize("g", [2, 3, 4, EXACT_FLIP_SESSIONS, EXACT_FLIP_SESSIONS + 1, 40])
+def test_a_perfect_model_on_g_dates_gets_p_of_two_to_the_minus_g_at_best(g):
+    """With zero variance (the same perfect score on every date) the old jackknife said p = 0."""
+    days = np.repeat(np.arange(g), 10)
+    y = np.tile([1, 0], 5 * g)
+    p = np.where(y == 1, 0.9, 0.1)
+    clusters = Clusters.of(np.zeros(len(y)), days)
+    estimate, p_value = balanced_accuracy_test(y, p, clusters)
+    assert estimate == 1.0 and p_value == cluster_mean_test(((p > 0.5) == y).astype(float), clusters, 0.5)[1]
+    if g <= EXACT_FLIP_SESSIONS:  # every pattern enumerated: only the observed one reaches the observed sum
+        assert p_value == 2.0 ** -g
+    else:  # 4,999 seeded patterns + the observed one (a drawn all-plus pattern counts too)
+        assert 2.0 ** -g <= p_value <= 3 / 5000
+    assert sign_flip_p(np.zeros(g)) == 1.0  # no difference at all: no evidence at all
+
+
+def test_sign_flip_p_by_hand():
+    # 3 dates, scores 3, 1, -1: sum 3. Of the 8 patterns, sums >= 3: (+,+,-) = 5, (+,+,+) = 3, (+,-,-) = 3
+    assert sign_flip_p(np.array([3.0, 1.0, -1.0])) == 3 / 8
+    assert sign_flip_p(np.array([1.0, 1.0])) == 0.25  # two dates can never say more
+    assert sign_flip_p(np.array([])) == 1.0
+
+
+def test_balanced_accuracy_scores_sum_to_the_spread_and_flip_with_the_predictions():
+    rng = np.random.default_rng(2)
+    days, y, p = rng.integers(0, 6, 300), rng.integers(0, 2, 300), rng.random(300)
+    clusters = Clusters.of(np.zeros(300), days)
+    spread, z = balanced_accuracy_scores(y, p, clusters)
+    m = classification_metrics(y, p)
+    assert z.sum() == pytest.approx(spread) and 0.5 + spread / 2 == pytest.approx(m["balanced_accuracy"])
+    turned = np.where(days == 3, 1 - p, p)  # every prediction of date 3 the other way round
+    _, z_turned = balanced_accuracy_scores(y, turned, clusters)
+    assert np.allclose(z_turned, np.where(np.arange(6) == 3, -z, z))
+
+
+def test_holm_by_hand():
+    assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert np.isnan(holm([0.01, float("nan")])[1]) and holm([0.2, 0.9]) == pytest.approx([0.4, 0.9])
+
+
+def test_intervals_are_jackknife_t_over_dates():
+    rng = np.random.default_rng(4)
+    g = MIN_SESSIONS_FOR_VERDICT
+    days, y, p = np.repeat(np.arange(g), 30), rng.integers(0, 2, 30 * g), rng.random(30 * g)
+    clusters = Clusters.of(np.zeros(len(y)), days)
+    correct = ((p > 0.5) == y).astype(float)
+    leave_one_out = np.array([correct[days != d].mean() for d in range(g)])
+    se = np.sqrt((g - 1) / g * np.sum((leave_one_out - leave_one_out.mean()) ** 2))
+    half = stats.t.ppf(0.975, g - 1) * se
+    assert session_intervals(y, p, clusters)["accuracy"] == pytest.approx((correct.mean() - half,
+                                                                          correct.mean() + half))
 
 
 def test_weighted_metrics_equal_repeated_posts():
@@ -99,8 +159,13 @@ def test_information_coefficient_per_date_and_pooled():
     frame = pd.DataFrame(rows, columns=["ticker", "session_date", "p_up", "ret"])
     per_date = information_coefficient(frame)
     assert per_date["ic_per_date"] == 1.0 and per_date["ic_sessions"] == 60
-    assert per_date["ic"] > 0.5 and per_date["ic_t"] > 5
+    assert per_date["ic"] > 0.5 and per_date["ic_t"] > 5 and per_date["ic_p"] < 0.001
+    # two stocks: no cross-section, so a time-series timing correlation, never called an IC
     pooled = information_coefficient(frame[frame["ticker"].isin(["A", "B"])])
-    assert pooled["ic_per_date"] == 0.0 and pooled["ic"] > 0.5 and pooled["ic_t"] > 5
+    assert pooled["ic_per_date"] == 0.0 and "ic" not in pooled and "ic_t" not in pooled
+    assert pooled["timing_corr"] > 0.5 and pooled["timing_corr_t"] > 5 and pooled["timing_corr_p"] < 0.001
     blind = frame.assign(p_up=rng.random(len(frame)))
-    assert abs(information_coefficient(blind)["ic_t"]) < 3
+    assert abs(information_coefficient(blind)["ic_t"]) < 3 and information_coefficient(blind)["ic_p"] > 0.01
+    # below the minimum number of dates: an estimate, but no t and no p
+    few = information_coefficient(frame[frame["session_date"] < frame["session_date"].unique()[5]])
+    assert "ic" in few and "ic_t" not in few and "ic_p" not in few

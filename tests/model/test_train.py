@@ -26,7 +26,7 @@ from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.orchestration.tasks import score_and_index
 from tests.data.board import query
-from tests.model.board import make_board
+from tests.model.board import VERDICT_SPEC, make_board
 
 
 def lora_spec(tiny_model) -> LoraSpec:
@@ -62,7 +62,7 @@ def test_baseline_and_tiny_lora_beat_chance_on_a_planted_signal(engine, planted,
 
 def test_shuffled_signal_beats_neither(engine, tiny_model):
     make_board(engine, planted=False, seed=2)
-    build_dataset(engine, "noise", DatasetSpec(), load_settings().data_dir)
+    build_dataset(engine, "noise", VERDICT_SPEC, load_settings().data_dir)
     settings = load_settings()
     for kind in ("baseline", "lora"):
         outcome = train_model(settings, engine, "noise", kind, lora=lora_spec(tiny_model))
@@ -73,7 +73,7 @@ def test_shuffled_signal_beats_neither(engine, tiny_model):
 def test_no_skill_no_champion_and_a_failed_run_registers_nothing(engine, tiny_model):
     settings = load_settings()
     make_board(engine, planted=False, seed=3)  # no signal
-    build_dataset(engine, "noise", DatasetSpec(), settings.data_dir)
+    build_dataset(engine, "noise", VERDICT_SPEC, settings.data_dir)
     first = train_model(settings, engine, "noise", "baseline")
     client = configure(settings)
     assert not first.decision.promoted and aliases(client) == {"challenger": 1}

@@ -1,14 +1,19 @@
 """What a walk-forward backtest says, clustered by session: accuracy, IC, long-short; plots; MLflow.
 
 - out-of-sample accuracy and balanced accuracy of every scored up/down post, with 95% intervals
-  that resample session dates, and the one-sided clustered test of skill (balanced accuracy > 0.5);
+  (jackknife over session dates, t(G - 1)) and the one-sided sign-flip test of skill over dates
+  (balanced accuracy > 0.5); the verdict follows the evaluation's rule (at least
+  ``MIN_SESSIONS_FOR_VERDICT`` dates, p < 0.05), below the minimum no p or interval is reported;
 - the information coefficient of the daily index with the session's return (per date across
-  stocks with a Newey-West t; with fewer than 3 stocks the pooled IC with errors HAC over dates);
+  stocks, Newey-West t and sign-flip p; with fewer than 3 stocks the pooled *timing correlation*);
 - a long-short: each session, long the top third and short the bottom third of stocks by the
   index (at least one each), equal weights, held from the open to the close of that session (the
-  index only uses posts written before the open, so the trade is one that could have been made),
-  before and after ``cost_bps`` per unit of notional traded; its mean, Newey-West t and annualised
-  Sharpe ratio.
+  index only uses posts written before the open, so the trade is one that could have been made)
+  and flat overnight, so every session trades 4 units (buy and sell the long unit, sell and buy
+  back the short unit): ``cost_bps`` on each, plus ``sell_tax_bps`` on the 2 sales. While short
+  selling was banned (``SHORT_SALE_BAN``) the book is long-only against the equal-weight average
+  of the universe that session: 2 units traded, 1 sale. Its mean, a sign-flip p and a Newey-West t
+  over sessions, and the annualised Sharpe ratio, before and after costs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +30,25 @@ from scipy import stats as scipy_stats
 from sqlalchemy.engine import Engine
 
 from finsent.ml.backtest.walk import BacktestRun
+from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.metrics import classification_metrics
 from finsent.ml.stats import (
+    MIN_SESSIONS_FOR_VERDICT,
     MIN_STOCKS_PER_DATE,
     Clusters,
     balanced_accuracy_test,
     information_coefficient,
-    newey_west_variance,
     per_date_ic,
     sentiment_index,
-    session_bootstrap,
+    session_intervals,
+    sign_flip_p,
+    t_statistic,
 )
 
 TRADING_DAYS = 252
+# The FSC's ban on new short sales of all listed stocks (announced 2023-11-05, extended in 2024);
+# short selling resumed on 2025-03-31. Both ends inclusive.
+SHORT_SALE_BAN = (date(2023, 11, 6), date(2025, 3, 30))
 
 
 def _scores(engine: Engine, name: str) -> pd.DataFrame:
@@ -54,24 +66,28 @@ def _intraday_returns(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ticker", "session_date", "ret_open_close"])
 
 
-def long_short(daily: pd.DataFrame, cost_bps: float) -> pd.DataFrame:
-    """Per session: gross return, turnover and net return of the top-third minus bottom-third book.
+def _banned(day) -> bool:
+    return SHORT_SALE_BAN[0] <= pd.Timestamp(day).date() <= SHORT_SALE_BAN[1]
 
-    ``daily``: ticker, session_date, mean_p_up, ret_open_close."""
-    rows, previous = [], pd.Series(dtype=float)
+
+def long_short(daily: pd.DataFrame, cost_bps: float, sell_tax_bps: float = 0.0) -> pd.DataFrame:
+    """Per session: gross return, units traded, net return and whether the book was long-only.
+
+    ``daily``: ticker, session_date, mean_p_up, ret_open_close. The book opens at the open and
+    closes at the close, so nothing carries over: long-short trades 4 units (2 of them sales),
+    long-only (the short-sale ban: top third minus the universe's equal-weight mean, which is a
+    benchmark, not a position) 2 units (1 sale)."""
+    rows = []
     for day, part in daily.dropna(subset=["ret_open_close"]).sort_values("session_date").groupby("session_date"):
         if len(part) < 2:
             continue
-        ranked = part.sort_values(["mean_p_up", "ticker"], ascending=[False, True])
+        ranked = part.sort_values(["mean_p_up", "ticker"], ascending=[False, True])["ret_open_close"].to_numpy()
         k = max(1, len(ranked) // 3)
-        weights = pd.Series(0.0, index=ranked["ticker"])
-        weights.iloc[:k] = 1.0 / k
-        weights.iloc[-k:] = -1.0 / k
-        gross = float((weights.to_numpy() * ranked["ret_open_close"].to_numpy()).sum())
-        turnover = float(weights.sub(previous, fill_value=0.0).abs().sum())
-        rows.append((day, gross, turnover, gross - turnover * cost_bps / 10_000))
-        previous = weights
-    return pd.DataFrame(rows, columns=["session_date", "gross", "turnover", "net"])
+        long_only = _banned(day)
+        gross = float(ranked[:k].mean() - (ranked.mean() if long_only else ranked[-k:].mean()))
+        units, sales = (2.0, 1.0) if long_only else (4.0, 2.0)
+        rows.append((day, gross, units, gross - (units * cost_bps + sales * sell_tax_bps) / 10_000, long_only))
+    return pd.DataFrame(rows, columns=["session_date", "gross", "turnover", "net", "long_only"])
 
 
 def _sharpe(returns: pd.Series) -> float:
@@ -84,6 +100,7 @@ def _ic_series(frame: pd.DataFrame) -> pd.DataFrame:
     index = sentiment_index(frame)
     if index["ticker"].nunique() >= MIN_STOCKS_PER_DATE:
         return per_date_ic(index)
+    # fewer than 3 stocks: a rolling pooled timing correlation (the column keeps the plot's name)
     dates = sorted(index["session_date"].unique())
     values = []
     for i in range(19, len(dates)):
@@ -102,14 +119,37 @@ class BacktestReport:
     ic_series: pd.DataFrame = field(repr=False)
 
     @property
+    def has_verdict(self) -> bool:
+        return self.counts.get("n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
+
+    @property
     def shows_skill(self) -> bool:
-        return self.metrics.get("oos_balanced_accuracy_ci_low", 0.0) > 0.5
+        """The evaluation's rule: enough session dates and the sign-flip p of balanced accuracy < 0.05."""
+        return self.has_verdict and self.metrics.get("oos_p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+
+    def verdict(self) -> str:
+        n = self.counts.get("n_sessions", 0)
+        if not self.has_verdict:
+            return f"too few sessions for a verdict (n = {n:.0f}; a verdict needs at least {MIN_SESSIONS_FOR_VERDICT})"
+        p = self.metrics.get("oos_p_value_balanced_accuracy", 1.0)
+        return (f"{'evidence of skill' if self.shows_skill else 'no evidence of skill'}: out-of-sample balanced "
+                f"accuracy {self.metrics.get('oos_balanced_accuracy', float('nan')):.3f}, p = {p:.3g} (sign-flip "
+                f"test over {n:.0f} session dates; skill needs p < {SKILL_P_VALUE})")
+
+    def _signal_rows(self) -> list[str]:
+        m = self.metrics
+        if m.get("ic_per_date"):
+            return [f"| IC mean (per date across stocks) | {m.get('ic_mean', float('nan')):.4f} |",
+                    f"| IC t (Newey-West) / p (sign-flip, IC > 0) over {m.get('ic_sessions', 0):.0f} sessions | "
+                    f"{m.get('ic_t', float('nan')):.2f} / {m.get('ic_p', float('nan')):.3g} |"]
+        return [f"| timing correlation (fewer than 3 stocks: pooled over time, not an IC) | "
+                f"{m.get('timing_corr', float('nan')):.4f} |",
+                f"| timing correlation t / p over {m.get('ic_sessions', 0):.0f} sessions | "
+                f"{m.get('timing_corr_t', float('nan')):.2f} / {m.get('timing_corr_p', float('nan')):.3g} |"]
 
     def to_markdown(self) -> str:
         m, c, s = self.metrics, self.counts, self.spec
-        verdict = ("evidence of skill: the clustered 95% interval of out-of-sample balanced accuracy lies above 0.5"
-                   if self.shows_skill else
-                   "no evidence of skill: the clustered 95% interval of out-of-sample balanced accuracy includes 0.5")
+        verdict = self.verdict()
 
         def ci(name: str) -> str:
             return f"{m.get(name, float('nan')):.4f} [{m.get(name + '_ci_low', float('nan')):.4f}, " \
@@ -123,51 +163,67 @@ class BacktestReport:
             f"its session: {c['n_steps']:.0f} steps, {c['n_posts']:.0f} scored up/down posts in "
             f"{c['n_clusters']:.0f} (stock, session) clusters on {c['n_sessions']:.0f} session dates.", "",
             f"**{verdict}.**", "",
-            "| out of sample | value [95% interval, resampling session dates] |", "|---|---|",
+            "| out of sample | value [95% interval: jackknife over session dates, t(G - 1)] |", "|---|---|",
             f"| accuracy | {ci('oos_accuracy')} |", f"| balanced accuracy | {ci('oos_balanced_accuracy')} |",
-            f"| p (balanced accuracy > 0.5, clustered) | {m.get('oos_p_value_balanced_accuracy', float('nan')):.3g} |",
-            "", "| signal | value |", "|---|---:|",
-            f"| IC mean ({'per date across stocks' if m.get('ic_per_date') else 'pooled'}) | "
-            f"{m.get('ic_mean', float('nan')):.4f} |",
-            f"| IC t (Newey-West over {m.get('ic_sessions', 0):.0f} sessions) | {m.get('ic_t', float('nan')):.2f} |",
+            f"| p (balanced accuracy > 0.5, sign-flip over dates) | "
+            f"{m.get('oos_p_value_balanced_accuracy', float('nan')):.3g} |",
+            "", "| signal | value |", "|---|---:|", *self._signal_rows(),
             f"| long-short mean return per session, before cost | {m.get('long_short_mean_ret', float('nan')):.5f} |",
-            f"| long-short t (Newey-West) | {m.get('long_short_t', float('nan')):.2f} |",
+            f"| long-short t (Newey-West) / p (sign-flip, mean > 0) over {m.get('long_short_sessions', 0):.0f} "
+            f"sessions | {m.get('long_short_t', float('nan')):.2f} / {m.get('long_short_p', float('nan')):.3g} |",
             f"| long-short Sharpe (annualised), before cost | {m.get('long_short_sharpe', float('nan')):.2f} |",
-            f"| long-short mean return, after {s['cost_bps']:g} bps per unit traded | "
+            f"| long-short mean return, after {s['cost_bps']:g} bps a side per unit traded and "
+            f"{s.get('sell_tax_bps', 0.0):g} bps tax per unit sold | "
             f"{m.get('long_short_mean_ret_net', float('nan')):.5f} |",
             f"| long-short Sharpe, after cost | {m.get('long_short_sharpe_net', float('nan')):.2f} |",
-            f"| mean turnover per session | {m.get('long_short_turnover', float('nan')):.2f} |",
-            f"| sessions traded | {m.get('long_short_sessions', 0):.0f} |", "",
+            f"| mean units traded per session | {m.get('long_short_turnover', float('nan')):.2f} |",
+            f"| sessions traded (of them long-only: short-sale ban {SHORT_SALE_BAN[0]} .. {SHORT_SALE_BAN[1]}) | "
+            f"{m.get('long_short_sessions', 0):.0f} ({m.get('long_short_long_only_sessions', 0):.0f}) |", "",
             "The long-short is long the top third and short the bottom third of stocks by the index each "
-            "session (at least one stock each), equal weights, from the open to the close: the index uses only "
-            "posts written before the open. Plots: `ic_over_time.png`, `long_short_cumulative.png`.", ""])
+            "session (at least one stock each), equal weights, from the open to the close and flat overnight: the "
+            "index uses only posts written before the open. Each session trades 4 units (2 sales); during the "
+            "short-sale ban it is long the top third against the equal-weight average of the universe (2 units, "
+            "1 sale). Plots: `ic_over_time.png`, `long_short_cumulative.png`.", ""])
+
+
+def _oos_metrics(graded: pd.DataFrame) -> tuple[Clusters, dict[str, float]]:
+    """Out-of-sample accuracy and balanced accuracy; their intervals and p only with a verdict."""
+    y = (graded["label"] == "up").to_numpy().astype(np.int64)
+    p = graded["p_up"].to_numpy()
+    clusters = Clusters.of(graded["ticker"], graded["session_date"])
+    plain = classification_metrics(y, p)
+    metrics = {f"oos_{name}": plain[name] for name in ("accuracy", "balanced_accuracy")}
+    if clusters.n_sessions >= MIN_SESSIONS_FOR_VERDICT:
+        intervals = session_intervals(y, p, clusters)
+        for name in ("accuracy", "balanced_accuracy"):
+            low, high = intervals.get(name, (float("nan"), float("nan")))
+            metrics.update({f"oos_{name}_ci_low": low, f"oos_{name}_ci_high": high})
+        metrics["oos_p_value_balanced_accuracy"] = balanced_accuracy_test(y, p, clusters)[1]
+    return clusters, metrics
+
+
+def _book_metrics(book: pd.DataFrame) -> dict[str, float]:
+    if len(book) < 2:
+        return {}
+    metrics = {"long_short_mean_ret": float(book["gross"].mean()), "long_short_sharpe": _sharpe(book["gross"]),
+               "long_short_mean_ret_net": float(book["net"].mean()), "long_short_sharpe_net": _sharpe(book["net"]),
+               "long_short_turnover": float(book["turnover"].mean()), "long_short_sessions": float(len(book)),
+               "long_short_long_only_sessions": float(book["long_only"].sum())}
+    if len(book) >= MIN_SESSIONS_FOR_VERDICT:
+        gross = book["gross"].to_numpy()
+        metrics.update({"long_short_t": t_statistic(gross), "long_short_p": sign_flip_p(gross)})
+    return metrics
 
 
 def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
     scored = run.posts.merge(_scores(engine, run.name), on=["ticker", "post_id"])
-    graded = scored[scored["label"].isin(["up", "down"])]
-    y = (graded["label"] == "up").to_numpy().astype(np.int64)
-    p = graded["p_up"].to_numpy()
-    clusters = Clusters.of(graded["ticker"], graded["session_date"])
-    metrics: dict[str, float] = {}
-    plain = classification_metrics(y, p)
-    intervals = session_bootstrap(y, p, clusters)
-    for name in ("accuracy", "balanced_accuracy"):
-        low, high = intervals.get(name, (float("nan"), float("nan")))
-        metrics.update({f"oos_{name}": plain[name], f"oos_{name}_ci_low": low, f"oos_{name}_ci_high": high})
-    metrics["oos_p_value_balanced_accuracy"] = balanced_accuracy_test(y, p, clusters)[1]
+    clusters, metrics = _oos_metrics(scored[scored["label"].isin(["up", "down"])])
     ic = information_coefficient(scored[["ticker", "session_date", "p_up", "ret"]])
-    metrics.update({"ic_mean": ic.get("ic", float("nan")), "ic_t": ic.get("ic_t", float("nan")),
-                    "ic_sessions": ic.get("ic_sessions", 0.0), "ic_per_date": ic.get("ic_per_date", 0.0)})
+    renamed = {"ic": "ic_mean"}  # the backtest's historical name for the mean per-date IC
+    metrics.update({renamed.get(k, k): v for k, v in ic.items() if k != "ic_pairs"})
     daily = sentiment_index(scored).merge(_intraday_returns(engine), on=["ticker", "session_date"], how="left")
-    book = long_short(daily, run.spec.cost_bps)
-    if len(book) > 1:
-        variance = newey_west_variance(book["gross"].to_numpy())
-        metrics.update({
-            "long_short_mean_ret": float(book["gross"].mean()), "long_short_sharpe": _sharpe(book["gross"]),
-            "long_short_mean_ret_net": float(book["net"].mean()), "long_short_sharpe_net": _sharpe(book["net"]),
-            "long_short_t": float(book["gross"].mean() / math.sqrt(variance)) if variance > 0 else float("nan"),
-            "long_short_turnover": float(book["turnover"].mean()), "long_short_sessions": float(len(book))})
+    book = long_short(daily, run.spec.cost_bps, run.spec.sell_tax_bps)
+    metrics.update(_book_metrics(book))
     counts = {**clusters.counts(), "n_steps": float(len(run.steps))}
     return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(scored))
 
@@ -181,12 +237,15 @@ def _plots(report: BacktestReport, directory: Path) -> list[Path]:
     series = report.ic_series
     if len(series):
         ax.bar(pd.to_datetime(series["session_date"]), series["ic"], color="tab:blue", alpha=0.4, width=1.5,
-               label="IC")
+               label="IC" if report.metrics.get("ic_per_date") else "timing correlation")
         ax.plot(pd.to_datetime(series["session_date"]), series["ic"].rolling(20, min_periods=1).mean(),
                 color="tab:blue", label="20-session mean")
     ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_title(f"information coefficient over time (mean {report.metrics.get('ic_mean', float('nan')):.3f}, "
-                 f"t {report.metrics.get('ic_t', float('nan')):.2f})")
+    m = report.metrics
+    ax.set_title(f"information coefficient over time (mean {m.get('ic_mean', float('nan')):.3f}, "
+                 f"t {m.get('ic_t', float('nan')):.2f})" if m.get("ic_per_date") else
+                 f"timing correlation, 20-session rolling (fewer than 3 stocks; overall "
+                 f"{m.get('timing_corr', float('nan')):.3f})")
     ax.legend(loc="upper left")
     fig.tight_layout()
     paths.append(directory / "ic_over_time.png")
@@ -196,7 +255,8 @@ def _plots(report: BacktestReport, directory: Path) -> list[Path]:
     if len(report.book):
         when = pd.to_datetime(report.book["session_date"])
         ax.plot(when, (1 + report.book["gross"]).cumprod(), label="before cost")
-        ax.plot(when, (1 + report.book["net"]).cumprod(), label=f"after {report.spec['cost_bps']:g} bps")
+        ax.plot(when, (1 + report.book["net"]).cumprod(), label=f"after {report.spec['cost_bps']:g} bps a side "
+                f"+ {report.spec.get('sell_tax_bps', 0.0):g} bps tax on sales")
     ax.axhline(1, color="grey", linewidth=0.8)
     ax.set_title("long top third / short bottom third by the index, open to close")
     ax.legend(loc="upper left")

@@ -41,7 +41,10 @@ class BacktestSpec:
     train_sessions: int = 120
     step_sessions: int = 5
     embargo: int = 1
-    cost_bps: float = 20.0  # per unit of notional traded, each way (KRX: tax + fees + spread)
+    cost_bps: float = 20.0  # per unit of notional traded, each side (fees + spread + impact)
+    # KRX sell-side tax per unit sold: securities transaction tax 0.05% + special tax for rural
+    # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see the README
+    sell_tax_bps: float = 20.0
     lora: dict = field(default_factory=dict)  # LoraSpec options for --model lora
 
     def validate(self) -> None:
@@ -51,8 +54,9 @@ class BacktestSpec:
                               ("--embargo", self.embargo)):
             if value < 1:
                 raise ConfigError(f"{option} must be at least 1, got {value}")
-        if not 0 <= self.cost_bps < 10_000:
-            raise ConfigError(f"--cost-bps must be in [0, 10000), got {self.cost_bps}")
+        for option, bps in (("--cost-bps", self.cost_bps), ("--sell-tax-bps", self.sell_tax_bps)):
+            if not 0 <= bps < 10_000:
+                raise ConfigError(f"{option} must be in [0, 10000), got {bps}")
         unknown = [r for r in self.rules if r not in ALL_RULES]
         if unknown:
             raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
