@@ -113,6 +113,7 @@ class Settings:
     user_agent: str
     mlflow_ui_url: str
     robots: str = "obey"  # FINSENT_ROBOTS: obey | ignore
+    mlflow_tracking_uri: str | None = None  # MLFLOW_TRACKING_URI (None: the sqlite store in data_dir)
 
     @property
     def ignore_robots(self) -> bool:
@@ -163,4 +164,5 @@ def load_settings() -> Settings:
         user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
         mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
         robots=_robots(env),
+        mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
     )

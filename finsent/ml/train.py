@@ -29,7 +29,7 @@ from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, record_from_rows
-from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, register_version
+from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, private_run, register_version
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
     record = TrainingRecord.from_snapshot(engine, snapshot)
     client = configure(settings, experiment)
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
-            mlflow.start_run(run_name=f"train-{kind}-{dataset}") as run:
+            private_run(settings, run_name=f"train-{kind}-{dataset}") as run:
         mlflow.set_tags({"finsent.step": "train", "model": kind, **record.tags()})
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
                   "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
@@ -163,7 +163,7 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     version = version_of(client, version_or_alias)
     p_test = predict(load_pyfunc(version), test["title"].tolist())
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
-            mlflow.start_run(run_name=f"evaluate-v{version}-{dataset}"):
+            private_run(settings, run_name=f"evaluate-v{version}-{dataset}"):
         mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
                          "model_version": str(version)})
         report = evaluate_predictions(f"{MODEL_NAME} v{version}", test, p_test,
