@@ -9,10 +9,11 @@ workers (queue ``default``, and ``gpu`` for training) on the local Redis; the ta
 127.0.0.1 only (``finsent.orchestration.log_server``). Every process runs with umask 077. Prints
 the URLs and the admin password, and writes ``run/cli.env``: the settings (MLflow's URI, the
 demo's board) the CLI reads by itself when it runs on this data folder. Running it again reuses
-what runs, or restarts Airflow and MLflow when their settings changed. down: stops everything up and demo started, task
-processes included. demo: up against the loopback Naver (a board with a planted signal), then
-ingest -> label -> train (a baseline, when there is no champion yet) -> score, waiting for each.
-Every wait has a timeout and names the log to read.
+what runs, or restarts Airflow and MLflow when their settings changed. down: stops everything up
+and demo started, task processes included, and removes ``run/cli.env``. demo: up against the
+loopback Naver (a board with a planted signal), then ingest -> label -> train (a baseline, when
+there is no champion yet) -> score, waiting for each. Every wait has a timeout and names the log
+to read.
 """
 
 from __future__ import annotations
