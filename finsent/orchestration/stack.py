@@ -186,12 +186,14 @@ class Stack:
             running = []
         write_private(state, json.dumps(fingerprint))  # the database's URL and Airflow's secrets
         mlflow_dir = self.settings.data_dir / "mlflow"
+        # --workers 1: one local user needs one async worker; uvicorn's supervisor of 4 kills workers
+        # that start slower than 5 s (a busy machine), and then MLflow never answers
         for folder in (mlflow_dir, self.airflow_home, self.log_dir):  # also what an older stack left readable
             private_files(private_folder(folder))
         self.processes.start("mlflow", [_bin("mlflow"), "server", "--backend-store-uri",
                                         f"sqlite:///{mlflow_dir / 'mlflow.db'}", "--artifacts-destination",
                                         str(mlflow_dir / "artifacts"), "--host", "127.0.0.1",
-                                        "--port", str(MLFLOW_PORT)], env)
+                                        "--port", str(MLFLOW_PORT), "--workers", "1"], env)
         if not all(name in running for name in AIRFLOW_PROCESSES[executor]):
             self._command(["airflow", "db", "migrate"], env)
             self._command(["airflow", "pools", "set", "naver", "2", "Naver politeness: concurrent requests"], env)
