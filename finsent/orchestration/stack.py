@@ -186,10 +186,10 @@ class Stack:
             running = []
         write_private(state, json.dumps(fingerprint))  # the database's URL and Airflow's secrets
         mlflow_dir = self.settings.data_dir / "mlflow"
-        # --workers 1: one local user needs one async worker; uvicorn's supervisor of 4 kills workers
-        # that start slower than 5 s (a busy machine), and then MLflow never answers
         for folder in (mlflow_dir, self.airflow_home, self.log_dir):  # also what an older stack left readable
             private_files(private_folder(folder))
+        # --workers 1: one local user needs one async worker; uvicorn's supervisor of 4 kills workers
+        # that start slower than 5 s (a busy machine), and then MLflow never answers
         self.processes.start("mlflow", [_bin("mlflow"), "server", "--backend-store-uri",
                                         f"sqlite:///{mlflow_dir / 'mlflow.db'}", "--artifacts-destination",
                                         str(mlflow_dir / "artifacts"), "--host", "127.0.0.1",
