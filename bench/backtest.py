@@ -8,7 +8,7 @@ runs) hashes n-grams once and warm-starts per window. The table shows steps/s an
 both walks' IC with its 95% interval (IC +- 1.96 IC / t), which must overlap.
 
     python bench/backtest.py [--stocks 6] [--sessions 300] [--posts 40] [--train-sessions 120]
-                             [--step-sessions 5] [--lean 0.6]
+                             [--step-sessions 5] [--lean 0.6] [--tiny]
 """
 
 from __future__ import annotations
@@ -72,7 +72,10 @@ def main() -> None:
     parser.add_argument("--train-sessions", type=int, default=120)
     parser.add_argument("--step-sessions", type=int, default=5)
     parser.add_argument("--lean", type=float, default=0.6, help="share of posts that lean toward the move")
+    parser.add_argument("--tiny", action="store_true", help="3 stocks x 40 sessions: checks it runs (the suite)")
     args = parser.parse_args()
+    if args.tiny:
+        args.stocks, args.sessions, args.posts, args.train_sessions, args.step_sessions = 3, 40, 8, 20, 5
     logging.basicConfig(level=logging.WARNING)
     posts = synthetic_board(args.stocks, args.sessions, args.posts, args.lean)
     titles = posts["title"].tolist()

@@ -6,7 +6,7 @@ Compares, in one run and on the same rows:
 - finsent:  the real crawl path (``finsent.ingest.store.insert_posts`` + watermark + crawl_runs counters, one
             transaction per batch), for crawler-sized pages and for import-sized batches.
 
-    python bench/ingest.py [--posts 100000] [--database-url URL]
+    python bench/ingest.py [--posts 100000] [--database-url URL] [--tiny]
 
 Without --database-url (or FINSENT_DATABASE_URL) it runs on an embedded Postgres with default settings.
 """
@@ -27,8 +27,9 @@ from bench.common import Result, print_table, scratch_database, timed
 from finsent.ingest.crawl import Watermark, save_watermark
 from finsent.ingest.loopback import FakeNaver
 from finsent.ingest.records import POST_COLUMNS, PostRow
+from finsent.ingest.runs import RunRecord
 from finsent.ingest.sources import board_html, board_json
-from finsent.ingest.store import RunRecord, copy_posts, insert_posts
+from finsent.ingest.store import copy_posts, insert_posts
 
 TICKERS = {"005930": "삼성전자", "000660": "SK하이닉스"}
 
@@ -126,11 +127,14 @@ def main() -> None:
     parser.add_argument("--json-pages", type=int, default=400)
     parser.add_argument("--html-pages", type=int, default=100)
     parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"))
+    parser.add_argument("--tiny", action="store_true", help="a few hundred rows: checks it runs (the suite)")
     args = parser.parse_args()
+    if args.tiny:
+        args.posts, args.naive_posts, args.json_pages, args.html_pages = 1_000, 100, 4, 2
     logging.basicConfig(level=logging.WARNING)
 
     print(f"generating {args.posts:,} synthetic posts ...", flush=True)
-    fake = FakeNaver(tickers=TICKERS, posts_per_ticker=max(args.posts // 2, 12_000),
+    fake = FakeNaver(tickers=TICKERS, posts_per_ticker=max(args.posts // 2, 600 if args.tiny else 12_000),
                      post_spacing=timedelta(seconds=40), first_post_at=datetime(2025, 1, 1))
     json_bodies, html_bodies = render_pages(fake, "005930", args.json_pages, args.html_pages)
     parse_json(json_bodies[:20], "005930"), parse_html(html_bodies[:5], "005930")  # warm up imports

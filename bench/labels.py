@@ -4,7 +4,7 @@ Synthetic board: N posts over the 20 default tickers and 5.5 years (2017-06 .. 2
 sessions. Both methods label every post under ``next_session`` and write into ``labels``; the run
 checks they agree, then prints posts/s.
 
-    python bench/labels.py [--posts 2000000] [--database-url URL]
+    python bench/labels.py [--posts 2000000] [--database-url URL] [--tiny]
 
 Without --database-url (or FINSENT_DATABASE_URL) it runs on an embedded Postgres, default settings.
 """
@@ -104,7 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=2_000_000)
     parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"))
+    parser.add_argument("--tiny", action="store_true", help="2,000 posts: checks it runs (the suite)")
     args = parser.parse_args()
+    if args.tiny:
+        args.posts = 2_000
     logging.basicConfig(level=logging.WARNING)
     with scratch_database(args.database_url) as engine:
         print(f"generating {args.posts:,} posts over 20 tickers, {START} .. {END} ...", flush=True)

@@ -5,7 +5,7 @@
 Both run the same model, LoRA r=8 on query_key_value, the same number of optimizer steps.
 
     python bench/train.py [--arch tiny|polyglot-ko-1.3b] [--prompt study-2shot] [--steps 30]
-                          [--batch-size 16] [--baseline-posts 1000000]
+                          [--batch-size 16] [--baseline-posts 1000000] [--tiny]
 
 ``--arch polyglot-ko-1.3b`` builds that architecture with random weights (hidden 2048, 24 layers,
 16 heads, intermediate 8192, vocab 30080, rotary_pct 0.5): meant for a GPU (the device tool).
@@ -86,7 +86,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--baseline-posts", type=int, default=1_000_000)
+    parser.add_argument("--tiny", action="store_true",
+                        help="the tiny local model, 2 steps of 4, 2,000 baseline posts: checks it runs (the suite)")
     args = parser.parse_args()
+    if args.tiny:  # whatever --arch says: the suite never builds the 1.3b architecture
+        args.arch, args.steps, args.batch_size, args.baseline_posts = "tiny", 2, 4, 2_000
     logging.basicConfig(level=logging.WARNING)
     import torch
 

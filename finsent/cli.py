@@ -18,7 +18,7 @@ import psycopg2
 from sqlalchemy.exc import DBAPIError
 
 from finsent.config import load_settings
-from finsent.errors import FinsentError
+from finsent.errors import FinsentError, SchemaMissingError
 from finsent.redact import MaskingFormatter, mask_urls
 
 log = logging.getLogger("finsent")
@@ -51,12 +51,19 @@ def fraction(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
 
 
-def open_engine():
-    """The configured database (the embedded server is started when no URL is set)."""
-    from finsent.config import load_settings
-    from finsent.db import create_engine
+def open_engine(*, require_schema: bool = True):
+    """The configured database (the embedded server is started when no URL is set), checked to have
+    every migration applied (SchemaMissingError, exit 2, otherwise)."""
+    from finsent.db import applied_versions, create_engine, load_migrations
 
-    return create_engine(load_settings())
+    engine = create_engine(load_settings())
+    if require_schema:
+        applied = {version for version, _ in applied_versions(engine)}
+        pending = [m.name for m in load_migrations() if m.version not in applied]
+        if pending:
+            what = "has no finsent tables" if not applied else f"lacks {len(pending)} migration(s) ({pending[0]} ...)"
+            raise SchemaMissingError(f"the database {what}: run `finsent db upgrade`")
+    return engine
 
 
 def add_command(commands, name: str, func, *, help: str) -> argparse.ArgumentParser:
@@ -72,7 +79,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from finsent.db import upgrade
     from finsent.tickers import seed_default_tickers
 
-    engine = open_engine()
+    engine = open_engine(require_schema=False)
     applied = upgrade(engine)
     seeded = seed_default_tickers(engine)
     log.info("schema up to date (%d migration(s) applied now, %d default ticker(s) added)", len(applied), seeded)
@@ -150,6 +157,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# SQLSTATEs that mean "this database has no finsent schema (or an older one)", not "unreachable"
+_NO_SCHEMA = {"42P01": "undefined_table", "42703": "undefined_column", "42883": "undefined_function"}
+
+
+def _embedded_server_running() -> bool | None:
+    """Whether the embedded Postgres runs now (None: a database URL is set, or the settings are bad)."""
+    try:
+        settings = load_settings()
+    except FinsentError:
+        return None
+    return None if settings.database_url else (settings.embedded_pgdata / "postmaster.pid").exists()
+
+
+def _stop_embedded_server_if_started(embedded_was_running: bool | None) -> None:
+    """This command started the embedded server only to find no schema: stop it again."""
+    if embedded_was_running is False:
+        from finsent.db import stop_embedded_server
+
+        stop_embedded_server(load_settings().embedded_pgdata)
+
+
+def _database_error(exc: Exception, embedded_was_running: bool | None) -> int:
+    """One line for a database error, and its exit code: 2 when the schema is missing or the database
+    refused a value (bad input), 1 otherwise (a dropped connection, a restart: re-run)."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(exc).__name__])[0]
+    code = getattr(orig, "pgcode", None) or ""
+    if code in _NO_SCHEMA:
+        _stop_embedded_server_if_started(embedded_was_running)
+        log.error("the database has no finsent tables, or an older schema (%s); run `finsent db upgrade`", reason)
+        return 2
+    if code[:2] in ("22", "23"):  # data exception, integrity constraint violation: nothing was written
+        log.error("the database refused a value: %s; nothing was written", reason)
+        return 2
+    # A dropped connection, a server restart, a killed backend: one line, not a traceback.
+    # Every step commits all or nothing (ingest: page by page), so a re-run picks up cleanly.
+    log.error("database error: %s; committed work is kept, nothing half-written: re-run when the "
+              "database is reachable", reason)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -157,18 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     func: Callable[[argparse.Namespace], int] = args.func
+    embedded_was_running = _embedded_server_running()
     try:
         return func(args)
     except FinsentError as exc:
+        if isinstance(exc, SchemaMissingError):
+            _stop_embedded_server_if_started(embedded_was_running)
         log.error("%s", exc)
         return exc.exit_code
     except (DBAPIError, psycopg2.Error) as exc:
-        # A dropped connection, a server restart, a killed backend: one line, not a traceback.
-        # Every step commits all or nothing (ingest: page by page), so a re-run picks up cleanly.
-        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
-        log.error("database error: %s; committed work is kept, nothing half-written: re-run when the "
-                  "database is reachable", reason)
-        return 1
+        return _database_error(exc, embedded_was_running)
     except KeyboardInterrupt:
         log.error("interrupted; committed pages are kept and the next run resumes")
         return 130

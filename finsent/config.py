@@ -2,6 +2,8 @@
 
 Every setting is documented in the README. Environment variables win over ``.env``; ``.env`` is
 read from the working directory (or ``FINSENT_ENV_FILE``) and never overrides the real environment.
+Between the two: ``FINSENT_DATA_DIR/run/cli.env``, which ``finsent stack up`` writes while a stack
+runs on that folder (its MLflow server, the demo's board).
 """
 
 from __future__ import annotations
@@ -58,11 +60,18 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+# Written by `finsent stack up` under FINSENT_DATA_DIR/run (removed by `down`): the stack's MLflow
+# server and the settings it was started with, so the CLI on that data folder talks to the stack.
+STACK_CLI_SETTINGS = Path("run") / "cli.env"
+_NOT_FROM_STACK = ("FINSENT_DATA_DIR", "FINSENT_ENV_FILE")  # they choose the folder: never from inside it
+
+
 def _environ() -> dict[str, str]:
-    env_file = Path(os.environ.get("FINSENT_ENV_FILE", ".env"))
-    merged = _read_env_file(env_file)
-    merged.update(os.environ)
-    return merged
+    """.env, then the settings of a stack running on the data folder, then the real environment."""
+    env_file = _read_env_file(Path(os.environ.get("FINSENT_ENV_FILE", ".env")))
+    data_dir = os.environ.get("FINSENT_DATA_DIR") or env_file.get("FINSENT_DATA_DIR") or "~/.finsent"
+    stack = _read_env_file(Path(data_dir).expanduser() / STACK_CLI_SETTINGS)
+    return {**env_file, **{k: v for k, v in stack.items() if k not in _NOT_FROM_STACK}, **os.environ}
 
 
 def _number(env: dict[str, str], key: str, default, minimum, kind: type, what: str):
@@ -113,6 +122,7 @@ class Settings:
     user_agent: str
     mlflow_ui_url: str
     robots: str = "obey"  # FINSENT_ROBOTS: obey | ignore
+    mlflow_tracking_uri: str | None = None  # MLFLOW_TRACKING_URI (None: the sqlite store in data_dir)
 
     @property
     def ignore_robots(self) -> bool:
@@ -163,4 +173,5 @@ def load_settings() -> Settings:
         user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
         mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
         robots=_robots(env),
+        mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
     )

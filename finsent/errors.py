@@ -21,6 +21,10 @@ class InputError(FinsentError):
     exit_code = 2
 
 
+class SchemaMissingError(ConfigError):
+    """The database has no finsent tables, or migrations are pending: `finsent db upgrade` fixes it."""
+
+
 class MigrationError(FinsentError):
     """The schema migrations on disk disagree with what the database recorded."""
 

@@ -7,6 +7,7 @@ embedded Postgres included). Every path written is checked to stay inside its fo
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -57,3 +58,21 @@ def private_files(folder: Path) -> None:
     folder.chmod(0o700)
     for path in folder.rglob("*"):
         path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def private_folder(path: Path) -> Path:
+    """``private_dir``, and 0700 also when ``path`` already existed (made by an older finsent, or by
+    a writer that follows the umask)."""
+    private_dir(path).chmod(0o700)
+    return path
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` readable by this user only, from the first byte (0600 also when an
+    older file was readable), in a 0700 folder."""
+    private_folder(path.parent)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(handle, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path

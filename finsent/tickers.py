@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from finsent.config import DEFAULT_TICKERS
 from finsent.errors import ConfigError
 
-_CODE = re.compile(r"^[0-9A-Z]{6}$")
+# fullmatch, never match with "$": "$" also matches before a trailing newline
+_CODE = re.compile(r"[0-9A-Z]{6}")
 
 
 def seed_default_tickers(engine: Engine, tickers: Mapping[str, str] = DEFAULT_TICKERS) -> int:
@@ -21,7 +22,7 @@ def seed_default_tickers(engine: Engine, tickers: Mapping[str, str] = DEFAULT_TI
 
 def add_tickers(engine: Engine, tickers: Mapping[str, str], market: str = "KOSPI") -> int:
     for code in tickers:
-        if not _CODE.match(code):
+        if not isinstance(code, str) or _CODE.fullmatch(code) is None:
             raise ConfigError(f"ticker code {code!r} is not six digits/capitals (e.g. 005930)")
     with engine.begin() as conn:
         result = conn.execute(

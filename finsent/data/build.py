@@ -41,6 +41,7 @@ from finsent.names import check_name, inside, private_dir, private_files
 log = logging.getLogger(__name__)
 
 _EXPORT_CHUNK = 100_000
+MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
@@ -76,6 +77,8 @@ class DatasetSpec:
             raise ConfigError("--valid-frac + --test-frac must leave something to train on")
         if self.embargo < 1 and self.split == "time":
             raise ConfigError("--embargo must be at least 1 session for a time split")
+        if self.embargo > MAX_EMBARGO:
+            raise ConfigError(f"--embargo {self.embargo} is more than {MAX_EMBARGO} sessions (about a year of trading)")
         if self.per_class is not None and self.per_class < 1:
             raise ConfigError("--per-class must be at least 1")
         if self.start and self.end and self.start > self.end:

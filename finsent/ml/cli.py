@@ -119,6 +119,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from finsent.data.quality import parse_rules
     from finsent.ml.backtest import run_backtest
     from finsent.ml.backtest.walk import BacktestSpec
+    from finsent.ml.registry import keep_store_private
 
     options = _lora_options(args)
     options.pop("checkpoint_dir")  # one adapter per step: a checkpoint would be the wrong step's
@@ -127,8 +128,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                         train_sessions=args.train_sessions, step_sessions=args.step_sessions, embargo=args.embargo,
                         cost_bps=args.cost_bps, sell_tax_bps=args.sell_tax_bps,
                         lora=options if args.model == "lora" else {})
-    run, report = run_backtest(load_settings(), open_engine(), args.name, spec, replace=args.replace,
-                               steps_per_run=args.steps_per_run)
+    settings = load_settings()
+    try:
+        run, report = run_backtest(settings, open_engine(), args.name, spec, replace=args.replace,
+                                   steps_per_run=args.steps_per_run)
+    finally:
+        keep_store_private(settings)  # the report's plots and tables, logged by MLflow
     if report is None:
         sys.stdout.write(f"backtest {run.name}: {run.done} of {len(run.steps)} steps done; rerun to go on\n")
         return 0

@@ -1,16 +1,22 @@
 """MLflow: where runs are logged, how models are registered, and when the champion moves.
 
-Tracking and registry URI: ``MLFLOW_TRACKING_URI`` if set, else a sqlite store under
-``FINSENT_DATA_DIR/mlflow`` (artifacts beside it). The registered model is ``finsent-updown``;
-every new version gets the alias ``challenger``; ``champion`` moves by the rule of
-``finsent.ml.promotion``. Registration is the last step of a run, after the evaluation and the
-champion's predictions are in, so a failed run registers nothing.
+Tracking and registry URI: ``MLFLOW_TRACKING_URI`` if set (in the environment, ``.env``, or the
+settings file of the stack running on ``FINSENT_DATA_DIR``), else a sqlite store under
+``FINSENT_DATA_DIR/mlflow`` (artifacts beside it) that only this user can read: the folder is 0700
+before MLflow writes a byte, and every file in it is made 0600 when a run ends (MLflow's writers
+follow the umask; a process-wide umask would also reach the servers finsent starts).
+
+The registered model is ``finsent-updown``; every new version gets the alias ``challenger``;
+``champion`` moves by the rule of ``finsent.ml.promotion``. Registration is the last step of a
+run, after the evaluation and the champion's predictions are in, so a failed run registers nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +24,7 @@ import pandas as pd
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, NotRegisteredError
+from finsent.names import private_files, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +34,34 @@ PYFUNC_FILE = Path(__file__).resolve().parent / "pyfunc_model.py"
 
 
 def tracking_uri(settings: Settings) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{settings.data_dir / 'mlflow' / 'mlflow.db'}"
+    return (os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_tracking_uri
+            or f"sqlite:///{settings.data_dir / 'mlflow' / 'mlflow.db'}")
+
+
+def _local_store(settings: Settings) -> Path | None:
+    """The folder of finsent's own sqlite store when that is the tracking URI (None for a server)."""
+    folder = settings.data_dir / "mlflow"
+    return folder if tracking_uri(settings) == f"sqlite:///{folder / 'mlflow.db'}" else None
+
+
+def keep_store_private(settings: Settings) -> None:
+    """Make finsent's local MLflow store (the database, artifacts, models, reports) 0600 in 0700
+    folders. A tracking server writes its own files (the stack starts it with umask 077)."""
+    folder = _local_store(settings)
+    if folder is not None and folder.is_dir():
+        private_files(folder)
+
+
+@contextmanager
+def private_run(settings: Settings, **start_run) -> Iterator:
+    """``mlflow.start_run(**start_run)``, and the local store made private again when it ends."""
+    import mlflow
+
+    try:
+        with mlflow.start_run(**start_run) as run:
+            yield run
+    finally:
+        keep_store_private(settings)
 
 
 def configure(settings: Settings, experiment: str = EXPERIMENT):
@@ -37,7 +71,14 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     from mlflow.exceptions import MlflowException
 
     uri = tracking_uri(settings)
-    if uri.startswith("sqlite:///"):
+    if (store := _local_store(settings)) is not None:
+        private_folder(store)
+        private_folder(store / "artifacts")
+        database = os.open(store / "mlflow.db", os.O_WRONLY | os.O_CREAT, 0o600)  # sqlite keeps the mode,
+        os.fchmod(database, 0o600)  # and its journal files take the database's
+        os.close(database)
+        keep_store_private(settings)  # files an older finsent left readable
+    elif uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

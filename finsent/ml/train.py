@@ -36,7 +36,7 @@ from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, in_sample_sessions, record_from_rows
-from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, register_version
+from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, private_run, register_version
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
     record = TrainingRecord.from_snapshot(engine, snapshot)
     client = configure(settings, experiment)
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
-            mlflow.start_run(run_name=f"train-{kind}-{dataset}") as run:
+            private_run(settings, run_name=f"train-{kind}-{dataset}") as run:
         attempt = _start_attempt(client, run.info.run_id, kind, record)
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
                   "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
@@ -202,7 +202,7 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     p_test = predict(load_pyfunc(version), test["title"].tolist())
     label = f"{MODEL_NAME} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
-            mlflow.start_run(run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
+            private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
         mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
                          "model_version": str(version), "in_sample": str(in_sample).lower()})
         report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),

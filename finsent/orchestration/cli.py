@@ -10,8 +10,9 @@ from finsent.config import load_settings
 
 def cmd_stack(args: argparse.Namespace) -> int:
     """up: embedded Postgres, migrations, MLflow server on 127.0.0.1:5000, Airflow on 127.0.0.1:8080
-    with this repository's DAGs and plugin (standalone, or Celery workers with --executor celery);
-    prints URLs and the admin password; reuses what runs. down: stop it all, task processes
+    with this repository's DAGs and plugin (LocalExecutor, or Celery workers with --executor celery),
+    Airflow's log servers on 127.0.0.1; prints URLs and the admin password; writes run/cli.env, so
+    the CLI on this data folder uses the stack's MLflow by itself; reuses what runs. down: stop it all, task processes
     included. demo: up against the loopback Naver, then run ingest -> label -> train -> score and
     wait for each."""
     from finsent.orchestration.stack import Stack
@@ -28,8 +29,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     stack = add_command(commands, "stack", cmd_stack,
-                      help="run the whole pipeline locally (embedded Postgres, MLflow, Airflow standalone)")
+                      help="run the whole pipeline locally (embedded Postgres, MLflow, Airflow)")
     stack.add_argument("stack_command", choices=("up", "down", "demo"))
     stack.add_argument("--executor", choices=("local", "celery"), default="local",
-                       help="local: airflow standalone; celery: Celery workers on the local Redis "
+                       help="local: LocalExecutor; celery: Celery workers on the local Redis "
                             "(queues default and gpu); default local")

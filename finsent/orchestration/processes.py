@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from finsent.errors import FinsentError
+from finsent.names import private_folder, write_private
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,22 @@ class Processes:
         return sorted(p.stem for p in self.run_dir.glob("*.pid") if self.pid(p.stem) is not None)
 
     def start(self, name: str, command: list[str], env: dict[str, str]) -> int:
-        """Start ``name`` in its own session (so stop reaches its children), unless it runs."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        """Start ``name`` in its own session (so stop reaches its children), unless it runs.
+
+        Its log is 0600 in a 0700 folder, and it runs with umask 077: whatever it (or a child) writes
+        under FINSENT_DATA_DIR is this user's only. The umask is the child's alone, never this process's.
+        """
+        private_folder(self.run_dir)
+        private_folder(self.log_dir)
         if (pid := self.pid(name)) is not None:
             log.info("%s already running (pid %d)", name, pid)
             return pid
-        with self.log_file(name).open("ab") as out:
+        handle = os.open(self.log_file(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(handle, 0o600)
+        with os.fdopen(handle, "ab") as out:
             process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd,
-                                       start_new_session=True)
-        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+                                       start_new_session=True, umask=0o077)
+        write_private(self.run_dir / f"{name}.pid", str(process.pid))
         log.info("started %s (pid %d), log %s", name, process.pid, self.log_file(name))
         return process.pid
 

@@ -3,14 +3,17 @@
 up: the embedded Postgres (finsent's database and Airflow's), ``finsent db upgrade``, an MLflow
 server on 127.0.0.1:5000 (sqlite store and artifacts under ``FINSENT_DATA_DIR/mlflow``), and Airflow
 on 127.0.0.1:8080 with ``AIRFLOW_HOME=FINSENT_DATA_DIR/airflow``, this repository's dags/ and
-plugins/, examples off, the ``naver`` pool created, DAGs unpaused: ``airflow standalone``
-(LocalExecutor) or, with ``--executor celery``, the API server, scheduler, DAG processor,
-triggerer and two Celery workers (queue ``default``, and ``gpu`` for training) on the local Redis.
-Prints the URLs and the admin password. Running it again reuses what runs, or restarts Airflow
-and MLflow when their settings changed. down: stops everything up and demo started, task
-processes included. demo: up against the loopback Naver (a board with a planted signal), then
-ingest -> label -> train (a baseline, when there is no champion yet) -> score, waiting for each.
-Every wait has a timeout and names the log to read.
+plugins/, examples off, the ``naver`` pool created, DAGs unpaused: the API server, scheduler, DAG
+processor and triggerer (LocalExecutor) or, with ``--executor celery``, those and two Celery
+workers (queue ``default``, and ``gpu`` for training) on the local Redis; the task-log servers on
+127.0.0.1 only (``finsent.orchestration.log_server``). Every process runs with umask 077. Prints
+the URLs and the admin password, and writes ``run/cli.env``: the settings (MLflow's URI, the
+demo's board) the CLI reads by itself when it runs on this data folder. Running it again reuses
+what runs, or restarts Airflow and MLflow when their settings changed. down: stops everything up
+and demo started, task processes included, and removes ``run/cli.env``. demo: up against the
+loopback Naver (a board with a planted signal), then ingest -> label -> train (a baseline, when
+there is no champion yet) -> score, waiting for each. Every wait has a timeout and names the log
+to read.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import sqlalchemy as sa
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
-from finsent.names import private_dir
+from finsent.names import private_files, private_folder, write_private
 from finsent.orchestration.processes import Processes, answers, wait_for_file, wait_http
 
 log = logging.getLogger(__name__)
@@ -46,10 +49,14 @@ EXECUTORS = ("local", "celery")
 SHARED_AIRFLOW_ENV = ROOT / "docker" / "airflow.env"
 # Celery workers: name -> (queue, concurrency). The `gpu` queue runs `train`.
 CELERY_WORKERS = {"airflow-worker": ("default", 2), "airflow-worker-gpu": ("gpu", 1)}
-AIRFLOW_PROCESSES = {"local": ("airflow",),
-                     "celery": ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-                                "airflow-triggerer", *CELERY_WORKERS)}
-ALL_AIRFLOW = tuple(dict.fromkeys(name for names in AIRFLOW_PROCESSES.values() for name in names))
+# Airflow's log servers, on 127.0.0.1 (its own bind every interface): name -> ([logging] option, default port)
+LOG_SERVERS = {"airflow-log-server": ("WORKER_LOG_SERVER_PORT", "8793"),
+               "airflow-trigger-log-server": ("TRIGGER_LOG_SERVER_PORT", "8794")}
+AIRFLOW_CORE = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", *LOG_SERVERS)
+AIRFLOW_PROCESSES = {"local": AIRFLOW_CORE, "celery": (*AIRFLOW_CORE, *CELERY_WORKERS)}
+# "airflow": the `airflow standalone` of older stacks, still stopped by `down` and restarted by `up`
+ALL_AIRFLOW = ("airflow", *dict.fromkeys(name for names in AIRFLOW_PROCESSES.values() for name in names))
+CLI_SETTINGS = "cli.env"  # under run/: what the CLI reads when it runs on this data folder
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 TIMEOUTS_S = {"mlflow": 180, "airflow": 300, "naver": 120, "command": 300,
               "finsent_ingest": 900, "finsent_label": 900, "finsent_train": 1200, "finsent_score": 900}
@@ -98,10 +105,8 @@ class Stack:
         kept in run/secrets.json, mode 600; delete it to rotate)."""
         path = self.run_dir / "secrets.json"
         if not path.is_file():
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(json.dumps({"AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-                                        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32)}))
+            write_private(path, json.dumps({"AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                                            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32)}))
         return json.loads(path.read_text())
 
     def environment(self, executor: str = "local", extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -128,6 +133,11 @@ class Stack:
             # tasks report to the API server: it must be the port above, not Airflow's default 8080
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{AIRFLOW_PORT}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            # task logs are this user's only (Airflow chmods them 0775/0664 by default, whatever the umask)
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+            "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+            **{f"AIRFLOW__LOGGING__{option}": env.get(f"AIRFLOW__LOGGING__{option}", port)
+               for option, port in LOG_SERVERS.values()},
         })
         if executor == "celery":
             env.update({"AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -174,18 +184,16 @@ class Stack:
             for name in running:
                 self.processes.stop(name)
             running = []
-        private_dir(self.run_dir)
-        # stack.env describes the database and Airflow's settings: 0600 from the first byte
-        handle = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(handle, 0o600)  # also when an older run left it readable
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(fingerprint))
+        write_private(state, json.dumps(fingerprint))  # the database's URL and Airflow's secrets
         mlflow_dir = self.settings.data_dir / "mlflow"
-        mlflow_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (mlflow_dir, self.airflow_home, self.log_dir):  # also what an older stack left readable
+            private_files(private_folder(folder))
+        # --workers 1: one local user needs one async worker; uvicorn's supervisor of 4 kills workers
+        # that start slower than 5 s (a busy machine), and then MLflow never answers
         self.processes.start("mlflow", [_bin("mlflow"), "server", "--backend-store-uri",
                                         f"sqlite:///{mlflow_dir / 'mlflow.db'}", "--artifacts-destination",
                                         str(mlflow_dir / "artifacts"), "--host", "127.0.0.1",
-                                        "--port", str(MLFLOW_PORT)], env)
+                                        "--port", str(MLFLOW_PORT), "--workers", "1"], env)
         if not all(name in running for name in AIRFLOW_PROCESSES[executor]):
             self._command(["airflow", "db", "migrate"], env)
             self._command(["airflow", "pools", "set", "naver", "2", "Naver politeness: concurrent requests"], env)
@@ -198,29 +206,40 @@ class Stack:
         wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", TIMEOUTS_S["airflow"], "Airflow",
                   api_log)
         password = self._admin_password(api_log)
+        cli_settings = self._write_cli_settings(env, extra_env or {})
         sys.stdout.write(
             f"\nfinsent is up ({executor} executor)\n"
             f"  Airflow   http://127.0.0.1:{AIRFLOW_PORT}  (login admin / {password})\n"
             f"  Sentiment http://127.0.0.1:{AIRFLOW_PORT}/finsent/sentiment  (in the UI: Browse -> Sentiment)\n"
             f"  MLflow    http://127.0.0.1:{MLFLOW_PORT}\n  data      {self.settings.data_dir}\n"
-            f"  logs      {self.log_dir}\n  stop with `make down`\n")
+            f"  logs      {self.log_dir}\n  the CLI with FINSENT_DATA_DIR={self.settings.data_dir} uses this "
+            f"stack's MLflow by itself ({cli_settings})\n  stop with `make down`\n")
         sys.stdout.flush()
         return env
 
     def _start_airflow(self, executor: str, env: dict[str, str]) -> None:
-        if executor == "local":
-            self.processes.start("airflow", [_bin("airflow"), "standalone"], env)
-            return
-        for name in AIRFLOW_PROCESSES["celery"]:
-            if name in CELERY_WORKERS:
+        for name in AIRFLOW_PROCESSES[executor]:
+            if name in LOG_SERVERS:  # one of each per host, bound to 127.0.0.1; logs are local files here
+                port = env[f"AIRFLOW__LOGGING__{LOG_SERVERS[name][0]}"]
+                self.processes.start(name, [sys.executable, "-m", "finsent.orchestration.log_server", port], env)
+            elif name in CELERY_WORKERS:
                 queue, concurrency = CELERY_WORKERS[name]
                 command = ["celery", "worker", "--queues", queue, "--concurrency", str(concurrency),
-                           "--celery-hostname", f"{queue}@%h"]
-                if queue != "default":  # one log server per host (port 8793); logs are local files here
-                    command.append("--skip-serve-logs")
+                           "--celery-hostname", f"{queue}@%h", "--skip-serve-logs"]
                 self.processes.start(name, [_bin("airflow"), *command], {**env, "FINSENT_WORKER_NAME": queue})
             else:
-                self.processes.start(name, [_bin("airflow"), name.removeprefix("airflow-")], env)
+                command = [name.removeprefix("airflow-")]
+                if command[0] in ("scheduler", "triggerer"):  # their own log servers bind every interface
+                    command.append("--skip-serve-logs")
+                self.processes.start(name, [_bin("airflow"), *command], env)
+
+    def _write_cli_settings(self, env: dict[str, str], extra_env: dict[str, str]) -> Path:
+        """run/cli.env: MLflow's server and the settings this stack was started with (the demo's board
+        and tickers), read by the CLI on this data folder below the real environment; `down` removes it."""
+        keys = ("MLFLOW_TRACKING_URI", "FINSENT_MLFLOW_UI_URL", *extra_env)
+        lines = [f"{key}={env[key]}" for key in dict.fromkeys(keys) if key in env]
+        return write_private(self.run_dir / CLI_SETTINGS, "# written by `finsent stack up`; removed by "
+                             "`finsent stack down`\n" + "\n".join(lines) + "\n")
 
     def _admin_password(self, api_log: Path) -> str:
         generated = self.airflow_home / "simple_auth_manager_passwords.json.generated"
@@ -232,6 +251,7 @@ class Stack:
 
     def down(self) -> None:
         """Stop everything up and demo started (any executor), with their task processes."""
+        (self.run_dir / CLI_SETTINGS).unlink(missing_ok=True)  # the CLI goes back to its own MLflow store
         for name in (*ALL_AIRFLOW, "mlflow", "naver"):
             self.processes.stop(name)
         if not self.settings.database_url:
@@ -249,8 +269,7 @@ class Stack:
         env = self.up(executor, {"FINSENT_TICKERS": DEMO_TICKERS, "FINSENT_CRAWL_DELAY_S": "0.05",
                                  "FINSENT_BACKFILL_DAYS": str(DEMO_DAYS + 10),
                                  **{f"FINSENT_NAVER_{k}_URL": naver for k in ("BOARD", "PRICE", "LEGACY", "API")}})
-        scheduler = "airflow" if executor == "local" else "airflow-scheduler"
-        DemoRuns(env, self.airflow_home, self.processes.log_file(scheduler), TIMEOUTS_S).run()
+        DemoRuns(env, self.airflow_home, self.processes.log_file("airflow-scheduler"), TIMEOUTS_S).run()
 
     def _loopback_naver(self) -> str:
         """The running loopback Naver's URL, or a new one's: a second demo reuses the first's board,

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import urllib.error
@@ -35,7 +36,7 @@ def _stack_env(data: Path, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FINSENT_", "MLFLOW"))}
     env.update({"FINSENT_DATA_DIR": str(data), "FINSENT_ENV_FILE": str(tmp_path / "none"),
                 "FINSENT_MLFLOW_PORT": str(_free_port()), "FINSENT_AIRFLOW_PORT": str(_free_port()),
-                # Airflow's log servers (every interface) on free ports too, so they can be checked
+                # Airflow's log servers on free ports too: settings, so two stacks can share a host
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port())})
     return env
@@ -96,6 +97,48 @@ def _assert_all_down(env: dict[str, str], data: Path, naver_port: int | None) ->
     assert _stack_processes(data) == []
     assert not list((data / "run").glob("*.pid"))
     assert not (data / "postgres" / "postmaster.pid").exists()
+
+
+def _assert_loopback_only(data: Path, env: dict[str, str]) -> None:
+    """Every port the stack's processes listen on is on 127.0.0.1, the log servers' included."""
+    pids = set()
+    for pid in _pids(data).values():
+        try:
+            pids |= {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
+        except psutil.Error:
+            continue
+    listening = {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in pids}
+    assert listening and {ip for ip, _ in listening} == {"127.0.0.1"}, listening
+    ports = {port for _, port in listening}
+    assert {int(env[f"AIRFLOW__LOGGING__{k}_LOG_SERVER_PORT"]) for k in ("WORKER", "TRIGGER")} <= ports, listening
+
+
+def _assert_private(data: Path) -> None:
+    """Every file finsent, MLflow and Airflow wrote under the data folder is 0600 in a 0700 folder."""
+    loose = []
+    for path in data.rglob("*"):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            continue  # sockets
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and not path.is_relative_to(data / "postgres"):  # the server's own (initdb's modes)
+            loose.append(f"{oct(mode)} {path.relative_to(data)}")
+    assert loose == [], loose[:20]
+
+
+def _cli_works_without_exports(env: dict[str, str], data: Path) -> None:
+    """After the demo, `finsent evaluate` on its data folder reaches the stack's MLflow by itself."""
+    plain = {k: v for k, v in env.items() if not k.startswith(("MLFLOW", "AIRFLOW"))}
+    engine = sa.create_engine(json.loads((data / "run" / "stack.env").read_text())["FINSENT_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            dataset = conn.execute(sa.text("SELECT name FROM datasets ORDER BY created_at DESC LIMIT 1")).scalar()
+    finally:
+        engine.dispose()
+    done = subprocess.run([sys.executable, "-m", "finsent.cli", "evaluate", "--dataset", dataset], env=plain,
+                          cwd=ROOT, check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "accuracy" in done.stdout
 
 
 def _naver_port(data: Path) -> int | None:
@@ -164,9 +207,15 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path):
         finally:
             engine.dispose()
         assert test_sessions >= 30, test_sessions
+        _assert_loopback_only(data, env)
+        _cli_works_without_exports(env, data)
+        assert stat.S_IMODE((data / "run" / "stack.env").stat().st_mode) == 0o600
+        _assert_private(data)
     finally:
         down = _stack(env, "down", timeout=300)
     assert down.returncode == 0, down.stderr[-3000:]
+    assert not (data / "run" / "cli.env").exists()
+    assert all(" INFO " in line or " WARNING " in line for line in down.stderr.strip().splitlines()), down.stderr
     _assert_all_down(env, data, naver_port)
 
 
@@ -201,6 +250,7 @@ def test_demo_on_the_celery_executor_trains_on_the_gpu_worker(tmp_path: Path):
         others = {k: h for k, h in hosts.items() if k != ("finsent_train", "train")}
         assert {"finsent_ingest", "finsent_label", "finsent_score"} <= {dag for dag, _ in others}
         assert all(h.startswith("default@") for h in others.values()), others
+        _assert_loopback_only(data, env)
     finally:
         down = _stack(env, "down", timeout=300)
     assert down.returncode == 0, down.stderr[-3000:]

@@ -128,6 +128,7 @@ def test_cli_show_prints_counts_dates_and_hash(engine, board, capsys):
     (["dataset", "build", "x", "--test-frac", "0.5", "--valid-frac", "0.5"], 2, "must leave something"),
     (["dataset", "build", "x", "--from", "2024-01-02", "--to", "2024-01-05"], 1, "leaves a part empty"),
     (["dataset", "build", "x", "--rules", "spam,typo"], 2, "unknown quality rule"),
+    (["dataset", "build", "x", "--embargo", "100000"], 2, "more than 250 sessions"),
     (["dataset", "show", "missing"], 2, "no dataset named"),
 ])
 def test_bad_dataset_input_is_a_clear_error_and_writes_nothing(engine, board, args, code, message, caplog):

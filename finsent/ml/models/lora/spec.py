@@ -94,13 +94,13 @@ def distributed_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # fullmatch: "$" passes a newline
 
 
 def check_base_model(reference: str) -> None:
     """A local directory, or something shaped like a hub id (owner/name); anything else is a typo."""
     if Path(reference).expanduser().is_dir():
         return
-    if reference.startswith(("/", ".", "~")) or not _HUB_ID.match(reference):
+    if reference.startswith(("/", ".", "~")) or _HUB_ID.fullmatch(reference) is None:
         raise ConfigError(f"--base-model {reference!r} is neither a local model directory nor a hub id "
                           "(owner/name)")
