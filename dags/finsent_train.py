@@ -31,7 +31,7 @@ PARAMS = {
     "model": Param("baseline", enum=["baseline", "lora"]),
     "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
     "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
-    "definition": Param("next_session", type="string"),
+    "definition": Param("next_open_close", type="string"),
     "split": Param("time", enum=["time", "random"]),
     "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
     "balance": Param(False, type="boolean"),

@@ -112,17 +112,18 @@ def ingest_outcome(started_at: datetime | None) -> dict:
 
 
 def label_and_flag() -> dict:
-    from finsent.data.labels import LabelDefinition, label_posts
+    """Quality flags, then every standard label definition and the study's same_day."""
+    from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
     from finsent.data.quality import check_quality
 
     engine = _engine()
     quality = check_quality(engine)
     labelled = {name: label_posts(engine, LabelDefinition.build(name)).labelled
-                for name in ("next_session", "same_day")}
+                for name in (*STANDARD_DEFINITIONS, "same_day")}
     return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
 
 
-def build_snapshot(name: str, definition: str = "next_session", split: str = "time", rules: str = "all",
+def build_snapshot(name: str, definition: str = "next_open_close", split: str = "time", rules: str = "all",
                    balance: bool = False) -> dict:
     from finsent.data.build import DatasetSpec, build_dataset
 
@@ -187,7 +188,7 @@ def score_and_index(version: int | str = "champion", batch_size: int = 256) -> d
 
 
 def run_backtest(name: str, model: str = "baseline", base_model: str | None = None, prompt: str = "study-2shot",
-                 definition: str = "next_session", rules: str = "all", quantize: str | None = None, epochs: int = 1,
+                 definition: str = "next_open_close", rules: str = "all", quantize: str | None = None, epochs: int = 1,
                  max_steps: int | None = None, train_sessions: int = 120, step_sessions: int = 5, embargo: int = 1,
                  cost_bps: float = 20.0, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""
