@@ -30,7 +30,7 @@ from finsent.ml.stats import Clusters, paired_test
 log = logging.getLogger(__name__)
 
 PROMOTION_P_VALUE = 0.05
-FORWARD_RULES = ("next_session",)  # label rules that only use prices after the post
+FORWARD_RULES = ("next_open_close", "next_session")  # label rules that only use prices after the post
 
 
 @dataclass(frozen=True)
