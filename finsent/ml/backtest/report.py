@@ -117,8 +117,8 @@ class BacktestReport:
 
         return "\n".join([
             f"# Walk-forward backtest `{self.name}`", "",
-            f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on the {s['train_sessions']} "
-            f"sessions that end at least max(embargo {s['embargo']}, horizon) sessions before it and scores the "
+            f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on {s['train_sessions']} "
+            f"sessions, skips {s['embargo']} (the embargo, plus horizon - 1) and scores the "
             f"posts of the next {s['step_sessions']} sessions, so every post is scored by a model that never saw "
             f"its session: {c['n_steps']:.0f} steps, {c['n_posts']:.0f} scored up/down posts in "
             f"{c['n_clusters']:.0f} (stock, session) clusters on {c['n_sessions']:.0f} session dates.", "",
