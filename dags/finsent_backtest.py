@@ -2,11 +2,12 @@
 ### finsent_backtest: does the board predict the next session, out of sample?
 
 **What**: on demand, a walk-forward backtest: at each step a model is trained on the labelled posts
-of the last `train_sessions` sessions that end at least `max(embargo, horizon)` sessions before it,
+of the last `train_sessions` sessions, skips `embargo` sessions (plus h-1 for a horizon-h label),
 and scores the posts of the next `step_sessions` sessions, so no post is scored by a model that saw
-its session. Writes `backtest_scores` and `backtest_daily` (the out-of-sample index the Sentiment
-page shows) and logs one MLflow run tagged `backtest=<name>`: out-of-sample accuracy with its
-session-clustered interval, the IC with its Newey-West t, and a long-short before and after costs,
+its session. Labels default to `next_open_close`, the tradable open-to-close return. Writes
+`backtest_scores` and `backtest_daily` (the out-of-sample index the Sentiment page shows) and
+logs one MLflow run tagged `backtest=<name>`: out-of-sample accuracy with its session-clustered
+interval, the IC with its Newey-West t, and a long-short before and after costs,
 with plots.
 
 **Reads / writes**: Postgres `labels`, `posts`, `post_flags`, `prices` → `backtests`, `backtest_steps`,
@@ -29,7 +30,7 @@ PARAMS = {
     "model": Param("baseline", enum=["baseline", "lora"]),
     "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
     "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
-    "definition": Param("next_session", type="string"),
+    "definition": Param("next_open_close", type="string"),
     "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
     "quantize": Param("", enum=["", "4bit"]),
     "epochs": Param(1, type="integer", minimum=1),

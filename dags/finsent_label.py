@@ -3,7 +3,9 @@
 
 **What**: once `finsent_ingest` has stored both posts and prices of a run, flags new posts with the quality
 rules (spam, politics, duplicates, clean-bot, ...) and labels every post that has no label yet
-under `next_session` (forward-looking) and `same_day` (the 2023 study's, for comparison).
+under every standard definition, `next_open_close` (tradable: the open to the close of the post's
+session) and `next_session` (close to close: not tradable, part of the move is public after the
+close), and under `same_day` (the 2023 study's, for comparison).
 Emits the `labels` asset, which starts `finsent_score`.
 
 **Reads / writes**: Postgres `posts`, `prices` → `post_quality`, `post_flags`, `labels`.

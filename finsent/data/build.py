@@ -3,8 +3,9 @@
 A snapshot takes labelled posts (up/down only) under one label definition, drops posts flagged
 by the chosen quality rules, optionally balances the classes, and splits:
 
-- ``time`` (default): train / valid / test by session date, with an embargo of at least one
-  session (and at least the label horizon) between parts, so no part sees a later part's prices;
+- ``time`` (default): train / valid / test by session date, with ``embargo`` sessions (at least
+  one) skipped between parts, plus h - 1 for a horizon-h label (``finsent.data.embargo``), so no
+  part's labels reach a later part's prices;
 - ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
 
 Either way no normalised title appears in two parts (copies stay in the earliest part). Balancing
@@ -31,6 +32,7 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
 from finsent.config import parse_ticker_list
+from finsent.data.embargo import sessions_skipped
 from finsent.data.labels import count_stale_labels, load_definition
 from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
@@ -51,7 +53,7 @@ _PARQUET_SCHEMA = pa.schema([
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    definition: str = "next_session"
+    definition: str = "next_open_close"  # the tradable label (finsent.data.labels)
     rules: tuple[str, ...] = ALL_RULES  # posts flagged by any of these are left out
     start: date | None = None  # session dates, inclusive
     end: date | None = None
@@ -59,7 +61,7 @@ class DatasetSpec:
     split: str = "time"
     valid_frac: float = 0.1
     test_frac: float = 0.1
-    embargo: int = 1  # sessions dropped between parts (time split)
+    embargo: int = 1  # sessions skipped between parts (time split), plus horizon - 1
     balance: bool = False
     per_class: int | None = None
     seed: int = 0
@@ -151,15 +153,15 @@ WHERE {' AND '.join(conditions)}
 
 def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dict[str, tuple[date, date] | None]:
     """Cut the sorted session dates into train | gap | valid | gap | test."""
-    gap = max(spec.embargo, horizon)  # a horizon-K label uses prices up to K-1 sessions later
+    gap = sessions_skipped(spec.embargo, horizon)
     n = len(dates)
     n_test = round(n * spec.test_frac)
     n_valid = round(n * spec.valid_frac)
     n_train = n - n_test - n_valid - gap * ((n_test > 0) + (n_valid > 0))
     if n_train < 1 or (spec.test_frac and n_test < 1) or (spec.valid_frac and n_valid < 1):
         raise FinsentError(
-            f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and an "
-            f"embargo of {gap} session(s) leaves a part empty; use a wider date range or other fractions")
+            f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and "
+            f"{gap} session(s) skipped between parts (embargo {spec.embargo}, horizon {horizon}) leaves a part empty; use a wider date range or other fractions")
     ranges: dict[str, tuple[date, date] | None] = {"train": (dates[0], dates[n_train - 1])}
     cursor = n_train
     for part, size in (("valid", n_valid), ("test", n_test)):

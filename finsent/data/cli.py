@@ -7,22 +7,33 @@ import sys
 
 from finsent.cli import add_command, date_arg, fraction, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
+from finsent.data.embargo import EMBARGO_HELP
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    """Write labels (up/down/flat) for posts that have none under the definition yet, and relabel posts
-    whose prices were re-fetched. next_session: the first session opening (09:00 KST) strictly after
-    the post, close vs the previous session's close. same_day: the study's label (the post's date
-    must be a session). Posts with no later price yet get no label."""
-    from finsent.data.labels import LabelDefinition, label_posts
+    """Write labels (up/down/flat) for posts that have none under a definition yet, and relabel posts
+    whose prices were re-fetched. With no --definition, every standard definition: next_open_close
+    (tradable: the open to the close of the first session opening strictly after the post, 09:00 KST
+    or its later opening on exam days) and next_session (the same session, close to close: not
+    tradable, part of the move is public after the close). same_day: the study's label (the post's
+    date must be a session). Posts with no later price yet get no label."""
+    from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
+    from finsent.errors import ConfigError
 
-    definition = LabelDefinition.build(args.definition, horizon=args.horizon, band=args.band, name=args.name)
+    if args.name and not args.definition:
+        raise ConfigError("--name needs --definition (one name per definition)")
+    rules = [args.definition] if args.definition else list(STANDARD_DEFINITIONS)
+    # every definition is checked before any is written: a bad --band labels nothing
+    definitions = [LabelDefinition.build(rule, horizon=args.horizon, band=args.band, name=args.name)
+                   for rule in rules]
     tickers = parse_ticker_list(args.tickers) if args.tickers else None
-    report = label_posts(open_engine(), definition, tickers, workers=args.workers)
-    sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
-                     f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet\n")
-    for label in ("up", "down", "flat"):
-        sys.stdout.write(f"  {label:5s} {report.counts.get(label, 0):10d}\n")
+    engine = open_engine()
+    for definition in definitions:
+        report = label_posts(engine, definition, tickers, workers=args.workers)
+        sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
+                         f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet\n")
+        for label in ("up", "down", "flat"):
+            sys.stdout.write(f"  {label:5s} {report.counts.get(label, 0):10d}\n")
     return 0
 
 
@@ -79,7 +90,8 @@ def cmd_dataset_list(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     label = add_command(commands, "label", cmd_label, help="label posts by the price move after them (set-based SQL)")
-    label.add_argument("--definition", default="next_session", help="next_session (default) or same_day")
+    label.add_argument("--definition", help="next_open_close, next_session or same_day "
+                       "(default: every standard one, next_open_close and next_session)")
     label.add_argument("--band", default="0", help="|return| below this fraction is labelled flat (e.g. 0.005)")
     label.add_argument("--horizon", type=positive_int, default=1,
                        help="use the close K sessions ahead (1: the post's own session)")
@@ -100,7 +112,8 @@ def register(commands) -> None:
     dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
     build = add_command(dataset_commands, "build", cmd_dataset_build, help="freeze a snapshot (Postgres + Parquet)")
     build.add_argument("name")
-    build.add_argument("--definition", default="next_session", help="label definition name")
+    build.add_argument("--definition", default="next_open_close",
+                       help="label definition name (default next_open_close, the tradable one)")
     build.add_argument("--rules", default="all",
                        help="quality rules whose flagged posts are left out: all (default), none, or a list")
     build.add_argument("--from", dest="date_from", type=date_arg, metavar="YYYY-MM-DD", help="first session date")
@@ -109,7 +122,7 @@ def register(commands) -> None:
     build.add_argument("--split", choices=("time", "random"), default="time")
     build.add_argument("--valid-frac", type=fraction, help="share for valid (time: 0.1, random: 0)")
     build.add_argument("--test-frac", type=fraction, help="share for test (time: 0.1, random: 0.01)")
-    build.add_argument("--embargo", type=int, default=1, help="sessions left out between parts (time split)")
+    build.add_argument("--embargo", type=int, default=1, help=EMBARGO_HELP)
     build.add_argument("--balance", action="store_true", help="as many up as down (the study: 15k/15k)")
     build.add_argument("--per-class", type=positive_int, help="at most this many rows per class")
     build.add_argument("--seed", type=int, default=0)

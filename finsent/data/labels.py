@@ -3,12 +3,22 @@
 A *session* is a (ticker, trade_date) price row with volume > 0; the regular session runs
 09:00-15:30 KST and every board timestamp is KST. Definitions (several coexist, by name):
 
-- ``next_session`` (default): the post's session is the first one that opens (09:00 KST, or the
-  later opening ``session_hours`` lists, e.g. 10:00 on the CSAT day) strictly after ``posted_at``. The return runs from the close of the session before it to the
-  close ``horizon`` sessions on (1 = that session's own close), so every bit of the move happens
-  after the post.
-- ``same_day`` (the 2023 study): the post's KST calendar date must itself be a session; same
-  return. A post written at 20:00 gets the move that already happened: the leak the study had.
+- ``next_open_close`` (standard, the default for datasets and backtests; tradable): the post's
+  session is the first one that opens (09:00 KST, or the later opening ``session_hours`` lists,
+  e.g. 10:00 on the CSAT day) strictly after ``posted_at``. The return runs from that session's
+  open to the close ``horizon`` sessions on (1 = that session's own close): the move a reader of
+  the post can still trade on the exchange. A session with no open (0) gives no label.
+- ``next_session`` (standard): the same session, but the return runs from the close of the
+  session before it. Not tradable: part of the move is public after the close (KRX after-hours
+  16:00-18:00, Nextrade 15:30-20:00 since 2025-03, the US session), so a post written in the
+  evening may already know the overnight gap it is "predicting".
+- ``same_day`` (the 2023 study): the post's KST calendar date must itself be a session; the
+  return of ``next_session``. A post written at 20:00 gets the move that already happened: the
+  leak the study had.
+
+Every label stores the session before the post's session as ``base_date`` (all rules need it:
+a price written anywhere between it and ``target_date`` relabels the post), the post's session as
+``session_date`` and the last session of the return as ``target_date``.
 
 ``|ret| < band`` (and ``ret == 0``) is labelled ``flat``; datasets use only up/down. A post with no
 later price yet gets no label (not a guess); the next run labels it once the price is there.
@@ -36,7 +46,10 @@ from finsent.names import check_name
 
 log = logging.getLogger(__name__)
 
-RULES = ("next_session", "same_day")
+RULES = ("next_open_close", "next_session", "same_day")
+FORWARD_RULES = ("next_open_close", "next_session")  # only prices after the post
+TRADABLE_RULES = ("next_open_close",)  # only prices a reader of the post could still trade at
+STANDARD_DEFINITIONS = ("next_session", "next_open_close")  # what `finsent label` writes by default
 
 
 @dataclass(frozen=True)
@@ -126,7 +139,7 @@ def load_definition(cursor, name: str) -> LabelDefinition:
 # (tickers x days), so the label join is two hash joins over posts, one pass, no per-post probe.
 CALENDAR_SQL = """
 CREATE TEMP TABLE label_sessions ON COMMIT DROP AS
-SELECT ticker, trade_date, close, session_no FROM sessions;
+SELECT ticker, trade_date, open, close, session_no FROM sessions;
 CREATE TEMP TABLE label_days ON COMMIT DROP AS
 SELECT s.ticker, d::date AS day, s.session_no
 FROM (SELECT ticker, trade_date, session_no,
@@ -142,9 +155,11 @@ ANALYZE label_days;
 # daylight saving since 1988, so a fixed +09:00 is exact, and 3x cheaper than a zone-name lookup.
 _KST = "(p.posted_at AT TIME ZONE INTERVAL '+09:00')"
 # The day map at regular hours (09:00 opening), for readers that join label_days by day alone.
+_OPENS_AFTER_POST = f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date ELSE {_KST}::date + 1 END"
 POST_DAY_SQL = {
     # opens strictly after the post: before 09:00 that day's session, from 09:00 the next day's
-    "next_session": f"CASE WHEN {_KST}::time < time '09:00' THEN {_KST}::date ELSE {_KST}::date + 1 END",
+    "next_open_close": _OPENS_AFTER_POST,
+    "next_session": _OPENS_AFTER_POST,
     "same_day": f"{_KST}::date",
 }
 
@@ -153,7 +168,7 @@ def post_day_sql(rule: str, late_openings: dict[time, list[date]]) -> str:
     """The day map with the days that open late (``session_hours``: 10:00 on the CSAT day). The
     dates are written into the statement as literals: a lookup table here would cost the planner
     its estimate of the day join, and a few dates in an array cost each post almost nothing."""
-    if rule != "next_session" or not late_openings:
+    if rule not in FORWARD_RULES or not late_openings:
         return POST_DAY_SQL[rule]
     late = " ".join(
         f"WHEN {_KST}::date = ANY('{{{','.join(d.isoformat() for d in sorted(days))}}}'::date[]) "
@@ -189,16 +204,18 @@ def _insert_sql(definition: LabelDefinition, tickers: list[str] | None,
     # same_day: the day must be a session itself, so the day map must not shift it forward.
     day_match = "AND d.day = e.trade_date" if definition.rule == "same_day" else ""
     ticker_filter = "AND p.ticker = ANY(%(tickers)s)" if tickers else ""
+    # where the return starts: the post's session's open (tradable), or the close before it
+    start, usable = (("e.open", "AND e.open > 0") if definition.rule == "next_open_close" else ("b.close", ""))
     return f"""
 INSERT INTO labels (definition, ticker, post_id, session_date, base_date, target_date, ret, label)
 SELECT %(definition)s, p.ticker, p.post_id, e.trade_date, b.trade_date, t.trade_date,
-       (t.close / b.close - 1)::double precision,
-       CASE WHEN t.close > b.close AND t.close / b.close - 1 >= %(band)s THEN 'up'
-            WHEN t.close < b.close AND 1 - t.close / b.close >= %(band)s THEN 'down'
+       (t.close / {start} - 1)::double precision,
+       CASE WHEN t.close > {start} AND t.close / {start} - 1 >= %(band)s THEN 'up'
+            WHEN t.close < {start} AND 1 - t.close / {start} >= %(band)s THEN 'down'
             ELSE 'flat' END
 FROM posts p
 JOIN label_days d ON d.ticker = p.ticker AND d.day = {post_day_sql(definition.rule, late or {})}
-JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match}
+JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match} {usable}
 JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1 AND b.close > 0
 JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
 WHERE NOT EXISTS (SELECT 1 FROM labels l

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from finsent.cli import add_command, fraction, open_engine, positive_int
 from finsent.config import load_settings
+from finsent.data.embargo import EMBARGO_HELP
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -108,14 +109,15 @@ def _lora_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """Walk forward over the session dates: at each step train on the labelled posts of the
-    --train-sessions sessions that end at least max(--embargo, horizon) sessions before it, and score
+    """Walk forward over the session dates: at each step train on the labelled posts of
+    --train-sessions sessions, skip --embargo sessions (plus h-1 for a horizon-h label), and score
     the posts of the next --step-sessions sessions with that model, so no post is scored by a model
-    that saw its session. Scores go to backtest_scores and backtest_daily, one MLflow run tagged
+    that saw its session. Labels: next_open_close (the tradable return) unless --definition says
+    otherwise. Scores go to backtest_scores and backtest_daily, one MLflow run tagged
     backtest=NAME gets out-of-sample accuracy (clustered interval), the IC and its Newey-West t, and a
     long-short (top third minus bottom third of stocks by the index, open to close, before and after
     --cost-bps a side and --sell-tax-bps on sales), with plots. Each step commits on its own: rerun
-    the same command to resume."""
+    the same command to resume; a resumed walk scores every post exactly as one uninterrupted run."""
     from finsent.data.quality import parse_rules
     from finsent.ml.backtest import run_backtest
     from finsent.ml.backtest.walk import BacktestSpec
@@ -162,12 +164,13 @@ def register(commands) -> None:
                            help="walk-forward backtest: retrain over time, score only unseen sessions")
     backtest.add_argument("name", help="the backtest's name (resume by running the same command again)")
     _add_model_options(backtest)
-    backtest.add_argument("--definition", default="next_session", help="label definition (default next_session)")
+    backtest.add_argument("--definition", default="next_open_close",
+                          help="label definition (default next_open_close, the tradable open-to-close return)")
     backtest.add_argument("--rules", default="all", help="quality rules whose flagged posts are left out")
-    backtest.add_argument("--train-sessions", type=positive_int, default=120, help="sessions per training window")
+    backtest.add_argument("--train-sessions", type=positive_int, default=120,
+                          help="sessions per training window (at least 10; default 120)")
     backtest.add_argument("--step-sessions", type=positive_int, default=5, help="sessions scored per step")
-    backtest.add_argument("--embargo", type=positive_int, default=1,
-                          help="sessions between the window and the scored sessions (at least the horizon)")
+    backtest.add_argument("--embargo", type=positive_int, default=1, help=EMBARGO_HELP)
     backtest.add_argument("--cost-bps", type=fraction, default=20.0,
                           help="cost per unit of notional traded, each side, in basis points (default 20)")
     backtest.add_argument("--sell-tax-bps", type=fraction, default=20.0,

@@ -2,8 +2,9 @@
 
 Posts without a score from the champion's version are scored in batches (each batch committed,
 so an interrupted run resumes); then ``daily_sentiment`` is rebuilt for that version: per stock
-and session, the posts written before that session opened (the next_session rule of the labels;
-sessions not traded yet are the next weekday), quality-flagged posts left out.
+and session, the posts written before that session opened (the day map of the labels' forward
+rules, with the later openings of ``session_hours``, e.g. 10:00 on the CSAT day; sessions not
+traded yet are the next weekday), quality-flagged posts left out.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
-from finsent.data.labels import CALENDAR_SQL, POST_DAY_SQL
+from finsent.data.labels import CALENDAR_SQL, late_openings, post_day_sql
 from finsent.db import advisory_lock, raw_connection
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
 
@@ -31,7 +32,7 @@ class ScoreReport:
     index_rows: int
 
 
-_DAILY = f"""
+_DAILY = """
 INSERT INTO daily_sentiment (model_version, ticker, session_date, n_posts, mean_p_up, bull_share)
 SELECT s.model_version, s.ticker,
        coalesce(e.trade_date,
@@ -39,7 +40,7 @@ SELECT s.model_version, s.ticker,
        count(*), avg(s.p_up), avg((s.p_up > 0.5)::int)
 FROM post_scores s
 JOIN posts p ON p.ticker = s.ticker AND p.post_id = s.post_id
-CROSS JOIN LATERAL (SELECT ({POST_DAY_SQL['next_session']})::date AS day) d
+CROSS JOIN LATERAL (SELECT ({post_day})::date AS day) d
 LEFT JOIN label_days m ON m.ticker = p.ticker AND m.day = d.day
 LEFT JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = m.session_no
 WHERE s.model_version = %(version)s
@@ -80,7 +81,8 @@ def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", 
             with writer.cursor() as cur:
                 cur.execute(CALENDAR_SQL)
                 cur.execute("DELETE FROM daily_sentiment WHERE model_version = %s", (version,))
-                cur.execute(_DAILY, {"version": version})
+                cur.execute(_DAILY.format(post_day=post_day_sql("next_open_close", late_openings(cur))),
+                            {"version": version})
                 index_rows = cur.rowcount
             writer.commit()
         except BaseException:

@@ -112,7 +112,9 @@ def ingest_outcome(started_at: datetime | None) -> dict:
 
 
 def label_and_flag() -> dict:
-    from finsent.data.labels import LabelDefinition, label_posts, registered_definitions
+    """Quality flags, then every standard label definition, the study's same_day and every other
+    definition labelled so far."""
+    from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts, registered_definitions
     from finsent.data.quality import check_quality
     from finsent.db import raw_connection
 
@@ -120,9 +122,10 @@ def label_and_flag() -> dict:
     quality = check_quality(engine)
     # The standard definitions and every other one labelled so far (--horizon 3, ...): a price
     # change (a split) must not leave any definition's labels stale.
+    standard = (*STANDARD_DEFINITIONS, "same_day")
     with raw_connection(engine) as raw, raw.cursor() as cur:
-        others = [d for d in registered_definitions(cur) if d.name not in ("next_session", "same_day")]
-    definitions = [LabelDefinition.build("next_session"), LabelDefinition.build("same_day"), *others]
+        others = [d for d in registered_definitions(cur) if d.name not in standard]
+    definitions = [*(LabelDefinition.build(name) for name in standard), *others]
     labelled = {d.name: label_posts(engine, d).labelled for d in definitions}
     return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
 
@@ -192,7 +195,7 @@ def score_and_index(version: int | str = "champion", batch_size: int = 256) -> d
 
 
 def run_backtest(name: str, model: str = "baseline", base_model: str | None = None, prompt: str = "study-2shot",
-                 definition: str = "next_session", rules: str = "all", quantize: str | None = None, epochs: int = 1,
+                 definition: str = "next_open_close", rules: str = "all", quantize: str | None = None, epochs: int = 1,
                  max_steps: int | None = None, train_sessions: int = 120, step_sessions: int = 5, embargo: int = 1,
                  cost_bps: float = 20.0, sell_tax_bps: float = 20.0, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""

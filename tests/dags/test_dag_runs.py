@@ -50,7 +50,8 @@ def test_the_four_dags_end_to_end(dagbag, engine, pipeline_env, tiny_model):
     assert query(engine, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 4
 
     run(dagbag, "finsent_label")
-    assert query(engine, "SELECT count(*) FROM labels WHERE definition = 'next_session'")[0][0] > 0
+    for definition in ("next_open_close", "next_session", "same_day"):  # the standard ones and the study's
+        assert query(engine, "SELECT count(*) FROM labels WHERE definition = :d", d=definition)[0][0] > 0
     assert query(engine, "SELECT count(*) FROM post_quality")[0][0] == query(engine, "SELECT count(*) FROM posts")[0][0]
 
     run(dagbag, "finsent_train", run_conf={"model": "baseline", "rules": "none"})

@@ -12,7 +12,7 @@ import pytest
 from finsent.cli import main
 from finsent.config import load_settings
 from finsent.data.build import DatasetSpec, build_dataset
-from finsent.data.labels import LabelDefinition, label_posts
+from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from finsent.data.snapshots import load_snapshot
 from finsent.errors import FinsentError, SnapshotError
@@ -45,7 +45,8 @@ def board(engine):
         for day in sessions:
             price *= 1 + rng.choice([-0.02, -0.01, 0.01, 0.02])
             closes[day] = round(price, 2)
-        add_prices(engine, ticker, closes)
+        # each session opens at the close before it: the open-to-close move is the session's move
+        add_prices(engine, ticker, closes, opens=dict(zip(sessions[1:], (closes[d] for d in sessions[:-1]))))
         for day in sessions[:-1]:
             for k in range(12):
                 title = " ".join(rng.sample(WORDS, 4))
@@ -54,8 +55,8 @@ def board(engine):
                 rows.append(post(ticker, datetime.combine(day, datetime.min.time()) + timedelta(hours=1 + 2 * k),
                                  title, post_id=next(ids)))
     add_posts(engine, rows)
-    label_posts(engine, LabelDefinition.build("next_session"))
-    label_posts(engine, LabelDefinition.build("same_day"))
+    for rule in (*STANDARD_DEFINITIONS, "same_day"):
+        label_posts(engine, LabelDefinition.build(rule))
     check_quality(engine)
     return rows
 
@@ -147,7 +148,7 @@ def test_a_snapshot_is_frozen_unless_replaced(engine, board):
 
 def test_unchecked_posts_block_a_filtered_build(engine, board):
     add_posts(engine, [post("005930", datetime(2024, 1, 3, 20, 0), "새 글")])
-    label_posts(engine, LabelDefinition.build("next_session"))
+    label_posts(engine, LabelDefinition.build("next_open_close"))
     with pytest.raises(FinsentError, match="finsent quality check"):
         build(engine)
     build(engine, rules=())  # the study's uncleaned data needs no check
@@ -162,9 +163,9 @@ def test_a_snapshot_stays_frozen_after_a_relabel(engine, board):
     closes = dict(query(engine, "SELECT trade_date, close::float8 FROM prices WHERE ticker = :t", t=ticker))
     add_prices(engine, ticker, {day: close * (1.5 if i % 2 else 0.7) for i, (day, close) in
                                 enumerate(sorted(closes.items()))})
-    relabelled = label_posts(engine, LabelDefinition.build("next_session")).relabelled
+    relabelled = label_posts(engine, LabelDefinition.build("next_open_close")).relabelled  # the snapshot's
     assert relabelled > 0
-    live = dict(query(engine, "SELECT post_id, ret::float8 FROM labels WHERE definition = 'next_session' "
+    live = dict(query(engine, "SELECT post_id, ret::float8 FROM labels WHERE definition = 'next_open_close' "
                               "AND ticker = :t", t=ticker))
     frozen = test[test["ticker"] == ticker]
     assert any(abs(live[pid] - ret) > 1e-9 for pid, ret in zip(frozen["post_id"], frozen["ret"]))

@@ -8,7 +8,7 @@ import pytest
 
 from finsent.cli import main
 from finsent.errors import ConfigError
-from finsent.data.labels import LabelDefinition, label_posts
+from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
 from tests.data.board import add_posts, add_prices, post, query
 
 T = "005930"
@@ -17,6 +17,10 @@ T = "005930"
 CLOSES = {date(2024, 2, 7): 95, date(2024, 2, 8): 100, date(2024, 2, 13): 110, date(2024, 2, 14): 110,
           date(2024, 2, 15): 99, date(2024, 2, 16): 99, date(2024, 2, 19): 100.5, date(2024, 2, 20): 101}
 HALT = (date(2024, 2, 14),)
+# the opens: overnight gaps (02-13 opens at 104 after 100; 02-15 at 108 after 110); the halt day
+# and 02-20 open at their close
+OPENS = {date(2024, 2, 7): 95, date(2024, 2, 8): 97, date(2024, 2, 13): 104, date(2024, 2, 15): 108,
+         date(2024, 2, 16): 99, date(2024, 2, 19): 99.5}
 POSTS = {  # name -> KST time
     "thu_0859": datetime(2024, 2, 8, 8, 59), "thu_0900": datetime(2024, 2, 8, 9, 0),
     "thu_1529": datetime(2024, 2, 8, 15, 29), "thu_1531": datetime(2024, 2, 8, 15, 31),
@@ -28,7 +32,7 @@ POSTS = {  # name -> KST time
 
 @pytest.fixture
 def board(engine):
-    add_prices(engine, T, CLOSES, halted=HALT)
+    add_prices(engine, T, CLOSES, halted=HALT, opens=OPENS)
     rows = [post(T, when, name, post_id=i) for i, (name, when) in enumerate(POSTS.items(), start=1)]
     add_posts(engine, rows)
     return {name: i for i, name in enumerate(POSTS, start=1)}
@@ -126,3 +130,106 @@ def test_a_name_cannot_change_meaning(engine, board):
     label_posts(engine, LabelDefinition.build("next_session", name="mine"))
     with pytest.raises(ConfigError, match="exists with rule=next_session"):
         label_posts(engine, LabelDefinition.build("same_day", name="mine"))
+
+
+def test_next_open_close_pays_the_session_from_its_open(engine, board):
+    report = label_posts(engine, LabelDefinition.build("next_open_close"))
+    got = labels(engine, "next_open_close")
+    session_13 = (D(2024, 2, 13), D(2024, 2, 8), D(2024, 2, 13), 0.05769, "up")  # 104 -> 110, not 100 -> 110
+    assert got == {
+        "thu_0859": (D(2024, 2, 8), D(2024, 2, 7), D(2024, 2, 8), 0.03093, "up"),     # 97 -> 100
+        "thu_0900": session_13, "thu_1529": session_13, "thu_1531": session_13, "saturday": session_13,
+        "tue_2000": (D(2024, 2, 15), D(2024, 2, 13), D(2024, 2, 15), -0.08333, "down"),  # 108 -> 99, past the halt
+        "thu_1000": (D(2024, 2, 16), D(2024, 2, 15), D(2024, 2, 16), 0.0, "flat"),      # 99 -> 99
+        "fri_1600": (D(2024, 2, 19), D(2024, 2, 16), D(2024, 2, 19), 0.01005, "up"),    # 99.5 -> 100.5
+    }
+    assert "tue_2100" not in got and report.unlabelled == 1
+    # the same session as next_session for every post: only where the return starts differs
+    label_posts(engine, LabelDefinition.build("next_session"))
+    close_to_close = labels(engine, "next_session")
+    assert {k: v[:3] for k, v in got.items()} == {k: v[:3] for k, v in close_to_close.items()}
+    two = labels(engine, label_posts(engine, LabelDefinition.build("next_open_close", horizon=2)).definition)
+    assert two["thu_0900"] == (D(2024, 2, 13), D(2024, 2, 8), D(2024, 2, 15), -0.04808, "down")  # 104 -> 99
+    assert two["fri_1600"] == (D(2024, 2, 19), D(2024, 2, 16), D(2024, 2, 20), 0.01508, "up")   # 99.5 -> 101
+
+
+def test_the_overnight_gap_is_not_tradable(engine):
+    # a post at 22:00 on Monday: its session is Tuesday. The whole move is the overnight gap (Monday
+    # closes at 100, Tuesday opens at 105 and closes there): public before the open, not tradable.
+    add_prices(engine, T, {D(2024, 3, 4): 100, D(2024, 3, 5): 105}, opens={D(2024, 3, 5): 105})
+    add_posts(engine, [post(T, datetime(2024, 3, 4, 22, 0), "monday night", post_id=1)])
+    for rule in STANDARD_DEFINITIONS:
+        label_posts(engine, LabelDefinition.build(rule))
+    assert labels(engine, "next_session") == {"monday night": (D(2024, 3, 5), D(2024, 3, 4), D(2024, 3, 5),
+                                                               0.05, "up")}
+    assert labels(engine, "next_open_close") == {"monday night": (D(2024, 3, 5), D(2024, 3, 4), D(2024, 3, 5),
+                                                                  0.0, "flat")}
+
+
+def test_next_open_close_on_the_csat_day_starts_at_its_ten_oclock_open(engine):
+    # Wed 2025-11-12, Thu 2025-11-13 (CSAT: opens 10:00), Fri 2025-11-14
+    add_prices(engine, T, {D(2025, 11, 12): 100, D(2025, 11, 13): 110, D(2025, 11, 14): 99},
+               opens={D(2025, 11, 13): 104, D(2025, 11, 14): 108})
+    add_posts(engine, [post(T, datetime(2025, 11, 13, 9, 30), "before the late open", post_id=1),
+                       post(T, datetime(2025, 11, 13, 10, 0), "at the late open", post_id=2)])
+    label_posts(engine, LabelDefinition.build("next_open_close"))
+    assert labels(engine, "next_open_close") == {
+        "before the late open": (D(2025, 11, 13), D(2025, 11, 12), D(2025, 11, 13), 0.05769, "up"),
+        "at the late open": (D(2025, 11, 14), D(2025, 11, 13), D(2025, 11, 14), -0.08333, "down")}
+
+
+def test_a_session_without_an_open_gets_no_label(engine, board):
+    # a bar stored before the bar check (migration 0005 checks new rows only) with an open of 0
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE prices DROP CONSTRAINT prices_bar_is_sane")
+        conn.exec_driver_sql("UPDATE prices SET open = 0, low = 0 WHERE trade_date = '2024-02-13'")
+    label_posts(engine, LabelDefinition.build("next_open_close"))
+    got = labels(engine, "next_open_close")
+    assert not {"thu_0900", "thu_1529", "thu_1531", "saturday"} & set(got)
+    assert {"thu_0859", "tue_2000", "fri_1600"} <= set(got)  # other sessions are unaffected
+
+
+def test_next_open_close_is_incremental_and_relabels_changed_prices(engine, board):
+    label_posts(engine, LabelDefinition.build("next_open_close"))
+    assert label_posts(engine, LabelDefinition.build("next_open_close")).labelled == 0  # idempotent
+    add_prices(engine, T, {date(2024, 2, 21): 105}, opens={date(2024, 2, 21): 100})
+    assert label_posts(engine, LabelDefinition.build("next_open_close")).labelled == 1
+    assert labels(engine, "next_open_close")["tue_2100"][-2:] == (0.05, "up")
+    # a re-fetch changes 02-13's open: the posts of that session and the one whose base it is are redone
+    add_prices(engine, T, {date(2024, 2, 13): 110}, opens={date(2024, 2, 13): 100})
+    report = label_posts(engine, LabelDefinition.build("next_open_close"))
+    assert report.labelled == 5 and report.relabelled == 5
+    got = labels(engine, "next_open_close")
+    assert got["thu_0900"][-2:] == (0.1, "up") and got["tue_2000"][-2:] == (-0.08333, "down")
+
+
+def test_a_late_session_before_the_posts_session_relabels_it(engine):
+    # 02-19's bar arrives after 02-20's: the Friday-evening post first gets 02-20, then its true session
+    add_prices(engine, T, {D(2024, 2, 16): 99, D(2024, 2, 20): 101}, opens={D(2024, 2, 20): 100})
+    add_posts(engine, [post(T, datetime(2024, 2, 16, 16, 0), "friday evening", post_id=1)])
+    label_posts(engine, LabelDefinition.build("next_open_close"))
+    assert labels(engine, "next_open_close")["friday evening"][0] == D(2024, 2, 20)
+    add_prices(engine, T, {D(2024, 2, 19): 100.5}, opens={D(2024, 2, 19): 99.5})
+    report = label_posts(engine, LabelDefinition.build("next_open_close"))
+    assert report.relabelled == 1
+    assert labels(engine, "next_open_close") == {
+        "friday evening": (D(2024, 2, 19), D(2024, 2, 16), D(2024, 2, 19), 0.01005, "up")}
+
+
+def test_label_without_a_definition_writes_every_standard_one(engine, board, capsys):
+    assert main(["label"]) == 0
+    out = capsys.readouterr().out
+    assert "definition next_open_close: 8 new labels" in out and "definition next_session: 8 new labels" in out
+    assert set(query(engine, "SELECT DISTINCT definition FROM labels")) == {("next_open_close",), ("next_session",)}
+    assert main(["label", "--definition", "same_day"]) == 0
+    assert set(query(engine, "SELECT DISTINCT definition FROM labels")) == {
+        ("next_open_close",), ("next_session",), ("same_day",)}
+    assert main(["label", "--horizon", "2"]) == 0  # options apply to every standard definition
+    assert {"next_open_close_h2", "next_session_h2"} <= {n for (n,) in query(engine, "SELECT name FROM "
+                                                                                     "label_definitions")}
+
+
+def test_label_name_needs_a_definition(engine, board, caplog):
+    assert main(["label", "--name", "mine"]) == 2
+    assert "--name needs --definition" in caplog.text
+    assert query(engine, "SELECT count(*) FROM label_definitions") == [(0,)]

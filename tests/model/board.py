@@ -7,7 +7,7 @@ import random
 from datetime import date, datetime, timedelta
 
 from finsent.data.build import DatasetSpec
-from finsent.data.labels import LabelDefinition, label_posts
+from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from tests.data.board import add_posts, add_prices, post
 
@@ -45,7 +45,8 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
                 written = datetime.combine(previous, datetime.min.time()) + timedelta(hours=16, minutes=k * 7)
                 rows.append(post(ticker, written, f"{' '.join(words)} {k}", post_id=next(ids)))
     add_posts(engine, rows)
-    label_posts(engine, LabelDefinition.build("next_session"))
+    for rule in STANDARD_DEFINITIONS:
+        label_posts(engine, LabelDefinition.build(rule))
     check_quality(engine)
 
 

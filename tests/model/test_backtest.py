@@ -9,7 +9,6 @@ import sys
 import time
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -19,6 +18,7 @@ from finsent.config import load_settings
 from finsent.ml.backtest import run_backtest
 from finsent.ml.backtest.report import SHORT_SALE_BAN, long_short
 from finsent.ml.backtest.walk import BacktestSpec
+from finsent.ml.models.lora import LoraClassifier, LoraSpec
 from finsent.ml.registry import tracking_uri
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from tests.data.board import query
@@ -95,22 +95,51 @@ def test_no_signal_shows_neither(engine):
     assert "no evidence of skill" in report.to_markdown()
 
 
-def test_a_backtest_resumes_at_its_step(engine):
+SCORES = "SELECT ticker, post_id, trained_through, p_up FROM backtest_scores WHERE backtest = :b ORDER BY 1, 2"
+
+
+def test_a_backtest_walked_in_chunks_scores_every_post_exactly_as_one_run(engine):
     make_board(engine, planted=True, sessions=70)
     settings = load_settings()
     whole, _ = run_backtest(settings, engine, "whole", SPEC)
     part, report = run_backtest(settings, engine, "parts", SPEC, steps_per_run=3)
     assert report is None and part.done == 3
     assert query(engine, "SELECT max(step) FROM backtest_steps WHERE backtest = 'parts'") == [(2,)]
-    part, report = run_backtest(settings, engine, "parts", SPEC)
-    assert report is not None and part.done == len(whole.steps)
-    same = "SELECT ticker, post_id, trained_through, p_up FROM backtest_scores WHERE backtest = :b ORDER BY 1, 2"
-    resumed, uninterrupted = query(engine, same, b="parts"), query(engine, same, b="whole")
-    assert [r[:3] for r in resumed] == [r[:3] for r in uninterrupted]
-    # the same models; only the warm start of the first resumed step differs (optimiser tolerance)
-    assert np.allclose([r[3] for r in resumed], [r[3] for r in uninterrupted], atol=5e-3)
+    while report is None:  # then one step per run: each run restores the state the last one committed
+        part, report = run_backtest(settings, engine, "parts", SPEC, steps_per_run=1)
+    assert part.done == len(whole.steps) > 5
+    uninterrupted = query(engine, SCORES, b="whole")
+    assert query(engine, SCORES, b="parts") == uninterrupted  # the stored values, exactly
+    # only the newest step keeps its warm-start state
+    assert query(engine, "SELECT step FROM backtest_steps WHERE backtest = 'parts' AND warm_state IS NOT NULL") \
+        == [(len(whole.steps) - 1,)]
     # other settings under the same name: a clear error, nothing mixed in
     assert main(["backtest", "parts", "--train-sessions", "25", "--step-sessions", "4"]) == 2
+
+
+def test_a_lora_walk_resumed_in_chunks_trains_each_step_as_one_run(engine, tiny_model):
+    make_board(engine, planted=True, sessions=24, per_session=6)
+    settings = load_settings()
+    spec = BacktestSpec(model="lora", train_sessions=10, step_sessions=6,
+                        lora={"base_model": str(tiny_model), "prompt": "zero-shot", "max_steps": 3, "batch_size": 8,
+                              "device": "cpu", "lora_r": 4, "seed": 5})
+    whole, _ = run_backtest(settings, engine, "whole", spec)
+    report = None
+    while report is None:
+        _, report = run_backtest(settings, engine, "parts", spec, steps_per_run=1)
+    assert len(whole.steps) >= 2
+    assert query(engine, SCORES, b="parts") == query(engine, SCORES, b="whole")
+    # step 1 trained with the seed 5 + 1: the same adapter as a plain fit of its window with that seed
+    step = whole.steps[1]
+    posts = whole.posts
+    in_window = posts["session_date"].between(step.train_from, step.train_through) & posts["label"].isin(["up", "down"])
+    scored = posts[posts["session_date"].between(step.score_from, step.score_to)]
+    model = LoraClassifier(LoraSpec.from_options(**{**spec.lora, "seed": 6}))
+    model.fit(posts.loc[in_window, "title"].tolist(), (posts.loc[in_window, "label"] == "up").to_numpy().astype(int))
+    expected = dict(zip(scored["post_id"], model.predict_proba(scored["title"].tolist())))
+    stored = query(engine, "SELECT post_id, p_up FROM backtest_scores WHERE backtest = 'whole' AND session_date "
+                           "BETWEEN :a AND :b", a=step.score_from, b=step.score_to)
+    assert stored and all(abs(p - expected[pid]) < 1e-6 for pid, p in stored)
 
 
 def test_a_killed_backtest_resumes(engine, database_url):
@@ -139,16 +168,69 @@ def test_a_killed_backtest_resumes(engine, database_url):
     assert f"resuming after {done_before} of {total} steps" in resumed.stderr
     steps = query(engine, "SELECT count(*), max(step) FROM backtest_steps WHERE backtest = 'killed'")
     assert steps == [(total, total - 1)]
+    # and it scored every post exactly as one uninterrupted walk of the same settings
+    whole, _ = run_backtest(load_settings(), engine, "whole", BacktestSpec(train_sessions=20, step_sessions=2))
+    assert len(whole.steps) == total
+    assert query(engine, SCORES, b="killed") == query(engine, SCORES, b="whole")
+
+
+def test_a_kill_during_the_mlflow_logging_leaves_no_orphan_run(engine):
+    make_board(engine, planted=True, sessions=40)
+    args = ["orphan", "--train-sessions", "20", "--step-sessions", "5"]
+    killed = subprocess.run([sys.executable, "-m", "tests.model.backtest_kill_job", *args], env=os.environ.copy(),
+                            check=False, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    client = MlflowClient(tracking_uri(load_settings()))
+    experiment = client.get_experiment_by_name("finsent").experiment_id
+    (left,) = client.search_runs([experiment], "tags.backtest = 'orphan'")
+    assert left.info.status == "RUNNING"  # killed half-way: metrics logged, no report yet
+    assert query(engine, "SELECT status, mlflow_run_id FROM backtests") == [("running", left.info.run_id)]
+    resumed = subprocess.run([sys.executable, "-m", "finsent.cli", "backtest", *args], env=os.environ.copy(),
+                             check=False, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (run,) = client.search_runs([experiment], "tags.backtest = 'orphan'")  # one run: the same, finished
+    assert run.info.run_id == left.info.run_id and run.info.status == "FINISHED"
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "backtest")} == {
+        "backtest/report.md", "backtest/long_short.csv"}
+    assert "oos_accuracy" in run.data.metrics
+    assert query(engine, "SELECT status, mlflow_run_id FROM backtests") == [("done", run.info.run_id)]
 
 
 @pytest.mark.parametrize("args, code, message", [
     (["backtest", "../x"], 2, "backtest name '../x'"),
-    (["backtest", "short", "--train-sessions", "500"], 1, "a walk needs more than --train-sessions (500)"),
+    (["backtest", "short", "--train-sessions", "500"], 2, "a walk needs more than --train-sessions (500)"),
     (["backtest", "bad", "--rules", "nope"], 2, "unknown quality rule(s) nope"),
     (["backtest", "tax", "--sell-tax-bps", "-1"], 2, "--sell-tax-bps must be in [0, 10000), got -1.0"),
+    (["backtest", "tiny", "--train-sessions", "9"], 2, "--train-sessions must be at least 10"),
 ])
 def test_bad_backtest_input_is_a_clear_error(engine, args, code, message, caplog):
     make_board(engine, planted=True, sessions=40)
     assert main(args) == code
     assert message in caplog.text
     assert query(engine, "SELECT count(*) FROM backtest_scores") == [(0,)]
+    assert query(engine, "SELECT count(*) FROM backtests") == [(0,)]
+
+
+@pytest.mark.parametrize("train_sessions, message", [
+    ("1", "--train-sessions must be at least 10"),
+    ("5000", "a walk needs more than --train-sessions (5000)"),
+])
+def test_an_impossible_walk_exits_2_before_writing_anything(engine, train_sessions, message):
+    make_board(engine, planted=True, sessions=40)
+    command = [sys.executable, "-m", "finsent.cli", "backtest", "x", "--train-sessions", train_sessions]
+    done = subprocess.run(command, env=os.environ.copy(), check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert query(engine, "SELECT count(*) FROM backtests") == [(0,)]  # nothing blocks the name
+    again = subprocess.run([*command[:-1], "20"], env=os.environ.copy(), check=False, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_a_window_of_one_class_is_refused_before_anything_is_written(engine, caplog):
+    make_board(engine, planted=True, sessions=40)
+    first = query(engine, "SELECT min(session_date) FROM labels")[0][0]
+    with engine.begin() as conn:  # the first weeks only ever went up
+        conn.exec_driver_sql("UPDATE labels SET label = 'up' WHERE session_date < %(d)s::date + 30", {"d": first})
+    assert main(["backtest", "x", "--train-sessions", "12"]) == 2
+    assert "has one class only" in caplog.text
+    assert query(engine, "SELECT count(*) FROM backtests") == [(0,)]

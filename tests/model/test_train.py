@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, datetime
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, tra
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.orchestration.tasks import score_and_index
-from tests.data.board import query
+from tests.data.board import add_posts, add_prices, post, query
 from tests.model.board import VERDICT_SPEC, make_board
 
 
@@ -154,6 +155,22 @@ def test_scoring_twice_adds_nothing_and_builds_the_daily_index(engine, planted):
     ((n_posts, sessions),) = query(engine, "SELECT sum(n_posts), count(DISTINCT session_date) FROM daily_sentiment")
     flagged = query(engine, "SELECT count(DISTINCT (ticker, post_id)) FROM post_flags")[0][0]
     assert n_posts == total_posts - flagged and sessions > 50
+
+
+def test_the_daily_index_counts_a_post_before_the_late_csat_open_for_that_day(engine, planted):
+    settings = load_settings()
+    version = train_model(settings, engine, planted, "baseline").version
+    # 2024-11-14 was the CSAT day: the KRX opened at 10:00 (session_hours), not 09:00
+    add_prices(engine, "035420", {date(2024, 11, 13): 100, date(2024, 11, 14): 101, date(2024, 11, 15): 102})
+    add_posts(engine, [post("035420", datetime(2024, 11, 14, 9, 30), "매수 가즈아", post_id=1),
+                       post("035420", datetime(2024, 11, 14, 10, 0), "손절 떡락", post_id=2)])
+    score_posts(settings, engine, alias=str(version))
+    rows = query(engine, "SELECT session_date, n_posts FROM daily_sentiment WHERE ticker = '035420' ORDER BY 1")
+    assert rows == [(date(2024, 11, 14), 1), (date(2024, 11, 15), 1)]
+    # the same session as the labels give those posts
+    label_posts(engine, LabelDefinition.build("next_open_close"))
+    assert query(engine, "SELECT post_id, session_date FROM labels WHERE ticker = '035420' AND definition = "
+                         "'next_open_close' ORDER BY 1") == [(1, date(2024, 11, 14)), (2, date(2024, 11, 15))]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -39,9 +39,10 @@ class BoardGenerator:
 
     def plant_signal(self, share: float, accuracy: float = 0.85) -> int:
         """Re-title a ``share`` of the top-level posts so they say which way their next session
-        closes (the session that opens at 09:00 after the post, against the one before it), right
-        with probability ``accuracy``. Returns how many posts carry the signal. The demo board uses
-        it so that a model has something real to find."""
+        moves from its open to its close (the session that opens at 09:00 after the post: the
+        tradable move of ``next_open_close``), right with probability ``accuracy``. Returns how
+        many posts carry the signal. The demo board uses it so that a model has something real to
+        find."""
         rng = self._rng
         planted = 0
         for ticker, posts in self.posts.items():
@@ -52,9 +53,9 @@ class BoardGenerator:
                 if post.reply_depth or post.post_type != "normal" or rng.random() >= share:
                     continue
                 k = bisect.bisect_right(opens, post.written_at)  # first session opening after the post
-                if k == 0 or k >= len(sessions) or sessions[k].close == sessions[k - 1].close:
+                if k >= len(sessions) or sessions[k].close == sessions[k].open:
                     continue
-                up = (sessions[k].close > sessions[k - 1].close) == (rng.random() < accuracy)
+                up = (sessions[k].close > sessions[k].open) == (rng.random() < accuracy)
                 title = (f"{rng.choice(_SIGNAL_FILLER)} {name} {rng.choice(_SIGNAL_UP if up else _SIGNAL_DOWN)} "
                          f"{rng.randint(1, 999)}")
                 posts[index] = dataclasses.replace(post, title=title)

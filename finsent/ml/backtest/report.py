@@ -157,8 +157,8 @@ class BacktestReport:
 
         return "\n".join([
             f"# Walk-forward backtest `{self.name}`", "",
-            f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on the {s['train_sessions']} "
-            f"sessions that end at least max(embargo {s['embargo']}, horizon) sessions before it and scores the "
+            f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on {s['train_sessions']} "
+            f"sessions, skips {s['embargo']} (the embargo, plus horizon - 1) and scores the "
             f"posts of the next {s['step_sessions']} sessions, so every post is scored by a model that never saw "
             f"its session: {c['n_steps']:.0f} steps, {c['n_posts']:.0f} scored up/down posts in "
             f"{c['n_clusters']:.0f} (stock, session) clusters on {c['n_sessions']:.0f} session dates.", "",
@@ -267,16 +267,39 @@ def _plots(report: BacktestReport, directory: Path) -> list[Path]:
     return paths
 
 
+def _report_run(client, engine: Engine, name: str) -> str:
+    """The MLflow run the report goes to: the one an interrupted logging left (its id is on the
+    backtest's row), or a new one whose id is committed there before anything is logged to it."""
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT mlflow_run_id FROM backtests WHERE name = %(n)s", {"n": name}).scalar()
+    if stored:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if client.get_run(stored).info.lifecycle_stage == "active":
+                return stored
+        except MlflowException:
+            pass  # deleted for good by hand: a new run
+    from finsent.ml.registry import EXPERIMENT
+
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    run_id = client.create_run(experiment, run_name=f"backtest-{name}",
+                               tags={"finsent.step": "backtest", "backtest": name}).info.run_id
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE backtests SET mlflow_run_id = %(r)s WHERE name = %(n)s", {"r": run_id, "n": name})
+    return run_id
+
+
 def log_report(settings, engine: Engine, report: BacktestReport) -> str:
-    """One MLflow run tagged ``backtest=NAME``: params, metrics, plots, the report; returns its id."""
+    """One MLflow run tagged ``backtest=NAME``: params, metrics, plots, the report; returns its id.
+    A second call (after a kill during the logging) logs into the same run again."""
     import mlflow
 
     from finsent.ml.registry import configure
 
-    configure(settings)
-    with tempfile.TemporaryDirectory(prefix="finsent-backtest-") as scratch, \
-            mlflow.start_run(run_name=f"backtest-{report.name}") as run:
-        mlflow.set_tags({"finsent.step": "backtest", "backtest": report.name})
+    client = configure(settings)
+    run_id = _report_run(client, engine, report.name)
+    with tempfile.TemporaryDirectory(prefix="finsent-backtest-") as scratch, mlflow.start_run(run_id=run_id):
         mlflow.log_params({k: str(v)[:500] for k, v in report.spec.items()})
         mlflow.log_metrics({**report.counts, **{k: v for k, v in report.metrics.items() if v == v}})
         for path in _plots(report, Path(scratch)):
@@ -284,6 +307,6 @@ def log_report(settings, engine: Engine, report: BacktestReport) -> str:
         mlflow.log_text(report.to_markdown(), "backtest/report.md")
         mlflow.log_text(report.book.to_csv(index=False), "backtest/long_short.csv")
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE backtests SET status = 'done', finished_at = now(), mlflow_run_id = %(r)s "
-                             "WHERE name = %(n)s", {"r": run.info.run_id, "n": report.name})
-    return run.info.run_id
+        conn.exec_driver_sql("UPDATE backtests SET status = 'done', finished_at = now() WHERE name = %(n)s",
+                             {"n": report.name})
+    return run_id

@@ -1,11 +1,14 @@
 """``finsent backtest``: a walk-forward over the session dates, resumable per step.
 
-At each step the model trains on the labelled (up/down) posts of the ``train_sessions`` sessions
-that end at least ``max(embargo, horizon)`` sessions before the step, then scores every post whose
-label session is one of the next ``step_sessions`` sessions. So a post is only ever scored by a
-model whose last training label (``trained_through``) came before the post's own session: the
-index of a session is what could have been known at its open. Each step commits its scores, its
-daily index rows and its ``backtest_steps`` row together; a killed run resumes at the next step.
+At each step the model trains on the labelled (up/down) posts of ``train_sessions`` sessions,
+skips ``embargo`` sessions (plus h - 1 for a horizon-h label: ``finsent.data.embargo``, the same
+meaning as a snapshot's), then scores every post whose label session is one of the next
+``step_sessions`` sessions. So a post is only ever scored by a model whose last training label
+(``trained_through``) was known before the post's own session opened. Each step commits its
+scores, its daily index rows, its ``backtest_steps`` row and the baseline's warm-start state
+together; a killed or chunked run resumes at the next step from that state, so it scores every
+post exactly as one uninterrupted run (LoRA steps train with the seed ``seed + step``).
+Every setting and every window is checked before anything is written.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
+from finsent.data.embargo import sessions_skipped
 from finsent.data.quality import ALL_RULES
 from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
@@ -31,12 +35,18 @@ from finsent.progress import Progress
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# Labels are shared by a stock's posts of one session: a window of fewer sessions holds only a
+# handful of independent outcomes per stock, which a model learns by heart, not from the text.
+MIN_TRAIN_SESSIONS = 10
+# 2: the embargo counts the sessions skipped (before, embargo 1 skipped none); a walk planned
+# otherwise is not resumed
+PLAN_VERSION = 2
 
 
 @dataclass(frozen=True)
 class BacktestSpec:
     model: str = "baseline"
-    definition: str = "next_session"
+    definition: str = "next_open_close"  # the tradable label: accuracy and IC use its return
     rules: tuple[str, ...] = ALL_RULES  # posts flagged by these are left out, as in a snapshot
     train_sessions: int = 120
     step_sessions: int = 5
@@ -54,6 +64,10 @@ class BacktestSpec:
                               ("--embargo", self.embargo)):
             if value < 1:
                 raise ConfigError(f"{option} must be at least 1, got {value}")
+        if self.train_sessions < MIN_TRAIN_SESSIONS:
+            raise ConfigError(f"--train-sessions must be at least {MIN_TRAIN_SESSIONS} (a window of "
+                              f"{self.train_sessions} session(s) holds too few independent labels), "
+                              f"got {self.train_sessions}")
         for option, bps in (("--cost-bps", self.cost_bps), ("--sell-tax-bps", self.sell_tax_bps)):
             if not 0 <= bps < 10_000:
                 raise ConfigError(f"{option} must be in [0, 10000), got {bps}")
@@ -75,13 +89,15 @@ class Step:
 
 
 def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int) -> list[Step]:
-    """Steps over the sorted session dates; the first one has a full training window behind it."""
-    gap = max(spec.embargo, horizon)  # a horizon-h label is known h - 1 sessions after its session
-    first = spec.train_sessions + gap - 1
+    """Steps over the sorted session dates; the first one has a full training window behind it.
+    Between a step's last training session and its first scored one lie exactly
+    ``sessions_skipped(embargo, horizon)`` sessions."""
+    gap = sessions_skipped(spec.embargo, horizon)
+    first = spec.train_sessions + gap  # the index of the first scored session
     steps = []
     for number, start in enumerate(range(first, len(sessions), spec.step_sessions)):
         end = min(start + spec.step_sessions, len(sessions)) - 1
-        steps.append(Step(number, sessions[start - gap - spec.train_sessions + 1], sessions[start - gap],
+        steps.append(Step(number, sessions[start - gap - spec.train_sessions], sessions[start - gap - 1],
                           sessions[start], sessions[end]))
     return steps
 
@@ -125,7 +141,7 @@ class BacktestRun:
 
 def _open(engine: Engine, name: str, spec: BacktestSpec, digest: str, steps: int, replace: bool) -> set[int]:
     """The backtest's row (created, or checked for a resume); the numbers of the steps already done."""
-    stored_spec = {**spec.to_json(), "input_hash": digest}
+    stored_spec = {**spec.to_json(), "input_hash": digest, "plan": PLAN_VERSION}
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         if replace:
             cur.execute("DELETE FROM backtests WHERE name = %s", (name,))
@@ -143,8 +159,10 @@ def _open(engine: Engine, name: str, spec: BacktestSpec, digest: str, steps: int
         return {row[0] for row in cur.fetchall()}
 
 
-def _save_step(engine: Engine, name: str, step: Step, scored: pd.DataFrame, n_train: int) -> None:
-    """Scores, daily index rows and the step row of one step: all committed together, or none."""
+def _save_step(engine: Engine, name: str, step: Step, scored: pd.DataFrame, n_train: int,
+               warm_state: bytes | None) -> None:
+    """Scores, daily index rows, the step row and the warm-start state after the step: all committed
+    together, or none. Only the newest step keeps its state (a resume needs no other)."""
     lines = "".join(f"{name}\t{t}\t{pid}\t{p:.6f}\t{step.train_through}\t{d}\n"
                     for t, pid, p, d in scored[["ticker", "post_id", "p_up", "session_date"]].itertuples(index=False))
     daily = (scored.groupby(["ticker", "session_date"])
@@ -156,10 +174,12 @@ def _save_step(engine: Engine, name: str, step: Step, scored: pd.DataFrame, n_tr
                         "VALUES (%s, %s, %s, %s, %s, %s)",
                         [(name, r.ticker, r.session_date, int(r.n_posts), float(r.mean_p_up), float(r.ret))
                          for r in daily.itertuples(index=False)])
+        cur.execute("UPDATE backtest_steps SET warm_state = NULL WHERE backtest = %s AND warm_state IS NOT NULL",
+                    (name,))
         cur.execute("INSERT INTO backtest_steps (backtest, step, trained_from, trained_through, scored_from, "
-                    "scored_to, n_train, n_scored) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    "scored_to, n_train, n_scored, warm_state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (name, step.number, step.train_from, step.train_through, step.score_from, step.score_to,
-                     n_train, len(scored)))
+                     n_train, len(scored), warm_state))
 
 
 class _Refit:
@@ -176,64 +196,94 @@ class _Refit:
 
             LoraSpec.from_options(**spec.lora)  # bad options fail before the first step
 
-    def fit_predict(self, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
+    def fit_predict(self, step: Step, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
         if self.spec.model == "baseline":
             return self.windowed.fit_predict(train, labels, score)
         from finsent.ml.models.lora import LoraClassifier, LoraSpec
 
-        model = LoraClassifier(LoraSpec.from_options(**self.spec.lora))
+        # a seed of the step's own: a resumed step trains exactly as it would have in one run
+        seed = (self.spec.lora.get("seed") or 0) + step.number
+        model = LoraClassifier(LoraSpec.from_options(**{**self.spec.lora, "seed": seed}))
         titles = self.posts["title"].to_numpy()
         model.fit(titles[train].tolist(), labels)
         return model.predict_proba(titles[score].tolist())
+
+    def warm_state(self) -> bytes | None:
+        """What the next step starts from (the baseline's coefficients; a LoRA step starts afresh)."""
+        return self.windowed.warm_state() if self.spec.model == "baseline" else None
+
+    def restore(self, engine: Engine, name: str, first: int) -> None:
+        """Before resuming at step ``first``: the state the step before it committed."""
+        if first == 0 or self.spec.model != "baseline":
+            return
+        with raw_connection(engine) as raw, raw.cursor() as cur:
+            cur.execute("SELECT warm_state FROM backtest_steps WHERE backtest = %s AND step = %s", (name, first - 1))
+            found = cur.fetchone()
+        if found and found[0] is not None:
+            self.windowed.restore(bytes(found[0]))
+            return
+        raise FinsentError(f"backtest {name!r}: step {first - 1} stored no warm-start state (an older walk); "
+                           "pass --replace to walk it again")
+
+
+def _windows(posts: pd.DataFrame, steps: list[Step]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per step: the training rows, their labels (1 = up) and the rows to score. A window with one
+    class only is an error here, before anything is written."""
+    session_of = pd.to_datetime(posts["session_date"]).to_numpy()
+    trainable = posts["label"].isin(["up", "down"]).to_numpy()
+    up = (posts["label"] == "up").to_numpy()
+    windows = []
+    for step in steps:
+        train = np.flatnonzero(trainable & (session_of >= np.datetime64(step.train_from))
+                               & (session_of <= np.datetime64(step.train_through)))
+        score = np.flatnonzero((session_of >= np.datetime64(step.score_from))
+                               & (session_of <= np.datetime64(step.score_to)))
+        if len(np.unique(up[train])) < 2:
+            raise ConfigError(f"step {step.number}: the window {step.train_from}..{step.train_through} has one "
+                              "class only; widen --train-sessions (nothing was written)")
+        windows.append((train, up[train].astype(np.int64), score))
+    return windows
+
+
+def _plan(engine: Engine, spec: BacktestSpec) -> tuple[pd.DataFrame, list[Step]]:
+    """The labelled posts and the steps; every way the walk cannot run is a ConfigError here."""
+    from finsent.data.labels import load_definition
+
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        horizon = load_definition(cur, spec.definition).horizon
+    posts = load_labelled_posts(engine, spec)
+    sessions = sorted(posts["session_date"].unique())
+    steps = plan_steps(sessions, spec, horizon)
+    if not steps:
+        raise ConfigError(
+            f"{len(sessions)} labelled sessions under {spec.definition!r}: a walk needs more than --train-sessions "
+            f"({spec.train_sessions}) + {sessions_skipped(spec.embargo, horizon)} skipped session(s) "
+            f"(embargo {spec.embargo}, horizon {horizon}); nothing was written")
+    return posts, steps
 
 
 def walk_forward(settings: Settings, engine: Engine, name: str, spec: BacktestSpec, *, replace: bool = False,
                  steps_per_run: int | None = None) -> BacktestRun:
     """Run (or resume) the walk; ``steps_per_run`` stops early, and the next call goes on from there."""
-    from finsent.data.labels import load_definition
-
     if not _NAME.match(name) or name in (".", ".."):
         raise ConfigError(f"backtest name {name!r}: use 1-100 letters, digits, '_', '-' or '.'")
     spec.validate()
     with advisory_lock(engine, f"backtest:{name}"):
-        with raw_connection(engine) as raw, raw.cursor() as cur:
-            horizon = load_definition(cur, spec.definition).horizon
-        posts = load_labelled_posts(engine, spec)
-        sessions = sorted(posts["session_date"].unique())
-        steps = plan_steps(sessions, spec, horizon)
-        if not steps:
-            raise FinsentError(f"{len(sessions)} labelled sessions under {spec.definition!r}: a walk needs more "
-                               f"than --train-sessions ({spec.train_sessions}) + max(--embargo, horizon)")
+        posts, steps = _plan(engine, spec)
+        windows = _windows(posts, steps)
+        refit = _Refit(spec, posts)
         done = _open(engine, name, spec, input_hash(posts), len(steps), replace)
         if done:
             log.info("backtest %s: resuming after %d of %d steps", name, len(done), len(steps))
         progress = Progress(log, f"backtest {name}", len(steps))
         progress.done = len(done)
-        refit = _Refit(spec, posts)
-        session_of = pd.to_datetime(posts["session_date"]).to_numpy()
-        trainable = posts["label"].isin(["up", "down"]).to_numpy()
-        up = (posts["label"] == "up").to_numpy()
-
-        def window(step: Step) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            train = np.flatnonzero(trainable & (session_of >= np.datetime64(step.train_from))
-                                   & (session_of <= np.datetime64(step.train_through)))
-            score = np.flatnonzero((session_of >= np.datetime64(step.score_from))
-                                   & (session_of <= np.datetime64(step.score_to)))
-            if len(np.unique(up[train])) < 2:
-                raise FinsentError(f"step {step.number}: the window {step.train_from}..{step.train_through} has "
-                                   "one class only; widen --train-sessions")
-            return train, up[train].astype(np.int64), score
-
         pending = [step for step in steps if step.number not in done]
-        if pending and pending[0].number > 0 and spec.model == "baseline":
-            # the windowed baseline warm-starts from the step before: fit that window again first,
-            # so a resumed walk starts where the interrupted one was (up to the optimiser's tolerance)
-            train, labels, _ = window(steps[pending[0].number - 1])
-            refit.fit_predict(train, labels, train[:1])
+        if pending:
+            refit.restore(engine, name, pending[0].number)
         for step in pending[:steps_per_run]:
-            train, labels, score = window(step)
-            scored = posts.iloc[score].assign(p_up=refit.fit_predict(train, labels, score))
-            _save_step(engine, name, step, scored, len(train))
+            train, labels, score = windows[step.number]
+            scored = posts.iloc[score].assign(p_up=refit.fit_predict(step, train, labels, score))
+            _save_step(engine, name, step, scored, len(train), refit.warm_state())
             done.add(step.number)
             progress.advance(note=f"scored {step.score_from}..{step.score_to} (trained through {step.train_through})")
         return BacktestRun(name, spec, steps, len(done), posts)
