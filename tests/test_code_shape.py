@@ -235,3 +235,20 @@ def test_every_imported_package_is_declared():
                 missing.append(f"{relative}: {module} (from {sorted(provided_by) or 'no installed distribution'}; "
                                f"declared groups {', '.join(_groups_for(relative))})")
     assert not missing, "imported but not declared in pyproject.toml:\n" + "\n".join(missing)
+
+
+# -- startup ------------------------------------------------------------------------------------------
+
+HEAVY = ("torch", "transformers", "peft", "mlflow", "sklearn")
+
+
+def test_the_cli_starts_without_the_heavy_libraries():
+    """ruff's TID253 keeps them out of the CLI modules' own imports; this catches them coming in
+    through anything those modules import."""
+    import subprocess
+
+    code = ("import sys; import finsent.cli, finsent.ingest.cli, finsent.data.cli, finsent.ml.cli, "
+            f"finsent.orchestration.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout
