@@ -7,8 +7,10 @@ read from the working directory (or ``FINSENT_ENV_FILE``) and never overrides th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from finsent.errors import ConfigError
 
@@ -65,7 +67,10 @@ def _environ() -> dict[str, str]:
     return merged
 
 
-def _number(env: dict[str, str], key: str, default, minimum, kind: type, what: str):
+_N = TypeVar("_N", int, float)
+
+
+def _number(env: dict[str, str], key: str, default: _N, minimum: _N, kind: Callable[[str], _N], what: str) -> _N:
     raw = env.get(key)
     if raw in (None, ""):
         return default

@@ -157,9 +157,9 @@ def _ticks(low: float, high: float, count: int = 3) -> list[float]:
     return [low + (high - low) * i / (count - 1) for i in range(count)]
 
 
-def svg_chart(points: Sequence[IndexPoint], width: int = 760, height: int = 200) -> str:
+def svg_chart(history: Sequence[IndexPoint], width: int = 760, height: int = 200) -> str:
     """mean P(up) (blue, left axis on its own range) and close (red, right axis) as two polylines."""
-    rows = [(p.session_date, p.mean_p_up, p.close) for p in points]
+    rows = [(p.session_date, p.mean_p_up, p.close) for p in history]
     if len(rows) < 2:
         return '<p class="muted">not enough sessions yet</p>'
     left, right, top, bottom = 56, 70, 22, 26

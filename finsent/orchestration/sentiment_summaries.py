@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
 from finsent.ml.registry import MODEL_NAME, alias_version, latest_decision, registry_client
 from finsent.orchestration.sentiment_queries import FinishedBacktest
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Summaries:
     no_champion_reason: str | None = None  # the newest version's champion decision, when there is no champion
 
 
-def champion_summary(client, mlflow_ui_url: str) -> Champion | None:
+def champion_summary(client: MlflowClient, mlflow_ui_url: str) -> Champion | None:
     number = alias_version(client, "champion")
     if number is None:  # no champion yet: the page says so
         return None
@@ -58,7 +62,7 @@ def champion_summary(client, mlflow_ui_url: str) -> Champion | None:
                     date.fromisoformat(seen) if seen else None)
 
 
-def backtest_summary(client, mlflow_ui_url: str, finished: FinishedBacktest) -> Backtest:
+def backtest_summary(client: MlflowClient, mlflow_ui_url: str, finished: FinishedBacktest) -> Backtest:
     run = client.get_run(finished.mlflow_run_id) if finished.mlflow_run_id else None
     link = f"{mlflow_ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}" if run else ""
     return Backtest(finished.name, dict(run.data.metrics) if run else {}, link)

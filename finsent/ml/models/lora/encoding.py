@@ -69,7 +69,7 @@ class PromptEncoder:
         return []
 
     def ids(self, text: str) -> list[int]:
-        return self.bos + self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.bos + list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _answer_ids(self) -> tuple[list[int], int, int]:
         """(answer ids both verbalisers share, first id where up differs, where down differs),

@@ -52,7 +52,9 @@ class PromptNetwork:
 
         if self.dtype == "float32":
             return contextlib.nullcontext()
-        return torch.autocast("cuda" if self.device.startswith("cuda") else "cpu", dtype=getattr(torch, self.dtype))
+        autocast: contextlib.AbstractContextManager = torch.autocast(
+            "cuda" if self.device.startswith("cuda") else "cpu", dtype=getattr(torch, self.dtype))
+        return autocast
 
     def forward_last(self, prefix_ids: list[int], rows: list[list[int]], prefix_cache: Any = None) -> Any:
         """Logits at each row's last token, for prompt prefix + row; right padding. With

@@ -51,7 +51,7 @@ def _base_directory(directory: Path, manifest: dict) -> Path:
     if isinstance(reference, str):  # manifests before hub id + revision: a bundled folder or a local path
         reference = {"bundled": reference} if manifest.get("bundled") else {"path": reference}
     if "bundled" in reference:
-        return directory / reference["bundled"]
+        return Path(directory, reference["bundled"])
     return locate_base(reference)
 
 
