@@ -5,7 +5,8 @@
 ids of whole prompts, ``network`` holds the model and scores titles (prefix-cached), ``training``
 is the loop, ``checkpoint`` its resumable state, ``persistence`` saves and loads a model, and
 ``classifier`` is finsent's model interface over them. Each uses the others' public names only,
-and the imports run one way: classifier -> training, persistence -> network -> encoding -> spec.
+and the imports run one way: classifier imports training and persistence, they import network,
+base_model and checkpoint, network imports encoding; nothing imports classifier but this package.
 """
 
 from finsent.ml.models.lora.classifier import LoraClassifier
