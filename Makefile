@@ -39,9 +39,10 @@ env:
 	@umask 077 && $(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
 	@chmod 600 .env && echo "wrote .env (chmod 600)"
 
-## lint: ruff (rules in pyproject.toml), also run first by `make test`
+## lint: ruff, then mypy on the typed boundaries (both configured in pyproject.toml); also run first by `make test`
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one)
 test: lint

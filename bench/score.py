@@ -27,6 +27,8 @@ from bench.common import Result, print_table
 from bench.train import polyglot_architecture, synthetic_titles
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.lora.base_model import load_base
+from finsent.ml.models.lora.network import PromptNetwork
 from finsent.ml.models.tiny import make_tiny_model
 
 
@@ -51,9 +53,11 @@ def main() -> None:
         base = (polyglot_architecture(Path(scratch) / "arch") if args.arch != "tiny"
                 else make_tiny_model(Path(scratch) / "tiny", titles))
         for prompt in ("study-2shot", "zero-shot"):
-            model = LoraClassifier(LoraSpec(base_model=str(base), prompt=prompt))
-            model.tokenizer, base_model = model._load_base()
-            model.model = get_peft_model(base_model, LoraConfig(r=8, target_modules=["query_key_value"])).eval()
+            spec = LoraSpec(base_model=str(base), prompt=prompt)
+            model = LoraClassifier(spec)
+            tokenizer, base_model = load_base(str(base), device=model.device, dtype=model.dtype, quantize=None)
+            adapted = get_peft_model(base_model, LoraConfig(r=8, target_modules=["query_key_value"])).eval()
+            model.network = PromptNetwork.build(tokenizer, adapted, spec, model.device, model.dtype)
             sync = torch.cuda.synchronize if model.device == "cuda" else (lambda: None)
             timings = {}
             for cached in (False, True):

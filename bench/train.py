@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import Result, print_table
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.lora.network import PromptNetwork
 from finsent.ml.models.tiny import make_tiny_model
 
 BULL = ["가즈아", "떡상", "매수", "반등", "폭등", "상한가", "호재", "실적 좋네요", "외인 매수"]
@@ -56,11 +57,11 @@ def polyglot_architecture(directory: Path) -> Path:
     return directory
 
 
-def naive_steps(model: LoraClassifier, titles: list[str], labels: np.ndarray, steps: int, batch: int) -> int:
+def naive_steps(model: PromptNetwork, titles: list[str], labels: np.ndarray, steps: int, batch: int) -> int:
     """fp32, every row padded to 512 tokens, no grouping: the loop people write first."""
     import torch
 
-    prefix_ids, rows = model.encoder.split(model._encode(titles))
+    prefix_ids, rows = model.encoder.split(model.encoder.encode(titles))
     up, down = model.encoder.up_id, model.encoder.down_id
     params = [p for p in model.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
@@ -69,7 +70,7 @@ def naive_steps(model: LoraClassifier, titles: list[str], labels: np.ndarray, st
     for step in range(steps):
         index = list(range(step * batch, (step + 1) * batch))
         padded = [rows[i] + [model.tokenizer.pad_token_id] * (pad_to - len(rows[i])) for i in index]
-        logits = model._forward_last(prefix_ids, padded)  # attends to the padding too: wasted work
+        logits = model.forward_last(prefix_ids, padded)  # attends to the padding too: wasted work
         target = torch.tensor([0 if labels[i] else 1 for i in index], device=model.device)
         loss = torch.nn.functional.cross_entropy(logits[:, [up, down]].float(), target)
         loss.backward()
@@ -107,9 +108,8 @@ def main() -> None:
         finsent.fit(titles, labels)
         sync()
         seconds = time.perf_counter() - started
-        real = sum(len(r) for r in finsent._encode(titles[: args.steps * args.batch_size]))  # whole prompts
-        naive = LoraClassifier(spec)
-        naive.tokenizer, naive.model = finsent.tokenizer, finsent.model  # same weights and adapter
+        real = sum(len(r) for r in finsent.encoder.encode(titles[: args.steps * args.batch_size]))  # whole prompts
+        naive = finsent.network  # same weights and adapter
         naive.model.train()
         started = time.perf_counter()
         naive_real = naive_steps(naive, titles, labels, args.steps, args.batch_size)

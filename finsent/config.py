@@ -9,8 +9,10 @@ runs on that folder (its MLflow server, the demo's board).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from finsent.errors import ConfigError
 
@@ -74,7 +76,10 @@ def _environ() -> dict[str, str]:
     return {**env_file, **{k: v for k, v in stack.items() if k not in _NOT_FROM_STACK}, **os.environ}
 
 
-def _number(env: dict[str, str], key: str, default, minimum, kind: type, what: str):
+_N = TypeVar("_N", int, float)
+
+
+def _number(env: dict[str, str], key: str, default: _N, minimum: _N, kind: Callable[[str], _N], what: str) -> _N:
     raw = env.get(key)
     if raw in (None, ""):
         return default

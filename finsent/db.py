@@ -166,7 +166,12 @@ def database_url(settings: Settings) -> str:
 
 
 def create_engine(settings: Settings) -> Engine:
-    return sa.create_engine(database_url(settings), pool_pre_ping=True, future=True)
+    return engine_for_url(database_url(settings))
+
+
+def engine_for_url(url: str) -> Engine:
+    """An engine (with its connection pool) for a database URL as ``database_url`` returns it."""
+    return sa.create_engine(url, pool_pre_ping=True, future=True)
 
 
 # --- migrations -----------------------------------------------------------------------------

@@ -45,22 +45,29 @@ def _auth_dependencies() -> list:
 app = FastAPI(title="finsent", docs_url=None, redoc_url=None, openapi_url=None, dependencies=_auth_dependencies())
 
 
-@lru_cache(maxsize=1)
-def _engine_for(database_url: str | None):
-    from finsent.config import load_settings
-    from finsent.db import create_engine
+@lru_cache(maxsize=8)
+def _engine_for(database_url: str):
+    """One engine (one connection pool) per database URL, kept across requests."""
+    from finsent.db import engine_for_url
 
-    return create_engine(load_settings())
+    return engine_for_url(database_url)
+
+
+def _page(ticker: str | None) -> str:
+    """The page, read with the settings as they are now (blocking: runs in the threadpool)."""
+    from finsent.config import load_settings
+    from finsent.db import database_url
+    from finsent.orchestration.sentiment_page import render_sentiment_page
+
+    settings = load_settings()
+    return render_sentiment_page(_engine_for(database_url(settings)), settings, ticker)
 
 
 @app.get("/sentiment", response_class=HTMLResponse)
 async def sentiment(ticker: str | None = Query(default=None, max_length=6)) -> HTMLResponse:
-    from finsent.config import load_settings
-    from finsent.orchestration.sentiment_page import CSP, render_sentiment_page
+    from finsent.orchestration.sentiment_page import CSP
 
-    settings = load_settings()
-    engine = _engine_for(settings.database_url)  # one engine per configured database
-    page = await run_in_threadpool(render_sentiment_page, engine, settings, ticker)
+    page = await run_in_threadpool(_page, ticker)
     return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                                        "Cache-Control": "private, no-store"})
 

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import parse_ticker_list
 from finsent.data.embargo import sessions_skipped
-from finsent.data.labels import count_stale_labels, load_definition
+from finsent.data.labels import LabelDefinition, count_stale_labels, load_definition
 from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.db import advisory_lock, raw_transaction
@@ -161,7 +161,8 @@ def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dic
     if n_train < 1 or (spec.test_frac and n_test < 1) or (spec.valid_frac and n_valid < 1):
         raise FinsentError(
             f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and "
-            f"{gap} session(s) skipped between parts (embargo {spec.embargo}, horizon {horizon}) leaves a part empty; use a wider date range or other fractions")
+            f"{gap} session(s) skipped between parts (embargo {spec.embargo}, horizon {horizon}) leaves a part empty; "
+            "use a wider date range or other fractions")
     ranges: dict[str, tuple[date, date] | None] = {"train": (dates[0], dates[n_train - 1])}
     cursor = n_train
     for part, size in (("valid", n_valid), ("test", n_test)):
@@ -200,52 +201,13 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
     try:
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             definition = load_definition(cur, spec.definition)
-            cur.execute("SELECT 1 FROM datasets WHERE name = %s", (name,))
-            if cur.fetchone() and not replace:
-                raise ConfigError(f"dataset {name!r} exists; snapshots are frozen (pass --replace to rebuild it)")
-            cur.execute("DELETE FROM datasets WHERE name = %s", (name,))
-            if spec.tickers:
-                cur.execute("SELECT array_agg(c) FROM unnest(%s::text[]) c WHERE c NOT IN (SELECT code FROM tickers)",
-                            (list(spec.tickers),))
-                unknown = cur.fetchone()[0]
-                if unknown:
-                    raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}")
-            stale = count_stale_labels(cur, spec.definition, list(spec.tickers) or None)
-            if stale:
-                raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
-                                   "were written (a re-fetch or a rewritten history, e.g. a split); run "
-                                   f"`{definition.command()}` first; nothing written")
-            params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
-                      "tickers": list(spec.tickers), "rules": list(spec.rules), "seed": str(spec.seed)}
-            if spec.rules:
-                cur.execute("SELECT count(*) FROM labels l WHERE l.definition = %(definition)s AND NOT EXISTS "
-                            "(SELECT 1 FROM post_quality q WHERE q.ticker = l.ticker AND q.post_id = l.post_id)",
-                            params)
-                unchecked = cur.fetchone()[0]
-                if unchecked:
-                    raise FinsentError(f"{unchecked} labelled posts have not been quality-checked; run "
-                                       "`finsent quality check` first (or build with --rules none)")
+            params = _check_selection(cur, name, spec, definition, replace)
             cur.execute(_candidates_sql(spec), params)
             if cur.rowcount == 0:
                 raise FinsentError(f"the selection is empty: no up/down labels under {spec.definition!r} "
                                    "in that range, tickers and rules; nothing written")
             _sample(cur, spec)
-            if spec.split == "time":
-                cur.execute("SELECT DISTINCT session_date FROM ds_rows ORDER BY 1")
-                ranges = _time_split_dates([r[0] for r in cur.fetchall()], spec, definition.horizon)
-                for part, span in ranges.items():
-                    if span:
-                        cur.execute("UPDATE ds_rows SET split = %s WHERE session_date BETWEEN %s AND %s",
-                                    (part, *span))
-                cur.execute("DELETE FROM ds_rows WHERE split IS NULL")  # the embargo sessions
-            else:
-                cur.execute("SELECT count(*) FROM ds_rows")
-                total = cur.fetchone()[0]
-                n_test, n_valid = round(total * spec.test_frac), round(total * spec.valid_frac)
-                cur.execute(
-                    "UPDATE ds_rows d SET split = CASE WHEN r.k <= %s THEN 'test' WHEN r.k <= %s THEN 'valid' "
-                    "ELSE 'train' END FROM (SELECT ticker, post_id, row_number() OVER (ORDER BY md5(draw)) AS k "
-                    "FROM ds_rows) r WHERE r.ticker = d.ticker AND r.post_id = d.post_id", (n_test, n_test + n_valid))
+            _assign_splits(cur, spec, definition.horizon)
             dropped = _drop_cross_split_titles(cur)
             if spec.balance:
                 _balance_parts(cur)
@@ -272,6 +234,57 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
     staging.rename(target)
     log.info("dataset %s: %d rows, hash %s, written to %s", name, rows, content_hash[:16], target)
     return DatasetSummary(name, content_hash, rows, counts, dropped, target)
+
+
+def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinition, replace: bool) -> dict:
+    """Refuse an existing name (without ``replace``), unknown tickers, stale labels and posts never
+    quality-checked; delete the old snapshot's rows when replacing. The query parameters of the selection."""
+    cur.execute("SELECT 1 FROM datasets WHERE name = %s", (name,))
+    if cur.fetchone() and not replace:
+        raise ConfigError(f"dataset {name!r} exists; snapshots are frozen (pass --replace to rebuild it)")
+    cur.execute("DELETE FROM datasets WHERE name = %s", (name,))
+    if spec.tickers:
+        cur.execute("SELECT array_agg(c) FROM unnest(%s::text[]) c WHERE c NOT IN (SELECT code FROM tickers)",
+                    (list(spec.tickers),))
+        unknown = cur.fetchone()[0]
+        if unknown:
+            raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}")
+    stale = count_stale_labels(cur, spec.definition, list(spec.tickers) or None)
+    if stale:
+        raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
+                           "were written (a re-fetch or a rewritten history, e.g. a split); run "
+                           f"`{definition.command()}` first; nothing written")
+    params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
+              "tickers": list(spec.tickers), "rules": list(spec.rules), "seed": str(spec.seed)}
+    if spec.rules:
+        cur.execute("SELECT count(*) FROM labels l WHERE l.definition = %(definition)s AND NOT EXISTS "
+                    "(SELECT 1 FROM post_quality q WHERE q.ticker = l.ticker AND q.post_id = l.post_id)",
+                    params)
+        unchecked = cur.fetchone()[0]
+        if unchecked:
+            raise FinsentError(f"{unchecked} labelled posts have not been quality-checked; run "
+                               "`finsent quality check` first (or build with --rules none)")
+    return params
+
+
+def _assign_splits(cur, spec: DatasetSpec, horizon: int) -> None:
+    """train / valid / test per row of ds_rows: by session date with an embargo (``time``), or by draw."""
+    if spec.split == "time":
+        cur.execute("SELECT DISTINCT session_date FROM ds_rows ORDER BY 1")
+        ranges = _time_split_dates([r[0] for r in cur.fetchall()], spec, horizon)
+        for part, span in ranges.items():
+            if span:
+                cur.execute("UPDATE ds_rows SET split = %s WHERE session_date BETWEEN %s AND %s",
+                            (part, *span))
+        cur.execute("DELETE FROM ds_rows WHERE split IS NULL")  # the embargo sessions
+    else:
+        cur.execute("SELECT count(*) FROM ds_rows")
+        total = cur.fetchone()[0]
+        n_test, n_valid = round(total * spec.test_frac), round(total * spec.valid_frac)
+        cur.execute(
+            "UPDATE ds_rows d SET split = CASE WHEN r.k <= %s THEN 'test' WHEN r.k <= %s THEN 'valid' "
+            "ELSE 'train' END FROM (SELECT ticker, post_id, row_number() OVER (ORDER BY md5(draw)) AS k "
+            "FROM ds_rows) r WHERE r.ticker = d.ticker AND r.post_id = d.post_id", (n_test, n_test + n_valid))
 
 
 def _sample(cur, spec: DatasetSpec) -> None:

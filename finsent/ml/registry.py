@@ -95,6 +95,22 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     return client
 
 
+def registry_client(settings: Settings):
+    """A client of finsent's tracking store and registry for reading, built with explicit URIs and
+    without touching MLflow's process-wide state (no ``set_tracking_uri``, no experiment created):
+    what a long-lived process serving many requests (the Airflow API server) builds per request."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri(settings)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except (MlflowException, OSError) as exc:  # a broken store: an error, never "no model"
+        raise FinsentError(f"the MLflow tracking server at {uri} did not answer: {exc}") from exc
+
+
 def log_pyfunc(model_dir: Path):
     """Log the model directory as a pyfunc ("models from code") in the active run."""
     import mlflow

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from finsent.orchestration.sentiment_page import _svg_chart, display_title
+from finsent.orchestration.sentiment_page import display_title, svg_chart
+from finsent.orchestration.sentiment_queries import IndexPoint
 
 
 def _polyline_ys(svg: str, colour: str) -> list[float]:
@@ -15,8 +16,9 @@ def _polyline_ys(svg: str, colour: str) -> list[float]:
 
 
 def test_a_small_movement_of_the_index_fills_its_own_axis():
-    rows = [(date(2026, 1, 1) + timedelta(days=i), 0.49 + 0.02 * (i % 2), 60_000.0 + 100 * i) for i in range(20)]
-    svg = _svg_chart(rows, height=200)
+    rows = [IndexPoint(date(2026, 1, 1) + timedelta(days=i), 0.49 + 0.02 * (i % 2), 60_000.0 + 100 * i, "champion")
+            for i in range(20)]
+    svg = svg_chart(rows, height=200)
     ys = _polyline_ys(svg, "#2563eb")
     assert max(ys) - min(ys) > 100  # of a 152-pixel plot; on a 0..1 axis it would be 3 pixels
     assert "mean P(up)" in svg and ">0.485<" in svg and ">0.515<" in svg  # labelled ticks of its own range

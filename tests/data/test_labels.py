@@ -7,8 +7,8 @@ from datetime import date, datetime
 import pytest
 
 from finsent.cli import main
-from finsent.errors import ConfigError
 from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
+from finsent.errors import ConfigError
 from tests.data.board import add_posts, add_prices, post, query
 
 T = "005930"

@@ -71,7 +71,7 @@ def test_report_counts_per_rule_and_ticker(engine, capsys):
     out = capsys.readouterr().out
     table = out.split("examples")[0]
     lines = {line.split()[0]: line.split()[1:] for line in table.splitlines() if line and line.split()[0] in
-             ALL_RULES + ("checked", "any")}
+             (*ALL_RULES, "checked", "any")}
     assert lines["off_topic"][:3] == ["0", "1", "1"]  # columns: 000660, 005930, total
     assert lines["spam_ad"][:3] == ["1", "0", "1"]
     assert lines["checked"] == ["2", "1", "3"]

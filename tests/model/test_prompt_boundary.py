@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.lora.base_model import load_base
+from finsent.ml.models.lora.network import PromptNetwork
 from finsent.ml.models.prompts import ANSWERS, prefix, suffix
 from finsent.ml.models.tiny import make_tiny_llama_model, make_tiny_model
 from tests.model.board import BEAR, BULL, NEUTRAL
@@ -30,11 +32,11 @@ def classifier(base, targets, prompt: str) -> LoraClassifier:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    model = LoraClassifier(LoraSpec(base_model=str(base), prompt=prompt, device="cpu", max_title_tokens=40))
-    model.tokenizer, base_model = model._load_base()
+    spec = LoraSpec(base_model=str(base), prompt=prompt, device="cpu", max_title_tokens=40)
+    tokenizer, base_model = load_base(str(base), device="cpu", dtype="float32", quantize=None)
     torch.manual_seed(0)
-    model.model = get_peft_model(base_model, LoraConfig(r=4, target_modules=targets, init_lora_weights=False)).eval()
-    return model
+    adapted = get_peft_model(base_model, LoraConfig(r=4, target_modules=targets, init_lora_weights=False)).eval()
+    return LoraClassifier(spec, network=PromptNetwork.build(tokenizer, adapted, spec, "cpu", "float32"))
 
 
 @pytest.mark.parametrize("prompt", ["study-2shot", "zero-shot"])
@@ -42,7 +44,7 @@ def test_a_post_is_the_whole_prompt_tokenised_at_once(family, prompt):
     base, targets = family
     model = classifier(base, targets, prompt)
     tok = model.tokenizer
-    rows = model._encode(TITLES)
+    rows = model.encoder.encode(TITLES)
     for title, row in zip(TITLES[:-1], rows):
         # the tokenizer on the whole text, its own special tokens included (BOS for Llama, none for NeoX)
         for answer in ANSWERS:

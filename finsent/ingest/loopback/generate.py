@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import html
+import random
 from datetime import date, datetime, time, timedelta
 
 from finsent.ingest.loopback.content import (
@@ -188,41 +189,41 @@ class BoardGenerator:
             for i, d in enumerate(days):
                 rate = min(80.0, max(5.0, rate + rng.gauss(0, 0.08)))
                 rates[d] = round(rate, 2)
+                before_split = split_idx is not None and i < split_idx
                 if i == halt_idx:
                     row = PriceRow(d, 0, 0, 0, close, 0)
                 else:
-                    # Mean-revert towards the anchor so prices stay in a realistic band.
-                    drift = -0.02 * (close - anchor) / anchor
-                    new_close = _round_tick(close * (1 + drift + rng.gauss(0, 0.015)))
-                    new_close = min(max(new_close, _round_tick(close * 0.71)), _round_tick(close * 1.29))
-                    open_ = _round_tick(close * (1 + rng.gauss(0, 0.006)))
-                    # Wicks: _round_tick never returns 0, hence the -100/+100 (a wick may be zero).
-                    wick_up = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
-                    wick_down = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
-                    high = max(open_, new_close) + wick_up
-                    low = max(100, min(open_, new_close) - wick_down)
-                    volume = int(base_volume * rng.uniform(0.4, 2.2))
-                    if split_idx is not None and i < split_idx:
-                        volume = max(SPLIT_RATIO, volume // SPLIT_RATIO * SPLIT_RATIO)  # divisible
-                    row = PriceRow(d, open_, high, low, new_close, volume)
-                    close = new_close
+                    row = _next_bar(rng, d, close, anchor, base_volume, divisible=before_split)
+                    close = row.close
                 adjusted.append(row)
-                if split_idx is not None and i < split_idx:
-                    raw.append(
-                        PriceRow(
-                            d,
-                            row.open * SPLIT_RATIO,
-                            row.high * SPLIT_RATIO,
-                            row.low * SPLIT_RATIO,
-                            row.close * SPLIT_RATIO,
-                            row.volume // SPLIT_RATIO,
-                        )
-                    )
-                else:
-                    raw.append(row)
+                raw.append(_unadjusted(row) if before_split else row)
             self.prices[ticker] = adjusted
             self.raw_prices[ticker] = raw
             self._foreign_rate[ticker] = rates
             self.halt_date[ticker] = days[halt_idx]
             if split_idx is not None:
                 self.split_date[ticker] = days[split_idx]
+
+
+def _next_bar(rng: random.Random, d: date, close: int, anchor: int, base_volume: int, *, divisible: bool) -> PriceRow:
+    """The session after one that closed at ``close``: a mean-reverting random step with wicks."""
+    # Mean-revert towards the anchor so prices stay in a realistic band.
+    drift = -0.02 * (close - anchor) / anchor
+    new_close = _round_tick(close * (1 + drift + rng.gauss(0, 0.015)))
+    new_close = min(max(new_close, _round_tick(close * 0.71)), _round_tick(close * 1.29))
+    open_ = _round_tick(close * (1 + rng.gauss(0, 0.006)))
+    # Wicks: _round_tick never returns 0, hence the -100/+100 (a wick may be zero).
+    wick_up = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+    wick_down = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+    high = max(open_, new_close) + wick_up
+    low = max(100, min(open_, new_close) - wick_down)
+    volume = int(base_volume * rng.uniform(0.4, 2.2))
+    if divisible:  # before a split: the raw volume is volume / SPLIT_RATIO exactly
+        volume = max(SPLIT_RATIO, volume // SPLIT_RATIO * SPLIT_RATIO)
+    return PriceRow(d, open_, high, low, new_close, volume)
+
+
+def _unadjusted(row: PriceRow) -> PriceRow:
+    """A bar before the split as it traded (prices x SPLIT_RATIO, volume / SPLIT_RATIO)."""
+    return PriceRow(row.trade_date, row.open * SPLIT_RATIO, row.high * SPLIT_RATIO, row.low * SPLIT_RATIO,
+                    row.close * SPLIT_RATIO, row.volume // SPLIT_RATIO)

@@ -1,4 +1,5 @@
-"""Where a base model comes from, and how a saved version names it so another machine finds it.
+"""Where a base model comes from, how it is loaded, and how a saved version names it so another
+machine finds it.
 
 A hub base is recorded as hub id + revision (the commit hash of the snapshot that was trained on)
 and read from the Hugging Face cache of the machine that serves it (``HF_HUB_CACHE``, else
@@ -12,8 +13,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-from finsent.errors import FinsentError
+from finsent.errors import ConfigError, FinsentError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,40 @@ def load_source(reference: str) -> tuple[str, dict]:
         return snapshot_download(reference, cache_dir=str(hf_hub_cache()), local_files_only=True), {}
     except (OSError, ValueError):  # not cached: from_pretrained downloads it into the cache
         return reference, {"cache_dir": str(hf_hub_cache())}
+
+
+def load_base(base_path: str, *, device: str, dtype: str, quantize: str | None,
+              tokenizer_path: str | Path | None = None) -> tuple[Any, Any]:
+    """(tokenizer, base model) of ``base_path``: its own tokenizer, or the one saved at
+    ``tokenizer_path``; the frozen base in the compute ``dtype`` on ``device`` (4-bit NF4 with
+    ``quantize="4bit"``). peft keeps the LoRA weights in float32 (the master copy) whatever it is."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source, extra = load_source(base_path)
+    try:
+        tokenizer = (AutoTokenizer.from_pretrained(tokenizer_path) if tokenizer_path
+                     else AutoTokenizer.from_pretrained(source, **extra))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--base-model {base_path!r} is not a loadable model: {exc}") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict = {**extra, "dtype": getattr(torch, dtype)}
+    if quantize == "4bit":
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.float16 if dtype == "float16" else torch.bfloat16
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute)
+        kwargs["device_map"] = {"": torch.device(device).index or 0}  # this rank's GPU
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--base-model {base_path!r} is not a loadable causal LM: {exc}") from None
+    if quantize != "4bit":
+        model.to(device)
+    return tokenizer, model
 
 
 def directory_size(directory: Path) -> int:

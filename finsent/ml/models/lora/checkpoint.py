@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class Checkpoints:
         self.identity = identity
         self.last = self.directory / "last"
 
-    def save(self, model, optimizer, schedule, scaler, position: Position) -> None:
+    def save(self, model: Any, optimizer: Any, schedule: Any, scaler: Any, position: Position) -> None:
         import torch
 
         tmp = self.directory / "last.partial"
@@ -90,7 +91,7 @@ class Checkpoints:
         log.info("checkpoint at step %d (epoch %d, batch %d) saved to %s", position.step, position.epoch,
                  position.batch, self.last)
 
-    def resume(self, model, optimizer, schedule, scaler, device: str) -> Position | None:
+    def resume(self, model: Any, optimizer: Any, schedule: Any, scaler: Any, device: str) -> Position | None:
         """Load the last checkpoint into the model and optimizer; None when there is none."""
         import torch
         from peft import set_peft_model_state_dict
@@ -124,7 +125,7 @@ class Checkpoints:
         log.info("training finished: checkpoint %s removed", self.last)
 
 
-def _as_rng_state(value) -> tuple:
+def _as_rng_state(value: Sequence) -> tuple:
     """random.setstate wants (version, tuple of ints, gauss) back as tuples."""
     version, internal, gauss = value
     return int(version), tuple(int(x) for x in internal), gauss

@@ -11,7 +11,9 @@ share with the prefix's own ids. The verbaliser ids are read off whole prompts t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from typing import Any
 
 from finsent.errors import FinsentError
 from finsent.ml.models.prompts import ANSWERS, prefix, suffix
@@ -29,10 +31,27 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, shuffle: bool,
+                           rng: random.Random) -> list[list[int]]:
+    """Row indices in batches of rows of similar length: sorted within chunks of 50 batches, so
+    dynamic padding stays small; with ``shuffle``, the rows and then the batches in ``rng``'s order."""
+    order = list(range(len(lengths)))
+    if shuffle:
+        rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start:start + chunk], key=lambda i: lengths[i])
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
 class PromptEncoder:
     """Token ids of whole prompts for one tokenizer and prompt style."""
 
-    def __init__(self, tokenizer, prompt: str, max_title_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, prompt: str, max_title_tokens: int) -> None:
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.max_title_tokens = max_title_tokens
@@ -50,7 +69,7 @@ class PromptEncoder:
         return []
 
     def ids(self, text: str) -> list[int]:
-        return self.bos + self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.bos + list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _answer_ids(self) -> tuple[list[int], int, int]:
         """(answer ids both verbalisers share, first id where up differs, where down differs),

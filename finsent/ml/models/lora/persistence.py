@@ -11,39 +11,39 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from finsent.errors import FinsentError
 from finsent.ml.models.base import read_manifest, write_manifest
-from finsent.ml.models.lora.base_model import BUNDLE_LIMIT_BYTES, base_reference, directory_size, locate_base
-from finsent.ml.models.lora.spec import LoraSpec
-
-if TYPE_CHECKING:
-    from finsent.ml.models.lora.classifier import LoraClassifier
+from finsent.ml.models.lora.base_model import BUNDLE_LIMIT_BYTES, base_reference, directory_size, load_base, locate_base
+from finsent.ml.models.lora.network import PromptNetwork
+from finsent.ml.models.lora.spec import LoraSpec, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
+KIND = "lora"  # the manifest's kind (finsent.ml.models.MODEL_KINDS)
 
-def save_lora(clf: LoraClassifier, directory: Path, *, bundle_base: bool | None = None) -> None:
+
+def save_lora(directory: Path, network: PromptNetwork, spec: LoraSpec, base_path: str, *,
+              bundle_base: bool | None = None) -> None:
     """Adapter, tokenizer and a manifest. The base is copied in when it is a local directory under
     500 MB (or ``bundle_base``), else named so the serving machine finds it in its hub cache."""
     directory.mkdir(parents=True, exist_ok=True)
-    clf.model.save_pretrained(directory / "adapter")
-    clf.tokenizer.save_pretrained(directory / "tokenizer")
-    base = Path(clf.base_path).expanduser()
+    network.model.save_pretrained(directory / "adapter")
+    network.tokenizer.save_pretrained(directory / "tokenizer")
+    base = Path(base_path).expanduser()
     if bundle_base is None:
         bundle_base = base.is_dir() and directory_size(base) < BUNDLE_LIMIT_BYTES
     if bundle_base:
         if not base.is_dir():
-            raise FinsentError(f"cannot bundle base model {clf.base_path!r}: not a local directory")
+            raise FinsentError(f"cannot bundle base model {base_path!r}: not a local directory")
         shutil.copytree(base, directory / "base", dirs_exist_ok=True)
         reference = {"bundled": "base"}
     else:
-        reference = base_reference(clf.base_path)
-    evaluated_as = {"quantize": clf.spec.quantize, "dtype": clf.dtype, "device": clf.device}
-    write_manifest(directory, clf.kind, spec=asdict(clf.spec), base=reference, evaluated_as=evaluated_as)
+        reference = base_reference(base_path)
+    evaluated_as = {"quantize": spec.quantize, "dtype": network.dtype, "device": network.device}
+    write_manifest(directory, KIND, spec=asdict(spec), base=reference, evaluated_as=evaluated_as)
 
 
 def _base_directory(directory: Path, manifest: dict) -> Path:
@@ -51,15 +51,21 @@ def _base_directory(directory: Path, manifest: dict) -> Path:
     if isinstance(reference, str):  # manifests before hub id + revision: a bundled folder or a local path
         reference = {"bundled": reference} if manifest.get("bundled") else {"path": reference}
     if "bundled" in reference:
-        return directory / reference["bundled"]
+        return Path(directory, reference["bundled"])
     return locate_base(reference)
 
 
-def load_lora(directory: Path, device: str = "auto") -> LoraClassifier:
+@dataclass(frozen=True)
+class SavedLora:
+    spec: LoraSpec  # as trained, with the device, quantization and dtype it is served in
+    base_path: str  # the base's directory on this machine
+    network: PromptNetwork  # the adapter on its base, in eval mode
+
+
+def load_lora(directory: Path, device: str = "auto") -> SavedLora:
+    """A saved model, served as it was evaluated (quantization, dtype; float16 becomes float32 on a CPU)."""
     import torch
     from peft import PeftModel
-
-    from finsent.ml.models.lora.classifier import LoraClassifier
 
     manifest = read_manifest(directory)
     evaluated = manifest.get("evaluated_as", {})
@@ -77,10 +83,12 @@ def load_lora(directory: Path, device: str = "auto") -> LoraClassifier:
     base = _base_directory(directory, manifest)
     if not base.is_dir():
         raise FinsentError(f"{directory}: its base model {base} is not on this machine")
-    model = LoraClassifier(spec, base_path=str(base))
-    model.tokenizer, base_model = model._load_base(tokenizer_path=directory / "tokenizer")
-    model.model = PeftModel.from_pretrained(base_model, directory / "adapter")
+    run_on = resolve_device(spec.device, spec.quantize)
+    compute = resolve_dtype(spec.dtype, run_on)
+    tokenizer, base_model = load_base(str(base), device=run_on, dtype=compute, quantize=quantize,
+                                      tokenizer_path=directory / "tokenizer")
+    model = PeftModel.from_pretrained(base_model, directory / "adapter")
     if quantize != "4bit":
-        model.model.to(model.device)
-    model.model.eval()
-    return model
+        model.to(run_on)
+    model.eval()
+    return SavedLora(spec, str(base), PromptNetwork.build(tokenizer, model, spec, run_on, compute))

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from finsent.errors import ConfigError
 
@@ -35,7 +36,7 @@ class LoraSpec:
     seed: int = 0
 
     @classmethod
-    def from_options(cls, *, all_linear: bool = False, **options) -> "LoraSpec":
+    def from_options(cls, *, all_linear: bool = False, **options: Any) -> "LoraSpec":
         """A spec from CLI/DAG options: unset (None) options keep their defaults."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)

@@ -1,0 +1,87 @@
+"""What the Sentiment page reads from MLflow: the champion and the newest backtest, as dataclasses.
+
+One request reads through one ``MlflowClient`` built for it with explicit URIs
+(``registry.registry_client``): the page runs inside the Airflow API server, a long-lived process
+whose MLflow globals (tracking URI, active experiment) it must not set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from finsent.config import Settings
+from finsent.errors import FinsentError
+from finsent.ml.evaluate import SKILL_P_VALUE
+from finsent.ml.registry import MODEL_NAME, alias_version, latest_decision, registry_client
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.orchestration.sentiment_queries import FinishedBacktest
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: int
+    metrics: dict[str, float]  # the test_* metrics of the run that registered it
+    link: str
+    seen_through: date | None = None  # the last session it trained or validated on (its tag)
+
+    @property
+    def has_verdict(self) -> bool:
+        return self.metrics.get("test_n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
+
+    @property
+    def shows_skill(self) -> bool:
+        """The evaluation's rule: enough test sessions and balanced accuracy above 0.5 at p < 0.05."""
+        return self.has_verdict and self.metrics.get("test_p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The newest finished walk-forward backtest: its name, headline metrics and MLflow run."""
+
+    name: str
+    metrics: dict[str, float]
+    link: str
+
+
+@dataclass(frozen=True)
+class Summaries:
+    champion: Champion | None
+    backtest: Backtest | None
+    registry_error: str | None = None  # why there is no champion line: the registry did not answer
+    no_champion_reason: str | None = None  # the newest version's champion decision, when there is no champion
+
+
+def champion_summary(client: MlflowClient, mlflow_ui_url: str) -> Champion | None:
+    number = alias_version(client, "champion")
+    if number is None:  # no champion yet: the page says so
+        return None
+    version = client.get_model_version(MODEL_NAME, str(number))
+    metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    seen = version.tags.get("seen_through")
+    return Champion(int(version.version), {k: v for k, v in metrics.items() if k.startswith("test_")},
+                    f"{mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}",
+                    date.fromisoformat(seen) if seen else None)
+
+
+def backtest_summary(client: MlflowClient, mlflow_ui_url: str, finished: FinishedBacktest) -> Backtest:
+    run = client.get_run(finished.mlflow_run_id) if finished.mlflow_run_id else None
+    link = f"{mlflow_ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}" if run else ""
+    return Backtest(finished.name, dict(run.data.metrics) if run else {}, link)
+
+
+def read_summaries(settings: Settings, finished: FinishedBacktest | None) -> Summaries:
+    """The champion (or why there is none) and the backtest ``finished``, through one client. A
+    registry that does not answer leaves the champion line saying so; the page still shows the data."""
+    try:
+        client = registry_client(settings)
+        champion = champion_summary(client, settings.mlflow_ui_url)
+    except FinsentError as exc:
+        return Summaries(None, None, registry_error=str(exc))
+    backtest = backtest_summary(client, settings.mlflow_ui_url, finished) if finished else None
+    reason = latest_decision(client) if champion is None else None
+    return Summaries(champion, backtest, no_champion_reason=reason)
