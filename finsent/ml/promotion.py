@@ -196,6 +196,8 @@ def decide(record: TrainingRecord, report: EvaluationReport, test: pd.DataFrame,
     why_not = record.ineligible_because()
     if why_not:
         return ChampionDecision(False, f"not eligible: {why_not}", previous=previous)
+    if not report.has_verdict:  # no test is reported, so nothing is spent (``train`` did not count it)
+        return ChampionDecision(False, f"not eligible: {report.verdict()}", previous=previous)
     alpha, bar = spending_alpha(attempt), threshold_text(attempt)
     p_skill = float(report.tests.get("p_value_balanced_accuracy", 1.0))
     skilled = bool(report.shows_skill and p_skill < alpha)

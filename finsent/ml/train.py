@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
 from finsent.errors import ConfigError, FinsentError, NotRegisteredError
-from finsent.ml.attempts import count_attempts, spending_alpha, threshold_text
+from finsent.ml.attempts import TOTAL_ALPHA, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
 from finsent.ml.evaluate import EvaluationReport, evaluate_predictions
 from finsent.ml.models.base import encode_labels
@@ -37,6 +37,7 @@ from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, in_sample_sessions, record_from_rows
 from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, private_run, register_version
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
     client = configure(settings, experiment)
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
             private_run(settings, run_name=f"train-{kind}-{dataset}") as run:
-        attempt = _start_attempt(client, run.info.run_id, kind, record)
+        attempt = _start_attempt(client, run.info.run_id, kind, record, test["session_date"].nunique())
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
                   "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
         params.update({k: str(v) for k, v in asdict(model.spec).items()} if kind == "lora" else model.params)
@@ -141,12 +142,17 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         return TrainOutcome(run.info.run_id, run.info.experiment_id, version, decision, report)
 
 
-def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord) -> int | None:
+def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_sessions: int) -> int | None:
     """Tag the run as an attempt before anything is fitted (a run that crashes still counts), and
-    return its number since the last champion; None for a snapshot that can never be promoted."""
+    return its number since the last champion; None for a snapshot that can never be promoted: its
+    label or split is ineligible, or its test part has fewer sessions than any verdict needs (no test
+    is reported on it, so it spends no alpha; a new install's first weeks do not raise the bar)."""
     import mlflow
 
     why_not = record.ineligible_because()
+    if why_not is None and test_sessions < MIN_SESSIONS_FOR_VERDICT:
+        why_not = (f"its test part has {test_sessions} session dates, fewer than the {MIN_SESSIONS_FOR_VERDICT} "
+                   "a verdict needs")
     mlflow.set_tags({"finsent.step": "train", "finsent.model_name": MODEL_NAME, "model": kind,
                      "finsent.eligible": "false" if why_not else "true", **record.tags()})
     if why_not:
@@ -154,7 +160,7 @@ def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord) -> in
         return None
     attempt = count_attempts(client, MODEL_NAME, run_id)
     mlflow.set_tags({"finsent.attempt": str(attempt), "finsent.alpha": f"{spending_alpha(attempt):.6g}"})
-    log.info("%s (alpha-spending: the levels of all attempts add up to 0.05)", threshold_text(attempt))
+    log.info("%s (alpha-spending: the levels of all attempts add up to %g)", threshold_text(attempt), TOTAL_ALPHA)
     return attempt
 
 

@@ -19,7 +19,7 @@ from finsent.ml.promotion import TrainingRecord, record_from_rows
 from finsent.ml.registry import MODEL_NAME, configure, tracking_uri
 from finsent.ml.train import train_model
 from tests.data.board import query
-from tests.model.board import make_board
+from tests.model.board import VERDICT_SPEC, make_board
 
 
 def train_runs(settings) -> list:
@@ -33,7 +33,7 @@ def test_every_attempt_is_counted_in_mlflow(engine, tmp_path, caplog):
     """Needs the tradable label: the default snapshot is a next_open_close one."""
     settings = load_settings()
     make_board(engine, planted=False, seed=4)
-    build_dataset(engine, "noise", DatasetSpec(), settings.data_dir)
+    build_dataset(engine, "noise", VERDICT_SPEC, settings.data_dir)
     caplog.set_level(logging.INFO, logger="finsent.ml.train")
     for _ in range(3):
         outcome = train_model(settings, engine, "noise", "baseline")
@@ -48,13 +48,18 @@ def test_every_attempt_is_counted_in_mlflow(engine, tmp_path, caplog):
     build_dataset(engine, "gap", DatasetSpec(definition="next_session"), settings.data_dir)
     ineligible = train_model(settings, engine, "gap", "baseline")
     assert ineligible.decision.verdict == "ineligible" and "not tradable" in ineligible.decision.reason
+    # so does a test part too short for any verdict (7 sessions): a new install's first weeks
+    build_dataset(engine, "short", DatasetSpec(), settings.data_dir)
+    short = train_model(settings, engine, "short", "baseline")
+    assert short.decision.verdict == "ineligible" and "too few sessions for a verdict" in short.decision.reason
     fifth = train_model(settings, engine, "noise", "baseline")
     assert fifth.decision.attempt == 5
     runs = train_runs(settings)
-    assert [r.data.tags.get("finsent.attempt") for r in runs] == ["1", "2", "3", "4", None, "5"]
+    assert [r.data.tags.get("finsent.attempt") for r in runs] == ["1", "2", "3", "4", None, None, "5"]
     assert [r.data.tags.get("finsent.verdict") for r in runs] == [
-        "not promoted", "not promoted", "not promoted", None, "ineligible", "not promoted"]
+        "not promoted", "not promoted", "not promoted", None, "ineligible", "ineligible", "not promoted"]
     assert runs[3].info.status == "FAILED" and runs[4].data.tags["finsent.eligible"] == "false"
+    assert runs[5].data.tags["finsent.eligible"] == "false"
     client = configure(settings)
     tags = client.get_model_version(MODEL_NAME, str(fifth.version)).tags
     assert tags["finsent.attempt"] == "5" and float(tags["finsent.alpha"]) == pytest.approx(0.04 * 6 / 3.14159**2 / 25,
