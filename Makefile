@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up up-celery down demo env lint test bench clean-venv compose-build compose-up compose-demo compose-down
+.PHONY: venv up up-celery down demo env lint test bench clean-venv compose-build compose-up compose-demo compose-down test-stack
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,9 +59,14 @@ compose-down:
 lint: venv
 	$(BIN)/ruff check .
 
-## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one)
+## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one);
+## the compose stack's checks are `make test-stack` (they need a Docker engine: .ci/run starts one)
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/stack
+
+## test-stack: the operator's checks of the docker compose stack (tests/stack; skipped without a Docker engine)
+test-stack: venv
+	$(BIN)/python -m pytest tests/stack
 
 ## bench: ingest throughput against a naive baseline and a bare COPY, in one run
 bench: venv

@@ -120,9 +120,13 @@ build() {
     wheelhouse "$BUILD_DIR/wheels" airflow
     check_cpu_wheels "$BUILD_DIR/wheels"
     serve "$BUILD_DIR/wheels"
-    remember FINSENT_POSTGRES_IMAGE "$(base postgres postgres:16)"
-    remember FINSENT_REDIS_IMAGE "$(base redis redis:7)"
-    remember FINSENT_AIRFLOW_BASE "$(base airflow apache/airflow:3.3.2-python3.11)"
+    local image
+    image=$(base postgres postgres:16) || exit 2
+    remember FINSENT_POSTGRES_IMAGE "$image"
+    image=$(base redis redis:7) || exit 2
+    remember FINSENT_REDIS_IMAGE "$image"
+    image=$(base airflow apache/airflow:3.3.2-python3.11) || exit 2
+    remember FINSENT_AIRFLOW_BASE "$image"
     airflow_base=$(dotenv FINSENT_AIRFLOW_BASE)
     log "finsent-airflow on $airflow_base"
     docker build "${PIP_ARGS[@]}" --build-arg "AIRFLOW_BASE=$airflow_base" -f docker/Dockerfile \

@@ -15,7 +15,8 @@ engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
 start() {
     if command -v docker >/dev/null 2>&1 && engine_answers; then
-        echo "running"  # someone else's engine: not ours to stop
+        rm -f "$state/dockerd.pid"  # someone else's engine (or an earlier run's): not ours to stop
+        echo "running"
         return 0
     fi
     if ! command -v dockerd >/dev/null 2>&1; then
@@ -66,7 +67,7 @@ stop() {
     [ -f "$state/dockerd.pid" ] || return 0
     local pid
     pid=$(cat "$state/dockerd.pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then  # a reused pid is left alone
         kill -TERM "$pid"
         for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
         if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" || true; fi
