@@ -75,6 +75,11 @@ wheelhouse() {  # $1: directory, $2: extras; the host's pip resolves, so its set
     echo "$stamp" >"$dir/.stamp"
 }
 
+image_python_wheels() {  # what this host's Python (3.11.x) skips by marker and Debian's 3.11.2 needs
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --dest "$1" -c constraints.txt \
+        'async-timeout>=4.0.3' >>"$1.log" 2>&1 || die "pip download async-timeout failed (log: $1.log)"
+}
+
 check_cpu_wheels() {  # no CUDA in the CPU image: a CUDA torch pulls nvidia-* wheels
     local dir=$1 cuda
     cuda=$(cd "$dir" && ls | grep -iE '^nvidia_|^triton-|^torch-[^+]*-' || true)
@@ -118,6 +123,7 @@ remember() {  # the base images go into .env once: a database volume stays on th
 build() {
     local started=$SECONDS airflow_base cuda_args=()
     wheelhouse "$BUILD_DIR/wheels" airflow
+    image_python_wheels "$BUILD_DIR/wheels"
     check_cpu_wheels "$BUILD_DIR/wheels"
     serve "$BUILD_DIR/wheels"
     local image
@@ -133,7 +139,9 @@ build() {
         -t "finsent-airflow:$(setting FINSENT_IMAGE_TAG latest)" .
     if gpu_host; then
         kill "$SERVER_PID" 2>/dev/null || true
-        wheelhouse "$BUILD_DIR/wheels-gpu" airflow,gpu
+        FINSENT_TORCH_INDEX_URL=$(setting FINSENT_TORCH_GPU_INDEX_URL https://download.pytorch.org/whl/cu128) \
+            wheelhouse "$BUILD_DIR/wheels-gpu" airflow,gpu
+        image_python_wheels "$BUILD_DIR/wheels-gpu"
         serve "$BUILD_DIR/wheels-gpu"
         cuda_args=(--build-arg TORCH_CUDA=1 --build-arg EXTRAS=airflow,gpu)
         log "finsent-airflow-gpu on $airflow_base"

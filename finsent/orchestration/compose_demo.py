@@ -13,15 +13,38 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from finsent.errors import FinsentError
 from finsent.orchestration.stack import TIMEOUTS_S, demo_naver_args
 
 log = logging.getLogger(__name__)
 
+DAGS = ("finsent_ingest", "finsent_label", "finsent_train", "finsent_score", "finsent_backtest")
 NAVER_PORT = 8000  # inside the compose network only: docker-compose.demo.yml points the workers here
 BACKTEST = {"name": "demo", "model": "baseline"}  # the DAG's defaults for the rest
+
+
+def wait_for_dags(database_url: str, timeout_s: float) -> None:
+    """A healthy DAG processor may not have parsed every DAG yet: `airflow dags trigger` needs them."""
+    engine = sa.create_engine(database_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with engine.connect() as conn:
+                parsed = set(conn.execute(sa.text("SELECT dag_id FROM serialized_dag")).scalars())
+            missing = sorted(set(DAGS) - parsed)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise FinsentError(f"the DAG processor has not parsed {', '.join(missing)} within {timeout_s:.0f}s; "
+                                   "read `docker compose logs airflow-dag-processor`")
+            time.sleep(3)
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
         home = Path(os.environ.get("AIRFLOW_HOME", "/opt/airflow"))
         try:
+            wait_for_dags(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], TIMEOUTS_S["airflow"])
             DemoRuns(dict(os.environ), home, "`docker compose logs airflow-scheduler`", TIMEOUTS_S,
                      backtest=BACKTEST).run()
         except FinsentError as exc:
