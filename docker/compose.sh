@@ -121,16 +121,20 @@ remember() {  # the base images go into .env once: a database volume stays on th
 }
 
 build() {
-    local started=$SECONDS airflow_base cuda_args=()
+    local started=$SECONDS airflow_base cuda_args=() image bases_pid bases_log="$BUILD_DIR/bases.log"
+    mkdir -p "$BUILD_DIR"
+    # the Postgres and Redis bases need no wheels: they are pulled or built while pip resolves
+    ( PIP_ARGS=(); base postgres postgres:16 >"$BUILD_DIR/postgres.image"
+      base redis redis:7 >"$BUILD_DIR/redis.image" ) 2>"$bases_log" &
+    bases_pid=$!
     wheelhouse "$BUILD_DIR/wheels" airflow
     image_python_wheels "$BUILD_DIR/wheels"
     check_cpu_wheels "$BUILD_DIR/wheels"
+    wait "$bases_pid" || { tail -n 30 "$bases_log" >&2; die "the Postgres or Redis base failed (log: $bases_log)"; }
+    grep -E 'compose: |^built ' "$bases_log" >&2 || true
+    remember FINSENT_POSTGRES_IMAGE "$(cat "$BUILD_DIR/postgres.image")"
+    remember FINSENT_REDIS_IMAGE "$(cat "$BUILD_DIR/redis.image")"
     serve "$BUILD_DIR/wheels"
-    local image
-    image=$(base postgres postgres:16) || exit 2
-    remember FINSENT_POSTGRES_IMAGE "$image"
-    image=$(base redis redis:7) || exit 2
-    remember FINSENT_REDIS_IMAGE "$image"
     image=$(base airflow apache/airflow:3.3.2-python3.11) || exit 2
     remember FINSENT_AIRFLOW_BASE "$image"
     airflow_base=$(dotenv FINSENT_AIRFLOW_BASE)
