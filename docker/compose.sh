@@ -13,7 +13,7 @@
 # Settings (environment or .env): COMPOSE_PROJECT_NAME (finsent), FINSENT_AIRFLOW_PORT (8080),
 # FINSENT_MLFLOW_PORT (5000), FINSENT_BASES=auto|official|local, FINSENT_TORCH_INDEX_URL (an extra
 # index for the CPU torch wheel), FINSENT_GPU=auto|0|1 (build and run the CUDA worker),
-# FINSENT_BUILD_DIR (.build: wheelhouse), FINSENT_WAIT_S (900).
+# FINSENT_BUILD_DIR (.build: wheelhouse), FINSENT_WHEELHOUSE_PORT (53141), FINSENT_WAIT_S (900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,7 +89,12 @@ point FINSENT_TORCH_INDEX_URL at the CPU wheels (https://download.pytorch.org/wh
 
 serve() {  # serve a wheelhouse on 127.0.0.1 for the builds (--network host); sets PIP_ARGS
     local dir=$1 port
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # one port: the URL is a build argument, and a changed one misses the layer cache
+    port=$(setting FINSENT_WHEELHOUSE_PORT 53141)
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        log "port $(setting FINSENT_WHEELHOUSE_PORT 53141) is taken: the wheelhouse is on $port (the layer cache misses)"
+    fi
     python3 -m http.server --bind 127.0.0.1 --directory "$dir" "$port" >/dev/null 2>&1 &
     SERVER_PID=$!
     trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
