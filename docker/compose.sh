@@ -207,7 +207,7 @@ urls() {
 demo() {
     local started=$SECONDS
     DEMO=1 up
-    DEMO=1 compose run --rm --no-deps demo
+    DEMO=1 compose run --rm --no-deps -T demo
     urls
     log "demo in $((SECONDS - started)) s"
 }
