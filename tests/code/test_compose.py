@@ -117,3 +117,10 @@ def test_images_take_their_base_and_torch_as_build_arguments():
     assert cpu["AIRFLOW_BASE"] == gpu["AIRFLOW_BASE"] == "${FINSENT_AIRFLOW_BASE:-apache/airflow:3.3.2-python3.11}"
     assert gpu["TORCH_CUDA"] == "1" and "cu1" in gpu["TORCH_INDEX_URL"] and "gpu" in gpu["EXTRAS"]
     assert SERVICES["postgres"]["image"].startswith("${FINSENT_POSTGRES_IMAGE:-postgres:16}")
+
+
+def test_compose_demo_entry_says_how_to_call_it(capsys):
+    from finsent.orchestration.compose_demo import main
+
+    assert main(["bogus"]) == 2
+    assert "naver|run" in capsys.readouterr().err
