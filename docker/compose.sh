@@ -111,7 +111,7 @@ base() {  # $1 kind, $2 official image: prints the image to build on, pulling or
         echo "$official"; return
     fi
     [ "$mode" != official ] || die "cannot pull $official (FINSENT_BASES=official)"
-    log "cannot pull $official: building a local equivalent"
+    log "cannot pull $official: using its local equivalent (built when missing)"
     docker/local-bases.sh "$kind" "${PIP_ARGS[@]}" >&2
     docker/local-bases.sh image "$kind"
 }
