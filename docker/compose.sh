@@ -172,11 +172,12 @@ wait_healthy() {  # every container of the project healthy, one-shot ones exited
                 '{{index .Config.Labels "com.docker.compose.service"}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}' "$id")
             [ "$name" != demo ] || continue
             if [ "$state" = exited ] && [ "$code" = 0 ] && [ "$name" = airflow-init ]; then continue; fi
-            if [ "$state" = exited ] || [ "$health" = unhealthy ]; then
+            if [ "$state" = exited ] || [ "$state" = dead ]; then
                 compose logs --tail 40 "$name" >&2 || true
-                die "$name is $state${health:+ ($health)}, exit code $code: its log is above"
+                die "$name is $state, exit code $code: its log is above"
             fi
-            [ "$health" = healthy ] || pending+=("$name")
+            # unhealthy is not final (a busy host starts Airflow slowly): wait until the deadline
+            [ "$health" = healthy ] || pending+=("$name${health:+ ($health)}")
         done
         [ "${#pending[@]}" -gt 0 ] || break
         [ "$SECONDS" -lt "$deadline" ] || die "not healthy within ${WAIT_S}s: ${pending[*]} (\`docker logs\` them)"
