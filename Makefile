@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up up-celery down demo env lint test bench clean-venv
+.PHONY: venv up up-celery down demo env lint test bench clean-venv compose-build compose-up compose-demo compose-down test-stack
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,17 +36,38 @@ demo: venv
 ## env: write .env with random secrets for docker compose (never overwrites an existing one)
 env:
 	@test ! -e .env || { echo ".env exists; remove it to generate new secrets"; exit 1; }
-	@umask 077 && $(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
+	@umask 077 && $(PYTHON) -c 'import base64,os,secrets; k=["POSTGRES_PASSWORD","FINSENT_DB_PASSWORD","AIRFLOW_DB_PASSWORD","MLFLOW_DB_PASSWORD","REDIS_PASSWORD","AIRFLOW_JWT_SECRET","AIRFLOW_API_SECRET_KEY"]; print("COMPOSE_PROJECT_NAME=finsent"); print("\n".join(f"{n}={secrets.token_urlsafe(24)}" for n in k)); print("AIRFLOW_FERNET_KEY="+base64.urlsafe_b64encode(os.urandom(32)).decode())' > .env
 	@chmod 600 .env && echo "wrote .env (chmod 600)"
+
+## compose-build: the images, also without a registry (local bases), with this host's pip settings
+compose-build:
+	docker/compose.sh build
+
+## compose-up: build, start the compose stack (Airflow 127.0.0.1:8080, MLflow 127.0.0.1:5000), wait until healthy
+compose-up:
+	docker/compose.sh up
+
+## compose-demo: compose-up with the loopback Naver, then crawl, label, train, score and backtest in the stack
+compose-demo:
+	docker/compose.sh demo
+
+## compose-down: stop and remove the compose containers; volumes are kept (make compose-down ARGS=-v removes them)
+compose-down:
+	docker/compose.sh down $(ARGS)
 
 ## lint: ruff, then mypy on the typed boundaries (both configured in pyproject.toml); also run first by `make test`
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one)
+## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one);
+## the compose stack's checks are `make test-stack` (they need a Docker engine: .ci/run starts one)
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/stack
+
+## test-stack: the operator's checks of the docker compose stack (tests/stack; skipped without a Docker engine)
+test-stack: venv
+	$(BIN)/python -m pytest tests/stack
 
 ## bench: ingest throughput against a naive baseline and a bare COPY, in one run
 bench: venv

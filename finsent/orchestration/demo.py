@@ -2,13 +2,15 @@
 
 ingest is triggered with a known run id; label is the run that consumed that run's asset events;
 train runs only while there is no champion (a second demo keeps the first's); score is the run
-the new champion triggered, or one triggered here when the champion did not move.
+the new champion triggered, or one triggered here when the champion did not move; with a
+``backtest`` conf (docker compose's demo), a walk-forward backtest runs last.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -30,9 +32,10 @@ FROM asset_event e WHERE e.source_dag_id = :sd AND e.source_run_id = :sr ORDER B
 
 
 class DemoRuns:
-    def __init__(self, env: dict[str, str], airflow_home: Path, scheduler_log: Path,
-                 timeouts_s: dict[str, float]) -> None:
+    def __init__(self, env: dict[str, str], airflow_home: Path, scheduler_log: Path | str,
+                 timeouts_s: dict[str, float], backtest: dict | None = None) -> None:
         self.env, self.airflow_home, self.scheduler_log, self.timeouts_s = env, airflow_home, scheduler_log, timeouts_s
+        self.backtest = backtest  # finsent_backtest's conf, or None: no backtest
         self.engine = sa.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
 
     def run(self) -> None:
@@ -63,7 +66,10 @@ class DemoRuns:
                     self.wait("finsent_score", score)
             else:
                 self.wait("finsent_score", self.trigger("finsent_score"))
-            sys.stdout.write(f"\ndemo finished: all four DAGs succeeded; champion v{champion} "
+            if self.backtest is not None:
+                self.wait("finsent_backtest", self.trigger("finsent_backtest", self.backtest))
+            dags = "all five DAGs" if self.backtest is not None else "all four DAGs"
+            sys.stdout.write(f"\ndemo finished: {dags} succeeded; champion v{champion} "
                              f"({self._metrics(client, champion)}); open the Sentiment page above\n")
             sys.stdout.flush()
         finally:
@@ -85,7 +91,9 @@ class DemoRuns:
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         run_id = f"finsent_demo__{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-        command = [str(Path(sys.executable).parent / "airflow"), "dags", "trigger", dag_id, "--run-id", run_id]
+        beside = Path(sys.executable).parent / "airflow"  # a venv's; the official image's is on PATH
+        airflow = str(beside) if beside.is_file() else (shutil.which("airflow") or "airflow")
+        command = [airflow, "dags", "trigger", dag_id, "--run-id", run_id]
         if conf:
             command += ["--conf", json.dumps(conf)]
         try:

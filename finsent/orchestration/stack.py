@@ -44,6 +44,7 @@ DEMO_TICKERS = "005930,000660,005380"
 DEMO_DAYS = 250  # about 170 sessions per stock
 DEMO_POSTS_PER_TICKER = 3000
 DEMO_SIGNAL = 0.6  # share of posts whose title foretells the next session (right 85% of the time)
+DEMO_CRAWL_DELAY_S = 0.05  # the loopback board is ours: no politeness delay needed
 EXECUTORS = ("local", "celery")
 # One source for the Airflow settings that `finsent stack` and docker-compose.yml share.
 SHARED_AIRFLOW_ENV = ROOT / "docker" / "airflow.env"
@@ -59,7 +60,21 @@ ALL_AIRFLOW = ("airflow", *dict.fromkeys(name for names in AIRFLOW_PROCESSES.val
 CLI_SETTINGS = "cli.env"  # under run/: what the CLI reads when it runs on this data folder
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 TIMEOUTS_S = {"mlflow": 180, "airflow": 300, "naver": 120, "command": 300,
-              "finsent_ingest": 900, "finsent_label": 900, "finsent_train": 1200, "finsent_score": 900}
+              "finsent_ingest": 900, "finsent_label": 900, "finsent_train": 1200, "finsent_score": 900,
+              "finsent_backtest": 1800}
+
+
+def demo_naver_args() -> list[str]:
+    """``python -m finsent.ingest.loopback`` arguments of the demo's board (here and in docker compose)."""
+    return ["--tickers", DEMO_TICKERS, "--days", str(DEMO_DAYS), "--posts-per-ticker", str(DEMO_POSTS_PER_TICKER),
+            "--signal", str(DEMO_SIGNAL)]
+
+
+def demo_settings(naver_url: str) -> dict[str, str]:
+    """The finsent settings of every Airflow process of a demo: the demo's tickers, crawled from ``naver_url``."""
+    return {"FINSENT_TICKERS": DEMO_TICKERS, "FINSENT_CRAWL_DELAY_S": str(DEMO_CRAWL_DELAY_S),
+            "FINSENT_BACKFILL_DAYS": str(DEMO_DAYS + 10),
+            **{f"FINSENT_NAVER_{k}_URL": naver_url for k in ("BOARD", "PRICE", "LEGACY", "API")}}
 
 
 def _bin(name: str) -> str:
@@ -266,9 +281,7 @@ class Stack:
         from finsent.orchestration.demo import DemoRuns
 
         naver = self._loopback_naver()
-        env = self.up(executor, {"FINSENT_TICKERS": DEMO_TICKERS, "FINSENT_CRAWL_DELAY_S": "0.05",
-                                 "FINSENT_BACKFILL_DAYS": str(DEMO_DAYS + 10),
-                                 **{f"FINSENT_NAVER_{k}_URL": naver for k in ("BOARD", "PRICE", "LEGACY", "API")}})
+        env = self.up(executor, demo_settings(naver))
         DemoRuns(env, self.airflow_home, self.processes.log_file("airflow-scheduler"), TIMEOUTS_S).run()
 
     def _loopback_naver(self) -> str:
@@ -282,9 +295,8 @@ class Stack:
                 return url
         self.processes.stop("naver")
         url_file.unlink(missing_ok=True)
-        self.processes.start("naver", [sys.executable, "-m", "finsent.ingest.loopback", "--tickers", DEMO_TICKERS,
-                                       "--days", str(DEMO_DAYS), "--posts-per-ticker", str(DEMO_POSTS_PER_TICKER),
-                                       "--signal", str(DEMO_SIGNAL), "--url-file", str(url_file)],
+        self.processes.start("naver", [sys.executable, "-m", "finsent.ingest.loopback", *demo_naver_args(),
+                                       "--url-file", str(url_file)],
                              {**os.environ, "PYTHONPATH": os.pathsep.join(
                                  p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)})
         return wait_for_file(url_file, TIMEOUTS_S["naver"], "the loopback Naver", self.processes.log_file("naver"))

@@ -68,3 +68,59 @@ def test_compose_and_finsent_stack_share_one_airflow_settings_file_and_the_same_
         assert SERVICES[name]["environment"]["FINSENT_WORKER_NAME"] == queue
         assert SERVICES[name]["environment"]["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == (
             "finsent.orchestration.processes.worker_hostname")
+
+
+def test_compose_v1_and_v2_read_the_file_and_every_process_has_an_init():
+    assert "name" not in COMPOSE  # compose v1 (Debian's) rejects a top-level name; .env names the project
+    for name, service in SERVICES.items():
+        assert service.get("init") is True, name  # SIGTERM reaches the process: down/restart do not wait 10 s
+
+
+def test_every_port_is_configurable_and_bound_to_localhost():
+    ports = {name: service["ports"] for name, service in SERVICES.items() if "ports" in service}
+    assert ports == {"airflow-apiserver": ["127.0.0.1:${FINSENT_AIRFLOW_PORT:-8080}:8080"],
+                     "mlflow": ["127.0.0.1:${FINSENT_MLFLOW_PORT:-5000}:5000"]}
+    assert "naver" not in ports  # the loopback board is reached over the stack's network only
+
+
+def test_the_gpu_queue_on_cpu_is_named_so_and_only_in_its_profile():
+    stand_in = SERVICES["airflow-worker-gpu-on-cpu"]
+    assert stand_in["profiles"] == ["gpu-on-cpu"] and stand_in["hostname"] == "gpu-on-cpu"
+    assert stand_in["image"] == SERVICES["airflow-worker"]["image"] and "deploy" not in stand_in
+    assert "--queues gpu --concurrency 1 --celery-hostname gpu@%h" in stand_in["command"][-1]
+    assert "on the CPU image" in stand_in["command"][-1]
+    assert stand_in["environment"]["FINSENT_WORKER_NAME"] == "gpu"
+
+
+def test_the_compose_demo_is_make_demo_s_board_and_settings():
+    from finsent.orchestration.compose_demo import NAVER_PORT
+    from finsent.orchestration.stack import demo_settings
+
+    demo = yaml.safe_load((ROOT / "docker-compose.demo.yml").read_text())
+    url = f"http://naver:{NAVER_PORT}"
+    for name, override in demo["services"].items():
+        assert name in SERVICES, name
+        assert override["environment"] == demo_settings(url), name
+    airflow = {n for n, s in SERVICES.items() if s.get("image", "").startswith("finsent-airflow")
+               and "entrypoint" not in s}
+    assert airflow <= set(demo["services"]), airflow - set(demo["services"])
+    assert SERVICES["naver"]["profiles"] == ["demo"] and SERVICES["demo"]["profiles"] == ["demo"]
+    assert SERVICES["naver"]["command"] == ["naver"] and "run" in SERVICES["demo"]["command"]
+    assert str(NAVER_PORT) in " ".join(SERVICES["naver"]["healthcheck"]["test"])
+
+
+def test_images_take_their_base_and_torch_as_build_arguments():
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert "ARG AIRFLOW_BASE=apache/airflow:3.3.2-python3.11\nFROM ${AIRFLOW_BASE}" in dockerfile
+    cpu = SERVICES["airflow-worker"]["build"]["args"]
+    gpu = SERVICES["airflow-worker-gpu"]["build"]["args"]
+    assert cpu["AIRFLOW_BASE"] == gpu["AIRFLOW_BASE"] == "${FINSENT_AIRFLOW_BASE:-apache/airflow:3.3.2-python3.11}"
+    assert gpu["TORCH_CUDA"] == "1" and "cu1" in gpu["TORCH_INDEX_URL"] and "gpu" in gpu["EXTRAS"]
+    assert SERVICES["postgres"]["image"].startswith("${FINSENT_POSTGRES_IMAGE:-postgres:16}")
+
+
+def test_compose_demo_entry_says_how_to_call_it(capsys):
+    from finsent.orchestration.compose_demo import main
+
+    assert main(["bogus"]) == 2
+    assert "naver|run" in capsys.readouterr().err

@@ -48,11 +48,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, fake: FakeNaver) -> None:
+    def __init__(self, fake: FakeNaver, host: str, port: int) -> None:
         self.fake = fake
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((host, port), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conns_lock:
@@ -147,11 +147,12 @@ class FakeNaver(BoardGenerator, NaverPages):
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> FakeNaver:
-        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeNaver:
+        """Bind ``host`` (127.0.0.1; a container binds its own interfaces) on ``port`` (0: a free one)
+        and serve in a daemon thread."""
         if self._httpd is not None:
             return self
-        self._httpd = _Server(self)
+        self._httpd = _Server(self, host, port)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeNaver", daemon=True
         )
@@ -178,10 +179,11 @@ class FakeNaver(BoardGenerator, NaverPages):
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (only after start())."""
+        """``http://HOST:PORT`` (only after start()); 127.0.0.1 when it listens on every interface."""
         if self._httpd is None:
             raise RuntimeError("FakeNaver is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        host = self._httpd.server_address[0]
+        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self._httpd.server_address[1]}"
 
     # ---------------------------------------------------------------- test controls
 
@@ -354,7 +356,7 @@ class FakeNaver(BoardGenerator, NaverPages):
         return _Response(404, _TEXT_CT, b"Not Found\n")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Serve a loopback Naver until interrupted (``make demo`` uses it): posts over the last days."""
     import argparse
     import signal
@@ -368,7 +370,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--signal", type=float, default=0.0,
                         help="share of posts whose title foretells the next session's move (the demo: 0.6)")
-    args = parser.parse_args()
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
+    args = parser.parse_args(argv)
     from finsent.config import DEFAULT_TICKERS
 
     codes = [c for c in args.tickers.split(",") if c]
@@ -379,7 +383,7 @@ def main() -> None:
                      price_start=(now - timedelta(days=args.days + 60)).date(), price_end=now.date())
     if args.signal:
         sys.stdout.write(f"planted a signal in {fake.plant_signal(args.signal)} post titles\n")
-    fake.start()
+    fake.start(args.host, args.port)
     if args.url_file:
         with open(args.url_file, "w", encoding="utf-8") as handle:
             handle.write(fake.base_url)
