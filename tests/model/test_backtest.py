@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -56,6 +57,10 @@ def test_planted_signal_shows_out_of_sample_and_no_post_is_scored_by_a_model_tha
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "plots")}
     assert artifacts == {"plots/ic_over_time.png", "plots/long_short_cumulative.png"}
     assert "evidence of skill" in report.to_markdown() and "long-only" in report.to_markdown()
+    # the same walk on close-to-close labels earns no verdict, whatever its numbers: not tradable
+    _, gap = run_backtest(settings, engine, "gap", dataclasses.replace(SPEC, definition="next_session"))
+    assert gap.label_rule == "next_session" and not gap.shows_skill
+    assert "not tradable" in gap.verdict() and "not tradable" in gap.to_markdown()
 
 
 def test_the_book_pays_every_unit_it_trades_and_is_long_only_during_the_ban():

@@ -29,9 +29,12 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from sqlalchemy.engine import Engine
 
+from finsent.data.labels import load_definition
+from finsent.db import raw_connection
 from finsent.ml.backtest.walk import BacktestRun
 from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.metrics import classification_metrics
+from finsent.ml.promotion import TRADABLE_RULES
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     MIN_STOCKS_PER_DATE,
@@ -117,6 +120,11 @@ class BacktestReport:
     metrics: dict[str, float]
     book: pd.DataFrame = field(repr=False)
     ic_series: pd.DataFrame = field(repr=False)
+    label_rule: str = "next_open_close"  # the rule of spec["definition"]: only a tradable one earns a verdict
+
+    @property
+    def tradable(self) -> bool:
+        return self.label_rule in TRADABLE_RULES
 
     @property
     def has_verdict(self) -> bool:
@@ -125,10 +133,15 @@ class BacktestReport:
     @property
     def shows_skill(self) -> bool:
         """The evaluation's rule: enough session dates and the sign-flip p of balanced accuracy < 0.05."""
-        return self.has_verdict and self.metrics.get("oos_p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+        skilled = self.metrics.get("oos_p_value_balanced_accuracy", 1.0) < SKILL_P_VALUE
+        return self.tradable and self.has_verdict and skilled
 
     def verdict(self) -> str:
         n = self.counts.get("n_sessions", 0)
+        if not self.tradable:
+            return (f"no verdict: labels `{self.spec['definition']}` ({self.label_rule}) are not tradable (part of a "
+                    "close-to-close move is public after the close), so accuracy and IC here include the overnight "
+                    "gap; walk `next_open_close` for a verdict (the long-short below is open to close either way)")
         if not self.has_verdict:
             return f"too few sessions for a verdict (n = {n:.0f}; a verdict needs at least {MIN_SESSIONS_FOR_VERDICT})"
         p = self.metrics.get("oos_p_value_balanced_accuracy", 1.0)
@@ -225,7 +238,9 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
     book = long_short(daily, run.spec.cost_bps, run.spec.sell_tax_bps)
     metrics.update(_book_metrics(book))
     counts = {**clusters.counts(), "n_steps": float(len(run.steps))}
-    return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(scored))
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        rule = load_definition(cur, run.spec.definition).rule
+    return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(scored), rule)
 
 
 def _plots(report: BacktestReport, directory: Path) -> list[Path]:
