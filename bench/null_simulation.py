@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dates", default="5,8,10,15,20,30,60", help="comma-separated numbers of session dates")
     parser.add_argument("--stocks", default="3,5,20", help="comma-separated numbers of stocks")
+    parser.add_argument("--tiny", action="store_true", help="20 draws of 10 dates x 3 stocks (the suite's check)")
     args = parser.parse_args(argv)
+    if args.tiny:
+        args.draws, args.dates, args.stocks = 20, "10", "3"
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cells = designs(tuple(int(x) for x in args.dates.split(",")), tuple(int(x) for x in args.stocks.split(",")))
     rows = []
