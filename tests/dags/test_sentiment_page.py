@@ -56,12 +56,13 @@ def test_the_history_is_out_of_sample_only(engine, planted):
 
 
 def test_too_few_sessions_is_said_on_the_page():
-    from finsent.orchestration.sentiment_page import Backtest, Champion
+    from finsent.orchestration.sentiment_page import backtest_metrics_html, champion_metrics_html
+    from finsent.orchestration.sentiment_summaries import Backtest, Champion
 
     champion = Champion(1, {"test_n_sessions": 4.0, "test_balanced_accuracy": 0.9, "test_accuracy": 0.9}, "")
-    assert not champion.shows_skill and "too few sessions for a verdict (n = 4)" in champion.summary_html()
+    assert not champion.shows_skill and "too few sessions for a verdict (n = 4)" in champion_metrics_html(champion)
     enough = Champion(1, {"test_n_sessions": 14.0, "test_balanced_accuracy": 0.5,
                           "test_p_value_balanced_accuracy": 0.4}, "")
-    assert "no evidence of skill" in enough.summary_html()
+    assert "no evidence of skill" in champion_metrics_html(enough)
     backtest = Backtest("b", {"n_sessions": 6.0, "oos_balanced_accuracy": 0.8, "ic_per_date": 1.0, "ic_mean": 0.2}, "")
-    assert "too few sessions for a verdict (n = 6)" in backtest.summary_html()
+    assert "too few sessions for a verdict (n = 6)" in backtest_metrics_html(backtest)

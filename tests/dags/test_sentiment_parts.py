@@ -155,14 +155,17 @@ def test_a_registry_that_does_not_answer_is_said_so(settings, monkeypatch):
 
 SKILLED = Champion(4, {"test_balanced_accuracy": 0.6, "test_balanced_accuracy_ci_low": 0.55,
                        "test_balanced_accuracy_ci_high": 0.65, "test_accuracy": 0.58, "test_n_sessions": 120,
-                       "test_n_clusters": 240, "test_n_posts": 9000, "test_ic": 0.05, "test_ic_t": 2.1},
+                       "test_n_clusters": 240, "test_n_posts": 9000, "test_ic": 0.05, "test_ic_t": 2.1,
+                       "test_p_value_balanced_accuracy": 0.001},
                    "http://mlflow/#/models/x/versions/4")
 
 
-def test_the_verdict_follows_the_clustered_interval():
+def test_the_verdict_follows_the_skill_test():
     assert verdict_html(SKILLED) == "<b>evidence of skill</b>"
-    unskilled = Champion(4, {**SKILLED.metrics, "test_balanced_accuracy_ci_low": 0.49}, "")
+    unskilled = Champion(4, {**SKILLED.metrics, "test_p_value_balanced_accuracy": 0.2}, "")
     assert "no evidence of skill" in verdict_html(unskilled)
+    few = Champion(4, {**SKILLED.metrics, "test_n_sessions": 4}, "")
+    assert "too few sessions for a verdict (n = 4)" in verdict_html(few)
     line = champion_metrics_html(SKILLED)
     assert line.startswith("balanced accuracy 0.600 [0.550, 0.650] · accuracy 0.580 · IC 0.050 (t 2.10) on 120 test "
                            "sessions (240 (stock, session) clusters, 9000 posts")
@@ -170,7 +173,7 @@ def test_the_verdict_follows_the_clustered_interval():
 
 
 def test_the_head_says_champion_error_or_why_there_is_none():
-    backtest = Backtest("<b>x</b>", {"ic_mean": 0.02, "n_sessions": 50}, "http://mlflow/run")
+    backtest = Backtest("<b>x</b>", {"ic_mean": 0.02, "ic_per_date": 1.0, "n_sessions": 50}, "http://mlflow/run")
     head = head_html(Summaries(SKILLED, backtest))
     assert "champion: <b>finsent-updown v4</b>" in head and 'href="http://mlflow/#/models/x/versions/4"' in head
     assert "backtest <b>&lt;b&gt;x&lt;/b&gt;</b>: IC 0.020" in head and "report in MLflow" in head
