@@ -22,22 +22,23 @@ def run(dagbag, dag_id, **kwargs):
 @pytest.fixture
 def pipeline_env(database_url, monkeypatch):
     """A loopback board with history and a planted signal (as the demo's), so the first baseline
-    can show skill: 2 stocks, 100 days, most titles leaning toward the coming move."""
+    can show skill: 2 stocks, 150 days (a 15% test part of more than the 10 sessions a verdict needs),
+    most titles leaning toward the coming move."""
     from datetime import datetime, timedelta
 
     from finsent.ingest.loopback import FakeNaver
 
     now = datetime.now().replace(microsecond=0)
-    fake = FakeNaver(tickers={"005930": "삼성전자", "000660": "SK하이닉스"}, posts_per_ticker=900,
-                     first_post_at=now - timedelta(days=100), post_spacing=timedelta(days=100) / 900,
-                     price_start=(now - timedelta(days=160)).date(), price_end=now.date())
+    fake = FakeNaver(tickers={"005930": "삼성전자", "000660": "SK하이닉스"}, posts_per_ticker=1350,
+                     first_post_at=now - timedelta(days=150), post_spacing=timedelta(days=150) / 1350,
+                     price_start=(now - timedelta(days=210)).date(), price_end=now.date())
     fake.plant_signal(0.9)
     with fake:
         for key in ("FINSENT_NAVER_BOARD_URL", "FINSENT_NAVER_PRICE_URL", "FINSENT_NAVER_LEGACY_URL",
                     "FINSENT_NAVER_API_URL"):
             monkeypatch.setenv(key, fake.base_url)
         monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
-        monkeypatch.setenv("FINSENT_BACKFILL_DAYS", "110")
+        monkeypatch.setenv("FINSENT_BACKFILL_DAYS", "160")
         yield fake
 
 
