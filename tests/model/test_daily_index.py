@@ -65,11 +65,13 @@ def test_new_posts_rewrite_only_their_sessions(engine, scored):
     changed = rewritten(before, after)
     assert ("005930", middle) in changed and len([k for k in changed if k[0] == "000660" and k not in before]) == 1
     assert len(changed) == 2 == report.index_rewritten  # nothing else was touched
-    assert query(engine, "SELECT n_posts FROM daily_sentiment WHERE ticker = '005930' AND session_date = :d",
-                 d=middle)[0][0] == query(engine, "SELECT count(*) FROM posts p WHERE ticker = '005930' AND "
-                                                  "posted_at >= :a AND posted_at < :b AND NOT EXISTS (SELECT 1 FROM "
-                                                  "post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)",
-                                          a=datetime.combine(sessions[29], OPENING), b=datetime.combine(middle, OPENING))[0][0]
+    (n_posts,), = query(engine, "SELECT n_posts FROM daily_sentiment WHERE ticker = '005930' AND session_date = :d",
+                        d=middle)
+    (expected,), = query(engine, "SELECT count(*) FROM posts p WHERE ticker = '005930' AND posted_at >= :a AND "
+                                 "posted_at < :b AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker "
+                                 "AND f.post_id = p.post_id)",
+                         a=datetime.combine(sessions[29], OPENING), b=datetime.combine(middle, OPENING))
+    assert n_posts == expected  # the session holds its old posts and the two new ones
     assert score(engine, scored).index_rewritten == 0  # nothing new: nothing written
     assert scratch_rewrites(engine, scored) == 0
 
