@@ -191,7 +191,8 @@ def score_and_index(version: int | str = "champion", batch_size: int = 256) -> d
         log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client) or "none yet")
         return {"model_version": None, "scored": 0, "index_rows": 0}
     report = score_posts(settings, _engine(), alias=str(version), batch_size=int(batch_size))
-    return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}
+    return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows,
+            "index_rewritten": report.index_rewritten}
 
 
 def run_backtest(name: str, model: str = "baseline", base_model: str | None = None, prompt: str = "study-2shot",
