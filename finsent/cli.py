@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 import psycopg2
 from sqlalchemy.exc import DBAPIError
@@ -109,10 +110,27 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 
 
 def cmd_tickers_list(args: argparse.Namespace) -> int:
-    from finsent.tickers import known_tickers
+    """Every known ticker; with --active only those that are members today (KST). A ticker without
+    any membership range counts as always a member."""
+    from finsent.tickers import active_tickers, known_tickers
 
-    for code, name in known_tickers(open_engine()).items():
-        sys.stdout.write(f"{code}  {name}\n")
+    engine = open_engine()
+    known = known_tickers(engine)
+    codes = active_tickers(engine) if args.active else list(known)
+    for code in codes:
+        sys.stdout.write(f"{code}  {known[code]}\n")
+    return 0
+
+
+def cmd_tickers_import(args: argparse.Namespace) -> int:
+    """Columns: code,name[,market][,member_from,member_to]; dates YYYY-MM-DD, both ends inclusive,
+    empty: open-ended; one line per membership range. The file is the truth for the codes it lists
+    (names, markets, ranges replaced); others are kept. All or nothing; importing twice changes nothing."""
+    from finsent.ingest.universe import import_universe
+
+    report = import_universe(open_engine(), args.file)
+    sys.stdout.write(f"{report.file}: {report.tickers} tickers ({report.added} new), {report.ranges} membership "
+                     f"ranges, {report.members_today} members today\n")
     return 0
 
 
@@ -149,7 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")
     ticker_commands = tickers.add_subparsers(dest="tickers_command", required=True, metavar="ACTION")
-    add_command(ticker_commands, "list", cmd_tickers_list, help="list known tickers")
+    listing = add_command(ticker_commands, "list", cmd_tickers_list, help="list known tickers")
+    listing.add_argument("--active", action="store_true", help="only the members of the universe today")
+    universe = add_command(ticker_commands, "import", cmd_tickers_import,
+                           help="code,name[,market][,member_from,member_to]: a universe over time")
+    universe.add_argument("file", type=Path, help="the CSV file, or - for standard input (read once)")
     add = add_command(ticker_commands, "add", cmd_tickers_add, help="add a ticker")
     add.add_argument("code", help="six-character KRX code, e.g. 005930")
     add.add_argument("name", help="display name, e.g. 삼성전자")

@@ -128,6 +128,9 @@ class Settings:
     mlflow_ui_url: str
     robots: str = "obey"  # FINSENT_ROBOTS: obey | ignore
     mlflow_tracking_uri: str | None = None  # MLFLOW_TRACKING_URI (None: the sqlite store in data_dir)
+    # where ``tickers`` came from: "env" (FINSENT_TICKERS codes), "all" (FINSENT_TICKERS=all: today's
+    # members, resolved against the database by finsent.tickers.selected_tickers) or "default" (unset)
+    tickers_source: str = "env"
 
     @property
     def ignore_robots(self) -> bool:
@@ -161,7 +164,13 @@ def _robots(env: dict[str, str]) -> str:
 def load_settings() -> Settings:
     """Read the settings now (not at import), so tests and CLIs can change the environment."""
     env = _environ()
-    tickers = parse_ticker_list(env.get("FINSENT_TICKERS", "")) or list(DEFAULT_TICKERS)
+    raw_tickers = env.get("FINSENT_TICKERS", "")
+    if raw_tickers.strip().lower() == "all":
+        tickers, tickers_source = [], "all"
+    else:
+        tickers = parse_ticker_list(raw_tickers)
+        tickers_source = "env" if tickers else "default"
+        tickers = tickers or list(DEFAULT_TICKERS)
     return Settings(
         database_url=env.get("FINSENT_DATABASE_URL") or None,
         data_dir=Path(env.get("FINSENT_DATA_DIR") or "~/.finsent").expanduser().resolve(),
@@ -179,4 +188,5 @@ def load_settings() -> Settings:
         mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
         robots=_robots(env),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
+        tickers_source=tickers_source,
     )

@@ -39,6 +39,7 @@ from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.names import check_name, inside, private_dir, private_files
+from finsent.tickers import member_on_sql
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,9 @@ class DatasetSummary:
 
 
 def _candidates_sql(spec: DatasetSpec) -> str:
-    conditions = ["l.definition = %(definition)s", "l.label IN ('up', 'down')"]
+    # point in time: a post counts only if its ticker was in the universe on the post's session
+    conditions = ["l.definition = %(definition)s", "l.label IN ('up', 'down')",
+                  member_on_sql("l.ticker", "l.session_date")]
     if spec.start:
         conditions.append("l.session_date >= %(start)s")
     if spec.end:

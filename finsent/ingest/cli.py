@@ -11,7 +11,9 @@ from finsent.config import load_settings, parse_ticker_list
 
 
 def _selected_tickers(args: argparse.Namespace) -> list[str]:
-    return parse_ticker_list(args.tickers) if args.tickers else load_settings().tickers
+    from finsent.tickers import selected_tickers
+
+    return parse_ticker_list(args.tickers) if args.tickers else selected_tickers(load_settings(), open_engine())
 
 
 def _report(reports) -> int:
@@ -63,7 +65,8 @@ def cmd_import_prices(args: argparse.Namespace) -> int:
 
 
 def _add_ingest_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tickers", help="comma-separated codes (default: FINSENT_TICKERS, else the 20 defaults)")
+    parser.add_argument("--tickers", help="comma-separated codes (default: FINSENT_TICKERS; all, or unset with an "
+                             "imported universe: today's members; else the 20 defaults)")
     parser.add_argument("--ignore-robots", action="store_true",
                         help="do not obey robots.txt (logged loudly; only where you are entitled to)")
     parser.add_argument("--workers", type=positive_int, default=2,

@@ -51,12 +51,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Load models:/finsent-updown@champion, write P(up) for every post without a score from that
-    version into post_scores, and rebuild daily_sentiment. Idempotent; an interrupted run resumes."""
+    version into post_scores, and bring daily_sentiment up to date (only the (stock, session) rows that
+    new scores, flags or prices change are rewritten). Idempotent; an interrupted run resumes."""
     from finsent.ml.score import score_posts
 
     report = score_posts(load_settings(), open_engine(), alias=args.alias, batch_size=args.batch_size)
     sys.stdout.write(f"finsent-updown v{report.model_version}: {report.scored} posts scored, "
-                     f"{report.index_rows} daily_sentiment rows\n")
+                     f"{report.index_rows} daily_sentiment rows ({report.index_rewritten} rewritten)\n")
     return 0
 
 

@@ -1,10 +1,10 @@
 """``finsent score``: P(up) for every post from the champion, and the daily sentiment index.
 
 Posts without a score from the champion's version are scored in batches (each batch committed,
-so an interrupted run resumes); then ``daily_sentiment`` is rebuilt for that version: per stock
-and session, the posts written before that session opened (the day map of the labels' forward
-rules, with the later openings of ``session_hours``, e.g. 10:00 on the CSAT day; sessions not
-traded yet are the next weekday), quality-flagged posts left out.
+so an interrupted run resumes); then ``daily_sentiment`` of that version is brought up to date
+(:mod:`finsent.ml.daily_index`): only the (stock, session) rows that new scores, flags or prices
+change are rewritten; a post counts for the first session that opens after it (the labels' day
+map, with the later openings of ``session_hours``, e.g. 10:00 on the CSAT day).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
-from finsent.data.labels import CALENDAR_SQL, late_openings, post_day_sql
 from finsent.db import advisory_lock, raw_connection
+from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
 
 log = logging.getLogger(__name__)
@@ -29,24 +29,8 @@ FETCH_ROWS = 2048  # posts read and committed together (an interrupted run resum
 class ScoreReport:
     model_version: int
     scored: int
-    index_rows: int
-
-
-_DAILY = """
-INSERT INTO daily_sentiment (model_version, ticker, session_date, n_posts, mean_p_up, bull_share)
-SELECT s.model_version, s.ticker,
-       coalesce(e.trade_date,
-                d.day + CASE extract(isodow FROM d.day) WHEN 6 THEN 2 WHEN 7 THEN 1 ELSE 0 END)::date,
-       count(*), avg(s.p_up), avg((s.p_up > 0.5)::int)
-FROM post_scores s
-JOIN posts p ON p.ticker = s.ticker AND p.post_id = s.post_id
-CROSS JOIN LATERAL (SELECT ({post_day})::date AS day) d
-LEFT JOIN label_days m ON m.ticker = p.ticker AND m.day = d.day
-LEFT JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = m.session_no
-WHERE s.model_version = %(version)s
-  AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = s.ticker AND f.post_id = s.post_id)
-GROUP BY 1, 2, 3
-"""
+    index_rows: int  # the version's daily_sentiment rows
+    index_rewritten: int = 0  # of them written by this run (only what changed)
 
 
 def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", batch_size: int = 256) -> ScoreReport:
@@ -79,14 +63,11 @@ def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", 
                     log.info("scored %d posts", scored)
             reader.rollback()
             with writer.cursor() as cur:
-                cur.execute(CALENDAR_SQL)
-                cur.execute("DELETE FROM daily_sentiment WHERE model_version = %s", (version,))
-                cur.execute(_DAILY.format(post_day=post_day_sql("next_open_close", late_openings(cur))),
-                            {"version": version})
-                index_rows = cur.rowcount
+                refresh = refresh_daily_index(cur, version)
             writer.commit()
         except BaseException:
             writer.rollback()
             raise
-    log.info("v%d: %d posts scored, daily_sentiment has %d (ticker, session) rows", version, scored, index_rows)
-    return ScoreReport(version, scored, index_rows)
+    log.info("v%d: %d posts scored, daily_sentiment has %d (ticker, session) rows (%d rewritten)", version, scored,
+             refresh.rows, refresh.rewritten)
+    return ScoreReport(version, scored, refresh.rows, refresh.rewritten)

@@ -22,7 +22,10 @@ def _engine():
 
 
 def configured_tickers() -> list[str]:
-    return load_settings().tickers
+    """FINSENT_TICKERS; ``all`` (or unset once a universe is imported): today's members."""
+    from finsent.tickers import selected_tickers
+
+    return selected_tickers(load_settings(), _engine())
 
 
 def backfill_since(logical_date: datetime | None) -> date | None:
@@ -77,7 +80,7 @@ def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
     from finsent.ingest.prices import sync_prices
 
     settings = load_settings()
-    reports = sync_prices(settings, _engine(), settings.tickers, since=backfill_since(logical_date),
+    reports = sync_prices(settings, _engine(), configured_tickers(), since=backfill_since(logical_date),
                           ignore_robots=settings.ignore_robots)
     for report in reports:
         if not report.ok:
@@ -91,24 +94,24 @@ def ingest_outcome(started_at: datetime | None) -> dict:
     from finsent.db import raw_connection
     from finsent.ingest.runs import OK_STATUSES
 
-    settings = load_settings()
+    tickers = configured_tickers()
     if started_at is None:  # no start recorded: the last day holds this run's attempts
         started_at = datetime.now(UTC) - timedelta(days=1)
     with raw_connection(_engine()) as raw, raw.cursor() as cur:
         cur.execute("SELECT DISTINCT ON (command, ticker) command, ticker, status, error FROM crawl_runs "
                     "WHERE command IN ('crawl', 'prices') AND ticker = ANY(%s) AND started_at >= %s "
-                    "ORDER BY command, ticker, started_at DESC", (settings.tickers, started_at))
+                    "ORDER BY command, ticker, started_at DESC", (tickers, started_at))
         last = {(command, ticker): (status, error) for command, ticker, status, error in cur.fetchall()}
     problems = []
     for command in ("crawl", "prices"):
-        for ticker in settings.tickers:
+        for ticker in tickers:
             status, error = last.get((command, ticker), ("did not run", None))
             if status not in OK_STATUSES:
                 problems.append(f"{command} {ticker}: {status}" + (f" ({error})" if error else ""))
     if problems:
         raise fail_without_retry(f"{len(problems)} step(s) failed; the others' data is stored: " + "; ".join(problems))
     rewritten = sorted(ticker for (_, ticker), (status, _) in last.items() if status == "rewritten")
-    return {"tickers": len(settings.tickers), "rewritten": rewritten}
+    return {"tickers": len(tickers), "rewritten": rewritten}
 
 
 def label_and_flag() -> dict:
@@ -191,7 +194,8 @@ def score_and_index(version: int | str = "champion", batch_size: int = 256) -> d
         log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client) or "none yet")
         return {"model_version": None, "scored": 0, "index_rows": 0}
     report = score_posts(settings, _engine(), alias=str(version), batch_size=int(batch_size))
-    return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows}
+    return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows,
+            "index_rewritten": report.index_rewritten}
 
 
 def run_backtest(name: str, model: str = "baseline", base_model: str | None = None, prompt: str = "study-2shot",

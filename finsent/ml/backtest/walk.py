@@ -31,6 +31,7 @@ from finsent.data.quality import ALL_RULES
 from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.progress import Progress
+from finsent.tickers import member_on_sql
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,14 @@ def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int) -> list[S
 
 
 def load_labelled_posts(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
-    """Every labelled post of the definition (flat ones too: they belong in the index), minus flagged ones."""
-    query = """
+    """Every labelled post of the definition (flat ones too: they belong in the index), minus flagged
+    ones, of (ticker, session)s where the ticker was in the universe (point in time)."""
+    query = f"""
         SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret
         FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
         WHERE l.definition = %(definition)s AND NOT EXISTS (
             SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))
+          AND {member_on_sql("l.ticker", "l.session_date")}
         ORDER BY l.session_date, l.ticker, l.post_id"""
     with raw_connection(engine) as raw, raw.cursor() as cur:
         cur.execute(query, {"definition": spec.definition, "rules": list(spec.rules)})

@@ -1,0 +1,131 @@
+"""The daily sentiment index, brought up to date incrementally.
+
+Per stock and session: the posts written before that session opened (the next_session rule of the
+labels; sessions not traded yet are the next weekday), quality-flagged posts left out. Only what
+changed since the version's last build is recomputed, and only rows whose values differ are
+written, so untouched rows keep their identity:
+
+- posts scored since then, and posts whose flags were added or removed: their (stock, session);
+- a stock whose prices changed (a new session, a rewritten history): its sessions after the last
+  unchanged session before the earliest change (the day-to-session map can move only there);
+- no build yet, or flags truncated (``quality check --recheck``): everything.
+
+The build's stamp is taken under SHARE locks on ``prices`` and ``post_flags``: a change committed
+after it carries a later stamp, so the next build sees it. Not covered: a price session deleted
+without any changed bar in its ticker (a history rewrite always changes bars; the importer removes
+those labels itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from finsent.data.labels import CALENDAR_SQL, late_openings, post_day_sql
+
+log = logging.getLogger(__name__)
+
+# The session a post counts for (needs CALENDAR_SQL's label_days and label_sessions): the labels'
+# day map, with the later openings of session_hours (10:00 on the CSAT day) put in at run time.
+_POST_DAY = "__POST_DAY__"
+_SESSION = ("coalesce(e.trade_date, d.day + CASE extract(isodow FROM d.day) WHEN 6 THEN 2 WHEN 7 THEN 1 "
+            "ELSE 0 END)::date")
+_POST_SESSION = f"""
+CROSS JOIN LATERAL (SELECT ({_POST_DAY})::date AS day) d
+LEFT JOIN label_days m ON m.ticker = p.ticker AND m.day = d.day
+LEFT JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = m.session_no"""
+
+# Scope: exact (ticker, session) keys, and per ticker "every session after after_date" (NULL: all).
+_SCOPE = f"""
+CREATE TEMP TABLE idx_keys ON COMMIT DROP AS
+SELECT DISTINCT p.ticker, {_SESSION} AS session_date
+FROM (SELECT ticker, post_id FROM post_scores WHERE model_version = %(version)s AND scored_at > %(since)s
+      UNION SELECT ticker, post_id FROM post_flag_changes WHERE changed_at > %(since)s AND ticker IS NOT NULL) c
+JOIN posts p ON p.ticker = c.ticker AND p.post_id = c.post_id
+{_POST_SESSION};
+CREATE TEMP TABLE idx_from ON COMMIT DROP AS
+SELECT c.ticker, (SELECT max(s.trade_date) FROM label_sessions s
+                  WHERE s.ticker = c.ticker AND s.trade_date < c.first_changed) AS after_date
+FROM (SELECT ticker, min(trade_date) AS first_changed FROM prices WHERE fetched_at > %(since)s GROUP BY ticker) c;
+"""
+_EVERYTHING = """
+CREATE TEMP TABLE idx_keys (ticker text, session_date date) ON COMMIT DROP;
+CREATE TEMP TABLE idx_from ON COMMIT DROP AS SELECT code AS ticker, NULL::date AS after_date FROM tickers;
+"""
+_IN_SCOPE = """(EXISTS (SELECT 1 FROM idx_keys k WHERE k.ticker = {t} AND k.session_date = {s})
+ OR EXISTS (SELECT 1 FROM idx_from r WHERE r.ticker = {t} AND (r.after_date IS NULL OR {s} > r.after_date)))"""
+
+# Posts posted before the session preceding a key's session cannot count for it: read each scoped
+# ticker's posts from there on only.
+_FRESH = f"""
+CREATE TEMP TABLE idx_fresh ON COMMIT DROP AS
+WITH bounds AS (
+    SELECT ticker, min(lower) AS lower FROM (
+        SELECT k.ticker, coalesce((SELECT max(s.trade_date) FROM label_sessions s WHERE s.ticker = k.ticker
+                                   AND s.trade_date < k.session_date), '-infinity'::date) AS lower FROM idx_keys k
+        UNION ALL SELECT ticker, coalesce(after_date, '-infinity'::date) FROM idx_from) b
+    GROUP BY ticker)
+SELECT p.ticker, {_SESSION} AS session_date, count(*)::int AS n_posts, avg(s.p_up)::float8 AS mean_p_up,
+       avg((s.p_up > 0.5)::int)::float8 AS bull_share
+FROM bounds b
+JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= (b.lower::timestamp AT TIME ZONE 'Asia/Seoul')
+JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
+{_POST_SESSION}
+WHERE NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)
+GROUP BY 1, 2;
+DELETE FROM idx_fresh f WHERE NOT {_IN_SCOPE.format(t='f.ticker', s='f.session_date')};
+"""
+# Float averages may differ in the last bits with the summation order: not a change.
+_APPLY = (
+    "DELETE FROM daily_sentiment d WHERE d.model_version = %(version)s AND "
+    + _IN_SCOPE.format(t="d.ticker", s="d.session_date")
+    + " AND NOT EXISTS (SELECT 1 FROM idx_fresh f WHERE f.ticker = d.ticker AND f.session_date = d.session_date)",
+    "UPDATE daily_sentiment d SET n_posts = f.n_posts, mean_p_up = f.mean_p_up, bull_share = f.bull_share, "
+    "updated_at = now() FROM idx_fresh f WHERE d.model_version = %(version)s AND d.ticker = f.ticker "
+    "AND d.session_date = f.session_date AND (d.n_posts <> f.n_posts OR abs(d.mean_p_up - f.mean_p_up) > 1e-9 "
+    "OR abs(d.bull_share - f.bull_share) > 1e-9)",
+    "INSERT INTO daily_sentiment (model_version, ticker, session_date, n_posts, mean_p_up, bull_share) "
+    "SELECT %(version)s, f.ticker, f.session_date, f.n_posts, f.mean_p_up, f.bull_share FROM idx_fresh f "
+    "WHERE NOT EXISTS (SELECT 1 FROM daily_sentiment d WHERE d.model_version = %(version)s "
+    "AND d.ticker = f.ticker AND d.session_date = f.session_date)",
+)
+
+
+@dataclass
+class IndexRefresh:
+    rows: int  # the version's daily_sentiment rows now
+    rewritten: int  # rows deleted, updated or inserted by this refresh
+    full: bool  # recomputed from scratch
+
+
+def refresh_daily_index(cur, version: int) -> IndexRefresh:
+    """Bring ``daily_sentiment`` of ``version`` up to date inside the caller's transaction."""
+    cur.execute("LOCK TABLE prices, post_flags IN SHARE MODE")
+    cur.execute("SELECT clock_timestamp()")
+    (stamp,) = cur.fetchone()
+    cur.execute("SELECT built_at FROM daily_sentiment_state WHERE model_version = %s", (version,))
+    found = cur.fetchone()
+    since = found[0] if found else None
+    if since is not None:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM post_flag_changes WHERE changed_at > %s AND ticker IS NULL)",
+                    (since,))
+        if cur.fetchone()[0]:
+            since = None
+    cur.execute(CALENDAR_SQL)
+    post_day = post_day_sql("next_open_close", late_openings(cur))
+    params = {"version": version, "since": since}
+    cur.execute((_SCOPE if since is not None else _EVERYTHING).replace(_POST_DAY, post_day), params)
+    cur.execute(_FRESH.replace(_POST_DAY, post_day), params)
+    rewritten = 0
+    for statement in _APPLY:
+        cur.execute(statement, params)
+        rewritten += cur.rowcount
+    cur.execute("INSERT INTO daily_sentiment_state (model_version, built_at) VALUES (%s, %s) "
+                "ON CONFLICT (model_version) DO UPDATE SET built_at = EXCLUDED.built_at", (version, stamp))
+    # the flag log is needed only back to the oldest build of any version
+    cur.execute("DELETE FROM post_flag_changes WHERE changed_at < (SELECT min(built_at) FROM daily_sentiment_state)")
+    cur.execute("SELECT count(*) FROM daily_sentiment WHERE model_version = %s", (version,))
+    rows = cur.fetchone()[0]
+    log.info("v%d: daily_sentiment %s: %d row(s) rewritten, %d in all", version,
+             "rebuilt" if since is None else "updated", rewritten, rows)
+    return IndexRefresh(rows, rewritten, since is None)
