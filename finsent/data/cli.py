@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finsent.cli import add_command, date_arg, fraction, open_engine, positive_int
+from finsent.cli_args import add_command, date_arg, fraction, non_negative_int, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
 from finsent.data.embargo import EMBARGO_HELP
 
@@ -122,7 +122,7 @@ def register(commands) -> None:
     build.add_argument("--split", choices=("time", "random"), default="time")
     build.add_argument("--valid-frac", type=fraction, help="share for valid (time: 0.1, random: 0)")
     build.add_argument("--test-frac", type=fraction, help="share for test (time: 0.1, random: 0.01)")
-    build.add_argument("--embargo", type=int, default=1, help=EMBARGO_HELP)
+    build.add_argument("--embargo", type=non_negative_int, default=1, help=EMBARGO_HELP)
     build.add_argument("--balance", action="store_true", help="as many up as down (the study: 15k/15k)")
     build.add_argument("--per-class", type=positive_int, help="at most this many rows per class")
     build.add_argument("--seed", type=int, default=0)

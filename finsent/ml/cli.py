@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from finsent.cli import add_command, fraction, open_engine, positive_int
+from finsent.cli_args import add_command, bps, open_engine, positive_int, rate
 from finsent.config import load_settings
 from finsent.data.embargo import EMBARGO_HELP
 
@@ -84,7 +84,7 @@ def _add_model_options(parser) -> None:
     parser.add_argument("--prompt", choices=("study-2shot", "zero-shot"), default="study-2shot")
     parser.add_argument("--epochs", type=positive_int, default=1)
     parser.add_argument("--batch-size", type=positive_int, default=16)
-    parser.add_argument("--lr", type=fraction, default=2e-4)
+    parser.add_argument("--lr", type=rate, default=2e-4)
     parser.add_argument("--max-steps", type=positive_int, help="stop after N optimizer steps")
     parser.add_argument("--lora-r", type=positive_int, default=8)
     parser.add_argument("--all-linear", action="store_true", help="LoRA on all linear layers, not only query_key_value")
@@ -171,9 +171,9 @@ def register(commands) -> None:
                           help="sessions per training window (at least 10; default 120)")
     backtest.add_argument("--step-sessions", type=positive_int, default=5, help="sessions scored per step")
     backtest.add_argument("--embargo", type=positive_int, default=1, help=EMBARGO_HELP)
-    backtest.add_argument("--cost-bps", type=fraction, default=20.0,
+    backtest.add_argument("--cost-bps", type=bps, default=20.0,
                           help="cost per unit of notional traded, each side, in basis points (default 20)")
-    backtest.add_argument("--sell-tax-bps", type=fraction, default=20.0,
+    backtest.add_argument("--sell-tax-bps", type=bps, default=20.0,
                           help="transaction tax per unit sold, in basis points (default 20: KOSPI from 2026)")
     backtest.add_argument("--steps-per-run", type=positive_int,
                           help="walk at most N steps now; the next run resumes (default: all)")
