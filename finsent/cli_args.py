@@ -8,6 +8,9 @@ import argparse
 import inspect
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from finsent.config import load_settings
 from finsent.errors import SchemaMissingError
@@ -63,7 +66,7 @@ rate = bounded(float, low=0, high=1, low_open=True)  # a learning rate: (0, 1]
 bps = bounded(float, low=0, high=10_000, high_open=True)  # basis points: [0, 10000)
 
 
-def open_engine(*, require_schema: bool = True):
+def open_engine(*, require_schema: bool = True) -> Engine:
     """The configured database (the embedded server is started when no URL is set), checked to have
     every migration applied (SchemaMissingError, exit 2, otherwise)."""
     from finsent.db import applied_versions, create_engine, load_migrations
@@ -78,8 +81,9 @@ def open_engine(*, require_schema: bool = True):
     return engine
 
 
-def add_command(commands, name: str, func, *, help: str) -> argparse.ArgumentParser:
+def add_command(commands: Any, name: str, func: Callable[[argparse.Namespace], int], *,
+                help: str) -> argparse.ArgumentParser:
     """A subcommand running ``func``; its ``--help`` description is ``func``'s docstring."""
-    parser = commands.add_parser(name, help=help, description=inspect.getdoc(func))
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=inspect.getdoc(func))
     parser.set_defaults(func=func)
     return parser
