@@ -23,23 +23,12 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, START
+from finsent.ml.backtest.spec import BacktestSpec
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, START, params_of
 
 PARAMS = {
     "name": Param("weekly", type="string", pattern=r"^[A-Za-z0-9_.-]{1,100}$"),
-    "model": Param("baseline", enum=["baseline", "lora"]),
-    "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
-    "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
-    "definition": Param("next_open_close", type="string"),
-    "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
-    "quantize": Param("", enum=["", "4bit"]),
-    "epochs": Param(1, type="integer", minimum=1),
-    "max_steps": Param(None, type=["null", "integer"]),
-    "train_sessions": Param(120, type="integer", minimum=1),
-    "step_sessions": Param(5, type="integer", minimum=1),
-    "embargo": Param(1, type="integer", minimum=1),
-    "cost_bps": Param(20.0, type="number", minimum=0),
-    "sell_tax_bps": Param(20.0, type="number", minimum=0, description="transaction tax per unit sold (KOSPI 2026)"),
+    **params_of(BacktestSpec),  # the options of `finsent backtest`, declared once
     "replace": Param(False, type="boolean"),
 }
 
@@ -50,9 +39,10 @@ PARAMS = {
 def finsent_backtest():
     @task(queue="gpu", execution_timeout=DEFAULT_ARGS["execution_timeout"] * 6)
     def backtest(params=None) -> dict:
-        from finsent.orchestration.tasks import run_backtest
+        from finsent.orchestration.tasks import spec_from_params, walk_backtest
 
-        return run_backtest(**params)
+        spec = spec_from_params(BacktestSpec, params)  # once, at the start: a wrong param fails here
+        return walk_backtest(params["name"], spec, replace=bool(params["replace"]))
 
     backtest()
 

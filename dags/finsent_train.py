@@ -21,28 +21,23 @@ When the champion moves, emits the `champion` asset, which starts `finsent_score
 
 **Owner**: finsent. **Triage**: the train task has an "MLflow run" link with the metrics, plots and
 report. Out of GPU memory: trigger with a smaller `batch_size`, or `quantize=4bit`. A failed run
-registers and promotes nothing. Parameters: `model` (baseline | lora), `base_model`, `prompt`,
-`definition`, `split`, `rules`, `balance`, `quantize`, `epochs`, `max_steps`.
+registers and promotes nothing. Parameters: every option of `finsent dataset build` for the
+snapshot (`definition`, `split`, `rules`, `balance`, ...; its `seed` aside) and every option of
+`finsent train` (`model`, `base_model`, `prompt`, `quantize`, `epochs`, `max_steps`, `lr`, ...):
+the same names, defaults and bounds (`finsent.data.spec.DatasetSpec`, `finsent.ml.spec.TrainSpec`).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk import CronTriggerTimetable, dag, task
 
-from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, TIMEZONE, FinsentTrainOperator
+from finsent.data.spec import DatasetSpec
+from finsent.ml.spec import TrainSpec
+from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, TIMEZONE, FinsentTrainOperator, params_of
 
-PARAMS = {
-    "model": Param("baseline", enum=["baseline", "lora"]),
-    "base_model": Param("EleutherAI/polyglot-ko-1.3b", type="string", description="hub id or local directory"),
-    "prompt": Param("study-2shot", enum=["study-2shot", "zero-shot"]),
-    "definition": Param("next_open_close", type="string"),
-    "split": Param("time", enum=["time", "random"]),
-    "rules": Param("all", type="string", description="all, none, or a comma-separated list of quality rules"),
-    "balance": Param(False, type="boolean"),
-    "quantize": Param("", enum=["", "4bit"]),
-    "epochs": Param(1, type="integer", minimum=1),
-    "max_steps": Param(None, type=["null", "integer"]),
-}
+# The snapshot's options (its seed aside: `seed` here is the model's) and the training's, declared once
+SNAPSHOT_OPTIONS_NOT_OFFERED = ("seed",)
+PARAMS = {**params_of(DatasetSpec, skip=SNAPSHOT_OPTIONS_NOT_OFFERED), **params_of(TrainSpec)}
 
 
 # No start_date: a new deployment waits for the next Saturday instead of training at once on
@@ -54,16 +49,14 @@ PARAMS = {
 def finsent_train():
     @task
     def snapshot(params=None, run_id=None) -> str:
-        from finsent.orchestration.tasks import build_snapshot
+        from finsent.orchestration.tasks import build_snapshot, spec_from_params
 
+        spec = spec_from_params(DatasetSpec, params, skip=SNAPSHOT_OPTIONS_NOT_OFFERED)  # a wrong param fails here
         name = "train_" + "".join(c if c.isalnum() else "_" for c in run_id)[:80]
-        build_snapshot(name, params["definition"], params["split"], params["rules"], params["balance"])
+        build_snapshot(name, spec)
         return name
 
-    train = FinsentTrainOperator(
-        task_id="train", queue="gpu", dataset="{{ ti.xcom_pull(task_ids='snapshot') }}",
-        model="{{ params.model }}", base_model="{{ params.base_model }}", prompt="{{ params.prompt }}",
-        quantize="{{ params.quantize }}", epochs="{{ params.epochs }}", max_steps="{{ params.max_steps }}")
+    train = FinsentTrainOperator(task_id="train", queue="gpu", dataset="{{ ti.xcom_pull(task_ids='snapshot') }}")
 
     @task.short_circuit
     def champion_moved(result: dict) -> bool:

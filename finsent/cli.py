@@ -8,70 +8,24 @@ this module holds the entry point and the database and ticker commands.
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
 from pathlib import Path
 
 import psycopg2
 from sqlalchemy.exc import DBAPIError
 
+from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
+from finsent.data.cli import register as data_commands
 from finsent.errors import FinsentError, SchemaMissingError
+from finsent.ingest.cli import register as ingest_commands
+from finsent.ml.cli import register as ml_commands
+from finsent.orchestration.cli import register as orchestration_commands
 from finsent.redact import MaskingFormatter, mask_urls
 
 log = logging.getLogger("finsent")
-
-
-# --- shared by the command modules of every room ------------------------------------------------
-
-
-def date_arg(value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be at least 1")
-    return number
-
-
-def fraction(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-
-
-def open_engine(*, require_schema: bool = True):
-    """The configured database (the embedded server is started when no URL is set), checked to have
-    every migration applied (SchemaMissingError, exit 2, otherwise)."""
-    from finsent.db import applied_versions, create_engine, load_migrations
-
-    engine = create_engine(load_settings())
-    if require_schema:
-        applied = {version for version, _ in applied_versions(engine)}
-        pending = [m.name for m in load_migrations() if m.version not in applied]
-        if pending:
-            what = "has no finsent tables" if not applied else f"lacks {len(pending)} migration(s) ({pending[0]} ...)"
-            raise SchemaMissingError(f"the database {what}: run `finsent db upgrade`")
-    return engine
-
-
-def add_command(commands, name: str, func, *, help: str) -> argparse.ArgumentParser:
-    """A subcommand running ``func``; its ``--help`` description is ``func``'s docstring."""
-    parser = commands.add_parser(name, help=help, description=inspect.getdoc(func))
-    parser.set_defaults(func=func)
-    return parser
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -156,11 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(db_commands, "upgrade", cmd_db_upgrade, help="apply pending sql/ migrations (idempotent)")
     add_command(db_commands, "status", cmd_db_status, help="list migrations and whether they are applied")
     add_command(db_commands, "url", cmd_db_url, help="print the database URL (starts the embedded server if needed)")
-
-    from finsent.data.cli import register as data_commands
-    from finsent.ingest.cli import register as ingest_commands
-    from finsent.ml.cli import register as ml_commands
-    from finsent.orchestration.cli import register as orchestration_commands
 
     for register in (ingest_commands, data_commands, ml_commands, orchestration_commands):
         register(commands)

@@ -29,12 +29,7 @@ LONG_FUNCTIONS_ALLOWED_IN = {
     "finsent/ml/backtest/windowed.py", "finsent/data/labels.py", "finsent/ingest/importer.py",
 }
 
-# TEMPORARY (lead: empty once the shared argument types leave finsent/cli.py): the room CLIs import
-# helpers from the entry point, which imports them back.
-CYCLE_EDGES_ALLOWED = {
-    ("finsent.ingest.cli", "finsent.cli"), ("finsent.data.cli", "finsent.cli"),
-    ("finsent.ml.cli", "finsent.cli"), ("finsent.orchestration.cli", "finsent.cli"),
-}
+CYCLE_EDGES_ALLOWED: set[tuple[str, str]] = set()
 
 
 def _python_files(*roots: str) -> Iterator[Path]:

@@ -23,7 +23,7 @@ import json
 import logging
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -31,11 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
-from finsent.config import parse_ticker_list
 from finsent.data.embargo import sessions_skipped
 from finsent.data.labels import LabelDefinition, count_stale_labels, load_definition
-from finsent.data.quality import ALL_RULES, TITLE_NORM_SQL, parse_rules
+from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
+from finsent.data.spec import DatasetSpec
 from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.names import check_name, inside, private_dir, private_files
@@ -44,70 +44,11 @@ from finsent.tickers import member_on_sql
 log = logging.getLogger(__name__)
 
 _EXPORT_CHUNK = 100_000
-MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
     ("label", pa.string()), ("ret", pa.float64()), ("previous_session_up", pa.float64()),
 ])
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    definition: str = "next_open_close"  # the tradable label (finsent.data.labels)
-    rules: tuple[str, ...] = ALL_RULES  # posts flagged by any of these are left out
-    start: date | None = None  # session dates, inclusive
-    end: date | None = None
-    tickers: tuple[str, ...] = ()  # empty: all
-    split: str = "time"
-    valid_frac: float = 0.1
-    test_frac: float = 0.1
-    embargo: int = 1  # sessions skipped between parts (time split), plus horizon - 1
-    balance: bool = False
-    per_class: int | None = None
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.split not in ("time", "random"):
-            raise ConfigError(f"--split must be time or random, got {self.split!r}")
-        unknown = [r for r in self.rules if r not in ALL_RULES]
-        if unknown:
-            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
-        for name, value in (("--valid-frac", self.valid_frac), ("--test-frac", self.test_frac)):
-            if not 0 <= value < 1:
-                raise ConfigError(f"{name} must be in [0, 1), got {value}")
-        if self.valid_frac + self.test_frac >= 1:
-            raise ConfigError("--valid-frac + --test-frac must leave something to train on")
-        if self.embargo < 1 and self.split == "time":
-            raise ConfigError("--embargo must be at least 1 session for a time split")
-        if self.embargo > MAX_EMBARGO:
-            raise ConfigError(f"--embargo {self.embargo} is more than {MAX_EMBARGO} sessions (about a year of trading)")
-        if self.per_class is not None and self.per_class < 1:
-            raise ConfigError("--per-class must be at least 1")
-        if self.start and self.end and self.start > self.end:
-            raise ConfigError(f"--from {self.start} is after --to {self.end}")
-
-    @classmethod
-    def from_options(cls, *, rules: str = "all", tickers: str | None = None, valid_frac: float | None = None,
-                     test_frac: float | None = None, **options) -> "DatasetSpec":
-        """A spec from CLI/DAG options: ``rules`` is all, none or a comma list; ``tickers`` a comma
-        list; unset fractions default by split (time: 0.1/0.1, random: the study's 0/0.01);
-        other unset (None) options keep their defaults."""
-        values = {k: v for k, v in options.items() if v is not None}
-        random_split = values.get("split", cls.split) == "random"
-        values["rules"] = parse_rules(rules)
-        values["tickers"] = tuple(parse_ticker_list(tickers)) if tickers else ()
-        values["valid_frac"] = (0.0 if random_split else 0.1) if valid_frac is None else valid_frac
-        values["test_frac"] = (0.01 if random_split else 0.1) if test_frac is None else test_frac
-        return cls(**values)
-
-    def to_json(self) -> dict:
-        spec = asdict(self)
-        spec["rules"] = list(self.rules)
-        spec["tickers"] = list(self.tickers)
-        spec["start"] = self.start.isoformat() if self.start else None
-        spec["end"] = self.end.isoformat() if self.end else None
-        return spec
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finsent.cli import add_command, date_arg, fraction, open_engine, positive_int
+from finsent.cli_args import add_command, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
-from finsent.data.embargo import EMBARGO_HELP
+from finsent.data.spec import DatasetSpec
+from finsent.specs import add_arguments, from_values, namespace_values
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -61,13 +62,10 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     """Select up/down labels, drop flagged posts, optionally balance, split by time (with an embargo) or at
     random (the study's 99/1), keep each normalised title in one part, and store the snapshot with a
     content hash. Same spec, same data: same hash."""
-    from finsent.data.build import DatasetSpec, build_dataset
+    from finsent.data.build import build_dataset
     from finsent.data.snapshots import show_dataset
 
-    spec = DatasetSpec.from_options(
-        definition=args.definition, rules=args.rules, start=args.date_from, end=args.date_to, tickers=args.tickers,
-        split=args.split, valid_frac=args.valid_frac, test_frac=args.test_frac, embargo=args.embargo,
-        balance=args.balance, per_class=args.per_class, seed=args.seed)
+    spec = from_values(DatasetSpec, namespace_values(args, DatasetSpec))
     engine = open_engine()
     build_dataset(engine, args.name, spec, load_settings().data_dir, replace=args.replace)
     show_dataset(engine, args.name, sys.stdout)
@@ -112,20 +110,7 @@ def register(commands) -> None:
     dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
     build = add_command(dataset_commands, "build", cmd_dataset_build, help="freeze a snapshot (Postgres + Parquet)")
     build.add_argument("name")
-    build.add_argument("--definition", default="next_open_close",
-                       help="label definition name (default next_open_close, the tradable one)")
-    build.add_argument("--rules", default="all",
-                       help="quality rules whose flagged posts are left out: all (default), none, or a list")
-    build.add_argument("--from", dest="date_from", type=date_arg, metavar="YYYY-MM-DD", help="first session date")
-    build.add_argument("--to", dest="date_to", type=date_arg, metavar="YYYY-MM-DD", help="last session date")
-    build.add_argument("--tickers", help="only these tickers (default: all)")
-    build.add_argument("--split", choices=("time", "random"), default="time")
-    build.add_argument("--valid-frac", type=fraction, help="share for valid (time: 0.1, random: 0)")
-    build.add_argument("--test-frac", type=fraction, help="share for test (time: 0.1, random: 0.01)")
-    build.add_argument("--embargo", type=int, default=1, help=EMBARGO_HELP)
-    build.add_argument("--balance", action="store_true", help="as many up as down (the study: 15k/15k)")
-    build.add_argument("--per-class", type=positive_int, help="at most this many rows per class")
-    build.add_argument("--seed", type=int, default=0)
+    add_arguments(build, DatasetSpec)
     build.add_argument("--replace", action="store_true", help="rebuild a snapshot that exists")
     show = add_command(dataset_commands, "show", cmd_dataset_show,
                        help="counts per split, label and ticker; dates; hash")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from finsent.cli import add_command, date_arg, open_engine, positive_int
+from finsent.cli_args import add_command, date_arg, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
 
 

@@ -1,7 +1,7 @@
 """What the DAG files share: assets, default arguments, the training operator and its MLflow link.
 
-Imported at DAG parse time, so it imports only ``airflow.sdk`` and the standard library; every
-task imports the heavy parts of finsent when it runs.
+Imported at DAG parse time, so it imports only ``airflow.sdk``, the standard library and the light
+spec modules (``finsent.specs``); every task imports the heavy parts of finsent when it runs.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
+from airflow.sdk import Asset, BaseOperator, BaseOperatorLink, Param
+
+from finsent.specs import param_schemas
 
 OWNER = "finsent"
 TIMEZONE = pendulum.timezone("Asia/Seoul")
@@ -34,6 +36,16 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+def params_of(spec_class: type, *, skip: tuple[str, ...] = ()) -> dict[str, Param]:
+    """The DAG ``Param`` of every option of a spec (``finsent.specs``): the same names, defaults,
+    choices and bounds as the command's flags."""
+    params = {}
+    for name, schema in param_schemas(spec_class, skip=skip).items():
+        default = schema.pop("default")
+        params[name] = Param(default, **schema)
+    return params
+
+
 class MlflowRunLink(BaseOperatorLink):
     """The "MLflow run" button on a training task: the run's page in the MLflow UI."""
 
@@ -46,25 +58,24 @@ class MlflowRunLink(BaseOperatorLink):
 
 
 class FinsentTrainOperator(BaseOperator):
-    """Fit, evaluate, register and apply the champion rule (``finsent.orchestration.tasks.train_and_register``)."""
+    """Fit, evaluate, register and apply the champion rule (``finsent.orchestration.tasks.train_and_register``)
+    with the run's params as a ``TrainSpec``, made once when the task starts (a wrong param fails the
+    run with the option's message)."""
 
-    template_fields = ("dataset", "model", "base_model", "prompt", "quantize", "epochs", "max_steps")
+    template_fields = ("dataset",)
     operator_extra_links = (MlflowRunLink(),)
     ui_color = "#dbeafe"
 
-    def __init__(self, *, dataset: str, model: str = "baseline", base_model: str | None = None,
-                 prompt: str = "study-2shot", quantize: str | None = None, epochs: int = 1,
-                 max_steps: int | None = None, **kwargs) -> None:
+    def __init__(self, *, dataset: str, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.dataset, self.model, self.base_model = dataset, model, base_model
-        self.prompt, self.quantize, self.epochs, self.max_steps = prompt, quantize, epochs, max_steps
+        self.dataset = dataset
 
     def execute(self, context) -> dict:
-        from finsent.orchestration.tasks import train_and_register
+        from finsent.ml.spec import TrainSpec
+        from finsent.orchestration.tasks import spec_from_params, train_and_register
 
-        max_steps = int(self.max_steps) if self.max_steps not in (None, "", "None") else None
-        result = train_and_register(self.dataset, self.model, self.base_model or None, self.prompt,
-                                    self.quantize or None, int(self.epochs), max_steps)
+        spec = spec_from_params(TrainSpec, dict(context["params"]))
+        result = train_and_register(self.dataset, spec)
         context["ti"].xcom_push(key=MlflowRunLink().xcom_key, value=result["run_url"])
         self.log.info("MLflow run: %s; %s", result["run_url"], result["decision"])
         return result

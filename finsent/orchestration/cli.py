@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from finsent.cli import add_command
+from finsent.cli_args import add_command
 from finsent.config import load_settings
 
 

@@ -7,15 +7,23 @@ library, raises on failure (so Airflow retries it) and returns a small JSON-able
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from finsent.config import load_settings
-from finsent.errors import FinsentError, NotRegisteredError
+from finsent.data.spec import DatasetSpec
+from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.ml.backtest.spec import BacktestSpec
+from finsent.ml.spec import TrainSpec
+from finsent.specs import flags, from_values
 
 log = logging.getLogger(__name__)
 
 
-def _engine():
+def _engine() -> Engine:
     from finsent.db import create_engine
 
     return create_engine(load_settings())
@@ -47,12 +55,22 @@ def fail_without_retry(message: str) -> Exception:
     return AirflowFailException(message)
 
 
-def _summary(reports) -> list[dict]:
+def spec_from_params(spec_class: type, params: dict, *, skip: tuple[str, ...] = ()) -> Any:
+    """A DAG run's params (those of ``spec_class`` but ``skip``) as the spec, once, at the task's
+    start; a wrong param fails the run, without retries, with the option's message."""
+    offered = {flag.name for flag in flags(spec_class, skip=skip)}
+    try:
+        return from_values(spec_class, {k: v for k, v in params.items() if k in offered})
+    except ConfigError as exc:
+        raise fail_without_retry(f"bad DAG param: {exc}") from None
+
+
+def _summary(reports: Sequence[Any]) -> list[dict]:
     return [{"ticker": r.ticker, "status": r.status, "inserted": r.inserted, "updated": r.updated,
              "fetched": r.fetched, "retries": r.retries, "error": r.error} for r in reports]
 
 
-def _raise_on_failures(reports) -> list[dict]:
+def _raise_on_failures(reports: Sequence[Any]) -> list[dict]:
     failed = [r for r in reports if not r.ok]
     if failed:
         message = "; ".join(f"{r.ticker}: {r.status} ({r.error})" for r in failed)
@@ -133,26 +151,21 @@ def label_and_flag() -> dict:
     return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
 
 
-def build_snapshot(name: str, definition: str = "next_open_close", split: str = "time", rules: str = "all",
-                   balance: bool = False) -> dict:
-    from finsent.data.build import DatasetSpec, build_dataset
+def build_snapshot(name: str, spec: DatasetSpec) -> dict:
+    from finsent.data.build import build_dataset
 
-    spec = DatasetSpec.from_options(definition=definition, split=split, rules=rules, balance=balance)
     summary = build_dataset(_engine(), name, spec, load_settings().data_dir, replace=True)
     return {"dataset": name, "rows": summary.rows, "content_hash": summary.content_hash}
 
 
-def train_and_register(dataset: str, model: str = "baseline", base_model: str | None = None,
-                       prompt: str = "study-2shot", quantize: str | None = None, epochs: int = 1,
-                       max_steps: int | None = None) -> dict:
-    from finsent.ml.models.lora import LoraSpec
+def train_and_register(dataset: str, spec: TrainSpec) -> dict:
     from finsent.ml.registry import tracking_uri
     from finsent.ml.train import train_model
 
     settings = load_settings()
-    spec = LoraSpec.from_options(base_model=base_model or None, prompt=prompt, quantize=quantize or None,
-                                 epochs=epochs, max_steps=max_steps) if model == "lora" else None
-    outcome = train_model(settings, _engine(), dataset, model, lora=spec)
+    outcome = train_model(settings, _engine(), dataset, spec.model, lora=spec.lora if spec.model == "lora" else None)
+    if outcome is None:  # only a non-zero rank of a distributed job returns nothing; a task is one process
+        raise FinsentError("training ran as a non-zero rank of a distributed job: its rank 0 reports")
     log.info("%s v%d %s: %s", "finsent-updown", outcome.version,
              "is the new champion" if outcome.decision.promoted else "is a challenger only", outcome.decision.reason)
     log.info("%s", outcome.report.verdict())
@@ -198,22 +211,10 @@ def score_and_index(version: int | str = "champion", batch_size: int = 256) -> d
             "index_rewritten": report.index_rewritten}
 
 
-def run_backtest(name: str, model: str = "baseline", base_model: str | None = None, prompt: str = "study-2shot",
-                 definition: str = "next_open_close", rules: str = "all", quantize: str | None = None, epochs: int = 1,
-                 max_steps: int | None = None, train_sessions: int = 120, step_sessions: int = 5, embargo: int = 1,
-                 cost_bps: float = 20.0, sell_tax_bps: float = 20.0, replace: bool = False) -> dict:
+def walk_backtest(name: str, spec: BacktestSpec, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""
-    from finsent.data.quality import parse_rules
     from finsent.ml.backtest import run_backtest as walk_and_report
-    from finsent.ml.backtest.walk import BacktestSpec
 
-    lora = {"base_model": base_model or None, "prompt": prompt, "quantize": quantize or None, "epochs": epochs,
-            "max_steps": max_steps}
-    spec = BacktestSpec(model=model, definition=definition, rules=parse_rules(rules),
-                        train_sessions=train_sessions, step_sessions=step_sessions, embargo=embargo,
-                        cost_bps=float(cost_bps), sell_tax_bps=float(sell_tax_bps),
-                        lora={k: v for k, v in lora.items() if v is not None}
-                        if model == "lora" else {})
     run, report = walk_and_report(load_settings(), _engine(), name, spec, replace=replace)
     log.info("%s", report.to_markdown())
     return {"backtest": name, "steps": len(run.steps), **{k: v for k, v in report.metrics.items() if v == v}}

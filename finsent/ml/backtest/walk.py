@@ -18,7 +18,7 @@ import io
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -27,57 +27,15 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.embargo import sessions_skipped
-from finsent.data.quality import ALL_RULES
 from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
+from finsent.ml.backtest.spec import PLAN_VERSION, BacktestSpec
 from finsent.progress import Progress
 from finsent.tickers import member_on_sql
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-# Labels are shared by a stock's posts of one session: a window of fewer sessions holds only a
-# handful of independent outcomes per stock, which a model learns by heart, not from the text.
-MIN_TRAIN_SESSIONS = 10
-# 2: the embargo counts the sessions skipped (before, embargo 1 skipped none); a walk planned
-# otherwise is not resumed
-PLAN_VERSION = 2
-
-
-@dataclass(frozen=True)
-class BacktestSpec:
-    model: str = "baseline"
-    definition: str = "next_open_close"  # the tradable label: accuracy and IC use its return
-    rules: tuple[str, ...] = ALL_RULES  # posts flagged by these are left out, as in a snapshot
-    train_sessions: int = 120
-    step_sessions: int = 5
-    embargo: int = 1
-    cost_bps: float = 20.0  # per unit of notional traded, each side (fees + spread + impact)
-    # KRX sell-side tax per unit sold: securities transaction tax 0.05% + special tax for rural
-    # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see the README
-    sell_tax_bps: float = 20.0
-    lora: dict = field(default_factory=dict)  # LoraSpec options for --model lora
-
-    def validate(self) -> None:
-        if self.model not in ("baseline", "lora"):
-            raise ConfigError(f"--model must be baseline or lora, got {self.model!r}")
-        for option, value in (("--train-sessions", self.train_sessions), ("--step-sessions", self.step_sessions),
-                              ("--embargo", self.embargo)):
-            if value < 1:
-                raise ConfigError(f"{option} must be at least 1, got {value}")
-        if self.train_sessions < MIN_TRAIN_SESSIONS:
-            raise ConfigError(f"--train-sessions must be at least {MIN_TRAIN_SESSIONS} (a window of "
-                              f"{self.train_sessions} session(s) holds too few independent labels), "
-                              f"got {self.train_sessions}")
-        for option, bps in (("--cost-bps", self.cost_bps), ("--sell-tax-bps", self.sell_tax_bps)):
-            if not 0 <= bps < 10_000:
-                raise ConfigError(f"{option} must be in [0, 10000), got {bps}")
-        unknown = [r for r in self.rules if r not in ALL_RULES]
-        if unknown:
-            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "rules": list(self.rules)}
 
 
 @dataclass(frozen=True)
@@ -195,18 +153,17 @@ class _Refit:
 
             self.windowed = WindowedBaseline(posts["title"].tolist())
         else:
-            from finsent.ml.models.lora import LoraSpec
-
-            LoraSpec.from_options(**spec.lora)  # bad options fail before the first step
+            spec.lora.validate()  # bad options fail before the first step
 
     def fit_predict(self, step: Step, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
         if self.spec.model == "baseline":
             return self.windowed.fit_predict(train, labels, score)
-        from finsent.ml.models.lora import LoraClassifier, LoraSpec
+        from dataclasses import replace
+
+        from finsent.ml.models.lora import LoraClassifier
 
         # a seed of the step's own: a resumed step trains exactly as it would have in one run
-        seed = (self.spec.lora.get("seed") or 0) + step.number
-        model = LoraClassifier(LoraSpec.from_options(**{**self.spec.lora, "seed": seed}))
+        model = LoraClassifier(replace(self.spec.lora, seed=self.spec.lora.seed + step.number))
         titles = self.posts["title"].to_numpy()
         model.fit(titles[train].tolist(), labels)
         return model.predict_proba(titles[score].tolist())

@@ -4,48 +4,60 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from finsent.errors import ConfigError
+from finsent.specs import check_fields, from_values, option
 
 DEFAULT_BASE_MODEL = "EleutherAI/polyglot-ko-1.3b"
 
 
-@dataclass
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+@dataclass(frozen=True)
 class LoraSpec:
-    base_model: str = DEFAULT_BASE_MODEL  # hub id or local directory
-    prompt: str = "study-2shot"
-    lora_r: int = 8
+    """A LoRA model and how it trains; the options (``finsent.specs``) are what `finsent train`,
+    `finsent backtest` and the train and backtest DAGs offer."""
+
+    base_model: str = option(DEFAULT_BASE_MODEL, "hub id or local directory of a GPT-NeoX/Llama-style causal LM (lora)")
+    prompt: str = option("study-2shot", "the prompt the titles are put in", choices=("study-2shot", "zero-shot"))
+    lora_r: int = option(8, "LoRA rank", minimum=1)
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: ["query_key_value"])  # or ["all-linear"]
-    epochs: int = 1
-    batch_size: int = 16
-    lr: float = 2e-4
-    max_steps: int | None = None
+    all_linear: bool = option(False, "LoRA on all linear layers, not only query_key_value")
+    epochs: int = option(1, "passes over the train part", minimum=1)
+    batch_size: int = option(16, "titles per optimizer step", minimum=1)
+    lr: float = option(2e-4, "learning rate", minimum=0, maximum=1, exclusive_minimum=True)
+    max_steps: int | None = option(None, "stop after N optimizer steps", minimum=1)
     warmup_steps: int = 20
     max_title_tokens: int = 96
-    quantize: str | None = None  # "4bit"
-    device: str = "auto"  # auto | cpu | cuda
-    dtype: str = "auto"  # auto | bfloat16 | float16 | float32: the compute dtype (see resolve_dtype)
-    gradient_checkpointing: bool = False
-    checkpoint_dir: str | None = None  # resumable: adapter, optimizer, RNGs, position every save_every steps
-    save_every: int = 200
-    seed: int = 0
+    quantize: str | None = option(None, "QLoRA (bitsandbytes 4-bit; CUDA only)", choices=("4bit",))
+    device: str = option("auto", "where to train: auto = cuda when visible", choices=("auto", "cpu", "cuda"))
+    dtype: str = option("auto", "compute dtype: auto = bfloat16 on GPUs that have it, float16 (with loss scaling) "
+                        "on older GPUs, float32 on CPUs; LoRA weights stay float32", choices=DTYPES)
+    gradient_checkpointing: bool = option(False, "recompute activations in the backward pass (less GPU memory)")
+    checkpoint_dir: str | None = option(None, "save resumable checkpoints here and resume from them (a checkpoint "
+                                        "of another spec or snapshot is refused; removed when training ends)")
+    save_every: int = option(200, "checkpoint every N optimizer steps", minimum=1)
+    seed: int = option(0, "random seed (a backtest step trains with seed + step)")
+
+    def __post_init__(self) -> None:
+        if self.all_linear and self.target_modules != ["all-linear"]:
+            object.__setattr__(self, "target_modules", ["all-linear"])
+
+    def validate(self) -> None:
+        check_fields(self)
 
     @classmethod
-    def from_options(cls, *, all_linear: bool = False, **options: Any) -> "LoraSpec":
-        """A spec from CLI/DAG options: unset (None) options keep their defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown LoRA option(s): {', '.join(unknown)}")
-        values = {k: v for k, v in options.items() if v is not None}
-        if all_linear:
-            values["target_modules"] = ["all-linear"]
-        return cls(**values)
+    def from_options(cls, **options: Any) -> "LoraSpec":
+        """A spec from option values (``finsent.specs.from_values``): unset (None) options keep
+        their defaults."""
+        spec: LoraSpec = from_values(cls, {k: v for k, v in options.items() if v is not None})
+        return spec
 
 
 def resolve_device(requested: str, quantize: str | None) -> str:
@@ -63,9 +75,6 @@ def resolve_device(requested: str, quantize: str | None) -> str:
     if quantize == "4bit" and device != "cuda":
         raise ConfigError("--quantize 4bit needs CUDA (bitsandbytes); drop it to train in full precision on CPU")
     return device
-
-
-DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 def resolve_dtype(requested: str, device: str) -> str:

@@ -1,0 +1,88 @@
+"""What a dataset snapshot is (``DatasetSpec``): its options, declared once (``finsent.specs``) for
+`finsent dataset build` and the snapshot the finsent_train DAG freezes. Light: DAG files import it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from finsent.config import parse_ticker_list
+from finsent.data.embargo import EMBARGO_HELP
+from finsent.errors import ConfigError
+from finsent.specs import check_fields, from_values, option
+
+MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
+SPLIT_KINDS = ("time", "random")
+
+
+def parse_rules(text: str) -> tuple[str, ...]:
+    from finsent.data.quality import parse_rules as parse
+
+    return parse(text)
+
+
+def _all_rules() -> tuple[str, ...]:
+    return parse_rules("all")
+
+
+def _tickers(text: str) -> tuple[str, ...]:
+    return tuple(parse_ticker_list(text))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    definition: str = option("next_open_close", "label definition name (default next_open_close, the tradable one)")
+    rules: tuple[str, ...] = option(_all_rules, "quality rules whose flagged posts are left out: all (default), "
+                                    "none, or a list", factory=True, text=parse_rules, text_default="all")
+    start: date | None = option(None, "first session date", flag="--from")  # session dates, inclusive
+    end: date | None = option(None, "last session date", flag="--to")
+    tickers: tuple[str, ...] = option((), "only these tickers (default: all)", text=_tickers)  # empty: all
+    split: str = option("time", "how the parts are cut", choices=SPLIT_KINDS)
+    # None: by split (time: 0.1/0.1, random: the study's 0/0.01)
+    valid_frac: float | None = option(None, "share for valid (time: 0.1, random: 0)", minimum=0, maximum=1,
+                                      exclusive_maximum=True)
+    test_frac: float | None = option(None, "share for test (time: 0.1, random: 0.01)", minimum=0, maximum=1,
+                                     exclusive_maximum=True)
+    embargo: int = option(1, EMBARGO_HELP)  # sessions skipped between parts (time split), plus horizon - 1
+    balance: bool = option(False, "as many up as down (the study: 15k/15k)")
+    per_class: int | None = option(None, "at most this many rows per class", minimum=1)
+    seed: int = option(0, "random seed of the draws")
+
+    def __post_init__(self) -> None:
+        random_split = self.split == "random"
+        if self.valid_frac is None:
+            object.__setattr__(self, "valid_frac", 0.0 if random_split else 0.1)
+        if self.test_frac is None:
+            object.__setattr__(self, "test_frac", 0.01 if random_split else 0.1)
+
+    def validate(self) -> None:
+        check_fields(self)
+        from finsent.data.quality import ALL_RULES
+
+        unknown = [r for r in self.rules if r not in ALL_RULES]
+        if unknown:
+            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
+        if (self.valid_frac or 0) + (self.test_frac or 0) >= 1:
+            raise ConfigError("--valid-frac + --test-frac must leave something to train on")
+        if self.embargo < 1 and self.split == "time":
+            raise ConfigError("--embargo must be at least 1 session for a time split")
+        if self.embargo > MAX_EMBARGO:
+            raise ConfigError(f"--embargo {self.embargo} is more than {MAX_EMBARGO} sessions (about a year of trading)")
+        if self.start and self.end and self.start > self.end:
+            raise ConfigError(f"--from {self.start} is after --to {self.end}")
+
+    @classmethod
+    def from_options(cls, **options: Any) -> DatasetSpec:
+        """A spec from option values (``finsent.specs.from_values``; ``rules`` and ``tickers`` as
+        text): unset (None) options keep their defaults."""
+        spec: DatasetSpec = from_values(cls, {k: v for k, v in options.items() if v is not None})
+        return spec
+
+    def to_json(self) -> dict:
+        spec = asdict(self)
+        spec["rules"] = list(self.rules)
+        spec["tickers"] = list(self.tickers)
+        spec["start"] = self.start.isoformat() if self.start else None
+        spec["end"] = self.end.isoformat() if self.end else None
+        return spec

@@ -1,0 +1,68 @@
+"""What a walk-forward backtest is (``BacktestSpec``): its options, declared once (``finsent.specs``)
+for `finsent backtest` and the finsent_backtest DAG. Light on purpose: DAG files import it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from finsent.data.embargo import EMBARGO_HELP
+from finsent.errors import ConfigError
+from finsent.ml.models.lora.spec import LoraSpec
+from finsent.specs import check_fields, nested, option
+
+# Labels are shared by a stock's posts of one session: a window of fewer sessions holds only a
+# handful of independent outcomes per stock, which a model learns by heart, not from the text.
+MIN_TRAIN_SESSIONS = 10
+# 2: the embargo counts the sessions skipped (before, embargo 1 skipped none); a walk planned
+# otherwise is not resumed
+PLAN_VERSION = 2
+# one adapter per step: a checkpoint would be the wrong step's
+LORA_OPTIONS_NOT_OFFERED = ("checkpoint_dir", "save_every")
+
+
+def parse_rules(text: str) -> tuple[str, ...]:
+    from finsent.data.quality import parse_rules as parse
+
+    return parse(text)
+
+
+def _all_rules() -> tuple[str, ...]:
+    return parse_rules("all")
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    model: str = option("baseline", "the model retrained at each step", choices=("baseline", "lora"))
+    definition: str = option("next_open_close", "label definition (default next_open_close, the "
+                             "tradable open-to-close return)")
+    rules: tuple[str, ...] = option(_all_rules, "quality rules whose flagged posts are left out: all, none or a "
+                                    "comma-separated list", factory=True, text=parse_rules, text_default="all")
+    train_sessions: int = option(120, f"sessions per training window (at least {MIN_TRAIN_SESSIONS})",
+                                 minimum=MIN_TRAIN_SESSIONS)
+    step_sessions: int = option(5, "sessions scored per step", minimum=1)
+    embargo: int = option(1, EMBARGO_HELP, minimum=1)
+    # per unit of notional traded, each side (fees + spread + impact)
+    cost_bps: float = option(20.0, "cost per unit of notional traded, each side, in basis points",
+                             minimum=0, maximum=10_000, exclusive_maximum=True)
+    # KRX sell-side tax per unit sold: securities transaction tax 0.05% + special tax for rural
+    # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see the README
+    sell_tax_bps: float = option(20.0, "transaction tax per unit sold, in basis points (20: KOSPI from 2026)",
+                                 minimum=0, maximum=10_000, exclusive_maximum=True)
+    lora: LoraSpec = nested(LoraSpec, skip=LORA_OPTIONS_NOT_OFFERED)  # used by --model lora
+
+    def validate(self) -> None:
+        check_fields(self)
+        from finsent.data.quality import ALL_RULES
+
+        unknown = [r for r in self.rules if r not in ALL_RULES]
+        if unknown:
+            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored with a walk and compared on resume: the LoRA options only for a LoRA walk (a
+        baseline walk's JSON is what it was before ``lora`` became a LoraSpec)."""
+        lora = {k: v for k, v in dataclasses.asdict(self.lora).items() if k not in LORA_OPTIONS_NOT_OFFERED}
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lora"},
+                "rules": list(self.rules), "lora": lora if self.model == "lora" else {}}

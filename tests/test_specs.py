@@ -1,0 +1,89 @@
+"""Options declared once: each spec's command flags and DAG params are the same set, with the same
+defaults, and a bad value fails with the option's message wherever it comes from."""
+
+from __future__ import annotations
+
+import runpy
+
+import pytest
+
+from finsent.cli import build_parser
+from finsent.data.spec import DatasetSpec
+from finsent.errors import ConfigError
+from finsent.ml.backtest.spec import BacktestSpec
+from finsent.ml.models.lora import DEFAULT_BASE_MODEL, LoraSpec
+from finsent.ml.spec import TrainSpec
+from finsent.specs import flags, from_values, param_schemas
+from tests.dags.conftest import ROOT
+
+# (spec, the command, the arguments of the command that are not the spec's, the DAG, its params that are not)
+SNAPSHOT = {f.name for f in flags(DatasetSpec)} - {"seed"}  # the train DAG's snapshot options (seed: the model's)
+CASES = [
+    (TrainSpec, ["train", "--dataset", "d"], {"dataset"}, "finsent_train", SNAPSHOT),
+    (DatasetSpec, ["dataset", "build", "d"], {"name", "replace", "dataset_command"}, "finsent_train",
+     {f.name for f in flags(TrainSpec)}),
+    (BacktestSpec, ["backtest", "n"], {"name", "steps_per_run", "replace"}, "finsent_backtest", {"name", "replace"}),
+]
+ENTRY_POINT = {"command", "func", "verbose"}
+
+
+@pytest.mark.parametrize(("spec", "argv", "command_only", "dag_id", "dag_only"), CASES,
+                         ids=[case[0].__name__ for case in CASES])
+def test_the_command_flags_and_the_dag_params_are_the_specs_options(spec, argv, command_only, dag_id, dag_only):
+    options = {flag.name: flag.default for flag in flags(spec)}
+    parsed = vars(build_parser().parse_args(argv))
+    command = {k: v for k, v in parsed.items() if k not in ENTRY_POINT | command_only}
+    dag_params = runpy.run_path(str(ROOT / "dags" / f"{dag_id}.py"))["PARAMS"]
+    dag = {k: p.value for k, p in dag_params.items() if k not in dag_only}
+    assert command == options
+    if spec is DatasetSpec:  # the train DAG's seed is the model's: the snapshot keeps its default seed
+        options.pop("seed")
+    assert dag == options
+
+
+def test_the_backtest_offers_no_lora_checkpoints_and_training_does():
+    assert {"checkpoint_dir", "save_every"} <= {f.name for f in flags(TrainSpec)}
+    assert not {"checkpoint_dir", "save_every"} & {f.name for f in flags(BacktestSpec)}
+
+
+def test_every_default_lives_in_the_spec():
+    assert BacktestSpec().lora == LoraSpec() and LoraSpec().base_model == DEFAULT_BASE_MODEL
+    assert param_schemas(TrainSpec)["base_model"]["default"] == DEFAULT_BASE_MODEL
+    assert BacktestSpec().rules == from_values(BacktestSpec, {"rules": "all"}).rules != ()
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"cost_bps": -1}, "--cost-bps must be in [0, 10000), got -1.0"),
+    ({"lr": 0}, "--lr must be in (0, 1], got 0.0"),
+    ({"epochs": 0}, "--epochs must be at least 1, got 0"),
+    ({"epochs": "2"}, "--epochs must be an integer, got '2'"),
+    ({"epochs": True}, "--epochs must be an integer, got True"),
+    ({"quantize": "8bit"}, "--quantize must be one of 4bit, got '8bit'"),
+    ({"train_sessions": 9}, "--train-sessions must be at least 10, got 9"),
+    ({"embargo": None}, "--embargo must be set, got None"),
+    ({"rules": "spam_ad,nonsense"}, "unknown quality rule(s) nonsense"),
+    ({"learning_rate": 0.1}, "unknown option(s) learning_rate"),
+])
+def test_a_bad_value_fails_with_the_options_message(values, message):
+    with pytest.raises(ConfigError) as raised:
+        from_values(BacktestSpec, values)
+    assert message in str(raised.value)
+
+
+def test_a_dag_runs_params_become_the_spec_once_or_fail_the_run_without_retry():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from finsent.orchestration.tasks import spec_from_params
+
+    params = {"name": "weekly", "replace": False, "model": "lora", "lr": 1e-3, "quantize": None, "cost_bps": 5}
+    spec = spec_from_params(BacktestSpec, params)
+    assert spec.lora.lr == 1e-3 and spec.cost_bps == 5.0 and spec.model == "lora"
+    with pytest.raises(AirflowFailException, match=r"--sell-tax-bps must be in \[0, 10000\)"):
+        spec_from_params(BacktestSpec, {**params, "sell_tax_bps": 10_000})
+
+
+def test_a_baseline_walks_stored_spec_is_what_it_was():
+    # the walk compares stored spec JSON on resume: a baseline walk stored before lora became a LoraSpec resumes
+    assert BacktestSpec().to_json() == {
+        "model": "baseline", "definition": "next_open_close", "rules": list(BacktestSpec().rules),
+        "train_sessions": 120, "step_sessions": 5, "embargo": 1, "cost_bps": 20.0, "sell_tax_bps": 20.0, "lora": {}}
