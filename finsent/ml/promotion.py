@@ -196,19 +196,19 @@ def decide(record: TrainingRecord, report: EvaluationReport, test: pd.DataFrame,
     why_not = record.ineligible_because()
     if why_not:
         return ChampionDecision(False, f"not eligible: {why_not}", previous=previous)
+    alpha, bar = spending_alpha(attempt), threshold_text(attempt)
+    refused = _not_comparable(record, champion[0], champion[1]) if champion else None
+    if refused:
+        return ChampionDecision(False, refused, previous=previous, attempt=attempt, alpha=alpha)
     if not report.has_verdict:  # no test is reported, so nothing is spent (``train`` did not count it)
         return ChampionDecision(False, f"not eligible: {report.verdict()}", previous=previous)
-    alpha, bar = spending_alpha(attempt), threshold_text(attempt)
     p_skill = float(report.tests.get("p_value_balanced_accuracy", 1.0))
     skilled = bool(report.shows_skill and p_skill < alpha)
     if champion is None:
         if skilled:
             return ChampionDecision(True, f"first champion: {report.verdict()} ({bar})", p_skill, None, attempt, alpha)
         return ChampionDecision(False, f"no champion yet: {report.verdict()} ({bar})", p_skill, None, attempt, alpha)
-    version, old, p_old = champion
-    refused = _not_comparable(record, version, old)
-    if refused:
-        return ChampionDecision(False, refused, previous=version, attempt=attempt, alpha=alpha)
+    version, _, p_old = champion
     if not skilled:
         return ChampionDecision(False, f"challenger shows no skill of its own: {report.verdict()} ({bar})", p_skill,
                                 version, attempt, alpha)
