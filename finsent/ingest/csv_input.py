@@ -21,6 +21,7 @@ from typing import IO
 from finsent.errors import InputError
 
 STDIN = "-"
+MAX_REPORTED = 10  # bad lines listed in one rejection; the file is refused whole either way
 _BOM = b"\xef\xbb\xbf"
 # A carriage return not followed by a newline ends a line too (old Mac files); split there.
 _BARE_CR = re.compile(r"(?<=\r)(?!\n)")
@@ -146,3 +147,10 @@ class CsvInput:
         return (f"{self.name}:{start}: malformed CSV row ({exc}): a quote that never closes or a stray quote "
                 "inside a field; nothing imported")
 
+
+def refuse_rejected(name: str, errors: list[str], rows: int) -> None:
+    """InputError (exit 2, nothing written) listing ``errors``, or saying the file had no data rows."""
+    if errors:
+        raise InputError("rejected, nothing imported:\n  " + "\n  ".join(errors))
+    if not rows:
+        raise InputError(f"{name}: no data rows, nothing imported")

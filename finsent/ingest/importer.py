@@ -35,8 +35,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from finsent.db import raw_transaction
-from finsent.errors import InputError
-from finsent.ingest.csv_input import CsvInput
+from finsent.ingest.csv_input import MAX_REPORTED, CsvInput, refuse_rejected
 from finsent.ingest.records import (
     KST,
     MAX_COUNT,
@@ -63,7 +62,6 @@ POST_LEAD = timedelta(days=1)  # a board clock may run a little ahead; more is a
 # Digits, optional decimals and exponent: no sign, space or underscore (Decimal takes "1_000").
 _PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _BATCH = 50_000
-_MAX_REPORTED = 10
 
 
 def _count(value: str, column: str, maximum: int = MAX_COUNT) -> int | None:
@@ -173,12 +171,9 @@ def _validate(source: CsvInput, parse: Callable[[dict[str, str]], object], known
             first_seen[row_key] = line
         except (ValueError, KeyError) as exc:
             errors.append(f"{source.name}:{line}: {exc}")
-            if len(errors) >= _MAX_REPORTED:
+            if len(errors) >= MAX_REPORTED:
                 break
-    if errors:
-        raise InputError("rejected, nothing imported:\n  " + "\n  ".join(errors))
-    if rows == 0:
-        raise InputError(f"{source.name}: no data rows, nothing imported")
+    refuse_rejected(source.name, errors, rows)
     return rows
 
 

@@ -22,8 +22,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from finsent.db import raw_transaction
-from finsent.errors import InputError
-from finsent.ingest.csv_input import CsvInput
+from finsent.ingest.csv_input import MAX_REPORTED, CsvInput, refuse_rejected
 from finsent.tickers import CODE_PATTERN, today_kst
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,6 @@ OPTIONAL = ("market", "member_from", "member_to")
 MARKETS = ("KOSPI", "KOSDAQ", "KONEX")
 KRX_FOUNDED = date(1956, 3, 3)  # an earlier date is a typo, not a membership
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MAX_REPORTED = 10
 
 
 @dataclass
@@ -116,12 +114,9 @@ def read_universe(source: CsvInput) -> list[UniverseRow]:
             rows.append(row)
         except (ValueError, KeyError) as exc:
             errors.append(f"{source.name}:{line}: {exc}")
-            if len(errors) >= _MAX_REPORTED:
+            if len(errors) >= MAX_REPORTED:
                 break
-    if errors:
-        raise InputError("rejected, nothing imported:\n  " + "\n  ".join(errors))
-    if not rows:
-        raise InputError(f"{source.name}: no data rows, nothing imported")
+    refuse_rejected(source.name, errors, len(rows))
     return rows
 
 
