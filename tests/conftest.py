@@ -121,7 +121,7 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
 def planted(engine):
     """A snapshot ("planted") of a board whose titles lean toward the coming move."""
     from finsent.data.build import build_dataset
-    from tests.model.board import VERDICT_SPEC, make_board
+    from tests.ml.board import VERDICT_SPEC, make_board
 
     make_board(engine, planted=True)
     build_dataset(engine, "planted", VERDICT_SPEC, load_settings().data_dir)
@@ -134,7 +134,7 @@ def tiny_model(tmp_path_factory):
     import random
 
     from finsent.ml.models.tiny import make_tiny_model
-    from tests.model.board import BEAR, BULL, NEUTRAL
+    from tests.ml.board import BEAR, BULL, NEUTRAL
 
     corpus = [" ".join(random.Random(i).sample(BULL + BEAR + NEUTRAL, 4)) for i in range(2000)]
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-gpt-neox", corpus)

@@ -82,7 +82,7 @@ def test_the_four_dags_end_to_end(dagbag, engine, pipeline_env, tiny_model):
 
 
 def test_the_backtest_dag_walks_and_reports(dagbag, engine):
-    from tests.model.board import make_board
+    from tests.ml.board import make_board
 
     make_board(engine, planted=True, sessions=40)
     run(dagbag, "finsent_backtest", run_conf={"name": "dag", "train_sessions": 15, "step_sessions": 5})

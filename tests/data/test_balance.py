@@ -5,7 +5,7 @@ from __future__ import annotations
 from finsent.config import load_settings
 from finsent.data.build import DatasetSpec, build_dataset
 from tests.data.board import query
-from tests.model.board import make_board
+from tests.ml.board import make_board
 
 PARTS = """SELECT split, min(session_date), max(session_date), count(*) FILTER (WHERE label = 'up'),
                   count(*) FILTER (WHERE label = 'down') FROM dataset_rows WHERE dataset = :d GROUP BY split"""

@@ -15,7 +15,7 @@ from finsent.data.build import DatasetSpec, build_dataset
 from finsent.errors import ConfigError
 from finsent.names import inside
 from tests.data.board import query
-from tests.model.board import make_board
+from tests.ml.board import make_board
 
 
 @pytest.mark.parametrize("name", ["..", ".", "../x", "a/b", "/tmp/x", ".hidden", "x" * 65, "a..b", ""])

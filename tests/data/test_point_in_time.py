@@ -11,7 +11,7 @@ from finsent.data.build import DatasetSpec, build_dataset
 from finsent.ingest.universe import import_universe
 from finsent.ml.backtest.walk import BacktestSpec, load_labelled_posts
 from tests.data.board import query
-from tests.model.board import make_board
+from tests.ml.board import make_board
 
 # 000660 was in the universe in February, left, and came back from 2024-03-25; 005930 has no
 # range at all (always a member).

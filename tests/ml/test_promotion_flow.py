@@ -19,7 +19,7 @@ from finsent.ml.promotion import TrainingRecord, record_from_rows
 from finsent.ml.registry import MODEL_NAME, configure, tracking_uri
 from finsent.ml.train import train_model
 from tests.data.board import query
-from tests.model.board import VERDICT_SPEC, make_board
+from tests.ml.board import VERDICT_SPEC, make_board
 
 
 def train_runs(settings) -> list:

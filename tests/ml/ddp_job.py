@@ -1,6 +1,6 @@
 """A LoRA training job for the DDP tests, launched with torchrun (two CPU processes, gloo):
 
-    torchrun --nproc_per_node 2 -m tests.model.ddp_job BASE_DIR {fail-rank-1 EMPTY_DIR|few-batches}
+    torchrun --nproc_per_node 2 -m tests.ml.ddp_job BASE_DIR {fail-rank-1 EMPTY_DIR|few-batches}
 
 fail-rank-1: rank 1 finds no model in its base directory (a model volume it cannot read) and
 raises after the process group is up, while rank 0 loads the model and waits for it in DDP's first
@@ -16,7 +16,7 @@ import numpy as np
 
 from finsent.errors import FinsentError
 from finsent.ml.models.lora import LoraClassifier, LoraSpec
-from tests.model.board import BEAR, BULL
+from tests.ml.board import BEAR, BULL
 
 
 def main() -> int:

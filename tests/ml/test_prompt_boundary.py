@@ -14,7 +14,7 @@ from finsent.ml.models.lora.base_model import load_base
 from finsent.ml.models.lora.network import PromptNetwork
 from finsent.ml.models.prompts import ANSWERS, prefix, suffix
 from finsent.ml.models.tiny import make_tiny_llama_model, make_tiny_model
-from tests.model.board import BEAR, BULL, NEUTRAL
+from tests.ml.board import BEAR, BULL, NEUTRAL
 
 TITLES = ["삼성 가즈아 떡상", "  손절   했다  ", "ㅋㅋ", "외인 매도 폭락 ... 내일은?", "HBM 실적 좋네요 😀",
           "하락" * 80]  # the last is cut to max_title_tokens

@@ -27,7 +27,7 @@ from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.orchestration.tasks import score_and_index
 from tests.data.board import add_posts, add_prices, post, query
-from tests.model.board import VERDICT_SPEC, make_board
+from tests.ml.board import VERDICT_SPEC, make_board
 
 
 def lora_spec(tiny_model) -> LoraSpec:

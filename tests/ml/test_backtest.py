@@ -23,7 +23,7 @@ from finsent.ml.models.lora import LoraClassifier, LoraSpec
 from finsent.ml.registry import tracking_uri
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from tests.data.board import query
-from tests.model.board import make_board
+from tests.ml.board import make_board
 
 SPEC = BacktestSpec(train_sessions=20, step_sessions=4)
 
@@ -182,7 +182,7 @@ def test_a_killed_backtest_resumes(engine, database_url):
 def test_a_kill_during_the_mlflow_logging_leaves_no_orphan_run(engine):
     make_board(engine, planted=True, sessions=40)
     args = ["orphan", "--train-sessions", "20", "--step-sessions", "5"]
-    killed = subprocess.run([sys.executable, "-m", "tests.model.backtest_kill_job", *args], env=os.environ.copy(),
+    killed = subprocess.run([sys.executable, "-m", "tests.ml.backtest_kill_job", *args], env=os.environ.copy(),
                             check=False, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     client = MlflowClient(tracking_uri(load_settings()))

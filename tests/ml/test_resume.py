@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def job(base: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tests.model.resume_job", str(base), str(out), *extra]
+    return [sys.executable, "-m", "tests.ml.resume_job", str(base), str(out), *extra]
 
 
 def run(command: list[str]) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ from finsent.data.build import build_dataset
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.orchestration.sentiment_page import render_sentiment_page
-from tests.model.board import VERDICT_SPEC, make_board
+from tests.ml.board import VERDICT_SPEC, make_board
 
 
 def test_champion_line_carries_its_clustered_intervals_and_verdict(engine, planted):

@@ -2,7 +2,7 @@
 logging, at its first report text (params, metrics and plots are logged by then): a kill -9 at
 exactly that point, for the orphan-run test.
 
-    python -m tests.model.backtest_kill_job NAME [backtest options]
+    python -m tests.ml.backtest_kill_job NAME [backtest options]
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def torchrun_job(base: Path, *args: str) -> tuple[subprocess.CompletedProcess, f
     env = {**os.environ, "PYTHONPATH": str(root)}
     started = time.monotonic()
     done = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m",
-                           "tests.model.ddp_job", str(base), *args], cwd=root, env=env, check=False,
+                           "tests.ml.ddp_job", str(base), *args], cwd=root, env=env, check=False,
                           capture_output=True, text=True, timeout=300)
     return done, time.monotonic() - started
 

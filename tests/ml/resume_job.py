@@ -1,6 +1,6 @@
 """A small LoRA training job for the resume test, run as a process that the test can kill:
 
-    python -m tests.model.resume_job BASE_DIR OUT.safetensors [--checkpoint-dir DIR] [--data-seed N]
+    python -m tests.ml.resume_job BASE_DIR OUT.safetensors [--checkpoint-dir DIR] [--data-seed N]
 
 Trains the tiny model on a fixed synthetic board (keeping the epoch best on its valid part) and writes
 the trained LoRA weights to OUT."""
@@ -17,7 +17,7 @@ import numpy as np
 
 from finsent.errors import FinsentError
 from finsent.ml.models.lora import LoraClassifier, LoraSpec
-from tests.model.board import BEAR, BULL, NEUTRAL
+from tests.ml.board import BEAR, BULL, NEUTRAL
 
 
 def main() -> int:

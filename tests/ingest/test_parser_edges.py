@@ -10,7 +10,7 @@ import pytest
 from finsent.errors import PageParseError
 from finsent.ingest.records import KST
 from finsent.ingest.sources import board_json, price_feeds
-from tests.code.test_parsers import POST, URL, json_page
+from tests.ingest.test_parsers import POST, URL, json_page
 
 SISE_JSON = ("[['날짜', '시가', '고가', '저가', '종가', '거래량', '외국인소진율'],\n"
              '["20250417", 100, 110, 90, 105, 1000, 50.1]\n]')
