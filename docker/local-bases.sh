@@ -39,7 +39,8 @@ debian() {
     local mirror root
     mirror=${FINSENT_DEBIAN_MIRROR:-$(apt_mirror)}
     root=$(mktemp -d /tmp/finsent-debootstrap.XXXXXX)
-    trap 'rm -rf "$root"' RETURN
+    # a RETURN trap is global: clear it once it ran, or it fires again (root unset) when the caller returns
+    trap 'rm -rf "${root:-}"; trap - RETURN' RETURN
     echo "debootstrap --variant=minbase bookworm from $mirror"
     debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 \
         || { tail -n 30 "$root.log" >&2; rm -f "$root.log"; return 1; }
