@@ -41,7 +41,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     logs an MLflow run and prints the report. A test part holding sessions the version's training
     labels reached is refused (exit 2, naming them), or with --allow-in-sample reported with every
     number marked in-sample."""
-    from finsent.ml.train import evaluate_version
+    from finsent.ml.evaluate import evaluate_version
 
     report = evaluate_version(load_settings(), open_engine(), args.model_version, args.dataset,
                               allow_in_sample=args.allow_in_sample)
