@@ -243,9 +243,9 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
 
 
 def _plots(report: BacktestReport, directory: Path) -> list[Path]:
-    from finsent.ml.plots import _pyplot
+    from finsent.ml.plots import headless_pyplot
 
-    plt = _pyplot()
+    plt = headless_pyplot()
     paths = []
     fig, ax = plt.subplots(figsize=(8, 3))
     series = report.ic_series
