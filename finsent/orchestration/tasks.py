@@ -217,8 +217,8 @@ def score_and_index(spec: ScoreSpec | None = None) -> dict:
 
 def walk_backtest(name: str, spec: BacktestSpec, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""
-    from finsent.ml.backtest import run_backtest as walk_and_report
+    from finsent.ml.backtest import run_backtest
 
-    run, report = walk_and_report(load_settings(), _engine(), name, spec, replace=replace)
+    run, report = run_backtest(load_settings(), _engine(), name, spec, replace=replace)
     log.info("%s", report.to_markdown())
     return {"backtest": name, "steps": len(run.steps), **{k: v for k, v in report.metrics.items() if v == v}}
