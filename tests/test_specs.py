@@ -12,7 +12,7 @@ from finsent.data.spec import DatasetSpec
 from finsent.errors import ConfigError
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.models.lora import DEFAULT_BASE_MODEL, LoraSpec
-from finsent.ml.spec import TrainSpec
+from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import flags, from_values, param_schemas
 from tests.dags.conftest import ROOT
 
@@ -23,6 +23,7 @@ CASES = [
     (DatasetSpec, ["dataset", "build", "d"], {"name", "replace", "dataset_command"}, "finsent_train",
      {f.name for f in flags(TrainSpec)}),
     (BacktestSpec, ["backtest", "n"], {"name", "steps_per_run", "replace"}, "finsent_backtest", {"name", "replace"}),
+    (ScoreSpec, ["score"], set(), "finsent_score", set()),
 ]
 ENTRY_POINT = {"command", "func", "verbose"}
 
@@ -80,6 +81,22 @@ def test_a_dag_runs_params_become_the_spec_once_or_fail_the_run_without_retry():
     assert spec.lora.lr == 1e-3 and spec.cost_bps == 5.0 and spec.model == "lora"
     with pytest.raises(AirflowFailException, match=r"--sell-tax-bps must be in \[0, 10000\)"):
         spec_from_params(BacktestSpec, {**params, "sell_tax_bps": 10_000})
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"batch_size": 0}, r"--batch-size must be at least 1, got 0"),
+    ({"batch_size": 2.5}, r"--batch-size must be an integer, got 2\.5"),
+    ({"alias": "champion; drop"}, r"--alias must be an alias \(letters, digits, _ and -\) or a version number"),
+    ({"alias": None}, r"--alias must be set, got None"),
+])
+def test_a_wrong_score_param_fails_the_run_with_the_options_message(params, message):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from finsent.orchestration.tasks import spec_from_params
+
+    assert spec_from_params(ScoreSpec, {"alias": "7", "batch_size": 64}) == ScoreSpec(alias="7", batch_size=64)
+    with pytest.raises(AirflowFailException, match=message):
+        spec_from_params(ScoreSpec, {"alias": "champion", "batch_size": 256, **params})
 
 
 def test_a_baseline_walks_stored_spec_is_what_it_was():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finsent.cli_args import add_command, open_engine, positive_int
+from finsent.cli_args import DeprecatedSpelling, add_command, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
 from finsent.data.spec import DatasetSpec
 from finsent.specs import add_arguments, from_values, namespace_values
@@ -13,7 +13,8 @@ from finsent.specs import add_arguments, from_values, namespace_values
 
 def cmd_label(args: argparse.Namespace) -> int:
     """Write labels (up/down/flat) for posts that have none under a definition yet, and relabel posts
-    whose prices were re-fetched. With no --definition, every standard definition: next_open_close
+    whose prices were re-fetched. A definition is a rule with a horizon and a band, stored under a
+    name. With no --rule, every standard definition: next_open_close
     (tradable: the open to the close of the first session opening strictly after the post, 09:00 KST
     or its later opening on exam days) and next_session (the same session, close to close: not
     tradable, part of the move is public after the close). same_day: the study's label (the post's
@@ -21,9 +22,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
     from finsent.errors import ConfigError
 
-    if args.name and not args.definition:
-        raise ConfigError("--name needs --definition (one name per definition)")
-    rules = [args.definition] if args.definition else list(STANDARD_DEFINITIONS)
+    if args.name and not args.rule:
+        raise ConfigError("--name needs --rule (one name per label definition)")
+    rules = [args.rule] if args.rule else list(STANDARD_DEFINITIONS)
     # every definition is checked before any is written: a bad --band labels nothing
     definitions = [LabelDefinition.build(rule, horizon=args.horizon, band=args.band, name=args.name)
                    for rule in rules]
@@ -88,8 +89,10 @@ def cmd_dataset_list(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     label = add_command(commands, "label", cmd_label, help="label posts by the price move after them (set-based SQL)")
-    label.add_argument("--definition", help="next_open_close, next_session or same_day "
-                       "(default: every standard one, next_open_close and next_session)")
+    label.add_argument("--rule", help="the label rule: next_open_close, next_session or same_day "
+                       "(default: every standard definition, next_open_close and next_session)")
+    # `--definition` elsewhere is a definition's name; here it was the rule (until the next release)
+    label.add_argument("--definition", dest="rule", action=DeprecatedSpelling, new="--rule")
     label.add_argument("--band", default="0", help="|return| below this fraction is labelled flat (e.g. 0.005)")
     label.add_argument("--horizon", type=positive_int, default=1,
                        help="use the close K sessions ahead (1: the post's own session)")

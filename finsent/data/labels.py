@@ -46,9 +46,11 @@ from finsent.names import check_name
 
 log = logging.getLogger(__name__)
 
-RULES = ("next_open_close", "next_session", "same_day")
-FORWARD_RULES = ("next_open_close", "next_session")  # only prices after the post
-TRADABLE_RULES = ("next_open_close",)  # only prices a reader of the post could still trade at
+# A label rule says which move a post is labelled by; a label definition is a rule with a horizon
+# and a band, stored under a name (quality rules are another thing: finsent.data.quality).
+LABEL_RULES = ("next_open_close", "next_session", "same_day")
+FORWARD_LABEL_RULES = ("next_open_close", "next_session")  # only prices after the post
+TRADABLE_LABEL_RULES = ("next_open_close",)  # only prices a reader of the post could still trade at
 STANDARD_DEFINITIONS = ("next_session", "next_open_close")  # what `finsent label` writes by default
 
 
@@ -62,8 +64,8 @@ class LabelDefinition:
     @classmethod
     def build(cls, rule: str, *, horizon: int = 1, band: str | float | Decimal = 0,
               name: str | None = None) -> "LabelDefinition":
-        if rule not in RULES:
-            raise ConfigError(f"unknown label definition {rule!r}; choose one of {', '.join(RULES)}")
+        if rule not in LABEL_RULES:
+            raise ConfigError(f"unknown label rule {rule!r}; choose one of {', '.join(LABEL_RULES)}")
         if horizon < 1:
             raise ConfigError(f"--horizon must be at least 1, got {horizon}")
         try:
@@ -80,7 +82,7 @@ class LabelDefinition:
 
     def command(self) -> str:
         """The ``finsent label`` command line that (re)labels under this definition."""
-        options = [f"--definition {self.rule}"] + ([f"--horizon {self.horizon}"] if self.horizon != 1 else [])
+        options = [f"--rule {self.rule}"] + ([f"--horizon {self.horizon}"] if self.horizon != 1 else [])
         options += [f"--band {self.band.normalize()}"] if self.band else []
         derived = LabelDefinition.build(self.rule, horizon=self.horizon, band=self.band).name
         options += [f"--name {self.name}"] if self.name != derived else []
@@ -130,7 +132,8 @@ def load_definition(cursor, name: str) -> LabelDefinition:
     cursor.execute("SELECT rule, horizon, band FROM label_definitions WHERE name = %s", (name,))
     row = cursor.fetchone()
     if row is None:
-        raise ConfigError(f"unknown label definition {name!r}; run `finsent label --definition ...` first")
+        raise ConfigError(f"unknown label definition {name!r}; run `finsent label` (the standard ones) or "
+                          f"`finsent label --rule RULE [--horizon K] [--band B] --name {name}` first")
     return LabelDefinition(name=name, rule=row[0], horizon=row[1], band=Decimal(row[2]))
 
 
@@ -168,7 +171,7 @@ def post_day_sql(rule: str, late_openings: dict[time, list[date]]) -> str:
     """The day map with the days that open late (``session_hours``: 10:00 on the CSAT day). The
     dates are written into the statement as literals: a lookup table here would cost the planner
     its estimate of the day join, and a few dates in an array cost each post almost nothing."""
-    if rule not in FORWARD_RULES or not late_openings:
+    if rule not in FORWARD_LABEL_RULES or not late_openings:
         return POST_DAY_SQL[rule]
     late = " ".join(
         f"WHEN {_KST}::date = ANY('{{{','.join(d.isoformat() for d in sorted(days))}}}'::date[]) "

@@ -16,14 +16,24 @@ MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
 SPLIT_KINDS = ("time", "random")
 
 
-def parse_rules(text: str) -> tuple[str, ...]:
-    from finsent.data.quality import parse_rules as parse
+def parse_quality_rules(text: str) -> tuple[str, ...]:
+    """``all``, ``none`` or a comma-separated list of quality rules (``finsent.data.quality``)."""
+    from finsent.data.quality import parse_rules
 
-    return parse(text)
+    return parse_rules(text)
 
 
-def _all_rules() -> tuple[str, ...]:
-    return parse_rules("all")
+def all_quality_rules() -> tuple[str, ...]:
+    return parse_quality_rules("all")
+
+
+def check_quality_rules(rules: tuple[str, ...]) -> None:
+    """ConfigError naming the rules that are not quality rules."""
+    from finsent.data.quality import ALL_RULES
+
+    unknown = [r for r in rules if r not in ALL_RULES]
+    if unknown:
+        raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
 
 
 def _tickers(text: str) -> tuple[str, ...]:
@@ -33,8 +43,9 @@ def _tickers(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class DatasetSpec:
     definition: str = option("next_open_close", "label definition name (default next_open_close, the tradable one)")
-    rules: tuple[str, ...] = option(_all_rules, "quality rules whose flagged posts are left out: all (default), "
-                                    "none, or a list", factory=True, text=parse_rules, text_default="all")
+    rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all (default), "
+                                    "none, or a list", factory=True, text=parse_quality_rules,
+                                    text_default="all")
     start: date | None = option(None, "first session date", flag="--from")  # session dates, inclusive
     end: date | None = option(None, "last session date", flag="--to")
     tickers: tuple[str, ...] = option((), "only these tickers (default: all)", text=_tickers)  # empty: all
@@ -58,11 +69,7 @@ class DatasetSpec:
 
     def validate(self) -> None:
         check_fields(self)
-        from finsent.data.quality import ALL_RULES
-
-        unknown = [r for r in self.rules if r not in ALL_RULES]
-        if unknown:
-            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
+        check_quality_rules(self.rules)
         if (self.valid_frac or 0) + (self.test_frac or 0) >= 1:
             raise ConfigError("--valid-frac + --test-frac must leave something to train on")
         if self.embargo < 1 and self.split == "time":

@@ -9,7 +9,7 @@ from pathlib import Path
 from finsent.cli_args import add_command, open_engine, positive_int
 from finsent.config import load_settings
 from finsent.ml.backtest.spec import BacktestSpec
-from finsent.ml.spec import TrainSpec
+from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import add_arguments, from_values, namespace_values
 
 
@@ -41,7 +41,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     logs an MLflow run and prints the report. A test part holding sessions the version's training
     labels reached is refused (exit 2, naming them), or with --allow-in-sample reported with every
     number marked in-sample."""
-    from finsent.ml.train import evaluate_version
+    from finsent.ml.evaluate import evaluate_version
 
     report = evaluate_version(load_settings(), open_engine(), args.model_version, args.dataset,
                               allow_in_sample=args.allow_in_sample)
@@ -50,12 +50,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    """Load models:/finsent-updown@champion, write P(up) for every post without a score from that
-    version into post_scores, and bring daily_sentiment up to date (only the (stock, session) rows that
+    """Load models:/finsent-updown@champion (or --alias), write P(up) for every post without a score from
+    that version into post_scores, and bring daily_sentiment up to date (only the (stock, session) rows that
     new scores, flags or prices change are rewritten). Idempotent; an interrupted run resumes."""
     from finsent.ml.score import score_posts
 
-    report = score_posts(load_settings(), open_engine(), alias=args.alias, batch_size=args.batch_size)
+    spec = from_values(ScoreSpec, namespace_values(args, ScoreSpec))
+    report = score_posts(load_settings(), open_engine(), spec)
     sys.stdout.write(f"finsent-updown v{report.model_version}: {report.scored} posts scored, "
                      f"{report.index_rows} daily_sentiment rows ({report.index_rewritten} rewritten)\n")
     return 0
@@ -117,9 +118,7 @@ def register(commands) -> None:
                           help="report on a test part the version saw, with every number marked in-sample")
 
     score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
-    score.add_argument("--alias", default="champion")
-    score.add_argument("--batch-size", type=positive_int, default=256,
-                       help="posts per forward pass of the model (lower it when the GPU runs out of memory)")
+    add_arguments(score, ScoreSpec)
 
     backtest = add_command(commands, "backtest", cmd_backtest,
                            help="walk-forward backtest: retrain over time, score only unseen sessions")

@@ -21,19 +21,31 @@ report says "too few sessions for a verdict (n = G)", ``shows_skill`` is False, 
 ``tests`` is 1.0 by rule (so nothing downstream can promote on it), ``intervals`` is empty, and
 ``flat_metrics`` logs no p-value, interval or t, only the point estimates, the counts and
 ``has_verdict`` = 0. The same holds per ticker ("too few sessions" in its row).
+
+``finsent evaluate`` (``evaluate_version``): the same report for any registered version on any
+snapshot whose test part the version never saw (its ``label_reach``, ``finsent.ml.lineage``); an
+overlapping one is refused, or reported with every number marked in-sample when asked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
+from finsent.config import Settings
+from finsent.data.snapshots import Snapshot, load_snapshot
+from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.ml.lineage import TrainingRecord, in_sample_sessions
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics
+from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, private_run, version_of
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     Clusters,
@@ -44,6 +56,8 @@ from finsent.ml.stats import (
     paired_test,
     session_intervals,
 )
+
+log = logging.getLogger(__name__)
 
 SKILL_P_VALUE = 0.05
 
@@ -219,3 +233,87 @@ def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train
                         calibration_plot(y, p_up, plot_dir / "calibration.png"),
                         index_plot(frame, plot_dir / "sentiment_index.png")]
     return report
+
+
+def compared_baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None) -> dict[str, np.ndarray]:
+    """What a model of ``kind`` is compared with (the majority baseline is evaluate_predictions' own,
+    from the training up share). A TF-IDF baseline is not compared with the TF-IDF baseline: that
+    would be itself, a test with p = 1 that says nothing."""
+    from finsent.ml.models.base import encode_labels
+    from finsent.ml.models.baseline import BaselineClassifier  # scikit-learn: only when evaluating
+
+    baselines = {"previous_session": test["previous_session_up"].to_numpy()}
+    if kind != "baseline":
+        model = BaselineClassifier()
+        model.fit(train["title"].tolist(), encode_labels(train["label"]))
+        baselines["baseline"] = model.predict_proba(test["title"].tolist())
+    return baselines
+
+
+def log_report(report: EvaluationReport, prefix: str = "test_") -> None:
+    """Metrics (named ``prefix`` + metric), plots and the report of one evaluation, into the active
+    MLflow run."""
+    import mlflow
+
+    mlflow.log_metrics(report.flat_metrics(prefix))
+    for plot in report.plots:
+        mlflow.log_artifact(str(plot), "plots")
+    mlflow.log_text(report.to_markdown(), "evaluation/report.md")
+    mlflow.log_text(report.to_json(), "evaluation/report.json")
+
+
+def snapshot_parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """train, valid and test; FinsentError unless train holds both classes and test holds posts."""
+    train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
+    if train.empty or test.empty or train["label"].nunique() < 2:
+        raise FinsentError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
+    return train, valid, test
+
+
+def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, dataset: str, *,
+                     allow_in_sample: bool = False) -> EvaluationReport:
+    """The report of a registered version on ``dataset``'s test part. A test part that holds sessions
+    the version's training labels reached is refused (ConfigError, naming them), or with
+    ``allow_in_sample`` reported with every number marked in-sample."""
+    import mlflow
+
+    snapshot = load_snapshot(engine, dataset)
+    train, _, test = snapshot_parts(snapshot)
+    client = configure(settings)
+    try:
+        version = version_of(client, version_or_alias)
+    except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
+        raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
+    tags = client.get_model_version(MODEL_NAME, str(version)).tags
+    in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
+    p_test = predict(load_pyfunc(version), test["title"].tolist())
+    label = f"{MODEL_NAME} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
+    with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
+            private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
+        mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
+                         "model_version": str(version), "in_sample": str(in_sample).lower()})
+        report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
+                                      compared_baselines(train, test, tags.get("model")), Path(scratch) / "plots")
+        report.in_sample = in_sample
+        log_report(report, "in_sample_test_" if in_sample else "test_")
+    return report
+
+
+def _check_out_of_sample(version: int, record: TrainingRecord | None, test: pd.DataFrame, dataset: str,
+                         allow_in_sample: bool) -> bool:
+    """True when the report must be marked in-sample; raises when that was not allowed."""
+    seen = in_sample_sessions(record, test["session_date"])
+    if seen is None:
+        problem = (f"v{version} records no training span (seen_through and label horizon tags), so no test part "
+                   "can be shown to be new to it")
+    elif seen:
+        problem = (f"the test part of {dataset!r} holds {len(seen)} session(s) v{version} saw: {seen[0]} .. "
+                   f"{seen[-1]} (it trained or validated through {record.seen_through}; its labels, horizon "
+                   f"{record.horizon}, reach {record.reach})")
+    else:
+        return False
+    if not allow_in_sample:
+        raise ConfigError(f"{problem}: that would be an in-sample report. Evaluate it on a snapshot whose test part "
+                          "starts later, or pass --allow-in-sample to have every number marked in-sample")
+    log.warning("%s: every number of this report is in-sample", problem)
+    return True

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 
-def _pyplot():
+def headless_pyplot():
+    """matplotlib's pyplot drawing to files only (the Agg backend: no display on servers and workers)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +19,7 @@ def _pyplot():
 
 
 def confusion_plot(y: np.ndarray, p: np.ndarray, path: Path) -> Path:
-    plt = _pyplot()
+    plt = headless_pyplot()
     pred = (p > 0.5).astype(int)
     matrix = np.array([[np.sum((y == t) & (pred == q)) for q in (1, 0)] for t in (1, 0)])
     fig, ax = plt.subplots(figsize=(4, 3.5))
@@ -36,7 +37,7 @@ def confusion_plot(y: np.ndarray, p: np.ndarray, path: Path) -> Path:
 
 
 def calibration_plot(y: np.ndarray, p: np.ndarray, path: Path, bins: int = 10) -> Path:
-    plt = _pyplot()
+    plt = headless_pyplot()
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
     centres = [p[which == b].mean() for b in range(bins) if np.any(which == b)]
@@ -58,7 +59,7 @@ def calibration_plot(y: np.ndarray, p: np.ndarray, path: Path, bins: int = 10) -
 
 def index_plot(frame: pd.DataFrame, path: Path) -> Path:
     """Per ticker (up to 4): daily mean P(up) against the cumulative session return."""
-    plt = _pyplot()
+    plt = headless_pyplot()
     tickers = list(frame.groupby("ticker").size().sort_values(ascending=False).index[:4])
     fig, axes = plt.subplots(len(tickers) or 1, 1, figsize=(7, 2.4 * max(1, len(tickers))), squeeze=False)
     for ax, ticker in zip(axes[:, 0], tickers):

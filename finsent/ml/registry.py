@@ -175,7 +175,7 @@ def predict(pyfunc, titles: list[str]) -> np.ndarray:
 
 def champion_inputs(client, titles: list[str]):
     """(version, its TrainingRecord or None, its P(up) on ``titles``) of the champion, or None."""
-    from finsent.ml.promotion import TrainingRecord
+    from finsent.ml.lineage import TrainingRecord
 
     version = alias_version(client, "champion")
     if version is None:

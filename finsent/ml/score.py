@@ -19,6 +19,7 @@ from finsent.config import Settings
 from finsent.db import advisory_lock, raw_connection
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
+from finsent.ml.spec import ScoreSpec
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,11 @@ class ScoreReport:
     index_rewritten: int = 0  # of them written by this run (only what changed)
 
 
-def score_posts(settings: Settings, engine: Engine, *, alias: str = "champion", batch_size: int = 256) -> ScoreReport:
-    """``alias`` is an alias or a version number; ``batch_size`` is the model's forward batch (posts
-    are read and committed in chunks of at least ``FETCH_ROWS``)."""
+def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:
+    """Score with ``spec.alias`` (an alias or a version number; default the champion); ``spec.batch_size``
+    is the model's forward batch (posts are read and committed in chunks of at least ``FETCH_ROWS``)."""
+    spec = spec or ScoreSpec()
+    alias, batch_size = spec.alias, spec.batch_size
     client = configure(settings)
     version = version_of(client, alias)
     model = load_pyfunc(version).unwrap_python_model()  # finsent's FinsentUpDown: takes a batch size

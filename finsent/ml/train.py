@@ -1,6 +1,6 @@
-"""``finsent train`` and ``finsent evaluate``: the whole model step.
+"""``finsent train``: the whole model step.
 
-train: read the frozen snapshot (its hash checked), fit on train, make every choice on valid
+Read the frozen snapshot (its hash checked), fit on train, make every choice on valid
 (regularisation or early stopping, then the calibration of P(up)), score the test part once,
 evaluate it against the baselines with session-clustered statistics, log everything to one MLflow
 run, load the champion's predictions for the comparison, and only then register a new
@@ -9,9 +9,7 @@ run, load the champion's predictions for the comparison, and only then register 
 ``finsent.alpha``) before anything is fitted, so a run that crashes still counts
 (``finsent.ml.attempts``), and gets its ``finsent.verdict`` at the end.
 
-evaluate: the same report for any registered version on any snapshot whose test part the version
-never saw (its ``label_reach``); an overlapping one is refused, or reported with every number
-marked in-sample when asked.
+``finsent evaluate`` (any registered version on a snapshot it never saw) is ``finsent.ml.evaluate``.
 """
 
 from __future__ import annotations
@@ -26,16 +24,17 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
-from finsent.data.snapshots import Snapshot, load_snapshot
-from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.data.snapshots import load_snapshot
+from finsent.errors import FinsentError
 from finsent.ml.attempts import TOTAL_ALPHA, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
-from finsent.ml.evaluate import EvaluationReport, evaluate_predictions
+from finsent.ml.evaluate import EvaluationReport, compared_baselines, evaluate_predictions, log_report, snapshot_parts
+from finsent.ml.lineage import TrainingRecord, record_from_rows
 from finsent.ml.models.base import encode_labels
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
-from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, in_sample_sessions, record_from_rows
+from finsent.ml.promotion import ChampionDecision, decide, ineligible_because
 from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, private_run, register_version
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 
@@ -49,36 +48,6 @@ class TrainOutcome:
     version: int
     decision: ChampionDecision
     report: EvaluationReport
-
-
-def _baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None) -> dict[str, np.ndarray]:
-    """What a model of ``kind`` is compared with (the majority baseline is evaluate_predictions' own,
-    from the training up share). A TF-IDF baseline is not compared with the TF-IDF baseline: that
-    would be itself, a test with p = 1 that says nothing."""
-    baselines = {"previous_session": test["previous_session_up"].to_numpy()}
-    if kind != "baseline":
-        model = BaselineClassifier()
-        model.fit(train["title"].tolist(), encode_labels(train["label"]))
-        baselines["baseline"] = model.predict_proba(test["title"].tolist())
-    return baselines
-
-
-def _log_report(report: EvaluationReport, prefix: str = "test_") -> None:
-    """Metrics, plots and the report of one evaluation, into the active MLflow run."""
-    import mlflow
-
-    mlflow.log_metrics(report.flat_metrics(prefix))
-    for plot in report.plots:
-        mlflow.log_artifact(str(plot), "plots")
-    mlflow.log_text(report.to_markdown(), "evaluation/report.md")
-    mlflow.log_text(report.to_json(), "evaluation/report.json")
-
-
-def _parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
-    if train.empty or test.empty or train["label"].nunique() < 2:
-        raise FinsentError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
-    return train, valid, test
 
 
 def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFrame) -> CalibratedClassifier:
@@ -102,7 +71,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         raise FinsentError(f"--model must be baseline or lora, got {kind!r}")
     model = BaselineClassifier() if kind == "baseline" else LoraClassifier(lora or LoraSpec())  # checks options
     snapshot = load_snapshot(engine, dataset)
-    train, valid, test = _parts(snapshot)
+    train, valid, test = snapshot_parts(snapshot)
     if distributed_rank() != 0:  # multi-GPU: the other ranks train their share; rank 0 logs and registers
         model.fit(train["title"].tolist(), encode_labels(train["label"]))
         return None
@@ -121,8 +90,8 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         p_test = calibrated.predict_proba(test["title"].tolist())  # the test part, scored once
         report = evaluate_predictions(
             kind, test, p_test, float((train["label"] == "up").mean()),
-            _baselines(train, test, kind), Path(scratch) / "plots")
-        _log_report(report)
+            compared_baselines(train, test, kind), Path(scratch) / "plots")
+        log_report(report)
         decision = decide(record, report, test, p_test, _champion(engine, client, test["title"].tolist()),
                           attempt=attempt or 1)
         model_dir = Path(scratch) / "model"
@@ -149,7 +118,7 @@ def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_
     is reported on it, so it spends no alpha; a new install's first weeks do not raise the bar)."""
     import mlflow
 
-    why_not = record.ineligible_because()
+    why_not = ineligible_because(record)
     if why_not is None and test_sessions < MIN_SESSIONS_FOR_VERDICT:
         why_not = (f"its test part has {test_sessions} session dates, fewer than the {MIN_SESSIONS_FOR_VERDICT} "
                    "a verdict needs")
@@ -187,52 +156,3 @@ def _choices(model, calibrated: CalibratedClassifier) -> dict[str, str]:
     return chosen
 
 
-def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, dataset: str, *,
-                     allow_in_sample: bool = False) -> EvaluationReport:
-    """The report of a registered version on ``dataset``'s test part. A test part that holds sessions
-    the version's training labels reached is refused (ConfigError, naming them), or with
-    ``allow_in_sample`` reported with every number marked in-sample."""
-    import mlflow
-
-    from finsent.ml.registry import load_pyfunc, predict, version_of
-
-    snapshot = load_snapshot(engine, dataset)
-    train, _, test = _parts(snapshot)
-    client = configure(settings)
-    try:
-        version = version_of(client, version_or_alias)
-    except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
-        raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
-    tags = client.get_model_version(MODEL_NAME, str(version)).tags
-    in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
-    p_test = predict(load_pyfunc(version), test["title"].tolist())
-    label = f"{MODEL_NAME} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
-    with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
-            private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
-        mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
-                         "model_version": str(version), "in_sample": str(in_sample).lower()})
-        report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
-                                      _baselines(train, test, tags.get("model")), Path(scratch) / "plots")
-        report.in_sample = in_sample
-        _log_report(report, "in_sample_test_" if in_sample else "test_")
-    return report
-
-
-def _check_out_of_sample(version: int, record: TrainingRecord | None, test: pd.DataFrame, dataset: str,
-                         allow_in_sample: bool) -> bool:
-    """True when the report must be marked in-sample; raises when that was not allowed."""
-    seen = in_sample_sessions(record, test["session_date"])
-    if seen is None:
-        problem = (f"v{version} records no training span (seen_through and label horizon tags), so no test part "
-                   "can be shown to be new to it")
-    elif seen:
-        problem = (f"the test part of {dataset!r} holds {len(seen)} session(s) v{version} saw: {seen[0]} .. "
-                   f"{seen[-1]} (it trained or validated through {record.seen_through}; its labels, horizon "
-                   f"{record.horizon}, reach {record.reach})")
-    else:
-        return False
-    if not allow_in_sample:
-        raise ConfigError(f"{problem}: that would be an in-sample report. Evaluate it on a snapshot whose test part "
-                          "starts later, or pass --allow-in-sample to have every number marked in-sample")
-    log.warning("%s: every number of this report is in-sample", problem)
-    return True

@@ -17,7 +17,7 @@ from finsent.config import load_settings
 from finsent.data.spec import DatasetSpec
 from finsent.errors import ConfigError, FinsentError, NotRegisteredError
 from finsent.ml.backtest.spec import BacktestSpec
-from finsent.ml.spec import TrainSpec
+from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import flags, from_values
 
 log = logging.getLogger(__name__)
@@ -177,15 +177,17 @@ def train_and_register(dataset: str, spec: TrainSpec) -> dict:
             "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
 
 
-def find_champion() -> dict:
-    """The champion's version and the Celery queue its scoring belongs on: ``gpu`` for a LoRA model
-    (the base model and a GPU live on the GPU worker), ``default`` for the baseline. ``version`` is
-    None while there is no champion (no version has shown skill yet: the newest decision says why)."""
+def find_version(spec: ScoreSpec | None = None) -> dict:
+    """The version scoring would use (``spec.alias``, default the champion) and the Celery queue its
+    scoring belongs on: ``gpu`` for a LoRA model (the base model and a GPU live on the GPU worker),
+    ``default`` for the baseline. ``version`` is None while the alias points nowhere (no version has
+    shown skill yet: the newest decision says why)."""
     from finsent.ml.registry import MODEL_NAME, configure, latest_decision, version_of
 
+    alias = (spec or ScoreSpec()).alias
     client = configure(load_settings())
     try:
-        version = version_of(client, "champion")
+        version = version_of(client, alias)
     except NotRegisteredError as exc:
         log.warning("%s; nothing to score. Newest decision: %s", exc, latest_decision(client) or "none yet")
         return {"version": None, "kind": None, "queue": None}
@@ -193,28 +195,30 @@ def find_champion() -> dict:
     return {"version": version, "kind": kind, "queue": "default" if kind == "baseline" else "gpu"}
 
 
-def score_and_index(version: int | str = "champion", batch_size: int = 256) -> dict:
-    """Score with a version (default: the champion) at ``batch_size`` posts per forward pass;
-    ``model_version`` is None while there is no champion (the newest version's decision says why)."""
+def score_and_index(spec: ScoreSpec | None = None) -> dict:
+    """Score as ``spec`` says (default: the champion, ``ScoreSpec``'s batch size) and bring the daily
+    index up to date; ``model_version`` is None while the alias points nowhere (the newest version's
+    decision says why)."""
     from finsent.ml.registry import configure, latest_decision, version_of
     from finsent.ml.score import score_posts
 
+    spec = spec or ScoreSpec()
     settings = load_settings()
     client = configure(settings)
     try:
-        version_of(client, version)
+        version_of(client, spec.alias)
     except NotRegisteredError as exc:
         log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client) or "none yet")
         return {"model_version": None, "scored": 0, "index_rows": 0}
-    report = score_posts(settings, _engine(), alias=str(version), batch_size=int(batch_size))
+    report = score_posts(settings, _engine(), spec)
     return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows,
             "index_rewritten": report.index_rewritten}
 
 
 def walk_backtest(name: str, spec: BacktestSpec, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""
-    from finsent.ml.backtest import run_backtest as walk_and_report
+    from finsent.ml.backtest import run_backtest
 
-    run, report = walk_and_report(load_settings(), _engine(), name, spec, replace=replace)
+    run, report = run_backtest(load_settings(), _engine(), name, spec, replace=replace)
     log.info("%s", report.to_markdown())
     return {"backtest": name, "steps": len(run.steps), **{k: v for k, v in report.metrics.items() if v == v}}

@@ -89,3 +89,15 @@ def test_the_backtest_dag_walks_and_reports(dagbag, engine):
     assert query(engine, "SELECT status, steps_total FROM backtests WHERE name = 'dag'") == [("done", 5)]
     assert query(engine, "SELECT count(*) FROM backtest_scores s JOIN labels l USING (ticker, post_id) "
                          "WHERE s.trained_through >= l.session_date") == [(0,)]
+
+
+def test_a_wrong_score_param_fails_the_run_at_its_first_task_with_the_options_message(dagbag, engine, capfd):
+    from airflow.utils.state import DagRunState
+
+    # the Param's schema has no pattern: the spec's check is what refuses it, before the registry is asked
+    dag_run = dagbag.get_dag("finsent_score").test(run_conf={"alias": "champion; drop"})
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert dag_run.state == DagRunState.FAILED and states["find_champion"] == "failed"
+    task_log = "".join(capfd.readouterr())  # dag.test() writes the task's log to the console
+    assert "bad DAG param: --alias must be an alias (letters, digits, _ and -) or a version number" in task_log
+    assert query(engine, "SELECT count(*) FROM post_scores") == [(0,)]

@@ -115,7 +115,8 @@ def test_split_day_uses_adjusted_prices(engine):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["label", "--definition", "tomorrow"], "unknown label definition"),
+    (["label", "--rule", "tomorrow"], "unknown label rule 'tomorrow'"),
+    (["label", "--definition", "tomorrow"], "unknown label rule 'tomorrow'"),  # the deprecated spelling
     (["label", "--band", "-0.01"], "--band must be >= 0"),
     (["label", "--band", "abc"], "is not a number"),
 ])
@@ -221,7 +222,7 @@ def test_label_without_a_definition_writes_every_standard_one(engine, board, cap
     out = capsys.readouterr().out
     assert "definition next_open_close: 8 new labels" in out and "definition next_session: 8 new labels" in out
     assert set(query(engine, "SELECT DISTINCT definition FROM labels")) == {("next_open_close",), ("next_session",)}
-    assert main(["label", "--definition", "same_day"]) == 0
+    assert main(["label", "--rule", "same_day"]) == 0
     assert set(query(engine, "SELECT DISTINCT definition FROM labels")) == {
         ("next_open_close",), ("next_session",), ("same_day",)}
     assert main(["label", "--horizon", "2"]) == 0  # options apply to every standard definition
@@ -229,7 +230,13 @@ def test_label_without_a_definition_writes_every_standard_one(engine, board, cap
                                                                                      "label_definitions")}
 
 
+def test_the_old_spelling_of_rule_still_labels_and_warns(engine, board, caplog):
+    assert main(["label", "--definition", "same_day", "--horizon", "2"]) == 0
+    assert "--definition is deprecated: use --rule" in caplog.text
+    assert query(engine, "SELECT name, rule, horizon FROM label_definitions") == [("same_day_h2", "same_day", 2)]
+
+
 def test_label_name_needs_a_definition(engine, board, caplog):
     assert main(["label", "--name", "mine"]) == 2
-    assert "--name needs --definition" in caplog.text
+    assert "--name needs --rule" in caplog.text
     assert query(engine, "SELECT count(*) FROM label_definitions") == [(0,)]

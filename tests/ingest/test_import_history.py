@@ -114,7 +114,7 @@ def test_a_rewrite_leaves_no_definition_with_stale_labels_in_a_snapshot(engine, 
     label_posts(engine, LabelDefinition.build("next_session"))  # what the daily DAG used to relabel
     spec = DatasetSpec.from_options(definition=three.name, rules="none")
     with pytest.raises(FinsentError, match=r"labels under 'next_session_h3' use prices that changed.*"
-                                           r"finsent label --definition next_session --horizon 3"):
+                                           r"finsent label --rule next_session --horizon 3"):
         build_dataset(engine, "after_split", spec, settings.data_dir)
     assert query(engine, "SELECT count(*) FROM datasets") == [(0,)]
     assert label_posts(engine, three).relabelled > 0

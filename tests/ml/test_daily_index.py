@@ -15,6 +15,7 @@ from finsent.data.quality import check_quality
 from finsent.ingest.importer import import_prices
 from finsent.ingest.records import KST
 from finsent.ml.score import score_posts
+from finsent.ml.spec import ScoreSpec
 from finsent.ml.train import train_model
 from tests.data.board import add_posts, post, query
 
@@ -31,7 +32,7 @@ def rewritten(before: dict, after: dict) -> set[tuple]:
 
 
 def score(engine, version: int):
-    return score_posts(load_settings(), engine, alias=str(version))
+    return score_posts(load_settings(), engine, ScoreSpec(alias=str(version)))
 
 
 def scratch_rewrites(engine, version: int) -> int:

@@ -12,7 +12,8 @@ import pytest
 
 from finsent.ml.attempts import spending_alpha, threshold_text
 from finsent.ml.evaluate import EvaluationReport, evaluate_predictions
-from finsent.ml.promotion import TrainingRecord, decide, in_sample_sessions
+from finsent.ml.lineage import TrainingRecord, in_sample_sessions
+from finsent.ml.promotion import decide
 from finsent.ml.stats import Clusters, balanced_accuracy_test
 
 DAYS = [d for d in (date(2024, 1, 1) + timedelta(days=k) for k in range(400)) if d.weekday() < 5]

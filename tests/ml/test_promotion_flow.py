@@ -14,8 +14,8 @@ from finsent.data.build import DatasetSpec, build_dataset
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.snapshots import load_snapshot
 from finsent.errors import FinsentError
+from finsent.ml.lineage import TrainingRecord, record_from_rows
 from finsent.ml.models.lora import LoraSpec
-from finsent.ml.promotion import TrainingRecord, record_from_rows
 from finsent.ml.registry import MODEL_NAME, configure, tracking_uri
 from finsent.ml.train import train_model
 from tests.data.board import query

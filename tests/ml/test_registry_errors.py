@@ -6,7 +6,7 @@ import pytest
 
 from finsent.cli import main
 from finsent.errors import FinsentError, NotRegisteredError
-from finsent.orchestration.tasks import find_champion, score_and_index
+from finsent.orchestration.tasks import find_version, score_and_index
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def dead_registry(database_url, monkeypatch):
 
 
 def test_an_unreachable_registry_is_an_error_not_no_champion(dead_registry, caplog):
-    for step in (find_champion, score_and_index):
+    for step in (find_version, score_and_index):
         with pytest.raises(FinsentError, match="did not answer") as raised:
             step()
         assert not isinstance(raised.value, NotRegisteredError)

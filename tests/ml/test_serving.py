@@ -16,8 +16,9 @@ from finsent.ml.models.lora import LoraClassifier, LoraSpec
 from finsent.ml.models.lora.spec import resolve_dtype
 from finsent.ml.registry import MODEL_NAME, configure
 from finsent.ml.score import score_posts
+from finsent.ml.spec import ScoreSpec
 from finsent.ml.train import train_model
-from finsent.orchestration.tasks import find_champion
+from finsent.orchestration.tasks import find_version
 from tests.data.board import query
 
 TITLES = ["삼성 가즈아 떡상", "손절 떡락 하한가", "오늘 점심 뭐 먹지", "외인 매수 반등"] * 3
@@ -34,7 +35,7 @@ def test_lora_champion_scores_on_the_gpu_queue_at_the_batch_size_asked(engine, p
     lora = train_model(settings, engine, planted, "lora", lora=small_spec(tiny_model))
     if not lora.decision.promoted:  # three steps rarely show skill: promote it by hand, as an operator may
         configure(settings).set_registered_model_alias(MODEL_NAME, "champion", str(lora.version))
-    assert find_champion() == {"version": lora.version, "kind": "lora", "queue": "gpu"}
+    assert find_version() == {"version": lora.version, "kind": "lora", "queue": "gpu"}
     batches: list[int] = []  # rows per forward pass, seen at the embedding (called with input_ids)
 
     def record(module, args):
@@ -43,7 +44,7 @@ def test_lora_champion_scores_on_the_gpu_queue_at_the_batch_size_asked(engine, p
 
     handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
-        report = score_posts(settings, engine, batch_size=7)
+        report = score_posts(settings, engine, ScoreSpec(batch_size=7))
     finally:
         handle.remove()
     total = query(engine, "SELECT count(*) FROM posts")[0][0]
@@ -52,7 +53,7 @@ def test_lora_champion_scores_on_the_gpu_queue_at_the_batch_size_asked(engine, p
 
     baseline = train_model(settings, engine, planted, "baseline")
     configure(settings).set_registered_model_alias(MODEL_NAME, "champion", str(baseline.version))
-    assert find_champion() == {"version": baseline.version, "kind": "baseline", "queue": "default"}
+    assert find_version() == {"version": baseline.version, "kind": "baseline", "queue": "default"}
 
 
 def test_dtype_policy():

@@ -24,6 +24,7 @@ from finsent.ml.attempts import threshold_text
 from finsent.ml.models.lora import LoraSpec
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, tracking_uri
 from finsent.ml.score import score_posts
+from finsent.ml.spec import ScoreSpec
 from finsent.ml.train import train_model
 from finsent.orchestration.tasks import score_and_index
 from tests.data.board import add_posts, add_prices, post, query
@@ -147,10 +148,10 @@ def test_scoring_twice_adds_nothing_and_builds_the_daily_index(engine, planted):
     settings = load_settings()
     # a next_session model is never champion (not tradable): scored by its version number
     version = str(train_model(settings, engine, planted, "baseline").version)
-    first = score_posts(settings, engine, alias=version, batch_size=500)
+    first = score_posts(settings, engine, ScoreSpec(alias=version, batch_size=500))
     total_posts = query(engine, "SELECT count(*) FROM posts")[0][0]
     assert first.scored == total_posts and first.index_rows > 0
-    again = score_posts(settings, engine, alias=version)
+    again = score_posts(settings, engine, ScoreSpec(alias=version))
     assert again.scored == 0
     assert query(engine, "SELECT count(*) FROM post_scores")[0][0] == total_posts
     ((n_posts, sessions),) = query(engine, "SELECT sum(n_posts), count(DISTINCT session_date) FROM daily_sentiment")
@@ -165,7 +166,7 @@ def test_the_daily_index_counts_a_post_before_the_late_csat_open_for_that_day(en
     add_prices(engine, "035420", {date(2024, 11, 13): 100, date(2024, 11, 14): 101, date(2024, 11, 15): 102})
     add_posts(engine, [post("035420", datetime(2024, 11, 14, 9, 30), "매수 가즈아", post_id=1),
                        post("035420", datetime(2024, 11, 14, 10, 0), "손절 떡락", post_id=2)])
-    score_posts(settings, engine, alias=str(version))
+    score_posts(settings, engine, ScoreSpec(alias=str(version)))
     rows = query(engine, "SELECT session_date, n_posts FROM daily_sentiment WHERE ticker = '035420' ORDER BY 1")
     assert rows == [(date(2024, 11, 14), 1), (date(2024, 11, 15), 1)]
     # the same session as the labels give those posts

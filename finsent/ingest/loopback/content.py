@@ -44,13 +44,13 @@ BOARD_PAGE_SIZE = 20
 SISE_DAY_PAGE_SIZE = 10
 HTML_TITLE_MAX = 40
 # Stocks whose posts leak into a JSON answer when a parameter is missing (never served otherwise).
-_LEAK_CANDIDATES = ("035720", "035420", "005380", "000270", "068270", "105560")
+LEAK_CANDIDATES = ("035720", "035420", "005380", "000270", "068270", "105560")
 
-_HTML_CT = "text/html;charset=EUC-KR"
-_JSON_CT = "application/json;charset=UTF-8"
-_XML_CT = "text/xml;charset=EUC-KR"
-_JS_CT = "text/plain;charset=UTF-8"
-_TEXT_CT = "text/plain;charset=UTF-8"
+HTML_CT = "text/html;charset=EUC-KR"
+JSON_CT = "application/json;charset=UTF-8"
+XML_CT = "text/xml;charset=EUC-KR"
+JS_CT = "text/plain;charset=UTF-8"
+TEXT_CT = "text/plain;charset=UTF-8"
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class PriceRow:
 
 
 @dataclass
-class _Fault:
+class Fault:
     path: str
     kind: str
     remaining: int
@@ -97,14 +97,14 @@ class _Fault:
 
 
 @dataclass
-class _Arrival:
+class Arrival:
     ticker: str
     n: int
     after: int  # absolute value of the list-request counter that triggers it
 
 
 @dataclass
-class _Response:
+class Response:
     status: int
     content_type: str
     body: bytes
@@ -117,7 +117,7 @@ class _Response:
 # Synthetic text
 # --------------------------------------------------------------------------------------------
 
-_BULLISH = [
+BULLISH = [
     "{name} 내일은 무조건 반등합니다",
     "외인 순매수 들어오네요 ㅋㅋ",
     "실적 발표 기대됩니다 홀딩",
@@ -127,7 +127,7 @@ _BULLISH = [
     "목표가 상향 리포트 나왔네요",
     "장투하면 결국 이깁니다 😎",
 ]
-_BEARISH = [
+BEARISH = [
     "물렸습니다 ㅠㅠ 언제 탈출하나",
     "오늘도 파란불이네",
     "손절하고 떠납니다",
@@ -137,7 +137,7 @@ _BEARISH = [
     "멘탈 나감 😭",
     "하락 추세 끝 안 보임",
 ]
-_OFF_TOPIC = [
+OFF_TOPIC = [
     "국회는 오늘도 싸우는구나",
     "여론조사 결과 보셨나요?",
     "정치 얘기 좀 그만합시다",
@@ -145,13 +145,13 @@ _OFF_TOPIC = [
     "점심 뭐 먹지",
     "주말에 등산 가실 분",
 ]
-_ADS = [
+ADS = [
     "무료 리딩방 입장 문의 010-{a}-{b}",
     "수익률 300% 보장 → https://bit.ly/{slug}",
     "급등주 무료 추천 카톡 open.kakao.com/o/{slug}",
     "VIP 종목 상담 ☎ 010-{a}-{b} 선착순",
 ]
-_SPECIAL = [
+SPECIAL = [
     'CEO "올해 증설 계획 그대로"…주가는?',
     "PER < 10 이면 싼 거 아님?",
     "R&D 투자 늘린다 & 배당도 늘리나",
@@ -159,7 +159,7 @@ _SPECIAL = [
     "'이번엔 다르다'는 말 믿어도 되나",
     "A&B 합병설 \"사실무근\"",
 ]
-_LONG_PARTS = [
+LONG_PARTS = [
     "솔직히 말해서 지금 이 가격대에서",
     "추가 매수를 해야 할지 말아야 할지",
     "고민이 너무 많이 되는데 여러분 생각은",
@@ -167,12 +167,12 @@ _LONG_PARTS = [
     "지난 분기 실적이랑 비교해 보면",
     "외국인 수급이 계속 빠지는 게 마음에 걸려요",
 ]
-_NEWS = [
+NEWS = [
     "[리서치] {name} 목표주가 상향, 업황 회복 반영",
     "[리서치] {name} 4분기 실적 프리뷰",
     "[뉴스] {name}, 신규 설비 투자 발표",
 ]
-_BODY_LINES = [
+BODY_LINES = [
     "오늘 장 보니까 거래량이 많이 붙네요.",
     "다들 어떻게 대응하시나요?",
     "저는 일단 반만 정리했습니다.",
@@ -181,24 +181,24 @@ _BODY_LINES = [
     "배당 기준일 확인하세요.",
     "A < B & C > D 같은 말장난은 그만",
 ]
-_NICK_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
+NICK_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def _fmt_int(n: int) -> str:
+def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def _round_tick(price: float) -> int:
+def round_tick(price: float) -> int:
     """Round to the 100-won tick used for 50,000-200,000 won stocks (never below one tick)."""
     return max(100, round(price / 100.0) * 100)
 
 
-def _encode_cursor(post_id: int, code: str) -> str:
+def encode_cursor(post_id: int, code: str) -> str:
     # Opaque on purpose: clients must echo lastOffset back, never compute it from an id.
     return base64.urlsafe_b64encode(f"v1|{post_id}|{code}".encode()).decode("ascii")
 
 
-def _decode_cursor(token: str) -> int | None:
+def decode_cursor(token: str) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
         tag, post_id, _code = raw.split("|", 2)

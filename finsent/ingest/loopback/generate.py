@@ -9,21 +9,21 @@ import random
 from datetime import date, datetime, time, timedelta
 
 from finsent.ingest.loopback.content import (
-    _ADS,
-    _BEARISH,
-    _BODY_LINES,
-    _BULLISH,
-    _LONG_PARTS,
-    _NEWS,
-    _NICK_CHARS,
-    _OFF_TOPIC,
-    _SPECIAL,
+    ADS,
+    BEARISH,
+    BODY_LINES,
+    BULLISH,
     DELETED_PARENT_PREFIX,
     KRX_HOLIDAYS,
+    LONG_PARTS,
+    NEWS,
+    NICK_CHARS,
+    OFF_TOPIC,
+    SPECIAL,
     SPLIT_RATIO,
     Post,
     PriceRow,
-    _round_tick,
+    round_tick,
 )
 
 # The demo's planted signal: titles that say which way the next session will close. Phrase, filler
@@ -114,13 +114,13 @@ class BoardGenerator:
             title = DELETED_PARENT_PREFIX + self._title(name, allow_long=False)
         elif roll < 0.14:
             post_type = "itemNewsResearch"
-            title = rng.choice(_NEWS).format(name=name)
+            title = rng.choice(NEWS).format(name=name)
         else:
             title = self._title(name)
-        lines = rng.sample(_BODY_LINES, k=rng.randint(1, 3))
+        lines = rng.sample(BODY_LINES, k=rng.randint(1, 3))
         body_html = "<br>".join(html.escape(line, quote=False) for line in lines)
         body_text = None if rng.random() < 0.15 else "\n".join(lines)
-        head = "".join(rng.choice(_NICK_CHARS) for _ in range(rng.choice((2, 4, 4, 4))))
+        head = "".join(rng.choice(NICK_CHARS) for _ in range(rng.choice((2, 4, 4, 4))))
         nickname = head + "*" * (8 - len(head))
         comment_count = 0 if rng.random() < 0.6 else rng.randint(1, 15)
         return Post(
@@ -131,7 +131,7 @@ class BoardGenerator:
             body_html=body_html,
             body_text=body_text,
             nickname=nickname,
-            profile_id="".join(rng.choice(_NICK_CHARS) for _ in range(12)),
+            profile_id="".join(rng.choice(NICK_CHARS) for _ in range(12)),
             holder_verified=rng.random() < 0.25,
             reply_depth=reply_depth,
             parent_id=parent_id,
@@ -148,11 +148,11 @@ class BoardGenerator:
         roll = rng.random()
         if allow_long and roll < 0.12:
             # Longer than HTML_TITLE_MAX, so the legacy list shows it cut with "...".
-            return " ".join(rng.sample(_LONG_PARTS, k=3))
-        pool = _BULLISH if roll < 0.40 else _BEARISH if roll < 0.65 else _OFF_TOPIC if roll < 0.80 else (
-            _ADS if roll < 0.90 else _SPECIAL
+            return " ".join(rng.sample(LONG_PARTS, k=3))
+        pool = BULLISH if roll < 0.40 else BEARISH if roll < 0.65 else OFF_TOPIC if roll < 0.80 else (
+            ADS if roll < 0.90 else SPECIAL
         )
-        slug = "".join(rng.choice(_NICK_CHARS) for _ in range(6))
+        slug = "".join(rng.choice(NICK_CHARS) for _ in range(6))
         return rng.choice(pool).format(
             name=name, a=rng.randint(1000, 9999), b=rng.randint(1000, 9999), slug=slug
         )
@@ -209,12 +209,12 @@ def _next_bar(rng: random.Random, d: date, close: int, anchor: int, base_volume:
     """The session after one that closed at ``close``: a mean-reverting random step with wicks."""
     # Mean-revert towards the anchor so prices stay in a realistic band.
     drift = -0.02 * (close - anchor) / anchor
-    new_close = _round_tick(close * (1 + drift + rng.gauss(0, 0.015)))
-    new_close = min(max(new_close, _round_tick(close * 0.71)), _round_tick(close * 1.29))
-    open_ = _round_tick(close * (1 + rng.gauss(0, 0.006)))
-    # Wicks: _round_tick never returns 0, hence the -100/+100 (a wick may be zero).
-    wick_up = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
-    wick_down = _round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+    new_close = round_tick(close * (1 + drift + rng.gauss(0, 0.015)))
+    new_close = min(max(new_close, round_tick(close * 0.71)), round_tick(close * 1.29))
+    open_ = round_tick(close * (1 + rng.gauss(0, 0.006)))
+    # Wicks: round_tick never returns 0, hence the -100/+100 (a wick may be zero).
+    wick_up = round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
+    wick_down = round_tick(abs(rng.gauss(0, 0.006)) * close) - 100
     high = max(open_, new_close) + wick_up
     low = max(100, min(open_, new_close) - wick_down)
     volume = int(base_volume * rng.uniform(0.4, 2.2))

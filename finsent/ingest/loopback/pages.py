@@ -9,22 +9,22 @@ from datetime import date, datetime
 from typing import Any
 
 from finsent.ingest.loopback.content import (
-    _HTML_CT,
-    _JS_CT,
-    _JSON_CT,
-    _TEXT_CT,
-    _XML_CT,
     BOARD_PAGE_SIZE,
     CLEANBOT_HIDDEN_TEXT,
+    HTML_CT,
     HTML_TITLE_MAX,
+    JS_CT,
+    JSON_CT,
     JSON_REQUIRED_PARAMS,
     SISE_DAY_PAGE_SIZE,
+    TEXT_CT,
+    XML_CT,
     Post,
     PriceRow,
-    _decode_cursor,
-    _encode_cursor,
-    _fmt_int,
-    _Response,
+    Response,
+    decode_cursor,
+    encode_cursor,
+    fmt_int,
 )
 
 
@@ -60,11 +60,11 @@ class NaverPages:
         return out
 
     @staticmethod
-    def _json_error(message: str) -> _Response:
+    def _json_error(message: str) -> Response:
         body = {"isSuccess": False, "detailCode": "INVALID_PARAMETER", "message": message, "result": None}
-        return _Response(400, _JSON_CT, json.dumps(body, ensure_ascii=False).encode("utf-8"))
+        return Response(400, JSON_CT, json.dumps(body, ensure_ascii=False).encode("utf-8"))
 
-    def _discussion_json(self, q: dict[str, str]) -> _Response:
+    def _discussion_json(self, q: dict[str, str]) -> Response:
         code = q.get("itemCode", "")
         leak = any(not q.get(name) for name in JSON_REQUIRED_PARAMS)
         size_raw = q.get("pageSize") or "20"
@@ -78,7 +78,7 @@ class NaverPages:
         offset = q.get("offset") or None
         before: int | None = None
         if offset is not None:
-            before = _decode_cursor(offset)
+            before = decode_cursor(offset)
             if before is None:
                 return self._json_error(f"offset={offset!r}")
 
@@ -104,14 +104,14 @@ class NaverPages:
             page = older[:size]
             result = {"posts": [self._post_json(p) for p in page]}
             if page:
-                result["lastOffset"] = _encode_cursor(page[-1].id, code)
+                result["lastOffset"] = encode_cursor(page[-1].id, code)
             elif self.json_end_style == "repeat":
                 result["lastOffset"] = offset
             elif self.json_end_style == "null":
                 result["lastOffset"] = None
             # "omit": no lastOffset key at all
         body = json.dumps({"isSuccess": True, "result": result}, ensure_ascii=False).encode("utf-8")
-        return _Response(200, _JSON_CT, body, list_ticker=code)
+        return Response(200, JSON_CT, body, list_ticker=code)
 
     # ---------------------------------------------------------------- legacy HTML helpers
 
@@ -166,7 +166,7 @@ class NaverPages:
 
     # ---------------------------------------------------------------- legacy HTML board
 
-    def _board_html(self, path: str, q: dict[str, str]) -> _Response:
+    def _board_html(self, path: str, q: dict[str, str]) -> Response:
         code = q.get("code", "")
         suffix = path.rsplit(".", 1)[1]  # links follow the flavour asked for: naver | nhn
         with self.lock:
@@ -209,7 +209,7 @@ class NaverPages:
             + "\n</div>\n</div>\n</div>"
         )
         body = self._html_page(f"{name} : 네이버 금융", inner)
-        return _Response(200, _HTML_CT, body, list_ticker=code)
+        return Response(200, HTML_CT, body, list_ticker=code)
 
     @staticmethod
     def _board_row(p: Post, code: str, page: int, suffix: str) -> str:
@@ -233,12 +233,12 @@ class NaverPages:
 
     # ---------------------------------------------------------------- prices
 
-    def _fchart(self, q: dict[str, str]) -> _Response:
+    def _fchart(self, q: dict[str, str]) -> Response:
         code = q.get("symbol", "")
         try:
             count = int(q.get("count") or "0")
         except ValueError:
-            return _Response(400, _TEXT_CT, b"bad count\n")
+            return Response(400, TEXT_CT, b"bad count\n")
         with self.lock:
             rows = list(self.prices.get(code, []))
         name = self.tickers.get(code, "")
@@ -255,15 +255,15 @@ class NaverPages:
             'timeframe="day" precision="0" origintime="19900103">\n'
             f"{items}\t</chartdata>\n</protocol>\n"
         )
-        return _Response(200, _XML_CT, xml.encode("cp949", errors="xmlcharrefreplace"))
+        return Response(200, XML_CT, xml.encode("cp949", errors="xmlcharrefreplace"))
 
-    def _sise_json(self, q: dict[str, str]) -> _Response:
+    def _sise_json(self, q: dict[str, str]) -> Response:
         code = q.get("symbol", "")
         try:
             start = datetime.strptime(q.get("startTime", ""), "%Y%m%d").date()
             end = datetime.strptime(q.get("endTime", ""), "%Y%m%d").date()
         except ValueError:
-            return _Response(400, _TEXT_CT, b"bad startTime/endTime\n")
+            return Response(400, TEXT_CT, b"bad startTime/endTime\n")
         with self.lock:
             rows = [r for r in self.prices.get(code, []) if start <= r.trade_date <= end]
             rates = self._foreign_rate.get(code, {})
@@ -276,9 +276,9 @@ class NaverPages:
         # The real answer is a JS literal with blank-ish lines between rows; no trailing comma
         # here so both ast.literal_eval and a quote-swapping json.loads work.
         text = "\n" + "\n\t\t\n".join(lines).rstrip(",") + "\n]\n"
-        return _Response(200, _JS_CT, text.encode("utf-8"))
+        return Response(200, JS_CT, text.encode("utf-8"))
 
-    def _sise_day_html(self, path: str, q: dict[str, str]) -> _Response:
+    def _sise_day_html(self, path: str, q: dict[str, str]) -> Response:
         code = q.get("code", "")
         suffix = path.rsplit(".", 1)[1]
         with self.lock:
@@ -313,16 +313,16 @@ class NaverPages:
             + "\n</table>\n"
             + self._nnavi(f"/item/sise_day.{suffix}", code, page, last)
         )
-        return _Response(200, _HTML_CT, self._html_page("네이버 금융", inner))
+        return Response(200, HTML_CT, self._html_page("네이버 금융", inner))
 
     @staticmethod
     def _sise_row(r: PriceRow, change: int) -> str:
         def num(n: int) -> str:
-            return f'<td class="num"><span class="tah p11">{_fmt_int(n)}</span></td>'
+            return f'<td class="num"><span class="tah p11">{fmt_int(n)}</span></td>'
 
         prev = r.close - change
         if change == 0:
-            change_cell = f'<td class="num">\n<span class="tah p11">\n{_fmt_int(0)}\n</span>\n</td>'
+            change_cell = f'<td class="num">\n<span class="tah p11">\n{fmt_int(0)}\n</span>\n</td>'
         else:
             up = change > 0
             color = "red02" if up else "nv01"
@@ -339,7 +339,7 @@ class NaverPages:
                 cls = ("bu_pup" if up else "bu_pdn") + ("2" if limit else "")
                 word = ("상한가" if up else "하한가") if limit else ("상승" if up else "하락")
                 marker = f'<em class="bu_p {cls}"><span class="blind">{word}</span></em>'
-            amount = _fmt_int(abs(change))
+            amount = fmt_int(abs(change))
             span = f'<span class="tah p11 {color}">\n{amount}\n</span>'
             change_cell = f'<td class="num">\n{marker}{span}\n</td>'
         return (

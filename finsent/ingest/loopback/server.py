@@ -29,14 +29,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from finsent.ingest.loopback.content import (
-    _LEAK_CANDIDATES,
-    _TEXT_CT,
     DEFAULT_TICKERS,
+    LEAK_CANDIDATES,
+    TEXT_CT,
+    Arrival,
+    Fault,
     Post,
     PriceRow,
-    _Arrival,
-    _Fault,
-    _Response,
+    Response,
 )
 from finsent.ingest.loopback.generate import BoardGenerator
 from finsent.ingest.loopback.pages import NaverPages
@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        self.server.fake._handle(self)
+        self.server.fake.handle(self)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # tests stay quiet
@@ -129,15 +129,15 @@ class FakeNaver(BoardGenerator, NaverPages):
         self.halt_date: dict[str, date] = {}
         self.requests_log: list[tuple[str, dict[str, str]]] = []
         self.faults_served: list[tuple[str, str]] = []  # (path, kind) of every fault answered
-        self._leak_ticker = next((c for c in _LEAK_CANDIDATES if c not in self.tickers), "999990")
+        self._leak_ticker = next((c for c in LEAK_CANDIDATES if c not in self.tickers), "999990")
         self._leak_posts: list[Post] = []
         self._deleted_ids: list[int] = []  # ids never served: parents of "deleted parent" replies
         self._last_id = 0
         self._last_time = self.first_post_at
         self._list_count = 0
         self._list_count_by_ticker: dict[str, int] = {}
-        self._arrivals: list[_Arrival] = []
-        self._faults: list[_Fault] = []
+        self._arrivals: list[Arrival] = []
+        self._faults: list[Fault] = []
         self._foreign_rate: dict[str, dict[date, float]] = {}
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -212,7 +212,7 @@ class FakeNaver(BoardGenerator, NaverPages):
         if ticker not in self.tickers:
             raise KeyError(f"unknown ticker {ticker!r}")
         with self.lock:
-            self._arrivals.append(_Arrival(ticker, n, self._list_count + after_requests))
+            self._arrivals.append(Arrival(ticker, n, self._list_count + after_requests))
             self._fire_arrivals()
 
     def inject(self, path: str, kind: str, times: int = 1, **kw: Any) -> None:
@@ -227,7 +227,7 @@ class FakeNaver(BoardGenerator, NaverPages):
         if kind == "status" and int(kw.get("code", 500)) < 400:
             raise ValueError("a status fault needs an error code")
         with self.lock:
-            self._faults.append(_Fault(path, kind, times, dict(kw)))
+            self._faults.append(Fault(path, kind, times, dict(kw)))
 
     def render(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
         """Answer a request without HTTP (status, content type, body): for benchmarks of the parsers."""
@@ -250,7 +250,8 @@ class FakeNaver(BoardGenerator, NaverPages):
 
     # ---------------------------------------------------------------- request plumbing
 
-    def _handle(self, handler: _Handler) -> None:
+    def handle(self, handler: _Handler) -> None:
+        """Answer one GET request (the server's request handler calls it)."""
         parts = urlsplit(handler.path)
         path = parts.path
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
@@ -266,13 +267,13 @@ class FakeNaver(BoardGenerator, NaverPages):
                 return
             if fault.kind == "status":
                 code = int(fault.kw.get("code", 500))
-                self._send(handler, _Response(code, _TEXT_CT, f"{code} error\n".encode()))
+                self._send(handler, Response(code, TEXT_CT, f"{code} error\n".encode()))
                 return
             if fault.kind == "rate_limit":
                 retry_after = str(int(fault.kw.get("retry_after", 1)))
                 self._send(
                     handler,
-                    _Response(429, _TEXT_CT, b"Too Many Requests\n", {"Retry-After": retry_after}),
+                    Response(429, TEXT_CT, b"Too Many Requests\n", {"Retry-After": retry_after}),
                 )
                 return
             if fault.kind == "slow":
@@ -280,9 +281,9 @@ class FakeNaver(BoardGenerator, NaverPages):
 
         response = self._route(path, query)
         if fault is not None and fault.kind == "malformed":
-            response = _Response(200, response.content_type, self._malformed(response))
+            response = Response(200, response.content_type, self._malformed(response))
         elif fault is not None and fault.kind == "empty":
-            response = _Response(200, response.content_type, b"")
+            response = Response(200, response.content_type, b"")
         # Count before answering: a client that reads list_requests() right after its response
         # must see its own request counted.
         normal = fault is None or fault.kind == "slow"
@@ -294,7 +295,7 @@ class FakeNaver(BoardGenerator, NaverPages):
                 self._fire_arrivals()
         self._send(handler, response)
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
             if fault.path == path and fault.remaining > 0:
                 fault.remaining -= 1
@@ -310,7 +311,7 @@ class FakeNaver(BoardGenerator, NaverPages):
             self.add_posts(arrival.ticker, arrival.n)
 
     @staticmethod
-    def _send(handler: _Handler, response: _Response) -> None:
+    def _send(handler: _Handler, response: Response) -> None:
         try:
             handler.send_response(response.status)
             handler.send_header("Content-Type", response.content_type)
@@ -322,7 +323,7 @@ class FakeNaver(BoardGenerator, NaverPages):
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True  # client gave up (e.g. its timeout on a slow fault)
 
-    def _malformed(self, response: _Response) -> bytes:
+    def _malformed(self, response: Response) -> bytes:
         """A broken body of the same content type: cut JSON/XML/JS, or HTML without the table."""
         body = response.body
         if response.content_type.startswith("text/html"):
@@ -340,7 +341,7 @@ class FakeNaver(BoardGenerator, NaverPages):
             return body[:cut]  # ends inside a tag, e.g. b'<item da'
         return body[: max(1, len(body) // 2)]
 
-    def _route(self, path: str, q: dict[str, str]) -> _Response:
+    def _route(self, path: str, q: dict[str, str]) -> Response:
         if path == "/front-api/discussion/list":
             return self._discussion_json(q)
         if path in ("/item/board.naver", "/item/board.nhn"):
@@ -352,8 +353,8 @@ class FakeNaver(BoardGenerator, NaverPages):
         if path in ("/item/sise_day.naver", "/item/sise_day.nhn"):
             return self._sise_day_html(path, q)
         if path == "/robots.txt":
-            return _Response(200, _TEXT_CT, self.robots_txt.encode("utf-8"))
-        return _Response(404, _TEXT_CT, b"Not Found\n")
+            return Response(200, TEXT_CT, self.robots_txt.encode("utf-8"))
+        return Response(404, TEXT_CT, b"Not Found\n")
 
 
 def main(argv: list[str] | None = None) -> None:

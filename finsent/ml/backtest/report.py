@@ -29,12 +29,11 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from sqlalchemy.engine import Engine
 
-from finsent.data.labels import load_definition
+from finsent.data.labels import TRADABLE_LABEL_RULES, load_definition
 from finsent.db import raw_connection
 from finsent.ml.backtest.walk import BacktestRun
 from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.metrics import classification_metrics
-from finsent.ml.promotion import TRADABLE_RULES
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     MIN_STOCKS_PER_DATE,
@@ -124,7 +123,7 @@ class BacktestReport:
 
     @property
     def tradable(self) -> bool:
-        return self.label_rule in TRADABLE_RULES
+        return self.label_rule in TRADABLE_LABEL_RULES
 
     @property
     def has_verdict(self) -> bool:
@@ -244,9 +243,9 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
 
 
 def _plots(report: BacktestReport, directory: Path) -> list[Path]:
-    from finsent.ml.plots import _pyplot
+    from finsent.ml.plots import headless_pyplot
 
-    plt = _pyplot()
+    plt = headless_pyplot()
     paths = []
     fig, ax = plt.subplots(figsize=(8, 3))
     series = report.ic_series

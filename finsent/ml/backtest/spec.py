@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finsent.data.embargo import EMBARGO_HELP
-from finsent.errors import ConfigError
+from finsent.data.spec import all_quality_rules, check_quality_rules, parse_quality_rules
 from finsent.ml.models.lora.spec import LoraSpec
 from finsent.specs import check_fields, nested, option
 
@@ -22,23 +22,14 @@ PLAN_VERSION = 2
 LORA_OPTIONS_NOT_OFFERED = ("checkpoint_dir", "save_every")
 
 
-def parse_rules(text: str) -> tuple[str, ...]:
-    from finsent.data.quality import parse_rules as parse
-
-    return parse(text)
-
-
-def _all_rules() -> tuple[str, ...]:
-    return parse_rules("all")
-
-
 @dataclass(frozen=True)
 class BacktestSpec:
     model: str = option("baseline", "the model retrained at each step", choices=("baseline", "lora"))
     definition: str = option("next_open_close", "label definition (default next_open_close, the "
                              "tradable open-to-close return)")
-    rules: tuple[str, ...] = option(_all_rules, "quality rules whose flagged posts are left out: all, none or a "
-                                    "comma-separated list", factory=True, text=parse_rules, text_default="all")
+    rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all, none or a "
+                                    "comma-separated list", factory=True, text=parse_quality_rules,
+                                    text_default="all")
     train_sessions: int = option(120, f"sessions per training window (at least {MIN_TRAIN_SESSIONS})",
                                  minimum=MIN_TRAIN_SESSIONS)
     step_sessions: int = option(5, "sessions scored per step", minimum=1)
@@ -54,11 +45,7 @@ class BacktestSpec:
 
     def validate(self) -> None:
         check_fields(self)
-        from finsent.data.quality import ALL_RULES
-
-        unknown = [r for r in self.rules if r not in ALL_RULES]
-        if unknown:
-            raise ConfigError(f"unknown quality rule(s) {', '.join(unknown)}; known: {', '.join(ALL_RULES)}")
+        check_quality_rules(self.rules)
 
     def to_json(self) -> dict[str, Any]:
         """As stored with a walk and compared on resume: the LoRA options only for a LoRA walk (a
