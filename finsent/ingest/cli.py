@@ -63,7 +63,8 @@ def cmd_import_posts(args: argparse.Namespace) -> int:
 def cmd_import_news(args: argparse.Namespace) -> int:
     """Columns: ticker,office_id,article_id,published_at,title[,summary,office_name,story_key];
     published_at in KST as YYYY-MM-DD HH:MM[:SS]; office_id and article_id digits (leading zeros kept);
-    story_key defaults to OFFICE/ARTICLE (the article is its own story). UTF-8. Articles already stored
+    story_key (OFFICE/ARTICLE of any article of the story; stored as the story's smallest) defaults to the
+    article's own (its own story). UTF-8. Articles already stored
     are kept."""
     from finsent.ingest.importer import import_news
 

@@ -114,6 +114,10 @@ def insert_news(cursor, rows: Sequence[NewsRow]) -> int:
         return 0
     cursor.execute(_NEWS_STAGE)
     copy_news(cursor, "news_stage", unique.values())
+    # a batch's story is keyed by its smallest article (the parser does so already; a CSV may not)
+    cursor.execute("UPDATE news_stage s SET story_key = m.least FROM (SELECT ticker, story_key, "
+                   "min(office_id || '/' || article_id) AS least FROM news_stage GROUP BY ticker, story_key) m "
+                   "WHERE (s.ticker, s.story_key) = (m.ticker, m.story_key) AND m.least < s.story_key")
     # (ticker, batch story key, stored story key) for every stored article the batch meets again
     cursor.execute("SELECT DISTINCT s.ticker, s.story_key, n.story_key FROM news_stage s JOIN news n "
                    "USING (ticker, office_id, article_id) WHERE s.story_key <> n.story_key")

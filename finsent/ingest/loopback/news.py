@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from finsent.ingest.loopback.content import _JSON_CT, _Response
-
 NEWS_PREFIX = "/api/news/stock/"
+NEWS_CONTENT_TYPE = "application/json;charset=UTF-8"
 NEWS_PAGE_SIZE = 20
 _CODE = re.compile(r"[0-9]{6}")
 OFFICES = (("015", "한국경제"), ("009", "매일경제"), ("001", "연합뉴스"), ("014", "파이낸셜뉴스"),
@@ -186,7 +185,8 @@ class NewsDesk:
 
     # ---------------------------------------------------------------- the endpoint
 
-    def _news_json(self, path: str, q: dict[str, str]) -> _Response:
+    def _news_json(self, path: str, q: dict[str, str]) -> tuple[int, bytes]:
+        """(status, body) of a news-list request; the server wraps it (NEWS_CONTENT_TYPE)."""
         code = path[len(NEWS_PREFIX):]
         try:
             page, size = int(q.get("page") or "1"), int(q.get("pageSize") or str(NEWS_PAGE_SIZE))
@@ -194,7 +194,7 @@ class NewsDesk:
             page = size = 0
         if page < 1 or size < 1:
             body = {"code": "INVALID_PARAMETER", "message": f"page={q.get('page')!r} pageSize={q.get('pageSize')!r}"}
-            return _Response(400, _JSON_CT, json.dumps(body).encode())
+            return 400, json.dumps(body).encode()
         size = min(size, 100)
         with self.lock:  # type: ignore[attr-defined]
             clusters = list(self.news.get(code, [])) if _CODE.fullmatch(code) else []
@@ -204,7 +204,7 @@ class NewsDesk:
             answer = [{"total": len(c), "items": [article_json(a, bare=is_bare(a)) for a in c]}
                       for c in chunk]
             self._fire_news_arrivals()
-        return _Response(200, _JSON_CT, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
+        return 200, json.dumps(answer, ensure_ascii=False).encode("utf-8")
 
     def _fire_news_arrivals(self) -> None:
         due = [a for a in self._news_arrivals if self._news_requests >= a[2]]

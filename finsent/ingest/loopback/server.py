@@ -40,7 +40,7 @@ from finsent.ingest.loopback.content import (
     _Response,
 )
 from finsent.ingest.loopback.generate import BoardGenerator
-from finsent.ingest.loopback.news import NEWS_PREFIX, NewsDesk
+from finsent.ingest.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
 from finsent.ingest.loopback.pages import NaverPages
 
 
@@ -356,7 +356,8 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk):
         if path in ("/item/sise_day.naver", "/item/sise_day.nhn"):
             return self._sise_day_html(path, q)
         if path.startswith(NEWS_PREFIX):
-            return self._news_json(path, q)
+            status, body = self._news_json(path, q)
+            return _Response(status, NEWS_CONTENT_TYPE, body)
         if path == "/robots.txt":
             return _Response(200, _TEXT_CT, self.robots_txt.encode("utf-8"))
         return _Response(404, _TEXT_CT, b"Not Found\n")
