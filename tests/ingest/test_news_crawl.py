@@ -160,3 +160,31 @@ def test_host_setting_is_its_own(engine, naver, monkeypatch):
     assert crawl(engine, since=LONG_AGO)[SAMSUNG].status == "failed"
     monkeypatch.delenv("FINSENT_NAVER_NEWS_URL")
     assert load_settings().naver_news_url == "https://m.stock.naver.com"
+
+
+def test_the_demo_news_carries_a_planted_signal_of_its_own():
+    import bisect
+    from datetime import time
+
+    from finsent.ingest.loopback import FakeNaver
+
+    fake = FakeNaver(tickers={SAMSUNG: "삼성전자"}, posts_per_ticker=300, first_post_at=datetime(2025, 1, 2, 8),
+                     post_spacing=timedelta(hours=20), stories_per_ticker=200)
+    planted = fake.plant_news_signal(1.0, accuracy=0.8)
+    sessions = [r for r in fake.prices[SAMSUNG] if r.volume > 0]
+    opens = [datetime.combine(r.trade_date, time(9)) for r in sessions]
+    up_phrases = ("수주 기대에 강세 전망", "실적 서프라이즈 예상", "목표주가 상향")
+    down_phrases = ("실적 부진 우려에 약세", "대규모 매도 물량 부담", "목표주가 하향")
+    right = total = 0
+    for cluster in fake.news[SAMSUNG]:
+        phrase = cluster[0].title.removeprefix("삼성전자 ")
+        if phrase in up_phrases + down_phrases:
+            k = bisect.bisect_right(opens, cluster[0].published_at)
+            right += (sessions[k].close > sessions[k].open) == (phrase in up_phrases)
+            total += 1
+    assert planted > 100 and total > 100 and 0.7 < right / total < 0.9
+    # one article keeps one title in every cluster that carries it
+    titles: dict = {}
+    for cluster in fake.news[SAMSUNG]:
+        for a in cluster:
+            assert titles.setdefault((a.office_id, a.article_id), a.title) == a.title
