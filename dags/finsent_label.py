@@ -1,7 +1,7 @@
 """
 ### finsent_label: labels and quality flags
 
-**What**: once `finsent_ingest` has stored both posts and prices of a run, flags new posts with the quality
+**What**: once `finsent_ingest` has stored the posts, the news and the prices of a run, flags new posts with the quality
 rules (spam, politics, duplicates, clean-bot, ...) and labels every post that has no label yet
 under every standard definition, `next_open_close` (tradable: the open to the close of the post's
 session) and `next_session` (close to close: not tradable, part of the move is public after the
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, NEWS, POSTS, PRICES, START
 
 
-@dag(dag_id="finsent_label", schedule=(POSTS & PRICES), start_date=START, catchup=False, max_active_runs=1,
+@dag(dag_id="finsent_label", schedule=(POSTS & NEWS & PRICES), start_date=START, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=["finsent", "labels"], doc_md=__doc__)
 def finsent_label():
     @task(outlets=[LABELS])
