@@ -8,7 +8,11 @@ session) and `next_session` (close to close: not tradable, part of the move is p
 close), and under `same_day` (the 2023 study's, for comparison).
 Emits the `labels` asset, which starts `finsent_score`.
 
-**Reads / writes**: Postgres `posts`, `prices` → `post_quality`, `post_flags`, `labels`.
+News articles get the same labels (`news_labels`) and their own quality flags (`news_flags`: a
+story carried by several offices counts once, market summaries are flagged).
+
+**Reads / writes**: Postgres `posts`, `news`, `prices` → `post_quality`, `post_flags`, `labels`,
+`news_flags`, `news_labels`.
 
 **Why**: labels must be written only once a later price exists, and only from prices after the
 post; running on both assets keeps them current without guessing. Labels whose prices changed (a

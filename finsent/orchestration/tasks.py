@@ -157,8 +157,10 @@ def label_and_flag() -> dict:
     with raw_connection(engine) as raw, raw.cursor() as cur:
         others = [d for d in registered_definitions(cur) if d.name not in standard]
     definitions = [*(LabelDefinition.build(name) for name in standard), *others]
-    labelled = {d.name: label_posts(engine, d).labelled for d in definitions}
-    return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
+    reports = [label_posts(engine, d) for d in definitions]
+    return {"checked": quality.checked, "flagged": quality.flagged,
+            "labelled": {r.definition: r.labelled for r in reports},
+            "news_labelled": {r.definition: r.news_labelled for r in reports}}
 
 
 def build_snapshot(name: str, spec: DatasetSpec) -> dict:
