@@ -27,3 +27,12 @@ CREATE TABLE news_flags (
 );
 COMMENT ON TABLE news_flags IS 'Quality flags of news articles (news_story_repeat, news_market_summary); '
     'kept in step with the data: a flag whose reason went away (a story merge) is removed.';
+
+-- Datasets of news or of both sources (`finsent dataset build --source`): each row keeps its source.
+-- A news row's post_id is -(office_id * 10^10 + article_id): negative, so it never meets a post's id,
+-- and it reads back to the article (office_id and article_id are kept beside it too).
+ALTER TABLE dataset_rows
+    ADD COLUMN source     text NOT NULL DEFAULT 'board' CHECK (source IN ('board', 'news')),
+    ADD COLUMN office_id  text,
+    ADD COLUMN article_id text,
+    ADD CONSTRAINT dataset_rows_news_ids CHECK ((source = 'news') = (post_id < 0 AND article_id IS NOT NULL));
