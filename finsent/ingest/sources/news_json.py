@@ -60,8 +60,10 @@ def published_at(value: object) -> datetime:
     if isinstance(value, str):
         compact = _COMPACT_TIME.fullmatch(value)
         try:
-            if compact:
-                return kst(datetime.strptime(value, "%Y%m%d%H%M%S" if compact.group(2) else "%Y%m%d%H%M"))
+            if compact:  # sliced, not strptime: 10x faster on the parse path (bench/ingest.py)
+                v = value
+                return datetime(int(v[0:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]),
+                                int(v[12:14] or 0), tzinfo=KST)
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
