@@ -1,4 +1,4 @@
-"""Ingest benchmark: parse rates (JSON and legacy HTML pages) and insert rates into Postgres.
+"""Ingest benchmark: parse rates (JSON and legacy HTML pages, news pages) and insert rates into Postgres.
 
 Compares, in one run and on the same rows:
 - naive:    row-by-row INSERT ... ON CONFLICT with a commit per row (the obvious first crawler);
@@ -6,7 +6,11 @@ Compares, in one run and on the same rows:
 - finsent:  the real crawl path (``finsent.ingest.store.insert_posts`` + watermark + crawl_runs counters, one
             transaction per batch), for crawler-sized pages and for import-sized batches.
 
-    python bench/ingest.py [--posts 100000] [--database-url URL] [--tiny]
+News headlines (issue 20), beside the board's: parsing the list's story clusters, and storing the
+articles (naive row-by-row inserts, bare COPY into ``news``, and ``insert_news`` with its watermark
+and counters, per page and in import batches, and a re-crawl of duplicates).
+
+    python bench/ingest.py [--posts 100000] [--news-stories 8000] [--database-url URL] [--tiny]
 
 Without --database-url (or FINSENT_DATABASE_URL) it runs on an embedded Postgres with default settings.
 """
@@ -24,12 +28,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Result, print_table, scratch_database, timed
+from finsent.ingest import news_crawl
 from finsent.ingest.crawl import Watermark, save_watermark
 from finsent.ingest.loopback import FakeNaver
-from finsent.ingest.records import POST_COLUMNS, PostRow
+from finsent.ingest.records import NEWS_COLUMNS, POST_COLUMNS, NewsRow, PostRow
 from finsent.ingest.runs import RunRecord
-from finsent.ingest.sources import board_html, board_json
-from finsent.ingest.store import copy_posts, insert_posts
+from finsent.ingest.sources import board_html, board_json, news_json
+from finsent.ingest.store import copy_news, copy_posts, insert_news, insert_posts
 
 TICKERS = {"005930": "삼성전자", "000660": "SK하이닉스"}
 
@@ -69,7 +74,7 @@ def parse_html_soup(bodies, ticker) -> int:
 def truncate(engine) -> None:
     raw = engine.raw_connection()
     with raw.cursor() as cur:
-        cur.execute("TRUNCATE posts, crawl_watermarks, crawl_runs")
+        cur.execute("TRUNCATE posts, news, crawl_watermarks, news_watermarks, crawl_runs")
     raw.commit()
     raw.close()
 
@@ -120,6 +125,95 @@ def finsent_path(engine, rows: list[PostRow], batch: int) -> int:
     return len(rows)
 
 
+# --- news ----------------------------------------------------------------------------------------------
+
+
+def render_news(fake: FakeNaver, ticker: str) -> list[bytes]:
+    """Every page of ``ticker``'s news list, as the server sends them (20 clusters a page)."""
+    pages, number = [], 1
+    while True:
+        _, _, body = fake.render(news_json.list_path(ticker), news_json.list_params(number))
+        if body.strip() == b"[]":
+            return pages
+        pages.append(body)
+        number += 1
+
+
+def parse_news(bodies: list[bytes], ticker: str) -> list[NewsRow]:
+    return [row for body in bodies for row in news_json.parse_news_page(body, "bench", ticker).articles]
+
+
+def naive_news(engine, rows: list[NewsRow]) -> int:
+    raw = engine.raw_connection()
+    sql = (f"INSERT INTO news ({', '.join(NEWS_COLUMNS)}) VALUES ({', '.join(['%s'] * len(NEWS_COLUMNS))}) "
+           "ON CONFLICT DO NOTHING")
+    with raw.cursor() as cur:
+        for r in rows:
+            cur.execute(sql, (r.ticker, r.office_id, r.article_id, r.published_at, r.title, r.summary,
+                              r.office_name, r.story_key, r.source))
+            raw.commit()
+    raw.close()
+    return len(rows)
+
+
+def bare_news_copy(engine, rows: list[NewsRow]) -> int:
+    raw = engine.raw_connection()
+    with raw.cursor() as cur:
+        cur.execute("SET synchronous_commit = off")
+        copy_news(cur, "news", {(r.office_id, r.article_id): r for r in rows}.values())
+    raw.commit()
+    raw.close()
+    return len(rows)
+
+
+def news_path(engine, rows: list[NewsRow], batch: int) -> int:
+    """What a news crawl does per page: insert (deduplicating, merging stories), watermark, counters."""
+    raw = engine.raw_connection()
+    with raw.cursor() as cur:
+        cur.execute("SET synchronous_commit = off")
+        run = RunRecord(cur, uuid.uuid4(), news_crawl.NEWS_COMMAND, "bench", "005930")
+    raw.commit()
+    for start in range(0, len(rows), batch):
+        page = rows[start:start + batch]
+        with raw.cursor() as cur:
+            inserted = insert_news(cur, page)
+            run.counters.pages += 1
+            run.counters.fetched += len(page)
+            run.counters.inserted += inserted
+            newest = max(r.published_at for r in page)
+            news_crawl.save_watermark(cur, "005930", news_crawl.NewsWatermark(newest, None, start + 2, newest))
+            run.save(cur)
+        raw.commit()
+    raw.close()
+    return len(rows)
+
+
+def news_benchmarks(args: argparse.Namespace) -> None:
+    fake = FakeNaver(tickers={"005930": "삼성전자"}, posts_per_ticker=10, stories_per_ticker=args.news_stories,
+                     post_spacing=timedelta(hours=6 * args.news_stories / 10), first_post_at=datetime(2024, 1, 1))
+    bodies = render_news(fake, "005930")
+    parse_news(bodies[:5], "005930")  # warm up
+    seconds, rows = timed(parse_news, bodies, "005930")
+    served = sum(len(c) for c in fake.news["005930"])
+    print_table("parsing news pages (pages/s; 20 story clusters a page)",
+                [Result("parse news list pages (clusters flattened, deduplicated)", len(bodies), seconds, "p/s",
+                        f"{served / seconds:,.0f} items/s, {len(rows):,} articles")])
+    results = []
+    with scratch_database(args.database_url) as engine:
+        for name, fn, subset, kwargs in [
+            ("naive: INSERT + COMMIT per article", naive_news, rows[: args.naive_posts], {}),
+            ("bare COPY into keyed news (ceiling)", bare_news_copy, rows, {}),
+            ("finsent path, one news page (~45 articles)", news_path, rows, {"batch": 45}),
+            ("finsent path, import batches of 50,000 rows", news_path, rows, {"batch": 50_000}),
+        ]:
+            truncate(engine)
+            seconds, _ = timed(fn, engine, subset, **kwargs)
+            results.append(Result(name, len(subset), seconds, "r/s"))
+        seconds, _ = timed(news_path, engine, rows, batch=45)  # the same articles again: all duplicates
+        results.append(Result("finsent path, re-crawl (every article a duplicate)", len(rows), seconds, "r/s"))
+    print_table("storing news articles (rows/s)", results, reference="bare COPY into keyed news (ceiling)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=100_000, help="rows for the insert benchmark")
@@ -127,10 +221,11 @@ def main() -> None:
     parser.add_argument("--json-pages", type=int, default=400)
     parser.add_argument("--html-pages", type=int, default=100)
     parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"))
+    parser.add_argument("--news-stories", type=int, default=8_000, help="story clusters for the news benchmark")
     parser.add_argument("--tiny", action="store_true", help="a few hundred rows: checks it runs (the suite)")
     args = parser.parse_args()
     if args.tiny:
-        args.posts, args.naive_posts, args.json_pages, args.html_pages = 1_000, 100, 4, 2
+        args.posts, args.naive_posts, args.json_pages, args.html_pages, args.news_stories = 1_000, 100, 4, 2, 120
     logging.basicConfig(level=logging.WARNING)
 
     print(f"generating {args.posts:,} synthetic posts ...", flush=True)
@@ -164,6 +259,7 @@ def main() -> None:
         results.append(Result("finsent path, re-crawl (every row a duplicate)", len(rows), seconds, "r/s"))
     print_table("inserting posts (rows/s; goals: finsent path >= 50,000 and >= 0.6x bare COPY)", results,
                 reference="bare COPY into keyed posts (ceiling)")
+    news_benchmarks(args)
 
 
 def _raw_posts(fake: FakeNaver, limit: int):

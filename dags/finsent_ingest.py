@@ -1,17 +1,18 @@
 """
-### finsent_ingest: discussion-board posts and daily prices into Postgres
+### finsent_ingest: discussion-board posts, news headlines and daily prices into Postgres
 
-**What**: every day after the KRX close (16:30 KST) crawls the discussion board of each configured
-stock (`FINSENT_TICKERS`, one mapped task per ticker, at most as many at once as the `naver`
-pool has slots), then fetches daily prices, also when some crawls failed (`all_done`), then
-`outcome` fails the run naming every ticker whose crawl or prices failed. `prices` emits the
-`posts` and `prices` assets together, so `finsent_label` starts once both of a run are in.
+**What**: every day after the KRX close (16:30 KST) crawls the discussion board (`crawl`) and the
+news headlines (`crawl_news`) of each configured stock (`FINSENT_TICKERS`, one mapped task per
+ticker and source, at most as many at once as the `naver` pool has slots), then fetches daily
+prices, also when some crawls failed (`all_done`), then `outcome` fails the run naming every
+ticker whose board crawl, news crawl or prices failed. `prices` emits the `posts`, `news` and
+`prices` assets together, so `finsent_label` starts once all of a run are in.
 Requests to one host stay `FINSENT_CRAWL_DELAY_S` apart across all tasks (a clock in Postgres):
 the pool's slots bound concurrency only. robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a
 disallowed path fails the task once, without retries.
 
-**Reads / writes**: Naver (board JSON API, fchart prices) → Postgres `posts`, `prices`,
-`crawl_watermarks`, `crawl_runs`.
+**Reads / writes**: Naver (board JSON API, news JSON, fchart prices) → Postgres `posts`, `news`,
+`prices`, `crawl_watermarks`, `news_watermarks`, `crawl_runs`.
 
 **Why**: the boards are the signal, the prices the labels; both must be complete and never
 duplicated. Every page is committed with its watermark, so a failed or killed task loses nothing
@@ -19,7 +20,8 @@ and a retry resumes.
 
 **Owner**: finsent. **Triage**: open the failed task's log; the last lines name the ticker, the
 URL and the reason; `outcome` lists the failed tickers. `crawl_runs` (status `failed`) has the error
-(`rewritten`: a split rewrote a ticker's adjusted history, the labels follow on their own); unparseable responses are in
+(`command` `crawl-news` for news; `rewritten`: a split rewrote a ticker's adjusted history, the
+labels follow on their own); unparseable responses are in
 `$FINSENT_DATA_DIR/quarantine/` (a changed page layout needs a parser fix). `locked` means another
 crawl of that ticker was running. Network faults are retried with backoff, then by Airflow.
 **Backfill**: `airflow backfill create --dag-id finsent_ingest --from-date 2026-01-05 --to-date
@@ -32,7 +34,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, NEWS, POSTS, PRICES, START
 
 
 @dag(dag_id="finsent_ingest", schedule="30 16 * * *", start_date=START, catchup=False, max_active_runs=1,
@@ -50,9 +52,16 @@ def finsent_ingest():
 
         return crawl_ticker(ticker, logical_date)
 
-    # all_done: one ticker's failed crawl must not cost every ticker its prices. Both assets are
+    @task(pool=NAVER_POOL, execution_timeout=timedelta(hours=1))
+    def crawl_news(ticker: str, logical_date=None) -> dict:
+        from finsent.orchestration.tasks import crawl_news_ticker
+
+        return crawl_news_ticker(ticker, logical_date)
+
+    # all_done: one ticker's failed crawl must not cost every ticker its prices. The assets are
     # emitted here, after every crawl has ended, so the label DAG never runs between posts and prices.
-    @task(pool=NAVER_POOL, outlets=[POSTS, PRICES], trigger_rule="all_done", execution_timeout=timedelta(minutes=30))
+    @task(pool=NAVER_POOL, outlets=[POSTS, NEWS, PRICES], trigger_rule="all_done",
+          execution_timeout=timedelta(minutes=30))
     def prices(logical_date=None) -> list[dict]:
         from finsent.orchestration.tasks import fetch_prices
 
@@ -64,7 +73,8 @@ def finsent_ingest():
 
         return ingest_outcome(getattr(dag_run, "start_date", None))
 
-    crawl.expand(ticker=tickers()) >> prices() >> outcome()
+    codes = tickers()
+    [crawl.expand(ticker=codes), crawl_news.expand(ticker=codes)] >> prices() >> outcome()
 
 
 finsent_ingest()

@@ -1,14 +1,18 @@
 """
 ### finsent_label: labels and quality flags
 
-**What**: once `finsent_ingest` has stored both posts and prices of a run, flags new posts with the quality
+**What**: once `finsent_ingest` has stored the posts, the news and the prices of a run, flags new posts with the quality
 rules (spam, politics, duplicates, clean-bot, ...) and labels every post that has no label yet
 under every standard definition, `next_open_close` (tradable: the open to the close of the post's
 session) and `next_session` (close to close: not tradable, part of the move is public after the
 close), and under `same_day` (the 2023 study's, for comparison).
 Emits the `labels` asset, which starts `finsent_score`.
 
-**Reads / writes**: Postgres `posts`, `prices` → `post_quality`, `post_flags`, `labels`.
+News articles get the same labels (`news_labels`) and their own quality flags (`news_flags`: a
+story carried by several offices counts once, market summaries are flagged).
+
+**Reads / writes**: Postgres `posts`, `news`, `prices` → `post_quality`, `post_flags`, `labels`,
+`news_flags`, `news_labels`.
 
 **Why**: labels must be written only once a later price exists, and only from prices after the
 post; running on both assets keeps them current without guessing. Labels whose prices changed (a
@@ -24,10 +28,10 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, NEWS, POSTS, PRICES, START
 
 
-@dag(dag_id="finsent_label", schedule=(POSTS & PRICES), start_date=START, catchup=False, max_active_runs=1,
+@dag(dag_id="finsent_label", schedule=(POSTS & NEWS & PRICES), start_date=START, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=["finsent", "labels"], doc_md=__doc__)
 def finsent_label():
     @task(outlets=[LABELS])

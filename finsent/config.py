@@ -131,6 +131,7 @@ class Settings:
     # where ``tickers`` came from: "env" (FINSENT_TICKERS codes), "all" (FINSENT_TICKERS=all: today's
     # members, resolved against the database by finsent.tickers.selected_tickers) or "default" (unset)
     tickers_source: str = "env"
+    naver_news_url: str = "https://m.stock.naver.com"  # FINSENT_NAVER_NEWS_URL: per-stock news (SOURCES.md 3b)
 
     @property
     def ignore_robots(self) -> bool:
@@ -189,4 +190,5 @@ def load_settings() -> Settings:
         robots=_robots(env),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
         tickers_source=tickers_source,
+        naver_news_url=env.get("FINSENT_NAVER_NEWS_URL", "https://m.stock.naver.com").rstrip("/"),
     )

@@ -1,7 +1,8 @@
 """``finsent dataset build``: frozen, leakage-free dataset snapshots.
 
-A snapshot takes labelled posts (up/down only) under one label definition, drops posts flagged
-by the chosen quality rules, optionally balances the classes, and splits:
+A snapshot takes labelled posts (up/down only) under one label definition (or news articles, or
+both: ``--source``; each row keeps its source), drops posts flagged by the chosen quality rules
+(news: by the news rules), optionally balances the classes, and splits:
 
 - ``time`` (default): train / valid / test by session date, with ``embargo`` sessions (at least
   one) skipped between parts, plus h - 1 for a horizon-h label (``finsent.data.embargo``), so no
@@ -47,7 +48,7 @@ _EXPORT_CHUNK = 100_000
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
-    ("label", pa.string()), ("ret", pa.float64()), ("previous_session_up", pa.float64()),
+    ("label", pa.string()), ("ret", pa.float64()), ("previous_session_up", pa.float64()), ("source", pa.string()),
 ])
 
 
@@ -61,8 +62,24 @@ class DatasetSummary:
     path: Path | None = None
 
 
-def _candidates_sql(spec: DatasetSpec) -> str:
-    # point in time: a post counts only if its ticker was in the universe on the post's session
+# A news row's id in a snapshot: negative, so it never meets a post's (sql/0017_news_labels.sql).
+NEWS_ITEM_ID_SQL = "-(p.office_id::bigint * 10000000000 + p.article_id::bigint)"
+# What each source contributes: its labels, its rows as ``p`` (with a ``posted_at``) and their
+# flags; (the join of l to p, the flags' match, the row id, office_id, article_id)
+_SOURCE_SQL = {
+    "board": ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
+              "post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s)",
+              "p.post_id", "NULL::text", "NULL::text"),
+    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, published_at AS posted_at, title FROM news) p "
+             "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
+             "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
+             NEWS_ITEM_ID_SQL, "p.office_id", "p.article_id"),
+}
+
+
+def _source_select(spec: DatasetSpec, source: str) -> str:
+    rows, flags, item_id, office_id, article_id = _SOURCE_SQL[source]
+    # point in time: a row counts only if its ticker was in the universe on its session
     conditions = ["l.definition = %(definition)s", "l.label IN ('up', 'down')",
                   member_on_sql("l.ticker", "l.session_date")]
     if spec.start:
@@ -71,28 +88,32 @@ def _candidates_sql(spec: DatasetSpec) -> str:
         conditions.append("l.session_date <= %(end)s")
     if spec.tickers:
         conditions.append("l.ticker = ANY(%(tickers)s)")
-    if spec.rules:
-        conditions.append("NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker "
-                          "AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))")
+    if spec.rules:  # news: the news rules (news_flags) apply unless --rules none
+        conditions.append(f"NOT EXISTS (SELECT 1 FROM {flags})")
     return f"""
-CREATE TEMP TABLE ds_rows ON COMMIT DROP AS
-SELECT l.ticker, l.post_id, l.label, l.session_date, {TITLE_NORM_SQL} AS title_norm,
+SELECT l.ticker, {item_id} AS post_id, l.label, l.session_date, {TITLE_NORM_SQL} AS title_norm,
        -- a seeded, order-free pseudo-random rank: the same spec always draws the same rows
-       md5(%(seed)s || ':' || l.ticker || ':' || l.post_id) AS draw,
+       md5(%(seed)s || ':' || l.ticker || ':' || {item_id}) AS draw,
        NULL::text AS split,
        -- frozen with the snapshot: what training and evaluation read, whatever changes later
        p.title, l.ret::float8 AS ret,
-       -- yesterday's direction: the move of the last session that had closed when the post was written
+       -- yesterday's direction: the move of the last session that had closed when the text was written
        COALESCE(CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0
-                     ELSE 0.5 END, 0.5)::float8 AS previous_session_up
-FROM labels l
-JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
+                     ELSE 0.5 END, 0.5)::float8 AS previous_session_up,
+       '{source}'::text AS source, {office_id} AS office_id, {article_id} AS article_id, p.posted_at
+FROM {rows}
 LEFT JOIN sessions b ON b.ticker = l.ticker AND b.trade_date = l.base_date
 LEFT JOIN sessions last ON last.ticker = l.ticker AND last.session_no = b.session_no
      - CASE WHEN p.posted_at >= (l.base_date + time '15:30') AT TIME ZONE 'Asia/Seoul' THEN 0 ELSE 1 END
 LEFT JOIN sessions before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
 WHERE {' AND '.join(conditions)}
 """
+
+
+def _candidates_sql(spec: DatasetSpec) -> str:
+    sources = ("board", "news") if spec.source == "both" else (spec.source,)
+    return ("CREATE TEMP TABLE ds_rows ON COMMIT DROP AS\n"
+            + "UNION ALL".join(_source_select(spec, source) for source in sources))
 
 
 def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dict[str, tuple[date, date] | None]:
@@ -148,8 +169,8 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             params = _check_selection(cur, name, spec, definition, replace)
             cur.execute(_candidates_sql(spec), params)
             if cur.rowcount == 0:
-                raise FinsentError(f"the selection is empty: no up/down labels under {spec.definition!r} "
-                                   "in that range, tickers and rules; nothing written")
+                raise FinsentError(f"the selection is empty: no up/down labels of {spec.source} under "
+                                   f"{spec.definition!r} in that range, tickers and rules; nothing written")
             _sample(cur, spec)
             _assign_splits(cur, spec, definition.horizon)
             dropped = _drop_cross_split_titles(cur)
@@ -165,8 +186,9 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             cur.execute("INSERT INTO datasets (name, spec, content_hash, rows) VALUES (%s, %s, %s, %s)",
                         (name, json.dumps(spec.to_json()), content_hash, rows))
             cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date, title, ret, "
-                        "previous_session_up) SELECT %s, ticker, post_id, split, label, session_date, title, ret, "
-                        "previous_session_up FROM ds_rows", (name,))
+                        "previous_session_up, source, office_id, article_id) SELECT %s, ticker, post_id, split, label, "
+                        "session_date, title, ret, previous_session_up, source, office_id, article_id FROM ds_rows",
+                        (name,))
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
                         "counts": counts, "dropped_cross_split_titles": dropped}
             (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
@@ -200,7 +222,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
                            f"`{definition.command()}` first; nothing written")
     params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
               "tickers": list(spec.tickers), "rules": list(spec.rules), "seed": str(spec.seed)}
-    if spec.rules:
+    if spec.rules and spec.source != "news":
         cur.execute("SELECT count(*) FROM labels l WHERE l.definition = %(definition)s AND NOT EXISTS "
                     "(SELECT 1 FROM post_quality q WHERE q.ticker = l.ticker AND q.post_id = l.post_id)",
                     params)
@@ -284,11 +306,11 @@ def _export(raw, cur, spec: DatasetSpec, directory: Path) -> tuple[str, int]:
         with raw.cursor(name=f"export_{part}") as stream:  # server-side: never all rows in memory
             stream.itersize = _EXPORT_CHUNK
             stream.execute(
-                "SELECT d.ticker, d.post_id, p.posted_at, d.session_date, d.title, d.title_norm, d.label, d.ret, "
-                "d.previous_session_up FROM ds_rows d JOIN posts p USING (ticker, post_id) "
-                "WHERE d.split = %s ORDER BY d.ticker, d.post_id", (part,))
+                "SELECT d.ticker, d.post_id, d.posted_at, d.session_date, d.title, d.title_norm, d.label, d.ret, "
+                "d.previous_session_up, d.source FROM ds_rows d WHERE d.split = %s ORDER BY d.ticker, d.post_id",
+                (part,))
             while batch := stream.fetchmany(_EXPORT_CHUNK):
-                for ticker, post_id, _, session_date, title, _, label, ret, previous in batch:
+                for ticker, post_id, _, session_date, title, _, label, ret, previous, _ in batch:
                     digest.update(snapshot_row(part, ticker, post_id, label, session_date, title, ret, previous))
                 columns = list(zip(*batch))
                 writer.write_table(pa.Table.from_arrays(

@@ -33,7 +33,9 @@ def cmd_label(args: argparse.Namespace) -> int:
     for definition in definitions:
         report = label_posts(engine, definition, tickers, workers=args.workers)
         sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
-                         f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet\n")
+                         f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet; "
+                         f"news: {report.news_labelled} new ({report.news_relabelled} after a price change), "
+                         f"{report.news_unlabelled} articles without one\n")
         for label in ("up", "down", "flat"):
             sys.stdout.write(f"  {label:5s} {report.counts.get(label, 0):10d}\n")
     return 0

@@ -190,7 +190,7 @@ def late_openings(cursor) -> dict[time, list[date]]:
 # or a late session that falls between a label's base and target. Only prices written since the
 # last run's start are looked at (the definition's labelled_at: earlier than any of its labels).
 _STALE = """
-DELETE FROM labels l
+DELETE FROM {table} l
 USING (SELECT ticker, trade_date, fetched_at FROM prices
        WHERE fetched_at > (SELECT coalesce(labelled_at, '-infinity') FROM label_definitions
                            WHERE name = %(definition)s)
@@ -202,29 +202,41 @@ WHERE l.definition = %(definition)s
 """
 
 
+# What is labelled, by the same rules: posts, and news articles (issue 20; their time is published_at).
+# (labels table, the rows as ``p`` with a ``posted_at``, their key columns)
+SUBJECTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "posts": ("labels", "posts p", ("post_id",)),
+    "news": ("news_labels", "(SELECT ticker, office_id, article_id, published_at AS posted_at FROM news) p",
+             ("office_id", "article_id")),
+}
+
+
 def _insert_sql(definition: LabelDefinition, tickers: list[str] | None,
-                late: dict[time, list[date]] | None = None) -> str:
+                late: dict[time, list[date]] | None = None, subject: str = "posts") -> str:
+    table, rows, keys = SUBJECTS[subject]
+    key_columns, row_keys = ", ".join(keys), ", ".join(f"p.{k}" for k in keys)
+    same_item = " AND ".join(f"l.{k} = p.{k}" for k in keys)
     # same_day: the day must be a session itself, so the day map must not shift it forward.
     day_match = "AND d.day = e.trade_date" if definition.rule == "same_day" else ""
     ticker_filter = "AND p.ticker = ANY(%(tickers)s)" if tickers else ""
     # where the return starts: the post's session's open (tradable), or the close before it
     start, usable = (("e.open", "AND e.open > 0") if definition.rule == "next_open_close" else ("b.close", ""))
     return f"""
-INSERT INTO labels (definition, ticker, post_id, session_date, base_date, target_date, ret, label)
-SELECT %(definition)s, p.ticker, p.post_id, e.trade_date, b.trade_date, t.trade_date,
+INSERT INTO {table} (definition, ticker, {key_columns}, session_date, base_date, target_date, ret, label)
+SELECT %(definition)s, p.ticker, {row_keys}, e.trade_date, b.trade_date, t.trade_date,
        (t.close / {start} - 1)::double precision,
        CASE WHEN t.close > {start} AND t.close / {start} - 1 >= %(band)s THEN 'up'
             WHEN t.close < {start} AND 1 - t.close / {start} >= %(band)s THEN 'down'
             ELSE 'flat' END
-FROM posts p
+FROM {rows}
 JOIN label_days d ON d.ticker = p.ticker AND d.day = {post_day_sql(definition.rule, late or {})}
 JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {day_match} {usable}
 JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1 AND b.close > 0
 JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
-WHERE NOT EXISTS (SELECT 1 FROM labels l
-                  WHERE l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)
+WHERE NOT EXISTS (SELECT 1 FROM {table} l
+                  WHERE l.definition = %(definition)s AND l.ticker = p.ticker AND {same_item})
   {ticker_filter}
-ORDER BY p.ticker, p.post_id  -- primary-key order: the index grows at its right edge (2x faster)
+ORDER BY p.ticker, {row_keys}  -- primary-key order: the index grows at its right edge (2x faster)
 """
 
 
@@ -235,6 +247,9 @@ class LabelReport:
     relabelled: int  # labels dropped because a price they used changed, then written again
     unlabelled: int  # posts with no label yet (no later price)
     counts: dict[str, int]  # label -> rows of this definition
+    news_labelled: int = 0  # the same for news articles (news_labels)
+    news_relabelled: int = 0
+    news_unlabelled: int = 0
 
 
 def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None,
@@ -256,9 +271,10 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # A posts table that was never analysed (a fresh database, a restore) looks empty to the
         # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
-        cur.execute("SELECT reltuples < 0 FROM pg_class WHERE oid = 'posts'::regclass")
-        if cur.fetchone()[0]:
-            cur.execute("ANALYZE posts")
+        for table in ("posts", "news"):
+            cur.execute(f"SELECT reltuples < 0 FROM pg_class WHERE oid = '{table}'::regclass")
+            if cur.fetchone()[0]:
+                cur.execute(f"ANALYZE {table}")
         register(cur, definition)
         # The run's stamp: earlier than every group's transaction below, so a price written after
         # any group looked is newer than the stamp and found by the next run's stale check.
@@ -267,23 +283,28 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
         started_at, priced = cur.fetchone()
     groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
 
-    def label_group(group: list[str]) -> tuple[int, int]:
+    def label_group(group: list[str]) -> list[int]:
+        """(stale, labelled) of posts, then of news: both under one lock and one stamp."""
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             # Waits for price writes in flight and holds new ones off until this commits: what the
             # labels are computed from is exactly what their labelled_at (now()) vouches for.
             cur.execute("LOCK TABLE prices IN SHARE MODE")
-            cur.execute(_STALE, {**params, "tickers": group})
-            stale = cur.rowcount
             # The joins hash a few tens of thousands of calendar rows against the posts; enough
             # memory keeps them hash joins instead of external sorts.
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(CALENDAR_SQL)
-            cur.execute(_insert_sql(definition, group, late_openings(cur)), {**params, "tickers": group})
-            return stale, cur.rowcount
+            late = late_openings(cur)
+            counts = []
+            for subject, (table, _, _) in SUBJECTS.items():
+                cur.execute(_STALE.format(table=table), {**params, "tickers": group})
+                counts.append(cur.rowcount)
+                cur.execute(_insert_sql(definition, group, late, subject), {**params, "tickers": group})
+                counts.append(cur.rowcount)
+            return counts
 
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
         results = list(pool.map(label_group, groups))
-    stale, labelled = sum(r[0] for r in results), sum(r[1] for r in results)
+    stale, labelled, news_stale, news_labelled = (sum(r[i] for r in results) for i in range(4))
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # Prices fetched after this run began relabel what they touch next time. A run over some
         # tickers only did not look at the others' stale labels: it leaves the stamp where it was.
@@ -297,12 +318,19 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
             "l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
             + (" AND p.ticker = ANY(%(tickers)s)" if tickers else ""), params)
         unlabelled = cur.fetchone()[0]
+        cur.execute(
+            "SELECT count(*) FROM news p WHERE NOT EXISTS (SELECT 1 FROM news_labels l WHERE l.definition = "
+            "%(definition)s AND l.ticker = p.ticker AND l.office_id = p.office_id AND l.article_id = p.article_id)"
+            + (" AND p.ticker = ANY(%(tickers)s)" if tickers else ""), params)
+        news_unlabelled = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" + (" AND ticker = ANY(%(tickers)s)" if tickers
                                                                          else ""), params)
         if cur.fetchone()[0]:
             log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
                         "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
     relabelled = min(stale, labelled)
-    log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one",
-             definition.name, labelled, relabelled, unlabelled)
-    return LabelReport(definition.name, labelled, relabelled, unlabelled, counts)
+    log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one; "
+             "news: %d new labels (%d relabelled), %d articles without one", definition.name, labelled, relabelled,
+             unlabelled, news_labelled, min(news_stale, news_labelled), news_unlabelled)
+    return LabelReport(definition.name, labelled, relabelled, unlabelled, counts, news_labelled,
+                       min(news_stale, news_labelled), news_unlabelled)

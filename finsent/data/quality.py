@@ -14,6 +14,7 @@ from typing import TextIO
 
 from sqlalchemy.engine import Engine
 
+from finsent.data.news_quality import flag_news
 from finsent.db import raw_connection, raw_transaction
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
         after = cur.fetchone()
         # net change: a late earlier copy can move a flag from one post to another
         flagged["duplicate_title"], flagged["near_duplicate_title"] = after[0] - before[0], after[1] - before[1]
+        flagged.update(flag_news(cur))  # news articles: their own rules and table (news_flags)
     log.info("quality: %d posts checked; flagged %s", checked,
              ", ".join(f"{k}={v}" for k, v in flagged.items()))
     return QualityRun(checked, flagged)

@@ -14,6 +14,7 @@ from finsent.specs import check_fields, from_values, option
 
 MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
 SPLIT_KINDS = ("time", "random")
+SOURCES = ("board", "news", "both")  # discussion-board posts, news headlines (issue 20), or both
 
 
 def parse_quality_rules(text: str) -> tuple[str, ...]:
@@ -59,6 +60,9 @@ class DatasetSpec:
     balance: bool = option(False, "as many up as down (the study: 15k/15k)")
     per_class: int | None = option(None, "at most this many rows per class", minimum=1)
     seed: int = option(0, "random seed of the draws")
+    source: str = option("board", "which texts: board posts (default), news headlines, or both (each row keeps "
+                         "its source); news rows leave out articles flagged by the news rules unless --rules none",
+                         choices=SOURCES)
 
     def __post_init__(self) -> None:
         random_split = self.split == "random"
@@ -92,4 +96,6 @@ class DatasetSpec:
         spec["tickers"] = list(self.tickers)
         spec["start"] = self.start.isoformat() if self.start else None
         spec["end"] = self.end.isoformat() if self.end else None
+        if self.source == "board":  # the spec (and so the hash) of a board snapshot is what it always was
+            del spec["source"]
         return spec

@@ -1,4 +1,4 @@
-"""``finsent crawl``, ``finsent prices``, ``finsent import``: the ingest commands."""
+"""``finsent crawl`` (board or news), ``finsent prices``, ``finsent import``: the ingest commands."""
 
 from __future__ import annotations
 
@@ -24,9 +24,16 @@ def _report(reports) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    """Walk each ticker's board newest to oldest, down to its watermark (the newest post already stored). A
-    ticker's first run goes back FINSENT_BACKFILL_DAYS days. Every page is committed with the
-    watermark: re-run any time, interrupted runs resume."""
+    """Walk each ticker's board (or, with --source naver-news, its news headlines) newest to oldest, down
+    to its watermark (the newest post or article already stored). A ticker's first run goes back
+    FINSENT_BACKFILL_DAYS days. Every page is committed with the watermark: re-run any time,
+    interrupted runs resume. News: every article is stored once per ticker, keyed by (office_id,
+    article_id) whatever story cluster or page it came in; story_key groups one story's articles."""
+    if args.source == "naver-news":
+        from finsent.ingest.news_crawl import crawl_news
+
+        return _report(crawl_news(load_settings(), open_engine(), _selected_tickers(args), since=args.since,
+                                  max_pages=args.max_pages, ignore_robots=args.ignore_robots, workers=args.workers))
     from finsent.ingest.crawl import crawl_boards
 
     reports = crawl_boards(load_settings(), open_engine(), _selected_tickers(args), source=args.source,
@@ -53,6 +60,17 @@ def cmd_import_posts(args: argparse.Namespace) -> int:
     return _report([import_posts(open_engine(), args.file)])
 
 
+def cmd_import_news(args: argparse.Namespace) -> int:
+    """Columns: ticker,office_id,article_id,published_at,title[,summary,office_name,story_key];
+    published_at in KST as YYYY-MM-DD HH:MM[:SS]; office_id and article_id digits (leading zeros kept);
+    story_key (OFFICE/ARTICLE of any article of the story; stored as the story's smallest) defaults to the
+    article's own (its own story). UTF-8. Articles already stored
+    are kept."""
+    from finsent.ingest.importer import import_news
+
+    return _report([import_news(open_engine(), args.file)])
+
+
 def cmd_import_prices(args: argparse.Namespace) -> int:
     """Columns: ticker,date,open,high,low,close,volume; date as YYYY-MM-DD. Rows with volume 0 (halts) are
     dropped; stored sessions that differ are overwritten. An open or close at most one KRX tick outside
@@ -74,12 +92,14 @@ def _add_ingest_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands) -> None:
-    crawl = add_command(commands, "crawl", cmd_crawl, help="fetch new discussion-board posts into `posts`")
+    crawl = add_command(commands, "crawl", cmd_crawl,
+                        help="fetch new discussion-board posts into `posts` (or news headlines into `news`)")
     _add_ingest_options(crawl)
     crawl.add_argument("--since", type=date_arg, metavar="YYYY-MM-DD",
                        help="backfill: walk back to this date (KST) regardless of the watermark")
-    crawl.add_argument("--source", choices=("naver-mobile", "naver-html"), default="naver-mobile",
-                       help="naver-mobile: the live JSON API (default); naver-html: the legacy HTML board")
+    crawl.add_argument("--source", choices=("naver-mobile", "naver-html", "naver-news"), default="naver-mobile",
+                       help="naver-mobile: the live JSON board API (default); naver-html: the legacy HTML board; "
+                            "naver-news: the stock's news headlines (FINSENT_NAVER_NEWS_URL) into `news`")
     crawl.add_argument("--max-pages", type=positive_int, metavar="N",
                        help="stop after N pages per ticker; the next run resumes where this one stopped")
 
@@ -97,6 +117,9 @@ def register(commands) -> None:
     posts = add_command(import_commands, "posts", cmd_import_posts,
                         help="ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]")
     posts.add_argument("file", type=Path, help="the CSV file, or - for standard input (read once)")
+    news = add_command(import_commands, "news", cmd_import_news,
+                       help="ticker,office_id,article_id,published_at,title[,summary,office_name,story_key]")
+    news.add_argument("file", type=Path, help="the CSV file, or - for standard input (read once)")
     prices_import = add_command(import_commands, "prices", cmd_import_prices,
                                 help="ticker,date,open,high,low,close,volume")
     prices_import.add_argument("file", type=Path, help="the CSV file, or - for standard input (read once)")

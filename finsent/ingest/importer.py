@@ -1,4 +1,4 @@
-"""``finsent import posts|prices FILE.csv`` (``-``: standard input): bring in archives people already have.
+"""``finsent import posts|news|prices FILE.csv`` (``-``: standard input): bring in archives people already have.
 
 All or nothing: the whole input is validated first; one bad row rejects it, naming the file, line
 and reason, and nothing is written. The input is read once (:mod:`finsent.ingest.csv_input`): what
@@ -17,6 +17,8 @@ lacks is of the old basis and is deleted, with the labels whose returns ran thro
 
 posts:  ``ticker,post_id,posted_at,title[,body,author,views,likes,dislikes]``
         (posted_at KST ``YYYY-MM-DD HH:MM[:SS]``)
+news:   ``ticker,office_id,article_id,published_at,title[,summary,office_name,story_key]``
+        (published_at KST ``YYYY-MM-DD HH:MM[:SS]``; story_key ``OFFICE/ARTICLE``, default the article's own)
 prices: ``ticker,date,open,high,low,close,volume`` (date ``YYYY-MM-DD``; volume 0 = halt, dropped)
 """
 
@@ -40,21 +42,28 @@ from finsent.ingest.records import (
     KST,
     MAX_COUNT,
     MAX_POST_ID,
+    NewsRow,
     PostRow,
     PriceRow,
+    article_key,
     bar_problem,
     kst,
     repair_rounding,
 )
 from finsent.ingest.runs import RunRecord, TickerReport
 from finsent.ingest.session_clock import closing_times, is_closed
-from finsent.ingest.store import drop_vanished_sessions, insert_posts, upsert_prices
+from finsent.ingest.store import drop_vanished_sessions, insert_news, insert_posts, upsert_prices
 from finsent.tickers import known_tickers
 
 log = logging.getLogger(__name__)
 
 POST_REQUIRED = ("ticker", "post_id", "posted_at", "title")
 POST_OPTIONAL = ("body", "author", "views", "likes", "dislikes")
+NEWS_REQUIRED = ("ticker", "office_id", "article_id", "published_at", "title")
+NEWS_OPTIONAL = ("summary", "office_name", "story_key")
+_OFFICE_ID = re.compile(r"[0-9]{1,10}")
+_ARTICLE_ID = re.compile(r"[0-9]{1,20}")
+_STORY_KEY = re.compile(r"[0-9]{1,10}/[0-9]{1,20}")
 PRICE_REQUIRED = ("ticker", "date", "open", "high", "low", "close", "volume")
 POSTS_FROM = date(1999, 6, 2)  # Naver's founding: an older post is a wrong date (year 0001, 1970)
 PRICES_FROM = date(1956, 3, 3)  # the Korea Stock Exchange's first session
@@ -75,7 +84,7 @@ def _count(value: str, column: str, maximum: int = MAX_COUNT) -> int | None:
     return number
 
 
-def _posted_at(value: str, now: datetime) -> datetime:
+def _posted_at(value: str, now: datetime, column: str = "posted_at") -> datetime:
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
             posted_at = kst(datetime.strptime(value, fmt))
@@ -83,11 +92,11 @@ def _posted_at(value: str, now: datetime) -> datetime:
         except ValueError:
             continue
     else:
-        raise ValueError(f"posted_at {value!r} is not KST 'YYYY-MM-DD HH:MM[:SS]'")
+        raise ValueError(f"{column} {value!r} is not KST 'YYYY-MM-DD HH:MM[:SS]'")
     if posted_at.date() < POSTS_FROM:
-        raise ValueError(f"posted_at {value!r} is before {POSTS_FROM} (Naver's founding): a wrong date")
+        raise ValueError(f"{column} {value!r} is before {POSTS_FROM} (Naver's founding): a wrong date")
     if posted_at > now + POST_LEAD:
-        raise ValueError(f"posted_at {value!r} is more than a day ahead of now ({now:%Y-%m-%d %H:%M} KST)")
+        raise ValueError(f"{column} {value!r} is more than a day ahead of now ({now:%Y-%m-%d %H:%M} KST)")
     return posted_at
 
 
@@ -114,6 +123,28 @@ def parse_post_record(record: dict[str, str], now: datetime | None = None) -> Po
         views=_count((record.get("views") or "").strip(), "views"),
         likes=_count((record.get("likes") or "").strip(), "likes"),
         dislikes=_count((record.get("dislikes") or "").strip(), "dislikes"), source="csv",
+    )
+
+
+def _digits(value: str, column: str, pattern: re.Pattern[str], what: str) -> str:
+    if not (value.isascii() and pattern.fullmatch(value)):
+        raise ValueError(f"{column} {value!r} is not {what}")
+    return value
+
+
+def parse_news_record(record: dict[str, str], now: datetime | None = None) -> NewsRow:
+    office_id = _digits(record["office_id"].strip(), "office_id", _OFFICE_ID, "1 to 10 digits (e.g. 015)")
+    article_id = _digits(record["article_id"].strip(), "article_id", _ARTICLE_ID, "1 to 20 digits")
+    title = record["title"].strip()
+    if not title:
+        raise ValueError("title is empty")
+    story_key = (record.get("story_key") or "").strip() or article_key(office_id, article_id)
+    _digits(story_key, "story_key", _STORY_KEY, "OFFICE/ARTICLE (digits/digits) of one article of the story")
+    return NewsRow(
+        ticker=record["ticker"].strip(), office_id=office_id, article_id=article_id,
+        published_at=_posted_at(record["published_at"].strip(), now or datetime.now(KST), "published_at"),
+        title=title, summary=(record.get("summary") or "").strip() or None,
+        office_name=(record.get("office_name") or "").strip() or None, story_key=story_key, source="csv",
     )
 
 
@@ -195,6 +226,15 @@ def import_posts(engine: Engine, path: Path) -> TickerReport:
         rows = _validate(source, parse, set(known_tickers(engine)), lambda r: (r.ticker, r.post_id))
         return _write(engine, "import-posts", source, rows,
                       lambda cur, batch: (insert_posts(cur, batch), 0), _batches(source, parse))
+
+
+def import_news(engine: Engine, path: Path) -> TickerReport:
+    now = datetime.now(KST)
+    parse = lambda record: parse_news_record(record, now)
+    with CsvInput(path, NEWS_REQUIRED, NEWS_OPTIONAL) as source:
+        rows = _validate(source, parse, set(known_tickers(engine)), lambda r: (r.ticker, r.office_id, r.article_id))
+        return _write(engine, "import-news", source, rows,
+                      lambda cur, batch: (insert_news(cur, batch), 0), _batches(source, parse))
 
 
 class _PriceHistory:

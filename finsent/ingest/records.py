@@ -30,6 +30,17 @@ POST_COLUMNS: tuple[str, ...] = (
     "comment_count",
     "source",
 )
+NEWS_COLUMNS: tuple[str, ...] = (
+    "ticker",
+    "office_id",
+    "article_id",
+    "published_at",
+    "title",
+    "summary",
+    "office_name",
+    "story_key",
+    "source",
+)
 PRICE_COLUMNS: tuple[str, ...] = (
     "ticker",
     "trade_date",
@@ -68,6 +79,30 @@ class PostRow:
         return (self.ticker, self.post_id, self.posted_at, self.title, self.body, self.author, self.author_id,
                 self.is_reply, self.parent_id, self.cleanbot_passed, self.holder_verified, self.post_type,
                 self.views, self.likes, self.dislikes, self.comment_count, self.source)
+
+
+@dataclass(slots=True)
+class NewsRow:
+    """One article tagged to one stock (SOURCES.md section 3b); (ticker, office_id, article_id) is its key."""
+
+    ticker: str
+    office_id: str
+    article_id: str
+    published_at: datetime  # timezone-aware (KST)
+    title: str
+    summary: str | None
+    office_name: str | None
+    story_key: str  # 'OFFICE/ARTICLE' of one article of its story (see sql/0016_news.sql)
+    source: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.office_id, self.article_id)
+
+
+def article_key(office_id: str, article_id: str) -> str:
+    """The story key an article gives its story when it is the story's first: ``OFFICE/ARTICLE``."""
+    return f"{office_id}/{article_id}"
 
 
 @dataclass(slots=True)
@@ -153,3 +188,4 @@ def kst(naive: datetime) -> datetime:
 # The tuples above must follow the column lists; checked once at import.
 assert tuple(f.name for f in fields(PostRow)) == POST_COLUMNS
 assert tuple(f.name for f in fields(PriceRow)) == PRICE_COLUMNS
+assert tuple(f.name for f in fields(NewsRow)) == NEWS_COLUMNS

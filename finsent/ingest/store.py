@@ -1,6 +1,6 @@
 """Writing rows: COPY into a session-local stage, then one keyed INSERT ... ON CONFLICT.
 
-This is the one write path for posts and prices (crawlers, CSV import, benchmarks). Staging
+This is the one write path for posts, news and prices (crawlers, CSV import, benchmarks). Staging
 keeps the keyed insert set-based and lets Postgres do the deduplication; the watermark and the
 run counters are written in the same transaction as the rows they describe.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from finsent.ingest.records import POST_COLUMNS, PRICE_COLUMNS, PostRow, PriceRow
+from finsent.ingest.records import NEWS_COLUMNS, POST_COLUMNS, PRICE_COLUMNS, NewsRow, PostRow, PriceRow
 
 # COPY text format: backslash escapes; NUL is not storable in Postgres text, so it is dropped.
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
@@ -49,6 +49,11 @@ def _price_line(r: PriceRow) -> str:
             f"{r.volume}\t{_flag(r.adjusted)}\t{_text(r.source)}\n")
 
 
+def _news_line(r: NewsRow) -> str:
+    return (f"{_text(r.ticker)}\t{_text(r.office_id)}\t{_text(r.article_id)}\t{r.published_at.isoformat()}\t"
+            f"{_text(r.title)}\t{_text(r.summary)}\t{_text(r.office_name)}\t{_text(r.story_key)}\t{_text(r.source)}\n")
+
+
 def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
     """COPY pre-formatted text-format lines into ``table``."""
     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO("".join(lines)))
@@ -62,11 +67,17 @@ def copy_prices(cursor, table: str, rows: Iterable[PriceRow]) -> None:
     copy_lines(cursor, table, PRICE_COLUMNS, map(_price_line, rows))
 
 
+def copy_news(cursor, table: str, rows: Iterable[NewsRow]) -> None:
+    copy_lines(cursor, table, NEWS_COLUMNS, map(_news_line, rows))
+
+
 # Session-local stages, emptied at every commit (cheap for temp tables). Within a transaction a
 # small batch is removed with DELETE (its dead rows go at commit) and a large one with TRUNCATE
 # (so a multi-batch import never rescans dead rows); both measured in bench/ingest.py.
 _POSTS_STAGE = "CREATE TEMP TABLE IF NOT EXISTS posts_stage (LIKE posts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _PRICES_STAGE = "CREATE TEMP TABLE IF NOT EXISTS prices_stage (LIKE prices INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+_NEWS_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS news_stage (LIKE news INCLUDING DEFAULTS EXCLUDING GENERATED) "
+               "ON COMMIT DELETE ROWS")
 _TRUNCATE_FROM = 10_000
 
 
@@ -74,6 +85,7 @@ def _empty_stage(cursor, table: str, rows: int) -> None:
     cursor.execute(f"TRUNCATE {table}" if rows >= _TRUNCATE_FROM else f"DELETE FROM {table}")
 _POST_COLS = ", ".join(POST_COLUMNS)
 _PRICE_COLS = ", ".join(PRICE_COLUMNS)
+_NEWS_COLS = ", ".join(NEWS_COLUMNS)
 
 
 def insert_posts(cursor, rows: Sequence[PostRow]) -> int:
@@ -89,6 +101,53 @@ def insert_posts(cursor, rows: Sequence[PostRow]) -> int:
     inserted = cursor.rowcount
     _empty_stage(cursor, "posts_stage", len(rows))
     return inserted
+
+
+def insert_news(cursor, rows: Sequence[NewsRow]) -> int:
+    """Insert articles not stored yet (by ticker, office_id, article_id); return how many were new. No commit.
+
+    Stories merge: when a row's story already holds a stored article of another story (a cluster
+    joined them), every article of both gets the smaller key, so a story's key is the smallest
+    ``OFFICE/ARTICLE`` of its articles whatever order they were read in."""
+    unique = {(r.ticker, *r.key): r for r in rows}
+    if not unique:
+        return 0
+    cursor.execute(_NEWS_STAGE)
+    copy_news(cursor, "news_stage", unique.values())
+    # a batch's story is keyed by its smallest article (the parser does so already; a CSV may not)
+    cursor.execute("UPDATE news_stage s SET story_key = m.least FROM (SELECT ticker, story_key, "
+                   "min(office_id || '/' || article_id) AS least FROM news_stage GROUP BY ticker, story_key) m "
+                   "WHERE (s.ticker, s.story_key) = (m.ticker, m.story_key) AND m.least < s.story_key")
+    # (ticker, batch story key, stored story key) for every stored article the batch meets again
+    cursor.execute("SELECT DISTINCT s.ticker, s.story_key, n.story_key FROM news_stage s JOIN news n "
+                   "USING (ticker, office_id, article_id) WHERE s.story_key <> n.story_key")
+    merges = _story_merges(cursor.fetchall())
+    for (ticker, old), new in merges.items():
+        cursor.execute("UPDATE news SET story_key = %s WHERE ticker = %s AND story_key = %s", (new, ticker, old))
+        cursor.execute("UPDATE news_stage SET story_key = %s WHERE ticker = %s AND story_key = %s", (new, ticker, old))
+    cursor.execute(f"INSERT INTO news ({_NEWS_COLS}) SELECT {_NEWS_COLS} FROM news_stage "
+                   "ON CONFLICT (ticker, office_id, article_id) DO NOTHING")
+    inserted = cursor.rowcount
+    _empty_stage(cursor, "news_stage", len(unique))
+    return inserted
+
+
+def _story_merges(pairs: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str], str]:
+    """(ticker, key) -> the key its story ends up with: the smallest of every key linked to it."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(node: tuple[str, str]) -> tuple[str, str]:
+        while parent.get(node, node) != node:
+            node = parent[node]
+        return node
+
+    for ticker, batch_key, stored_key in pairs:
+        a, b = find((ticker, batch_key)), find((ticker, stored_key))
+        if a != b:
+            low, high = sorted((a, b))
+            parent[high] = low
+    nodes = {(t, k) for t, b, s in pairs for k in (b, s)}
+    return {node: find(node)[1] for node in nodes if find(node) != node}
 
 
 @dataclass
@@ -135,14 +194,15 @@ def upsert_prices(cursor, rows: Sequence[PriceRow], *, replace: bool) -> PriceWr
 
 def drop_vanished_sessions(cursor, ticker: str, first: date, last: date, sessions: Sequence[date]) -> list[date]:
     """Delete ``ticker``'s stored sessions from ``first`` to ``last`` that are not in ``sessions``,
-    and the labels of every definition whose return ran through one of them (the next ``finsent
+    and the labels (of posts and of news) of every definition whose return ran through one of them (the next ``finsent
     label`` writes them again); return the dates deleted. For a source that now says what the
     history is over that range: a bar it no longer lists is of an old basis, or was never a session."""
     cursor.execute("DELETE FROM prices WHERE ticker = %s AND trade_date BETWEEN %s AND %s "
                    "AND NOT trade_date = ANY(%s) RETURNING trade_date", (ticker, first, last, list(sessions)))
     gone = sorted(row[0] for row in cursor.fetchall())
     if gone:
-        cursor.execute("DELETE FROM labels WHERE ticker = %s AND EXISTS "
-                       "(SELECT 1 FROM unnest(%s::date[]) g WHERE g BETWEEN base_date AND target_date)",
-                       (ticker, gone))
+        for table in ("labels", "news_labels"):
+            cursor.execute(f"DELETE FROM {table} WHERE ticker = %s AND EXISTS "
+                           "(SELECT 1 FROM unnest(%s::date[]) g WHERE g BETWEEN base_date AND target_date)",
+                           (ticker, gone))
     return gone

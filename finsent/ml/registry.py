@@ -6,7 +6,10 @@ settings file of the stack running on ``FINSENT_DATA_DIR``), else a sqlite store
 before MLflow writes a byte, and every file in it is made 0600 when a run ends (MLflow's writers
 follow the umask; a process-wide umask would also reach the servers finsent starts).
 
-The registered model is ``finsent-updown``; every new version gets the alias ``challenger``;
+The registered model is ``finsent-updown`` for models trained on board posts, ``finsent-news-updown``
+for models trained on news headlines and ``finsent-both-updown`` on both (``MODEL_NAMES``): each has
+its own champion, so a news model never replaces a board champion, nor the reverse. Every new
+version gets the alias ``challenger``;
 ``champion`` moves by the rule of ``finsent.ml.promotion``. Registration is the last step of a
 run, after the evaluation and the champion's predictions are in, so a failed run registers nothing.
 """
@@ -28,7 +31,18 @@ from finsent.names import private_files, private_folder
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "finsent-updown"
+MODEL_NAME = "finsent-updown"  # the board's
+# The registered model of each dataset source (``finsent dataset build --source``): one champion each.
+MODEL_NAMES = {"board": MODEL_NAME, "news": "finsent-news-updown", "both": "finsent-both-updown"}
+NEWS_MODEL_NAME = MODEL_NAMES["news"]
+
+
+def model_name(source: str | None) -> str:
+    """The registered model for a dataset of ``source`` (None: a board dataset, as before sources)."""
+    try:
+        return MODEL_NAMES[source or "board"]
+    except KeyError:
+        raise FinsentError(f"unknown dataset source {source!r}; known: {', '.join(MODEL_NAMES)}") from None
 EXPERIMENT = "finsent"
 PYFUNC_FILE = Path(__file__).resolve().parent / "pyfunc_model.py"
 
@@ -120,17 +134,17 @@ def log_pyfunc(model_dir: Path):
         pip_requirements=["finsent", "mlflow", "pandas", "scikit-learn", "torch", "transformers", "peft"])
 
 
-def load_pyfunc(version_or_alias: str | int):
+def load_pyfunc(version_or_alias: str | int, model: str = MODEL_NAME):
     import mlflow
     from mlflow.exceptions import MlflowException
 
     reference = f"@{version_or_alias}" if str(version_or_alias).isalpha() else f"/{version_or_alias}"
     try:
-        return mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}{reference}")
+        return mlflow.pyfunc.load_model(f"models:/{model}{reference}")
     except MlflowException as exc:
         if _missing(exc):
-            raise NotRegisteredError(f"cannot load models:/{MODEL_NAME}{reference}: {exc}") from None
-        raise FinsentError(f"MLflow failed to load models:/{MODEL_NAME}{reference}: {exc}") from exc
+            raise NotRegisteredError(f"cannot load models:/{model}{reference}: {exc}") from None
+        raise FinsentError(f"MLflow failed to load models:/{model}{reference}: {exc}") from exc
 
 
 def _missing(exc) -> bool:
@@ -138,33 +152,33 @@ def _missing(exc) -> bool:
     return getattr(exc, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 
 
-def alias_version(client, alias: str) -> int | None:
+def alias_version(client, alias: str, model: str = MODEL_NAME) -> int | None:
     """The version ``alias`` points at, or None when it points nowhere; registry failures raise."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return int(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+        return int(client.get_model_version_by_alias(model, alias).version)
     except MlflowException as exc:
         if _missing(exc):
             return None
         raise FinsentError(f"the MLflow registry failed to answer for @{alias}: {exc}") from exc
 
 
-def version_of(client, version_or_alias: str | int) -> int:
+def version_of(client, version_or_alias: str | int, model: str = MODEL_NAME) -> int:
     """A version number from a number or an alias; NotRegisteredError when there is none."""
     from mlflow.exceptions import MlflowException
 
     if str(version_or_alias).isdigit():
         try:
-            return int(client.get_model_version(MODEL_NAME, str(version_or_alias)).version)
+            return int(client.get_model_version(model, str(version_or_alias)).version)
         except MlflowException as exc:
             if not _missing(exc):
                 raise FinsentError(f"the MLflow registry failed: {exc}") from exc
             version = None
     else:
-        version = alias_version(client, str(version_or_alias))
+        version = alias_version(client, str(version_or_alias), model)
     if version is None:
-        raise NotRegisteredError(f"no version {version_or_alias!r} of {MODEL_NAME} in the registry; train one "
+        raise NotRegisteredError(f"no version {version_or_alias!r} of {model} in the registry; train one "
                                  "with `finsent train`")
     return version
 
@@ -173,32 +187,32 @@ def predict(pyfunc, titles: list[str]) -> np.ndarray:
     return pyfunc.predict(pd.DataFrame({"title": titles}))["p_up"].to_numpy(dtype=np.float64)
 
 
-def champion_inputs(client, titles: list[str]):
+def champion_inputs(client, titles: list[str], model: str = MODEL_NAME):
     """(version, its TrainingRecord or None, its P(up) on ``titles``) of the champion, or None."""
     from finsent.ml.lineage import TrainingRecord
 
-    version = alias_version(client, "champion")
+    version = alias_version(client, "champion", model)
     if version is None:
         return None
-    tags = client.get_model_version(MODEL_NAME, str(version)).tags
-    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version), titles)
+    tags = client.get_model_version(model, str(version)).tags
+    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version, model), titles)
 
 
-def register_version(client, model_uri: str, tags: dict[str, str], promote: bool) -> int:
+def register_version(client, model_uri: str, tags: dict[str, str], promote: bool, model: str = MODEL_NAME) -> int:
     """Register ``model_uri`` as a new version with ``tags``, alias it ``challenger``, and ``champion``
     when ``promote``. The last step of a training run: nothing is registered before it."""
     import mlflow
 
-    version = int(mlflow.register_model(model_uri, MODEL_NAME, tags=tags).version)
-    client.set_registered_model_alias(MODEL_NAME, "challenger", str(version))
+    version = int(mlflow.register_model(model_uri, model, tags=tags).version)
+    client.set_registered_model_alias(model, "challenger", str(version))
     if promote:
-        client.set_registered_model_alias(MODEL_NAME, "champion", str(version))
+        client.set_registered_model_alias(model, "champion", str(version))
     return version
 
 
-def latest_decision(client) -> str | None:
+def latest_decision(client, model: str = MODEL_NAME) -> str | None:
     """Why the newest version did (not) become champion, from its tag: "vN: reason"."""
-    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    versions = client.search_model_versions(f"name = '{model}'")
     if not versions:
         return None
     newest = max(versions, key=lambda v: int(v.version))

@@ -35,7 +35,15 @@ from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.ml.promotion import ChampionDecision, decide, ineligible_because
-from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, private_run, register_version
+from finsent.ml.registry import (
+    MODEL_NAME,
+    champion_inputs,
+    configure,
+    log_pyfunc,
+    model_name,
+    private_run,
+    register_version,
+)
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 
 log = logging.getLogger(__name__)
@@ -77,9 +85,10 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         return None
     record = TrainingRecord.from_snapshot(engine, snapshot)
     client = configure(settings, experiment)
+    registered = model_name(snapshot.spec.get("source"))  # board, news and both: one champion each
     with tempfile.TemporaryDirectory(prefix="finsent-train-") as scratch, \
             private_run(settings, run_name=f"train-{kind}-{dataset}") as run:
-        attempt = _start_attempt(client, run.info.run_id, kind, record, test["session_date"].nunique())
+        attempt = _start_attempt(client, run.info.run_id, kind, record, test["session_date"].nunique(), registered)
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
                   "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
         params.update({k: str(v) for k, v in asdict(model.spec).items()} if kind == "lora" else model.params)
@@ -92,8 +101,8 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
             kind, test, p_test, float((train["label"] == "up").mean()),
             compared_baselines(train, test, kind), Path(scratch) / "plots")
         log_report(report)
-        decision = decide(record, report, test, p_test, _champion(engine, client, test["title"].tolist()),
-                          attempt=attempt or 1)
+        decision = decide(record, report, test, p_test,
+                          _champion(engine, client, test["title"].tolist(), registered), attempt=attempt or 1)
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
@@ -103,15 +112,16 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
                 "champion_decision": decision.reason, "promoted": str(decision.promoted).lower(),
                 "finsent.verdict": decision.verdict, "finsent.attempt": str(decision.attempt or ""),
                 "finsent.alpha": f"{decision.alpha:.6g}" if decision.alpha else ""}
-        version = register_version(client, info.model_uri, tags, decision.promoted)
+        version = register_version(client, info.model_uri, tags, decision.promoted, registered)
         mlflow.set_tags({"champion_decision": decision.reason, "model_version": str(version),
                          "finsent.verdict": decision.verdict})
-        log.info("run %s registered %s v%d: %s (%s)", run.info.run_id, MODEL_NAME, version,
+        log.info("run %s registered %s v%d: %s (%s)", run.info.run_id, registered, version,
                  "champion" if decision.promoted else "challenger", decision.reason)
         return TrainOutcome(run.info.run_id, run.info.experiment_id, version, decision, report)
 
 
-def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_sessions: int) -> int | None:
+def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_sessions: int,
+                   registered: str = MODEL_NAME) -> int | None:
     """Tag the run as an attempt before anything is fitted (a run that crashes still counts), and
     return its number since the last champion; None for a snapshot that can never be promoted: its
     label or split is ineligible, or its test part has fewer sessions than any verdict needs (no test
@@ -122,21 +132,21 @@ def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_
     if why_not is None and test_sessions < MIN_SESSIONS_FOR_VERDICT:
         why_not = (f"its test part has {test_sessions} session dates, fewer than the {MIN_SESSIONS_FOR_VERDICT} "
                    "a verdict needs")
-    mlflow.set_tags({"finsent.step": "train", "finsent.model_name": MODEL_NAME, "model": kind,
+    mlflow.set_tags({"finsent.step": "train", "finsent.model_name": registered, "model": kind,
                      "finsent.eligible": "false" if why_not else "true", **record.tags()})
     if why_not:
         log.info("this version can be trained and evaluated but never promoted: %s", why_not)
         return None
-    attempt = count_attempts(client, MODEL_NAME, run_id)
+    attempt = count_attempts(client, registered, run_id)
     mlflow.set_tags({"finsent.attempt": str(attempt), "finsent.alpha": f"{spending_alpha(attempt):.6g}"})
     log.info("%s (alpha-spending: the levels of all attempts add up to %g)", threshold_text(attempt), TOTAL_ALPHA)
     return attempt
 
 
-def _champion(engine: Engine, client, titles: list[str]):
+def _champion(engine: Engine, client, titles: list[str], registered: str = MODEL_NAME):
     """The champion's version, what it learnt from and its P(up) on ``titles`` (None: no champion).
     What it learnt from is read from ``dataset_rows`` while its snapshot is unchanged, else its tags."""
-    champion = champion_inputs(client, titles)
+    champion = champion_inputs(client, titles, registered)
     if champion is None or champion[1] is None:
         return champion
     version, tagged, p_old = champion

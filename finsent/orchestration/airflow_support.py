@@ -20,6 +20,7 @@ START = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
 
 POSTS = Asset("finsent://postgres/posts", group="finsent")
 PRICES = Asset("finsent://postgres/prices", group="finsent")
+NEWS = Asset("finsent://postgres/news", group="finsent")
 LABELS = Asset("finsent://postgres/labels", group="finsent")
 CHAMPION = Asset("finsent://mlflow/finsent-updown/champion", group="finsent")
 SENTIMENT = Asset("finsent://postgres/daily_sentiment", group="finsent")

@@ -91,6 +91,16 @@ def crawl_ticker(ticker: str, logical_date: datetime | None = None, max_pages: i
     return _raise_on_failures(reports)[0]
 
 
+def crawl_news_ticker(ticker: str, logical_date: datetime | None = None, max_pages: int | None = None) -> dict:
+    """One ticker's news crawl (SOURCES.md 3b), beside its board crawl; raises when it failed."""
+    from finsent.ingest.news_crawl import crawl_news
+
+    settings = load_settings()
+    reports = crawl_news(settings, _engine(), [ticker], since=backfill_since(logical_date), max_pages=max_pages,
+                         ignore_robots=settings.ignore_robots)
+    return _raise_on_failures(reports)[0]
+
+
 def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
     """Prices of every configured ticker. Runs even when some crawls failed (the DAG's all_done) and
     does not raise for a failed ticker: the others' prices still reach the labels. ``ingest_outcome``
@@ -107,8 +117,8 @@ def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
 
 
 def ingest_outcome(started_at: datetime | None) -> dict:
-    """Fail (without retry) naming each configured ticker whose crawl or price sync did not succeed
-    in this DAG run (its last attempt since ``started_at``); else summarise the run."""
+    """Fail (without retry) naming each configured ticker whose board crawl, news crawl or price sync
+    did not succeed in this DAG run (its last attempt since ``started_at``); else summarise the run."""
     from finsent.db import raw_connection
     from finsent.ingest.runs import OK_STATUSES
 
@@ -117,11 +127,11 @@ def ingest_outcome(started_at: datetime | None) -> dict:
         started_at = datetime.now(UTC) - timedelta(days=1)
     with raw_connection(_engine()) as raw, raw.cursor() as cur:
         cur.execute("SELECT DISTINCT ON (command, ticker) command, ticker, status, error FROM crawl_runs "
-                    "WHERE command IN ('crawl', 'prices') AND ticker = ANY(%s) AND started_at >= %s "
+                    "WHERE command IN ('crawl', 'crawl-news', 'prices') AND ticker = ANY(%s) AND started_at >= %s "
                     "ORDER BY command, ticker, started_at DESC", (tickers, started_at))
         last = {(command, ticker): (status, error) for command, ticker, status, error in cur.fetchall()}
     problems = []
-    for command in ("crawl", "prices"):
+    for command in ("crawl", "crawl-news", "prices"):
         for ticker in tickers:
             status, error = last.get((command, ticker), ("did not run", None))
             if status not in OK_STATUSES:
@@ -147,8 +157,10 @@ def label_and_flag() -> dict:
     with raw_connection(engine) as raw, raw.cursor() as cur:
         others = [d for d in registered_definitions(cur) if d.name not in standard]
     definitions = [*(LabelDefinition.build(name) for name in standard), *others]
-    labelled = {d.name: label_posts(engine, d).labelled for d in definitions}
-    return {"checked": quality.checked, "flagged": quality.flagged, "labelled": labelled}
+    reports = [label_posts(engine, d) for d in definitions]
+    return {"checked": quality.checked, "flagged": quality.flagged,
+            "labelled": {r.definition: r.labelled for r in reports},
+            "news_labelled": {r.definition: r.news_labelled for r in reports}}
 
 
 def build_snapshot(name: str, spec: DatasetSpec) -> dict:

@@ -29,6 +29,8 @@ def test_dag_policy(dagbag, dag_id):
         assert task.retries >= 1 and task.execution_timeout is not None, task.task_id
     if dag_id == "finsent_ingest":
         assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
+        assert dag.get_task("crawl_news").pool == "naver"  # news beside the board, one mapped task per ticker
+        assert {t.task_id for t in dag.get_task("prices").upstream_list} >= {"crawl", "crawl_news"}
     if dag_id == "finsent_backtest":
         assert dag.get_task("backtest").queue == "gpu" and dag.schedule is None
     if dag_id == "finsent_train":

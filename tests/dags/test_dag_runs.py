@@ -35,7 +35,7 @@ def pipeline_env(database_url, monkeypatch):
     fake.plant_signal(0.9)
     with fake:
         for key in ("FINSENT_NAVER_BOARD_URL", "FINSENT_NAVER_PRICE_URL", "FINSENT_NAVER_LEGACY_URL",
-                    "FINSENT_NAVER_API_URL"):
+                    "FINSENT_NAVER_API_URL", "FINSENT_NAVER_NEWS_URL"):
             monkeypatch.setenv(key, fake.base_url)
         monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
         monkeypatch.setenv("FINSENT_BACKFILL_DAYS", "160")
@@ -48,7 +48,8 @@ def test_the_four_dags_end_to_end(dagbag, engine, pipeline_env, tiny_model):
     run(dagbag, "finsent_ingest", logical_date=None)
     assert query(engine, "SELECT count(*) FROM posts")[0][0] > 0
     assert query(engine, "SELECT count(DISTINCT ticker) FROM prices")[0][0] == 2
-    assert query(engine, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 4
+    assert query(engine, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 6  # board, news, prices
+    assert query(engine, "SELECT count(DISTINCT ticker) FROM news")[0][0] == 2
 
     run(dagbag, "finsent_label")
     for definition in ("next_open_close", "next_session", "same_day"):  # the standard ones and the study's

@@ -24,12 +24,33 @@ def test_a_failed_crawl_does_not_cost_anyone_their_prices(dagbag, engine, naver,
     # robots.txt was asked once per crawl process and the board never: no retries against the site
     assert not [path for path, _ in naver.requests_log if path.startswith("/front-api/")]
     assert query(engine, "SELECT count(*) FROM crawl_runs WHERE command = 'crawl'")[0][0] == 2
+    # the news crawls ran beside the board's, untouched by its failure
+    assert states[("crawl_news", 0)] == states[("crawl_news", 1)] == TaskInstanceState.SUCCESS
+    assert query(engine, "SELECT count(DISTINCT ticker) FROM news")[0][0] == 2
+
+
+def test_a_failed_news_crawl_fails_soft_too(dagbag, engine, naver, monkeypatch):
+    monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
+    naver.robots_txt = "User-agent: *\nDisallow: /api/news/\n"
+    dag_run = dagbag.get_dag("finsent_ingest").test(logical_date=None)
+    states = {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances()}
+    assert dag_run.state == DagRunState.FAILED
+    assert states[("crawl_news", 0)] == states[("crawl_news", 1)] == TaskInstanceState.FAILED
+    assert states[("crawl", 0)] == states[("crawl", 1)] == TaskInstanceState.SUCCESS
+    assert states[("prices", -1)] == TaskInstanceState.SUCCESS and states[("outcome", -1)] == TaskInstanceState.FAILED
+    assert query(engine, "SELECT count(DISTINCT ticker) FROM posts")[0][0] == 2
+    assert query(engine, "SELECT count(*) FROM news")[0][0] == 0
+    assert query(engine, "SELECT count(*) FROM crawl_runs WHERE command = 'crawl-news' "
+                         "AND status = 'failed'")[0][0] == 2
 
 
 def test_the_label_dag_waits_for_both_posts_and_prices(dagbag):
-    from finsent.orchestration.airflow_support import POSTS, PRICES
+    from finsent.orchestration.airflow_support import NEWS, POSTS, PRICES
 
     ingest, label = dagbag.get_dag("finsent_ingest"), dagbag.get_dag("finsent_label")
     assert not ingest.get_task("crawl").outlets  # crawls end one by one; the assets wait for prices
-    assert set(ingest.get_task("prices").outlets) == {POSTS, PRICES}
+    assert not ingest.get_task("crawl_news").outlets
+    assert set(ingest.get_task("prices").outlets) == {POSTS, NEWS, PRICES}
+    condition = repr(label.timetable.asset_condition)
+    assert all(asset.uri.rstrip("/") in condition for asset in (POSTS, NEWS, PRICES)), condition
     assert "&" in repr(label.timetable.asset_condition) or type(label.timetable.asset_condition).__name__ == "AssetAll"

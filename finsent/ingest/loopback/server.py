@@ -8,6 +8,7 @@ serves, on one ``127.0.0.1`` port:
 * ``/sise.nhn``                           fchart XML daily prices (split-adjusted)
 * ``/siseJson.naver``                     the JavaScript-array daily prices (split-adjusted)
 * ``/item/sise_day.naver`` (and ``.nhn``) the legacy EUC-KR HTML daily prices (NOT adjusted)
+* ``/api/news/stock/CODE``                 per-stock news headlines, story clusters (``news``)
 * ``/robots.txt``
 
 All data is synthetic and deterministic for a given seed. Tests can add posts (also in the middle
@@ -39,6 +40,7 @@ from finsent.ingest.loopback.content import (
     Response,
 )
 from finsent.ingest.loopback.generate import BoardGenerator
+from finsent.ingest.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
 from finsent.ingest.loopback.pages import NaverPages
 
 
@@ -86,8 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # tests stay quiet
 
 
-class FakeNaver(BoardGenerator, NaverPages):
-    """Loopback Naver: board (JSON + legacy HTML) and daily prices (fchart, siseJson, sise_day).
+class FakeNaver(BoardGenerator, NaverPages, NewsDesk):
+    """Loopback Naver: board (JSON + legacy HTML), news and daily prices (fchart, siseJson, sise_day).
 
     Use as a context manager, or call start()/stop(). All public lists are mutated only under an
     internal lock; read them from tests after the crawl (or copy them under ``with fake.lock``).
@@ -104,6 +106,7 @@ class FakeNaver(BoardGenerator, NaverPages):
         price_end: date = date(2026, 11, 20),
         page_size_cap: int = 100,
         robots_txt: str = "User-agent: *\nAllow: /\n",
+        stories_per_ticker: int = 60,
     ) -> None:
         if not tickers:
             raise ValueError("FakeNaver needs at least one ticker")
@@ -144,6 +147,7 @@ class FakeNaver(BoardGenerator, NaverPages):
 
         self._generate_posts()
         self._generate_prices()
+        self._generate_news(stories_per_ticker)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -352,6 +356,9 @@ class FakeNaver(BoardGenerator, NaverPages):
             return self._sise_json(q)
         if path in ("/item/sise_day.naver", "/item/sise_day.nhn"):
             return self._sise_day_html(path, q)
+        if path.startswith(NEWS_PREFIX):
+            status, body = self._news_json(path, q)
+            return Response(status, NEWS_CONTENT_TYPE, body)
         if path == "/robots.txt":
             return Response(200, TEXT_CT, self.robots_txt.encode("utf-8"))
         return Response(404, TEXT_CT, b"Not Found\n")
@@ -381,9 +388,11 @@ def main(argv: list[str] | None = None) -> None:
     fake = FakeNaver(tickers={c: DEFAULT_TICKERS.get(c, c) for c in codes}, posts_per_ticker=args.posts_per_ticker,
                      seed=args.seed, first_post_at=now - timedelta(days=args.days),
                      post_spacing=timedelta(days=args.days) / args.posts_per_ticker,
-                     price_start=(now - timedelta(days=args.days + 60)).date(), price_end=now.date())
+                     price_start=(now - timedelta(days=args.days + 60)).date(), price_end=now.date(),
+                     stories_per_ticker=max(1, args.posts_per_ticker // 2))
     if args.signal:
-        sys.stdout.write(f"planted a signal in {fake.plant_signal(args.signal)} post titles\n")
+        sys.stdout.write(f"planted a signal in {fake.plant_signal(args.signal)} post titles and "
+                         f"{fake.plant_news_signal(min(1.0, args.signal + 0.2))} news headlines\n")
     fake.start(args.host, args.port)
     if args.url_file:
         with open(args.url_file, "w", encoding="utf-8") as handle:
