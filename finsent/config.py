@@ -110,6 +110,9 @@ def parse_ticker_list(raw: str) -> list[str]:
     return codes
 
 
+DEFAULT_NAVER_POOL_SLOTS = 2
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -131,6 +134,9 @@ class Settings:
     # where ``tickers`` came from: "env" (FINSENT_TICKERS codes), "all" (FINSENT_TICKERS=all: today's
     # members, resolved against the database by finsent.tickers.selected_tickers) or "default" (unset)
     tickers_source: str = "env"
+    # FINSENT_NAVER_POOL_SLOTS: crawl tasks at once (the Airflow `naver` pool's size). They share the
+    # per-host clock, so more slots hide latency and task start-up, never exceed FINSENT_CRAWL_DELAY_S.
+    naver_pool_slots: int = DEFAULT_NAVER_POOL_SLOTS
 
     @property
     def ignore_robots(self) -> bool:
@@ -161,6 +167,11 @@ def _robots(env: dict[str, str]) -> str:
     return value
 
 
+def naver_pool_slots(env: dict[str, str] | None = None) -> int:
+    """FINSENT_NAVER_POOL_SLOTS alone: DAG files read it at parse time without the other settings."""
+    return _int(_environ() if env is None else env, "FINSENT_NAVER_POOL_SLOTS", DEFAULT_NAVER_POOL_SLOTS, minimum=1)
+
+
 def load_settings() -> Settings:
     """Read the settings now (not at import), so tests and CLIs can change the environment."""
     env = _environ()
@@ -189,4 +200,5 @@ def load_settings() -> Settings:
         robots=_robots(env),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
         tickers_source=tickers_source,
+        naver_pool_slots=naver_pool_slots(env),
     )

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from finsent.config import naver_pool_slots
 from tests.dags.conftest import ROOT
 
 DAG_IDS = {"finsent_ingest", "finsent_label", "finsent_train", "finsent_score", "finsent_backtest"}
@@ -29,6 +30,8 @@ def test_dag_policy(dagbag, dag_id):
         assert task.retries >= 1 and task.execution_timeout is not None, task.task_id
     if dag_id == "finsent_ingest":
         assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
+        # the mapped crawls take at most the pool's configured slots (FINSENT_NAVER_POOL_SLOTS) at once
+        assert dag.get_task("crawl").max_active_tis_per_dagrun == naver_pool_slots()
     if dag_id == "finsent_backtest":
         assert dag.get_task("backtest").queue == "gpu" and dag.schedule is None
     if dag_id == "finsent_train":
