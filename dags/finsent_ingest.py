@@ -7,8 +7,9 @@ size of the `naver` pool), then fetches daily prices, also when some crawls fail
 `outcome` fails the run naming every ticker whose crawl or prices failed. `prices` emits the
 `posts` and `prices` assets together, so `finsent_label` starts once both of a run are in.
 Requests to one host stay `FINSENT_CRAWL_DELAY_S` apart across all tasks (a clock in Postgres):
-the pool's slots bound concurrency only. `finsent crawl --plan` prints how long the day takes. robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a
-disallowed path fails the task once, without retries.
+the pool's slots bound concurrency only; `finsent crawl --plan` prints how long the day takes.
+robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a disallowed path fails the task once, without
+retries.
 
 **Reads / writes**: Naver (board JSON API, fchart prices) → Postgres `posts`, `prices`,
 `crawl_watermarks`, `crawl_runs`.
