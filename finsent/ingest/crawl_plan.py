@@ -6,7 +6,7 @@ whatever the pool size: more ``naver`` pool slots hide latency and task start-up
 throughput. Requests per ticker come from the last week's runs in ``crawl_runs`` (pages per
 ticker run, a ticker's first run left out: that one is its backfill); without any, a board costs one
 page (a daily crawl stops at its watermark, on the first page on a quiet day) and prices one request.
-Each Airflow crawl task is its own process and reads robots.txt once: one more request per board.
+robots.txt: one request per host and hour (a copy shared on the data folder by every task).
 News has not run here yet: one request per ticker is an estimate.
 """
 
@@ -49,8 +49,8 @@ def measured_pages(cursor, command: str, days: int = MEASURED_DAYS) -> Measured 
 class PlanStep:
     step: str
     host: str
-    per_ticker: float  # requests per ticker (robots.txt included)
-    fixed: int  # requests once per run (robots.txt of a one-task step)
+    per_ticker: float  # requests per ticker
+    fixed: int  # requests once per run (robots.txt)
     basis: str
 
 
@@ -89,13 +89,11 @@ def build_plan(settings: Settings, cursor, tickers: int) -> CrawlPlan:
     robots = 0 if settings.ignore_robots else 1
     board_pages, board_basis = _basis(measured_pages(cursor, "crawl"), "page(s)/board", "1 page/board (a quiet day)")
     price_pages, price_basis = _basis(measured_pages(cursor, "prices"), "request(s)/ticker", "1 request/ticker")
-    robots_note = " + robots.txt per task" if robots else ""
+    robots_note = " + robots.txt once" if robots else ""
     steps = [
-        PlanStep("boards", urlsplit(settings.naver_board_url).netloc, board_pages + robots, 0,
-                 board_basis + robots_note),
-        PlanStep("prices", urlsplit(settings.naver_price_url).netloc, price_pages, robots,
-                 price_basis + (" + robots.txt once" if robots else "")),
-        PlanStep("news", "FINSENT_NAVER_NEWS_URL", 1.0 + robots, 0,
+        PlanStep("boards", urlsplit(settings.naver_board_url).netloc, board_pages, robots, board_basis + robots_note),
+        PlanStep("prices", urlsplit(settings.naver_price_url).netloc, price_pages, robots, price_basis + robots_note),
+        PlanStep("news", "FINSENT_NAVER_NEWS_URL", 1.0, robots,
                  "estimate: 1 request/ticker" + robots_note + " (not measured yet)"),
     ]
     return CrawlPlan(tickers, settings.crawl_delay_s, settings.naver_pool_slots, steps)

@@ -1,5 +1,5 @@
 """The daily crawl's budget, measured on a 200-board loopback Naver: a quiet day costs one board page
-per ticker (plus the task's robots.txt), a busy board only the pages its new posts fill, and
+per ticker (robots.txt is read once, not once per task), a busy board only the pages its new posts fill, and
 ``finsent crawl --plan`` prints the day from those runs."""
 
 from __future__ import annotations
@@ -58,16 +58,16 @@ def test_a_quiet_day_costs_one_page_per_board_and_the_plan_says_so(engine, board
         boards.add_posts(ticker, 3)
     day = daily_run(boards)
     assert day[LIST] == len(BOARDS)  # stopped at what it had: one page per board
-    assert day[ROBOTS] == len(BOARDS)  # each task reads robots.txt once
+    assert day[ROBOTS] == 0  # the backfill's copy serves every task of the day (one process each in Airflow)
     (stored,), = engine.connect().exec_driver_sql("SELECT count(*) FROM posts").fetchall()
     assert stored == len(BOARDS) * 63
 
     with raw_connection(engine) as raw, raw.cursor() as cur:
         plan = build_plan(load_settings(), cur, len(BOARDS))
     boards_step = plan.steps[0]
-    assert boards_step.step == "boards" and boards_step.per_ticker == pytest.approx(2.0)  # a page + robots.txt
+    assert boards_step.step == "boards" and boards_step.per_ticker == pytest.approx(1.0)
     assert "measured" in boards_step.basis and "over 200 runs" in boards_step.basis
-    assert plan.requests(boards_step) == 400
+    assert plan.requests(boards_step) == 201  # a page a board and robots.txt
     log.info("200-board loopback, a quiet day:\n%s", format_plan(plan))
 
     assert main(["crawl", "--plan", "--tickers", ",".join(BOARDS)]) == 0
@@ -91,9 +91,9 @@ def test_the_plan_without_runs_assumes_a_page_a_board_and_scales_with_the_delay(
     with raw_connection(engine) as raw, raw.cursor() as cur:
         plan = build_plan(load_settings(), cur, 200)
     assert plan.slots == 4 and [s.step for s in plan.steps] == ["boards", "prices", "news"]
-    # boards 200 x (page + robots.txt), prices 200 + robots.txt, news 200 x (estimate + robots.txt)
-    assert plan.total_s == pytest.approx(400 + 201 + 400)
+    # each step: 200 x one request (a page, a price fetch, the news estimate) and its host's robots.txt
+    assert plan.total_s == pytest.approx(3 * 201)
     assert plan.fits and "assumed" in plan.steps[0].basis and "estimate" in plan.steps[2].basis
-    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "10")
+    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "15")  # 603 requests: 2.5 hours
     with raw_connection(engine) as raw, raw.cursor() as cur:
         assert not build_plan(load_settings(), cur, 200).fits
