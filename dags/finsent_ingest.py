@@ -3,13 +3,14 @@
 
 **What**: every day after the KRX close (16:30 KST) crawls the discussion board (`crawl`) and the
 news headlines (`crawl_news`) of each configured stock (`FINSENT_TICKERS`, one mapped task per
-ticker and source, at most as many at once as the `naver` pool has slots), then fetches daily
-prices, also when some crawls failed (`all_done`), then `outcome` fails the run naming every
-ticker whose board crawl, news crawl or prices failed. `prices` emits the `posts`, `news` and
-`prices` assets together, so `finsent_label` starts once all of a run are in.
+ticker and source, at most `FINSENT_NAVER_POOL_SLOTS` at once: the size of the `naver` pool), then
+fetches daily prices, also when some crawls failed (`all_done`), then `outcome` fails the run
+naming every ticker whose board crawl, news crawl or prices failed. `prices` emits the `posts`,
+`news` and `prices` assets together, so `finsent_label` starts once all of a run are in.
 Requests to one host stay `FINSENT_CRAWL_DELAY_S` apart across all tasks (a clock in Postgres):
-the pool's slots bound concurrency only. robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a
-disallowed path fails the task once, without retries.
+the pool's slots bound concurrency only; `finsent crawl --plan` prints how long the day takes.
+robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a disallowed path fails the task once, without
+retries.
 
 **Reads / writes**: Naver (board JSON API, news JSON, fchart prices) → Postgres `posts`, `news`,
 `prices`, `crawl_watermarks`, `news_watermarks`, `crawl_runs`.
@@ -34,7 +35,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, NEWS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, NAVER_POOL_SLOTS, NEWS, POSTS, PRICES, START
 
 
 @dag(dag_id="finsent_ingest", schedule="30 16 * * *", start_date=START, catchup=False, max_active_runs=1,
@@ -46,13 +47,13 @@ def finsent_ingest():
 
         return configured_tickers()
 
-    @task(pool=NAVER_POOL, execution_timeout=timedelta(hours=1))
+    @task(pool=NAVER_POOL, max_active_tis_per_dagrun=NAVER_POOL_SLOTS, execution_timeout=timedelta(hours=1))
     def crawl(ticker: str, logical_date=None) -> dict:
         from finsent.orchestration.tasks import crawl_ticker
 
         return crawl_ticker(ticker, logical_date)
 
-    @task(pool=NAVER_POOL, execution_timeout=timedelta(hours=1))
+    @task(pool=NAVER_POOL, max_active_tis_per_dagrun=NAVER_POOL_SLOTS, execution_timeout=timedelta(hours=1))
     def crawl_news(ticker: str, logical_date=None) -> dict:
         from finsent.orchestration.tasks import crawl_news_ticker
 

@@ -110,6 +110,9 @@ def parse_ticker_list(raw: str) -> list[str]:
     return codes
 
 
+DEFAULT_NAVER_POOL_SLOTS = 2
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
@@ -132,6 +135,9 @@ class Settings:
     # members, resolved against the database by finsent.tickers.selected_tickers) or "default" (unset)
     tickers_source: str = "env"
     naver_news_url: str = "https://m.stock.naver.com"  # FINSENT_NAVER_NEWS_URL: per-stock news (SOURCES.md 3b)
+    # FINSENT_NAVER_POOL_SLOTS: crawl tasks at once (the Airflow `naver` pool's size). They share the
+    # per-host clock, so more slots hide latency and task start-up, never exceed FINSENT_CRAWL_DELAY_S.
+    naver_pool_slots: int = DEFAULT_NAVER_POOL_SLOTS
 
     @property
     def ignore_robots(self) -> bool:
@@ -160,6 +166,11 @@ def _robots(env: dict[str, str]) -> str:
     if value not in ROBOTS_CHOICES:
         raise ConfigError(f"FINSENT_ROBOTS={env.get('FINSENT_ROBOTS')!r} must be obey or ignore")
     return value
+
+
+def naver_pool_slots(env: dict[str, str] | None = None) -> int:
+    """FINSENT_NAVER_POOL_SLOTS alone: DAG files read it at parse time without the other settings."""
+    return _int(_environ() if env is None else env, "FINSENT_NAVER_POOL_SLOTS", DEFAULT_NAVER_POOL_SLOTS, minimum=1)
 
 
 def load_settings() -> Settings:
@@ -191,4 +202,5 @@ def load_settings() -> Settings:
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
         tickers_source=tickers_source,
         naver_news_url=env.get("FINSENT_NAVER_NEWS_URL", "https://m.stock.naver.com").rstrip("/"),
+        naver_pool_slots=naver_pool_slots(env),
     )

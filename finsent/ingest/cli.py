@@ -36,10 +36,22 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                                   max_pages=args.max_pages, ignore_robots=args.ignore_robots, workers=args.workers))
     from finsent.ingest.crawl import crawl_boards
 
+    if args.plan:
+        return _print_plan(_selected_tickers(args))
     reports = crawl_boards(load_settings(), open_engine(), _selected_tickers(args), source=args.source,
                            since=args.since, max_pages=args.max_pages, ignore_robots=args.ignore_robots,
                            workers=args.workers)
     return _report(reports)
+
+
+def _print_plan(tickers: list[str]) -> int:
+    from finsent.db import raw_connection
+    from finsent.ingest.crawl_plan import build_plan, format_plan
+
+    with raw_connection(open_engine()) as raw, raw.cursor() as cur:
+        plan = build_plan(load_settings(), cur, len(tickers))
+    sys.stdout.write(format_plan(plan) + "\n")
+    return 0
 
 
 def cmd_prices(args: argparse.Namespace) -> int:
@@ -102,6 +114,10 @@ def register(commands) -> None:
                             "naver-news: the stock's news headlines (FINSENT_NAVER_NEWS_URL) into `news`")
     crawl.add_argument("--max-pages", type=positive_int, metavar="N",
                        help="stop after N pages per ticker; the next run resumes where this one stopped")
+    crawl.add_argument("--plan", action="store_true",
+                       help="fetch nothing: print how long the day's crawl of these tickers takes at "
+                            "FINSENT_CRAWL_DELAY_S per host (requests per board measured from the last week's runs) "
+                            "against a 2-hour window")
 
     prices = add_command(commands, "prices", cmd_prices, help="fetch daily prices into `prices`")
     _add_ingest_options(prices)

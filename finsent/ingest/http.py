@@ -6,20 +6,25 @@ Every crawler request goes through :class:`PoliteClient`, so manners live in one
   database, by every process (:mod:`finsent.ingest.host_clock`);
 - retries with exponential backoff and jitter on connection errors, timeouts, 429 (Retry-After
   honoured) and 5xx; other 4xx fail at once;
-- robots.txt read once per host and obeyed unless the operator passes ``--ignore-robots`` or sets
+- robots.txt read once per host and obeyed (one copy an hour shared by every process on the data folder:
+  each Airflow crawl task is a process of its own) unless the operator passes ``--ignore-robots`` or sets
   ``FINSENT_ROBOTS=ignore``; a disallowed URL fails at once (no request, no retry) naming the rule.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import json
 import logging
+import os
 import random
 import threading
 import time
 import urllib.parse
 import urllib.robotparser
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -38,6 +43,9 @@ _RETRYABLE_EXCEPTIONS = (
 _MAX_BACKOFF_S = 60.0
 _MAX_RETRY_AFTER_S = 300.0
 ROBOTS_AGENT = "finsent"
+# How long a fetched robots.txt serves every process sharing FINSENT_DATA_DIR (RFC 9309 allows up to
+# 24 hours): a day's crawl of 200 boards, one Airflow task each, reads it once instead of 200 times.
+ROBOTS_CACHE_TTL_S = 3600.0
 
 
 @dataclass
@@ -142,15 +150,39 @@ class PoliteClient:
                 return parser
             robots_url = f"{origin}/robots.txt"
             parser = urllib.robotparser.RobotFileParser(robots_url)
-            response = self._send(robots_url, None, None, RequestStats(), allow_status=(404, 401, 403, 410))
-            if response.status_code in (401, 403):
+            status, text = self._shared_robots(origin, robots_url)
+            if status in (401, 403):
                 parser.disallow_all = True  # RFC 9309: access denied means "disallow all"
-            elif response.status_code >= 400:
+            elif status >= 400:
                 parser.allow_all = True  # no robots.txt: everything allowed
             else:
-                parser.parse(response.text.splitlines())
+                parser.parse(text.splitlines())
             self._robots[origin] = parser
             return parser
+
+    def _robots_cache_file(self, origin: str) -> Path:
+        return self.settings.data_dir / "cache" / "robots" / f"{hashlib.sha256(origin.encode()).hexdigest()[:20]}.json"
+
+    def _shared_robots(self, origin: str, robots_url: str) -> tuple[int, str]:
+        """robots.txt's status and text: the copy another process fetched within the hour, else the site's."""
+        path = self._robots_cache_file(origin)
+        try:
+            if time.time() - path.stat().st_mtime < ROBOTS_CACHE_TTL_S:
+                cached = json.loads(path.read_text(encoding="utf-8"))
+                if cached.get("origin") == origin:
+                    return int(cached["status"]), str(cached["text"])
+        except (OSError, ValueError, KeyError):
+            pass  # no copy, or an unreadable one: fetch
+        response = self._send(robots_url, None, None, RequestStats(), allow_status=(404, 401, 403, 410))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            staging.write_text(json.dumps({"origin": origin, "status": response.status_code, "text": response.text}),
+                               encoding="utf-8")
+            staging.replace(path)  # atomic: a reader sees the old copy or the new one, never half
+        except OSError as exc:
+            log.info("robots.txt of %s not cached (%s): each process reads its own", origin, exc)
+        return response.status_code, response.text
 
     def check_robots(self, url: str) -> None:
         if self.ignore_robots:

@@ -47,10 +47,16 @@ CREATE TEMP TABLE idx_from ON COMMIT DROP AS
 SELECT c.ticker, (SELECT max(s.trade_date) FROM label_sessions s
                   WHERE s.ticker = c.ticker AND s.trade_date < c.first_changed) AS after_date
 FROM (SELECT ticker, min(trade_date) AS first_changed FROM prices WHERE fetched_at > %(since)s GROUP BY ticker) c;
+CREATE INDEX ON idx_keys (ticker, session_date);
+CREATE INDEX ON idx_from (ticker);
+ANALYZE idx_keys;
+ANALYZE idx_from;
 """
 _EVERYTHING = """
 CREATE TEMP TABLE idx_keys (ticker text, session_date date) ON COMMIT DROP;
 CREATE TEMP TABLE idx_from ON COMMIT DROP AS SELECT code AS ticker, NULL::date AS after_date FROM tickers;
+CREATE INDEX ON idx_from (ticker);
+ANALYZE idx_from;
 """
 _IN_SCOPE = """(EXISTS (SELECT 1 FROM idx_keys k WHERE k.ticker = {t} AND k.session_date = {s})
  OR EXISTS (SELECT 1 FROM idx_from r WHERE r.ticker = {t} AND (r.after_date IS NULL OR {s} > r.after_date)))"""
@@ -58,28 +64,37 @@ _IN_SCOPE = """(EXISTS (SELECT 1 FROM idx_keys k WHERE k.ticker = {t} AND k.sess
 # Posts posted before the session preceding a key's session cannot count for it: read each scoped
 # ticker's posts from there on only.
 _FRESH = f"""
+CREATE TEMP TABLE idx_bounds ON COMMIT DROP AS
+SELECT ticker, min(lower)::timestamp AT TIME ZONE 'Asia/Seoul' AS lower FROM (
+    SELECT k.ticker, coalesce((SELECT max(s.trade_date) FROM label_sessions s WHERE s.ticker = k.ticker
+                               AND s.trade_date < k.session_date), '-infinity'::date) AS lower FROM idx_keys k
+    UNION ALL SELECT ticker, coalesce(after_date, '-infinity'::date) FROM idx_from) b
+GROUP BY ticker;
+ANALYZE idx_bounds;
 CREATE TEMP TABLE idx_fresh ON COMMIT DROP AS
-WITH bounds AS (
-    SELECT ticker, min(lower) AS lower FROM (
-        SELECT k.ticker, coalesce((SELECT max(s.trade_date) FROM label_sessions s WHERE s.ticker = k.ticker
-                                   AND s.trade_date < k.session_date), '-infinity'::date) AS lower FROM idx_keys k
-        UNION ALL SELECT ticker, coalesce(after_date, '-infinity'::date) FROM idx_from) b
-    GROUP BY ticker)
 SELECT p.ticker, {_SESSION} AS session_date, count(*)::int AS n_posts, avg(s.p_up)::float8 AS mean_p_up,
        avg((s.p_up > 0.5)::int)::float8 AS bull_share
-FROM bounds b
-JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= (b.lower::timestamp AT TIME ZONE 'Asia/Seoul')
+FROM idx_bounds b
+JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= b.lower
 JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
 {_POST_SESSION}
 WHERE NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)
 GROUP BY 1, 2;
 DELETE FROM idx_fresh f WHERE NOT {_IN_SCOPE.format(t='f.ticker', s='f.session_date')};
+CREATE INDEX ON idx_fresh (ticker, session_date);
+ANALYZE idx_fresh;
 """
+# The version's rows in scope: the exact keys, and each idx_from ticker's sessions after its date
+# (a range of the primary key per ticker, not a probe of every row of the version).
+_SCOPED_ROWS = """
+SELECT ticker, session_date FROM idx_keys
+UNION SELECT d.ticker, d.session_date FROM idx_from r JOIN daily_sentiment d ON d.model_version = %(version)s
+    AND d.ticker = r.ticker AND (r.after_date IS NULL OR d.session_date > r.after_date)"""
 # Float averages may differ in the last bits with the summation order: not a change.
 _APPLY = (
-    "DELETE FROM daily_sentiment d WHERE d.model_version = %(version)s AND "
-    + _IN_SCOPE.format(t="d.ticker", s="d.session_date")
-    + " AND NOT EXISTS (SELECT 1 FROM idx_fresh f WHERE f.ticker = d.ticker AND f.session_date = d.session_date)",
+    f"DELETE FROM daily_sentiment d USING ({_SCOPED_ROWS}) k WHERE d.model_version = %(version)s "
+    "AND d.ticker = k.ticker AND d.session_date = k.session_date "
+    "AND NOT EXISTS (SELECT 1 FROM idx_fresh f WHERE f.ticker = d.ticker AND f.session_date = d.session_date)",
     "UPDATE daily_sentiment d SET n_posts = f.n_posts, mean_p_up = f.mean_p_up, bull_share = f.bull_share, "
     "updated_at = now() FROM idx_fresh f WHERE d.model_version = %(version)s AND d.ticker = f.ticker "
     "AND d.session_date = f.session_date AND (d.n_posts <> f.n_posts OR abs(d.mean_p_up - f.mean_p_up) > 1e-9 "
@@ -111,7 +126,15 @@ def refresh_daily_index(cur, version: int) -> IndexRefresh:
                     (since,))
         if cur.fetchone()[0]:
             since = None
+    # Temp tables get no statistics and no index on their own: without them each scoped key scans the
+    # whole calendar, and the inflated estimates set off JIT compiles slower than the queries.
+    cur.execute("SET LOCAL jit = off")
+    if since is None:
+        # A rebuild follows the scoring of a whole version: scores just written have no statistics
+        # yet (autovacuum comes later), and the planner's guess turns a 15 s join into minutes.
+        cur.execute("ANALYZE post_scores")
     cur.execute(CALENDAR_SQL)
+    cur.execute("CREATE INDEX ON label_sessions (ticker, trade_date)")
     post_day = post_day_sql("next_open_close", late_openings(cur))
     params = {"version": version, "since": since}
     cur.execute((_SCOPE if since is not None else _EVERYTHING).replace(_POST_DAY, post_day), params)

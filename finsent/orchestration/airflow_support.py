@@ -1,7 +1,7 @@
 """What the DAG files share: assets, default arguments, the training operator and its MLflow link.
 
 Imported at DAG parse time, so it imports only ``airflow.sdk``, the standard library and the light
-spec modules (``finsent.specs``); every task imports the heavy parts of finsent when it runs.
+modules ``finsent.specs`` and ``finsent.config``; every task imports the heavy parts of finsent when it runs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink, Param
 
+from finsent.config import naver_pool_slots
 from finsent.specs import param_schemas
 
 OWNER = "finsent"
@@ -26,6 +27,8 @@ CHAMPION = Asset("finsent://mlflow/finsent-updown/champion", group="finsent")
 SENTIMENT = Asset("finsent://postgres/daily_sentiment", group="finsent")
 
 NAVER_POOL = "naver"  # created by `make up` / airflow-init: caps concurrent requests to Naver
+# its size (FINSENT_NAVER_POOL_SLOTS); the mapped crawl tasks of one run take at most this many at once
+NAVER_POOL_SLOTS = naver_pool_slots()
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,

@@ -211,7 +211,8 @@ class Stack:
                                         "--port", str(MLFLOW_PORT), "--workers", "1"], env)
         if not all(name in running for name in AIRFLOW_PROCESSES[executor]):
             self._command(["airflow", "db", "migrate"], env)
-            self._command(["airflow", "pools", "set", "naver", "2", "Naver politeness: concurrent requests"], env)
+            self._command(["airflow", "pools", "set", "naver", str(self.settings.naver_pool_slots),
+                           "Naver politeness: concurrent requests (FINSENT_NAVER_POOL_SLOTS)"], env)
             self._start_airflow(executor, env)
         else:
             log.info("Airflow (%s executor) already running with these settings: reusing it", executor)

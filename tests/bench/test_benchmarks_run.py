@@ -18,7 +18,7 @@ BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name not 
 
 
 def test_the_benchmarks_are_found():
-    assert {"ingest.py", "labels.py", "train.py", "score.py", "backtest.py"} <= set(BENCHMARKS)
+    assert {"ingest.py", "labels.py", "train.py", "score.py", "backtest.py", "daily.py"} <= set(BENCHMARKS)
 
 
 @pytest.mark.timeout(600)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from finsent.config import naver_pool_slots
 from tests.dags.conftest import ROOT
 
 DAG_IDS = {"finsent_ingest", "finsent_label", "finsent_train", "finsent_score", "finsent_backtest"}
@@ -31,6 +32,9 @@ def test_dag_policy(dagbag, dag_id):
         assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
         assert dag.get_task("crawl_news").pool == "naver"  # news beside the board, one mapped task per ticker
         assert {t.task_id for t in dag.get_task("prices").upstream_list} >= {"crawl", "crawl_news"}
+        # the mapped crawls take at most the pool's configured slots (FINSENT_NAVER_POOL_SLOTS) at once
+        assert dag.get_task("crawl").max_active_tis_per_dagrun == naver_pool_slots()
+        assert dag.get_task("crawl_news").max_active_tis_per_dagrun == naver_pool_slots()
     if dag_id == "finsent_backtest":
         assert dag.get_task("backtest").queue == "gpu" and dag.schedule is None
     if dag_id == "finsent_train":

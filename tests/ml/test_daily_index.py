@@ -120,3 +120,27 @@ def test_a_history_rewrite_of_one_ticker_rewrites_only_its_rows(engine, scored, 
 def test_a_quality_recheck_rebuilds_and_agrees(engine, scored):
     check_quality(engine, recheck=True)  # truncates the flags: everything is recomputed, nothing differs
     assert score(engine, scored).index_rewritten == 0
+
+
+SCORE_IDENTITY = "SELECT ticker, post_id, ctid::text, xmin::text FROM post_scores WHERE model_version = :v"
+
+
+def test_scores_are_written_once_per_post(engine, scored, tmp_path: Path):
+    """New posts get a score each; no other score row is rewritten, and prices never touch scores."""
+    def score_identities():
+        return {(t, p): (ctid, xmin) for t, p, ctid, xmin in query(engine, SCORE_IDENTITY, v=scored)}
+
+    before = score_identities()
+    when = datetime(2030, 1, 2, 20, tzinfo=KST)
+    add_posts(engine, [post("005930", when, "새글 가즈아"), post("000660", when, "새글 손절")])
+    assert score(engine, scored).scored == 2
+    after = score_identities()
+    assert rewritten(before, after) == set(after) - set(before) and len(after) - len(before) == 2
+    ((day, o, h, low, c, v),) = query(engine, "SELECT trade_date, open, high, low, close, volume FROM prices "
+                                              "WHERE ticker = '000660' ORDER BY trade_date LIMIT 1 OFFSET 20")
+    path = tmp_path / "rewrite.csv"
+    path.write_text(f"ticker,date,open,high,low,close,volume\n000660,{day},{o},{h + 5},{low},{c + 5},{v}\n",
+                    encoding="utf-8")
+    import_prices(engine, path)
+    assert score(engine, scored).scored == 0
+    assert score_identities() == after

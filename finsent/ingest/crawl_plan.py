@@ -1,0 +1,121 @@
+"""``finsent crawl --plan``: how long the day's crawl takes for the configured universe, against its window.
+
+Requests to one host wait for that host's clock (``FINSENT_CRAWL_DELAY_S`` apart, across every worker:
+:mod:`finsent.ingest.host_clock`), so a host's share of the day is its requests times the delay,
+whatever the pool size: more ``naver`` pool slots hide latency and task start-up, they never add
+throughput. Requests per ticker come from the last week's runs in ``crawl_runs`` (pages per
+ticker run, a ticker's first run left out: that one is its backfill); without any, a board costs one
+page (a daily crawl stops at its watermark, on the first page on a quiet day) and prices one request.
+robots.txt: one request per host and hour (a copy shared on the data folder by every task).
+News has not run here yet: one request per ticker is an estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from finsent.config import Settings
+
+WINDOW_S = 2 * 3600  # the day's crawl must be done two hours after it starts (16:30 KST: by 18:30)
+MEASURED_DAYS = 7
+
+# Pages per ticker run of one command over the last days, a ticker's first run (its backfill) left out.
+_MEASURED = """
+SELECT avg(r.pages)::float8, percentile_cont(0.9) WITHIN GROUP (ORDER BY r.pages), count(*)
+FROM crawl_runs r
+WHERE r.command = %(command)s AND r.status IN ('ok', 'rewritten') AND r.ticker IS NOT NULL
+  AND r.started_at > now() - make_interval(days => %(days)s)
+  AND EXISTS (SELECT 1 FROM crawl_runs e WHERE e.command = r.command AND e.ticker = r.ticker
+              AND e.status IN ('ok', 'rewritten') AND e.started_at < r.started_at)
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    mean_pages: float
+    p90_pages: float
+    runs: int
+
+
+def measured_pages(cursor, command: str, days: int = MEASURED_DAYS) -> Measured | None:
+    """Pages per ticker run of ``command`` ('crawl' or 'prices') in the last ``days``; None without runs."""
+    cursor.execute(_MEASURED, {"command": command, "days": days})
+    mean, p90, runs = cursor.fetchone()
+    return Measured(mean, p90, runs) if runs else None
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    step: str
+    host: str
+    per_ticker: float  # requests per ticker
+    fixed: int  # requests once per run (robots.txt)
+    basis: str
+
+
+@dataclass(frozen=True)
+class CrawlPlan:
+    tickers: int
+    delay_s: float
+    slots: int
+    steps: list[PlanStep]
+    window_s: float = WINDOW_S
+
+    def requests(self, step: PlanStep) -> float:
+        return step.per_ticker * self.tickers + step.fixed
+
+    def seconds(self, step: PlanStep) -> float:
+        return self.requests(step) * self.delay_s
+
+    @property
+    def total_s(self) -> float:
+        """The steps one after another (boards, then prices in the DAG; news counted in series too)."""
+        return sum(self.seconds(step) for step in self.steps)
+
+    @property
+    def fits(self) -> bool:
+        return self.total_s <= self.window_s
+
+
+def _basis(measured: Measured | None, unit: str, assumed: str) -> tuple[float, str]:
+    if measured is None:
+        return 1.0, f"assumed: {assumed} (no runs in {MEASURED_DAYS} days)"
+    return measured.mean_pages, (f"measured: {measured.mean_pages:.2f} {unit} on average, p90 "
+                                 f"{measured.p90_pages:.0f}, over {measured.runs} runs in {MEASURED_DAYS} days")
+
+
+def build_plan(settings: Settings, cursor, tickers: int) -> CrawlPlan:
+    robots = 0 if settings.ignore_robots else 1
+    board_pages, board_basis = _basis(measured_pages(cursor, "crawl"), "page(s)/board", "1 page/board (a quiet day)")
+    price_pages, price_basis = _basis(measured_pages(cursor, "prices"), "request(s)/ticker", "1 request/ticker")
+    robots_note = " + robots.txt once" if robots else ""
+    steps = [
+        PlanStep("boards", urlsplit(settings.naver_board_url).netloc, board_pages, robots, board_basis + robots_note),
+        PlanStep("prices", urlsplit(settings.naver_price_url).netloc, price_pages, robots, price_basis + robots_note),
+        PlanStep("news", "FINSENT_NAVER_NEWS_URL", 1.0, robots,
+                 "estimate: 1 request/ticker" + robots_note + " (not measured yet)"),
+    ]
+    return CrawlPlan(tickers, settings.crawl_delay_s, settings.naver_pool_slots, steps)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def format_plan(plan: CrawlPlan) -> str:
+    lines = [f"daily crawl plan: {plan.tickers} tickers, FINSENT_CRAWL_DELAY_S={plan.delay_s:g} s between two "
+             f"requests to one host, FINSENT_NAVER_POOL_SLOTS={plan.slots}",
+             f"{'step':7s} {'host':28s} {'req/ticker':>10s} {'requests':>9s} {'time':>10s}  basis"]
+    for step in plan.steps:
+        lines.append(f"{step.step:7s} {step.host[:28]:28s} {step.per_ticker:10.2f} {plan.requests(step):9.0f} "
+                     f"{_duration(plan.seconds(step)):>10s}  {step.basis}")
+    share = plan.total_s / plan.window_s
+    verdict = "fits" if plan.fits else "DOES NOT FIT: crawl fewer tickers or start earlier"
+    lines.append(f"{'total, one step after another':57s} {_duration(plan.total_s):>10s}  "
+                 f"{share:.0%} of a {_duration(plan.window_s)} window: {verdict}")
+    lines.append(f"hosts keep separate clocks; the {plan.slots} pool slot(s) overlap latency and task start-up "
+                 "(a few seconds per Airflow task), not requests to one host")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""The daily crawl's budget, measured on a 200-board loopback Naver: a quiet day costs one board page
+per ticker (robots.txt is read once, not once per task), a busy board only the pages its new posts fill, and
+``finsent crawl --plan`` prints the day from those runs."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from finsent.cli import main
+from finsent.config import load_settings
+from finsent.db import raw_connection
+from finsent.ingest.crawl import crawl_boards
+from finsent.ingest.crawl_plan import build_plan, format_plan
+from finsent.ingest.loopback import FakeNaver
+from finsent.ingest.sources.board_json import DEFAULT_PAGE_SIZE
+from finsent.orchestration.tasks import crawl_ticker
+
+log = logging.getLogger(__name__)
+
+BOARDS = {f"{900000 + i:06d}": f"종목{i}" for i in range(200)}
+LIST, ROBOTS = "/front-api/discussion/list", "/robots.txt"
+
+
+@pytest.fixture
+def boards(engine, monkeypatch):
+    """200 boards of 60 posts over 20 days, registered and backfilled."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO tickers (code, name) SELECT * FROM unnest(%s::text[], %s::text[])",
+                             (list(BOARDS), list(BOARDS.values())))
+    now = datetime.now().replace(microsecond=0)
+    with FakeNaver(tickers=BOARDS, posts_per_ticker=60, first_post_at=now - timedelta(days=20),
+                   post_spacing=timedelta(hours=8)) as fake:
+        for key in ("BOARD", "PRICE", "LEGACY", "API"):
+            monkeypatch.setenv(f"FINSENT_NAVER_{key}_URL", fake.base_url)
+        reports = crawl_boards(load_settings(), engine, list(BOARDS), since=date(2000, 1, 1), workers=4)
+        assert all(r.ok for r in reports)
+        yield fake
+
+
+def requests_by_path(fake: FakeNaver, since: int) -> Counter:
+    return Counter(path for path, _ in fake.requests_log[since:])
+
+
+def daily_run(fake: FakeNaver) -> Counter:
+    """The DAG's day: one crawl task (its own client, as its own process would have) per ticker."""
+    start = len(fake.requests_log)
+    for ticker in BOARDS:
+        crawl_ticker(ticker)
+    return requests_by_path(fake, start)
+
+
+def test_a_quiet_day_costs_one_page_per_board_and_the_plan_says_so(engine, boards, capsys):
+    for ticker in BOARDS:
+        boards.add_posts(ticker, 3)
+    day = daily_run(boards)
+    assert day[LIST] == len(BOARDS)  # stopped at what it had: one page per board
+    assert day[ROBOTS] == 0  # the backfill's copy serves every task of the day (one process each in Airflow)
+    (stored,), = engine.connect().exec_driver_sql("SELECT count(*) FROM posts").fetchall()
+    assert stored == len(BOARDS) * 63
+
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        plan = build_plan(load_settings(), cur, len(BOARDS))
+    boards_step = plan.steps[0]
+    assert boards_step.step == "boards" and boards_step.per_ticker == pytest.approx(1.0)
+    assert "measured" in boards_step.basis and "over 200 runs" in boards_step.basis
+    assert plan.requests(boards_step) == 201  # a page a board and robots.txt
+    log.info("200-board loopback, a quiet day:\n%s", format_plan(plan))
+
+    assert main(["crawl", "--plan", "--tickers", ",".join(BOARDS)]) == 0
+    printed = capsys.readouterr().out
+    assert "200 tickers" in printed and "boards" in printed and "fits" in printed
+
+
+def test_a_busy_board_costs_only_the_pages_its_new_posts_fill(engine, boards):
+    busy, quiet = list(BOARDS)[:2]
+    boards.add_posts(busy, 2 * DEFAULT_PAGE_SIZE + 20)
+    start = len(boards.requests_log)
+    crawl_ticker(busy)
+    crawl_ticker(quiet)
+    pages = Counter(query["itemCode"] for path, query in boards.requests_log[start:] if path == LIST)
+    assert pages == {busy: 3, quiet: 1}
+
+
+def test_the_plan_without_runs_assumes_a_page_a_board_and_scales_with_the_delay(engine, monkeypatch):
+    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "1")
+    monkeypatch.setenv("FINSENT_NAVER_POOL_SLOTS", "4")
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        plan = build_plan(load_settings(), cur, 200)
+    assert plan.slots == 4 and [s.step for s in plan.steps] == ["boards", "prices", "news"]
+    # each step: 200 x one request (a page, a price fetch, the news estimate) and its host's robots.txt
+    assert plan.total_s == pytest.approx(3 * 201)
+    assert plan.fits and "assumed" in plan.steps[0].basis and "estimate" in plan.steps[2].basis
+    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "15")  # 603 requests: 2.5 hours
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        assert not build_plan(load_settings(), cur, 200).fits
