@@ -305,6 +305,18 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
         results = list(pool.map(label_group, groups))
     stale, labelled, news_stale, news_labelled = (sum(r[i] for r in results) for i in range(4))
+    counts, unlabelled, news_unlabelled = _close_run(engine, definition, tickers, params, started_at)
+    relabelled = min(stale, labelled)
+    log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one; "
+             "news: %d new labels (%d relabelled), %d articles without one", definition.name, labelled, relabelled,
+             unlabelled, news_labelled, min(news_stale, news_labelled), news_unlabelled)
+    return LabelReport(definition.name, labelled, relabelled, unlabelled, counts, news_labelled,
+                       min(news_stale, news_labelled), news_unlabelled)
+
+
+def _close_run(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, params: dict,
+               started_at) -> tuple[dict, int, int]:
+    """Move the run's stamp; count labels per class and what is still unlabelled (posts, news)."""
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # Prices fetched after this run began relabel what they touch next time. A run over some
         # tickers only did not look at the others' stale labels: it leaves the stamp where it was.
@@ -328,9 +340,4 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
         if cur.fetchone()[0]:
             log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
                         "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
-    relabelled = min(stale, labelled)
-    log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one; "
-             "news: %d new labels (%d relabelled), %d articles without one", definition.name, labelled, relabelled,
-             unlabelled, news_labelled, min(news_stale, news_labelled), news_unlabelled)
-    return LabelReport(definition.name, labelled, relabelled, unlabelled, counts, news_labelled,
-                       min(news_stale, news_labelled), news_unlabelled)
+    return counts, unlabelled, news_unlabelled
