@@ -37,7 +37,7 @@ from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.ml.promotion import ChampionDecision, TrainingRecord, decide, in_sample_sessions, record_from_rows
 from finsent.ml.registry import MODEL_NAME, champion_inputs, configure, log_pyfunc, private_run, register_version
-from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, Clusters, paired_test
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,30 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
                                       _baselines(train, test, tags.get("model")), Path(scratch) / "plots")
         report.in_sample = in_sample
         _log_report(report, "in_sample_test_" if in_sample else "test_")
+        if not in_sample:  # the models page puts it beside the champion
+            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test))
     return report
+
+
+def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_test: np.ndarray) -> dict[str, float]:
+    """Accuracy against the champion on the test sessions neither saw: the paired test clustered by
+    session (``test_vs_champion_*``); only the session count below the minimum for a verdict."""
+    champion = _champion(engine, client, test["title"].tolist())
+    if champion is None or champion[0] == version:
+        return {}
+    _, record, p_old = champion
+    seen = in_sample_sessions(record, test["session_date"])
+    if seen is None:
+        return {}
+    keep = ~test["session_date"].isin(seen).to_numpy()
+    part = test[keep]
+    clusters = Clusters.of(part["ticker"], part["session_date"])
+    if clusters.n_sessions < MIN_SESSIONS_FOR_VERDICT:
+        return {"test_vs_champion_n_sessions": float(clusters.n_sessions)}
+    y = (part["label"].to_numpy() == "up").astype(np.int64)
+    gain, p_value = paired_test((p_test[keep] > 0.5) == y, (p_old[keep] > 0.5) == y, clusters)
+    return {"test_vs_champion_accuracy_gain": gain, "test_vs_champion_p_value": p_value,
+            "test_vs_champion_n_sessions": float(clusters.n_sessions)}
 
 
 def _check_out_of_sample(version: int, record: TrainingRecord | None, test: pd.DataFrame, dataset: str,
