@@ -72,7 +72,7 @@ def test_stock_skills_say_too_few_sessions_below_the_minimum():
 
 def test_zscore_change_and_forecast():
     rng = np.random.default_rng(1)
-    values = list(0.5 + rng.normal(0, 0.02, 80)) + [0.6]
+    values = [*(0.5 + rng.normal(0, 0.02, 80)), 0.6]
     history = _history(values)
     before = np.array(values[-61:-1])
     assert zscore(history) == pytest.approx((0.6 - before.mean()) / before.std(ddof=1))

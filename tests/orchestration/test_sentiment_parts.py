@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from finsent.ingest.records import KST
+from finsent.orchestration.sentiment_overview import stock_row
 from finsent.orchestration.sentiment_page import (
     backtest_metrics_html,
     champion_metrics_html,
@@ -19,7 +20,6 @@ from finsent.orchestration.sentiment_page import (
     stock_section,
     verdict_html,
 )
-from finsent.orchestration.sentiment_overview import stock_row
 from finsent.orchestration.sentiment_queries import (
     FinishedBacktest,
     IndexPoint,
