@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+import numpy as np
+
 EMA_SPAN = 10  # sessions: about two weeks of trading
 ROLLING_SESSIONS = 20  # the window of rolling correlations: about a month of trading
 _LEFT, _RIGHT, _TOP, _BOTTOM = 58, 74, 26, 28
@@ -66,14 +68,18 @@ def date_positions(n: int, count: int = 6) -> list[int]:
 
 def _points(xs: Sequence[float], values: Sequence[float | None], y) -> list[str]:
     """Polylines of the values, broken where one is missing."""
-    segments, current = [], []
+    segments: list[list[tuple[float, float]]] = [[]]
     for x, value in zip(xs, values):
         if value is None or not math.isfinite(value):
-            segments.append(current)
-            current = []
+            segments.append([])
         else:
-            current.append(f"{x:.1f},{y(value):.1f}")
-    return [" ".join(s) for s in [*segments, current] if len(s) >= 2]
+            segments[-1].append((x, value))
+    out = []
+    for segment in segments:
+        if len(segment) >= 2:
+            x_part, v_part = zip(*segment)
+            out.append(" ".join(map("{:.1f},{:.1f}".format, x_part, y(np.array(v_part)))))
+    return out
 
 
 def _y_axis(ticks: list[float], y, x: float, colour: str, anchor: str, grid_to: float | None) -> list[str]:

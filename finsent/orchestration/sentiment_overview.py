@@ -71,7 +71,8 @@ def zscore(history: Sequence[IndexPoint], sessions: int = Z_SESSIONS) -> float |
 
 def stock_skills(counts: Sequence[SessionCounts]) -> dict[str, Skill]:
     """Per stock: balanced accuracy of its out-of-sample scored posts, clustered by session."""
-    frame = pd.DataFrame(counts, columns=["ticker", "session_date", "ups", "downs", "hits", "false_alarms"])
+    frame = pd.DataFrame([(c.ticker, c.session_date, c.ups, c.downs, c.hits, c.false_alarms) for c in counts],
+                         columns=["ticker", "session_date", "ups", "downs", "hits", "false_alarms"])
     skills = {}
     for ticker, part in frame.groupby("ticker"):
         value, low, high = balanced_accuracy_from_counts(part["hits"].to_numpy(), part["ups"].to_numpy(),
@@ -165,7 +166,8 @@ def backtest_charts_html(days: Sequence[BookDay], cost_bps: float, sell_tax_bps:
     from finsent.ml.backtest.report import long_short
     from finsent.ml.stats import per_date_ic
 
-    frame = pd.DataFrame(days, columns=["ticker", "session_date", "mean_p_up", "ret", "ret_open_close"])
+    frame = pd.DataFrame([(d.ticker, d.session_date, d.mean_p_up, d.ret, d.ret_open_close) for d in days],
+                         columns=["ticker", "session_date", "mean_p_up", "ret", "ret_open_close"])
     if frame.empty:
         return ""
     ic = per_date_ic(frame)

@@ -40,7 +40,7 @@ from finsent.orchestration.sentiment_queries import (
     Stock,
     backtest_days,
     index_built_at,
-    index_history,
+    index_histories,
     indexed_stocks,
     latest_backtest,
     latest_day_posts,
@@ -79,8 +79,8 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         stocks, priced = indexed_stocks(conn), priced_through(conn)
         skills = stock_skills(skill_counts(conn, backtest=walk, champion=version, seen_through=seen,
                                            definition=definition))
-        histories = {s.code: index_history(conn, s.code, backtest=walk, champion=version, seen_through=seen)
-                     for s in stocks}
+        histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
+                                    seen_through=seen)
         rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code)) for s in stocks]
         shown = [s for s in stocks if view.ticker in (None, s.code)]
         sections = [stock_section(row, histories[row.stock.code], latest_day_posts(conn, row.stock.code, version))

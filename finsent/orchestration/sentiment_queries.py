@@ -89,29 +89,42 @@ def indexed_stocks(conn: Connection) -> list[Stock]:
 
 _HISTORY = """
 WITH walk AS (
-    SELECT session_date, mean_p_up, 'backtest' AS source, ret FROM backtest_daily WHERE backtest = :b AND ticker = :t),
+    SELECT ticker, session_date, mean_p_up, 'backtest' AS source, ret FROM backtest_daily
+    WHERE backtest = :b AND ticker = ANY(:t)),
+walk_end AS (SELECT ticker, max(session_date) AS last FROM walk GROUP BY ticker),
 live AS (
-    SELECT session_date, mean_p_up, 'champion' AS source, NULL::float8 AS ret FROM daily_sentiment
-    WHERE model_version = :v AND ticker = :t AND session_date > :seen
-      AND session_date > COALESCE((SELECT max(session_date) FROM walk), DATE '1900-01-01'))
-SELECT h.session_date, h.mean_p_up, p.close::float8 AS close, h.source, h.ret
+    SELECT d.ticker, d.session_date, d.mean_p_up, 'champion' AS source, NULL::float8 AS ret FROM daily_sentiment d
+    LEFT JOIN walk_end w ON w.ticker = d.ticker
+    WHERE d.model_version = :v AND d.ticker = ANY(:t) AND d.session_date > :seen
+      AND d.session_date > COALESCE(w.last, DATE '1900-01-01'))
+SELECT h.ticker, h.session_date, h.mean_p_up, p.close::float8 AS close, h.source, h.ret
 FROM (SELECT * FROM walk UNION ALL SELECT * FROM live) h
-LEFT JOIN prices p ON p.ticker = :t AND p.trade_date = h.session_date
-ORDER BY h.session_date
+LEFT JOIN prices p ON p.ticker = h.ticker AND p.trade_date = h.session_date
+ORDER BY h.ticker, h.session_date
 """
+
+
+def index_histories(conn: Connection, tickers: list[str], *, backtest: str | None, champion: int | None,
+                    seen_through: date | None, days: int = HISTORY_DAYS) -> dict[str, list[IndexPoint]]:
+    """The out-of-sample index of each of ``tickers`` over the last ``days`` before its newest
+    session, with the close (one query). A champion that does not say what it trained on
+    (``seen_through`` None) adds no sessions: none of its scores is known to be out of sample."""
+    rows = conn.execute(text(_HISTORY), {
+        "t": list(tickers), "b": backtest or "", "v": champion if champion is not None else -1,
+        "seen": seen_through or _NEVER}).all()
+    histories: dict[str, list[IndexPoint]] = {t: [] for t in tickers}
+    for r in rows:
+        histories[r.ticker].append(IndexPoint(r.session_date, float(r.mean_p_up), r.close, r.source,
+                                              float(r.ret) if r.ret is not None else None))
+    return {t: [p for p in points if (points[-1].session_date - p.session_date).days <= days]
+            for t, points in histories.items()}
 
 
 def index_history(conn: Connection, ticker: str, *, backtest: str | None, champion: int | None,
                   seen_through: date | None, days: int = HISTORY_DAYS) -> list[IndexPoint]:
-    """The out-of-sample index of ``ticker`` over the last ``days`` before its newest session, with
-    the close. A champion that does not say what it trained on (``seen_through`` None) adds no
-    sessions: none of its scores is known to be out of sample."""
-    history = conn.execute(text(_HISTORY), {
-        "t": ticker, "b": backtest or "", "v": champion if champion is not None else -1,
-        "seen": seen_through or _NEVER}).all()
-    points = [IndexPoint(r.session_date, float(r.mean_p_up), r.close, r.source,
-                         float(r.ret) if r.ret is not None else None) for r in history]
-    return [p for p in points if (points[-1].session_date - p.session_date).days <= days]
+    """``index_histories`` of one stock."""
+    return index_histories(conn, [ticker], backtest=backtest, champion=champion, seen_through=seen_through,
+                           days=days)[ticker]
 
 
 def priced_through(conn: Connection) -> dict[str, date]:
@@ -138,21 +151,20 @@ def latest_day_posts(conn: Connection, ticker: str, champion: int | None) -> lis
 
 
 _SKILL = f"""
-WITH walk AS (SELECT ticker, post_id, p_up FROM backtest_scores WHERE backtest = :b),
-walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily WHERE backtest = :b GROUP BY ticker),
-live AS (
-    SELECT s.ticker, s.post_id, s.p_up FROM post_scores s
-    JOIN labels l ON l.definition = :d AND l.ticker = s.ticker AND l.post_id = s.post_id
-    LEFT JOIN walk_end w ON w.ticker = s.ticker
-    WHERE s.model_version = :v AND l.session_date > :seen
-      AND l.session_date > COALESCE(w.last, DATE '1900-01-01'))
+WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily WHERE backtest = :b GROUP BY ticker),
+scored AS (
+    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b
+    UNION ALL
+    SELECT ticker, post_id, p_up, false FROM post_scores WHERE model_version = :v)
 SELECT c.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
        count(*) FILTER (WHERE l.label = 'down') AS downs,
        count(*) FILTER (WHERE l.label = 'up' AND c.p_up > 0.5) AS hits,
        count(*) FILTER (WHERE l.label = 'down' AND c.p_up > 0.5) AS false_alarms
-FROM (SELECT * FROM walk UNION ALL SELECT * FROM live) c
+FROM scored c
 JOIN labels l ON l.definition = :d AND l.ticker = c.ticker AND l.post_id = c.post_id
+LEFT JOIN walk_end w ON w.ticker = c.ticker
 WHERE l.label IN ('up', 'down') AND {_UNFLAGGED.format(t="c.ticker", p="c.post_id")}
+  AND (c.walked OR (l.session_date > :seen AND l.session_date > COALESCE(w.last, DATE '1900-01-01')))
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
