@@ -89,7 +89,8 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         charts = (backtest_charts_html(backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
                                        float(finished.spec.get("sell_tax_bps", 0.0)))
                   if finished and view.ticker is None else "")
-    top = overview_html(rows, view.sort, view.descending, built) if rows else ""
+    listed = [r for r in rows if r.stock in shown]  # one stock's page: its row only
+    top = overview_html(listed, view.sort, view.descending, built) if listed else ""
     return page_html(top + head_html(summaries) + charts, stocks, sections)
 
 
@@ -139,6 +140,9 @@ def _ic_text(m: dict[str, float]) -> str:
 
 def backtest_metrics_html(backtest: Backtest) -> str:
     m, nan = backtest.metrics, float("nan")
+    if not m:
+        return (f"backtest <b>{escape(backtest.name)}</b>: its report is not in MLflow (rerun "
+                f"<code>finsent backtest --name {escape(backtest.name)}</code> with the same options to log it)")
     low, high = m.get("oos_balanced_accuracy_ci_low", nan), m.get("oos_balanced_accuracy_ci_high", nan)
     n = m.get("n_sessions", 0)
     signal = (f"IC {m.get('ic_mean', nan):.3f} (t {m.get('ic_t', nan):.2f}" if m.get("ic_per_date") else
@@ -271,9 +275,10 @@ nav a{{margin-right:.5rem}}"""
 
 
 def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title: str = "Sentiment") -> str:
-    nav = " ".join(f'<a href="sentiment?ticker={escape(s.code)}">{escape(s.code)}</a>' for s in stocks)
+    nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}">{escape(s.code)}</a>'
+                                   for s in stocks) if stocks else ""
     body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · {escape(title)}</title>
 <style>{STYLE}</style></head><body>
-<h1>{escape(title)}</h1><nav><a href="sentiment">overview</a> <a href="models">models</a> · stocks: {nav}</nav>
+<h1>{escape(title)}</h1><nav><a href="sentiment">overview</a> <a href="models">models</a>{nav}</nav>
 {head}{body}</body></html>"""

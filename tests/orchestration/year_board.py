@@ -109,3 +109,18 @@ def register_champion(settings, seen_through: date) -> None:
             "champion_decision": "first champion: evidence of skill"}
     version = client.create_model_version(MODEL_NAME, f"{run.info.artifact_uri}/model", run.info.run_id, tags=tags)
     client.set_registered_model_alias(MODEL_NAME, "champion", version.version)
+    # v2, a LoRA challenger trained on an older snapshot, evaluated on the champion's (`finsent evaluate`)
+    evaluated = client.create_run(experiment, tags={"finsent.step": "evaluate", "dataset": "year",
+                                                    "model_version": "2", "in_sample": "false"})
+    for key, value in {"test_balanced_accuracy": 0.55, "test_balanced_accuracy_ci_low": 0.51,
+                       "test_balanced_accuracy_ci_high": 0.59, "test_accuracy": 0.54, "test_accuracy_ci_low": 0.5,
+                       "test_accuracy_ci_high": 0.58, "test_n_sessions": 40, "test_n_clusters": 800,
+                       "test_n_posts": 4800, "test_vs_champion_accuracy_gain": -0.02, "test_vs_champion_p_value": 0.81,
+                       "test_vs_champion_n_sessions": 40}.items():
+        client.log_metric(evaluated.info.run_id, key, value)
+    client.set_terminated(evaluated.info.run_id)
+    older = {**tags, "dataset": "year-early", "model": "lora", "seen_through": "2026-05-29",
+             "finsent.verdict": "not promoted",
+             "champion_decision": "test part starts 2026-06-08, not after 2026-08-21"}
+    challenger = client.create_model_version(MODEL_NAME, f"{run.info.artifact_uri}/model2", None, tags=older)
+    client.set_registered_model_alias(MODEL_NAME, "challenger", challenger.version)
