@@ -117,7 +117,8 @@ def line_chart(dates: Sequence[date], lines: Sequence[Line], *, title: str,
         ry = y(reference[0])
         parts.append(f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{ry:.1f}" y2="{ry:.1f}" stroke="#555" '
                      'stroke-dasharray="5 3"/>'
-                     f'<text x="{_LEFT + plot_w + 4}" y="{ry + 4:.1f}" fill="#555">{escape(reference[1])}</text>')
+                     f'<text x="{_LEFT + plot_w - 4}" y="{ry - 4:.1f}" text-anchor="end" fill="#555" '
+                     f'paint-order="stroke" stroke="#fff" stroke-width="3">{escape(reference[1])}</text>')
     if right is not None:
         parts += _right_axis(xs, right, plot_h, _LEFT + plot_w)
     for line in lines:

@@ -168,8 +168,9 @@ def head_html(summaries: Summaries) -> str:
         head = ("<p>no champion yet: " + (f"{escape(reason)}" if reason else "run the <code>finsent_train</code> DAG")
                 + ". A first champion must show skill: balanced accuracy above 0.5, clustered by session.</p>")
     if backtest:
-        head += (f"<p>{backtest_metrics_html(backtest)} — "
-                 f'<a href="{escape(backtest.link)}" target="_blank" rel="noopener">report in MLflow</a></p>')
+        link = (f' — <a href="{escape(backtest.link)}" target="_blank" rel="noopener">report in MLflow</a>'
+                if backtest.link else "")
+        head += f"<p>{backtest_metrics_html(backtest)}{link}</p>"
     return head
 
 
