@@ -9,6 +9,7 @@ import itertools
 import json
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ class Chromium:
                 break
             time.sleep(0.1)
         port, path = active.read_text().splitlines()[:2]
-        self.socket = connect(f"ws://127.0.0.1:{port}{path}", max_size=2**27, open_timeout=30)
+        self.exits = ExitStack()
+        self.socket = self.exits.enter_context(connect(f"ws://127.0.0.1:{port}{path}", max_size=2**27,
+                                                       open_timeout=30))
         self.ids = itertools.count(1)
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
@@ -89,7 +92,7 @@ class Chromium:
 
     def close(self) -> None:
         try:
-            self.socket.close()
+            self.exits.close()
         finally:
             self.process.terminate()
             self.process.wait(timeout=30)
