@@ -1,7 +1,8 @@
 """The finsent Airflow plugin: the "Sentiment" page and the MLflow link on training tasks.
 
-The page is a small FastAPI app mounted at /finsent in the Airflow API server, shown inside the
-Airflow UI as an external view (Browse → Sentiment). All logic lives in ``finsent.orchestration.sentiment_page``.
+The pages are a small FastAPI app mounted at /finsent in the Airflow API server (/finsent/sentiment,
+/finsent/models), shown inside the Airflow UI as external views (Browse → Sentiment, Browse → Models).
+All logic lives in ``finsent.orchestration.sentiment_page`` and ``sentiment_models``.
 
 Airflow mounts a plugin's FastAPI app as it is and authenticates none of its routes, so this app
 declares Airflow's own auth-manager dependencies on every route (app-level ``dependencies``): the
@@ -53,28 +54,49 @@ def _engine_for(database_url: str):
     return engine_for_url(database_url)
 
 
-def _page(ticker: str | None) -> str:
+def _page(ticker: str | None, sort: str, order: str) -> str:
     """The page, read with the settings as they are now (blocking: runs in the threadpool)."""
     from finsent.config import load_settings
     from finsent.db import database_url
-    from finsent.orchestration.sentiment_page import render_sentiment_page
+    from finsent.orchestration.sentiment_page import View, render_sentiment_page
 
     settings = load_settings()
-    return render_sentiment_page(_engine_for(database_url(settings)), settings, ticker)
+    return render_sentiment_page(_engine_for(database_url(settings)), settings,
+                                 view=View(ticker, sort, order == "desc"))
+
+
+def _models_page() -> str:
+    from finsent.config import load_settings
+    from finsent.orchestration.sentiment_models import render_models_page
+
+    return render_models_page(load_settings())
+
+
+def _html(page: str) -> HTMLResponse:
+    from finsent.orchestration.sentiment_page import CSP
+
+    return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "private, no-store"})
 
 
 @app.get("/sentiment", response_class=HTMLResponse)
-async def sentiment(ticker: str | None = Query(default=None, max_length=6)) -> HTMLResponse:
-    from finsent.orchestration.sentiment_page import CSP
+async def sentiment(ticker: str | None = Query(default=None, max_length=6),
+                    sort: str = Query(default="code", pattern="^(code|index|change|z|skill|sessions)$"),
+                    order: str = Query(default="asc", pattern="^(asc|desc)$")) -> HTMLResponse:
+    return _html(await run_in_threadpool(_page, ticker, sort, order))
 
-    page = await run_in_threadpool(_page, ticker)
-    return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                                       "Cache-Control": "private, no-store"})
+
+@app.get("/models", response_class=HTMLResponse)
+async def models() -> HTMLResponse:
+    """Every registered version side by side (``finsent.orchestration.sentiment_models``)."""
+    return _html(await run_in_threadpool(_models_page))
 
 
 class FinsentPlugin(AirflowPlugin):
     name = "finsent"
     fastapi_apps = [{"app": app, "url_prefix": "/finsent", "name": "finsent"}]
     external_views = [{"name": "Sentiment", "href": "finsent/sentiment", "url_route": "sentiment",
+                       "destination": "nav", "category": "browse"},
+                      {"name": "Models", "href": "finsent/models", "url_route": "models",
                        "destination": "nav", "category": "browse"}]
     operator_extra_links = [MlflowRunLink()]

@@ -43,9 +43,17 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
 from finsent.errors import ConfigError, FinsentError, NotRegisteredError
-from finsent.ml.lineage import TrainingRecord, in_sample_sessions
+from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics
-from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, private_run, version_of
+from finsent.ml.registry import (
+    MODEL_NAME,
+    champion_inputs,
+    configure,
+    load_pyfunc,
+    predict,
+    private_run,
+    version_of,
+)
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     Clusters,
@@ -296,7 +304,40 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
                                       compared_baselines(train, test, tags.get("model")), Path(scratch) / "plots")
         report.in_sample = in_sample
         log_report(report, "in_sample_test_" if in_sample else "test_")
+        if not in_sample:  # the models page puts it beside the champion
+            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test))
     return report
+
+
+def champion_with_record(engine: Engine, client, titles: list[str], registered: str = MODEL_NAME):
+    """The champion's version, what it learnt from and its P(up) on ``titles`` (None: no champion).
+    What it learnt from is read from ``dataset_rows`` while its snapshot is unchanged, else its tags."""
+    champion = champion_inputs(client, titles, registered)
+    if champion is None or champion[1] is None:
+        return champion
+    version, tagged, p_old = champion
+    return version, record_from_rows(engine, tagged.dataset, tagged.dataset_hash) or tagged, p_old
+
+
+def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_test: np.ndarray) -> dict[str, float]:
+    """Accuracy against the champion on the test sessions neither saw: the paired test clustered by
+    session (``test_vs_champion_*``); only the session count below the minimum for a verdict."""
+    champion = champion_with_record(engine, client, test["title"].tolist())
+    if champion is None or champion[0] == version:
+        return {}
+    _, record, p_old = champion
+    seen = in_sample_sessions(record, test["session_date"])
+    if seen is None:
+        return {}
+    keep = ~test["session_date"].isin(seen).to_numpy()
+    part = test[keep]
+    clusters = Clusters.of(part["ticker"], part["session_date"])
+    if clusters.n_sessions < MIN_SESSIONS_FOR_VERDICT:
+        return {"test_vs_champion_n_sessions": float(clusters.n_sessions)}
+    y = (part["label"].to_numpy() == "up").astype(np.int64)
+    gain, p_value = paired_test((p_test[keep] > 0.5) == y, (p_old[keep] > 0.5) == y, clusters)
+    return {"test_vs_champion_accuracy_gain": gain, "test_vs_champion_p_value": p_value,
+            "test_vs_champion_n_sessions": float(clusters.n_sessions)}
 
 
 def _check_out_of_sample(version: int, record: TrainingRecord | None, test: pd.DataFrame, dataset: str,

@@ -226,11 +226,23 @@ def sentiment_index(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_date_ic(index: pd.DataFrame) -> pd.DataFrame:
-    """The Spearman IC across stocks on each date that has at least three of them (and some spread)."""
-    rows = [(day, float(stats.spearmanr(part["mean_p_up"], part["ret"]).statistic))
-            for day, part in index.groupby("session_date")
-            if len(part) >= MIN_STOCKS_PER_DATE and part["mean_p_up"].nunique() > 1 and part["ret"].nunique() > 1]
-    return pd.DataFrame(rows, columns=["session_date", "ic"])
+    """The Spearman IC across stocks on each date that has at least three of them (and some spread):
+    the Pearson correlation of the ranks within each date (ties averaged, as ``scipy.stats.spearmanr``),
+    for all dates at once."""
+    frame = index[["session_date", "mean_p_up", "ret"]]
+    by_date = frame.groupby("session_date")
+    keep = ((by_date["mean_p_up"].transform("size") >= MIN_STOCKS_PER_DATE)
+            & (by_date["mean_p_up"].transform("nunique") > 1) & (by_date["ret"].transform("nunique") > 1))
+    frame = frame[keep]
+    dates = frame["session_date"]
+    centred = []
+    for column in ("mean_p_up", "ret"):
+        rank = frame.groupby("session_date")[column].rank()
+        centred.append(rank - rank.groupby(dates).transform("mean"))
+    x, y = centred
+    ic = (x * y).groupby(dates).sum() / np.sqrt((x**2).groupby(dates).sum() * (y**2).groupby(dates).sum())
+    return pd.DataFrame({"session_date": list(ic.index), "ic": ic.to_numpy(dtype=np.float64)},
+                        columns=["session_date", "ic"])
 
 
 def _timing_correlation(index: pd.DataFrame) -> dict[str, float]:
@@ -270,3 +282,28 @@ def information_coefficient(frame: pd.DataFrame) -> dict[str, float]:
     if result["ic_sessions"] < MIN_SESSIONS_FOR_VERDICT:
         timing = {k: v for k, v in timing.items() if k == "timing_corr"}
     return {**result, "ic_per_date": 0.0, **timing}
+
+
+def balanced_accuracy_from_counts(hits: np.ndarray, ups: np.ndarray, false_alarms: np.ndarray,
+                                  downs: np.ndarray) -> tuple[float, float, float]:
+    """(balanced accuracy, 95% interval low, high) from per-date counts: ``hits`` up posts predicted up
+    of ``ups``, ``false_alarms`` down posts predicted up of ``downs``. The interval is the same
+    delete-one-date jackknife with t(G - 1) as ``session_intervals`` (identical numbers), computed
+    from counts, so a page can afford it for every stock; NaN bounds with fewer than two dates."""
+    h, u, f, d = (np.asarray(a, dtype=np.float64) for a in (hits, ups, false_alarms, downs))
+
+    def score(h_sum: np.ndarray, u_sum: np.ndarray, f_sum: np.ndarray, d_sum: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recalls = np.vstack([np.where(u_sum > 0, h_sum / u_sum, np.nan),
+                                 np.where(d_sum > 0, 1 - f_sum / d_sum, np.nan)])
+        counted = np.isfinite(recalls).sum(axis=0)
+        return np.where(counted > 0, np.nansum(recalls, axis=0) / np.maximum(counted, 1), np.nan)
+
+    value = float(score(*(np.array([a.sum()]) for a in (h, u, f, d)))[0])
+    g = len(h)
+    if g < 2 or not math.isfinite(value):
+        return value, float("nan"), float("nan")
+    se = _jackknife_se(score(h.sum() - h, u.sum() - u, f.sum() - f, d.sum() - d))
+    if not math.isfinite(se):
+        return value, float("nan"), float("nan")
+    return value, max(0.0, value - t_critical(g) * se), min(1.0, value + t_critical(g) * se)

@@ -28,8 +28,15 @@ from finsent.data.snapshots import load_snapshot
 from finsent.errors import FinsentError
 from finsent.ml.attempts import TOTAL_ALPHA, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
-from finsent.ml.evaluate import EvaluationReport, compared_baselines, evaluate_predictions, log_report, snapshot_parts
-from finsent.ml.lineage import TrainingRecord, record_from_rows
+from finsent.ml.evaluate import (
+    EvaluationReport,
+    champion_with_record,
+    compared_baselines,
+    evaluate_predictions,
+    log_report,
+    snapshot_parts,
+)
+from finsent.ml.lineage import TrainingRecord
 from finsent.ml.models.base import encode_labels
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
@@ -37,7 +44,6 @@ from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
 from finsent.ml.promotion import ChampionDecision, decide, ineligible_because
 from finsent.ml.registry import (
     MODEL_NAME,
-    champion_inputs,
     configure,
     log_pyfunc,
     model_name,
@@ -101,8 +107,8 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
             kind, test, p_test, float((train["label"] == "up").mean()),
             compared_baselines(train, test, kind), Path(scratch) / "plots")
         log_report(report)
-        decision = decide(record, report, test, p_test,
-                          _champion(engine, client, test["title"].tolist(), registered), attempt=attempt or 1)
+        champion = champion_with_record(engine, client, test["title"].tolist(), registered)
+        decision = decide(record, report, test, p_test, champion, attempt=attempt or 1)
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
@@ -141,16 +147,6 @@ def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_
     mlflow.set_tags({"finsent.attempt": str(attempt), "finsent.alpha": f"{spending_alpha(attempt):.6g}"})
     log.info("%s (alpha-spending: the levels of all attempts add up to %g)", threshold_text(attempt), TOTAL_ALPHA)
     return attempt
-
-
-def _champion(engine: Engine, client, titles: list[str], registered: str = MODEL_NAME):
-    """The champion's version, what it learnt from and its P(up) on ``titles`` (None: no champion).
-    What it learnt from is read from ``dataset_rows`` while its snapshot is unchanged, else its tags."""
-    champion = champion_inputs(client, titles, registered)
-    if champion is None or champion[1] is None:
-        return champion
-    version, tagged, p_old = champion
-    return version, record_from_rows(engine, tagged.dataset, tagged.dataset_hash) or tagged, p_old
 
 
 def _choices(model, calibrated: CalibratedClassifier) -> dict[str, str]:

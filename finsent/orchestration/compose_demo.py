@@ -19,13 +19,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from finsent.errors import FinsentError
-from finsent.orchestration.stack import TIMEOUTS_S, demo_naver_args
+from finsent.orchestration.stack import DEMO_BACKTEST, TIMEOUTS_S, demo_naver_args
 
 log = logging.getLogger(__name__)
 
 DAGS = ("finsent_ingest", "finsent_label", "finsent_train", "finsent_score", "finsent_backtest")
 NAVER_PORT = 8000  # inside the compose network only: docker-compose.demo.yml points the workers here
-BACKTEST = {"name": "demo", "model": "baseline"}  # the DAG's defaults for the rest
 
 
 def wait_for_dags(database_url: str, timeout_s: float) -> None:
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_for_dags(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], TIMEOUTS_S["airflow"])
             DemoRuns(dict(os.environ), home, "`docker compose logs airflow-scheduler`", TIMEOUTS_S,
-                     backtest=BACKTEST).run()
+                     backtest=DEMO_BACKTEST).run()
         except FinsentError as exc:
             log.error("%s", exc)
             return 2

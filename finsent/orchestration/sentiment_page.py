@@ -1,19 +1,22 @@
 """The "Sentiment" page shown inside the Airflow UI: server-side HTML, no scripts.
 
-Per stock: the daily sentiment index (mean P(up) of the posts before each session) against the
-close over the last year, as an inline SVG; the most bullish and bearish posts of the latest
-day; the champion's version and test metrics with a link to MLflow. Titles are hostile input:
-every value is HTML-escaped, and the page is served with a Content-Security-Policy that allows no
-script at all.
+At the top, one row per stock (``sentiment_overview``): the latest index, raw and as a z-score,
+its change, the out-of-sample skill on that stock; the next untraded session marked as a forecast.
+Then the champion and the newest backtest with their clustered intervals and the backtest's IC
+over time and cumulative long-short; per stock the index with its EMA against the close, the
+backtest's rolling correlation, and the most bullish and bearish posts the index uses, linked to
+Naver. Charts are inline SVG (``sentiment_charts``). Titles are hostile input: every value is
+HTML-escaped, and the page is served with a Content-Security-Policy that allows no script at all.
 
-The page is three parts: ``sentiment_queries`` reads Postgres, ``sentiment_summaries`` reads
-MLflow, and this module renders what they return with small pure functions;
+The page is parts: ``sentiment_queries`` reads Postgres (all of its SQL), ``sentiment_summaries``
+reads MLflow, and this module renders what they return with small pure functions;
 ``render_sentiment_page`` joins them for one request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from sqlalchemy.engine import Engine
@@ -21,35 +24,74 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.ingest.records import KST
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.orchestration.sentiment_charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
+from finsent.orchestration.sentiment_overview import (
+    StockRow,
+    backtest_charts_html,
+    overview_html,
+    rolling_timing,
+    skill_text,
+    stock_row,
+    stock_skills,
+)
 from finsent.orchestration.sentiment_queries import (
     IndexPoint,
     ScoredPost,
     Stock,
-    index_history,
+    backtest_days,
+    index_built_at,
+    index_histories,
     indexed_stocks,
     latest_backtest,
     latest_day_posts,
+    priced_through,
+    skill_counts,
 )
 from finsent.orchestration.sentiment_summaries import Backtest, Champion, Summaries, read_summaries
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
+NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
 _TOP = 5
 
 
-def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None) -> str:
+@dataclass(frozen=True)
+class View:
+    """What one request asks for: one stock or all, and the overview's order."""
+
+    ticker: str | None = None
+    sort: str = "code"
+    descending: bool = False
+
+
+def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None,
+                          view: View | None = None) -> str:
     """The whole page for one request: every stock, or only ``ticker``."""
+    view = view or View(ticker)
     with engine.connect() as conn:
         finished = latest_backtest(conn)
     summaries = read_summaries(settings, finished)
     champion = summaries.champion
     version, seen = (champion.version, champion.seen_through) if champion else (None, None)
+    definition = (champion.definition if champion else None) or (finished.spec.get("definition") if finished
+                                                                 else None) or "next_open_close"
+    walk = finished.name if finished else None
     with engine.connect() as conn:
-        stocks = indexed_stocks(conn)
-        sections = [stock_section(stock, index_history(conn, stock.code, backtest=finished.name if finished else None,
-                                                       champion=version, seen_through=seen),
-                                  latest_day_posts(conn, stock.code, version))
-                    for stock in stocks if ticker in (None, stock.code)]
-    return page_html(head_html(summaries), stocks, sections)
+        stocks, priced = indexed_stocks(conn), priced_through(conn)
+        skills = stock_skills(skill_counts(conn, backtest=walk, champion=version, seen_through=seen,
+                                           definition=definition))
+        histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
+                                    seen_through=seen)
+        rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code)) for s in stocks]
+        shown = [s for s in stocks if view.ticker in (None, s.code)]
+        sections = [stock_section(row, histories[row.stock.code], latest_day_posts(conn, row.stock.code, version))
+                    for row in rows if row.stock in shown]
+        built = index_built_at(conn, version)
+        charts = (backtest_charts_html(backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
+                                       float(finished.spec.get("sell_tax_bps", 0.0)))
+                  if finished and view.ticker is None else "")
+    listed = [r for r in rows if r.stock in shown]  # one stock's page: its row only
+    top = overview_html(listed, view.sort, view.descending, built) if listed else ""
+    return page_html(top + head_html(summaries) + charts, stocks, sections)
 
 
 # -- the head: champion and backtest ------------------------------------------------------------------
@@ -78,16 +120,29 @@ def _interval(metrics: dict[str, float], name: str) -> str:
 def champion_metrics_html(champion: Champion) -> str:
     """Its test metrics with their session-clustered intervals, how much stands behind them, and the verdict."""
     m = champion.metrics
-    ic = (f" · IC {m['test_ic']:.3f} (t {m.get('test_ic_t', float('nan')):.2f})" if "test_ic" in m else
-          f" · timing correlation {m['test_timing_corr']:.3f}" if "test_timing_corr" in m else "")
-    return (f"balanced accuracy {_interval(m, 'balanced_accuracy')} · accuracy {_interval(m, 'accuracy')}{ic} "
+    return (f"balanced accuracy {_interval(m, 'balanced_accuracy')} · accuracy {_interval(m, 'accuracy')} "
             f"on {m.get('test_n_sessions', 0):.0f} test sessions ({m.get('test_n_clusters', 0):.0f} "
             f"(stock, session) clusters, {m.get('test_n_posts', 0):.0f} posts; 95% intervals resample "
-            f"sessions) — {verdict_html(champion)}")
+            f"sessions){_ic_text(m)} — {verdict_html(champion)}")
+
+
+def _ic_text(m: dict[str, float]) -> str:
+    """The IC with its own session count: only dates with at least 3 stocks (and some spread) have
+    one, so it stands on ``test_ic_sessions``, not on every test session."""
+    n = m.get("test_ic_sessions", 0)
+    if "test_ic" in m:
+        t = f"t {m['test_ic_t']:.2f}, " if "test_ic_t" in m else ""
+        return f" · IC {m['test_ic']:.3f} ({t}{n:.0f} sessions with at least 3 stocks)"
+    if "test_timing_corr" in m:
+        return f" · timing correlation {m['test_timing_corr']:.3f} ({n:.0f} sessions; fewer than 3 stocks: no IC)"
+    return ""
 
 
 def backtest_metrics_html(backtest: Backtest) -> str:
     m, nan = backtest.metrics, float("nan")
+    if not m:
+        return (f"backtest <b>{escape(backtest.name)}</b>: its report is not in MLflow (rerun "
+                f"<code>finsent backtest --name {escape(backtest.name)}</code> with the same options to log it)")
     low, high = m.get("oos_balanced_accuracy_ci_low", nan), m.get("oos_balanced_accuracy_ci_high", nan)
     n = m.get("n_sessions", 0)
     signal = (f"IC {m.get('ic_mean', nan):.3f} (t {m.get('ic_t', nan):.2f}" if m.get("ic_per_date") else
@@ -113,30 +168,70 @@ def head_html(summaries: Summaries) -> str:
         head = ("<p>no champion yet: " + (f"{escape(reason)}" if reason else "run the <code>finsent_train</code> DAG")
                 + ". A first champion must show skill: balanced accuracy above 0.5, clustered by session.</p>")
     if backtest:
-        head += (f"<p>{backtest_metrics_html(backtest)} — "
-                 f'<a href="{escape(backtest.link)}" target="_blank" rel="noopener">report in MLflow</a></p>')
+        link = (f' — <a href="{escape(backtest.link)}" target="_blank" rel="noopener">report in MLflow</a>'
+                if backtest.link else "")
+        head += f"<p>{backtest_metrics_html(backtest)}{link}</p>"
     return head
 
 
 # -- one stock ----------------------------------------------------------------------------------------
 
 
-def stock_section(stock: Stock, history: Sequence[IndexPoint], posts: Sequence[ScoredPost]) -> str:
-    """Its latest index value, the chart, where the index comes from, and the day's extreme posts
-    (``posts``: most bullish first)."""
-    last = history[-1] if history else None
-    bullish, bearish = posts[:_TOP], list(posts[::-1][:_TOP])
-    return (f'<section><h2>{escape(stock.code)} {escape(stock.name)}</h2>'
-            + (f'<p>latest session {last.session_date}: mean P(up) <b>{last.mean_p_up:.3f}</b></p>' if last else "")
-            + svg_chart(history) + sources_html(history)
-            + '<div class=cols><div><h3>most bullish (last day)</h3>'
-            f'<ol>{posts_html(bullish) or "<li>-</li>"}</ol></div>'
-            '<div><h3>most bearish (last day)</h3>'
-            f'<ol>{posts_html(bearish) or "<li>-</li>"}</ol></div></div></section>')
+def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[ScoredPost]) -> str:
+    """Its latest index, the charts, where the index comes from, its out-of-sample skill and the
+    day's extreme posts (``posts``: most bullish first, only posts the index uses)."""
+    stock, last = row.stock, row.latest
+    bullish = [p for p in posts if p.p_up > 0.5][:_TOP]
+    bearish = [p for p in posts[::-1] if p.p_up < 0.5][:_TOP]
+    when = ""
+    if last is not None:
+        kind = "forecast for the next session (not traded yet)" if row.forecast else "latest session"
+        when = f'<p>{kind} <b>{last.session_date}</b>: mean P(up) <b>{last.mean_p_up:.3f}</b></p>'
+    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(stock.name)}</h2>' + when
+            + index_chart(history) + sources_html(history)
+            + f"<p>out-of-sample balanced accuracy on this stock: {skill_text(row.skill)}</p>"
+            + timing_chart(history)
+            + '<div class=cols><div><h3>most bullish (last day, P(up) &gt; 0.5)</h3>'
+            f'<ol>{posts_html(bullish) or "<li class=muted>no post with P(up) above 0.5</li>"}</ol></div>'
+            '<div><h3>most bearish (last day, P(up) &lt; 0.5)</h3>'
+            f'<ol>{posts_html(bearish) or "<li class=muted>no post with P(up) below 0.5</li>"}</ol></div></div>'
+            "</section>")
+
+
+def index_chart(history: Sequence[IndexPoint]) -> str:
+    """mean P(up) per session, its EMA and the close (right axis), with the 0.5 line labelled."""
+    if len(history) < 2:
+        return '<p class="muted">not enough sessions yet</p>'
+    values = [p.mean_p_up for p in history]
+    lines = [Line("mean P(up)", values, "#93c5fd", 1.0), Line(f"EMA {EMA_SPAN}", ema(values), "#1d4ed8", 2.2)]
+    return line_chart([p.session_date for p in history], lines,
+                      title="sentiment index and close", reference=(0.5, "0.5 neutral"),
+                      right=Line("close", [p.close for p in history], "#dc2626", 1.2))
+
+
+def timing_chart(history: Sequence[IndexPoint]) -> str:
+    """The backtest's rolling correlation of this stock's index with its session return, or why none."""
+    walked = [p for p in history if p.ret is not None]
+    if not walked:
+        return ""
+    if len(walked) < max(ROLLING_SESSIONS, MIN_SESSIONS_FOR_VERDICT):
+        return (f'<p class="muted">backtest: {len(walked)} sessions on this stock: <b class="warn">too few '
+                f"sessions for a verdict</b> (a rolling correlation needs {ROLLING_SESSIONS})</p>")
+    return (f"<h3>backtest: {ROLLING_SESSIONS}-session rolling correlation of the index with the session's "
+            f"return ({len(walked)} sessions)</h3>"
+            + line_chart([p.session_date for p in history],
+                         [Line("rolling Spearman", rolling_timing(history), "#7c3aed", 2.0)],
+                         title="rolling correlation", reference=(0.0, "0"), height=160))
+
+
+def post_link(post: ScoredPost) -> str:
+    return NAVER_POST_URL.format(code=post.ticker, nid=post.post_id)
 
 
 def posts_html(posts: Sequence[ScoredPost]) -> str:
-    return "".join(f"<li><span class=p>{p.p_up:.2f}</span> <bdi>{escape(display_title(p.title))}</bdi> "
+    return "".join(f"<li><span class=p>{p.p_up:.2f}</span> "
+                   f'<a href="{escape(post_link(p))}" target="_blank" rel="noopener noreferrer">'
+                   f"<bdi>{escape(display_title(p.title))}</bdi></a> "
                    f"<span class=muted>{p.posted_at.astimezone(KST):%m-%d %H:%M} KST</span></li>" for p in posts)
 
 
@@ -148,7 +243,8 @@ def sources_html(history: Sequence[IndexPoint]) -> str:
         if days:
             spans.append(f"{source} scores {days[0]} .. {days[-1]}")
     return ('<p class="muted">out of sample only: each session&#x27;s index comes from a model trained before it ('
-            + ("; ".join(spans) or "no such sessions yet") + ")</p>")
+            + ("; ".join(spans) or "no such sessions yet") + f"); EMA {EMA_SPAN}: exponential moving average, "
+            f"alpha = 2 / ({EMA_SPAN} + 1)</p>")
 
 
 _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
@@ -163,61 +259,27 @@ def display_title(title: str, limit: int = _TITLE_MAX) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"
 
 
-def _ticks(low: float, high: float, count: int = 3) -> list[float]:
-    return [low + (high - low) * i / (count - 1) for i in range(count)]
-
-
-def svg_chart(history: Sequence[IndexPoint], width: int = 760, height: int = 200) -> str:
-    """mean P(up) (blue, left axis on its own range) and close (red, right axis) as two polylines."""
-    rows = [(p.session_date, p.mean_p_up, p.close) for p in history]
-    if len(rows) < 2:
-        return '<p class="muted">not enough sessions yet</p>'
-    left, right, top, bottom = 56, 70, 22, 26
-    plot_h = height - top - bottom
-    n = len(rows)
-    x = [left + i * (width - left - right) / (n - 1) for i in range(n)]
-    values = [r[1] for r in rows]
-    low, high = min(values), max(values)
-    margin = max((high - low) * 0.1, 0.005)
-    low, high = max(0.0, low - margin), min(1.0, high + margin)
-    y_index = lambda v: top + (high - v) / ((high - low) or 1.0) * plot_h
-    sentiment = " ".join(f"{xi:.1f},{y_index(v):.1f}" for xi, v in zip(x, values))
-    axes = [f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#2563eb"/>',
-            f'<text x="{left - 6}" y="{top - 8}" fill="#2563eb">mean P(up)</text>']
-    for tick in _ticks(low, high):
-        axes.append(f'<text x="{left - 4}" y="{y_index(tick) + 4:.1f}" text-anchor="end" fill="#2563eb">'
-                    f'{tick:.3f}</text>')
-    if low < 0.5 < high:
-        axes.append(f'<line x1="{left}" x2="{width - right}" y1="{y_index(0.5):.1f}" y2="{y_index(0.5):.1f}" '
-                    'stroke="#93c5fd" stroke-dasharray="4"/>')
-    closes = [r[2] for r in rows if r[2] is not None]
-    price = ""
-    if len(closes) >= 2:
-        c_low, c_high = min(closes), max(closes)
-        span = (c_high - c_low) or 1.0
-        y_close = lambda c: top + (c_high - c) / span * plot_h
-        points = [f"{xi:.1f},{y_close(r[2]):.1f}" for xi, r in zip(x, rows) if r[2] is not None]
-        price = (f'<polyline fill="none" stroke="#dc2626" stroke-width="1.2" points="{" ".join(points)}"/>'
-                 f'<line x1="{width - right}" x2="{width - right}" y1="{top}" y2="{top + plot_h}" stroke="#dc2626"/>'
-                 f'<text x="{width - right + 6}" y="{top - 8}" fill="#dc2626">close</text>'
-                 + "".join(f'<text x="{width - right + 4}" y="{y_close(t) + 4:.1f}" fill="#dc2626">{t:,.0f}</text>'
-                           for t in _ticks(c_low, c_high)))
-    return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="sentiment index and close">'
-            + "".join(axes) + price
-            + f'<polyline fill="none" stroke="#2563eb" stroke-width="1.8" points="{sentiment}"/>'
-            f'<text x="{left}" y="{height - 8}" fill="#666">{rows[0][0]}</text>'
-            f'<text x="{width - right}" y="{height - 8}" text-anchor="end" fill="#666">{rows[-1][0]}</text></svg>')
-
-
 # -- the page -----------------------------------------------------------------------------------------
 
 
-def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str]) -> str:
-    nav = " ".join(f'<a href="?ticker={escape(s.code)}">{escape(s.code)}</a>' for s in stocks)
-    body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
-    return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · Sentiment</title>
-<style>body{{font-family:system-ui,'Noto Sans CJK KR',sans-serif;margin:1.5rem;color:#111}}
+FONTS = ("system-ui, 'Noto Sans CJK KR', 'Noto Sans KR', 'Apple SD Gothic Neo', 'Malgun Gothic', sans-serif, "
+         "'Noto Color Emoji', 'Apple Color Emoji', 'Segoe UI Emoji'")  # Korean first, emoji where a glyph is missing
+STYLE = f"""body{{font-family:{FONTS};margin:1.5rem;color:#111}}
 section{{border-top:1px solid #ddd;padding-top:.5rem;margin-top:1rem}} .cols{{display:flex;gap:2rem}}
-.cols>div{{flex:1}} .muted{{color:#777;font-size:.85em}} .p{{font-family:monospace;color:#2563eb}}
-.warn{{color:#b45309}} ol{{padding-left:1.2rem}} li{{margin:.15rem 0}} svg text{{font-size:12px}}</style></head><body>
-<h1>Sentiment</h1>{head}<p>stocks: <a href="?">all</a> {nav}</p>{body}</body></html>"""
+.cols>div{{flex:1;min-width:0}} .muted{{color:#777;font-size:.85em}} .p{{font-family:monospace;color:#2563eb}}
+.warn{{color:#b45309}} .fc{{color:#7c3aed}} ol{{padding-left:1.2rem}} li{{margin:.15rem 0}}
+svg text{{font-size:12px;font-family:{FONTS}}} a{{color:#1d4ed8}} li a{{color:#111;text-decoration:none}}
+li a:hover{{text-decoration:underline}} table.overview{{border-collapse:collapse;margin:.5rem 0}}
+.overview th,.overview td{{padding:.25rem .7rem;border-bottom:1px solid #e5e7eb;text-align:left}}
+.overview td.num{{text-align:right;font-variant-numeric:tabular-nums}} .overview th a{{text-decoration:none}}
+nav a{{margin-right:.5rem}}"""
+
+
+def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title: str = "Sentiment") -> str:
+    nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}">{escape(s.code)}</a>'
+                                   for s in stocks) if stocks else ""
+    body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
+    return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · {escape(title)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{escape(title)}</h1><nav><a href="sentiment">overview</a> <a href="models">models</a>{nav}</nav>
+{head}{body}</body></html>"""

@@ -1,18 +1,22 @@
 """What the Sentiment page reads from Postgres: plain functions on a connection, returning dataclasses.
+Every SQL statement of the page is here (one place to filter, e.g. by source).
 
 The index is shown only as it was known: a backtest's out-of-sample scores where it ran, then the
 champion's scores, but only for sessions after the last one the champion trained or validated on.
+Posts are shown only where the index uses them: quality-flagged posts are left out everywhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 HISTORY_DAYS = 365  # the chart shows the last year of sessions
+_NEVER = date(9999, 1, 1)
+_UNFLAGGED = "NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = {t} AND f.post_id = {p})"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class IndexPoint:
     mean_p_up: float
     close: float | None  # None where no price is stored for the session
     source: str  # "backtest" or "champion": the model whose out-of-sample scores these are
+    ret: float | None = None  # the session's label return (backtest sessions), for the rolling correlation
 
 
 @dataclass(frozen=True)
@@ -34,19 +39,45 @@ class ScoredPost:
     title: str
     p_up: float
     posted_at: datetime
+    post_id: int = 0
+    ticker: str = ""
 
 
 @dataclass(frozen=True)
 class FinishedBacktest:
     name: str
     mlflow_run_id: str | None
+    spec: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """One (stock, session) of out-of-sample scored up/down posts: what per-stock skill needs."""
+
+    ticker: str
+    session_date: date
+    ups: int
+    downs: int
+    hits: int  # up posts predicted up (P(up) > 0.5)
+    false_alarms: int  # down posts predicted up
+
+
+@dataclass(frozen=True)
+class BookDay:
+    """One (stock, session) of a backtest: its index, label return and open-to-close return."""
+
+    ticker: str
+    session_date: date
+    mean_p_up: float
+    ret: float
+    ret_open_close: float | None
 
 
 def latest_backtest(conn: Connection) -> FinishedBacktest | None:
     """The newest walk-forward backtest that finished."""
-    row = conn.execute(text("SELECT name, mlflow_run_id FROM backtests WHERE status = 'done' "
+    row = conn.execute(text("SELECT name, mlflow_run_id, spec FROM backtests WHERE status = 'done' "
                             "ORDER BY finished_at DESC LIMIT 1")).first()
-    return FinishedBacktest(row.name, row.mlflow_run_id) if row is not None else None
+    return FinishedBacktest(row.name, row.mlflow_run_id, dict(row.spec or {})) if row is not None else None
 
 
 def indexed_stocks(conn: Connection) -> list[Stock]:
@@ -58,35 +89,100 @@ def indexed_stocks(conn: Connection) -> list[Stock]:
 
 _HISTORY = """
 WITH walk AS (
-    SELECT session_date, mean_p_up, 'backtest' AS source FROM backtest_daily WHERE backtest = :b AND ticker = :t),
+    SELECT ticker, session_date, mean_p_up, 'backtest' AS source, ret FROM backtest_daily
+    WHERE backtest = :b AND ticker = ANY(:t)),
+walk_end AS (SELECT ticker, max(session_date) AS last FROM walk GROUP BY ticker),
 live AS (
-    SELECT session_date, mean_p_up, 'champion' AS source FROM daily_sentiment
-    WHERE model_version = :v AND ticker = :t AND session_date > :seen
-      AND session_date > COALESCE((SELECT max(session_date) FROM walk), DATE '1900-01-01'))
-SELECT h.session_date, h.mean_p_up, p.close::float8 AS close, h.source
+    SELECT d.ticker, d.session_date, d.mean_p_up, 'champion' AS source, NULL::float8 AS ret FROM daily_sentiment d
+    LEFT JOIN walk_end w ON w.ticker = d.ticker
+    WHERE d.model_version = :v AND d.ticker = ANY(:t) AND d.session_date > :seen
+      AND d.session_date > COALESCE(w.last, DATE '1900-01-01'))
+SELECT h.ticker, h.session_date, h.mean_p_up, p.close::float8 AS close, h.source, h.ret
 FROM (SELECT * FROM walk UNION ALL SELECT * FROM live) h
-LEFT JOIN prices p ON p.ticker = :t AND p.trade_date = h.session_date
-ORDER BY h.session_date
+LEFT JOIN prices p ON p.ticker = h.ticker AND p.trade_date = h.session_date
+ORDER BY h.ticker, h.session_date
 """
+
+
+def index_histories(conn: Connection, tickers: list[str], *, backtest: str | None, champion: int | None,
+                    seen_through: date | None, days: int = HISTORY_DAYS) -> dict[str, list[IndexPoint]]:
+    """The out-of-sample index of each of ``tickers`` over the last ``days`` before its newest
+    session, with the close (one query). A champion that does not say what it trained on
+    (``seen_through`` None) adds no sessions: none of its scores is known to be out of sample."""
+    rows = conn.execute(text(_HISTORY), {
+        "t": list(tickers), "b": backtest or "", "v": champion if champion is not None else -1,
+        "seen": seen_through or _NEVER}).all()
+    histories: dict[str, list[IndexPoint]] = {t: [] for t in tickers}
+    for r in rows:
+        histories[r.ticker].append(IndexPoint(r.session_date, float(r.mean_p_up), r.close, r.source,
+                                              float(r.ret) if r.ret is not None else None))
+    return {t: [p for p in points if (points[-1].session_date - p.session_date).days <= days]
+            for t, points in histories.items()}
 
 
 def index_history(conn: Connection, ticker: str, *, backtest: str | None, champion: int | None,
                   seen_through: date | None, days: int = HISTORY_DAYS) -> list[IndexPoint]:
-    """The out-of-sample index of ``ticker`` over the last ``days`` before its newest session, with
-    the close. A champion that does not say what it trained on (``seen_through`` None) adds no
-    sessions: none of its scores is known to be out of sample."""
-    history = conn.execute(text(_HISTORY), {
-        "t": ticker, "b": backtest or "", "v": champion if champion is not None else -1,
-        "seen": seen_through or date(9999, 1, 1)}).all()
-    points = [IndexPoint(r.session_date, float(r.mean_p_up), r.close, r.source) for r in history]
-    return [p for p in points if (points[-1].session_date - p.session_date).days <= days]
+    """``index_histories`` of one stock."""
+    return index_histories(conn, [ticker], backtest=backtest, champion=champion, seen_through=seen_through,
+                           days=days)[ticker]
+
+
+def priced_through(conn: Connection) -> dict[str, date]:
+    """Per stock, its last session with a price: a later index session has not traded yet."""
+    return dict(conn.execute(text("SELECT ticker, max(trade_date) FROM prices GROUP BY ticker")).all())
+
+
+def index_built_at(conn: Connection, champion: int | None) -> datetime | None:
+    """When the champion's index was last brought up to date (``finsent score``)."""
+    return conn.execute(text("SELECT built_at FROM daily_sentiment_state WHERE model_version = :v"),
+                        {"v": champion if champion is not None else -1}).scalar()
 
 
 def latest_day_posts(conn: Connection, ticker: str, champion: int | None) -> list[ScoredPost]:
-    """The champion's scores of ``ticker``'s posts of the last day it has posts, most bullish first."""
+    """The champion's scores of ``ticker``'s posts of the last day it has posts, most bullish first:
+    only posts the index uses (no quality-flagged post)."""
     rows = conn.execute(text(
-        "SELECT p.title, s.p_up, p.posted_at FROM post_scores s JOIN posts p USING (ticker, post_id) "
-        "WHERE s.ticker = :t AND s.model_version = :v AND p.posted_at >= "
-        "(SELECT max(p2.posted_at) FROM posts p2 WHERE p2.ticker = :t) - interval '1 day' "
-        "ORDER BY s.p_up DESC, p.post_id"), {"t": ticker, "v": champion if champion is not None else -1}).all()
-    return [ScoredPost(r.title, float(r.p_up), r.posted_at) for r in rows]
+        "SELECT p.title, s.p_up, p.posted_at, p.post_id, p.ticker FROM post_scores s "
+        "JOIN posts p USING (ticker, post_id) WHERE s.ticker = :t AND s.model_version = :v AND p.posted_at >= "
+        "(SELECT max(p2.posted_at) FROM posts p2 WHERE p2.ticker = :t) - interval '1 day' AND "
+        + _UNFLAGGED.format(t="p.ticker", p="p.post_id") + " ORDER BY s.p_up DESC, p.post_id"),
+        {"t": ticker, "v": champion if champion is not None else -1}).all()
+    return [ScoredPost(r.title, float(r.p_up), r.posted_at, int(r.post_id), r.ticker) for r in rows]
+
+
+_SKILL = f"""
+WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily WHERE backtest = :b GROUP BY ticker),
+scored AS (
+    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b
+    UNION ALL
+    SELECT ticker, post_id, p_up, false FROM post_scores WHERE model_version = :v)
+SELECT c.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
+       count(*) FILTER (WHERE l.label = 'down') AS downs,
+       count(*) FILTER (WHERE l.label = 'up' AND c.p_up > 0.5) AS hits,
+       count(*) FILTER (WHERE l.label = 'down' AND c.p_up > 0.5) AS false_alarms
+FROM scored c
+JOIN labels l ON l.definition = :d AND l.ticker = c.ticker AND l.post_id = c.post_id
+LEFT JOIN walk_end w ON w.ticker = c.ticker
+WHERE l.label IN ('up', 'down') AND {_UNFLAGGED.format(t="c.ticker", p="c.post_id")}
+  AND (c.walked OR (l.session_date > :seen AND l.session_date > COALESCE(w.last, DATE '1900-01-01')))
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def skill_counts(conn: Connection, *, backtest: str | None, champion: int | None, seen_through: date | None,
+                 definition: str) -> list[SessionCounts]:
+    """Per (stock, session): the out-of-sample scored up/down posts of the index's history (the
+    backtest's, then the champion's after what it saw) under labels ``definition``."""
+    rows = conn.execute(text(_SKILL), {"b": backtest or "", "v": champion if champion is not None else -1,
+                                       "seen": seen_through or _NEVER, "d": definition}).all()
+    return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
+
+
+def backtest_days(conn: Connection, backtest: str) -> list[BookDay]:
+    """Every (stock, session) of the backtest's index with its label and open-to-close returns."""
+    rows = conn.execute(text(
+        "SELECT d.ticker, d.session_date, d.mean_p_up, d.ret, "
+        "CASE WHEN p.volume > 0 THEN (p.close / NULLIF(p.open, 0) - 1)::float8 END AS ret_open_close "
+        "FROM backtest_daily d LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
+        "WHERE d.backtest = :b ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
+    return [BookDay(r.ticker, r.session_date, float(r.mean_p_up), float(r.ret), r.ret_open_close) for r in rows]

@@ -28,6 +28,7 @@ class Champion:
     metrics: dict[str, float]  # the test_* metrics of the run that registered it
     link: str
     seen_through: date | None = None  # the last session it trained or validated on (its tag)
+    definition: str | None = None  # its label definition (its tag)
 
     @property
     def has_verdict(self) -> bool:
@@ -65,7 +66,7 @@ def champion_summary(client: MlflowClient, mlflow_ui_url: str) -> Champion | Non
     seen = version.tags.get("seen_through")
     return Champion(int(version.version), {k: v for k, v in metrics.items() if k.startswith("test_")},
                     f"{mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}",
-                    date.fromisoformat(seen) if seen else None)
+                    date.fromisoformat(seen) if seen else None, version.tags.get("label_definition") or None)
 
 
 def backtest_summary(client: MlflowClient, mlflow_ui_url: str, finished: FinishedBacktest) -> Backtest:

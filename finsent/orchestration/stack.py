@@ -12,8 +12,8 @@ demo's board) the CLI reads by itself when it runs on this data folder. Running 
 what runs, or restarts Airflow and MLflow when their settings changed. down: stops everything up
 and demo started, task processes included, and removes ``run/cli.env``. demo: up against the
 loopback Naver (a board with a planted signal), then ingest -> label -> train (a baseline, when
-there is no champion yet) -> score, waiting for each. Every wait has a timeout and names the log
-to read.
+there is no champion yet) -> score -> a walk-forward backtest (``DEMO_BACKTEST``), waiting for
+each. Every wait has a timeout and names the log to read.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ DEMO_DAYS = 250  # about 170 sessions per stock
 DEMO_POSTS_PER_TICKER = 3000
 DEMO_SIGNAL = 0.6  # share of posts whose title foretells the next session (right 85% of the time)
 DEMO_CRAWL_DELAY_S = 0.05  # the loopback board is ours: no politeness delay needed
+# The demo's walk-forward backtest (finsent_backtest's conf): small windows and large steps, so the
+# page shows ~100 out-of-sample sessions after a minute of refits; walked again by every demo
+# (replace: a second demo's labels may differ from the first's, and a resume would refuse them).
+DEMO_BACKTEST = {"name": "demo", "model": "baseline", "train_sessions": 60, "step_sessions": 10, "replace": True}
 EXECUTORS = ("local", "celery")
 # One source for the Airflow settings that `finsent stack` and docker-compose.yml share.
 SHARED_AIRFLOW_ENV = ROOT / "docker" / "airflow.env"
@@ -283,7 +287,8 @@ class Stack:
 
         naver = self._loopback_naver()
         env = self.up(executor, demo_settings(naver))
-        DemoRuns(env, self.airflow_home, self.processes.log_file("airflow-scheduler"), TIMEOUTS_S).run()
+        DemoRuns(env, self.airflow_home, self.processes.log_file("airflow-scheduler"), TIMEOUTS_S,
+                 backtest=DEMO_BACKTEST).run()
 
     def _loopback_naver(self) -> str:
         """The running loopback Naver's URL, or a new one's: a second demo reuses the first's board,

@@ -174,12 +174,12 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path):
     try:
         first = _stack(env, "demo")
         assert first.returncode == 0, (first.stdout[-3000:], first.stderr[-5000:])
-        assert "all four DAGs succeeded" in first.stdout and "login admin /" in first.stdout
+        assert "all five DAGs succeeded" in first.stdout and "login admin /" in first.stdout
         naver_port, started = _naver_port(data), _pids(data)
 
         second = _stack(env, "demo")  # with the first stack still up: reuses it and finishes
         assert second.returncode == 0, (second.stdout[-3000:], second.stderr[-5000:])
-        assert "all four DAGs succeeded" in second.stdout
+        assert "all five DAGs succeeded" in second.stdout
         assert "already running" in second.stderr and "not retraining" in second.stderr
         assert _pids(data) == started and _naver_port(data) == naver_port  # nothing restarted
 
@@ -234,7 +234,7 @@ def test_demo_on_the_celery_executor_trains_on_the_gpu_worker(tmp_path: Path):
         done = _stack(env, "demo", "--executor", "celery")
         naver_port = _naver_port(data)
         assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-5000:])
-        assert "finsent is up (celery executor)" in done.stdout and "all four DAGs succeeded" in done.stdout
+        assert "finsent is up (celery executor)" in done.stdout and "all five DAGs succeeded" in done.stdout
         assert {"airflow-worker", "airflow-worker-gpu", "airflow-scheduler"} <= set(_pids(data))
         airflow_db = json.loads((data / "run" / "stack.env").read_text())["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         engine = sa.create_engine(airflow_db)

@@ -169,3 +169,18 @@ def test_information_coefficient_per_date_and_pooled():
     # below the minimum number of dates: an estimate, but no t and no p
     few = information_coefficient(frame[frame["session_date"] < frame["session_date"].unique()[5]])
     assert "ic" in few and "ic_t" not in few and "ic_p" not in few
+
+
+def test_per_date_ic_is_spearman_across_stocks_on_each_date_ties_included():
+    from finsent.ml.stats import per_date_ic
+
+    rng = np.random.default_rng(7)
+    rows = [(f"T{t}", day, float(rng.choice([0.4, 0.5, rng.random()])), float(rng.choice([0.0, rng.normal()])))
+            for day in range(60) for t in range(int(rng.integers(1, 7)))]
+    index = pd.DataFrame(rows, columns=["ticker", "session_date", "mean_p_up", "ret"])
+    expected = [(day, stats.spearmanr(part["mean_p_up"], part["ret"]).statistic)
+                for day, part in index.groupby("session_date")
+                if len(part) >= 3 and part["mean_p_up"].nunique() > 1 and part["ret"].nunique() > 1]
+    got = per_date_ic(index)
+    assert list(got["session_date"]) == [d for d, _ in expected]
+    assert got["ic"].to_numpy() == pytest.approx([v for _, v in expected])

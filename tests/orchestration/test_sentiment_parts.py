@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from finsent.ingest.records import KST
+from finsent.orchestration.sentiment_overview import stock_row
 from finsent.orchestration.sentiment_page import (
     backtest_metrics_html,
     champion_metrics_html,
@@ -43,6 +44,13 @@ def _execute(engine: sa.Engine, sql: str, rows: list[dict]) -> None:
         conn.execute(sa.text(sql), rows)
 
 
+def flag(engine: sa.Engine, ticker: str, post_id: int, rule: str = "spam_ad") -> None:
+    _execute(engine, "INSERT INTO quality_rules (name, description) VALUES (:r, 'test') ON CONFLICT DO NOTHING",
+             [{"r": rule}])
+    _execute(engine, "INSERT INTO post_flags (ticker, post_id, rule) VALUES (:t, :i, :r)",
+             [{"t": ticker, "i": post_id, "r": rule}])
+
+
 @pytest.fixture
 def indexed(engine):
     """005930: a backtest over DAYS[0..4], the champion (v3) over DAYS[2..9], closes for all but DAYS[7]."""
@@ -72,7 +80,8 @@ def test_the_history_is_the_walk_then_the_champion_after_what_it_saw(indexed):
         points = index_history(conn, "005930", backtest="new", champion=3, seen_through=DAYS[5])
         assert [p.session_date for p in points] == [*DAYS[:5], *DAYS[6:]]
         assert [p.source for p in points] == ["backtest"] * 5 + ["champion"] * 4
-        assert points[0] == IndexPoint(DAYS[0], 0.4, 1000.0, "backtest")
+        assert points[0] == IndexPoint(DAYS[0], 0.4, 1000.0, "backtest", 0.01)  # with its return
+        assert points[-1].ret is None  # the champion's sessions carry none
         assert points[6].close is None and points[6].session_date == DAYS[7]  # no price that day
         # a champion that does not say what it saw adds nothing; without a backtest the champion starts after seen
         assert all(p.source == "backtest" for p in index_history(conn, "005930", backtest="new", champion=3,
@@ -83,16 +92,17 @@ def test_the_history_is_the_walk_then_the_champion_after_what_it_saw(indexed):
                                                       seen_through=DAYS[0], days=2)] == DAYS[7:]
 
 
-def test_the_latest_day_posts_come_most_bullish_first(engine):
+def test_the_latest_day_posts_come_most_bullish_first_and_only_those_the_index_uses(engine):
     late = datetime(2024, 3, 10, 20, 0)
-    rows = [post("005930", late - timedelta(hours=h), f"t{h}", post_id=500 + h) for h in (0, 5, 30)]
+    rows = [post("005930", late - timedelta(hours=h), f"t{h}", post_id=500 + h) for h in (0, 1, 5, 30)]
     add_posts(engine, rows)
     _execute(engine, "INSERT INTO post_scores (model_version, ticker, post_id, p_up) VALUES (3, '005930', :i, :p)",
-             [{"i": 500, "p": 0.2}, {"i": 505, "p": 0.9}, {"i": 530, "p": 0.99}])
+             [{"i": 500, "p": 0.2}, {"i": 501, "p": 0.95}, {"i": 505, "p": 0.9}, {"i": 530, "p": 0.99}])
+    flag(engine, "005930", 501)
     with engine.connect() as conn:
         posts = latest_day_posts(conn, "005930", 3)
-        assert [p.title for p in posts] == ["t5", "t0"]  # t30 is older than a day before the newest post
-        assert posts[0].p_up == pytest.approx(0.9)
+        assert [p.title for p in posts] == ["t5", "t0"]  # t1 is flagged, t30 older than a day before the newest
+        assert posts[0].p_up == pytest.approx(0.9) and (posts[0].ticker, posts[0].post_id) == ("005930", 505)
         assert posts[0].posted_at == late.replace(tzinfo=KST) - timedelta(hours=5)
         assert latest_day_posts(conn, "005930", None) == []
 
@@ -154,9 +164,9 @@ def test_a_registry_that_does_not_answer_is_said_so(settings, monkeypatch):
 # -- rendering ----------------------------------------------------------------------------------------
 
 SKILLED = Champion(4, {"test_balanced_accuracy": 0.6, "test_balanced_accuracy_ci_low": 0.55,
-                       "test_balanced_accuracy_ci_high": 0.65, "test_accuracy": 0.58, "test_n_sessions": 120,
-                       "test_n_clusters": 240, "test_n_posts": 9000, "test_ic": 0.05, "test_ic_t": 2.1,
-                       "test_p_value_balanced_accuracy": 0.001},
+                       "test_balanced_accuracy_ci_high": 0.65, "test_accuracy": 0.58, "test_n_sessions": 17,
+                       "test_n_clusters": 40, "test_n_posts": 9000, "test_ic": 0.05, "test_ic_t": 2.1,
+                       "test_ic_sessions": 14, "test_p_value_balanced_accuracy": 0.001},
                    "http://mlflow/#/models/x/versions/4")
 
 
@@ -167,8 +177,10 @@ def test_the_verdict_follows_the_skill_test():
     few = Champion(4, {**SKILLED.metrics, "test_n_sessions": 4}, "")
     assert "too few sessions for a verdict (n = 4)" in verdict_html(few)
     line = champion_metrics_html(SKILLED)
-    assert line.startswith("balanced accuracy 0.600 [0.550, 0.650] · accuracy 0.580 · IC 0.050 (t 2.10) on 120 test "
-                           "sessions (240 (stock, session) clusters, 9000 posts")
+    assert line.startswith("balanced accuracy 0.600 [0.550, 0.650] · accuracy 0.580 on 17 test sessions (40 (stock, "
+                           "session) clusters, 9000 posts")
+    # the IC stands on its own sessions (dates with 3 stocks), as MLflow's test_ic_sessions says, not on all 17
+    assert "IC 0.050 (t 2.10, 14 sessions with at least 3 stocks)" in line and "IC 0.050 (t 2.10) on 17" not in line
     assert line.endswith(verdict_html(SKILLED))
 
 
@@ -184,18 +196,31 @@ def test_the_head_says_champion_error_or_why_there_is_none():
     assert "run the <code>finsent_train</code> DAG" in head_html(Summaries(None, None))
 
 
-def test_a_stock_section_escapes_and_orders_its_posts():
+def test_a_stock_section_escapes_links_and_splits_its_posts_at_one_half():
     at = datetime(2024, 3, 10, 11, 0, tzinfo=KST)
-    posts = [ScoredPost(f"<i>{i}</i>", 1 - i / 10, at) for i in range(7)]  # most bullish first, as queried
+    p_ups = [0.9, 0.8, 0.7, 0.6, 0.56, 0.52, 0.51, 0.45, 0.3]  # most bullish first, as queried
+    posts = [ScoredPost(f"<i>{i}</i>", p, at, 1000 + i, "005930") for i, p in enumerate(p_ups)]
     history = [IndexPoint(DAYS[i], 0.5 + i / 100, 1000.0, "champion") for i in range(3)]
-    section = stock_section(Stock("005930", "삼성<전자>"), history, posts)
+    row = stock_row(Stock("005930", "삼성<전자>"), history, None, DAYS[2])
+    section = stock_section(row, history, posts)
     assert "<h2>005930 삼성&lt;전자&gt;</h2>" in section and "<i>" not in section
-    assert "latest session 2024-03-06: mean P(up) <b>0.520</b>" in section and "<svg" in section
+    assert "latest session <b>2024-03-06</b>: mean P(up) <b>0.520</b>" in section and "<svg" in section
     bullish, bearish = section.split("most bearish")
     assert bullish.count("<li>") == 5 and "&lt;i&gt;0&lt;/i&gt;" in bullish and "&lt;i&gt;5" not in bullish
-    assert bearish.index("&lt;i&gt;6") < bearish.index("&lt;i&gt;5") and "03-10 11:00 KST" in bearish
-    empty = stock_section(Stock("000660", "SK"), [], [])
-    assert empty.count("<li>-</li>") == 2 and "not enough sessions yet" in empty and "no such sessions yet" in empty
+    # bearish means P(up) < 0.5: 0.52 and 0.56 are not bearish, however low they rank
+    assert bearish.count("<li>") == 2 and bearish.index("&lt;i&gt;8") < bearish.index("&lt;i&gt;7")
+    assert "0.52" not in bearish and "03-10 11:00 KST" in bearish
+    assert 'href="https://finance.naver.com/item/board_read.naver?code=005930&amp;nid=1008"' in bearish
+    only_bullish = stock_section(row, history, posts[:3])
+    assert "no post with P(up) below 0.5" in only_bullish
+    forecast = stock_section(stock_row(Stock("005930", "x"), history, None, DAYS[1]), history, [])
+    assert "forecast for the next session (not traded yet) <b>2024-03-06</b>" in forecast
+    empty_row = stock_row(Stock("000660", "SK"), [], None, None)
+    empty = stock_section(empty_row, [], [])
+    assert "no post with P(up) above 0.5" in empty and "not enough sessions yet" in empty
+    assert "no such sessions yet" in empty
     page = page_html("<p>head</p>", [Stock("005930", "a"), Stock("000660", "b")], [section])
-    assert '<a href="?ticker=000660">000660</a>' in page and section in page and page.startswith("<!doctype html>")
+    assert '<a href="sentiment?ticker=000660">000660</a>' in page and section in page
+    assert page.startswith("<!doctype html>") and '<a href="models">models</a>' in page
+    assert "'Noto Color Emoji'" in page and "'Noto Sans CJK KR'" in page  # Korean and emoji both have a font
     assert "no sentiment index yet" in page_html("", [], [])

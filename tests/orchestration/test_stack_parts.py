@@ -113,3 +113,17 @@ def test_stack_down_prints_one_line_per_process(tmp_path: Path):
     assert len(lines) == 2, lines  # the embedded Postgres stopped; the stack is down
     assert "stopped the embedded Postgres" in lines[0] and "is down" in lines[1]
     assert not (data / "postgres" / "postmaster.pid").exists()
+
+
+def test_the_demos_backtest_conf_is_a_valid_run_of_the_backtest_dag():
+    """`make demo` and the compose demo trigger finsent_backtest with DEMO_BACKTEST: every key a DAG
+    param, every option a valid BacktestSpec value, small enough windows to walk the demo's board."""
+    from finsent.ml.backtest.spec import BacktestSpec
+    from finsent.orchestration.stack import DEMO_BACKTEST, DEMO_DAYS
+    from finsent.specs import from_values
+
+    spec = from_values(BacktestSpec, {k: v for k, v in DEMO_BACKTEST.items() if k not in ("name", "replace")})
+    spec.validate()
+    assert spec.model == "baseline" and spec.definition == "next_open_close"
+    sessions = DEMO_DAYS * 5 // 7 - 10  # weekdays, less holidays: ~170
+    assert (sessions - spec.train_sessions - spec.embargo) // spec.step_sessions >= 8  # ~100 scored sessions

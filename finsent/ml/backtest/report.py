@@ -79,17 +79,23 @@ def long_short(daily: pd.DataFrame, cost_bps: float, sell_tax_bps: float = 0.0) 
     closes at the close, so nothing carries over: long-short trades 4 units (2 of them sales),
     long-only (the short-sale ban: top third minus the universe's equal-weight mean, which is a
     benchmark, not a position) 2 units (1 sale)."""
-    rows = []
-    for day, part in daily.dropna(subset=["ret_open_close"]).sort_values("session_date").groupby("session_date"):
-        if len(part) < 2:
-            continue
-        ranked = part.sort_values(["mean_p_up", "ticker"], ascending=[False, True])["ret_open_close"].to_numpy()
-        k = max(1, len(ranked) // 3)
-        long_only = _banned(day)
-        gross = float(ranked[:k].mean() - (ranked.mean() if long_only else ranked[-k:].mean()))
-        units, sales = (2.0, 1.0) if long_only else (4.0, 2.0)
-        rows.append((day, gross, units, gross - (units * cost_bps + sales * sell_tax_bps) / 10_000, long_only))
-    return pd.DataFrame(rows, columns=["session_date", "gross", "turnover", "net", "long_only"])
+    frame = daily.dropna(subset=["ret_open_close"]).sort_values(["session_date", "mean_p_up", "ticker"],
+                                                                 ascending=[True, False, True])
+    by_date = frame.groupby("session_date")
+    size, rank = by_date["ret_open_close"].transform("size"), by_date.cumcount()
+    frame, size, rank = frame[size >= 2], size[size >= 2], rank[size >= 2]
+    k = np.maximum(1, size // 3)
+    ret = frame.set_index("session_date")["ret_open_close"]
+    top = ret[(rank < k).to_numpy()].groupby(level=0).mean()
+    bottom = ret[(rank >= size - k).to_numpy()].groupby(level=0).mean()
+    everyone = ret.groupby(level=0).mean()
+    days = list(everyone.index)
+    long_only = np.array([_banned(day) for day in days], dtype=bool)
+    gross = top.to_numpy() - np.where(long_only, everyone.to_numpy(), bottom.to_numpy())
+    units, sales = np.where(long_only, 2.0, 4.0), np.where(long_only, 1.0, 2.0)
+    net = gross - (units * cost_bps + sales * sell_tax_bps) / 10_000
+    return pd.DataFrame({"session_date": days, "gross": gross, "turnover": units, "net": net,
+                         "long_only": long_only}, columns=["session_date", "gross", "turnover", "net", "long_only"])
 
 
 def _sharpe(returns: pd.Series) -> float:

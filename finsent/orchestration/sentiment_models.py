@@ -1,0 +1,145 @@
+"""The "Models" page (/finsent/models): every registered version of each model name, side by side on
+one frozen test snapshot, with clustered intervals, the paired test against the champion and each
+version's promotion decision: the honest version of a model x setting table.
+
+The snapshot is the champion's (else the newest version's). A version's numbers on it come from
+its training run when it trained on that snapshot, else from its newest out-of-sample
+``finsent evaluate --dataset`` run on it (which also logs the paired test against the champion);
+a version with neither says which command fills its row. Read from MLflow only, per request,
+through one client built for it (``registry.registry_client``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING
+
+from finsent.config import Settings
+from finsent.errors import FinsentError
+from finsent.ml.registry import EXPERIMENT, MODEL_NAME, alias_version, registry_client
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    tags: dict[str, str]
+    metrics: dict[str, float]  # test_* on the frozen snapshot ({} when not evaluated on it)
+    source: str  # "training run", "evaluate run" or "" (not evaluated on the snapshot)
+    aliases: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The model name and setting: kind (baseline / lora), label definition, split."""
+        t = self.tags
+        return f"{t.get('model', '?')} · {t.get('label_definition', '?')} · {t.get('split', '?')} split"
+
+
+def _evaluate_run(client: MlflowClient, version: int, dataset: str) -> dict[str, float]:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return {}
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`finsent.step` = 'evaluate' AND tags.dataset = '{dataset}' AND tags.model_version = '{version}' "
+        "AND tags.in_sample = 'false'", order_by=["attributes.start_time DESC"], max_results=1)
+    return dict(runs[0].data.metrics) if runs else {}
+
+
+def version_rows(client: MlflowClient) -> tuple[str | None, int | None, list[VersionRow]]:
+    """(the frozen snapshot, the champion's version, one row per registered version, newest first)."""
+    versions = sorted(client.search_model_versions(f"name = '{MODEL_NAME}'"), key=lambda v: -int(v.version))
+    champion = alias_version(client, "champion")
+    if not versions:
+        return None, champion, []
+    aliases: dict[int, list[str]] = {}
+    for alias, number in client.get_registered_model(MODEL_NAME).aliases.items():
+        aliases.setdefault(int(number), []).append(alias)
+    reference = next((v for v in versions if int(v.version) == champion), versions[0])
+    dataset = reference.tags.get("dataset")
+    rows = []
+    for v in versions:
+        metrics, source = {}, ""
+        if dataset and v.tags.get("dataset") == dataset and v.run_id:
+            metrics, source = dict(client.get_run(v.run_id).data.metrics), "training run"
+        elif dataset:
+            metrics = _evaluate_run(client, int(v.version), dataset)
+            source = "evaluate run" if metrics else ""
+        rows.append(VersionRow(int(v.version), dict(v.tags), {k: x for k, x in metrics.items()
+                                                              if k.startswith("test_")}, source,
+                               tuple(sorted(aliases.get(int(v.version), [])))))
+    return dataset, champion, rows
+
+
+def _interval(m: dict[str, float], name: str) -> str:
+    value = m.get(f"test_{name}")
+    if value is None:
+        return "-"
+    low, high = m.get(f"test_{name}_ci_low"), m.get(f"test_{name}_ci_high")
+    if low is None or high is None:
+        return f'{value:.3f} <span class="warn">no interval</span>'
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _paired(row: VersionRow, champion: int | None) -> str:
+    if champion is None:
+        return '<span class="muted">no champion</span>'
+    if row.version == champion:
+        return "the champion"
+    m = row.metrics
+    if "test_vs_champion_n_sessions" in m and "test_vs_champion_p_value" not in m:
+        return (f'<span class="warn">too few sessions for a verdict</span> <span class="muted">'
+                f'({m["test_vs_champion_n_sessions"]:.0f} sessions neither saw)</span>')
+    if "test_vs_champion_p_value" in m:
+        gain = m.get("test_vs_champion_accuracy_gain", float("nan"))
+        return (f"{gain:+.4f}, p = {m['test_vs_champion_p_value']:.3g} "
+                f'<span class="muted">({m.get("test_vs_champion_n_sessions", 0):.0f} sessions neither saw)</span>')
+    return '<span class="muted">see its decision</span>'
+
+
+def _row_html(row: VersionRow, champion: int | None, dataset: str) -> str:
+    m = row.metrics
+    if not row.source:
+        numbers = (f'<td colspan=3 class="muted">not evaluated on {escape(dataset)}: <code>finsent evaluate '
+                   f"--model-version {row.version} --dataset {escape(dataset)}</code></td>")
+    else:
+        n = m.get("test_n_sessions", 0)
+        few = "" if n >= MIN_SESSIONS_FOR_VERDICT else ' <b class="warn">too few sessions for a verdict</b>'
+        numbers = (f"<td>{_interval(m, 'balanced_accuracy')}{few}</td><td>{_interval(m, 'accuracy')}</td>"
+                   f"<td class=num>{n:.0f} / {m.get('test_n_clusters', 0):.0f} / {m.get('test_n_posts', 0):.0f}"
+                   f'<br><span class="muted">{escape(row.source)}</span></td>')
+    aliases = " ".join(f"<b>@{escape(a)}</b>" for a in row.aliases)
+    verdict = row.tags.get("finsent.verdict", "")
+    return (f"<tr><td>v{row.version} {aliases}</td><td>{escape(row.name)}<br><span class=muted>trained on "
+            f"{escape(row.tags.get('dataset', '?'))}, seen through {escape(row.tags.get('seen_through', '?'))}</span>"
+            f"</td>{numbers}<td>{_paired(row, champion)}</td><td><b>{escape(verdict)}</b> "
+            f"{escape(row.tags.get('champion_decision', ''))}</td></tr>")
+
+
+def models_html(dataset: str | None, champion: int | None, rows: list[VersionRow]) -> str:
+    if not rows or dataset is None:
+        return f"<p>no registered version of {MODEL_NAME} yet: run the <code>finsent_train</code> DAG</p>"
+    body = "".join(_row_html(r, champion, dataset) for r in rows)
+    return (f"<p>{len(rows)} version(s) of <b>{MODEL_NAME}</b> on the test part of the frozen snapshot "
+            f"<b>{escape(dataset)}</b> (the champion's): 95% intervals are a jackknife over session dates; below "
+            f"{MIN_SESSIONS_FOR_VERDICT} sessions there is no verdict. The paired test is the one-sided sign-flip "
+            "test over sessions of accuracy against the champion, on sessions neither model saw.</p>"
+            '<table class="overview"><thead><tr><th>version</th><th>model · setting</th>'
+            "<th>balanced accuracy [95%]</th><th>accuracy [95%]</th><th>sessions / clusters / posts</th>"
+            "<th>vs champion (accuracy, paired)</th><th>promotion decision</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def render_models_page(settings: Settings) -> str:
+    from finsent.orchestration.sentiment_page import page_html
+
+    try:
+        dataset, champion, rows = version_rows(registry_client(settings))
+        body = models_html(dataset, champion, rows)
+    except FinsentError as exc:
+        body = f"<p>the MLflow registry did not answer: {escape(str(exc))}</p>"
+    return page_html(body, [], ["<span></span>"], title="Models")
