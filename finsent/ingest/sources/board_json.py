@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from datetime import datetime
 
 from finsent.errors import PageParseError
 from finsent.ingest.records import KST, MAX_COUNT, MAX_POST_ID, PostRow, kst
+from finsent.ingest.sources.decoding import json_document
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +121,7 @@ def parse_post(raw: dict, ticker: str) -> PostRow:
 
 def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None) -> BoardPage:
     """Parse one list response; any deviation from the contract raises PageParseError."""
-    if not body.strip():
-        raise PageParseError(url, "empty body")
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PageParseError(url, f"not JSON ({exc})") from None
+    document = json_document(body, url)
     if not isinstance(document, dict) or document.get("isSuccess") is not True:
         raise PageParseError(url, "isSuccess is not true")
     result = document.get("result")

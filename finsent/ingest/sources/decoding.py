@@ -1,8 +1,13 @@
-"""Korean legacy pages: EUC-KR/CP949 by declaration, sometimes UTF-8 in practice."""
+"""Decoding what Naver serves: JSON answers, and Korean legacy pages (EUC-KR/CP949 by declaration,
+sometimes UTF-8 in practice)."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
+
+from finsent.errors import PageParseError
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*([A-Za-z0-9_\-]+)", re.IGNORECASE)
@@ -42,3 +47,13 @@ def decode_korean_html(body: bytes, content_type: str | None, marker: str) -> st
         if marker in text:
             return text
     return None
+
+
+def json_document(body: bytes, url: str) -> Any:
+    """The JSON document of one answer; an empty or non-JSON body raises PageParseError."""
+    if not body.strip():
+        raise PageParseError(url, "empty body")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PageParseError(url, f"not JSON ({exc})") from None

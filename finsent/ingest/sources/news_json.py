@@ -10,13 +10,13 @@ depend on the order in which pages or clusters were read (the store merges stori
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from finsent.errors import PageParseError
 from finsent.ingest.records import KST, NewsRow, article_key, kst
+from finsent.ingest.sources.decoding import json_document
 
 SOURCE = "naver-news"
 DEFAULT_PAGE_SIZE = 20  # what public clients send; the largest accepted is unknown
@@ -128,12 +128,7 @@ def _clusters(document: object, url: str) -> list[list]:
 
 def parse_news_page(body: bytes, url: str, ticker: str) -> NewsPage:
     """Parse one list response; any deviation from the contract raises PageParseError."""
-    if not body.strip():
-        raise PageParseError(url, "empty body")
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PageParseError(url, f"not JSON ({exc})") from None
+    document = json_document(body, url)
     clusters = _clusters(document, url)
     articles: dict[tuple[str, str], NewsRow] = {}
     stories = StoryKeys()
