@@ -172,6 +172,7 @@ def run(engine, args: argparse.Namespace) -> list[tuple[str, float, float]]:
     from finsent.config import load_settings
     from finsent.data.labels import LabelDefinition, label_posts
     from finsent.ml.score import score_posts
+    from finsent.ml.spec import ScoreSpec
 
     last = date(2026, 6, 30)
     first = last - timedelta(days=args.days - 1)
@@ -184,7 +185,7 @@ def run(engine, args: argparse.Namespace) -> list[tuple[str, float, float]]:
     print(f"  loaded in {time.perf_counter() - started:.0f}s; from scratch ...", flush=True)
     scratch_label = timed(label_posts, engine, definition)
     version = train_baseline(engine, codes, last)
-    scratch_score = timed(score_posts, load_settings(), engine, alias=str(version))
+    scratch_score = timed(score_posts, load_settings(), engine, ScoreSpec(alias=str(version)))
     scratch_index = rebuild_index(engine, version, from_scratch=True)
     print(f"  done; the day: {args.day_posts:,} posts and a session for every stock ...", flush=True)
     day = next_business_day(last)
@@ -197,7 +198,7 @@ def run(engine, args: argparse.Namespace) -> list[tuple[str, float, float]]:
                datetime.combine(day, datetime.max.time()), args.history + 1, seed=2)
     before = built_at(engine, version)
     day_label = timed(label_posts, engine, definition)
-    day_score = timed(score_posts, load_settings(), engine, alias=str(version))
+    day_score = timed(score_posts, load_settings(), engine, ScoreSpec(alias=str(version)))
     day_index = rebuild_index(engine, version, since=before, from_scratch=False)
     return [("label (next_open_close)", scratch_label, day_label),
             ("score (baseline; with the index refresh)", scratch_score, day_score),
