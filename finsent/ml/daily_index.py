@@ -75,15 +75,28 @@ CREATE TEMP TABLE idx_fresh ON COMMIT DROP AS
 SELECT p.ticker, {_SESSION} AS session_date, count(*)::int AS n_posts, avg(s.p_up)::float8 AS mean_p_up,
        avg((s.p_up > 0.5)::int)::float8 AS bull_share
 FROM idx_bounds b
-JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= b.lower
-JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
+__SCORED_POSTS__
 {_POST_SESSION}
-WHERE NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)
 GROUP BY 1, 2;
 DELETE FROM idx_fresh f WHERE NOT {_IN_SCOPE.format(t='f.ticker', s='f.session_date')};
 CREATE INDEX ON idx_fresh (ticker, session_date);
 ANALYZE idx_fresh;
 """
+# Each scoped ticker's unflagged posts from its bound on, with their scores. A rebuild (every bound
+# -infinity) hashes all of them together; a day's refresh reads a few sessions of posts per ticker,
+# and OFFSET 0 keeps its subqueries per ticker and per post (index ranges of posts, primary-key
+# probes of scores and flags): the planner cannot see the bounds and would otherwise hash every
+# score of the version to join a few thousand posts.
+_SCORED_POSTS = {
+    True: """JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= b.lower
+JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
+  AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)""",
+    False: """CROSS JOIN LATERAL (SELECT p.ticker, p.post_id, p.posted_at FROM posts p
+    WHERE p.ticker = b.ticker AND p.posted_at >= b.lower
+      AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id) OFFSET 0) p
+CROSS JOIN LATERAL (SELECT s.p_up FROM post_scores s WHERE s.model_version = %(version)s AND s.ticker = p.ticker
+    AND s.post_id = p.post_id OFFSET 0) s""",
+}
 # The version's rows in scope: the exact keys, and each idx_from ticker's sessions after its date
 # (a range of the primary key per ticker, not a probe of every row of the version).
 _SCOPED_ROWS = """
@@ -138,7 +151,7 @@ def refresh_daily_index(cur, version: int) -> IndexRefresh:
     post_day = post_day_sql("next_open_close", late_openings(cur))
     params = {"version": version, "since": since}
     cur.execute((_SCOPE if since is not None else _EVERYTHING).replace(_POST_DAY, post_day), params)
-    cur.execute(_FRESH.replace(_POST_DAY, post_day), params)
+    cur.execute(_FRESH.replace(_POST_DAY, post_day).replace("__SCORED_POSTS__", _SCORED_POSTS[since is None]), params)
     rewritten = 0
     for statement in _APPLY:
         cur.execute(statement, params)

@@ -63,11 +63,10 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
             raw_connection(engine) as writer:
         try:
             with writer.cursor() as cur:
-                stamps = {"version": version, "mark": read_watermark(cur, "score", str(version)),
-                          "upto": current_stamp(engine)}
+                mark, upto = read_watermark(cur, "score", str(version)), current_stamp(engine)
             with reader.cursor(name="unscored") as pending:  # server-side: never all posts in memory
                 pending.itersize = fetch_rows
-                pending.execute(unscored_sql(stamps["mark"]), stamps)
+                pending.execute(unscored_sql(mark), {"version": version, "mark": mark, "upto": upto})
                 while batch := pending.fetchmany(fetch_rows):
                     p_up = model.predict_titles([title for _, _, title in batch], batch_size)
                     lines = "".join(f"{version}\t{t}\t{pid}\t{p:.6f}\n" for (t, pid, _), p in zip(batch, p_up))
@@ -80,7 +79,7 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
             reader.rollback()
             with writer.cursor() as cur:
                 refresh = refresh_daily_index(cur, version)
-                move_watermark(cur, "score", str(version), stamps["upto"])
+                move_watermark(cur, "score", str(version), upto)
             writer.commit()
         except BaseException:
             writer.rollback()
