@@ -27,15 +27,17 @@ log = logging.getLogger(__name__)
 FETCH_ROWS = 2048  # posts read and committed together (an interrupted run resumes after the last commit)
 
 # The posts without a score of the version: after its first run, only those stamped since its watermark
-# (an index range of posts.changed_seq); the first run of a version reads every post.
-_UNSCORED = ("SELECT p.ticker, p.post_id, p.title FROM posts p WHERE {stamped} NOT EXISTS "
+# (an index range of posts.changed_seq, materialized: a cursor's plan prefers rows in order at once,
+# and would walk the whole primary key for them); the first run of a version reads every post.
+_UNSCORED = ("SELECT p.ticker, p.post_id, p.title FROM {posts} p WHERE NOT EXISTS "
              "(SELECT 1 FROM post_scores s WHERE s.model_version = %(version)s AND s.ticker = p.ticker "
              "AND s.post_id = p.post_id) ORDER BY p.ticker, p.post_id")
+_STAMPED_POSTS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, post_id, title FROM posts "
+                  "WHERE changed_seq > %(mark)s AND changed_seq <= %(upto)s) SELECT * FROM stamped)")
 
 
 def unscored_sql(mark: int | None) -> str:
-    stamped = "p.changed_seq > %(mark)s AND p.changed_seq <= %(upto)s AND"
-    return _UNSCORED.format(stamped="" if mark is None else stamped)
+    return _UNSCORED.format(posts="posts" if mark is None else _STAMPED_POSTS)
 
 
 @dataclass
