@@ -281,6 +281,8 @@ def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] 
 
 def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, workers: int,
                   params: dict) -> LabelReport:
+    # first: a ticker whose first prices are stamped up to here is in the priced list read below
+    upto = current_stamp(engine)
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # A posts table that was never analysed (a fresh database, a restore) looks empty to the
         # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
@@ -295,7 +297,7 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
                     + (" WHERE ticker = ANY(%(tickers)s)" if tickers else ""), params)
         started_at, priced = cur.fetchone()
         mark = read_watermark(cur, "label", definition.name) if tickers is None else None
-    params = {**params, "mark": mark, "upto": current_stamp(engine)}
+    params = {**params, "mark": mark, "upto": upto}
     groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
         results = list(pool.map(lambda group: _label_group(engine, definition, group, params), groups))
