@@ -62,6 +62,7 @@ STAMPED = "changed_seq > %(mark)s AND changed_seq <= %(upto)s"
 # for the stale labels, and the window of posts the changes can move (needs CALENDAR_SQL's
 # label_sessions): from the session ``horizon + 1`` before the earliest change, KST midnight.
 WINDOWS_SQL = f"""
+CREATE INDEX ON label_sessions (ticker, trade_date);
 CREATE TEMP TABLE label_changed ON COMMIT DROP AS
 SELECT ticker, trade_date FROM prices WHERE {STAMPED} AND ticker = ANY(%(tickers)s)
 UNION SELECT ticker, trade_date FROM price_deletions WHERE {STAMPED} AND ticker = ANY(%(tickers)s);
