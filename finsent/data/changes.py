@@ -48,12 +48,6 @@ def move_watermark(cur, step: str, version: str, last_seq: int) -> None:
                 (step, version, last_seq))
 
 
-def forget_watermarks(cur, step: str, version: str | None = None) -> None:
-    """The next run of ``step`` (of ``version``; None: of every version) processes everything again."""
-    cur.execute("DELETE FROM step_watermarks WHERE step = %s" + (" AND version = %s" if version else ""),
-                (step, version) if version else (step,))
-
-
 # The stamped range of a run: (mark, upto]. Rows written before migration 0020 have no stamp and
 # are never in it: a step that has a watermark has processed them already.
 STAMPED = "changed_seq > %(mark)s AND changed_seq <= %(upto)s"
