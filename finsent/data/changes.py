@@ -93,3 +93,16 @@ SELECT r.* FROM label_windows w CROSS JOIN LATERAL (
     SELECT {columns} FROM {table} WHERE ticker = w.ticker AND {time_column} >= w.lower OFFSET 0) r;
 ANALYZE {name};
 """
+
+
+# A day's candidates are checked against the labels one primary-key probe each: OFFSET 0 keeps the
+# NOT EXISTS a per-row subplan. As an anti-join the planner hashes every label of the definition
+# (labels just written have no statistics: at 3M labels that took 16 s for 50,000 candidates).
+PROBE = "OFFSET 0"
+
+def count_unlabelled_candidates(cur, table: str, keys: tuple[str, ...], candidates: str, params: dict) -> int:
+    """How many of the temp table ``candidates`` still have no label in ``table`` (one probe each)."""
+    same_item = " AND ".join(f"l.{k} = c.{k}" for k in keys)
+    cur.execute(f"SELECT count(*) FROM {candidates} c WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE "
+                f"l.definition = %(definition)s AND l.ticker = c.ticker AND {same_item} {PROBE})", params)
+    return int(cur.fetchone()[0])

@@ -40,7 +40,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.engine import Engine
 
-from finsent.data.changes import STALE_SQL, WINDOWS_SQL, candidates_sql, current_stamp, move_watermark, read_watermark
+from finsent.data import changes
 from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError
 from finsent.names import check_name
@@ -203,11 +203,6 @@ WHERE l.definition = %(definition)s
 """
 
 
-# A day's candidates are checked against the labels one primary-key probe each: OFFSET 0 keeps the
-# NOT EXISTS a per-row subplan. As an anti-join the planner hashes every label of the definition
-# (labels just written have no statistics: at 3M labels that took 16 s for 50,000 candidates).
-PROBE = "OFFSET 0"
-
 # What is labelled, by the same rules: posts, and news articles (issue 20; their time is published_at).
 # (labels table, the rows as ``p`` with a ``posted_at``, their key columns)
 SUBJECTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -224,7 +219,7 @@ def _insert_sql(definition: LabelDefinition, tickers: list[str] | None, late: di
     """The insert of the missing labels of ``subject``, from every row or from the temp table ``candidates``;
     it answers (label, rows written) per class."""
     table, rows, keys = SUBJECTS[subject]
-    rows, probe = (f"{candidates} p", PROBE) if candidates else (rows, "")
+    rows, probe = (f"{candidates} p", changes.PROBE) if candidates else (rows, "")
     key_columns, row_keys = ", ".join(keys), ", ".join(f"p.{k}" for k in keys)
     same_item = " AND ".join(f"l.{k} = p.{k}" for k in keys)
     # same_day: the day must be a session itself, so the day map must not shift it forward.
@@ -287,7 +282,7 @@ def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] 
 def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, workers: int,
                   params: dict) -> LabelReport:
     # first: a ticker whose first prices are stamped up to here is in the priced list read below
-    upto = current_stamp(engine)
+    upto = changes.current_stamp(engine)
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # A posts table that was never analysed (a fresh database, a restore) looks empty to the
         # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
@@ -301,7 +296,7 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
         cur.execute("SELECT now(), array_agg(DISTINCT ticker ORDER BY ticker) FROM prices"
                     + (" WHERE ticker = ANY(%(tickers)s)" if tickers else ""), params)
         started_at, priced = cur.fetchone()
-        mark = read_watermark(cur, "label", definition.name) if tickers is None else None
+        mark = changes.read_watermark(cur, "label", definition.name) if tickers is None else None
     params = {**params, "mark": mark, "upto": upto}
     groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
@@ -342,31 +337,24 @@ def _label_group(engine: Engine, definition: LabelDefinition, group: list[str], 
         cur.execute(CALENDAR_SQL.replace("FROM sessions;", "FROM sessions WHERE ticker = ANY(%(tickers)s);"), params)
         late = late_openings(cur)
         if incremental:
-            cur.execute(WINDOWS_SQL, params)
+            cur.execute(changes.WINDOWS_SQL, params)
         out: dict = {}
         for subject, (table, _, keys) in SUBJECTS.items():
             candidates, unlabelled, read = (f"label_candidates_{subject}" if incremental else None), 0, 0
             if candidates:
                 source, time_column = STAMPED_SOURCES[subject]
-                cur.execute(candidates_sql(candidates, source, keys, time_column), params)
+                cur.execute(changes.candidates_sql(candidates, source, keys, time_column), params)
                 cur.execute(f"SELECT count(*) FROM {candidates}")
                 read = cur.fetchone()[0]
-            cur.execute((STALE_SQL if incremental else _STALE).format(table=table), params)
+            cur.execute((changes.STALE_SQL if incremental else _STALE).format(table=table), params)
             stale = cur.rowcount
             cur.execute(_insert_sql(definition, group, late, subject, candidates), params)
             written = dict(cur.fetchall())
             if candidates:
-                unlabelled = _unlabelled_candidates(cur, table, keys, candidates, params)
+                unlabelled = changes.count_unlabelled_candidates(cur, table, keys, candidates, params)
             out[subject] = (stale, sum(written.values()), unlabelled, read)
             out.setdefault("counts", written)  # the posts' (the first subject)
         return out
-
-
-def _unlabelled_candidates(cur, table: str, keys: tuple[str, ...], candidates: str, params: dict) -> int:
-    same_item = " AND ".join(f"l.{k} = c.{k}" for k in keys)
-    cur.execute(f"SELECT count(*) FROM {candidates} c WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE "
-                f"l.definition = %(definition)s AND l.ticker = c.ticker AND {same_item} {PROBE})", params)
-    return int(cur.fetchone()[0])
 
 
 def _count_unlabelled(engine: Engine, params: dict) -> tuple[int, int]:
@@ -393,7 +381,7 @@ def _close_run(engine: Engine, definition: LabelDefinition, tickers: list[str] |
         if tickers is None:
             cur.execute("UPDATE label_definitions SET labelled_at = %s WHERE name = %s",
                         (started_at, definition.name))
-            move_watermark(cur, "label", definition.name, params["upto"])
+            changes.move_watermark(cur, "label", definition.name, params["upto"])
         cur.execute("SELECT EXISTS (SELECT 1 FROM prices WHERE NOT adjusted"
                     + (" AND ticker = ANY(%(tickers)s))" if tickers else ")"), params)
         if cur.fetchone()[0]:
