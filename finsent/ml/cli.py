@@ -51,14 +51,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Load models:/finsent-updown@champion (or --alias), write P(up) for every post without a score from
-    that version into post_scores, and bring daily_sentiment up to date (only the (stock, session) rows that
-    new scores, flags or prices change are rewritten). Idempotent; an interrupted run resumes."""
-    from finsent.ml.score import score_posts
+    that version into post_scores; load models:/finsent-news-updown@champion (or --news-alias), write P(up)
+    for every news article without a score from it into news_scores; bring daily_sentiment of each source up
+    to date (only the (stock, session) rows that new scores, flags or prices change are rewritten; a news
+    story counts once). A source without a champion yet is skipped. Idempotent; an interrupted run resumes."""
+    from finsent.ml.news_score import score_sources
+    from finsent.ml.registry import MODEL_NAMES
 
     spec = from_values(ScoreSpec, namespace_values(args, ScoreSpec))
-    report = score_posts(load_settings(), open_engine(), spec)
-    sys.stdout.write(f"finsent-updown v{report.model_version}: {report.scored} posts scored, "
-                     f"{report.index_rows} daily_sentiment rows ({report.index_rewritten} rewritten)\n")
+    for report in score_sources(load_settings(), open_engine(), spec):
+        items = "posts" if report.source == "board" else "news articles"
+        sys.stdout.write(f"{MODEL_NAMES[report.source]} v{report.model_version}: {report.scored} {items} scored, "
+                         f"{report.index_rows} daily_sentiment rows of source {report.source} "
+                         f"({report.index_rewritten} rewritten)\n")
     return 0
 
 
@@ -117,7 +122,8 @@ def register(commands) -> None:
     evaluate.add_argument("--allow-in-sample", action="store_true",
                           help="report on a test part the version saw, with every number marked in-sample")
 
-    score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
+    score = add_command(commands, "score", cmd_score,
+                        help="score new posts and news with their champions; update daily_sentiment")
     add_arguments(score, ScoreSpec)
 
     backtest = add_command(commands, "backtest", cmd_backtest,
