@@ -8,6 +8,7 @@ from pathlib import Path
 
 from finsent.cli_args import add_command, open_engine, positive_int
 from finsent.config import load_settings
+from finsent.data.spec import SOURCES
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import add_arguments, from_values, namespace_values
@@ -37,14 +38,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate any finsent-updown version (number or alias) on a snapshot's test part that it never saw;
-    logs an MLflow run and prints the report. A test part holding sessions the version's training
+    """Evaluate any registered version (number or alias) on a snapshot's test part that it never saw: of
+    finsent-updown, finsent-news-updown or finsent-both-updown by --source (default: the snapshot's own
+    source); logs an MLflow run and prints the report. A test part holding sessions the version's training
     labels reached is refused (exit 2, naming them), or with --allow-in-sample reported with every
     number marked in-sample."""
     from finsent.ml.evaluate import evaluate_version
 
     report = evaluate_version(load_settings(), open_engine(), args.model_version, args.dataset,
-                              allow_in_sample=args.allow_in_sample)
+                              allow_in_sample=args.allow_in_sample, source=args.source)
     sys.stdout.write(report.to_markdown())
     return 0
 
@@ -119,6 +121,9 @@ def register(commands) -> None:
     evaluate = add_command(commands, "evaluate", cmd_evaluate, help="re-evaluate a registered version on a snapshot")
     evaluate.add_argument("--model-version", default="champion", help="version number or alias (default champion)")
     evaluate.add_argument("--dataset", required=True)
+    evaluate.add_argument("--source", choices=SOURCES,
+                          help="whose version: board (finsent-updown), news (finsent-news-updown) or both "
+                               "(finsent-both-updown); default the snapshot's source")
     evaluate.add_argument("--allow-in-sample", action="store_true",
                           help="report on a test part the version saw, with every number marked in-sample")
 

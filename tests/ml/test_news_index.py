@@ -20,11 +20,12 @@ from finsent.data.build import build_dataset
 from finsent.data.quality import check_quality
 from finsent.db import SQL_DIR, upgrade
 from finsent.ingest.records import KST
+from finsent.ml.evaluate import evaluate_version
 from finsent.ml.news_score import score_news, score_sources
 from finsent.ml.registry import NEWS_MODEL_NAME, configure, load_pyfunc, predict
 from finsent.ml.score import score_posts
 from finsent.ml.spec import ScoreSpec
-from finsent.ml.train import train_model
+from finsent.ml.train import TrainOutcome, train_model
 from tests.data.board import add_posts, post, query
 from tests.ml.board import VERDICT_SPEC
 from tests.ml.news_board import add_news, make_news, story
@@ -39,18 +40,18 @@ def identities(engine) -> dict[tuple, tuple]:
 
 
 @pytest.fixture
-def models(engine, planted) -> tuple[int, int]:
+def models(engine, planted) -> tuple[TrainOutcome, TrainOutcome]:
     """A board model and a news model trained on the same sessions, each v1 of its registered model."""
     settings = load_settings()
-    board = train_model(settings, engine, planted, "baseline").version
+    board = train_model(settings, engine, planted, "baseline")
     make_news(engine)
     build_dataset(engine, "news-planted", replace(VERDICT_SPEC, source="news"), settings.data_dir)
-    news = train_model(settings, engine, "news-planted", "baseline").version
+    news = train_model(settings, engine, "news-planted", "baseline")
     return board, news
 
 
 def test_each_source_is_scored_by_its_own_model_and_indexed_apart(engine, models):
-    assert models == (1, 1)
+    assert [outcome.version for outcome in models] == [1, 1]
     settings = load_settings()
     reports = score_sources(settings, engine, BY_NUMBER)
     assert [(r.source, r.model_version) for r in reports] == [("board", 1), ("news", 1)]
@@ -118,6 +119,18 @@ def test_a_re_score_rewrites_only_the_new_rows_of_its_source(engine, models):
     assert score_posts(settings, engine, BY_NUMBER).index_rewritten == 1
     assert rewritten(after, identities(engine)) == {("board", "000660", middle)}
     assert [r.index_rewritten for r in score_sources(settings, engine, BY_NUMBER)] == [0, 0]  # nothing new
+
+
+def test_a_news_version_is_evaluated_as_the_news_models(engine, models, capsys):
+    settings = load_settings()
+    report = evaluate_version(settings, engine, "1", "news-planted")  # the snapshot's source: news
+    assert report.model == "finsent-news-updown v1"
+    assert report.metrics == pytest.approx(models[1].report.metrics)  # what its training run measured on that test
+    board = evaluate_version(settings, engine, "1", "news-planted", source="board")  # the board's model on news
+    assert board.model == "finsent-updown v1" and board.counts == report.counts
+    assert board.metrics["log_loss"] != pytest.approx(report.metrics["log_loss"])
+    assert main(["evaluate", "--dataset", "news-planted", "--model-version", "1"]) == 0
+    assert "# Evaluation of finsent-news-updown v1" in capsys.readouterr().out
 
 
 def test_without_a_news_champion_news_is_a_logged_skip(engine, planted, caplog):
