@@ -99,6 +99,6 @@ def score_sources(settings: Settings, engine: Engine, spec: ScoreSpec | None = N
             continue
         reports.append(run(settings, engine, spec))
     if not reports:
-        raise NotRegisteredError(f"no champion of {' nor '.join(missing)} in the registry: nothing to score; train "
-                                 "one with `finsent train`")
+        raise NotRegisteredError(f"no version 'champion' of {' nor of '.join(missing)} in the registry: nothing to "
+                                 "score; train one with `finsent train`")
     return reports
