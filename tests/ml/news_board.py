@@ -18,7 +18,7 @@ COPY_OFFICES = ("009", "011")  # the offices that re-carry every third story
 
 
 def story(ticker: str, article: int, when: datetime, title: str, offices: tuple[str, ...] = ("015",)) -> list[NewsRow]:
-    """One story as its offices carry it (three minutes apart), keyed by the first office's article."""
+    """One story as its offices carry it (three minutes apart); the store keys it by its smallest article."""
     number = f"{article:010d}"
     return [NewsRow(ticker, office, number, when + timedelta(minutes=3 * i), title, None, None, f"015/{number}", "test")
             for i, office in enumerate(offices)]

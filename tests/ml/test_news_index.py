@@ -100,6 +100,13 @@ def test_a_story_from_three_offices_counts_once(engine, models):
     ((_, n_posts, mean),) = query(engine, fresh, d=last)
     assert n_posts == 2 and mean == pytest.approx((copies[0] + single) / 2)
     assert rewritten(before, identities(engine)) == {("news", "005930", session)}
+    # a cluster that joins the two stories (the store's merge, an update of story_key): one vote now
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE news SET story_key = (SELECT story_key FROM news WHERE article_id = "
+                             "'0009000001' LIMIT 1) WHERE article_id = '0009000002'")
+    assert score_news(settings, engine, BY_NUMBER).index_rewritten == 1
+    ((_, n_posts, mean),) = query(engine, fresh, d=last)
+    assert n_posts == 1 and mean == pytest.approx((copies[0] + single) / 2)
 
 
 def test_a_re_score_rewrites_only_the_new_rows_of_its_source(engine, models):
