@@ -19,6 +19,7 @@ from finsent.config import load_settings
 from finsent.data.build import build_dataset
 from finsent.data.quality import check_quality
 from finsent.db import SQL_DIR, upgrade
+from finsent.ingest.importer import import_prices
 from finsent.ingest.records import KST
 from finsent.ml.evaluate import evaluate_version
 from finsent.ml.news_score import score_news, score_sources
@@ -126,6 +127,30 @@ def test_a_re_score_rewrites_only_the_new_rows_of_its_source(engine, models):
     assert score_posts(settings, engine, BY_NUMBER).index_rewritten == 1
     assert rewritten(after, identities(engine)) == {("board", "000660", middle)}
     assert [r.index_rewritten for r in score_sources(settings, engine, BY_NUMBER)] == [0, 0]  # nothing new
+
+
+def test_a_history_rewrite_rewrites_only_that_stocks_rows_of_each_source(engine, models, tmp_path):
+    settings = load_settings()
+    score_sources(settings, engine, BY_NUMBER)
+    before = identities(engine)
+    bars = query(engine, "SELECT trade_date, open, high, low, close, volume FROM prices WHERE ticker = '000660' "
+                         "ORDER BY trade_date")
+    dropped = bars[40][0]  # not a session after all: its posts and news move to the next one
+    lines = ["ticker,date,open,high,low,close,volume"]
+    changed_bar = bars[41][0]  # a changed bar: the file is the ticker's history over its dates
+    lines += [f"000660,{day},{o},{max(h, c + 1) if day == changed_bar else h},{low},"
+              f"{c + 1 if day == changed_bar else c},{v}" for day, o, h, low, c, v in bars[35:46] if day != dropped]
+    path = tmp_path / "rewrite.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_prices(engine, path)
+    reports = score_sources(settings, engine, BY_NUMBER)
+    changed = rewritten(before, identities(engine))
+    assert {s for s, _, _ in changed} == {"board", "news"} and {t for _, t, _ in changed} == {"000660"}
+    assert ("news", "000660", dropped) in changed and ("news", "000660", dropped) not in identities(engine)
+    assert sum(r.index_rewritten for r in reports) == len(changed)
+    with engine.begin() as conn:  # rebuilt from scratch, both agree with the incremental result
+        conn.exec_driver_sql("DELETE FROM daily_sentiment_state")
+    assert [r.index_rewritten for r in score_sources(settings, engine, BY_NUMBER)] == [0, 0]
 
 
 def test_a_news_version_is_evaluated_as_the_news_models(engine, models, capsys):
