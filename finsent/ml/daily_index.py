@@ -14,9 +14,8 @@ The build's stamp is taken under SHARE locks on ``prices`` and ``post_flags``: a
 after it carries a later stamp, so the next build sees it. One index per source (``IndexSource``):
 the board's here, the news' in :mod:`finsent.ml.news_index` (its flags and story merges logged
 alike); the versions of the two registered models are numbered apart, so every row and stamp
-carries its source. Not covered: a price session deleted
-without any changed bar in its ticker (a history rewrite always changes bars; the importer removes
-those labels itself).
+carries its source. Not covered: a price session deleted without any changed bar in its ticker
+(a history rewrite always changes bars; the importer removes those labels itself).
 """
 
 from __future__ import annotations
