@@ -30,7 +30,7 @@ def make_news(engine, *, planted: bool, seed: int = 7, per_session: int = 4, ski
     articles, rows = itertools.count(1), []
     for ticker, bars in itertools.groupby(prices, key=lambda r: r[0]):
         sessions = list(bars)
-        for (_, previous, _, _), (_, current, opened, closed) in itertools.pairwise(sessions[skip_sessions:]):
+        for (_, previous, _, _), (_, _, opened, closed) in itertools.pairwise(sessions[skip_sessions:]):
             up = closed > opened
             for k in range(per_session):
                 lean = up if planted else rng.random() < 0.5

@@ -8,7 +8,10 @@ meaning as a snapshot's), then scores every post whose label session is one of t
 scores, its daily index rows, its ``backtest_steps`` row and the baseline's warm-start state
 together; a killed or chunked run resumes at the next step from that state, so it scores every
 post exactly as one uninterrupted run (LoRA steps train with the seed ``seed + step``).
-Every setting and every window is checked before anything is written.
+Every setting and every window is checked before anything is written. ``--source news`` walks
+news headlines the same way (``texts``); ``--source both`` walks each source with its own model
+and its own steps over its own sessions under one name (steps, scores and the daily index carry
+their source), the board's steps first.
 """
 
 from __future__ import annotations
