@@ -32,6 +32,15 @@ SELECT count(*) FROM (SELECT b.session_date FROM backtest_daily b JOIN backtest_
     ON n.backtest = b.backtest AND n.source = 'news' AND n.ticker = b.ticker AND n.session_date = b.session_date
     WHERE b.backtest = :b AND b.source = 'board' GROUP BY 1 HAVING count(*) >= 3 AND count(DISTINCT b.ret) > 1) d"""
 
+STORY_INDEX_MISMATCHES = """
+WITH story AS (
+    SELECT s.ticker, s.session_date, n.story_key, avg(s.p_up) AS p_up FROM backtest_scores s
+    JOIN news n ON n.ticker = s.ticker AND -(n.office_id::bigint * 10000000000 + n.article_id::bigint) = s.post_id
+    WHERE s.backtest = :b GROUP BY 1, 2, 3)
+SELECT count(*) FROM backtest_daily d
+JOIN (SELECT ticker, session_date, avg(p_up) AS p_up FROM story GROUP BY 1, 2) e USING (ticker, session_date)
+WHERE d.backtest = :b AND abs(d.mean_p_up - e.p_up) > 1e-5"""
+
 
 def test_a_news_walk_runs_on_news_alone_and_its_index_counts_a_story_once(engine, capsys):
     make_board(engine, planted=False, sessions=60, per_session=0, tickers=TICKERS)  # prices, no posts
@@ -51,13 +60,15 @@ def test_a_news_walk_runs_on_news_alone_and_its_index_counts_a_story_once(engine
     assert {n for (n,) in per_pair} == {5}
     assert query(engine, "SELECT DISTINCT n_posts FROM backtest_daily WHERE backtest = 'all'") == [(4,)]
     assert report.counts["n_stories"] == 4 * len(per_pair) and report.counts["n_posts"] == 5 * len(per_pair)
+    # the index: the mean over stories of each story's mean P(up), not the mean over articles
+    assert query(engine, STORY_INDEX_MISMATCHES, b="all") == [(0,)]
     assert query(engine, "SELECT spec->>'source' FROM backtests WHERE name = 'all'") == [("news",)]
     # the board has nothing to walk here: a clear error, nothing written
     assert main(["backtest", "b", "--train-sessions", "20"]) == 2
     assert query(engine, "SELECT count(*) FROM backtests WHERE name = 'b'") == [(0,)]
 
 
-def test_both_compares_the_sources_on_their_common_sessions_and_sees_the_planted_news(engine):
+def test_both_compares_the_sources_on_their_common_sessions_and_sees_the_planted_news(engine, caplog):
     make_board(engine, planted=False, sessions=90, tickers=TICKERS, per_session=8, seed=3)
     make_news(engine, planted=True, skip_sessions=25)  # news starts later: the common sessions are fewer
     settings = load_settings()
@@ -96,6 +107,9 @@ def test_both_compares_the_sources_on_their_common_sessions_and_sees_the_planted
     for source in ("board", "news"):
         assert query(engine, SCORES, b="parts", s=source) == query(engine, SCORES, b="both", s=source)
     assert chunked.metrics == pytest.approx(report.metrics, nan_ok=True)
+    # the same name with another source is another walk: refused, named
+    assert main(["backtest", "both", "--source", "news", "--train-sessions", "20", "--step-sessions", "4"]) == 2
+    assert "exists with other settings or inputs (input_hash, source)" in caplog.text
 
 
 def test_too_few_common_sessions_give_no_verdict(engine):
