@@ -15,7 +15,8 @@ daily indexes where both exist, on the same footing:
 - the Spearman correlation of the two indexes pooled over the common (stock, session) pairs, with
   the same date bootstrap: near 1, news only repeats what the board says.
 
-Intervals are percentile intervals of ``BOOTSTRAP_DRAWS`` seeded date resamples. Below
+Intervals are the estimate +- t(n - 1) x its standard error over ``BOOTSTRAP_DRAWS`` seeded date
+resamples (studentized: the plain percentile interval under-covered at few sessions). Below
 ``MIN_SESSIONS_FOR_VERDICT`` common dates there is no interval, no p and no verdict: the report says
 "too few sessions (n)".
 """
@@ -30,7 +31,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from finsent.ml.evaluate import SKILL_P_VALUE
-from finsent.ml.stats import CONFIDENCE, MIN_SESSIONS_FOR_VERDICT, MIN_STOCKS_PER_DATE, per_date_ic
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, MIN_STOCKS_PER_DATE, per_date_ic, t_critical
 
 BOOTSTRAP_DRAWS = 1999
 BOOTSTRAP_SEED = 20
@@ -100,10 +101,15 @@ def _draws(n: int) -> np.ndarray:
     return np.random.default_rng([BOOTSTRAP_SEED, n]).integers(0, n, (BOOTSTRAP_DRAWS, n))
 
 
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.nanpercentile(values, [tail, 100 - tail])
-    return float(low), float(high)
+def _interval(estimate: float, resampled: np.ndarray, n: int, bounds: tuple[float, float] = (-2.0, 2.0)
+              ) -> tuple[float, float]:
+    """estimate +- t(n - 1) x the bootstrap standard error, within ``bounds``. Studentized: the
+    plain percentile interval covered 0 in only 90% of no-difference simulations at 10 sessions
+    (94% at 40), this one holds 95% (the README)."""
+    # x sqrt(n / (n - 1)): a resample's mean varies (n - 1) / n times as much as the mean over new dates would
+    se = float(np.nanstd(resampled, ddof=1)) * math.sqrt(n / (n - 1))
+    half = t_critical(n) * se
+    return max(bounds[0], estimate - half), min(bounds[1], estimate + half)
 
 
 def _paired_t(differences: np.ndarray) -> tuple[float, float]:
@@ -132,12 +138,14 @@ def _correlation(both: pd.DataFrame, with_interval: bool) -> dict[str, float]:
         for draw in _draws(len(rows)):
             picked = np.concatenate([rows[i] for i in draw])
             values.append(_spearman(board[picked], news[picked]))
-        out["index_corr_ci_low"], out["index_corr_ci_high"] = _interval(np.array(values))
+        out["index_corr_ci_low"], out["index_corr_ci_high"] = _interval(out["index_corr"], np.array(values), len(rows),
+                                                                          (-1.0, 1.0))
     return out
 
 
-def compare_sources(board: pd.DataFrame, news: pd.DataFrame) -> SourceComparison:
-    """The comparison of two daily indexes (ticker, session_date, mean_p_up, ret) on their common pairs."""
+def compare_sources(board: pd.DataFrame, news: pd.DataFrame, *, correlation_interval: bool = True) -> SourceComparison:
+    """The comparison of two daily indexes (ticker, session_date, mean_p_up, ret) on their common pairs
+    (``correlation_interval=False``: without the correlation's bootstrap, the slow part, for simulations)."""
     both = common_index(board, news)
     ics = _ic_dates(both) if both["ticker"].nunique() >= MIN_STOCKS_PER_DATE else pd.DataFrame(
         columns=["session_date", *INDEXES])
@@ -151,11 +159,12 @@ def compare_sources(board: pd.DataFrame, news: pd.DataFrame) -> SourceComparison
         key = f"ic_{name}" if name in INDEXES else f"diff_{name}"
         metrics[key] = float(values.mean()) if n else NAN
         if draws is not None:
-            metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = _interval(values[draws].mean(axis=1))
+            metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = _interval(metrics[key], values[draws].mean(axis=1), n)
             if name in DIFFERENCES:
                 metrics[f"{key}_t"], metrics[f"{key}_p"] = _paired_t(values)
     if len(both):
-        metrics.update(_correlation(both, both["session_date"].nunique() >= MIN_SESSIONS_FOR_VERDICT))
+        enough = both["session_date"].nunique() >= MIN_SESSIONS_FOR_VERDICT
+        metrics.update(_correlation(both, correlation_interval and enough))
     result.metrics = metrics
     return result
 
@@ -188,5 +197,6 @@ def comparison_markdown(c: SourceComparison) -> str:
         "|---|---|---:|",
         f"| Spearman correlation of the two indexes, pooled over (stock, session) | {value('index_corr')} | "
         f"{m.get('index_corr_pairs', 0):.0f} / {m.get('index_corr_sessions', 0):.0f} |", "",
-        f"Intervals: percentile intervals of {BOOTSTRAP_DRAWS} resamples of the session dates (paired: one "
-        f"resample for every index); none below {MIN_SESSIONS_FOR_VERDICT} sessions. Plot: `ic_by_source.png`.", ""])
+        f"Intervals: the estimate +- t(n - 1) x its standard error over {BOOTSTRAP_DRAWS} resamples of the session "
+        f"dates (paired: one resample for every index); none below {MIN_SESSIONS_FOR_VERDICT} sessions. Plot: "
+        "`ic_by_source.png`.", ""])
