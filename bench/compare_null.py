@@ -7,22 +7,23 @@ rejects at 5% two-sided, whether its 95% interval holds 0, and (``--corr-draws``
 the correlation's bootstrap is the slow part) whether the interval of the index correlation holds
 0.483. The statistics are the comparison's own functions.
 
-    python bench/compare_null.py [--draws 2000] [--corr-draws 400] [--seed 7]
+    python bench/compare_null.py [--draws 2000] [--corr-draws 400] [--seed 7] [--tiny]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from finsent.ml.backtest.compare import compare_sources
 
-log = logging.getLogger("bench.compare_null")
 STOCKS = 5
 SPEARMAN_TRUTH = 6 / math.pi * math.asin(0.25)
 
@@ -56,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--corr-draws", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tiny", action="store_true", help="20 draws, 5 with the correlation (the suite's check)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.tiny:
+        args.draws, args.corr_draws = 20, 5
     sys.stdout.write("| sessions | paired t rejects (5%) | difference interval holds 0 | correlation interval "
                      "holds 0.483 |\n|---:|---:|---:|---:|\n")
     for dates in (10, 40):
