@@ -94,7 +94,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     backtest=NAME gets out-of-sample accuracy (clustered interval), the IC and its Newey-West t, and a
     long-short (top third minus bottom third of stocks by the index, open to close, before and after
     --cost-bps a side and --sell-tax-bps on sales), with plots. Each step commits on its own: rerun
-    the same command to resume; a resumed walk scores every post exactly as one uninterrupted run."""
+    the same command to resume; a resumed walk scores every post exactly as one uninterrupted run.
+    --source news walks news headlines instead (a story counted once in the index); --source both
+    walks each source with its own model and compares them on their common sessions."""
     from finsent.ml.backtest import run_backtest
     from finsent.ml.registry import keep_store_private
 
