@@ -79,14 +79,16 @@ class BookDay:
 
 def latest_backtest(conn: Connection) -> FinishedBacktest | None:
     """The newest walk-forward backtest that finished."""
-    row = conn.execute(text("SELECT name, mlflow_run_id, spec FROM backtests WHERE status = 'done' "
-                            "ORDER BY finished_at DESC LIMIT 1")).first()
+    row = conn.execute(text(
+        "SELECT name, mlflow_run_id, spec FROM backtests b WHERE status = 'done' AND EXISTS "
+        "(SELECT 1 FROM backtest_daily d WHERE d.backtest = b.name AND d.source = 'board') "
+        "ORDER BY finished_at DESC LIMIT 1")).first()
     return FinishedBacktest(row.name, row.mlflow_run_id, dict(row.spec or {})) if row is not None else None
 
 
 def indexed_stocks(conn: Connection, source: str = "board") -> list[Stock]:
     """The stocks that have an index of ``source`` (the champion's, or for the board a backtest's), by code."""
-    walked = " UNION SELECT ticker FROM backtest_daily" if source == "board" else ""
+    walked = " UNION SELECT ticker FROM backtest_daily WHERE source = 'board'" if source == "board" else ""
     return [Stock(r.code, r.name) for r in conn.execute(text(
         f"SELECT code, name FROM tickers WHERE code IN (SELECT ticker FROM daily_sentiment WHERE source = :s{walked}) "
         "ORDER BY code"), {"s": source})]
@@ -95,7 +97,7 @@ def indexed_stocks(conn: Connection, source: str = "board") -> list[Stock]:
 _HISTORY = """
 WITH walk AS (
     SELECT ticker, session_date, mean_p_up, 'backtest' AS source, ret FROM backtest_daily
-    WHERE backtest = :b AND ticker = ANY(:t)),
+    WHERE backtest = :b AND source = 'board' AND ticker = ANY(:t)),
 walk_end AS (SELECT ticker, max(session_date) AS last FROM walk GROUP BY ticker),
 live AS (
     SELECT d.ticker, d.session_date, d.mean_p_up, 'champion' AS source, NULL::float8 AS ret FROM daily_sentiment d
@@ -170,9 +172,10 @@ def latest_day_news(conn: Connection, ticker: str, champion: int | None) -> list
 
 
 _SKILL = f"""
-WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily WHERE backtest = :b GROUP BY ticker),
+WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily
+                  WHERE backtest = :b AND source = 'board' GROUP BY ticker),
 scored AS (
-    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b
+    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b AND source = 'board'
     UNION ALL
     SELECT ticker, post_id, p_up, false FROM post_scores WHERE model_version = :v)
 SELECT c.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
@@ -227,5 +230,5 @@ def backtest_days(conn: Connection, backtest: str) -> list[BookDay]:
         "SELECT d.ticker, d.session_date, d.mean_p_up, d.ret, "
         "CASE WHEN p.volume > 0 THEN (p.close / NULLIF(p.open, 0) - 1)::float8 END AS ret_open_close "
         "FROM backtest_daily d LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
-        "WHERE d.backtest = :b ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
+        "WHERE d.backtest = :b AND d.source = 'board' ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
     return [BookDay(r.ticker, r.session_date, float(r.mean_p_up), float(r.ret), r.ret_open_close) for r in rows]

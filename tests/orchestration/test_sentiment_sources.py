@@ -16,7 +16,7 @@ from finsent.ml.news_score import score_sources
 from finsent.ml.registry import NEWS_MODEL_NAME, configure
 from finsent.ml.train import train_model
 from finsent.orchestration.sentiment_page import View, render_sentiment_page
-from finsent.orchestration.sentiment_queries import index_history, indexed_stocks
+from finsent.orchestration.sentiment_queries import backtest_days, index_history, indexed_stocks, latest_backtest
 from tests.data.board import query
 from tests.ml.board import VERDICT_SPEC
 from tests.ml.news_board import make_news
@@ -70,3 +70,26 @@ def test_the_news_view_shows_the_news_index_and_keeps_its_source_in_links(engine
     assert "backtest" not in page.split("<section", 1)[1].split("most bullish")[0]  # no walk of the news
     board = render_sentiment_page(engine, settings, view=View(ticker="005930"))
     assert f"mean P(up) <b>{board_value:.3f}</b>" in board and "n.news.naver.com" not in board
+
+
+def test_the_board_view_reads_only_the_board_part_of_a_backtest(engine):
+    """A news walk, or the news half of a `both` walk, never shows as the board's backtest."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO backtests (name, spec, steps_total, status, finished_at) VALUES "
+                             "('walk-board', '{}', 1, 'done', now() - interval '1 day'), "
+                             "('walk-news', '{}', 1, 'done', now()), ('walk-both', '{}', 1, 'running', NULL)"))
+        conn.execute(sa.text("INSERT INTO backtest_daily (backtest, source, ticker, session_date, n_posts, "
+                             "mean_p_up, ret) VALUES (:b, :s, :t, :d, 1, :m, 0.01)"),
+                     [{"b": b, "s": s, "t": t, "d": d, "m": m} for b, s, t, m in
+                      (("walk-board", "board", "005930", 0.6), ("walk-news", "news", "000660", 0.2),
+                       ("walk-both", "board", "005930", 0.7), ("walk-both", "news", "000660", 0.3))
+                      for d in DAYS])
+    with engine.connect() as conn:
+        assert latest_backtest(conn).name == "walk-board"  # the newer walk-news has no board index
+        assert [s.code for s in indexed_stocks(conn)] == ["005930"]
+        conn.execute(sa.text("UPDATE backtests SET status = 'done', finished_at = now() WHERE name = 'walk-both'"))
+        assert latest_backtest(conn).name == "walk-both"
+        assert {d.ticker for d in backtest_days(conn, "walk-both")} == {"005930"}
+        walked = index_history(conn, "005930", backtest="walk-both", champion=None, seen_through=None)
+        assert [p.mean_p_up for p in walked] == pytest.approx([0.7] * len(DAYS))
+        assert index_history(conn, "000660", backtest="walk-both", champion=None, seen_through=None) == []
