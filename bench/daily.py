@@ -122,10 +122,11 @@ def rebuild_index(engine, version: int, *, since=None, from_scratch: bool) -> fl
     raw = engine.raw_connection()
     with raw.cursor() as cur:
         if from_scratch:
-            cur.execute("DELETE FROM daily_sentiment WHERE model_version = %s", (version,))
-            cur.execute("DELETE FROM daily_sentiment_state WHERE model_version = %s", (version,))
+            cur.execute("DELETE FROM daily_sentiment WHERE source = 'board' AND model_version = %s", (version,))
+            cur.execute("DELETE FROM daily_sentiment_state WHERE source = 'board' AND model_version = %s", (version,))
         else:
-            cur.execute("UPDATE daily_sentiment_state SET built_at = %s WHERE model_version = %s", (since, version))
+            cur.execute("UPDATE daily_sentiment_state SET built_at = %s WHERE source = 'board' AND model_version = %s",
+                        (since, version))
         raw.commit()
         started = time.perf_counter()
         refresh_daily_index(cur, version)
@@ -136,8 +137,8 @@ def rebuild_index(engine, version: int, *, since=None, from_scratch: bool) -> fl
 
 def built_at(engine, version: int):
     with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT built_at FROM daily_sentiment_state WHERE model_version = %s",
-                                    (version,)).scalar_one()
+        return conn.exec_driver_sql("SELECT built_at FROM daily_sentiment_state WHERE source = 'board' "
+                                    "AND model_version = %s", (version,)).scalar_one()
 
 
 def train_baseline(engine, codes: list[str], last: date) -> int:

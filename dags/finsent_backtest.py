@@ -8,9 +8,12 @@ its session. Labels default to `next_open_close`, the tradable open-to-close ret
 `backtest_scores` and `backtest_daily` (the out-of-sample index the Sentiment page shows) and
 logs one MLflow run tagged `backtest=<name>`: out-of-sample accuracy with its session-clustered
 interval, the IC with its Newey-West t, and a long-short before and after costs,
-with plots.
+with plots. `source`: `board` (default), `news` (headlines, a story counted once) or `both` (each
+walked by its own model, then compared on their common sessions: IC of each and of their
+combination, the paired test, the correlation of the two indexes).
 
-**Reads / writes**: Postgres `labels`, `posts`, `post_flags`, `prices` → `backtests`, `backtest_steps`,
+**Reads / writes**: Postgres `labels`, `posts`, `post_flags`, `news_labels`, `news`, `news_flags`,
+`prices` → `backtests`, `backtest_steps`,
 `backtest_scores`, `backtest_daily`; MLflow runs.
 
 **Owner**: finsent. **Triage**: each step commits on its own, so a retry or a new run with the same

@@ -1,21 +1,24 @@
 """
 ### finsent_score: the daily sentiment index
 
-**What**: after new labels, or when the champion changes, scores every post that has no score
-from the champion's version and rebuilds the daily sentiment index per stock and session
-(posts before the session's open; quality-flagged posts left out). Emits the `daily_sentiment`
-asset. The "Sentiment" page in the Airflow UI shows the result. Scoring runs where the model
-runs: a LoRA champion on the `gpu` queue (the GPU worker, with the base model in its `models`
-volume), the TF-IDF baseline on the default queue.
+**What**: after new labels, or when a champion changes, scores every post that has no score
+from the board champion's version (`finsent-updown`) and every news article that has none from
+the news champion's (`finsent-news-updown`), and brings the daily sentiment index of each source
+up to date per stock and session (posts or articles before the session's open; quality-flagged
+ones left out; a news story counts once). A source without a champion yet is skipped. Emits the
+`daily_sentiment` asset. The "Sentiment" page in the Airflow UI shows the result. Scoring runs
+where the model runs: a LoRA champion on the `gpu` queue (the GPU worker, with the base model in
+its `models` volume), the TF-IDF baseline on the default queue (`score_on_*` for the board,
+`score_news_on_*` for news).
 
-**Reads / writes**: MLflow `models:/finsent-updown@champion`; Postgres `posts`, `post_flags` →
-`post_scores`, `daily_sentiment`.
+**Reads / writes**: MLflow `models:/finsent-updown@champion`, `models:/finsent-news-updown@champion`;
+Postgres `posts`, `post_flags`, `news`, `news_flags` → `post_scores`, `news_scores`, `daily_sentiment`.
 
-**Owner**: finsent. **Triage**: a skipped run means there is no champion yet: run `finsent_train`.
+**Owner**: finsent. **Triage**: a skipped run means there is no champion of either yet: run `finsent_train`.
 Scoring commits in batches, so a retry continues where it stopped. Out of GPU memory: trigger with
 a smaller `batch_size` (posts per forward pass). "not in the hub cache": pre-fetch the base model
 into the `models` volume (README, Models). Parameters: the options of `finsent score` (`alias`,
-default `champion`, and `batch_size`), with the same names, defaults and bounds
+`news_alias`, default `champion`, `source`, default `both`, and `batch_size`), with the same names, defaults and bounds
 (`finsent.ml.spec.ScoreSpec`); a wrong one fails the run at its first task with the option's message.
 """
 
@@ -29,6 +32,8 @@ from finsent.ml.spec import ScoreSpec
 from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, LABELS, SENTIMENT, START, params_of
 
 PARAMS = params_of(ScoreSpec)  # the options of `finsent score`, declared once
+SOURCES = ("board", "news")
+TASK_PREFIX = {"board": "score_", "news": "score_news_"}  # the board's tasks keep their names
 
 
 @dag(dag_id="finsent_score", schedule=(LABELS | CHAMPION), start_date=START, catchup=False, max_active_runs=1,
@@ -41,33 +46,46 @@ def finsent_score():
         from finsent.orchestration.tasks import find_version, spec_from_params
 
         spec = spec_from_params(ScoreSpec, params)  # once, at the start: a wrong param fails here
-        found = find_version(spec)
-        if found["version"] is None:
-            raise AirflowSkipException(f"no version @{spec.alias} yet: nothing to score until finsent_train "
-                                       "promotes one")
+        found = {source: find_version(spec, source) for source in SOURCES if spec.source in (source, "both")}
+        if all(f["version"] is None for f in found.values()):
+            raise AirflowSkipException(f"no version @{spec.alias} (board) nor @{spec.news_alias} (news) yet: nothing "
+                                       "to score until finsent_train promotes one")
         return found
 
     @task.branch
-    def route(champion: dict) -> str:
-        return "score_on_gpu" if champion["queue"] == "gpu" else "score_on_cpu"
+    def route(champions: dict) -> list[str]:
+        """Each source with a version, on its model's queue."""
+        return [f"{TASK_PREFIX[source]}on_{'gpu' if found['queue'] == 'gpu' else 'cpu'}"
+                for source, found in champions.items() if found["version"] is not None]
 
-    def score(champion: dict, params: dict) -> dict:
+    def score(champions: dict, params: dict, source: str) -> dict:
         from finsent.orchestration.tasks import score_and_index, spec_from_params
 
         # the version found first, even if the alias has moved since (it was routed to its queue)
-        spec = replace(spec_from_params(ScoreSpec, params), alias=str(champion["version"]))
-        return score_and_index(spec)
+        version = str(champions[source]["version"])
+        spec = spec_from_params(ScoreSpec, params)
+        spec = replace(spec, news_alias=version) if source == "news" else replace(spec, alias=version)
+        return score_and_index(spec, source)
 
     @task(outlets=[SENTIMENT])
-    def score_on_cpu(champion: dict, params=None) -> dict:
-        return score(champion, params)
+    def score_on_cpu(champions: dict, params=None) -> dict:
+        return score(champions, params, "board")
 
     @task(queue="gpu", outlets=[SENTIMENT])
-    def score_on_gpu(champion: dict, params=None) -> dict:
-        return score(champion, params)
+    def score_on_gpu(champions: dict, params=None) -> dict:
+        return score(champions, params, "board")
 
-    champion = find_champion()
-    route(champion) >> [score_on_cpu(champion), score_on_gpu(champion)]
+    @task(outlets=[SENTIMENT])
+    def score_news_on_cpu(champions: dict, params=None) -> dict:
+        return score(champions, params, "news")
+
+    @task(queue="gpu", outlets=[SENTIMENT])
+    def score_news_on_gpu(champions: dict, params=None) -> dict:
+        return score(champions, params, "news")
+
+    champions = find_champion()
+    route(champions) >> [score_on_cpu(champions), score_on_gpu(champions), score_news_on_cpu(champions),
+                         score_news_on_gpu(champions)]
 
 
 finsent_score()

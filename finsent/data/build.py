@@ -215,7 +215,8 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
         unknown = cur.fetchone()[0]
         if unknown:
             raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}")
-    stale = count_stale_labels(cur, spec.definition, list(spec.tickers) or None)
+    tables = {"board": ("labels",), "news": ("news_labels",), "both": ("labels", "news_labels")}[spec.source]
+    stale = sum(count_stale_labels(cur, spec.definition, list(spec.tickers) or None, table) for table in tables)
     if stale:
         raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
                            "were written (a re-fetch or a rewritten history, e.g. a split); run "

@@ -113,7 +113,7 @@ def registered_definitions(cursor) -> list[LabelDefinition]:
 # (the same test as _STALE below). Only labels older than the newest price write can be stale: that
 # cut (one index lookup) leaves the per-label probe to the labels a recent price write may touch.
 _STALE_COUNT = """
-SELECT count(*) FROM labels l
+SELECT count(*) FROM {table} l
 WHERE l.definition = %(definition)s {ticker_filter}
   AND l.labelled_at < (SELECT max(fetched_at) FROM prices)
   AND EXISTS (SELECT 1 FROM prices p WHERE p.ticker = l.ticker
@@ -121,10 +121,12 @@ WHERE l.definition = %(definition)s {ticker_filter}
 """
 
 
-def count_stale_labels(cursor, definition: str, tickers: list[str] | None = None) -> int:
+def count_stale_labels(cursor, definition: str, tickers: list[str] | None = None, table: str = "labels") -> int:
     """How many labels under ``definition`` (of ``tickers``) a price written since makes stale: a
-    re-fetch, a rewritten history (a split), a late session. ``finsent label`` redoes them."""
-    cursor.execute(_STALE_COUNT.format(ticker_filter="AND l.ticker = ANY(%(tickers)s)" if tickers else ""),
+    re-fetch, a rewritten history (a split), a late session. ``finsent label`` redoes them.
+    ``table``: ``labels`` (posts) or ``news_labels`` (news articles, the same columns)."""
+    cursor.execute(_STALE_COUNT.format(table=table,
+                                       ticker_filter="AND l.ticker = ANY(%(tickers)s)" if tickers else ""),
                    {"definition": definition, "tickers": tickers})
     return cursor.fetchone()[0]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from finsent.cli_args import add_command, open_engine, positive_int
 from finsent.config import load_settings
+from finsent.data.spec import SOURCES
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import add_arguments, from_values, namespace_values
@@ -37,28 +38,34 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate any finsent-updown version (number or alias) on a snapshot's test part that it never saw;
-    logs an MLflow run and prints the report. A test part holding sessions the version's training
+    """Evaluate any registered version (number or alias) on a snapshot's test part that it never saw: of
+    finsent-updown, finsent-news-updown or finsent-both-updown by --source (default: the snapshot's own
+    source); logs an MLflow run and prints the report. A test part holding sessions the version's training
     labels reached is refused (exit 2, naming them), or with --allow-in-sample reported with every
     number marked in-sample."""
     from finsent.ml.evaluate import evaluate_version
 
     report = evaluate_version(load_settings(), open_engine(), args.model_version, args.dataset,
-                              allow_in_sample=args.allow_in_sample)
+                              allow_in_sample=args.allow_in_sample, source=args.source)
     sys.stdout.write(report.to_markdown())
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Load models:/finsent-updown@champion (or --alias), write P(up) for every post without a score from
-    that version into post_scores, and bring daily_sentiment up to date (only the (stock, session) rows that
-    new scores, flags or prices change are rewritten). Idempotent; an interrupted run resumes."""
-    from finsent.ml.score import score_posts
+    that version into post_scores; load models:/finsent-news-updown@champion (or --news-alias), write P(up)
+    for every news article without a score from it into news_scores; bring daily_sentiment of each source up
+    to date (only the (stock, session) rows that new scores, flags or prices change are rewritten; a news
+    story counts once). A source without a champion yet is skipped. Idempotent; an interrupted run resumes."""
+    from finsent.ml.news_score import score_sources
+    from finsent.ml.registry import MODEL_NAMES
 
     spec = from_values(ScoreSpec, namespace_values(args, ScoreSpec))
-    report = score_posts(load_settings(), open_engine(), spec)
-    sys.stdout.write(f"finsent-updown v{report.model_version}: {report.scored} posts scored, "
-                     f"{report.index_rows} daily_sentiment rows ({report.index_rewritten} rewritten)\n")
+    for report in score_sources(load_settings(), open_engine(), spec):
+        items = "posts" if report.source == "board" else "news articles"
+        sys.stdout.write(f"{MODEL_NAMES[report.source]} v{report.model_version}: {report.scored} {items} scored, "
+                         f"{report.index_rows} daily_sentiment rows of source {report.source} "
+                         f"({report.index_rewritten} rewritten)\n")
     return 0
 
 
@@ -87,7 +94,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     backtest=NAME gets out-of-sample accuracy (clustered interval), the IC and its Newey-West t, and a
     long-short (top third minus bottom third of stocks by the index, open to close, before and after
     --cost-bps a side and --sell-tax-bps on sales), with plots. Each step commits on its own: rerun
-    the same command to resume; a resumed walk scores every post exactly as one uninterrupted run."""
+    the same command to resume; a resumed walk scores every post exactly as one uninterrupted run.
+    --source news walks news headlines instead (a story counted once in the index); --source both
+    walks each source with its own model and compares them on their common sessions."""
     from finsent.ml.backtest import run_backtest
     from finsent.ml.registry import keep_store_private
 
@@ -114,10 +123,14 @@ def register(commands) -> None:
     evaluate = add_command(commands, "evaluate", cmd_evaluate, help="re-evaluate a registered version on a snapshot")
     evaluate.add_argument("--model-version", default="champion", help="version number or alias (default champion)")
     evaluate.add_argument("--dataset", required=True)
+    evaluate.add_argument("--source", choices=SOURCES,
+                          help="whose version: board (finsent-updown), news (finsent-news-updown) or both "
+                               "(finsent-both-updown); default the snapshot's source")
     evaluate.add_argument("--allow-in-sample", action="store_true",
                           help="report on a test part the version saw, with every number marked in-sample")
 
-    score = add_command(commands, "score", cmd_score, help="score new posts with the champion; rebuild daily_sentiment")
+    score = add_command(commands, "score", cmd_score,
+                        help="score new posts and news with their champions; update daily_sentiment")
     add_arguments(score, ScoreSpec)
 
     backtest = add_command(commands, "backtest", cmd_backtest,

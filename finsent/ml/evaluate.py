@@ -50,6 +50,7 @@ from finsent.ml.registry import (
     champion_inputs,
     configure,
     load_pyfunc,
+    model_name,
     predict,
     private_run,
     version_of,
@@ -279,33 +280,37 @@ def snapshot_parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
 
 
 def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, dataset: str, *,
-                     allow_in_sample: bool = False) -> EvaluationReport:
-    """The report of a registered version on ``dataset``'s test part. A test part that holds sessions
-    the version's training labels reached is refused (ConfigError, naming them), or with
+                     allow_in_sample: bool = False, source: str | None = None) -> EvaluationReport:
+    """The report of a registered version on ``dataset``'s test part: a version of the registered model
+    of ``source`` (board: finsent-updown, news: finsent-news-updown, both: finsent-both-updown; default
+    the snapshot's own source, so a news snapshot evaluates news versions). A test part that holds
+    sessions the version's training labels reached is refused (ConfigError, naming them), or with
     ``allow_in_sample`` reported with every number marked in-sample."""
     import mlflow
 
     snapshot = load_snapshot(engine, dataset)
     train, _, test = snapshot_parts(snapshot)
+    registered = model_name(source or snapshot.spec.get("source"))
     client = configure(settings)
     try:
-        version = version_of(client, version_or_alias)
+        version = version_of(client, version_or_alias, registered)
     except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
         raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
-    tags = client.get_model_version(MODEL_NAME, str(version)).tags
+    tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
-    p_test = predict(load_pyfunc(version), test["title"].tolist())
-    label = f"{MODEL_NAME} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
+    p_test = predict(load_pyfunc(version, registered), test["title"].tolist())
+    label = f"{registered} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
             private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
         mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
-                         "model_version": str(version), "in_sample": str(in_sample).lower()})
+                         "model_version": str(version), "finsent.model_name": registered,
+                         "in_sample": str(in_sample).lower()})
         report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
                                       compared_baselines(train, test, tags.get("model")), Path(scratch) / "plots")
         report.in_sample = in_sample
         log_report(report, "in_sample_test_" if in_sample else "test_")
         if not in_sample:  # the models page puts it beside the champion
-            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test))
+            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test, registered))
     return report
 
 
@@ -319,10 +324,12 @@ def champion_with_record(engine: Engine, client, titles: list[str], registered: 
     return version, record_from_rows(engine, tagged.dataset, tagged.dataset_hash) or tagged, p_old
 
 
-def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_test: np.ndarray) -> dict[str, float]:
-    """Accuracy against the champion on the test sessions neither saw: the paired test clustered by
-    session (``test_vs_champion_*``); only the session count below the minimum for a verdict."""
-    champion = champion_with_record(engine, client, test["title"].tolist())
+def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_test: np.ndarray,
+                 registered: str = MODEL_NAME) -> dict[str, float]:
+    """Accuracy against the champion (of the same registered model) on the test sessions neither saw:
+    the paired test clustered by session (``test_vs_champion_*``); only the session count below the
+    minimum for a verdict."""
+    champion = champion_with_record(engine, client, test["title"].tolist(), registered)
     if champion is None or champion[0] == version:
         return {}
     _, record, p_old = champion

@@ -75,3 +75,63 @@ def index_plot(frame: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def backtest_plots(report, directory: Path) -> list[Path]:
+    """A backtest report's (``finsent.ml.backtest.report.BacktestReport``) IC over time and its
+    cumulative long-short, named with the report's ``plot_prefix``."""
+    plt = headless_pyplot()
+    paths = []
+    fig, ax = plt.subplots(figsize=(8, 3))
+    series = report.ic_series
+    if len(series):
+        ax.bar(pd.to_datetime(series["session_date"]), series["ic"], color="tab:blue", alpha=0.4, width=1.5,
+               label="IC" if report.metrics.get("ic_per_date") else "timing correlation")
+        ax.plot(pd.to_datetime(series["session_date"]), series["ic"].rolling(20, min_periods=1).mean(),
+                color="tab:blue", label="20-session mean")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    m = report.metrics
+    ax.set_title(f"information coefficient over time (mean {m.get('ic_mean', float('nan')):.3f}, "
+                 f"t {m.get('ic_t', float('nan')):.2f})" if m.get("ic_per_date") else
+                 f"timing correlation, 20-session rolling (fewer than 3 stocks; overall "
+                 f"{m.get('timing_corr', float('nan')):.3f})")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    paths.append(directory / f"{report.plot_prefix}ic_over_time.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 3))
+    if len(report.book):
+        when = pd.to_datetime(report.book["session_date"])
+        ax.plot(when, (1 + report.book["gross"]).cumprod(), label="before cost")
+        ax.plot(when, (1 + report.book["net"]).cumprod(), label=f"after {report.spec['cost_bps']:g} bps a side "
+                f"+ {report.spec.get('sell_tax_bps', 0.0):g} bps tax on sales")
+    ax.axhline(1, color="grey", linewidth=0.8)
+    ax.set_title("long top third / short bottom third by the index, open to close")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    paths.append(directory / f"{report.plot_prefix}long_short_cumulative.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def ic_by_source_plot(ic_dates: pd.DataFrame, path: Path) -> Path:
+    """The IC of the board's index, the news index and their combination on the sessions both cover
+    (``finsent.ml.backtest.compare``): each session's IC faint, its 20-session rolling mean bold."""
+    plt = headless_pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3))
+    when = pd.to_datetime(ic_dates["session_date"])
+    for name, colour in (("board", "tab:blue"), ("news", "tab:orange"), ("combined", "tab:green")):
+        values = ic_dates[name].astype(float)
+        if name != "combined":
+            ax.plot(when, values, color=colour, alpha=0.25, linewidth=0.8)
+        ax.plot(when, values.rolling(20, min_periods=1).mean(), color=colour,
+                label=f"{name} (mean {values.mean():.3f})" if len(values) else name)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_title(f"IC per session on the {len(ic_dates)} sessions both indexes cover (20-session means)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,4 +1,5 @@
 """``finsent score``: P(up) for every post from the champion, and the daily sentiment index.
+(News articles, by the news champion: :mod:`finsent.ml.news_score`, which runs both.)
 
 Posts without a score from the champion's version are scored in batches (each batch committed,
 so an interrupted run resumes); then ``daily_sentiment`` of that version is brought up to date
@@ -46,6 +47,7 @@ class ScoreReport:
     scored: int
     index_rows: int  # the version's daily_sentiment rows
     index_rewritten: int = 0  # of them written by this run (only what changed)
+    source: str = "board"  # board posts (finsent-updown) or news articles (finsent-news-updown)
 
 
 def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:

@@ -25,15 +25,23 @@ class TrainSpec:
         check_fields(self)
 
 
+SCORE_SOURCES = ("board", "news", "both")
+
+
 @dataclass(frozen=True)
 class ScoreSpec:
-    alias: str = option("champion", "the finsent-updown version to score with: an alias (default champion) or a "
-                        "version number")
+    alias: str = option("champion", "the finsent-updown version to score board posts with: an alias (default "
+                        "champion) or a version number")
     batch_size: int = option(256, "posts per forward pass of the model (lower it when the GPU runs out of memory)",
                              minimum=1)
+    news_alias: str = option("champion", "the finsent-news-updown version to score news articles with: an alias "
+                             "(default champion) or a version number")
+    source: str = option("both", "what to score: board posts, news articles or both (a source whose alias is "
+                         "champion and that has none yet is skipped)", choices=SCORE_SOURCES)
 
     def validate(self) -> None:
         check_fields(self)
-        if _ALIAS.fullmatch(self.alias) is None:
-            raise ConfigError(f"--alias must be an alias (letters, digits, _ and -) or a version number, "
-                              f"got {self.alias!r}")
+        for flag, value in (("--alias", self.alias), ("--news-alias", self.news_alias)):
+            if _ALIAS.fullmatch(value) is None:
+                raise ConfigError(f"{flag} must be an alias (letters, digits, _ and -) or a version number, "
+                                  f"got {value!r}")

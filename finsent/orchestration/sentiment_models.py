@@ -46,8 +46,10 @@ def _evaluate_run(client: MlflowClient, version: int, dataset: str) -> dict[str,
     runs = client.search_runs(
         [experiment.experiment_id],
         f"tags.`finsent.step` = 'evaluate' AND tags.dataset = '{dataset}' AND tags.model_version = '{version}' "
-        "AND tags.in_sample = 'false'", order_by=["attributes.start_time DESC"], max_results=1)
-    return dict(runs[0].data.metrics) if runs else {}
+        "AND tags.in_sample = 'false'", order_by=["attributes.start_time DESC"], max_results=10)
+    # a news (or both) version of the same number is another model's: runs before the tag are the board's
+    ours = [r for r in runs if r.data.tags.get("finsent.model_name", MODEL_NAME) == MODEL_NAME]
+    return dict(ours[0].data.metrics) if ours else {}
 
 
 def version_rows(client: MlflowClient) -> tuple[str | None, int | None, list[VersionRow]]:

@@ -106,14 +106,20 @@ def skill_text(skill: Skill | None) -> str:
             f'<span class="muted">({counts})</span>')
 
 
-def _header(key: str, label: str, sort: str, descending: bool) -> str:
+def _keep(source: str) -> str:
+    """The query part that keeps the page's source in a link (none for the default, the board)."""
+    return "" if source == "board" else f"&amp;source={escape(source)}"
+
+
+def _header(key: str, label: str, sort: str, descending: bool, source: str = "board") -> str:
     order = "asc" if key == sort and descending else "desc"
     arrow = (" ▼" if descending else " ▲") if key == sort else ""
-    return f'<th><a href="?sort={key}&amp;order={order}">{escape(label)}{arrow}</a></th>'
+    return f'<th><a href="?sort={key}&amp;order={order}{_keep(source)}">{escape(label)}{arrow}</a></th>'
 
 
-def _row_html(row: StockRow) -> str:
-    link = f'<a href="?ticker={escape(row.stock.code)}">{escape(row.stock.code)}</a> {escape(row.stock.name)}'
+def _row_html(row: StockRow, source: str = "board") -> str:
+    link = (f'<a href="?ticker={escape(row.stock.code)}{_keep(source)}">{escape(row.stock.code)}</a> '
+            f"{escape(row.stock.name)}")
     if row.latest is None:
         return f"<tr><td>{link}</td>" + "<td>-</td>" * 5 + "</tr>"
     when = (f'{row.latest.session_date} <b class="fc">forecast</b>' if row.forecast
@@ -124,21 +130,25 @@ def _row_html(row: StockRow) -> str:
             f"<td class=num>{change}</td><td class=num>{z}</td><td>{skill_text(row.skill)}</td></tr>")
 
 
-def overview_html(rows: Sequence[StockRow], sort: str, descending: bool, built_at: datetime | None) -> str:
-    """The table at the top; the forecast note says when the index was computed."""
-    heads = "".join(_header(k, label, sort, descending) for k, label in (
+def overview_html(rows: Sequence[StockRow], sort: str, descending: bool, built_at: datetime | None,
+                  source: str = "board") -> str:
+    """The table at the top (of ``source``'s index); the forecast note says when the index was computed."""
+    heads = "".join(_header(k, label, sort, descending, source) for k, label in (
         ("code", "stock"), ("sessions", "session"), ("index", "index: mean P(up)"), ("change", "change"),
         ("z", f"z ({Z_SESSIONS} sessions)"), ("skill", "out-of-sample balanced accuracy [95%]")))
-    body = "".join(_row_html(r) for r in sort_rows(rows, sort, descending))
+    body = "".join(_row_html(r, source) for r in sort_rows(rows, sort, descending))
+    board = source == "board"
+    items, votes = ("posts", "posts") if board else ("headlines (a story's copies left out)", "headlines")
+    history = "backtest, then the champion after what it saw" if board else "the news champion after what it saw"
     computed = f"{built_at.astimezone(KST):%Y-%m-%d %H:%M} KST" if built_at else "unknown"
     forecast = any(r.forecast for r in rows)
     return (f'<table class="overview"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>'
             f'<p class="muted">change: since the session before. z: the latest index against the {Z_SESSIONS} '
             f"sessions before it (at least {MIN_Z_SESSIONS}). Balanced accuracy: the stock's out-of-sample up/down "
-            f"posts of the history below (backtest, then the champion after what it saw), 95% interval from a "
+            f"{items} of the history below ({history}), 95% interval from a "
             f"jackknife over sessions; below {MIN_SESSIONS_FOR_VERDICT} sessions no verdict. "
             + (f"<b class=fc>forecast</b>: that session has not traded yet (no price); the index was computed "
-               f"{computed} from the posts before its open." if forecast else f"Index computed {computed}.")
+               f"{computed} from the {votes} before its open." if forecast else f"Index computed {computed}.")
             + "</p>")
 
 

@@ -10,7 +10,8 @@ HTML-escaped, and the page is served with a Content-Security-Policy that allows 
 
 The page is parts: ``sentiment_queries`` reads Postgres (all of its SQL), ``sentiment_summaries``
 reads MLflow, and this module renders what they return with small pure functions;
-``render_sentiment_page`` joins them for one request.
+``render_sentiment_page`` joins them for one request. ``?source=board|news`` picks whose index
+(default the board's; the news index is its own champion's, with no backtest of its own here).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.ingest.records import KST
+from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from finsent.orchestration.sentiment_charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
 from finsent.orchestration.sentiment_overview import (
@@ -35,6 +37,7 @@ from finsent.orchestration.sentiment_overview import (
     stock_skills,
 )
 from finsent.orchestration.sentiment_queries import (
+    SOURCES,
     IndexPoint,
     ScoredPost,
     Stock,
@@ -43,7 +46,9 @@ from finsent.orchestration.sentiment_queries import (
     index_histories,
     indexed_stocks,
     latest_backtest,
+    latest_day_news,
     latest_day_posts,
+    news_skill_counts,
     priced_through,
     skill_counts,
 )
@@ -56,42 +61,47 @@ _TOP = 5
 
 @dataclass(frozen=True)
 class View:
-    """What one request asks for: one stock or all, and the overview's order."""
+    """What one request asks for: one stock or all, the overview's order, and whose index (``SOURCES``)."""
 
     ticker: str | None = None
     sort: str = "code"
     descending: bool = False
+    source: str = "board"  # the board's index (finsent-updown) or the news' (finsent-news-updown)
 
 
 def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None,
                           view: View | None = None) -> str:
-    """The whole page for one request: every stock, or only ``ticker``."""
+    """The whole page for one request: every stock, or only ``ticker``, of one source's index."""
     view = view or View(ticker)
+    news = view.source == "news"
     with engine.connect() as conn:
-        finished = latest_backtest(conn)
-    summaries = read_summaries(settings, finished)
+        finished = None if news else latest_backtest(conn)  # the walk-forward backtests are the board's
+    summaries = read_summaries(settings, finished, model_name(view.source))
     champion = summaries.champion
     version, seen = (champion.version, champion.seen_through) if champion else (None, None)
     definition = (champion.definition if champion else None) or (finished.spec.get("definition") if finished
                                                                  else None) or "next_open_close"
     walk = finished.name if finished else None
     with engine.connect() as conn:
-        stocks, priced = indexed_stocks(conn), priced_through(conn)
-        skills = stock_skills(skill_counts(conn, backtest=walk, champion=version, seen_through=seen,
-                                           definition=definition))
+        stocks, priced = indexed_stocks(conn, view.source), priced_through(conn)
+        counts = (news_skill_counts(conn, champion=version, seen_through=seen, definition=definition) if news else
+                  skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition))
+        skills = stock_skills(counts)
         histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
-                                    seen_through=seen)
+                                    seen_through=seen, source=view.source)
         rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code)) for s in stocks]
         shown = [s for s in stocks if view.ticker in (None, s.code)]
-        sections = [stock_section(row, histories[row.stock.code], latest_day_posts(conn, row.stock.code, version))
+        latest = latest_day_news if news else latest_day_posts
+        sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version),
+                                  "headline" if news else "post")
                     for row in rows if row.stock in shown]
-        built = index_built_at(conn, version)
+        built = index_built_at(conn, version, view.source)
         charts = (backtest_charts_html(backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
                                        float(finished.spec.get("sell_tax_bps", 0.0)))
                   if finished and view.ticker is None else "")
     listed = [r for r in rows if r.stock in shown]  # one stock's page: its row only
-    top = overview_html(listed, view.sort, view.descending, built) if listed else ""
-    return page_html(top + head_html(summaries) + charts, stocks, sections)
+    top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""
+    return page_html(top + head_html(summaries) + charts, stocks, sections, source=view.source)
 
 
 # -- the head: champion and backtest ------------------------------------------------------------------
@@ -159,7 +169,8 @@ def backtest_metrics_html(backtest: Backtest) -> str:
 def head_html(summaries: Summaries) -> str:
     champion, backtest = summaries.champion, summaries.backtest
     if champion:
-        head = (f'<p>champion: <b>finsent-updown v{champion.version}</b> — {champion_metrics_html(champion)} — '
+        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — "
+                f"{champion_metrics_html(champion)} — "
                 f'<a href="{escape(champion.link)}" target="_blank" rel="noopener">open in MLflow</a></p>')
     elif summaries.registry_error:
         head = f"<p>the MLflow registry did not answer: {escape(summaries.registry_error)}</p>"
@@ -177,9 +188,10 @@ def head_html(summaries: Summaries) -> str:
 # -- one stock ----------------------------------------------------------------------------------------
 
 
-def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[ScoredPost]) -> str:
+def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[ScoredPost],
+                  noun: str = "post") -> str:
     """Its latest index, the charts, where the index comes from, its out-of-sample skill and the
-    day's extreme posts (``posts``: most bullish first, only posts the index uses)."""
+    day's extreme posts or headlines (``noun``; ``posts``: most bullish first, only those the index uses)."""
     stock, last = row.stock, row.latest
     bullish = [p for p in posts if p.p_up > 0.5][:_TOP]
     bearish = [p for p in posts[::-1] if p.p_up < 0.5][:_TOP]
@@ -192,9 +204,9 @@ def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[
             + f"<p>out-of-sample balanced accuracy on this stock: {skill_text(row.skill)}</p>"
             + timing_chart(history)
             + '<div class=cols><div><h3>most bullish (last day, P(up) &gt; 0.5)</h3>'
-            f'<ol>{posts_html(bullish) or "<li class=muted>no post with P(up) above 0.5</li>"}</ol></div>'
+            f'<ol>{posts_html(bullish) or f"<li class=muted>no {noun} with P(up) above 0.5</li>"}</ol></div>'
             '<div><h3>most bearish (last day, P(up) &lt; 0.5)</h3>'
-            f'<ol>{posts_html(bearish) or "<li class=muted>no post with P(up) below 0.5</li>"}</ol></div></div>'
+            f'<ol>{posts_html(bearish) or f"<li class=muted>no {noun} with P(up) below 0.5</li>"}</ol></div></div>'
             "</section>")
 
 
@@ -225,7 +237,7 @@ def timing_chart(history: Sequence[IndexPoint]) -> str:
 
 
 def post_link(post: ScoredPost) -> str:
-    return NAVER_POST_URL.format(code=post.ticker, nid=post.post_id)
+    return post.url or NAVER_POST_URL.format(code=post.ticker, nid=post.post_id)
 
 
 def posts_html(posts: Sequence[ScoredPost]) -> str:
@@ -275,11 +287,33 @@ li a:hover{{text-decoration:underline}} table.overview{{border-collapse:collapse
 nav a{{margin-right:.5rem}}"""
 
 
-def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title: str = "Sentiment") -> str:
-    nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}">{escape(s.code)}</a>'
-                                   for s in stocks) if stocks else ""
-    body = "".join(sections) or "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
+def source_query(source: str) -> str:
+    """What a link adds to keep the page's source (nothing for the default, the board)."""
+    return "" if source == "board" else f"&amp;source={escape(source)}"
+
+
+def source_nav(source: str) -> str:
+    """The source filter: the board's index or the news'."""
+    return " · index of: " + " ".join(f"<b>{name}</b>" if name == source else
+                                      f'<a href="sentiment?source={name}">{name}</a>' for name in SOURCES)
+
+
+def empty_body(source: str) -> str:
+    if source == "news":
+        return ("<p>no news index yet: the news index needs a champion of <code>finsent-news-updown</code> (train "
+                "one on a news snapshot: <code>finsent dataset build NAME --source news</code>, then <code>finsent "
+                "train --dataset NAME</code>) and a <code>finsent score</code> run after it</p>")
+    return "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
+
+
+def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title: str = "Sentiment",
+              source: str = "board") -> str:
+    nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}{source_query(source)}">'
+                                   f"{escape(s.code)}</a>" for s in stocks) if stocks else ""
+    overview = f"sentiment?source={escape(source)}" if source != "board" else "sentiment"
+    links = f'<a href="{overview}">overview</a> <a href="models">models</a>{source_nav(source)}{nav}'
+    body = "".join(sections) or empty_body(source)
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · {escape(title)}</title>
 <style>{STYLE}</style></head><body>
-<h1>{escape(title)}</h1><nav><a href="sentiment">overview</a> <a href="models">models</a>{nav}</nav>
+<h1>{escape(title)}</h1><nav>{links}</nav>
 {head}{body}</body></html>"""

@@ -4,6 +4,8 @@ Every SQL statement of the page is here (one place to filter, e.g. by source).
 The index is shown only as it was known: a backtest's out-of-sample scores where it ran, then the
 champion's scores, but only for sessions after the last one the champion trained or validated on.
 Posts are shown only where the index uses them: quality-flagged posts are left out everywhere.
+Each source has its own index (``daily_sentiment.source``): the board's (with its backtest) and the
+news' (news articles scored by the news champion; no backtest of its own here).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 HISTORY_DAYS = 365  # the chart shows the last year of sessions
+SOURCES = ("board", "news")  # the page's source filter: whose index it shows
 _NEVER = date(9999, 1, 1)
 _UNFLAGGED = "NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = {t} AND f.post_id = {p})"
 
@@ -41,6 +44,7 @@ class ScoredPost:
     posted_at: datetime
     post_id: int = 0
     ticker: str = ""
+    url: str = ""  # a news article's link (a post's is built from ticker and post_id)
 
 
 @dataclass(frozen=True)
@@ -75,27 +79,30 @@ class BookDay:
 
 def latest_backtest(conn: Connection) -> FinishedBacktest | None:
     """The newest walk-forward backtest that finished."""
-    row = conn.execute(text("SELECT name, mlflow_run_id, spec FROM backtests WHERE status = 'done' "
-                            "ORDER BY finished_at DESC LIMIT 1")).first()
+    row = conn.execute(text(
+        "SELECT name, mlflow_run_id, spec FROM backtests b WHERE status = 'done' AND EXISTS "
+        "(SELECT 1 FROM backtest_daily d WHERE d.backtest = b.name AND d.source = 'board') "
+        "ORDER BY finished_at DESC LIMIT 1")).first()
     return FinishedBacktest(row.name, row.mlflow_run_id, dict(row.spec or {})) if row is not None else None
 
 
-def indexed_stocks(conn: Connection) -> list[Stock]:
-    """The stocks that have an index (the champion's or a backtest's), by code."""
+def indexed_stocks(conn: Connection, source: str = "board") -> list[Stock]:
+    """The stocks that have an index of ``source`` (the champion's, or for the board a backtest's), by code."""
+    walked = " UNION SELECT ticker FROM backtest_daily WHERE source = 'board'" if source == "board" else ""
     return [Stock(r.code, r.name) for r in conn.execute(text(
-        "SELECT code, name FROM tickers WHERE code IN (SELECT ticker FROM daily_sentiment UNION "
-        "SELECT ticker FROM backtest_daily) ORDER BY code"))]
+        f"SELECT code, name FROM tickers WHERE code IN (SELECT ticker FROM daily_sentiment WHERE source = :s{walked}) "
+        "ORDER BY code"), {"s": source})]
 
 
 _HISTORY = """
 WITH walk AS (
     SELECT ticker, session_date, mean_p_up, 'backtest' AS source, ret FROM backtest_daily
-    WHERE backtest = :b AND ticker = ANY(:t)),
+    WHERE backtest = :b AND source = 'board' AND ticker = ANY(:t)),
 walk_end AS (SELECT ticker, max(session_date) AS last FROM walk GROUP BY ticker),
 live AS (
     SELECT d.ticker, d.session_date, d.mean_p_up, 'champion' AS source, NULL::float8 AS ret FROM daily_sentiment d
     LEFT JOIN walk_end w ON w.ticker = d.ticker
-    WHERE d.model_version = :v AND d.ticker = ANY(:t) AND d.session_date > :seen
+    WHERE d.source = :src AND d.model_version = :v AND d.ticker = ANY(:t) AND d.session_date > :seen
       AND d.session_date > COALESCE(w.last, DATE '1900-01-01'))
 SELECT h.ticker, h.session_date, h.mean_p_up, p.close::float8 AS close, h.source, h.ret
 FROM (SELECT * FROM walk UNION ALL SELECT * FROM live) h
@@ -105,13 +112,14 @@ ORDER BY h.ticker, h.session_date
 
 
 def index_histories(conn: Connection, tickers: list[str], *, backtest: str | None, champion: int | None,
-                    seen_through: date | None, days: int = HISTORY_DAYS) -> dict[str, list[IndexPoint]]:
-    """The out-of-sample index of each of ``tickers`` over the last ``days`` before its newest
-    session, with the close (one query). A champion that does not say what it trained on
+                    seen_through: date | None, days: int = HISTORY_DAYS,
+                    source: str = "board") -> dict[str, list[IndexPoint]]:
+    """The out-of-sample index of ``source`` of each of ``tickers`` over the last ``days`` before its
+    newest session, with the close (one query). A champion that does not say what it trained on
     (``seen_through`` None) adds no sessions: none of its scores is known to be out of sample."""
     rows = conn.execute(text(_HISTORY), {
         "t": list(tickers), "b": backtest or "", "v": champion if champion is not None else -1,
-        "seen": seen_through or _NEVER}).all()
+        "seen": seen_through or _NEVER, "src": source}).all()
     histories: dict[str, list[IndexPoint]] = {t: [] for t in tickers}
     for r in rows:
         histories[r.ticker].append(IndexPoint(r.session_date, float(r.mean_p_up), r.close, r.source,
@@ -121,10 +129,10 @@ def index_histories(conn: Connection, tickers: list[str], *, backtest: str | Non
 
 
 def index_history(conn: Connection, ticker: str, *, backtest: str | None, champion: int | None,
-                  seen_through: date | None, days: int = HISTORY_DAYS) -> list[IndexPoint]:
+                  seen_through: date | None, days: int = HISTORY_DAYS, source: str = "board") -> list[IndexPoint]:
     """``index_histories`` of one stock."""
     return index_histories(conn, [ticker], backtest=backtest, champion=champion, seen_through=seen_through,
-                           days=days)[ticker]
+                           days=days, source=source)[ticker]
 
 
 def priced_through(conn: Connection) -> dict[str, date]:
@@ -132,10 +140,10 @@ def priced_through(conn: Connection) -> dict[str, date]:
     return dict(conn.execute(text("SELECT ticker, max(trade_date) FROM prices GROUP BY ticker")).all())
 
 
-def index_built_at(conn: Connection, champion: int | None) -> datetime | None:
-    """When the champion's index was last brought up to date (``finsent score``)."""
-    return conn.execute(text("SELECT built_at FROM daily_sentiment_state WHERE model_version = :v"),
-                        {"v": champion if champion is not None else -1}).scalar()
+def index_built_at(conn: Connection, champion: int | None, source: str = "board") -> datetime | None:
+    """When the champion's index of ``source`` was last brought up to date (``finsent score``)."""
+    return conn.execute(text("SELECT built_at FROM daily_sentiment_state WHERE source = :s AND model_version = :v"),
+                        {"v": champion if champion is not None else -1, "s": source}).scalar()
 
 
 def latest_day_posts(conn: Connection, ticker: str, champion: int | None) -> list[ScoredPost]:
@@ -150,10 +158,24 @@ def latest_day_posts(conn: Connection, ticker: str, champion: int | None) -> lis
     return [ScoredPost(r.title, float(r.p_up), r.posted_at, int(r.post_id), r.ticker) for r in rows]
 
 
+def latest_day_news(conn: Connection, ticker: str, champion: int | None) -> list[ScoredPost]:
+    """``latest_day_posts`` of the news: the news champion's scores of the articles of ``ticker``'s
+    last day with news that the index uses (no flagged article: a story's copies are flagged)."""
+    rows = conn.execute(text(
+        "SELECT n.title, s.p_up, n.published_at, n.ticker, n.article_url FROM news_scores s "
+        "JOIN news n USING (ticker, office_id, article_id) WHERE s.ticker = :t AND s.model_version = :v AND "
+        "n.published_at >= (SELECT max(n2.published_at) FROM news n2 WHERE n2.ticker = :t) - interval '1 day' AND "
+        "NOT EXISTS (SELECT 1 FROM news_flags f WHERE (f.ticker, f.office_id, f.article_id) = "
+        "(n.ticker, n.office_id, n.article_id)) ORDER BY s.p_up DESC, n.office_id, n.article_id"),
+        {"t": ticker, "v": champion if champion is not None else -1}).all()
+    return [ScoredPost(r.title, float(r.p_up), r.published_at, 0, r.ticker, r.article_url) for r in rows]
+
+
 _SKILL = f"""
-WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily WHERE backtest = :b GROUP BY ticker),
+WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily
+                  WHERE backtest = :b AND source = 'board' GROUP BY ticker),
 scored AS (
-    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b
+    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b AND source = 'board'
     UNION ALL
     SELECT ticker, post_id, p_up, false FROM post_scores WHERE model_version = :v)
 SELECT c.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
@@ -178,11 +200,35 @@ def skill_counts(conn: Connection, *, backtest: str | None, champion: int | None
     return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
 
 
+_NEWS_SKILL = """
+SELECT s.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
+       count(*) FILTER (WHERE l.label = 'down') AS downs,
+       count(*) FILTER (WHERE l.label = 'up' AND s.p_up > 0.5) AS hits,
+       count(*) FILTER (WHERE l.label = 'down' AND s.p_up > 0.5) AS false_alarms
+FROM news_scores s
+JOIN news_labels l ON l.definition = :d AND l.ticker = s.ticker AND l.office_id = s.office_id
+                  AND l.article_id = s.article_id
+WHERE s.model_version = :v AND l.label IN ('up', 'down') AND l.session_date > :seen
+  AND NOT EXISTS (SELECT 1 FROM news_flags f WHERE (f.ticker, f.office_id, f.article_id) =
+                  (s.ticker, s.office_id, s.article_id))
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def news_skill_counts(conn: Connection, *, champion: int | None, seen_through: date | None,
+                      definition: str) -> list[SessionCounts]:
+    """``skill_counts`` of the news: the news champion's scored up/down articles of the sessions after
+    what it saw (flagged articles, a story's copies among them, left out)."""
+    rows = conn.execute(text(_NEWS_SKILL), {"v": champion if champion is not None else -1,
+                                            "seen": seen_through or _NEVER, "d": definition}).all()
+    return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
+
+
 def backtest_days(conn: Connection, backtest: str) -> list[BookDay]:
     """Every (stock, session) of the backtest's index with its label and open-to-close returns."""
     rows = conn.execute(text(
         "SELECT d.ticker, d.session_date, d.mean_p_up, d.ret, "
         "CASE WHEN p.volume > 0 THEN (p.close / NULLIF(p.open, 0) - 1)::float8 END AS ret_open_close "
         "FROM backtest_daily d LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
-        "WHERE d.backtest = :b ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
+        "WHERE d.backtest = :b AND d.source = 'board' ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
     return [BookDay(r.ticker, r.session_date, float(r.mean_p_up), float(r.ret), r.ret_open_close) for r in rows]

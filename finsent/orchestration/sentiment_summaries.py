@@ -29,6 +29,7 @@ class Champion:
     link: str
     seen_through: date | None = None  # the last session it trained or validated on (its tag)
     definition: str | None = None  # its label definition (its tag)
+    model: str = MODEL_NAME  # the registered model: finsent-updown (board) or finsent-news-updown (news)
 
     @property
     def has_verdict(self) -> bool:
@@ -57,16 +58,16 @@ class Summaries:
     no_champion_reason: str | None = None  # the newest version's champion decision, when there is no champion
 
 
-def champion_summary(client: MlflowClient, mlflow_ui_url: str) -> Champion | None:
-    number = alias_version(client, "champion")
+def champion_summary(client: MlflowClient, mlflow_ui_url: str, model: str = MODEL_NAME) -> Champion | None:
+    number = alias_version(client, "champion", model)
     if number is None:  # no champion yet: the page says so
         return None
-    version = client.get_model_version(MODEL_NAME, str(number))
+    version = client.get_model_version(model, str(number))
     metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
     seen = version.tags.get("seen_through")
     return Champion(int(version.version), {k: v for k, v in metrics.items() if k.startswith("test_")},
-                    f"{mlflow_ui_url}/#/models/{MODEL_NAME}/versions/{version.version}",
-                    date.fromisoformat(seen) if seen else None, version.tags.get("label_definition") or None)
+                    f"{mlflow_ui_url}/#/models/{model}/versions/{version.version}",
+                    date.fromisoformat(seen) if seen else None, version.tags.get("label_definition") or None, model)
 
 
 def backtest_summary(client: MlflowClient, mlflow_ui_url: str, finished: FinishedBacktest) -> Backtest:
@@ -75,14 +76,14 @@ def backtest_summary(client: MlflowClient, mlflow_ui_url: str, finished: Finishe
     return Backtest(finished.name, dict(run.data.metrics) if run else {}, link)
 
 
-def read_summaries(settings: Settings, finished: FinishedBacktest | None) -> Summaries:
-    """The champion (or why there is none) and the backtest ``finished``, through one client. A
-    registry that does not answer leaves the champion line saying so; the page still shows the data."""
+def read_summaries(settings: Settings, finished: FinishedBacktest | None, model: str = MODEL_NAME) -> Summaries:
+    """The champion of ``model`` (or why there is none) and the backtest ``finished``, through one
+    client. A registry that does not answer leaves the champion line saying so; the page still shows the data."""
     try:
         client = registry_client(settings)
-        champion = champion_summary(client, settings.mlflow_ui_url)
+        champion = champion_summary(client, settings.mlflow_ui_url, model)
     except FinsentError as exc:
         return Summaries(None, None, registry_error=str(exc))
     backtest = backtest_summary(client, settings.mlflow_ui_url, finished) if finished else None
-    reason = latest_decision(client) if champion is None else None
+    reason = latest_decision(client, model) if champion is None else None
     return Summaries(champion, backtest, no_champion_reason=reason)

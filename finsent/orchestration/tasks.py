@@ -189,42 +189,46 @@ def train_and_register(dataset: str, spec: TrainSpec) -> dict:
             "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
 
 
-def find_version(spec: ScoreSpec | None = None) -> dict:
-    """The version scoring would use (``spec.alias``, default the champion) and the Celery queue its
-    scoring belongs on: ``gpu`` for a LoRA model (the base model and a GPU live on the GPU worker),
-    ``default`` for the baseline. ``version`` is None while the alias points nowhere (no version has
-    shown skill yet: the newest decision says why)."""
-    from finsent.ml.registry import MODEL_NAME, configure, latest_decision, version_of
+def find_version(spec: ScoreSpec | None = None, source: str = "board") -> dict:
+    """The version scoring ``source`` would use (``spec.alias`` for the board, ``spec.news_alias`` for
+    news; default the champion of its registered model) and the Celery queue its scoring belongs on:
+    ``gpu`` for a LoRA model (the base model and a GPU live on the GPU worker), ``default`` for the
+    baseline. ``version`` is None while the alias points nowhere (no version has shown skill yet: the
+    newest decision says why)."""
+    from finsent.ml.registry import configure, latest_decision, model_name, version_of
 
-    alias = (spec or ScoreSpec()).alias
+    spec = spec or ScoreSpec()
+    alias, model = (spec.news_alias if source == "news" else spec.alias), model_name(source)
     client = configure(load_settings())
     try:
-        version = version_of(client, alias)
+        version = version_of(client, alias, model)
     except NotRegisteredError as exc:
-        log.warning("%s; nothing to score. Newest decision: %s", exc, latest_decision(client) or "none yet")
+        log.warning("%s; nothing to score. Newest decision: %s", exc, latest_decision(client, model) or "none yet")
         return {"version": None, "kind": None, "queue": None}
-    kind = client.get_model_version(MODEL_NAME, str(version)).tags.get("model")
+    kind = client.get_model_version(model, str(version)).tags.get("model")
     return {"version": version, "kind": kind, "queue": "default" if kind == "baseline" else "gpu"}
 
 
-def score_and_index(spec: ScoreSpec | None = None) -> dict:
-    """Score as ``spec`` says (default: the champion, ``ScoreSpec``'s batch size) and bring the daily
-    index up to date; ``model_version`` is None while the alias points nowhere (the newest version's
-    decision says why)."""
-    from finsent.ml.registry import configure, latest_decision, version_of
+def score_and_index(spec: ScoreSpec | None = None, source: str = "board") -> dict:
+    """Score ``source`` (board posts or news articles) as ``spec`` says (default: the champion of its
+    registered model, ``ScoreSpec``'s batch size) and bring its daily index up to date;
+    ``model_version`` is None while the alias points nowhere (the newest version's decision says why)."""
+    from finsent.ml.news_score import score_news
+    from finsent.ml.registry import configure, latest_decision, model_name, version_of
     from finsent.ml.score import score_posts
 
     spec = spec or ScoreSpec()
     settings = load_settings()
     client = configure(settings)
+    model = model_name(source)
     try:
-        version_of(client, spec.alias)
+        version_of(client, spec.news_alias if source == "news" else spec.alias, model)
     except NotRegisteredError as exc:
-        log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client) or "none yet")
-        return {"model_version": None, "scored": 0, "index_rows": 0}
-    report = score_posts(settings, _engine(), spec)
-    return {"model_version": report.model_version, "scored": report.scored, "index_rows": report.index_rows,
-            "index_rewritten": report.index_rewritten}
+        log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client, model) or "none yet")
+        return {"source": source, "model_version": None, "scored": 0, "index_rows": 0}
+    report = (score_news if source == "news" else score_posts)(settings, _engine(), spec)
+    return {"source": source, "model_version": report.model_version, "scored": report.scored,
+            "index_rows": report.index_rows, "index_rewritten": report.index_rewritten}
 
 
 def walk_backtest(name: str, spec: BacktestSpec, replace: bool = False) -> dict:

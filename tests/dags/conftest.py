@@ -37,8 +37,10 @@ def airflow_db() -> Path:
     return _HOME
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def dagbag(airflow_db):
+    """DAGs parsed afresh for each test: dag.test(run_conf=...) leaves its conf in the DAG object's
+    params, so a shared DagBag hands one test's params (a wrong alias) to the next."""
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(str(ROOT / "dags"))

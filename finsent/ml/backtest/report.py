@@ -31,6 +31,8 @@ from sqlalchemy.engine import Engine
 
 from finsent.data.labels import TRADABLE_LABEL_RULES, load_definition
 from finsent.db import raw_connection
+from finsent.ml.backtest.compare import SourceComparison, compare_sources
+from finsent.ml.backtest.texts import per_story
 from finsent.ml.backtest.walk import BacktestRun
 from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.metrics import classification_metrics
@@ -126,6 +128,14 @@ class BacktestReport:
     book: pd.DataFrame = field(repr=False)
     ic_series: pd.DataFrame = field(repr=False)
     label_rule: str = "next_open_close"  # the rule of spec["definition"]: only a tradable one earns a verdict
+    source: str = "board"  # whose texts were walked: board posts or news headlines
+    # per (stock, session): the out-of-sample index (mean_p_up; news: a story counted once) and the return
+    index: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    plot_prefix: str = ""  # the names of its plots in a report of both sources ("news_")
+
+    @property
+    def noun(self) -> str:
+        return "posts" if self.source == "board" else "headlines"
 
     @property
     def tradable(self) -> bool:
@@ -165,8 +175,20 @@ class BacktestReport:
                 f"| timing correlation t / p over {m.get('ic_sessions', 0):.0f} sessions | "
                 f"{m.get('timing_corr_t', float('nan')):.2f} / {m.get('timing_corr_p', float('nan')):.3g} |"]
 
+    def _title(self) -> str:
+        return f"# Walk-forward backtest `{self.name}`" + ("" if self.source == "board" else ": news headlines")
+
+    def _scope(self) -> str:
+        c, s, noun = self.counts, self.spec, self.noun
+        stories = f" ({c['n_stories']:.0f} stories: the index counts a story once)" if "n_stories" in c else ""
+        return (f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on {s['train_sessions']} "
+                f"sessions, skips {s['embargo']} (the embargo, plus horizon - 1) and scores the "
+                f"{noun} of the next {s['step_sessions']} sessions, so every {noun[:-1]} is scored by a model that "
+                f"never saw its session: {c['n_steps']:.0f} steps, {c['n_posts']:.0f} scored up/down {noun}{stories} "
+                f"in {c['n_clusters']:.0f} (stock, session) clusters on {c['n_sessions']:.0f} session dates.")
+
     def to_markdown(self) -> str:
-        m, c, s = self.metrics, self.counts, self.spec
+        m, s = self.metrics, self.spec
         verdict = self.verdict()
 
         def ci(name: str) -> str:
@@ -174,12 +196,7 @@ class BacktestReport:
                    f"{m.get(name + '_ci_high', float('nan')):.4f}]"
 
         return "\n".join([
-            f"# Walk-forward backtest `{self.name}`", "",
-            f"Model `{s['model']}`, labels `{s['definition']}`. Each step trains on {s['train_sessions']} "
-            f"sessions, skips {s['embargo']} (the embargo, plus horizon - 1) and scores the "
-            f"posts of the next {s['step_sessions']} sessions, so every post is scored by a model that never saw "
-            f"its session: {c['n_steps']:.0f} steps, {c['n_posts']:.0f} scored up/down posts in "
-            f"{c['n_clusters']:.0f} (stock, session) clusters on {c['n_sessions']:.0f} session dates.", "",
+            self._title(), "", self._scope(), "",
             f"**{verdict}.**", "",
             "| out of sample | value [95% interval: jackknife over session dates, t(G - 1)] |", "|---|---|",
             f"| accuracy | {ci('oos_accuracy')} |", f"| balanced accuracy | {ci('oos_balanced_accuracy')} |",
@@ -199,9 +216,21 @@ class BacktestReport:
             f"{m.get('long_short_sessions', 0):.0f} ({m.get('long_short_long_only_sessions', 0):.0f}) |", "",
             "The long-short is long the top third and short the bottom third of stocks by the index each "
             "session (at least one stock each), equal weights, from the open to the close and flat overnight: the "
-            "index uses only posts written before the open. Each session trades 4 units (2 sales); during the "
+            f"index uses only {self.noun} written before the open. Each session trades 4 units (2 sales); during the "
             "short-sale ban it is long the top third against the equal-weight average of the universe (2 units, "
-            "1 sale). Plots: `ic_over_time.png`, `long_short_cumulative.png`.", ""])
+            f"1 sale). Plots: `{self.plot_prefix}ic_over_time.png`, `{self.plot_prefix}long_short_cumulative.png`.",
+            ""])
+
+    def mlflow_metrics(self) -> dict[str, float]:
+        return {**self.counts, **{k: v for k, v in self.metrics.items() if v == v}}
+
+    def plots(self, directory: Path) -> list[Path]:
+        from finsent.ml.plots import backtest_plots
+
+        return backtest_plots(self, directory)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {f"{self.plot_prefix}long_short.csv": self.book}
 
 
 def _oos_metrics(graded: pd.DataFrame) -> tuple[Clusters, dict[str, float]]:
@@ -233,58 +262,79 @@ def _book_metrics(book: pd.DataFrame) -> dict[str, float]:
     return metrics
 
 
-def build_report(engine: Engine, run: BacktestRun) -> BacktestReport:
-    scored = run.posts.merge(_scores(engine, run.name), on=["ticker", "post_id"])
+def _source_report(engine: Engine, run: BacktestRun, source: str, scores: pd.DataFrame,
+                   returns: pd.DataFrame, rule: str) -> BacktestReport:
+    """One source's report: accuracy over its scored texts, the IC and the book over its index (news:
+    a story counted once)."""
+    scored = run.texts(source).merge(scores, on=["ticker", "post_id"])
     clusters, metrics = _oos_metrics(scored[scored["label"].isin(["up", "down"])])
-    ic = information_coefficient(scored[["ticker", "session_date", "p_up", "ret"]])
+    stories = per_story(scored)
+    ic = information_coefficient(stories[["ticker", "session_date", "p_up", "ret"]])
     renamed = {"ic": "ic_mean"}  # the backtest's historical name for the mean per-date IC
     metrics.update({renamed.get(k, k): v for k, v in ic.items() if k != "ic_pairs"})
-    daily = sentiment_index(scored).merge(_intraday_returns(engine), on=["ticker", "session_date"], how="left")
+    index = sentiment_index(stories)
+    daily = index.merge(returns, on=["ticker", "session_date"], how="left")
     book = long_short(daily, run.spec.cost_bps, run.spec.sell_tax_bps)
     metrics.update(_book_metrics(book))
-    counts = {**clusters.counts(), "n_steps": float(len(run.steps))}
+    counts = {**clusters.counts(), "n_steps": float(sum(step.source == source for step in run.steps))}
+    if source == "news":
+        counts["n_stories"] = float(len(stories))
+    return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(stories), rule, source,
+                          index, "news_" if len(run.walks) > 1 and source == "news" else "")
+
+
+def build_report(engine: Engine, run: BacktestRun) -> BacktestReport | SourcesReport:
+    """The report of each source walked; with both, side by side and compared on their common sessions."""
+    scores, returns = _scores(engine, run.name), _intraday_returns(engine)
     with raw_connection(engine) as raw, raw.cursor() as cur:
         rule = load_definition(cur, run.spec.definition).rule
-    return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(scored), rule)
+    reports = {w.source: _source_report(engine, run, w.source, scores, returns, rule) for w in run.walks}
+    if len(reports) == 1:
+        return reports[run.walks[0].source]
+    return SourcesReport(run.name, run.spec.to_json(), reports,
+                         compare_sources(reports["board"].index, reports["news"].index))
 
 
-def _plots(report: BacktestReport, directory: Path) -> list[Path]:
-    from finsent.ml.plots import headless_pyplot
+@dataclass
+class SourcesReport:
+    """A `--source both` backtest: the board's report, the news report, and their comparison. Its
+    metrics are the board's under their usual names, the news ones as ``news_*``, the comparison's
+    as ``compare_*``."""
 
-    plt = headless_pyplot()
-    paths = []
-    fig, ax = plt.subplots(figsize=(8, 3))
-    series = report.ic_series
-    if len(series):
-        ax.bar(pd.to_datetime(series["session_date"]), series["ic"], color="tab:blue", alpha=0.4, width=1.5,
-               label="IC" if report.metrics.get("ic_per_date") else "timing correlation")
-        ax.plot(pd.to_datetime(series["session_date"]), series["ic"].rolling(20, min_periods=1).mean(),
-                color="tab:blue", label="20-session mean")
-    ax.axhline(0, color="grey", linewidth=0.8)
-    m = report.metrics
-    ax.set_title(f"information coefficient over time (mean {m.get('ic_mean', float('nan')):.3f}, "
-                 f"t {m.get('ic_t', float('nan')):.2f})" if m.get("ic_per_date") else
-                 f"timing correlation, 20-session rolling (fewer than 3 stocks; overall "
-                 f"{m.get('timing_corr', float('nan')):.3f})")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    paths.append(directory / "ic_over_time.png")
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(8, 3))
-    if len(report.book):
-        when = pd.to_datetime(report.book["session_date"])
-        ax.plot(when, (1 + report.book["gross"]).cumprod(), label="before cost")
-        ax.plot(when, (1 + report.book["net"]).cumprod(), label=f"after {report.spec['cost_bps']:g} bps a side "
-                f"+ {report.spec.get('sell_tax_bps', 0.0):g} bps tax on sales")
-    ax.axhline(1, color="grey", linewidth=0.8)
-    ax.set_title("long top third / short bottom third by the index, open to close")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    paths.append(directory / "long_short_cumulative.png")
-    fig.savefig(paths[-1], dpi=100)
-    plt.close(fig)
-    return paths
+    name: str
+    spec: dict
+    reports: dict[str, BacktestReport]
+    comparison: SourceComparison
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        board, news = self.reports["board"], self.reports["news"]
+        return {**board.metrics, **{f"news_{k}": v for k, v in news.metrics.items()},
+                **{f"compare_{k}": v for k, v in self.comparison.metrics.items()}}
+
+    @property
+    def counts(self) -> dict[str, float]:
+        return {**self.reports["board"].counts, **{f"news_{k}": v for k, v in self.reports["news"].counts.items()}}
+
+    def to_markdown(self) -> str:
+        parts = [f"# Walk-forward backtest `{self.name}`: board posts and news headlines", "",
+                 "Each source is walked by a model of its own (trained on its texts only), with the same options.", ""]
+        for source, title in (("board", "## Board posts"), ("news", "## News headlines")):
+            body = self.reports[source].to_markdown().split("\n", 1)[1]  # without its own title
+            parts += [title, body.strip(), ""]
+        return "\n".join([*parts, self.comparison.to_markdown()])
+
+    def mlflow_metrics(self) -> dict[str, float]:
+        return {**self.counts, **{k: v for k, v in self.metrics.items() if v == v}}
+
+    def plots(self, directory: Path) -> list[Path]:
+        from finsent.ml.plots import ic_by_source_plot
+
+        paths = [path for report in self.reports.values() for path in report.plots(directory)]
+        return [*paths, ic_by_source_plot(self.comparison.ic_dates, directory / "ic_by_source.png")]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: frame for report in self.reports.values() for name, frame in report.tables().items()}
 
 
 def _report_run(client, engine: Engine, name: str) -> str:
@@ -310,7 +360,7 @@ def _report_run(client, engine: Engine, name: str) -> str:
     return run_id
 
 
-def log_report(settings, engine: Engine, report: BacktestReport) -> str:
+def log_report(settings, engine: Engine, report: BacktestReport | SourcesReport) -> str:
     """One MLflow run tagged ``backtest=NAME``: params, metrics, plots, the report; returns its id.
     A second call (after a kill during the logging) logs into the same run again."""
     import mlflow
@@ -321,11 +371,12 @@ def log_report(settings, engine: Engine, report: BacktestReport) -> str:
     run_id = _report_run(client, engine, report.name)
     with tempfile.TemporaryDirectory(prefix="finsent-backtest-") as scratch, mlflow.start_run(run_id=run_id):
         mlflow.log_params({k: str(v)[:500] for k, v in report.spec.items()})
-        mlflow.log_metrics({**report.counts, **{k: v for k, v in report.metrics.items() if v == v}})
-        for path in _plots(report, Path(scratch)):
+        mlflow.log_metrics(report.mlflow_metrics())
+        for path in report.plots(Path(scratch)):
             mlflow.log_artifact(str(path), "plots")
         mlflow.log_text(report.to_markdown(), "backtest/report.md")
-        mlflow.log_text(report.book.to_csv(index=False), "backtest/long_short.csv")
+        for name, frame in report.tables().items():
+            mlflow.log_text(frame.to_csv(index=False), f"backtest/{name}")
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE backtests SET status = 'done', finished_at = now() WHERE name = %(n)s",
                              {"n": report.name})

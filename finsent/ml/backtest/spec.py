@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finsent.data.embargo import EMBARGO_HELP
-from finsent.data.spec import all_quality_rules, check_quality_rules, parse_quality_rules
+from finsent.data.spec import SOURCES, all_quality_rules, check_quality_rules, parse_quality_rules
 from finsent.ml.models.lora.spec import LoraSpec
 from finsent.specs import check_fields, nested, option
 
@@ -25,6 +25,9 @@ LORA_OPTIONS_NOT_OFFERED = ("checkpoint_dir", "save_every")
 @dataclass(frozen=True)
 class BacktestSpec:
     model: str = option("baseline", "the model retrained at each step", choices=("baseline", "lora"))
+    source: str = option("board", "which texts: board posts (default), news headlines, or both (each walked by its "
+                         "own model; the report compares them on their common sessions); news leaves out articles "
+                         "flagged by the news rules unless --rules none", choices=SOURCES)
     definition: str = option("next_open_close", "label definition (default next_open_close, the "
                              "tradable open-to-close return)")
     rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all, none or a "
@@ -49,7 +52,16 @@ class BacktestSpec:
 
     def to_json(self) -> dict[str, Any]:
         """As stored with a walk and compared on resume: the LoRA options only for a LoRA walk (a
-        baseline walk's JSON is what it was before ``lora`` became a LoraSpec)."""
+        baseline walk's JSON is what it was before ``lora`` became a LoraSpec), the source only when
+        it is not the board."""
         lora = {k: v for k, v in dataclasses.asdict(self.lora).items() if k not in LORA_OPTIONS_NOT_OFFERED}
-        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lora"},
+        spec = {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lora"},
                 "rules": list(self.rules), "lora": lora if self.model == "lora" else {}}
+        if self.source == "board":  # a board walk is stored (and resumed) as it was before sources existed
+            del spec["source"]
+        return spec
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources walked, in the order they are walked and reported."""
+        return ("board", "news") if self.source == "both" else (self.source,)

@@ -8,12 +8,14 @@ meaning as a snapshot's), then scores every post whose label session is one of t
 scores, its daily index rows, its ``backtest_steps`` row and the baseline's warm-start state
 together; a killed or chunked run resumes at the next step from that state, so it scores every
 post exactly as one uninterrupted run (LoRA steps train with the seed ``seed + step``).
-Every setting and every window is checked before anything is written.
+Every setting and every window is checked before anything is written. ``--source news`` walks
+news headlines the same way (``texts``); ``--source both`` walks each source with its own model
+and its own steps over its own sessions under one name (steps, scores and the daily index carry
+their source), the board's steps first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -30,8 +32,10 @@ from finsent.data.embargo import sessions_skipped
 from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.ml.backtest.spec import PLAN_VERSION, BacktestSpec
+from finsent.ml.backtest.texts import input_hash, load_labelled_posts, load_texts, per_story
 from finsent.progress import Progress
-from finsent.tickers import member_on_sql
+
+__all__ = ["BacktestRun", "BacktestSpec", "SourceWalk", "Step", "load_labelled_posts", "plan_steps", "walk_forward"]
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,10 @@ class Step:
     train_through: date
     score_from: date
     score_to: date
+    source: str = "board"  # whose texts the step's model trains on and scores (a `both` walk has both)
 
 
-def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int) -> list[Step]:
+def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int, source: str = "board") -> list[Step]:
     """Steps over the sorted session dates; the first one has a full training window behind it.
     Between a step's last training session and its first scored one lie exactly
     ``sessions_skipped(embargo, horizon)`` sessions."""
@@ -57,51 +62,48 @@ def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int) -> list[S
     for number, start in enumerate(range(first, len(sessions), spec.step_sessions)):
         end = min(start + spec.step_sessions, len(sessions)) - 1
         steps.append(Step(number, sessions[start - gap - spec.train_sessions], sessions[start - gap - 1],
-                          sessions[start], sessions[end]))
+                          sessions[start], sessions[end], source))
     return steps
 
 
-def load_labelled_posts(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
-    """Every labelled post of the definition (flat ones too: they belong in the index), minus flagged
-    ones, of (ticker, session)s where the ticker was in the universe (point in time)."""
-    query = f"""
-        SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret
-        FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
-        WHERE l.definition = %(definition)s AND NOT EXISTS (
-            SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))
-          AND {member_on_sql("l.ticker", "l.session_date")}
-        ORDER BY l.session_date, l.ticker, l.post_id"""
-    with raw_connection(engine) as raw, raw.cursor() as cur:
-        cur.execute(query, {"definition": spec.definition, "rules": list(spec.rules)})
-        frame = pd.DataFrame(cur.fetchall(), columns=["ticker", "post_id", "title", "label", "session_date", "ret"])
-    frame["ret"] = frame["ret"].astype(float)
-    return frame
+@dataclass
+class SourceWalk:
+    """One source's part of a walk: its labelled texts and its own steps over its own sessions."""
 
-
-def input_hash(posts: pd.DataFrame) -> str:
-    """What the backtest reads: a resume refuses to mix in changed labels or titles."""
-    digest = hashlib.sha256()
-    for row in posts.itertuples(index=False):
-        digest.update(f"{row.ticker}\t{row.post_id}\t{row.label}\t{row.session_date}\t{row.ret!r}\t{row.title}\n"
-                      .encode())
-    return digest.hexdigest()
+    source: str
+    texts: pd.DataFrame
+    steps: list[Step]
 
 
 @dataclass
 class BacktestRun:
     name: str
     spec: BacktestSpec
-    steps: list[Step]
-    done: int  # steps committed so far
-    posts: pd.DataFrame
+    walks: list[SourceWalk]  # one per source, in the spec's order
+    done: int  # steps committed so far, of all sources
+
+    @property
+    def steps(self) -> list[Step]:
+        return [step for walk in self.walks for step in walk.steps]
+
+    @property
+    def posts(self) -> pd.DataFrame:
+        """The texts walked (of one source; of both with a ``source`` column)."""
+        if len(self.walks) == 1:
+            return self.walks[0].texts
+        return pd.concat([w.texts.assign(source=w.source) for w in self.walks], ignore_index=True)
+
+    def texts(self, source: str) -> pd.DataFrame:
+        return next(w.texts for w in self.walks if w.source == source)
 
     @property
     def finished(self) -> bool:
         return self.done == len(self.steps)
 
 
-def _open(engine: Engine, name: str, spec: BacktestSpec, digest: str, steps: int, replace: bool) -> set[int]:
-    """The backtest's row (created, or checked for a resume); the numbers of the steps already done."""
+def _open(engine: Engine, name: str, spec: BacktestSpec, digest: str, steps: int,
+          replace: bool) -> set[tuple[str, int]]:
+    """The backtest's row (created, or checked for a resume); the (source, number) of the steps already done."""
     stored_spec = {**spec.to_json(), "input_hash": digest, "plan": PLAN_VERSION}
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         if replace:
@@ -113,38 +115,39 @@ def _open(engine: Engine, name: str, spec: BacktestSpec, digest: str, steps: int
                         (name, json.dumps(stored_spec), steps))
             return set()
         if found[0] != stored_spec:
-            changed = sorted(k for k in stored_spec if found[0].get(k) != stored_spec[k])
+            changed = sorted(k for k in stored_spec.keys() | found[0].keys() if found[0].get(k) != stored_spec.get(k))
             raise ConfigError(f"backtest {name!r} exists with other settings or inputs ({', '.join(changed)}); "
                               "resume it with the same options, or pass --replace to start it again")
-        cur.execute("SELECT step FROM backtest_steps WHERE backtest = %s", (name,))
-        return {row[0] for row in cur.fetchall()}
+        cur.execute("SELECT source, step FROM backtest_steps WHERE backtest = %s", (name,))
+        return {(row[0], row[1]) for row in cur.fetchall()}
 
 
 def _save_step(engine: Engine, name: str, step: Step, scored: pd.DataFrame, n_train: int,
                warm_state: bytes | None) -> None:
     """Scores, daily index rows, the step row and the warm-start state after the step: all committed
-    together, or none. Only the newest step keeps its state (a resume needs no other)."""
-    lines = "".join(f"{name}\t{t}\t{pid}\t{p:.6f}\t{step.train_through}\t{d}\n"
+    together, or none. Only the newest step of each source keeps its state (a resume needs no other).
+    The daily index of news counts a story once (``per_story``)."""
+    lines = "".join(f"{name}\t{t}\t{pid}\t{p:.6f}\t{step.train_through}\t{d}\t{step.source}\n"
                     for t, pid, p, d in scored[["ticker", "post_id", "p_up", "session_date"]].itertuples(index=False))
-    daily = (scored.groupby(["ticker", "session_date"])
+    daily = (per_story(scored).groupby(["ticker", "session_date"])
              .agg(n_posts=("p_up", "size"), mean_p_up=("p_up", "mean"), ret=("ret", "first")).reset_index())
     with raw_transaction(engine) as raw, raw.cursor() as cur:
-        cur.copy_expert("COPY backtest_scores (backtest, ticker, post_id, p_up, trained_through, session_date) "
-                        "FROM STDIN", io.StringIO(lines))
-        cur.executemany("INSERT INTO backtest_daily (backtest, ticker, session_date, n_posts, mean_p_up, ret) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)",
-                        [(name, r.ticker, r.session_date, int(r.n_posts), float(r.mean_p_up), float(r.ret))
-                         for r in daily.itertuples(index=False)])
-        cur.execute("UPDATE backtest_steps SET warm_state = NULL WHERE backtest = %s AND warm_state IS NOT NULL",
-                    (name,))
-        cur.execute("INSERT INTO backtest_steps (backtest, step, trained_from, trained_through, scored_from, "
-                    "scored_to, n_train, n_scored, warm_state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (name, step.number, step.train_from, step.train_through, step.score_from, step.score_to,
-                     n_train, len(scored), warm_state))
+        cur.copy_expert("COPY backtest_scores (backtest, ticker, post_id, p_up, trained_through, session_date, "
+                        "source) FROM STDIN", io.StringIO(lines))
+        cur.executemany("INSERT INTO backtest_daily (backtest, source, ticker, session_date, n_posts, mean_p_up, ret) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        [(name, step.source, r.ticker, r.session_date, int(r.n_posts), float(r.mean_p_up),
+                          float(r.ret)) for r in daily.itertuples(index=False)])
+        cur.execute("UPDATE backtest_steps SET warm_state = NULL WHERE backtest = %s AND source = %s "
+                    "AND warm_state IS NOT NULL", (name, step.source))
+        cur.execute("INSERT INTO backtest_steps (backtest, source, step, trained_from, trained_through, scored_from, "
+                    "scored_to, n_train, n_scored, warm_state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (name, step.source, step.number, step.train_from, step.train_through, step.score_from,
+                     step.score_to, n_train, len(scored), warm_state))
 
 
 class _Refit:
-    """Fits one step's model on its window and scores the next sessions."""
+    """Fits one step's model on its window and scores the next sessions (one source's texts)."""
 
     def __init__(self, spec: BacktestSpec, posts: pd.DataFrame) -> None:
         self.spec, self.posts = spec, posts
@@ -172,18 +175,24 @@ class _Refit:
         """What the next step starts from (the baseline's coefficients; a LoRA step starts afresh)."""
         return self.windowed.warm_state() if self.spec.model == "baseline" else None
 
-    def restore(self, engine: Engine, name: str, first: int) -> None:
-        """Before resuming at step ``first``: the state the step before it committed."""
+    def restore(self, engine: Engine, name: str, source: str, first: int) -> None:
+        """Before resuming the source's walk at step ``first``: the state the step before it committed."""
         if first == 0 or self.spec.model != "baseline":
             return
         with raw_connection(engine) as raw, raw.cursor() as cur:
-            cur.execute("SELECT warm_state FROM backtest_steps WHERE backtest = %s AND step = %s", (name, first - 1))
+            cur.execute("SELECT warm_state FROM backtest_steps WHERE backtest = %s AND source = %s AND step = %s",
+                        (name, source, first - 1))
             found = cur.fetchone()
         if found and found[0] is not None:
             self.windowed.restore(bytes(found[0]))
             return
         raise FinsentError(f"backtest {name!r}: step {first - 1} stored no warm-start state (an older walk); "
                            "pass --replace to walk it again")
+
+
+def _who(source: str) -> str:
+    """How an error names the source: the board as always, news by name."""
+    return "" if source == "board" else f"{source}: "
 
 
 def _windows(posts: pd.DataFrame, steps: list[Step]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -199,51 +208,57 @@ def _windows(posts: pd.DataFrame, steps: list[Step]) -> list[tuple[np.ndarray, n
         score = np.flatnonzero((session_of >= np.datetime64(step.score_from))
                                & (session_of <= np.datetime64(step.score_to)))
         if len(np.unique(up[train])) < 2:
-            raise ConfigError(f"step {step.number}: the window {step.train_from}..{step.train_through} has one "
-                              "class only; widen --train-sessions (nothing was written)")
+            raise ConfigError(f"{_who(step.source)}step {step.number}: the window {step.train_from}.."
+                              f"{step.train_through} has one class only; widen --train-sessions (nothing was written)")
         windows.append((train, up[train].astype(np.int64), score))
     return windows
 
 
-def _plan(engine: Engine, spec: BacktestSpec) -> tuple[pd.DataFrame, list[Step]]:
-    """The labelled posts and the steps; every way the walk cannot run is a ConfigError here."""
+def _plan(engine: Engine, spec: BacktestSpec, source: str) -> SourceWalk:
+    """The source's labelled texts and its steps; every way the walk cannot run is a ConfigError here."""
     from finsent.data.labels import load_definition
 
     with raw_connection(engine) as raw, raw.cursor() as cur:
         horizon = load_definition(cur, spec.definition).horizon
-    posts = load_labelled_posts(engine, spec)
-    sessions = sorted(posts["session_date"].unique())
-    steps = plan_steps(sessions, spec, horizon)
+    texts = load_texts(engine, spec, source)
+    sessions = sorted(texts["session_date"].unique())
+    steps = plan_steps(sessions, spec, horizon, source)
     if not steps:
         raise ConfigError(
-            f"{len(sessions)} labelled sessions under {spec.definition!r}: a walk needs more than --train-sessions "
-            f"({spec.train_sessions}) + {sessions_skipped(spec.embargo, horizon)} skipped session(s) "
-            f"(embargo {spec.embargo}, horizon {horizon}); nothing was written")
-    return posts, steps
+            f"{_who(source)}{len(sessions)} labelled sessions under {spec.definition!r}: a walk needs more than "
+            f"--train-sessions ({spec.train_sessions}) + {sessions_skipped(spec.embargo, horizon)} skipped "
+            f"session(s) (embargo {spec.embargo}, horizon {horizon}); nothing was written")
+    return SourceWalk(source, texts, steps)
 
 
 def walk_forward(settings: Settings, engine: Engine, name: str, spec: BacktestSpec, *, replace: bool = False,
                  steps_per_run: int | None = None) -> BacktestRun:
-    """Run (or resume) the walk; ``steps_per_run`` stops early, and the next call goes on from there."""
+    """Run (or resume) the walk; ``steps_per_run`` stops early, and the next call goes on from there.
+    With ``--source both`` each source walks its own steps with its own model, the board's first."""
     if not _NAME.match(name) or name in (".", ".."):
         raise ConfigError(f"backtest name {name!r}: use 1-100 letters, digits, '_', '-' or '.'")
     spec.validate()
     with advisory_lock(engine, f"backtest:{name}"):
-        posts, steps = _plan(engine, spec)
-        windows = _windows(posts, steps)
-        refit = _Refit(spec, posts)
-        done = _open(engine, name, spec, input_hash(posts), len(steps), replace)
+        walks = [_plan(engine, spec, source) for source in spec.sources]
+        windows = {w.source: _windows(w.texts, w.steps) for w in walks}
+        refits = {w.source: _Refit(spec, w.texts) for w in walks}
+        total = sum(len(w.steps) for w in walks)
+        done = _open(engine, name, spec, input_hash([w.texts for w in walks]), total, replace)
         if done:
-            log.info("backtest %s: resuming after %d of %d steps", name, len(done), len(steps))
-        progress = Progress(log, f"backtest {name}", len(steps))
+            log.info("backtest %s: resuming after %d of %d steps", name, len(done), total)
+        progress = Progress(log, f"backtest {name}", total)
         progress.done = len(done)
-        pending = [step for step in steps if step.number not in done]
-        if pending:
-            refit.restore(engine, name, pending[0].number)
+        pending = [step for w in walks for step in w.steps if (step.source, step.number) not in done]
+        for source, refit in refits.items():
+            first = next((step.number for step in pending if step.source == source), None)
+            if first is not None:
+                refit.restore(engine, name, source, first)
         for step in pending[:steps_per_run]:
-            train, labels, score = windows[step.number]
-            scored = posts.iloc[score].assign(p_up=refit.fit_predict(step, train, labels, score))
+            train, labels, score = windows[step.source][step.number]
+            refit, texts = refits[step.source], next(w.texts for w in walks if w.source == step.source)
+            scored = texts.iloc[score].assign(p_up=refit.fit_predict(step, train, labels, score))
             _save_step(engine, name, step, scored, len(train), refit.warm_state())
-            done.add(step.number)
-            progress.advance(note=f"scored {step.score_from}..{step.score_to} (trained through {step.train_through})")
-        return BacktestRun(name, spec, steps, len(done), posts)
+            done.add((step.source, step.number))
+            progress.advance(note=f"{_who(step.source)}scored {step.score_from}..{step.score_to} "
+                                  f"(trained through {step.train_through})")
+        return BacktestRun(name, spec, walks, len(done))

@@ -1,0 +1,202 @@
+"""Board and news on the same sessions: which index predicts better, and is news just the board again?
+
+A `--source both` backtest walks each source with its own model; this compares their out-of-sample
+daily indexes where both exist, on the same footing:
+
+- the IC (per session date, the Spearman correlation across stocks between an index and the
+  session's return, as the backtest's own IC) of the board's index, of the news index and of their
+  **combination**, fixed in advance and fitted on nothing: the mean of the two indexes, each
+  standardized across stocks on that date (z-scores). All three over the same (stock, session)
+  pairs (those both indexes cover) and the same dates (those with an IC of all three), so the
+  numbers differ only by the index;
+- the paired test: per date, the IC difference (news - board, combined - board); its mean with a
+  **paired t over sessions** (t(n - 1), two-sided p) and a 95% interval from a bootstrap over
+  session dates (dates resampled with replacement, every IC of a date kept together);
+- the Spearman correlation of the two indexes pooled over the common (stock, session) pairs, with
+  the same date bootstrap: near 1, news only repeats what the board says.
+
+Intervals are the estimate +- t(n - 1) x its standard error over ``BOOTSTRAP_DRAWS`` seeded date
+resamples (studentized: the plain percentile interval under-covered at few sessions). Below
+``MIN_SESSIONS_FOR_VERDICT`` common dates there is no interval, no p and no verdict: the report says
+"too few sessions (n)".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from finsent.ml.evaluate import SKILL_P_VALUE
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, MIN_STOCKS_PER_DATE, per_date_ic, t_critical
+
+BOOTSTRAP_DRAWS = 1999
+BOOTSTRAP_SEED = 20
+INDEXES = ("board", "news", "combined")
+DIFFERENCES = {"news_minus_board": ("news", "board"), "combined_minus_board": ("combined", "board")}
+NAN = float("nan")
+
+
+@dataclass
+class SourceComparison:
+    n_pairs: int  # (stock, session) pairs both indexes cover
+    n_stocks: int
+    ic_dates: pd.DataFrame = field(repr=False)  # session_date and the IC of each of INDEXES, common dates only
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_sessions(self) -> int:
+        return len(self.ic_dates)
+
+    @property
+    def has_verdict(self) -> bool:
+        return self.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+
+    def verdict(self) -> str:
+        if not self.has_verdict:
+            return (f"no verdict: too few sessions ({self.n_sessions}) in common; a verdict needs at least "
+                    f"{MIN_SESSIONS_FOR_VERDICT}")
+        m = self.metrics
+        p, diff = m["diff_news_minus_board_p"], m["diff_news_minus_board"]
+        if not p < SKILL_P_VALUE:
+            return (f"no evidence that the news IC differs from the board's: news - board {diff:+.4f}, p = {p:.3g} "
+                    f"(paired t over {self.n_sessions} sessions)")
+        better = "higher" if diff > 0 else "lower"
+        return (f"the news IC is {better} than the board's: news - board {diff:+.4f}, p = {p:.3g} (paired t over "
+                f"{self.n_sessions} sessions)")
+
+    def to_markdown(self) -> str:
+        return comparison_markdown(self)
+
+
+def _standardized(index: pd.DataFrame, column: str) -> pd.Series:
+    """The index as z-scores across the stocks of each date (NaN where a date has no spread)."""
+    by_date = index.groupby("session_date")[column]
+    sd = by_date.transform("std", ddof=0)
+    return (index[column] - by_date.transform("mean")) / sd.where(sd > 0)
+
+
+def common_index(board: pd.DataFrame, news: pd.DataFrame) -> pd.DataFrame:
+    """The (ticker, session) pairs both daily indexes (ticker, session_date, mean_p_up, ret) cover:
+    board, news and combined (the mean of the two standardized per date), with the session's return."""
+    both = board[["ticker", "session_date", "mean_p_up", "ret"]].merge(
+        news[["ticker", "session_date", "mean_p_up"]], on=["ticker", "session_date"], suffixes=("_board", "_news"))
+    both = both.rename(columns={"mean_p_up_board": "board", "mean_p_up_news": "news"})
+    both["combined"] = (_standardized(both, "board") + _standardized(both, "news")) / 2
+    return both.sort_values(["session_date", "ticker"], ignore_index=True)
+
+
+def _ic_dates(both: pd.DataFrame) -> pd.DataFrame:
+    """Per date with an IC of every index (at least 3 stocks and some spread in each): the three ICs."""
+    frames = [per_date_ic(both.rename(columns={name: "mean_p_up"})[["session_date", "mean_p_up", "ret"]].dropna())
+              .set_index("session_date")["ic"].rename(name) for name in INDEXES]
+    return pd.concat(frames, axis=1, join="inner").dropna().reset_index()
+
+
+def _draws(n: int) -> np.ndarray:
+    """Seeded resamples of n dates (rows of indices), the same for every statistic: a paired bootstrap."""
+    return np.random.default_rng([BOOTSTRAP_SEED, n]).integers(0, n, (BOOTSTRAP_DRAWS, n))
+
+
+def _interval(estimate: float, resampled: np.ndarray, n: int, bounds: tuple[float, float] = (-2.0, 2.0)
+              ) -> tuple[float, float]:
+    """estimate +- t(n - 1) x the bootstrap standard error, within ``bounds``. Studentized: the
+    plain percentile interval covered 0 in only 90% of no-difference simulations at 10 sessions
+    (94% at 40), this one holds 95% (the README)."""
+    # x sqrt(n / (n - 1)): a resample's mean varies (n - 1) / n times as much as the mean over new dates would
+    se = float(np.nanstd(resampled, ddof=1)) * math.sqrt(n / (n - 1))
+    half = t_critical(n) * se
+    return max(bounds[0], estimate - half), min(bounds[1], estimate + half)
+
+
+def _paired_t(differences: np.ndarray) -> tuple[float, float]:
+    """(t, two-sided p) of the mean difference over sessions, t(n - 1); NaN without variance."""
+    sd = float(np.std(differences, ddof=1))
+    if not sd > 0:
+        return NAN, NAN
+    t = float(np.mean(differences) / (sd / math.sqrt(len(differences))))
+    return t, float(2 * scipy_stats.t.sf(abs(t), df=len(differences) - 1))
+
+
+def _spearman(board: np.ndarray, news: np.ndarray) -> float:
+    if len(board) < 3 or np.ptp(board) == 0 or np.ptp(news) == 0:
+        return NAN
+    return float(np.corrcoef(scipy_stats.rankdata(board), scipy_stats.rankdata(news))[0, 1])
+
+
+def _correlation(both: pd.DataFrame, with_interval: bool) -> dict[str, float]:
+    """The pooled Spearman correlation of the two indexes, its date-bootstrap interval when asked."""
+    board, news = both["board"].to_numpy(dtype=np.float64), both["news"].to_numpy(dtype=np.float64)
+    out = {"index_corr": _spearman(board, news), "index_corr_pairs": float(len(both)),
+           "index_corr_sessions": float(both["session_date"].nunique())}
+    if with_interval:
+        rows = list(both.groupby("session_date").indices.values())  # the rows of each date
+        values = []
+        for draw in _draws(len(rows)):
+            picked = np.concatenate([rows[i] for i in draw])
+            values.append(_spearman(board[picked], news[picked]))
+        out["index_corr_ci_low"], out["index_corr_ci_high"] = _interval(out["index_corr"], np.array(values), len(rows),
+                                                                          (-1.0, 1.0))
+    return out
+
+
+def compare_sources(board: pd.DataFrame, news: pd.DataFrame, *, correlation_interval: bool = True) -> SourceComparison:
+    """The comparison of two daily indexes (ticker, session_date, mean_p_up, ret) on their common pairs
+    (``correlation_interval=False``: without the correlation's bootstrap, the slow part, for simulations)."""
+    both = common_index(board, news)
+    ics = _ic_dates(both) if both["ticker"].nunique() >= MIN_STOCKS_PER_DATE else pd.DataFrame(
+        columns=["session_date", *INDEXES])
+    result = SourceComparison(len(both), int(both["ticker"].nunique()), ics)
+    n, verdict = len(ics), len(ics) >= MIN_SESSIONS_FOR_VERDICT
+    metrics: dict[str, float] = {"n_pairs": float(len(both)), "n_sessions": float(n)}
+    columns = {name: ics[name].to_numpy(dtype=np.float64) for name in INDEXES}
+    columns.update({key: columns[a] - columns[b] for key, (a, b) in DIFFERENCES.items()})
+    draws = _draws(n) if verdict else None
+    for name, values in columns.items():
+        key = f"ic_{name}" if name in INDEXES else f"diff_{name}"
+        metrics[key] = float(values.mean()) if n else NAN
+        if draws is not None:
+            metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = _interval(metrics[key], values[draws].mean(axis=1), n)
+            if name in DIFFERENCES:
+                metrics[f"{key}_t"], metrics[f"{key}_p"] = _paired_t(values)
+    if len(both):
+        enough = both["session_date"].nunique() >= MIN_SESSIONS_FOR_VERDICT
+        metrics.update(_correlation(both, correlation_interval and enough))
+    result.metrics = metrics
+    return result
+
+
+def comparison_markdown(c: SourceComparison) -> str:
+    m, n = c.metrics, c.n_sessions
+
+    def value(key: str) -> str:
+        low, high = m.get(f"{key}_ci_low"), m.get(f"{key}_ci_high")
+        interval = f" [{low:.4f}, {high:.4f}]" if low is not None and high is not None else ""
+        return f"{m.get(key, NAN):.4f}{interval}"
+
+    def test(key: str) -> str:
+        return f"{m.get(key + '_t', NAN):.2f} / {m.get(key + '_p', NAN):.3g}" if c.has_verdict else "-"
+
+    return "\n".join([
+        "## Board and news on the same sessions", "",
+        f"The IC of each index (per session, Spearman across stocks with the session's return) over the same "
+        f"{n} session dates and the same {c.n_pairs} (stock, session) pairs that both indexes cover ({c.n_stocks} "
+        "stocks); the news index counts a story once. *Combined*: the mean of the two indexes, each standardized "
+        "across stocks per session (equal weights, fixed in advance: nothing is fitted).", "",
+        f"**{c.verdict()}.**", "",
+        "| index | mean IC [95% interval: bootstrap over session dates] | sessions |", "|---|---|---:|",
+        *[f"| {name} | {value('ic_' + name)} | {n} |" for name in INDEXES], "",
+        "| paired, per session | mean IC difference [95% bootstrap interval] | paired t over sessions / p "
+        "(two-sided) | sessions |", "|---|---|---|---:|",
+        *[f"| {a} - {b} | {value('diff_' + key)} | {test('diff_' + key)} | {n} |"
+          for key, (a, b) in DIFFERENCES.items()], "",
+        "| is news what the board repeats? | value [95% interval: bootstrap over session dates] | pairs / sessions |",
+        "|---|---|---:|",
+        f"| Spearman correlation of the two indexes, pooled over (stock, session) | {value('index_corr')} | "
+        f"{m.get('index_corr_pairs', 0):.0f} / {m.get('index_corr_sessions', 0):.0f} |", "",
+        f"Intervals: the estimate +- t(n - 1) x its standard error over {BOOTSTRAP_DRAWS} resamples of the session "
+        f"dates (paired: one resample for every index); none below {MIN_SESSIONS_FOR_VERDICT} sessions. Plot: "
+        "`ic_by_source.png`.", ""])

@@ -1,0 +1,104 @@
+"""``finsent score`` over both sources: board posts by the board champion (``finsent-updown``,
+:mod:`finsent.ml.score`) and news articles by the news champion (``finsent-news-updown``, here).
+
+News articles without a score from the news version are scored by their title in batches (each
+batch committed, so an interrupted run resumes) into ``news_scores``; then the ``news`` rows of
+``daily_sentiment`` are brought up to date (:mod:`finsent.ml.news_index`: a story counts once).
+A source whose alias is ``champion`` and whose registered model has no champion yet is skipped
+and logged, not an error: news models come later than board models. A run that finds nothing to
+score with at all fails as before (NotRegisteredError).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from sqlalchemy.engine import Engine
+
+from finsent.config import Settings
+from finsent.db import advisory_lock, raw_connection
+from finsent.errors import NotRegisteredError
+from finsent.ml.daily_index import refresh_daily_index
+from finsent.ml.news_index import NEWS_INDEX
+from finsent.ml.registry import (
+    MODEL_NAME,
+    NEWS_MODEL_NAME,
+    alias_version,
+    configure,
+    latest_decision,
+    load_pyfunc,
+    version_of,
+)
+from finsent.ml.score import FETCH_ROWS, ScoreReport, score_posts
+from finsent.ml.spec import ScoreSpec
+
+log = logging.getLogger(__name__)
+
+_UNSCORED = ("SELECT n.ticker, n.office_id, n.article_id, n.title FROM news n WHERE NOT EXISTS "
+             "(SELECT 1 FROM news_scores s WHERE s.model_version = %s AND s.ticker = n.ticker "
+             "AND s.office_id = n.office_id AND s.article_id = n.article_id) "
+             "ORDER BY n.ticker, n.office_id, n.article_id")
+
+
+def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:
+    """Score news with ``spec.news_alias`` of finsent-news-updown (default its champion;
+    NotRegisteredError when it points nowhere) and bring the news index up to date."""
+    spec = spec or ScoreSpec()
+    client = configure(settings)
+    version = version_of(client, spec.news_alias, NEWS_MODEL_NAME)
+    model = load_pyfunc(version, NEWS_MODEL_NAME).unwrap_python_model()
+    log.info("scoring news with %s v%d (@%s), forward batch %d", NEWS_MODEL_NAME, version, spec.news_alias,
+             spec.batch_size)
+    fetch_rows = max(FETCH_ROWS, spec.batch_size)
+    scored = 0
+    # its own lock: news and board scores never meet, but two news runs would insert the same scores
+    with advisory_lock(engine, "score-news", wait=True), raw_connection(engine) as reader, \
+            raw_connection(engine) as writer:
+        try:
+            with reader.cursor(name="unscored_news") as pending:  # server-side: never all news in memory
+                pending.itersize = fetch_rows
+                pending.execute(_UNSCORED, (version,))
+                while batch := pending.fetchmany(fetch_rows):
+                    p_up = model.predict_titles([title for *_, title in batch], spec.batch_size)
+                    lines = "".join(f"{version}\t{t}\t{office}\t{article}\t{p:.6f}\n"
+                                    for (t, office, article, _), p in zip(batch, p_up))
+                    with writer.cursor() as cur:
+                        cur.copy_expert("COPY news_scores (model_version, ticker, office_id, article_id, p_up) "
+                                        "FROM STDIN", io.StringIO(lines))
+                    writer.commit()
+                    scored += len(batch)
+                    log.info("scored %d news articles", scored)
+            reader.rollback()
+            with writer.cursor() as cur:
+                refresh = refresh_daily_index(cur, version, NEWS_INDEX)
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+    log.info("news v%d: %d articles scored, daily_sentiment has %d news (ticker, session) rows (%d rewritten)",
+             version, scored, refresh.rows, refresh.rewritten)
+    return ScoreReport(version, scored, refresh.rows, refresh.rewritten, source="news")
+
+
+def score_sources(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> list[ScoreReport]:
+    """What ``finsent score`` does: the board, then the news (``spec.source`` picks), each with its
+    own registered model; a source without a champion (alias ``champion``) is skipped."""
+    spec = spec or ScoreSpec()
+    steps = (("board", MODEL_NAME, spec.alias, score_posts), ("news", NEWS_MODEL_NAME, spec.news_alias, score_news))
+    client = configure(settings)
+    reports, missing = [], []
+    for source, model, alias, run in steps:
+        if spec.source not in (source, "both"):
+            continue
+        if alias == "champion" and alias_version(client, alias, model) is None:
+            log.warning("%s has no champion yet: %s not scored. Newest decision: %s", model,
+                        "board posts" if source == "board" else "news articles", latest_decision(client, model)
+                        or "none yet")
+            missing.append(model)
+            continue
+        reports.append(run(settings, engine, spec))
+    if not reports:
+        raise NotRegisteredError(f"no version 'champion' of {' nor of '.join(missing)} in the registry: nothing to "
+                                 "score; train one with `finsent train`")
+    return reports
