@@ -32,11 +32,12 @@ def cmd_label(args: argparse.Namespace) -> int:
     engine = open_engine()
     for definition in definitions:
         report = label_posts(engine, definition, tickers, workers=args.workers)
+        read = "every post" if report.read is None else f"{report.read} posts (what changed since the last run)"
         sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
-                         f"({report.relabelled} after a price change), {report.unlabelled} posts without a label yet; "
-                         f"news: {report.news_labelled} new ({report.news_relabelled} after a price change), "
-                         f"{report.news_unlabelled} articles without one\n")
-        for label in ("up", "down", "flat"):
+                         f"({report.relabelled} after a price change); read {read}, {report.unlabelled} of them "
+                         f"without a label yet; news: {report.news_labelled} new ({report.news_relabelled} after a "
+                         f"price change), {report.news_unlabelled} articles without one\n")
+        for label in ("up", "down", "flat"):  # the new labels by class
             sys.stdout.write(f"  {label:5s} {report.counts.get(label, 0):10d}\n")
     return 0
 

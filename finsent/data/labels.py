@@ -40,6 +40,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.engine import Engine
 
+from finsent.data import changes
 from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError
 from finsent.names import check_name
@@ -211,11 +212,16 @@ SUBJECTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "news": ("news_labels", "(SELECT ticker, office_id, article_id, published_at AS posted_at FROM news) p",
              ("office_id", "article_id")),
 }
+# The stamped table of each subject and its time column: an incremental run reads its candidates there.
+STAMPED_SOURCES = {"posts": ("posts", "posted_at"), "news": ("news", "published_at")}
 
 
-def _insert_sql(definition: LabelDefinition, tickers: list[str] | None,
-                late: dict[time, list[date]] | None = None, subject: str = "posts") -> str:
+def _insert_sql(definition: LabelDefinition, tickers: list[str] | None, late: dict[time, list[date]] | None = None,
+                subject: str = "posts", candidates: str | None = None) -> str:
+    """The insert of the missing labels of ``subject``, from every row or from the temp table ``candidates``;
+    it answers (label, rows written) per class."""
     table, rows, keys = SUBJECTS[subject]
+    rows, probe = (f"{candidates} p", changes.PROBE) if candidates else (rows, "")
     key_columns, row_keys = ", ".join(keys), ", ".join(f"p.{k}" for k in keys)
     same_item = " AND ".join(f"l.{k} = p.{k}" for k in keys)
     # same_day: the day must be a session itself, so the day map must not shift it forward.
@@ -224,6 +230,7 @@ def _insert_sql(definition: LabelDefinition, tickers: list[str] | None,
     # where the return starts: the post's session's open (tradable), or the close before it
     start, usable = (("e.open", "AND e.open > 0") if definition.rule == "next_open_close" else ("b.close", ""))
     return f"""
+WITH written AS (
 INSERT INTO {table} (definition, ticker, {key_columns}, session_date, base_date, target_date, ret, label)
 SELECT %(definition)s, p.ticker, {row_keys}, e.trade_date, b.trade_date, t.trade_date,
        (t.close / {start} - 1)::double precision,
@@ -236,9 +243,11 @@ JOIN label_sessions e ON e.ticker = p.ticker AND e.session_no = d.session_no {da
 JOIN label_sessions b ON b.ticker = p.ticker AND b.session_no = d.session_no - 1 AND b.close > 0
 JOIN label_sessions t ON t.ticker = p.ticker AND t.session_no = d.session_no + %(horizon)s - 1
 WHERE NOT EXISTS (SELECT 1 FROM {table} l
-                  WHERE l.definition = %(definition)s AND l.ticker = p.ticker AND {same_item})
+                  WHERE l.definition = %(definition)s AND l.ticker = p.ticker AND {same_item} {probe})
   {ticker_filter}
 ORDER BY p.ticker, {row_keys}  -- primary-key order: the index grows at its right edge (2x faster)
+RETURNING label)
+SELECT label, count(*) FROM written GROUP BY label
 """
 
 
@@ -247,17 +256,21 @@ class LabelReport:
     definition: str
     labelled: int  # new label rows written by this run
     relabelled: int  # labels dropped because a price they used changed, then written again
-    unlabelled: int  # posts with no label yet (no later price)
-    counts: dict[str, int]  # label -> rows of this definition
+    unlabelled: int  # posts this run looked at that have no label yet (no later price); a full run looks at all
+    counts: dict[str, int]  # label -> rows this run wrote
     news_labelled: int = 0  # the same for news articles (news_labels)
     news_relabelled: int = 0
     news_unlabelled: int = 0
+    read: int | None = None  # posts an incremental run read (new ones, changed tickers' windows); None: all
 
 
 def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None,
                 workers: int = 2) -> LabelReport:
     """Label every post that has no label under ``definition`` yet; idempotent and incremental.
 
+    A run over every ticker after a first one reads only what changed (:mod:`finsent.data.changes`):
+    posts and articles stamped since, and the windows of the tickers whose prices changed. A first
+    run, or one over some ``tickers``, reads every post (of them) and leaves the watermark alone.
     Stocks are independent, so ``workers`` connections label disjoint groups of tickers at once
     (one Postgres backend per core); each group commits on its own, and a run that stops half-way
     leaves only correct labels behind for the next run to complete.
@@ -270,6 +283,8 @@ def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] 
 
 def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, workers: int,
                   params: dict) -> LabelReport:
+    # first: a ticker whose first prices are stamped up to here is in the priced list read below
+    upto = changes.current_stamp(engine)
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # A posts table that was never analysed (a fresh database, a restore) looks empty to the
         # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
@@ -283,63 +298,94 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
         cur.execute("SELECT now(), array_agg(DISTINCT ticker ORDER BY ticker) FROM prices"
                     + (" WHERE ticker = ANY(%(tickers)s)" if tickers else ""), params)
         started_at, priced = cur.fetchone()
+        mark = changes.read_watermark(cur, "label", definition.name) if tickers is None else None
+    params = {**params, "mark": mark, "upto": upto}
     groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
-
-    def label_group(group: list[str]) -> list[int]:
-        """(stale, labelled) of posts, then of news: both under one lock and one stamp."""
-        with raw_transaction(engine) as raw, raw.cursor() as cur:
-            # Waits for price writes in flight and holds new ones off until this commits: what the
-            # labels are computed from is exactly what their labelled_at (now()) vouches for.
-            cur.execute("LOCK TABLE prices IN SHARE MODE")
-            # The joins hash a few tens of thousands of calendar rows against the posts; enough
-            # memory keeps them hash joins instead of external sorts.
-            cur.execute("SET LOCAL work_mem = '256MB'")
-            cur.execute(CALENDAR_SQL)
-            late = late_openings(cur)
-            counts = []
-            for subject, (table, _, _) in SUBJECTS.items():
-                cur.execute(_STALE.format(table=table), {**params, "tickers": group})
-                counts.append(cur.rowcount)
-                cur.execute(_insert_sql(definition, group, late, subject), {**params, "tickers": group})
-                counts.append(cur.rowcount)
-            return counts
-
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
-        results = list(pool.map(label_group, groups))
-    stale, labelled, news_stale, news_labelled = (sum(r[i] for r in results) for i in range(4))
-    counts, unlabelled, news_unlabelled = _close_run(engine, definition, tickers, params, started_at)
+        results = list(pool.map(lambda group: _label_group(engine, definition, group, params), groups))
+    # per subject: (stale, labelled, unlabelled, read) summed over the groups
+    (stale, labelled, unlabelled, read), (news_stale, news_labelled, news_unlabelled, _) = (
+        [sum(r[subject][i] for r in results) for i in range(4)] for subject in SUBJECTS)
+    counts: dict[str, int] = {}
+    for result in results:
+        for label, n in result["counts"].items():
+            counts[label] = counts.get(label, 0) + n
+    if mark is None:
+        unlabelled, news_unlabelled = _count_unlabelled(engine, params)
+    _close_run(engine, definition, tickers, params, started_at)
     relabelled = min(stale, labelled)
-    log.info("%s: %d new labels (%d of them relabelled after a price change), %d posts still without one; "
-             "news: %d new labels (%d relabelled), %d articles without one", definition.name, labelled, relabelled,
-             unlabelled, news_labelled, min(news_stale, news_labelled), news_unlabelled)
+    log.info("%s%s: %d new labels (%d of them relabelled after a price change), %d posts still without one; "
+             "news: %d new labels (%d relabelled), %d articles without one", definition.name,
+             "" if mark is None else " (what changed since the last run)", labelled, relabelled, unlabelled,
+             news_labelled, min(news_stale, news_labelled), news_unlabelled)
     return LabelReport(definition.name, labelled, relabelled, unlabelled, counts, news_labelled,
-                       min(news_stale, news_labelled), news_unlabelled)
+                       min(news_stale, news_labelled), news_unlabelled, read=None if mark is None else read)
 
 
-def _close_run(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, params: dict,
-               started_at) -> tuple[dict, int, int]:
-    """Move the run's stamp; count labels per class and what is still unlabelled (posts, news)."""
+def _label_group(engine: Engine, definition: LabelDefinition, group: list[str], params: dict) -> dict:
+    """Per subject (stale, labelled, unlabelled, read), and the posts' labels written per class: one
+    transaction, under one lock on prices. With a watermark (``params['mark']``) only the candidates
+    of :mod:`finsent.data.changes` are read; without, every row (unlabelled is counted after)."""
+    params = {**params, "tickers": group}
+    incremental = params["mark"] is not None
     with raw_transaction(engine) as raw, raw.cursor() as cur:
-        # Prices fetched after this run began relabel what they touch next time. A run over some
-        # tickers only did not look at the others' stale labels: it leaves the stamp where it was.
-        if tickers is None:
-            cur.execute("UPDATE label_definitions SET labelled_at = %s WHERE name = %s",
-                        (started_at, definition.name))
-        cur.execute("SELECT label, count(*) FROM labels WHERE definition = %s GROUP BY label", (definition.name,))
-        counts = dict(cur.fetchall())
+        # Waits for price writes in flight and holds new ones off until this commits: what the
+        # labels are computed from is exactly what their labelled_at (now()) vouches for.
+        cur.execute("LOCK TABLE prices IN SHARE MODE")
+        # The joins hash a few tens of thousands of calendar rows against the posts; enough
+        # memory keeps them hash joins instead of external sorts.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        # the group's calendar only (the view's window is per ticker, so the filter goes inside it)
+        cur.execute(CALENDAR_SQL.replace("FROM sessions;", "FROM sessions WHERE ticker = ANY(%(tickers)s);"), params)
+        late = late_openings(cur)
+        if incremental:
+            cur.execute(changes.WINDOWS_SQL, params)
+        out: dict = {}
+        for subject, (table, _, keys) in SUBJECTS.items():
+            candidates, unlabelled, read = (f"label_candidates_{subject}" if incremental else None), 0, 0
+            if candidates:
+                source, time_column = STAMPED_SOURCES[subject]
+                cur.execute(changes.candidates_sql(candidates, source, keys, time_column), params)
+                cur.execute(f"SELECT count(*) FROM {candidates}")
+                read = cur.fetchone()[0]
+            cur.execute((changes.STALE_SQL if incremental else _STALE).format(table=table), params)
+            stale = cur.rowcount
+            cur.execute(_insert_sql(definition, group, late, subject, candidates), params)
+            written = dict(cur.fetchall())
+            if candidates:
+                unlabelled = changes.count_unlabelled_candidates(cur, table, keys, candidates, params)
+            out[subject] = (stale, sum(written.values()), unlabelled, read)
+            out.setdefault("counts", written)  # the posts' (the first subject)
+        return out
+
+
+def _count_unlabelled(engine: Engine, params: dict) -> tuple[int, int]:
+    """Posts and articles (of the run's tickers) without a label: a full run's closing count."""
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
         cur.execute(
             "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
             "l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
-            + (" AND p.ticker = ANY(%(tickers)s)" if tickers else ""), params)
+            + (" AND p.ticker = ANY(%(tickers)s)" if params["tickers"] else ""), params)
         unlabelled = cur.fetchone()[0]
         cur.execute(
             "SELECT count(*) FROM news p WHERE NOT EXISTS (SELECT 1 FROM news_labels l WHERE l.definition = "
             "%(definition)s AND l.ticker = p.ticker AND l.office_id = p.office_id AND l.article_id = p.article_id)"
-            + (" AND p.ticker = ANY(%(tickers)s)" if tickers else ""), params)
-        news_unlabelled = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM prices WHERE NOT adjusted" + (" AND ticker = ANY(%(tickers)s)" if tickers
-                                                                         else ""), params)
+            + (" AND p.ticker = ANY(%(tickers)s)" if params["tickers"] else ""), params)
+        return unlabelled, cur.fetchone()[0]
+
+
+def _close_run(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, params: dict,
+               started_at) -> None:
+    """Move the run's stamps (a run over every ticker only)."""
+    with raw_transaction(engine) as raw, raw.cursor() as cur:
+        # Prices fetched after this run began relabel what they touch next time. A run over some
+        # tickers only did not look at the others' stale labels: it leaves the stamps where they were.
+        if tickers is None:
+            cur.execute("UPDATE label_definitions SET labelled_at = %s WHERE name = %s",
+                        (started_at, definition.name))
+            changes.move_watermark(cur, "label", definition.name, params["upto"])
+        cur.execute("SELECT EXISTS (SELECT 1 FROM prices WHERE NOT adjusted"
+                    + (" AND ticker = ANY(%(tickers)s))" if tickers else ")"), params)
         if cur.fetchone()[0]:
             log.warning("some prices are not split-adjusted (legacy sise_day); a split inside their "
                         "range shows as a false move. Re-fetch with `finsent prices --source fchart --since`.")
-    return counts, unlabelled, news_unlabelled

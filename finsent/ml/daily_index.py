@@ -56,6 +56,23 @@ class IndexSource:
     votes: str
 
 
+# The votes' rows (the board's: each scoped ticker's unflagged posts from its bound on, with their
+# scores), put in at run time. A rebuild (every bound -infinity) hashes all of them together; a
+# day's refresh reads a few sessions of posts per ticker, and OFFSET 0 keeps its subqueries per
+# ticker and per post (index ranges of posts, primary-key probes of scores and flags): the planner
+# cannot see the bounds and would otherwise hash every score of the version to join a few thousand.
+SCORED_POSTS = "__SCORED_POSTS__"
+_BOARD_SCORED_POSTS = {
+    True: """JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= b.lower
+JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
+  AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)""",
+    False: """CROSS JOIN LATERAL (SELECT p.ticker, p.post_id, p.posted_at FROM posts p
+    WHERE p.ticker = b.ticker AND p.posted_at >= b.lower
+      AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id) OFFSET 0) p
+CROSS JOIN LATERAL (SELECT s.p_up FROM post_scores s WHERE s.model_version = %(version)s AND s.ticker = p.ticker
+    AND s.post_id = p.post_id OFFSET 0) s""",
+}
+
 _BOARD_KEYS = f"""
 SELECT DISTINCT p.ticker, {SESSION} AS session_date
 FROM (SELECT ticker, post_id FROM post_scores WHERE model_version = %(version)s AND scored_at > %(since)s
@@ -66,10 +83,8 @@ _BOARD_VOTES = f"""
 SELECT p.ticker, {SESSION} AS session_date, count(*)::int AS n_posts, avg(s.p_up)::float8 AS mean_p_up,
        avg((s.p_up > 0.5)::int)::float8 AS bull_share
 FROM idx_bounds b
-JOIN posts p ON p.ticker = b.ticker AND p.posted_at >= b.lower
-JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
+{SCORED_POSTS}
 {POST_SESSION}
-WHERE NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker AND f.post_id = p.post_id)
 GROUP BY 1, 2"""
 BOARD_INDEX = IndexSource("board", "prices, post_flags", "post_flag_changes", "post_scores", _BOARD_KEYS,
                           _BOARD_VOTES)
@@ -156,11 +171,15 @@ def refresh_daily_index(cur, version: int, source: IndexSource = BOARD_INDEX) ->
         cur.execute(f"ANALYZE {source.scores}")
     cur.execute(CALENDAR_SQL)
     cur.execute("CREATE INDEX ON label_sessions (ticker, trade_date)")
+    # a post's session by number: without it, scores just written (no statistics yet, a handful by the
+    # planner's guess) join each post with every session of its ticker (50,000 posts: 26M rows, 5 s)
+    cur.execute("CREATE INDEX ON label_sessions (ticker, session_no)")
     post_day = post_day_sql("next_open_close", late_openings(cur))
     params = {"version": version, "since": since, "source": source.name}
     scope = _SCOPE.replace("{keys}", source.changed_keys) if since is not None else _EVERYTHING
     cur.execute(scope.replace(POST_DAY, post_day), params)
-    cur.execute(_FRESH.replace("{votes}", source.votes).replace(POST_DAY, post_day), params)
+    votes = source.votes.replace(SCORED_POSTS, _BOARD_SCORED_POSTS[since is None])
+    cur.execute(_FRESH.replace("{votes}", votes).replace(POST_DAY, post_day), params)
     rewritten = 0
     for statement in _APPLY:
         cur.execute(statement, params)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
+from finsent.data.changes import current_stamp, move_watermark, read_watermark
 from finsent.db import advisory_lock, raw_connection
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
@@ -25,6 +26,19 @@ from finsent.ml.spec import ScoreSpec
 log = logging.getLogger(__name__)
 
 FETCH_ROWS = 2048  # posts read and committed together (an interrupted run resumes after the last commit)
+
+# The posts without a score of the version: after its first run, only those stamped since its watermark
+# (an index range of posts.changed_seq, materialized: a cursor's plan prefers rows in order at once,
+# and would walk the whole primary key for them); the first run of a version reads every post.
+_UNSCORED = ("SELECT p.ticker, p.post_id, p.title FROM {posts} p WHERE NOT EXISTS "
+             "(SELECT 1 FROM post_scores s WHERE s.model_version = %(version)s AND s.ticker = p.ticker "
+             "AND s.post_id = p.post_id) ORDER BY p.ticker, p.post_id")
+_STAMPED_POSTS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, post_id, title FROM posts "
+                  "WHERE changed_seq > %(mark)s AND changed_seq <= %(upto)s) SELECT * FROM stamped)")
+
+
+def unscored_sql(mark: int | None) -> str:
+    return _UNSCORED.format(posts="posts" if mark is None else _STAMPED_POSTS)
 
 
 @dataclass
@@ -52,11 +66,11 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
     with advisory_lock(engine, "score", wait=True), raw_connection(engine) as reader, \
             raw_connection(engine) as writer:
         try:
+            with writer.cursor() as cur:
+                mark, upto = read_watermark(cur, "score", str(version)), current_stamp(engine)
             with reader.cursor(name="unscored") as pending:  # server-side: never all posts in memory
                 pending.itersize = fetch_rows
-                pending.execute("SELECT p.ticker, p.post_id, p.title FROM posts p WHERE NOT EXISTS "
-                                "(SELECT 1 FROM post_scores s WHERE s.model_version = %s AND s.ticker = p.ticker "
-                                "AND s.post_id = p.post_id) ORDER BY p.ticker, p.post_id", (version,))
+                pending.execute(unscored_sql(mark), {"version": version, "mark": mark, "upto": upto})
                 while batch := pending.fetchmany(fetch_rows):
                     p_up = model.predict_titles([title for _, _, title in batch], batch_size)
                     lines = "".join(f"{version}\t{t}\t{pid}\t{p:.6f}\n" for (t, pid, _), p in zip(batch, p_up))
@@ -69,6 +83,7 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
             reader.rollback()
             with writer.cursor() as cur:
                 refresh = refresh_daily_index(cur, version)
+                move_watermark(cur, "score", str(version), upto)
             writer.commit()
         except BaseException:
             writer.rollback()
