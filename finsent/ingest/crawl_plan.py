@@ -7,7 +7,8 @@ throughput. Requests per ticker come from the last week's runs in ``crawl_runs``
 ticker run, a ticker's first run left out: that one is its backfill); without any, a board costs one
 page (a daily crawl stops at its watermark, on the first page on a quiet day) and prices one request.
 robots.txt: one request per host and hour (a copy shared on the data folder by every task).
-News has not run here yet: one request per ticker is an estimate.
+News is measured like the boards, from its own runs (``crawl-news``); without any, two list pages a ticker
+(a quiet day reads one page past its watermark).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from finsent.config import Settings
+from finsent.ingest.news_crawl import NEWS_COMMAND
 
 WINDOW_S = 2 * 3600  # the day's crawl must be done two hours after it starts (16:30 KST: by 18:30)
 MEASURED_DAYS = 7
@@ -39,7 +41,8 @@ class Measured:
 
 
 def measured_pages(cursor, command: str, days: int = MEASURED_DAYS) -> Measured | None:
-    """Pages per ticker run of ``command`` ('crawl' or 'prices') in the last ``days``; None without runs."""
+    """Pages per ticker run of ``command`` ('crawl', 'crawl-news' or 'prices') in the last ``days``;
+    None without runs."""
     cursor.execute(_MEASURED, {"command": command, "days": days})
     mean, p90, runs = cursor.fetchone()
     return Measured(mean, p90, runs) if runs else None
@@ -78,9 +81,9 @@ class CrawlPlan:
         return self.total_s <= self.window_s
 
 
-def _basis(measured: Measured | None, unit: str, assumed: str) -> tuple[float, str]:
+def _basis(measured: Measured | None, unit: str, assumed: str, default: float = 1.0) -> tuple[float, str]:
     if measured is None:
-        return 1.0, f"assumed: {assumed} (no runs in {MEASURED_DAYS} days)"
+        return default, f"assumed: {assumed} (no runs in {MEASURED_DAYS} days)"
     return measured.mean_pages, (f"measured: {measured.mean_pages:.2f} {unit} on average, p90 "
                                  f"{measured.p90_pages:.0f}, over {measured.runs} runs in {MEASURED_DAYS} days")
 
@@ -89,12 +92,14 @@ def build_plan(settings: Settings, cursor, tickers: int) -> CrawlPlan:
     robots = 0 if settings.ignore_robots else 1
     board_pages, board_basis = _basis(measured_pages(cursor, "crawl"), "page(s)/board", "1 page/board (a quiet day)")
     price_pages, price_basis = _basis(measured_pages(cursor, "prices"), "request(s)/ticker", "1 request/ticker")
+    # a quiet news day reads one page past the watermark (a cluster may re-carry a newer article)
+    news_pages, news_basis = _basis(measured_pages(cursor, NEWS_COMMAND), "page(s)/ticker",
+                                    "2 pages/ticker (a quiet day: one past the watermark)", default=2.0)
     robots_note = " + robots.txt once" if robots else ""
     steps = [
         PlanStep("boards", urlsplit(settings.naver_board_url).netloc, board_pages, robots, board_basis + robots_note),
         PlanStep("prices", urlsplit(settings.naver_price_url).netloc, price_pages, robots, price_basis + robots_note),
-        PlanStep("news", "FINSENT_NAVER_NEWS_URL", 1.0, robots,
-                 "estimate: 1 request/ticker" + robots_note + " (not measured yet)"),
+        PlanStep("news", urlsplit(settings.naver_news_url).netloc, news_pages, robots, news_basis + robots_note),
     ]
     return CrawlPlan(tickers, settings.crawl_delay_s, settings.naver_pool_slots, steps)
 

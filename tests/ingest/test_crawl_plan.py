@@ -1,6 +1,7 @@
 """The daily crawl's budget, measured on a 200-board loopback Naver: a quiet day costs one board page
-per ticker (robots.txt is read once, not once per task), a busy board only the pages its new posts fill, and
-``finsent crawl --plan`` prints the day from those runs."""
+and two news pages (one more to see past the watermark) per ticker (robots.txt is read once, not once
+per task), a busy board only the pages its new posts fill, and ``finsent crawl --plan`` prints the day
+from those runs."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from finsent.db import raw_connection
 from finsent.ingest.crawl import crawl_boards
 from finsent.ingest.crawl_plan import build_plan, format_plan
 from finsent.ingest.loopback import FakeNaver
+from finsent.ingest.loopback.news import NEWS_PREFIX
+from finsent.ingest.news_crawl import crawl_news
 from finsent.ingest.sources.board_json import DEFAULT_PAGE_SIZE
-from finsent.orchestration.tasks import crawl_ticker
+from finsent.orchestration.tasks import crawl_news_ticker, crawl_ticker
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ def boards(engine, monkeypatch):
     now = datetime.now().replace(microsecond=0)
     with FakeNaver(tickers=BOARDS, posts_per_ticker=60, first_post_at=now - timedelta(days=20),
                    post_spacing=timedelta(hours=8)) as fake:
-        for key in ("BOARD", "PRICE", "LEGACY", "API"):
+        for key in ("BOARD", "PRICE", "LEGACY", "API", "NEWS"):
             monkeypatch.setenv(f"FINSENT_NAVER_{key}_URL", fake.base_url)
         reports = crawl_boards(load_settings(), engine, list(BOARDS), since=date(2000, 1, 1), workers=4)
         assert all(r.ok for r in reports)
@@ -91,9 +94,30 @@ def test_the_plan_without_runs_assumes_a_page_a_board_and_scales_with_the_delay(
     with raw_connection(engine) as raw, raw.cursor() as cur:
         plan = build_plan(load_settings(), cur, 200)
     assert plan.slots == 4 and [s.step for s in plan.steps] == ["boards", "prices", "news"]
-    # each step: 200 x one request (a page, a price fetch, the news estimate) and its host's robots.txt
-    assert plan.total_s == pytest.approx(3 * 201)
-    assert plan.fits and "assumed" in plan.steps[0].basis and "estimate" in plan.steps[2].basis
-    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "15")  # 603 requests: 2.5 hours
+    # 200 x one board page, one price fetch and two news pages, and each host's robots.txt
+    assert plan.total_s == pytest.approx(201 + 201 + 401)
+    assert plan.fits and "assumed" in plan.steps[0].basis and "assumed" in plan.steps[2].basis
+    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "10")  # 803 requests: 2.2 hours
     with raw_connection(engine) as raw, raw.cursor() as cur:
         assert not build_plan(load_settings(), cur, 200).fits
+
+
+def test_a_quiet_news_day_costs_two_news_pages_per_ticker_and_the_plan_measures_it(engine, boards):
+    settings = load_settings()
+    assert all(r.ok for r in crawl_news(settings, engine, list(BOARDS), since=date(2000, 1, 1), workers=4))
+    for ticker in BOARDS:
+        boards.add_news(ticker, 2)
+    start = len(boards.requests_log)
+    for ticker in BOARDS:  # the DAG's day: one crawl_news task per ticker
+        crawl_news_ticker(ticker)
+    day = Counter(path.startswith(NEWS_PREFIX) for path, _ in boards.requests_log[start:])
+    # the page with the new stories, then one whole page older than the watermark (a cluster may carry an
+    # article newer than its place in the list, so the walk reads one page past it)
+    assert day[True] == 2 * len(BOARDS) and requests_by_path(boards, start)[ROBOTS] == 0
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        plan = build_plan(settings, cur, len(BOARDS))
+    news_step = plan.steps[2]
+    assert news_step.step == "news" and news_step.per_ticker == pytest.approx(2.0)
+    assert plan.requests(news_step) == 401  # two pages a ticker and robots.txt
+    log.info("200-ticker loopback news, a quiet day:\n%s", format_plan(plan))
+    assert "measured" in news_step.basis and "over 200 runs" in news_step.basis
