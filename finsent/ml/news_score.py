@@ -2,7 +2,8 @@
 :mod:`finsent.ml.score`) and news articles by the news champion (``finsent-news-updown``, here).
 
 News articles without a score from the news version are scored by their title in batches (each
-batch committed, so an interrupted run resumes) into ``news_scores``; then the ``news`` rows of
+batch committed, so an interrupted run resumes) into ``news_scores``, after the version's first run
+only those stamped since its watermark (step ``score-news``: the day's news, not all history); then the ``news`` rows of
 ``daily_sentiment`` are brought up to date (:mod:`finsent.ml.news_index`: a story counts once).
 A source whose alias is ``champion`` and whose registered model has no champion yet is skipped
 and logged, not an error: news models come later than board models. A run that finds nothing to
@@ -17,6 +18,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
+from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
 from finsent.db import advisory_lock, raw_connection
 from finsent.errors import NotRegisteredError
 from finsent.ml.daily_index import refresh_daily_index
@@ -35,10 +37,20 @@ from finsent.ml.spec import ScoreSpec
 
 log = logging.getLogger(__name__)
 
-_UNSCORED = ("SELECT n.ticker, n.office_id, n.article_id, n.title FROM news n WHERE NOT EXISTS "
-             "(SELECT 1 FROM news_scores s WHERE s.model_version = %s AND s.ticker = n.ticker "
+WATERMARK_STEP = "score-news"  # step_watermarks: a news version's number repeats a board version's
+
+# The articles without a score of the version: after its first run, only those stamped since its
+# watermark (an index range of news.changed_seq, materialized like the board's); the first run reads all.
+_UNSCORED = ("SELECT n.ticker, n.office_id, n.article_id, n.title FROM {news} n WHERE NOT EXISTS "
+             "(SELECT 1 FROM news_scores s WHERE s.model_version = %(version)s AND s.ticker = n.ticker "
              "AND s.office_id = n.office_id AND s.article_id = n.article_id) "
              "ORDER BY n.ticker, n.office_id, n.article_id")
+_STAMPED_NEWS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, office_id, article_id, title FROM news "
+                 f"WHERE {STAMPED}) SELECT * FROM stamped)")
+
+
+def unscored_news_sql(mark: int | None) -> str:
+    return _UNSCORED.format(news="news" if mark is None else _STAMPED_NEWS)
 
 
 def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:
@@ -56,9 +68,11 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
     with advisory_lock(engine, "score-news", wait=True), raw_connection(engine) as reader, \
             raw_connection(engine) as writer:
         try:
+            with writer.cursor() as cur:
+                mark, upto = read_watermark(cur, WATERMARK_STEP, str(version)), current_stamp(engine)
             with reader.cursor(name="unscored_news") as pending:  # server-side: never all news in memory
                 pending.itersize = fetch_rows
-                pending.execute(_UNSCORED, (version,))
+                pending.execute(unscored_news_sql(mark), {"version": version, "mark": mark, "upto": upto})
                 while batch := pending.fetchmany(fetch_rows):
                     p_up = model.predict_titles([title for *_, title in batch], spec.batch_size)
                     lines = "".join(f"{version}\t{t}\t{office}\t{article}\t{p:.6f}\n"
@@ -72,6 +86,7 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
             reader.rollback()
             with writer.cursor() as cur:
                 refresh = refresh_daily_index(cur, version, NEWS_INDEX)
+                move_watermark(cur, WATERMARK_STEP, str(version), upto)
             writer.commit()
         except BaseException:
             writer.rollback()

@@ -129,6 +129,28 @@ def test_a_re_score_rewrites_only_the_new_rows_of_its_source(engine, models):
     assert [r.index_rewritten for r in score_sources(settings, engine, BY_NUMBER)] == [0, 0]  # nothing new
 
 
+def test_a_day_of_news_scoring_reads_only_the_articles_stamped_since_its_watermark(engine, models):
+    """After the version's first run the news score reads the change stamps, not all history: a score
+    deleted by hand from an old article is not noticed (the README's way out: drop the watermark)."""
+    settings = load_settings()
+    news_only = replace(BY_NUMBER, source="news")
+    first = score_sources(settings, engine, news_only)[0]
+    (old_ticker, old_office, old_article), = query(
+        engine, "SELECT ticker, office_id, article_id FROM news_scores ORDER BY ticker, office_id, article_id LIMIT 1")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM news_scores WHERE ticker = :t AND office_id = :o AND article_id = :a"),
+                     {"t": old_ticker, "o": old_office, "a": old_article})
+    (last,), = query(engine, "SELECT max(published_at) FROM news")
+    add_news(engine, story("000660", 9_200_001, last + timedelta(hours=1), "하이닉스 신고가 수주"))
+    assert score_news(settings, engine, news_only).scored == 1  # the new article only, not the old one
+    (mark,), = query(engine, "SELECT last_seq FROM step_watermarks WHERE step = 'score-news' AND version = '1'")
+    assert mark == query(engine, "SELECT max(changed_seq) FROM news")[0][0]
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM step_watermarks WHERE step = 'score-news'"))
+    assert score_news(settings, engine, news_only).scored == 1  # read whole again: the deleted score is back
+    assert query(engine, "SELECT count(*) FROM news_scores")[0][0] == first.scored + 1
+
+
 def test_a_history_rewrite_rewrites_only_that_stocks_rows_of_each_source(engine, models, tmp_path):
     settings = load_settings()
     score_sources(settings, engine, BY_NUMBER)
