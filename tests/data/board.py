@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from finsent.ingest.records import KST, PostRow, PriceRow
-from finsent.ingest.store import insert_posts, upsert_prices
+from finsent.ingest.records import KST, NewsRow, PostRow, PriceRow
+from finsent.ingest.store import insert_news, insert_posts, upsert_prices
 
 
 def add_prices(engine: sa.Engine, ticker: str, closes: dict[date, float], halted: tuple[date, ...] = (),
@@ -42,6 +42,15 @@ def add_posts(engine: sa.Engine, rows: list[PostRow]) -> None:
     raw = engine.raw_connection()
     with raw.cursor() as cur:
         insert_posts(cur, rows)
+    raw.commit()
+    raw.close()
+
+
+def add_news(engine: sa.Engine, rows: list[NewsRow]) -> None:
+    """Store news articles through the crawl's own writer (story keys merged as it does)."""
+    raw = engine.raw_connection()
+    with raw.cursor() as cur:
+        insert_news(cur, rows)
     raw.commit()
     raw.close()
 

@@ -15,8 +15,7 @@ from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from finsent.data.snapshots import load_snapshot
 from finsent.ingest.records import KST, NewsRow
-from finsent.ingest.store import insert_news
-from tests.data.board import query
+from tests.data.board import add_news, query
 from tests.data.test_datasets import TICKERS, WORDS, board  # noqa: F401 -- the board fixture
 
 
@@ -35,11 +34,7 @@ def news(engine, board):  # noqa: F811 -- the board fixture, with news on the sa
                 if k == 0:  # re-carried by another office: one story, the copy is flagged
                     rows.append(NewsRow(ticker, "009", number, when + timedelta(minutes=3), title, None, None,
                                         f"015/{number}", "test"))
-    raw = engine.raw_connection()
-    with raw.cursor() as cur:
-        insert_news(cur, rows)
-    raw.commit()
-    raw.close()
+    add_news(engine, rows)
     label_posts(engine, LabelDefinition.build("next_open_close"))
     check_quality(engine)
     return rows

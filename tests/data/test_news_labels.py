@@ -10,8 +10,8 @@ import pytest
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from finsent.ingest.records import KST, NewsRow, PriceRow
-from finsent.ingest.store import drop_vanished_sessions, insert_news, upsert_prices
-from tests.data.board import add_posts, add_prices, post, query
+from finsent.ingest.store import drop_vanished_sessions, upsert_prices
+from tests.data.board import add_news, add_posts, add_prices, post, query
 from tests.data.test_labels import CLOSES, HALT, OPENS, POSTS, T
 
 
@@ -19,14 +19,6 @@ def article(when: datetime, title: str, article_id: str, office: str = "015", st
             ticker: str = T) -> NewsRow:
     return NewsRow(ticker, office, article_id, when.replace(tzinfo=KST), title, None, None,
                    story or f"{office}/{article_id}", "test")
-
-
-def add_news(engine, rows: list[NewsRow]) -> None:
-    raw = engine.raw_connection()
-    with raw.cursor() as cur:
-        insert_news(cur, rows)
-    raw.commit()
-    raw.close()
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from finsent.data.labels import STANDARD_DEFINITIONS, LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from finsent.ingest.records import KST, NewsRow
-from finsent.ingest.store import insert_news
-from tests.data.board import query
+from tests.data.board import add_news, query
 
 GOOD = ["수주", "흑자전환", "신고가", "목표가상향", "호실적", "증설", "신제품"]
 BAD = ["적자", "목표가하향", "리콜", "소송", "실적부진", "감산", "유상증자"]
@@ -45,11 +44,7 @@ def make_news(engine, *, planted: bool, seed: int = 7, per_session: int = 4, ski
                 if k == 0:  # the same story from a second office, a few minutes later
                     rows.append(NewsRow(ticker, "009", number, when + timedelta(minutes=4), title, None, "매일경제",
                                         f"015/{number}", "test"))
-    raw = engine.raw_connection()
-    with raw.cursor() as cur:
-        insert_news(cur, rows)
-    raw.commit()
-    raw.close()
+    add_news(engine, rows)
     for rule in STANDARD_DEFINITIONS:
         label_posts(engine, LabelDefinition.build(rule))
     check_quality(engine)

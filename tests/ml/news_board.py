@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.quality import check_quality
 from finsent.ingest.records import KST, NewsRow
-from finsent.ingest.store import insert_news
-from tests.data.board import query
+from tests.data.board import add_news, query
 from tests.ml.board import BEAR, BULL, NEUTRAL
 
 COPY_OFFICES = ("009", "011")  # the offices that re-carry every third story
@@ -22,14 +21,6 @@ def story(ticker: str, article: int, when: datetime, title: str, offices: tuple[
     number = f"{article:010d}"
     return [NewsRow(ticker, office, number, when + timedelta(minutes=3 * i), title, None, None, f"015/{number}", "test")
             for i, office in enumerate(offices)]
-
-
-def add_news(engine, rows: list[NewsRow]) -> None:
-    raw = engine.raw_connection()
-    with raw.cursor() as cur:
-        insert_news(cur, rows)
-    raw.commit()
-    raw.close()
 
 
 def make_news(engine, *, seed: int = 5, per_session: int = 6) -> None:

@@ -27,9 +27,9 @@ from finsent.ml.registry import NEWS_MODEL_NAME, configure, load_pyfunc, predict
 from finsent.ml.score import score_posts
 from finsent.ml.spec import ScoreSpec
 from finsent.ml.train import TrainOutcome, train_model
-from tests.data.board import add_posts, post, query
+from tests.data.board import add_news, add_posts, post, query
 from tests.ml.board import VERDICT_SPEC
-from tests.ml.news_board import add_news, make_news, story
+from tests.ml.news_board import make_news, story
 from tests.ml.test_daily_index import rewritten
 
 BY_NUMBER = ScoreSpec(alias="1", news_alias="1")  # both registered models' first version: the numbers collide
