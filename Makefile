@@ -63,11 +63,11 @@ lint: venv
 ## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one);
 ## the compose stack's checks are `make test-stack` (they need a Docker engine: .ci/run starts one)
 test: lint
-	$(BIN)/python -m pytest --ignore=tests/stack
+	$(BIN)/python -m pytest --ignore=tests/compose
 
-## test-stack: the operator's checks of the docker compose stack (tests/stack; skipped without a Docker engine)
+## test-stack: the operator's checks of the docker compose stack (tests/compose; skipped without a Docker engine)
 test-stack: venv
-	$(BIN)/python -m pytest tests/stack
+	$(BIN)/python -m pytest tests/compose
 
 ## bench: ingest throughput against a naive baseline and a bare COPY, in one run
 bench: venv

@@ -22,7 +22,7 @@ import sys
 def job_alive(job_type: str, max_age_s: float) -> str | None:
     import psycopg2
 
-    # the job's hostname is Airflow's hostname_callable (finsent.orchestration.processes.worker_hostname)
+    # the job's hostname is Airflow's hostname_callable (finsent.stack.processes.worker_hostname)
     name = os.environ.get("FINSENT_WORKER_NAME")
     host = f"{name}@{socket.getfqdn()}" if name else socket.getfqdn()
     url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://", 1)

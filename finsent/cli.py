@@ -1,7 +1,7 @@
 """The ``finsent`` command line. Every command has ``--help``; exit codes: 0 ok, 1 a run had
 failures, 2 bad input or configuration.
 
-Each room of the package adds its own commands (``finsent/{ingest,data,ml,orchestration}/cli.py``);
+Each room of the package adds its own commands (``finsent/{ingest,data,ml,stack}/cli.py``);
 this module holds the entry point and the database and ticker commands.
 """
 
@@ -22,8 +22,8 @@ from finsent.data.cli import register as data_commands
 from finsent.errors import FinsentError, SchemaMissingError
 from finsent.ingest.cli import register as ingest_commands
 from finsent.ml.cli import register as ml_commands
-from finsent.orchestration.cli import register as orchestration_commands
 from finsent.redact import MaskingFormatter, mask_urls
+from finsent.stack.cli import register as stack_commands
 
 log = logging.getLogger("finsent")
 
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(db_commands, "status", cmd_db_status, help="list migrations and whether they are applied")
     add_command(db_commands, "url", cmd_db_url, help="print the database URL (starts the embedded server if needed)")
 
-    for register in (ingest_commands, data_commands, ml_commands, orchestration_commands):
+    for register in (ingest_commands, data_commands, ml_commands, stack_commands):
         register(commands)
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")

@@ -2,7 +2,7 @@
 
 The pages are a small FastAPI app mounted at /finsent in the Airflow API server (/finsent/sentiment,
 /finsent/models), shown inside the Airflow UI as external views (Browse → Sentiment, Browse → Models).
-All logic lives in ``finsent.orchestration.sentiment_page`` and ``sentiment_models``.
+All logic lives in ``finsent.web.page`` and ``sentiment_models``.
 
 Airflow mounts a plugin's FastAPI app as it is and authenticates none of its routes, so this app
 declares Airflow's own auth-manager dependencies on every route (app-level ``dependencies``): the
@@ -58,7 +58,7 @@ def _page(ticker: str | None, sort: str, order: str, source: str = "board") -> s
     """The page, read with the settings as they are now (blocking: runs in the threadpool)."""
     from finsent.config import load_settings
     from finsent.db import database_url
-    from finsent.orchestration.sentiment_page import View, render_sentiment_page
+    from finsent.web.page import View, render_sentiment_page
 
     settings = load_settings()
     return render_sentiment_page(_engine_for(database_url(settings)), settings,
@@ -67,13 +67,13 @@ def _page(ticker: str | None, sort: str, order: str, source: str = "board") -> s
 
 def _models_page() -> str:
     from finsent.config import load_settings
-    from finsent.orchestration.sentiment_models import render_models_page
+    from finsent.web.models import render_models_page
 
     return render_models_page(load_settings())
 
 
 def _html(page: str) -> HTMLResponse:
-    from finsent.orchestration.sentiment_page import CSP
+    from finsent.web.page import CSP
 
     return HTMLResponse(page, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                                        "Cache-Control": "private, no-store"})
@@ -90,7 +90,7 @@ async def sentiment(ticker: str | None = Query(default=None, max_length=6),
 
 @app.get("/models", response_class=HTMLResponse)
 async def models() -> HTMLResponse:
-    """Every registered version side by side (``finsent.orchestration.sentiment_models``)."""
+    """Every registered version side by side (``finsent.web.models``)."""
     return _html(await run_in_threadpool(_models_page))
 
 

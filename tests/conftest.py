@@ -105,7 +105,7 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
     """The loopback Naver, two tickers, 120 posts each spread over the last ~40 days."""
     from datetime import datetime, timedelta
 
-    from finsent.ingest.loopback import FakeNaver
+    from finsent.loopback import FakeNaver
 
     now = datetime.now().replace(microsecond=0)
     fake = FakeNaver(tickers={"005930": "삼성전자", "000660": "SK하이닉스"}, posts_per_ticker=120,

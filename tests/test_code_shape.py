@@ -201,7 +201,7 @@ def test_no_module_reaches_into_another_objects_private_attributes():
 GROUPS = {
     "finsent/orchestration/airflow_support.py": ("core", "airflow"),
     "finsent/orchestration/tasks.py": ("core", "airflow"),
-    "finsent/orchestration/log_server.py": ("core", "airflow"),  # serves Airflow's own log app
+    "finsent/stack/log_server.py": ("core", "airflow"),  # serves Airflow's own log app
     "finsent": ("core",),
     "dags": ("core", "airflow"),
     "plugins": ("core", "airflow"),
@@ -277,7 +277,7 @@ def test_the_cli_starts_without_the_heavy_libraries():
     import subprocess
 
     code = ("import sys; import finsent.cli, finsent.ingest.cli, finsent.data.cli, finsent.ml.cli, "
-            f"finsent.orchestration.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+            f"finsent.stack.cli; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True,
                           timeout=120)
     assert done.stdout.strip() == "[]", done.stdout

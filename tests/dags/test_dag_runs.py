@@ -26,7 +26,7 @@ def pipeline_env(database_url, monkeypatch):
     most titles leaning toward the coming move."""
     from datetime import datetime, timedelta
 
-    from finsent.ingest.loopback import FakeNaver
+    from finsent.loopback import FakeNaver
 
     now = datetime.now().replace(microsecond=0)
     fake = FakeNaver(tickers={"005930": "삼성전자", "000660": "SK하이닉스"}, posts_per_ticker=1350,

@@ -206,7 +206,7 @@ def test_a_year_of_twenty_stocks_loads_in_under_a_second_in_chromium(airflow_app
     from fastapi.testclient import TestClient
 
     from tests.dags.chromium import Chromium
-    from tests.orchestration.year_board import STOCKS, register_champion, seed
+    from tests.web.year_board import STOCKS, register_champion, seed
 
     board = seed(engine)
     register_champion(settings, board["seen_through"])

@@ -16,8 +16,8 @@ from finsent.config import load_settings
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.errors import ConfigError
 from finsent.ingest.importer import import_prices
-from finsent.ingest.loopback.admin import split
 from finsent.ingest.prices import sync_prices
+from finsent.loopback.admin import split
 from tests.data.board import add_posts, add_prices, post, query
 from tests.ingest.test_price_history import STALE_LABELS
 

@@ -7,8 +7,8 @@ import re
 
 import sqlalchemy as sa
 
-from finsent.ingest.loopback import Post
 from finsent.ingest.records import POST_COLUMNS, kst
+from finsent.loopback import Post
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
@@ -52,7 +52,7 @@ NEWS_COLUMNS_CHECKED = ("ticker", "office_id", "article_id", "published_at", "ti
 
 def expected_news(fake, ticker: str) -> list[tuple]:
     """One row per article the fake served for ``ticker``, however many clusters carried it."""
-    from finsent.ingest.loopback.news import is_bare
+    from finsent.loopback.news import is_bare
 
     rows = []
     for (office, article), a in fake.all_articles(ticker).items():

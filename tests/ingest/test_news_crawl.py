@@ -169,7 +169,7 @@ def test_the_demo_news_carries_a_planted_signal_of_its_own():
     import bisect
     from datetime import time
 
-    from finsent.ingest.loopback import FakeNaver
+    from finsent.loopback import FakeNaver
 
     fake = FakeNaver(tickers={SAMSUNG: "삼성전자"}, posts_per_ticker=300, first_post_at=datetime(2025, 1, 2, 8),
                      post_spacing=timedelta(hours=20), stories_per_ticker=200)

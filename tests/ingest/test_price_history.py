@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from finsent.config import load_settings
 from finsent.data.labels import LabelDefinition, label_posts
 from finsent.ingest.crawl import crawl_boards
-from finsent.ingest.loopback import FakeNaver
-from finsent.ingest.loopback.admin import split
 from finsent.ingest.prices import sync_prices
 from finsent.ingest.records import KST
+from finsent.loopback import FakeNaver
+from finsent.loopback.admin import split
 from tests.ingest.helpers import count
 
 SAMSUNG, HYNIX = "005930", "000660"

@@ -15,7 +15,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     the CLI on this data folder uses the stack's MLflow by itself; reuses what runs. down: stop it all, task processes
     included. demo: up against the loopback Naver, then run ingest -> label -> train -> score and
     wait for each."""
-    from finsent.orchestration.stack import Stack
+    from finsent.stack.runner import Stack
 
     stack = Stack(load_settings())
     if args.stack_command == "up":

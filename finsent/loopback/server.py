@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from finsent.ingest.loopback.content import (
+from finsent.loopback.content import (
     DEFAULT_TICKERS,
     LEAK_CANDIDATES,
     TEXT_CT,
@@ -39,9 +39,9 @@ from finsent.ingest.loopback.content import (
     PriceRow,
     Response,
 )
-from finsent.ingest.loopback.generate import BoardGenerator
-from finsent.ingest.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
-from finsent.ingest.loopback.pages import NaverPages
+from finsent.loopback.generate import BoardGenerator
+from finsent.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
+from finsent.loopback.pages import NaverPages
 
 
 class _Server(ThreadingHTTPServer):

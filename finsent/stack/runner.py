@@ -6,7 +6,7 @@ on 127.0.0.1:8080 with ``AIRFLOW_HOME=FINSENT_DATA_DIR/airflow``, this repositor
 plugins/, examples off, the ``naver`` pool created, DAGs unpaused: the API server, scheduler, DAG
 processor and triggerer (LocalExecutor) or, with ``--executor celery``, those and two Celery
 workers (queue ``default``, and ``gpu`` for training) on the local Redis; the task-log servers on
-127.0.0.1 only (``finsent.orchestration.log_server``). Every process runs with umask 077. Prints
+127.0.0.1 only (``finsent.stack.log_server``). Every process runs with umask 077. Prints
 the URLs and the admin password, and writes ``run/cli.env``: the settings (MLflow's URI, the
 demo's board) the CLI reads by itself when it runs on this data folder. Running it again reuses
 what runs, or restarts Airflow and MLflow when their settings changed. down: stops everything up
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from finsent.config import Settings
 from finsent.errors import FinsentError
 from finsent.names import private_files, private_folder, write_private
-from finsent.orchestration.processes import Processes, answers, wait_for_file, wait_http
+from finsent.stack.processes import Processes, answers, wait_for_file, wait_http
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ TIMEOUTS_S = {"mlflow": 180, "airflow": 300, "naver": 120, "command": 300,
 
 
 def demo_naver_args() -> list[str]:
-    """``python -m finsent.ingest.loopback`` arguments of the demo's board (here and in docker compose)."""
+    """``python -m finsent.loopback`` arguments of the demo's board (here and in docker compose)."""
     return ["--tickers", DEMO_TICKERS, "--days", str(DEMO_DAYS), "--posts-per-ticker", str(DEMO_POSTS_PER_TICKER),
             "--signal", str(DEMO_SIGNAL)]
 
@@ -163,7 +163,7 @@ class Stack:
                         "AIRFLOW__CELERY__BROKER_URL": env.get("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER),
                         "AIRFLOW__CELERY__RESULT_BACKEND": env.get("AIRFLOW__CELERY__RESULT_BACKEND",
                                                                    f"db+{airflow_db}"),
-                        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "finsent.orchestration.processes.worker_hostname"})
+                        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "finsent.stack.processes.worker_hostname"})
         else:
             env["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
         return env
@@ -241,7 +241,7 @@ class Stack:
         for name in AIRFLOW_PROCESSES[executor]:
             if name in LOG_SERVERS:  # one of each per host, bound to 127.0.0.1; logs are local files here
                 port = env[f"AIRFLOW__LOGGING__{LOG_SERVERS[name][0]}"]
-                self.processes.start(name, [sys.executable, "-m", "finsent.orchestration.log_server", port], env)
+                self.processes.start(name, [sys.executable, "-m", "finsent.stack.log_server", port], env)
             elif name in CELERY_WORKERS:
                 queue, concurrency = CELERY_WORKERS[name]
                 command = ["celery", "worker", "--queues", queue, "--concurrency", str(concurrency),
@@ -283,7 +283,7 @@ class Stack:
     # -- the demo ----------------------------------------------------------------------------------
 
     def demo(self, executor: str = "local") -> None:
-        from finsent.orchestration.demo import DemoRuns
+        from finsent.stack.demo import DemoRuns
 
         naver = self._loopback_naver()
         env = self.up(executor, demo_settings(naver))
@@ -301,7 +301,7 @@ class Stack:
                 return url
         self.processes.stop("naver")
         url_file.unlink(missing_ok=True)
-        self.processes.start("naver", [sys.executable, "-m", "finsent.ingest.loopback", *demo_naver_args(),
+        self.processes.start("naver", [sys.executable, "-m", "finsent.loopback", *demo_naver_args(),
                                        "--url-file", str(url_file)],
                              {**os.environ, "PYTHONPATH": os.pathsep.join(
                                  p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)})

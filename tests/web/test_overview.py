@@ -12,7 +12,7 @@ from scipy import stats as scipy_stats
 
 from finsent.ingest.records import KST
 from finsent.ml.stats import Clusters, balanced_accuracy_from_counts, session_intervals
-from finsent.orchestration.sentiment_overview import (
+from finsent.web.overview import (
     Skill,
     backtest_charts_html,
     overview_html,
@@ -22,7 +22,7 @@ from finsent.orchestration.sentiment_overview import (
     stock_skills,
     zscore,
 )
-from finsent.orchestration.sentiment_queries import (
+from finsent.web.queries import (
     BookDay,
     IndexPoint,
     SessionCounts,
@@ -33,7 +33,7 @@ from finsent.orchestration.sentiment_queries import (
     skill_counts,
 )
 from tests.data.board import add_prices
-from tests.orchestration.test_sentiment_parts import flag
+from tests.web.test_parts import flag
 
 D0 = date(2024, 1, 1)
 

@@ -8,7 +8,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from finsent.ingest.loopback.content import (
+from finsent.loopback.content import (
     BOARD_PAGE_SIZE,
     CLEANBOT_HIDDEN_TEXT,
     HTML_CT,

@@ -137,7 +137,7 @@ def models_html(dataset: str | None, champion: int | None, rows: list[VersionRow
 
 
 def render_models_page(settings: Settings) -> str:
-    from finsent.orchestration.sentiment_page import page_html
+    from finsent.web.page import page_html
 
     try:
         dataset, champion, rows = version_rows(registry_client(settings))

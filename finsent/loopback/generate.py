@@ -8,7 +8,7 @@ import html
 import random
 from datetime import date, datetime, time, timedelta
 
-from finsent.ingest.loopback.content import (
+from finsent.loopback.content import (
     ADS,
     BEARISH,
     BODY_LINES,

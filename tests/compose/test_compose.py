@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from tests.stack.compose_stack import PROJECT, ComposeStack, engine_reason
+from tests.compose.compose_stack import PROJECT, ComposeStack, engine_reason
 
 log = logging.getLogger(__name__)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]

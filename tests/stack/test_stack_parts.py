@@ -16,7 +16,7 @@ import pytest
 from finsent.config import load_settings
 from finsent.db import embedded_server_url, stop_embedded_server
 from finsent.ml.registry import tracking_uri
-from finsent.orchestration.processes import Processes
+from finsent.stack.processes import Processes
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_the_airflow_log_server_listens_on_the_loopback_at_its_configured_port(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update({"AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__API__SECRET_KEY": "test-secret"})
     processes = Processes(tmp_path / "run", tmp_path / "logs", tmp_path)
-    pid = processes.start("log-server", [sys.executable, "-m", "finsent.orchestration.log_server", str(port)], env)
+    pid = processes.start("log-server", [sys.executable, "-m", "finsent.stack.log_server", str(port)], env)
     try:
         family: set[int] = set()
         deadline = time.monotonic() + 120
@@ -119,8 +119,8 @@ def test_the_demos_backtest_conf_is_a_valid_run_of_the_backtest_dag():
     """`make demo` and the compose demo trigger finsent_backtest with DEMO_BACKTEST: every key a DAG
     param, every option a valid BacktestSpec value, small enough windows to walk the demo's board."""
     from finsent.ml.backtest.spec import BacktestSpec
-    from finsent.orchestration.stack import DEMO_BACKTEST, DEMO_DAYS
     from finsent.specs import from_values
+    from finsent.stack.runner import DEMO_BACKTEST, DEMO_DAYS
 
     spec = from_values(BacktestSpec, {k: v for k, v in DEMO_BACKTEST.items() if k not in ("name", "replace")})
     spec.validate()

@@ -6,7 +6,7 @@ from finsent.config import load_settings
 from finsent.data.build import build_dataset
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
-from finsent.orchestration.sentiment_page import render_sentiment_page
+from finsent.web.page import render_sentiment_page
 from tests.ml.board import VERDICT_SPEC, make_board
 
 
@@ -56,8 +56,8 @@ def test_the_history_is_out_of_sample_only(engine, planted):
 
 
 def test_too_few_sessions_is_said_on_the_page():
-    from finsent.orchestration.sentiment_page import backtest_metrics_html, champion_metrics_html
-    from finsent.orchestration.sentiment_summaries import Backtest, Champion
+    from finsent.web.page import backtest_metrics_html, champion_metrics_html
+    from finsent.web.summaries import Backtest, Champion
 
     champion = Champion(1, {"test_n_sessions": 4.0, "test_balanced_accuracy": 0.9, "test_accuracy": 0.9}, "")
     assert not champion.shows_skill and "too few sessions for a verdict (n = 4)" in champion_metrics_html(champion)

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from finsent.orchestration.sentiment_charts import (
+from finsent.web.charts import (
     EMA_SPAN,
     Line,
     date_positions,
@@ -18,8 +18,8 @@ from finsent.orchestration.sentiment_charts import (
     nice_ticks,
     tick_text,
 )
-from finsent.orchestration.sentiment_page import display_title, index_chart
-from finsent.orchestration.sentiment_queries import IndexPoint
+from finsent.web.page import display_title, index_chart
+from finsent.web.queries import IndexPoint
 
 
 def _polyline_ys(svg: str, colour: str) -> list[float]:

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from finsent.errors import FinsentError
-from finsent.orchestration.processes import Processes, wait_for_file, wait_http
+from finsent.stack.processes import Processes, wait_for_file, wait_http
 
 # A leader that starts a child which ignores SIGTERM, writes the child's pid, then exits: the child
 # is reparented, like a task process whose worker went first.

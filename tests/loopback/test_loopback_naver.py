@@ -1,4 +1,4 @@
-"""Quick self-tests of the loopback Naver (finsent/ingest/loopback)."""
+"""Quick self-tests of the loopback Naver (finsent/loopback)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
-from finsent.ingest.loopback import CLEANBOT_HIDDEN_TEXT, FakeNaver
+from finsent.loopback import CLEANBOT_HIDDEN_TEXT, FakeNaver
 
 LIST_PATH = "/front-api/discussion/list"
 

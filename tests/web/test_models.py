@@ -11,7 +11,7 @@ from finsent.cli import main
 from finsent.config import load_settings
 from finsent.data.build import DatasetSpec, build_dataset
 from finsent.ml.train import train_model
-from finsent.orchestration.sentiment_models import VersionRow, models_html, render_models_page
+from finsent.web.models import VersionRow, models_html, render_models_page
 from tests.data.board import query
 
 

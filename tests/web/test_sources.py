@@ -15,8 +15,8 @@ from finsent.data.build import build_dataset
 from finsent.ml.news_score import score_sources
 from finsent.ml.registry import NEWS_MODEL_NAME, configure
 from finsent.ml.train import train_model
-from finsent.orchestration.sentiment_page import View, render_sentiment_page
-from finsent.orchestration.sentiment_queries import backtest_days, index_history, indexed_stocks, latest_backtest
+from finsent.web.page import View, render_sentiment_page
+from finsent.web.queries import backtest_days, index_history, indexed_stocks, latest_backtest
 from tests.data.board import query
 from tests.ml.board import VERDICT_SPEC
 from tests.ml.news_board import make_news

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from finsent.ingest.loopback.content import KRX_HOLIDAYS, PriceRow
+from finsent.loopback.content import KRX_HOLIDAYS, PriceRow
 
 if TYPE_CHECKING:
-    from finsent.ingest.loopback.server import FakeNaver
+    from finsent.loopback.server import FakeNaver
 
 
 def _next_session(day: date) -> date:

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from finsent.ingest.records import KST
-from finsent.orchestration.sentiment_overview import stock_row
-from finsent.orchestration.sentiment_page import (
+from finsent.web.overview import stock_row
+from finsent.web.page import (
     backtest_metrics_html,
     champion_metrics_html,
     head_html,
@@ -20,7 +20,7 @@ from finsent.orchestration.sentiment_page import (
     stock_section,
     verdict_html,
 )
-from finsent.orchestration.sentiment_queries import (
+from finsent.web.queries import (
     FinishedBacktest,
     IndexPoint,
     ScoredPost,
@@ -30,7 +30,7 @@ from finsent.orchestration.sentiment_queries import (
     latest_backtest,
     latest_day_posts,
 )
-from finsent.orchestration.sentiment_summaries import Backtest, Champion, Summaries, read_summaries
+from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
 from tests.data.board import add_posts, add_prices, post
 
 # -- queries ------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_workers_share_a_models_volume_as_their_hub_cache():
 
 
 def test_compose_and_finsent_stack_share_one_airflow_settings_file_and_the_same_workers():
-    from finsent.orchestration.stack import CELERY_WORKERS, SHARED_AIRFLOW_ENV, shared_airflow_settings
+    from finsent.stack.runner import CELERY_WORKERS, SHARED_AIRFLOW_ENV, shared_airflow_settings
 
     shared = shared_airflow_settings()
     assert shared["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False" and shared["AIRFLOW__CORE__DEFAULT_TIMEZONE"]
@@ -67,7 +67,7 @@ def test_compose_and_finsent_stack_share_one_airflow_settings_file_and_the_same_
         assert f"--celery-hostname {queue}@%h" in command
         assert SERVICES[name]["environment"]["FINSENT_WORKER_NAME"] == queue
         assert SERVICES[name]["environment"]["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == (
-            "finsent.orchestration.processes.worker_hostname")
+            "finsent.stack.processes.worker_hostname")
 
 
 def test_compose_v1_and_v2_read_the_file_and_every_process_has_an_init():
@@ -93,8 +93,8 @@ def test_the_gpu_queue_on_cpu_is_named_so_and_only_in_its_profile():
 
 
 def test_the_compose_demo_is_make_demo_s_board_and_settings():
-    from finsent.orchestration.compose_demo import NAVER_PORT
-    from finsent.orchestration.stack import demo_settings
+    from finsent.stack.compose_demo import NAVER_PORT
+    from finsent.stack.runner import demo_settings
 
     demo = yaml.safe_load((ROOT / "docker-compose.demo.yml").read_text())
     url = f"http://naver:{NAVER_PORT}"
@@ -120,7 +120,7 @@ def test_images_take_their_base_and_torch_as_build_arguments():
 
 
 def test_compose_demo_entry_says_how_to_call_it(capsys):
-    from finsent.orchestration.compose_demo import main
+    from finsent.stack.compose_demo import main
 
     assert main(["bogus"]) == 2
     assert "naver|run" in capsys.readouterr().err

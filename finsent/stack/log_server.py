@@ -1,4 +1,4 @@
-"""Airflow's task-log server on 127.0.0.1 only: ``python -m finsent.orchestration.log_server PORT``.
+"""Airflow's task-log server on 127.0.0.1 only: ``python -m finsent.stack.log_server PORT``.
 
 Airflow 3.3's scheduler, triggerer and Celery workers each start a log server on every interface
 (``serve_logs`` binds ``""``; there is no host setting), so ``finsent stack`` runs them with

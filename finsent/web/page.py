@@ -26,8 +26,8 @@ from finsent.config import Settings
 from finsent.ingest.records import KST
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
-from finsent.orchestration.sentiment_charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
-from finsent.orchestration.sentiment_overview import (
+from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
+from finsent.web.overview import (
     StockRow,
     backtest_charts_html,
     overview_html,
@@ -36,7 +36,7 @@ from finsent.orchestration.sentiment_overview import (
     stock_row,
     stock_skills,
 )
-from finsent.orchestration.sentiment_queries import (
+from finsent.web.queries import (
     SOURCES,
     IndexPoint,
     ScoredPost,
@@ -52,7 +52,7 @@ from finsent.orchestration.sentiment_queries import (
     priced_through,
     skill_counts,
 )
-from finsent.orchestration.sentiment_summaries import Backtest, Champion, Summaries, read_summaries
+from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"

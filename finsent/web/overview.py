@@ -19,8 +19,8 @@ from scipy import stats as scipy_stats
 
 from finsent.ingest.records import KST
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, balanced_accuracy_from_counts
-from finsent.orchestration.sentiment_charts import ROLLING_SESSIONS, Line, line_chart
-from finsent.orchestration.sentiment_queries import BookDay, IndexPoint, SessionCounts, Stock
+from finsent.web.charts import ROLLING_SESSIONS, Line, line_chart
+from finsent.web.queries import BookDay, IndexPoint, SessionCounts, Stock
 
 Z_SESSIONS = 60  # the z-score compares the latest index with this many sessions before it
 MIN_Z_SESSIONS = 20  # fewer: no z-score

@@ -16,7 +16,7 @@ from finsent.errors import FinsentError
 from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.registry import MODEL_NAME, alias_version, latest_decision, registry_client
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
-from finsent.orchestration.sentiment_queries import FinishedBacktest
+from finsent.web.queries import FinishedBacktest
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
