@@ -45,6 +45,7 @@ from finsent.web.queries import (
     index_built_at,
     index_histories,
     indexed_stocks,
+    label_horizon,
     latest_backtest,
     latest_day_news,
     latest_day_posts,
@@ -86,7 +87,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         stocks, priced = indexed_stocks(conn, view.source), priced_through(conn)
         counts = (news_skill_counts(conn, champion=version, seen_through=seen, definition=definition) if news else
                   skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition))
-        skills = stock_skills(counts)
+        skills = stock_skills(counts, label_horizon(conn, definition))
         histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
                                     seen_through=seen, source=view.source)
         rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code)) for s in stocks]
@@ -114,7 +115,7 @@ def verdict_html(champion: Champion) -> str:
     if not champion.has_verdict:
         n = champion.metrics.get("test_n_sessions", 0)
         return (f'<b class="warn">too few sessions for a verdict (n = {n:.0f})</b>: a verdict needs at least '
-                f"{MIN_SESSIONS_FOR_VERDICT} test sessions")
+                f"{MIN_SESSIONS_FOR_VERDICT} test sessions (10 blocks of h with labels over h sessions)")
     return ('<b class="warn">no evidence of skill</b>: balanced accuracy is not above 0.5 at p < 0.05 '
             "(sign-flip test over sessions), so the index is not a signal yet")
 
