@@ -2,9 +2,8 @@
 
 Every ``finsent train`` (the CLI and the ``finsent_train`` DAG alike) is an attempt, and every
 attempt on a board without signal is a fresh chance of a false champion: 50 weekly tries at
-p < 0.024 each (every one tested as a first try) made one within the year in 62% of the
-simulated years of
-``tests/ml/test_promotion.py``). So the tests of an attempt run at a level that shrinks with the
+p < 0.024 each (every one tested as a first try) made one within the year in 56% of the
+simulated years of ``tests/ml/test_promotion.py``. So the tests of an attempt run at a level that shrinks with the
 number of attempts since the champion last changed (**alpha-spending**):
 
     alpha_k = 0.04 * 6 / (pi^2 k^2)        (k = 1, 2, 3, ...: 0.0243, 0.0061, 0.0027, 0.0015, ...)

@@ -174,7 +174,7 @@ def comparison_markdown(c: SourceComparison) -> str:
     def test(key: str) -> str:
         return f"{m.get(key + '_t', NAN):.2f} / {m.get(key + '_p', NAN):.3g}" if c.has_verdict else "-"
 
-    units = "session dates" if c.horizon <= 1 else f"blocks of {c.horizon} session dates"
+    units = "sessions" if c.horizon <= 1 else f"blocks of {c.horizon} sessions"
     return "\n".join([
         "## Board and news on the same sessions", "",
         f"The IC of each index (per session, Spearman across stocks with the label's return) over the same "

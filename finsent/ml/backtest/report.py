@@ -6,12 +6,8 @@
   dates, p < 0.05), below the minimum no p or interval is reported;
 - the information coefficient of the daily index with the label's return (per date across stocks,
   its mean with a 95% interval, a Newey-West t and a sign-flip p; with fewer than 3 stocks the
-  pooled *timing correlation*);
-- with labels over h sessions (``--definition`` with a horizon) neighbouring dates share sessions:
-  the accuracy, its intervals and test, and the IC run over blocks of h consecutive dates with the
-  covariance of neighbouring blocks added back (``finsent.ml.overlap``), a verdict needs 10 blocks,
-  and the report says so; the long-short holds one session (open to close), so its dates stay the
-  units;
+  pooled *timing correlation*); labels over h sessions make all of the above run over blocks of h
+  dates (``finsent.ml.overlap``; a verdict needs 10 blocks), the book below over its sessions;
 - a long-short: each session, long the top third and short the bottom third of stocks by the
   index (at least one each), equal weights, held from the open to the close of that session (the
   index only uses posts written before the open, so the trade is one that could have been made)
