@@ -37,6 +37,26 @@ class RobotsDisallowedError(FetchError):
     """robots.txt disallows the URL: fails at once, never retried (the message names the rule)."""
 
 
+class UnusableAnswerError(FetchError):
+    """An answer that cannot be used as it came, and will not change on a retry: a body that does
+    not decode (a bad gzip stream), a redirect loop, too many redirects, a redirect off http(s) or to
+    another scheme. The ticker's run saves ``body`` under ``FINSENT_DATA_DIR/quarantine/``."""
+
+    def __init__(self, url: str, reason: str, *, body: bytes = b"", content_type: str | None = None,
+                 redirects: list[str] | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.body = body
+        self.content_type = content_type
+        self.redirects = redirects or []  # the URLs followed before this answer, in order
+        super().__init__(f"GET {url}: {reason}")
+
+
+class HostBusyError(FetchError):
+    """The host asked us (a 429's Retry-After, or the shared host clock it set) to wait longer than
+    ``FINSENT_HTTP_MAX_WAIT_S``: the ticker fails at once, to be crawled by a later run."""
+
+
 class PageParseError(FinsentError):
     """A response did not parse: the layout changed, or the body is truncated or empty.
 
