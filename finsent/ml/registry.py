@@ -27,7 +27,7 @@ import pandas as pd
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, NotRegisteredError
-from finsent.names import private_files, private_folder
+from finsent.names import private_dir, private_files, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,12 @@ def _local_store(settings: Settings) -> Path | None:
 
 
 def keep_store_private(settings: Settings) -> None:
-    """Make finsent's local MLflow store (the database, artifacts, models, reports) 0600 in 0700
-    folders. A tracking server writes its own files (the stack starts it with umask 077)."""
-    folder = _local_store(settings)
-    if folder is not None and folder.is_dir():
+    """Make what MLflow keeps under ``FINSENT_DATA_DIR/mlflow`` (finsent's own store: the database,
+    artifacts, models, reports, plots; with another sqlite store, its artifacts, which ``configure``
+    puts there too) 0600 in 0700 folders. A tracking server writes its own files (the stack starts
+    it with umask 077)."""
+    folder = settings.data_dir / "mlflow"
+    if folder.is_dir():
         private_files(folder)
 
 
@@ -93,7 +95,8 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
         os.close(database)
         keep_store_private(settings)  # files an older finsent left readable
     elif uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(uri[len("sqlite:///"):]).parent)
+        private_folder(settings.data_dir / "mlflow" / "artifacts")  # its artifacts live under the data folder
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
