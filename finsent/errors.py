@@ -76,9 +76,17 @@ class LockedError(FinsentError):
 
 
 class NotRegisteredError(FinsentError):
-    """The MLflow registry has no such model version or alias (e.g. no champion yet).
+    """The MLflow registry has no such model version or alias (e.g. no champion yet): exit 2, the
+    message says what the registry has.
 
     Any other registry failure (unreachable server, bad store) is a plain error, never this."""
+
+    exit_code = 2
+
+
+class DatabaseUnreachableError(ConfigError):
+    """The configured database does not take a connection at all (a wrong port or host, no such
+    database, a refused login): check the settings (exit 2). A connection lost later is exit 1."""
 
 
 class SnapshotError(FinsentError):

@@ -168,7 +168,8 @@ def alias_version(client, alias: str, model: str = MODEL_NAME) -> int | None:
 
 
 def version_of(client, version_or_alias: str | int, model: str = MODEL_NAME) -> int:
-    """A version number from a number or an alias; NotRegisteredError when there is none."""
+    """A version number from a number or an alias; NotRegisteredError (exit 2, with what there is) when
+    there is none."""
     from mlflow.exceptions import MlflowException
 
     if str(version_or_alias).isdigit():
@@ -181,9 +182,25 @@ def version_of(client, version_or_alias: str | int, model: str = MODEL_NAME) -> 
     else:
         version = alias_version(client, str(version_or_alias), model)
     if version is None:
-        raise NotRegisteredError(f"no version {version_or_alias!r} of {model} in the registry; train one "
-                                 "with `finsent train`")
+        raise NotRegisteredError(f"no version {version_or_alias!r} of {model} in the registry; "
+                                 f"{registered_summary(client, model)}")
     return version
+
+
+def registered_summary(client, model: str) -> str:
+    """What ``model`` has in the registry, as a hint: its versions and where its aliases point."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{model}'"))
+        aliases = client.get_registered_model(model).aliases if versions else {}
+    except MlflowException:
+        versions, aliases = [], {}
+    if not versions:
+        return f"{model} has no version yet: `finsent train` registers one"
+    pointing = ", ".join(f"@{alias} -> {number}" for alias, number in sorted(aliases.items())) or "no aliases"
+    return (f"{model} has version(s) {', '.join(map(str, versions[-10:]))} ({pointing}); pass one of them, or "
+            "`finsent train` registers a new one")
 
 
 def predict(pyfunc, titles: list[str]) -> np.ndarray:
