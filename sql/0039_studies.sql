@@ -16,11 +16,12 @@ CREATE TABLE study_cells (
     signal     text    NOT NULL,
     target     text    NOT NULL,
     horizon    integer NOT NULL CHECK (horizon >= 1),
-    ic         double precision,  -- mean cross-sectional Spearman IC over decision dates h sessions apart
-    ic_low     double precision,  -- its 95% interval (t over those dates); NULL below the verdict minimum
+    ic         double precision,  -- mean cross-sectional Spearman IC over the decision dates of its blocks
+    ic_low     double precision,  -- its 95% interval (t over the blocks); NULL below the verdict minimum
     ic_high    double precision,
     sessions   integer NOT NULL,  -- the decision dates behind it
-    p          double precision,  -- two-sided sign-flip p over those dates
+    blocks     integer NOT NULL,  -- independent blocks of them: h consecutive dates, h - 1 skipped between two
+    p          double precision,  -- two-sided sign-flip p over the block means
     p_adjusted double precision,  -- Holm over every cell of the study with a verdict
     verdict    text    NOT NULL CHECK (verdict IN ('signal', 'no signal', 'too few sessions')),
     PRIMARY KEY (study, signal, target, horizon)

@@ -19,9 +19,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     `disagreement` (the spread of the texts' scores), per text source (`news_...` for news). Targets from
     that open on, over h sessions: `return` (open to the close h sessions later), `abs_return` (its size),
     `volume` (mean volume against the trailing 20). Per (signal, target, horizon): the mean
-    cross-sectional rank IC on decision dates h sessions apart (targets that never overlap), its 95%
-    interval, the sessions behind it, a two-sided sign-flip p, p adjusted over the whole grid (Holm) and a
-    verdict: `signal` only when the adjusted p < 0.05 on at least 10 sessions, `too few sessions` below.
+    cross-sectional rank IC on blocks of h consecutive decision dates with h - 1 skipped between two
+    (their targets never overlap), its 95% interval, the sessions and blocks behind it, a two-sided
+    sign-flip p over the blocks, p adjusted over the whole grid (Holm) and a verdict: `signal` only when
+    the adjusted p < 0.05 with at least 10 blocks, `too few sessions` below.
     Books rebalanced every k sessions (--holds), in at an open, out at a close: long-short (top minus
     bottom quantile; no short leg during the 2023-11-06..2025-03-30 ban) and long-only against the
     equal-weight universe, paying --cost-bps a side and the sell tax by trade date; per book the gross and

@@ -1,11 +1,13 @@
 """The study's inference over dates, in one small place.
 
-The grid thins each cell to decision dates ``h`` sessions apart, so that the ``h``-session windows
-of its targets never overlap: its per-date ICs are then independent under no signal whatever the
-signal's own persistence (blocks of ``h`` consecutive dates are not: with a persistent signal the
+The grid averages each cell's per-date ICs over blocks of ``h`` consecutive decision dates and
+skips ``h - 1`` dates between two blocks (``grid.date_blocks``), so that the ``h``-session targets
+of two blocks never share a session: the block means are then independent under no signal
+whatever the signal's own persistence (back-to-back blocks are not: with a persistent signal the
 ends of neighbouring blocks share their returns, and a sign-flip over them rejected 8-10% at 5% in
-simulation). What is left is inference over independent values, done with ``finsent.ml.stats``:
-a two-sided sign-flip p and a t(n - 1) interval of the mean. The books' Sharpe intervals resample
+simulation; thinning to single dates h apart holds the level too, but keeps 1/h of the dates where
+blocks keep about half). What is left is inference over independent values, done with
+``finsent.ml.stats``: a two-sided sign-flip p and a t(n - 1) interval of the mean. The books' Sharpe intervals resample
 whole holding periods (blocks of ``k`` sessions).
 
 Issue 34 builds overlap-aware primitives for the whole project (block sign-flips, block bootstrap

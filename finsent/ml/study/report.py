@@ -15,7 +15,7 @@ from finsent.ml.study.books import Book
 from finsent.ml.study.grid import Cell
 
 CELL_KEYS = ("signal", "target", "horizon", "ic", "ic_low", "ic_high", "sessions", "p", "p_adjusted", "verdict",
-             "stocks")
+             "blocks", "stocks")
 BOOK_KEYS = ("signal", "hold", "kind", "net_sharpe", "net_sharpe_low", "net_sharpe_high", "turnover",
              "break_even_bps", "sessions", "gross_mean", "net_mean", "sharpe", "sharpe_low", "sharpe_high",
              "max_drawdown", "long_only_sessions")
@@ -42,8 +42,10 @@ def to_json(name: str, backtest: str, spec: dict, cells: list[Cell], books: list
         "costs": {"cost_bps": spec["cost_bps"], "sell_tax": SELL_TAX_TABLE,
                   "short_sale_ban": [SHORT_SALE_BAN[0].isoformat(), SHORT_SALE_BAN[1].isoformat()]},
         "method": {"min_sessions_for_verdict": MIN_SESSIONS_FOR_VERDICT, "adjustment": "holm",
-                   "dates": "decision dates h sessions apart (non-overlapping targets)",
-                   "interval": "mean +- t(n - 1) x sd / sqrt(n) over those dates", "p": "two-sided sign-flip"},
+                   "dates": "blocks of h consecutive decision dates, h - 1 skipped between two (targets of two "
+                            "blocks never overlap)",
+                   "interval": "mean +- t(B - 1) x sd / sqrt(B) over the B block means",
+                   "p": "two-sided sign-flip over the block means"},
     }
 
 
@@ -60,16 +62,17 @@ def to_text(study: dict[str, Any]) -> str:
     counts, costs = study["counts"], study["costs"]
     lines = [f"# Study `{study['study']}` of backtest `{study['backtest']}`", "",
              f"{counts.get('stocks', 0)} stocks, {counts.get('dates', 0)} decision sessions "
-             f"({counts.get('first')} .. {counts.get('last')}). Each cell: the mean Spearman IC across stocks over "
-             "decision dates h sessions apart (targets that never overlap), its 95% interval (t over those dates), "
-             f"a two-sided sign-flip p, and p adjusted over the {sum(c['p'] is not None for c in study['grid'])} "
-             f"cells with a verdict (Holm). `signal` needs an adjusted p < 0.05 on at least "
-             f"{MIN_SESSIONS_FOR_VERDICT} dates; fewer: `too few sessions`.", "",
-             "| signal | target | h | IC [95% interval] | sessions | p | p adjusted | verdict |",
+             f"({counts.get('first')} .. {counts.get('last')}). Each cell: the mean Spearman IC across stocks on "
+             "blocks of h consecutive decision dates with h - 1 skipped between two (their targets never overlap), "
+             "its 95% interval (t over the blocks), a two-sided sign-flip p over the blocks, and p adjusted over "
+             f"the {sum(c['p'] is not None for c in study['grid'])} cells with a verdict (Holm). `signal` needs an "
+             f"adjusted p < 0.05 with at least {MIN_SESSIONS_FOR_VERDICT} blocks; fewer: `too few sessions`.", "",
+             "| signal | target | h | IC [95% interval] | sessions (blocks) | p | p adjusted | verdict |",
              "|---|---|---:|---|---:|---:|---:|---|"]
     for c in study["grid"]:
         lines.append(f"| {c['signal']} | {c['target']} | {c['horizon']} | {_number(c['ic'])} "
-                     f"{_interval(c['ic_low'], c['ic_high'])} | {c['sessions']} | {_number(c['p'], 3)} | "
+                     f"{_interval(c['ic_low'], c['ic_high'])} | {c['sessions']} ({c['blocks']}) | "
+                     f"{_number(c['p'], 3)} | "
                      f"{_number(c['p_adjusted'], 3)} | **{c['verdict']}** |")
     lines += ["", f"Books: rebalanced every k sessions and held k, in at an open, out at a close; "
               f"{costs['cost_bps']:g} bps a side plus the {costs['sell_tax']} on every unit sold; no short leg "
