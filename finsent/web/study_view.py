@@ -42,7 +42,8 @@ def study_html(study: dict[str, Any] | None) -> str:
     return (f"<h2>Where the signal shows: study <b>{escape(study['study'])}</b> of backtest "
             f"<b>{escape(study['backtest'])}</b></h2><p class=\"muted\">{counts.get('stocks', 0)} stocks, "
             f"{counts.get('dates', 0)} sessions ({escape(str(counts.get('first')))} .. "
-            f"{escape(str(counts.get('last')))}). Mean rank IC with its 95% interval over blocks of h sessions (targets never overlap), p adjusted over "
+            f"{escape(str(counts.get('last')))}). Mean rank IC with its 95% interval over blocks of h sessions "
+            "(targets never overlap), p adjusted over "
             "the whole grid (Holm); <b>signal</b> only when it is below 0.05 with at least 10 blocks.</p>"
             '<table class="overview"><tr><th>signal</th><th>target</th><th>h</th><th>IC [95%]</th>'
             f"<th>sessions (blocks)</th><th>p adjusted</th><th>verdict</th></tr>{rows}</table>"

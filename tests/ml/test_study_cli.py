@@ -60,3 +60,15 @@ def test_bad_study_input_is_exit_2(engine, capsys):
     assert main(["study", "s", "--backtest", "nothing", "--horizons", "0"]) == 2
     assert main(["study", "s", "--backtest", "nothing", "--signals", "engagement"]) == 2
     assert main(["study", "../s", "--backtest", "nothing"]) == 2
+
+
+def test_the_sentiment_page_shows_the_newest_study(engine):
+    from finsent.web.page import render_sentiment_page
+
+    assert "no study yet" in render_sentiment_page(engine, load_settings())
+    make_board(engine, planted=False, sessions=40, tickers=("005930", "000660", "035420"), per_session=4)
+    run_backtest(load_settings(), engine, "b", SPEC)
+    assert main(["study", "weekly-view", "--backtest", "b", "--horizons", "1"]) == 0
+    page = render_sentiment_page(engine, load_settings())
+    assert "study <b>weekly-view</b>" in page and "break-even" in page
+    assert "no signal" in page or "too few sessions" in page
