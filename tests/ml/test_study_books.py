@@ -15,8 +15,8 @@ from finsent.ml.study.panel import Panel
 
 def _panel(prices: dict[str, list[tuple[float, float]]], signals: dict[str, list[float]], dates: list[date]) -> Panel:
     """prices: per ticker, (open, close) per date; signals: per ticker, the signal per date."""
-    sessions = pd.DataFrame([(t, d, o, c, 1000.0, True) for t, bars in prices.items() for d, (o, c) in zip(dates, bars)],
-                            columns=["ticker", "session_date", "open", "close", "volume", "member"])
+    bars = [(t, d, o, c, 1000.0, True) for t, rows in prices.items() for d, (o, c) in zip(dates, rows)]
+    sessions = pd.DataFrame(bars, columns=["ticker", "session_date", "open", "close", "volume", "member"])
     frame = pd.DataFrame([(t, d, v) for t, values in signals.items() for d, v in zip(dates, values)],
                          columns=["ticker", "session_date", "s"])
     return Panel(dates, frame, sessions)
@@ -25,7 +25,7 @@ def _panel(prices: dict[str, list[tuple[float, float]]], signals: dict[str, list
 def test_the_sell_tax_follows_the_trade_date_and_the_ban_both_ends_inclusive():
     assert [sell_tax_bps(d) for d in (date(2023, 6, 1), date(2024, 12, 26), date(2024, 12, 27), date(2025, 12, 30),
                                       date(2026, 1, 2))] == [20, 18, 15, 15, 20]
-    assert SHORT_SALE_BAN == (date(2023, 11, 6), date(2025, 3, 30))
+    assert (date(2023, 11, 6), date(2025, 3, 30)) == SHORT_SALE_BAN
     assert [short_sale_banned(d) for d in (date(2023, 11, 3), date(2023, 11, 6), date(2025, 3, 30),
                                            date(2025, 3, 31))] == [False, True, True, False]
 
@@ -59,7 +59,8 @@ def test_the_tax_changes_with_the_trade_date_inside_one_book():
     # A bought at the 12-26 open and sold at its close (18 bps); B bought at the 12-27 open, sold at its close (15)
     assert days["units"].tolist() == [2, 2] and days["sold"].tolist() == [1, 1]
     assert days["cost"].tolist() == pytest.approx([(40 + 18) / 1e4, (40 + 15) / 1e4])
-    assert days["gross"].tolist() == pytest.approx([0.01 - (0.01 - 0.01) / 2, 100 / 99 - 1 - (100 / 99 - 1 + 100 / 101 - 1) / 2])
+    assert days["gross"].tolist() == pytest.approx([0.01 - (0.01 - 0.01) / 2,
+                                                    100 / 99 - 1 - (100 / 99 - 1 + 100 / 101 - 1) / 2])
 
 
 def test_a_no_trade_band_keeps_a_name_that_slipped_one_quantile():

@@ -24,8 +24,8 @@ def test_a_study_is_saved_reprinted_and_replaced_only_when_asked(engine, capsys)
     run_backtest(load_settings(), engine, "b", SPEC)
     assert main(["study", "s", "--backtest", "b", "--horizons", "1,5", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
-    assert {"grid", "books"} <= set(first) and all(GRID_KEYS <= set(c) for c in first["grid"])
-    assert all(BOOK_KEYS <= set(b) for b in first["books"])
+    assert {"grid", "books"} <= set(first) and all(set(c) >= GRID_KEYS for c in first["grid"])
+    assert all(set(b) >= BOOK_KEYS for b in first["books"])
     assert {(c["signal"], c["horizon"]) for c in first["grid"]} == {
         (s, h) for s in ("text", "attention", "disagreement") for h in (1, 5)}
     assert {b["kind"] for b in first["books"]} == {"long_short", "long_only"}
