@@ -68,8 +68,10 @@ def read_answer(response: requests.Response, deadline: float) -> Answer:
     then decode its body. Raises DeadlinePassed, BodyError, or requests' own connection errors."""
     try:
         raw = _read_raw(response, deadline)
-    finally:
-        response.close()
+    except BaseException:
+        response.close()  # a half-read connection cannot serve another request
+        raise
+    response.raw.release_conn()  # read to its end: back to the pool, kept alive for the next request
     content = decode_body(raw, response.headers.get("Content-Encoding"))
     return Answer(url=response.url, status_code=response.status_code, headers=response.headers, content=content,
                   request_headers=response.request.headers)
