@@ -166,9 +166,13 @@ def _run_work(conn, run: RunRecord, ticker: str, work: TickerWork, source: str,
         conn.rollback()
         error = str(exc)
         if quarantine_dir is not None:
-            path = save_raw(quarantine_dir, source=source, ticker=ticker, url=exc.url, body=exc.body,
-                            reason=exc.reason, content_type=exc.content_type, details={"redirects": exc.redirects})
-            error += f" (raw body saved to {path})"
+            try:
+                path = save_raw(quarantine_dir, source=source, ticker=ticker, url=exc.url, body=exc.body,
+                                reason=exc.reason, content_type=exc.content_type,
+                                details={"redirects": exc.redirects})
+                error += f" (raw body saved to {path})"
+            except OSError as why:  # a full disk must not turn one ticker's fault into a crash
+                error += f" (raw body not saved: {why})"
         log.error("%s: %s", ticker, mask_urls(error))
         return "failed", error
     except (FetchError, PageParseError) as exc:
