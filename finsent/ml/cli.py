@@ -9,6 +9,7 @@ from pathlib import Path
 from finsent.cli_args import add_command, open_engine, positive_int
 from finsent.config import load_settings
 from finsent.data.spec import SOURCES
+from finsent.errors import ConfigError
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.ml.study.cli import register as study_commands
@@ -75,6 +76,13 @@ def cmd_model_make_tiny(args: argparse.Namespace) -> int:
     the LoRA path runs on a CPU."""
     from finsent.ml.models.tiny import make_tiny_model
 
+    try:  # before any work: a folder that cannot be written is bad input, one line, exit 2
+        args.directory.mkdir(parents=True, exist_ok=True)
+        probe = args.directory / ".finsent-write-check"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write the tiny model to {args.directory}: {exc.strerror or exc}") from None
     corpus: list[str] = []
     if args.from_posts:
         import sqlalchemy as sa
