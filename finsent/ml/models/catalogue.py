@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from finsent.errors import ConfigError
 from finsent.ml.models.hf.targets import ALL_LINEAR, default_targets
@@ -127,6 +128,15 @@ def find_base(reference: str) -> Base | None:
     return BASES.get(reference) or next((b for b in BASES.values() if b.hub_id == reference), None)
 
 
+def base_name(reference: str) -> str:
+    """How a page names a base: its catalogue name, else its hub id, else its directory's name."""
+    found = find_base(reference)
+    if found is not None:
+        return found.name
+    path = Path(reference)
+    return path.name if path.is_absolute() or reference.startswith((".", "~")) else reference
+
+
 def lora_parameters(base: Base, r: int = LORA_R) -> int:
     """LoRA on the attention projections: r x (in + out) per projection, four per layer."""
     a = base.architecture
@@ -174,6 +184,19 @@ def train_batch_size(base: Base) -> int:
     return 1
 
 
+def score_batch_size(base: Base) -> int:
+    """The largest power of two up to 512 whose scoring estimate (serve + 4 bytes x tokens x hidden x
+    layers of key/value cache and hidden states) fits 80% of a 24 GB card; 256 (`finsent score`'s
+    default) where it cannot be made."""
+    a, serve = base.architecture, memory_gib(base, 1)["serve"]
+    if a is None or serve is None:
+        return 256
+    for batch in (512, 256, 128, 64, 32, 16, 8):
+        if serve + 4.0 * batch * TRAIN_TOKENS[base.causal] * a.hidden * a.layers / GIB <= 0.8 * CARD_GIB:
+            return batch
+    return 4
+
+
 def base_targets(base: Base, all_linear: bool = False) -> str:
     targets = default_targets(base.model_type, all_linear)
     return ",".join(targets) if targets else ALL_LINEAR
@@ -196,3 +219,42 @@ def resolve(spec, kind: str):
     batch = spec.batch_size or (train_batch_size(base) if base else FALLBACK_BATCH_SIZE)
     return dataclasses.replace(spec, base_model=base.hub_id if base else reference, batch_size=batch,
                                lr=spec.lr or DEFAULT_LR["full" if full else "lora"])
+
+
+def _gib(value: float | str | None) -> str:
+    return "-" if value is None else value if isinstance(value, str) else f"{value:.1f}"
+
+
+def catalogue_rows() -> list[dict[str, str]]:
+    """One row per known base for `finsent model list` (the README's table is its output)."""
+    rows = []
+    for base in BASES.values():
+        batch = train_batch_size(base)
+        memory = memory_gib(base, batch)
+        defaults = [k for k, v in DEFAULT_BASES.items() if v == base.name]
+        params = (f"{base.parameters / 1e9:.2f}B" if base.architecture else
+                  f"~{base.card_parameters}B (card)" if base.card_parameters else "see note")
+        if base.architecture is None and base.parameters:  # weights known, activations not: a lower bound
+            memory = {**memory, "lora_bf16": f">= {2 * base.parameters / GIB:.1f}",
+                      "qlora": f">= {0.53 * base.parameters / GIB:.1f}" if base.causal else None}
+        rows.append({"name": base.name + (f" (default: {', '.join(defaults)})" if defaults else ""),
+                     "hub id": base.hub_id, "kinds": ", ".join(base.kinds), "architecture": base.model_type,
+                     "parameters": params, "licence": base.licence, "commercial use": base.commercial,
+                     "train GiB: bf16 LoRA": _gib(memory["lora_bf16"]), "QLoRA": _gib(memory["qlora"]),
+                     "full": _gib(memory["full"]), "serve GiB (bf16)": _gib(memory["serve"]),
+                     "LoRA targets (--all-linear adds)": base_targets(base) + " (+ " + (
+                         base_targets(base, True).removeprefix(base_targets(base) + ",") + ")"),
+                     "batch: train / score": f"{batch} / {score_batch_size(base)}", "note": base.note})
+    return rows
+
+
+HOW = ("Parameters: the weight matrices of the config (attention q, k, v, o; the MLP: 3 matrices for "
+       "SwiGLU, else 2; embeddings, untied ones twice; learned positions), biases and norms (< 0.5%) left out; "
+       "'card': the model card's rounded count where the config is not checked here. Memory (GiB, estimates at "
+       "the train batch shown): serve = bf16 weights + 10%; bf16 LoRA = bf16 weights + 16 bytes per LoRA weight "
+       "(r=8 on the attention) + activations (34 bytes x tokens x hidden x layers, Korthikanti et al. 2022; "
+       "256 tokens a post for causal LMs, 128 for encoders); QLoRA = the layers in NF4 (0.53 bytes a weight), "
+       "embeddings in bf16, the same LoRA and activations; full = 16 bytes a weight (fp32 weight, gradient, "
+       "Adam) + activations. Batch: the largest power of two (train up to 32, score up to 512) whose estimate "
+       "fits 80% of a 24 GB card. '>=': weights only (no config here for the activations); '-': not applicable or "
+       "not computable without the config.")
