@@ -112,6 +112,13 @@ def family_results(figures: dict) -> list[Result]:
     return results
 
 
+def families(args: argparse.Namespace) -> tuple[str, ...]:
+    """The families measured: --family, or all (--tiny: one causal LM and one encoder)."""
+    if args.family != "all":
+        return (args.family,)
+    return ("qwen3", "bert") if args.tiny else TINY_FAMILIES
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=("all", *TINY_FAMILIES), default="all")
@@ -124,7 +131,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--dtype", default="auto", choices=("auto", "bfloat16", "float16", "float32"))
     parser.add_argument("--baseline-posts", type=int, default=200_000)
     parser.add_argument("--tiny", action="store_true",
-                        help="every tiny family, 32 posts, 2,000 baseline posts, in this process: checks it runs")
+                        help="qwen3 and bert (unless --family), 32 posts, 2,000 baseline posts, in this process: "
+                             "checks it runs")
     args = parser.parse_args()
     if args.tiny:  # whatever --arch says: the suite never builds the 1.3b architecture
         args.arch, args.base, args.posts, args.batch_size, args.baseline_posts = "tiny", None, 32, 16, 2_000
@@ -137,7 +145,7 @@ def main() -> None:
     args = parse_arguments()
     logging.basicConfig(level=logging.WARNING)
     results, device = [], "cpu"
-    for family in TINY_FAMILIES if args.family == "all" else (args.family,):
+    for family in families(args):
         figures = measure_family(family, args) if args.tiny else in_fresh_process(measure_family, family, args)
         results += family_results(figures)
         device = figures["device"]

@@ -141,6 +141,13 @@ def family_results(figures: dict) -> list[Result]:
     return results
 
 
+def families(args: argparse.Namespace) -> tuple[str, ...]:
+    """The families measured: --family, or all (--tiny: one causal LM and one encoder)."""
+    if args.family != "all":
+        return (args.family,)
+    return ("qwen3", "bert") if args.tiny else TINY_FAMILIES
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=("all", *TINY_FAMILIES), default="all")
@@ -157,7 +164,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--quantize", choices=("4bit",))
     parser.add_argument("--baseline-posts", type=int, default=1_000_000)
     parser.add_argument("--tiny", action="store_true",
-                        help="every tiny family, 2 steps of 4, 2,000 baseline posts, in this process: checks it runs")
+                        help="qwen3 and bert (unless --family), 2 steps of 4, 2,000 baseline posts, in this process: "
+                             "checks it runs")
     args = parser.parse_args()
     if args.tiny:  # whatever --arch says: the suite never builds the 1.3b architecture
         args.arch, args.base, args.steps, args.batch_size, args.baseline_posts = "tiny", None, 2, 4, 2_000
@@ -169,9 +177,8 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> None:
     args = parse_arguments()
     logging.basicConfig(level=logging.WARNING)
-    families = TINY_FAMILIES if args.family == "all" else (args.family,)
     results, device = [], "cpu"
-    for family in families:
+    for family in families(args):
         figures = measure_family(family, args) if args.tiny else in_fresh_process(measure_family, family, args)
         results += family_results(figures)
         device = figures["device"]

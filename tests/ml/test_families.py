@@ -45,11 +45,11 @@ def bases(tmp_path_factory) -> dict[str, Path]:
     return {family: make_tiny_model(root / family, corpus, family=family) for family in TINY_FAMILIES}
 
 
-# (kind, family, options beyond --base-model, --device cpu and --max-steps)
-TRAINED = [("lora", "gpt_neox", []), ("lora", "llama", []), ("lora", "qwen3", []),
-           ("prompt", "qwen3", ["--prompt", "k-shot"]), ("prompt", "gpt_neox", []),
-           ("encoder", "bert", []), ("encoder", "deberta-v2", ["--finetune", "full"]), ("encoder", "electra", []),
-           ("encoder", "modernbert", [])]
+# (kind, family, options beyond --base-model, --device cpu and --max-steps): each kind, each kind of
+# tokenizer (byte-level BPE, SentencePiece-style, WordPiece); gpt_neox LoRA is tests/ml/test_train.py's,
+# and every family saves and loads in test_a_saved_model_of_each_family_loads_with_the_same_probabilities
+TRAINED = [("lora", "qwen3", []), ("prompt", "llama", ["--prompt", "k-shot"]), ("encoder", "bert", []),
+           ("encoder", "deberta-v2", ["--finetune", "full"])]
 
 
 def serve_offline(versions: list[int], titles: list[str]) -> dict[str, list[float]]:
@@ -63,7 +63,7 @@ def serve_offline(versions: list[int], titles: list[str]) -> dict[str, list[floa
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.timeout(1200)  # nine training runs, one serving process: minutes on a busy 2-core machine
+@pytest.mark.timeout(1200)  # four training runs, one serving process: minutes on a busy 2-core machine
 def test_every_kind_and_family_trains_with_defaults_registers_serves_offline_and_scores(engine, planted, bases):
     settings = load_settings()
     for kind, family, options in TRAINED:
@@ -85,7 +85,7 @@ def test_every_kind_and_family_trains_with_defaults_registers_serves_offline_and
     served = serve_offline([int(v.version) for v in versions], titles)
     for number, p_up in served.items():
         assert np.allclose(p_up, here[number], atol=1e-5), number
-    for version in (versions[5], versions[3]):  # an encoder and a prompt model score every post
+    for version in (versions[2], versions[1]):  # an encoder and a prompt model score every post
         report = score_posts(settings, engine, ScoreSpec(alias=version.version, batch_size=64))
         assert report.scored == query(engine, "SELECT count(*) FROM posts")[0][0] and report.index_rows > 0
     page = render_models_page(settings)  # kinds and bases side by side on the same frozen test
@@ -140,7 +140,8 @@ def test_encoder_and_prompt_walks_forward_resumed_in_chunks_as_one_run(engine, b
 
 def test_a_saved_model_of_each_family_loads_with_the_same_probabilities(bases, tmp_path):
     labels = np.array([1, 0, 0, 1] * 4)
-    for kind, family in (("lora", "llama"), ("encoder", "modernbert"), ("prompt", "gpt_neox")):
+    for kind, family in (("lora", "llama"), ("lora", "gpt_neox"), ("prompt", "gpt_neox"), ("encoder", "electra"),
+                         ("encoder", "modernbert")):
         model = new_classifier(kind, TransformerSpec(base_model=str(bases[family]), device="cpu", max_steps=1,
                                                      batch_size=8))
         model.fit(TITLES, labels)

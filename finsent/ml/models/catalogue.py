@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from finsent.errors import ConfigError
 from finsent.ml.models.hf.targets import ALL_LINEAR, default_targets
@@ -82,11 +83,12 @@ class Base:
             self.card_parameters * 1e9 if self.card_parameters else None)
 
 
-def _llama(hidden, layers, heads, kv_heads, head_dim, intermediate, vocab, tied) -> Architecture:
+def _llama(hidden: int, layers: int, heads: int, kv_heads: int, head_dim: int, intermediate: int, vocab: int,
+           tied: bool) -> Architecture:
     return Architecture(hidden, layers, heads, kv_heads, head_dim, intermediate, vocab, tied, gated_mlp=True)
 
 
-def _bert(hidden, layers, heads, intermediate, vocab, positions) -> Architecture:
+def _bert(hidden: int, layers: int, heads: int, intermediate: int, vocab: int, positions: int) -> Architecture:
     return Architecture(hidden, layers, heads, heads, hidden // heads, intermediate, vocab, tied=True,
                         gated_mlp=False, positions=positions)
 
@@ -202,9 +204,10 @@ def base_targets(base: Base, all_linear: bool = False) -> str:
     return ",".join(targets) if targets else ALL_LINEAR
 
 
-def resolve(spec, kind: str):
-    """``spec`` (a TransformerSpec) with the kind's defaults: the base (a catalogue name becomes its
-    hub id), the batch size (the base's, else 16) and the learning rate (by LoRA or full)."""
+def resolve(spec: Any, kind: str) -> Any:
+    """``spec`` (a TransformerSpec: hf.spec imports this module, so it is not named here) with the
+    kind's defaults: the base (a catalogue name becomes its hub id), the batch size (the base's, else
+    16) and the learning rate (by LoRA or full)."""
     found = model_kind(kind)
     if not found.transformer:
         raise ConfigError(f"--model {kind} takes no transformers options")
@@ -225,25 +228,34 @@ def _gib(value: float | str | None) -> str:
     return "-" if value is None else value if isinstance(value, str) else f"{value:.1f}"
 
 
+def _memory_cells(base: Base, batch: int) -> dict[str, str]:
+    memory: dict[str, float | str | None] = dict(memory_gib(base, batch))
+    p = base.parameters
+    if base.architecture is None and p:  # weights known, activations not: a lower bound
+        memory.update({"lora_bf16": f">= {2 * p / GIB:.1f}",
+                       "qlora": f">= {0.53 * p / GIB:.1f}" if base.causal else None})
+    return {"train GiB: bf16 LoRA": _gib(memory["lora_bf16"]), "QLoRA": _gib(memory["qlora"]),
+            "full": _gib(memory["full"]), "serve GiB (bf16)": _gib(memory["serve"])}
+
+
+def _parameters_text(base: Base) -> str:
+    if base.architecture is not None:
+        return f"{base.architecture.parameters / 1e9:.2f}B"
+    return f"~{base.card_parameters}B (card)" if base.card_parameters else "see note"
+
+
 def catalogue_rows() -> list[dict[str, str]]:
     """One row per known base for `finsent model list` (the README's table is its output)."""
     rows = []
     for base in BASES.values():
         batch = train_batch_size(base)
-        memory = memory_gib(base, batch)
         defaults = [k for k, v in DEFAULT_BASES.items() if v == base.name]
-        params = (f"{base.parameters / 1e9:.2f}B" if base.architecture else
-                  f"~{base.card_parameters}B (card)" if base.card_parameters else "see note")
-        if base.architecture is None and base.parameters:  # weights known, activations not: a lower bound
-            memory = {**memory, "lora_bf16": f">= {2 * base.parameters / GIB:.1f}",
-                      "qlora": f">= {0.53 * base.parameters / GIB:.1f}" if base.causal else None}
+        attention, everything = base_targets(base), base_targets(base, True)
         rows.append({"name": base.name + (f" (default: {', '.join(defaults)})" if defaults else ""),
                      "hub id": base.hub_id, "kinds": ", ".join(base.kinds), "architecture": base.model_type,
-                     "parameters": params, "licence": base.licence, "commercial use": base.commercial,
-                     "train GiB: bf16 LoRA": _gib(memory["lora_bf16"]), "QLoRA": _gib(memory["qlora"]),
-                     "full": _gib(memory["full"]), "serve GiB (bf16)": _gib(memory["serve"]),
-                     "LoRA targets (--all-linear adds)": base_targets(base) + " (+ " + (
-                         base_targets(base, True).removeprefix(base_targets(base) + ",") + ")"),
+                     "parameters": _parameters_text(base), "licence": base.licence, "commercial use": base.commercial,
+                     **_memory_cells(base, batch),
+                     "LoRA targets (--all-linear adds)": f"{attention} (+ {everything.removeprefix(attention + ',')})",
                      "batch: train / score": f"{batch} / {score_batch_size(base)}", "note": base.note})
     return rows
 

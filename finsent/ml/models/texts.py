@@ -11,4 +11,4 @@ TEXT_COLUMNS = ("title",)  # the columns texts_of reads (the pyfunc's input sche
 
 def texts_of(rows: pd.DataFrame) -> list[str]:
     """The model's input text of each row: its title."""
-    return rows["title"].astype(str).tolist()
+    return [str(title) for title in rows["title"].tolist()]

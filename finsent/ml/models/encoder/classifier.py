@@ -32,8 +32,8 @@ class EncoderClassifier:
     def __init__(self, spec: TransformerSpec | None = None, *, network: EncoderNetwork | None = None,
                  base_path: str | None = None) -> None:
         """``spec``: a new model (its defaults filled in); ``network``: one loaded (``load``)."""
-        loaded = network is not None and spec is not None
-        self.spec = spec if loaded else (spec or TransformerSpec()).resolved(self.kind)
+        self.spec: TransformerSpec = (spec if network is not None and spec is not None
+                                      else (spec or TransformerSpec()).resolved(self.kind))
         if self.spec.quantize:
             raise ConfigError("--quantize 4bit is for causal LMs; an encoder trains in bf16 or float32")
         self.base_path = base_path or str(self.spec.base_model)
@@ -57,7 +57,7 @@ class EncoderClassifier:
 
     @property
     def params(self) -> dict[str, str]:
-        params = {k: str(v) for k, v in asdict(self.spec).items()}
+        params = {k: str(v) for k, v in asdict(self.spec).items() if k != "lora_targets"}  # the chosen ones below
         if self.targets is not None:
             params.update({"lora_targets": self.targets.text, "lora_targets_from": self.targets.source})
         params["trained_whole"] = "all weights" if self.full else ",".join(self.new_modules) or "-"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def load_sequence_classifier(base_path: str, *, device: str, dtype: str, tokeniz
 _HEADS = ("classifier", "score", "pooler", "head")  # an encoder's head modules, trained whole
 
 
-def _new_modules(missing_keys) -> tuple[str, ...]:
+def _new_modules(missing_keys: Iterable[str]) -> tuple[str, ...]:
     """The modules holding the weights a checkpoint lacked: a head by its top-level name (what peft
     saves whole for a classifier: ``classifier``), any other by its path; none inside another."""
     paths = set()

@@ -101,7 +101,8 @@ class TransformerSpec:
         """The spec with every default of ``kind`` and its base filled in (``catalogue.resolve``)."""
         from finsent.ml.models.catalogue import resolve
 
-        return resolve(self, kind)
+        resolved: TransformerSpec = resolve(self, kind)
+        return resolved
 
 
 def resolve_device(requested: str, quantize: str | None) -> str:
@@ -147,7 +148,9 @@ def autocast(device: str, dtype: str) -> contextlib.AbstractContextManager:
 
     if dtype == "float32":
         return contextlib.nullcontext()
-    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=getattr(torch, dtype))
+    context: contextlib.AbstractContextManager = torch.autocast("cuda" if device.startswith("cuda") else "cpu",
+                                                                dtype=getattr(torch, dtype))
+    return context
 
 
 def distributed_world_size() -> int:

@@ -40,14 +40,22 @@ class Rows(Protocol):
     """A network's tokenised titles: one row of ids per title (``lengths``), after ``shared`` ids
     every row has in common (a prompt's cached prefix; 0 for an encoder)."""
 
-    lengths: list[int]
-    shared: int
+    @property
+    def lengths(self) -> list[int]: ...
+
+    @property
+    def shared(self) -> int: ...
 
 
 class TrainableNetwork(Protocol):
-    model: Any
-    device: str
-    dtype: str
+    @property
+    def model(self) -> Any: ...
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def dtype(self) -> str: ...
 
     def with_model(self, model: Any) -> Any: ...
 
@@ -55,7 +63,8 @@ class TrainableNetwork(Protocol):
 
     def training_rows(self, texts: Sequence[str]) -> Rows: ...
 
-    def pair_logits(self, rows: Rows, batch: list[int]) -> Any: ...
+    def pair_logits(self, rows: Any, batch: list[int]) -> Any:
+        """The logits of up and down (columns 0, 1) for the rows ``batch`` of ``rows`` (training_rows')."""
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 

@@ -65,7 +65,7 @@ class LoraClassifier:
     @property
     def params(self) -> dict[str, str]:
         """What the MLflow run records: the resolved spec, the LoRA targets and how they were chosen."""
-        params = {k: str(v) for k, v in asdict(self.spec).items()}
+        params = {k: str(v) for k, v in asdict(self.spec).items() if k != "lora_targets"}  # the chosen ones below
         if self.targets is not None:
             params.update({"lora_targets": self.targets.text, "lora_targets_from": self.targets.source})
         if self.examples:
@@ -79,7 +79,7 @@ class LoraClassifier:
 
     def _choose_examples(self, texts: Sequence[str], labels: np.ndarray) -> None:
         if self.spec.prompt == K_SHOT:
-            self.examples = choose_examples(texts, labels, self.spec.shots, self.spec.seed)
+            self.examples = choose_examples(texts, [int(y) for y in labels], self.spec.shots, self.spec.seed)
             log.info("k-shot prompt: %d examples from the train part", len(self.examples))
 
     def _build(self, device: str, dtype: str) -> PromptNetwork:

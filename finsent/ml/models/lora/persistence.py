@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from finsent.errors import FinsentError
 from finsent.ml.models.base import read_manifest, write_manifest
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def save_causal(directory: Path, kind: str, network: PromptNetwork, spec: TransformerSpec, base_path: str,
-                examples: list[tuple[str, int]], *, bundle_base: bool | None = None, **details) -> None:
+                examples: list[tuple[str, int]], *, bundle_base: bool | None = None, **details: Any) -> None:
     """Adapter (when the model has one), tokenizer and a manifest; the base kept (``keep_base``)."""
     directory.mkdir(parents=True, exist_ok=True)
     if hasattr(network.model, "peft_config"):
