@@ -115,14 +115,16 @@ def load_sequence_classifier(base_path: str, *, device: str, dtype: str, tokeniz
     transformers_logging.set_verbosity_error()  # its table of the head's missing weights: said below in a line
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=2, output_loading_info=True,
+            source, num_labels=2, output_loading_info=True, ignore_mismatched_sizes=True,
             **_weights_options(extra, device, dtype, None, trust_remote_code))
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"--base-model {base_path!r} is not a loadable encoder (sequence classification): "
                           f"{_hint(exc)}") from None
     finally:
         transformers_logging.set_verbosity(verbosity)
-    new = _new_modules(info.get("missing_keys", ()))
+    # a head of another size (a checkpoint fine-tuned for three classes) starts afresh like a missing one
+    mismatched = [entry[0] if isinstance(entry, tuple) else entry for entry in info.get("mismatched_keys", ())]
+    new = _new_modules([*info.get("missing_keys", ()), *mismatched])
     if new and tokenizer_path is None:
         log.info("%s: %s start from random weights (the checkpoint has no classification head)", base_path,
                  ", ".join(new))
