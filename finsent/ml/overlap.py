@@ -6,7 +6,8 @@ return) and asks whether their sum or mean is above 0. A label over h sessions (
 --horizon h``) runs from a date's open to the close h - 1 sessions later, so the labels of
 neighbouring dates share up to h - 1 sessions; when the predictions drift (a mood that lasts a
 week) the per-date values are then correlated over h - 1 dates, and a test that treats the dates as
-independent rejects a no-skill model 13-17% of the time at 5% for h = 5 (bench/overlap_simulation.py).
+independent rejected a no-skill model 13% of the time at 5% for h = 5 (an audit; up to 15% at h = 20
+in bench/overlap_simulation.py, where this module's tests reject 1.7-6.3%, the README's table).
 
 The unit here is a **block** of h consecutive dates (``block_index``; h = 1: the dates themselves).
 Blocks b and b + 2 share no session, so block sums are 1-dependent: only neighbouring blocks
@@ -102,7 +103,8 @@ def _signed_sums(units: np.ndarray) -> np.ndarray:
     """All 2^n signed sums of ``units`` (in no particular order)."""
     if len(units) > 10:  # two halves' sums added pairwise: one allocation instead of n doublings
         half = len(units) // 2
-        return np.add.outer(_signed_sums(units[:half]), _signed_sums(units[half:])).ravel()
+        pairs: np.ndarray = np.add.outer(_signed_sums(units[:half]), _signed_sums(units[half:]))
+        return pairs.ravel()
     sums = np.zeros(1)
     for u in units:
         sums = np.concatenate([sums + u, sums - u])

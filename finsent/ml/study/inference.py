@@ -13,7 +13,7 @@ periods (blocks of ``k`` sessions).
 
 ``finsent.ml.overlap.infer_mean(values, h)`` is the other way to the same level: back-to-back
 blocks of h dates with the covariance of neighbouring blocks added back (a design effect), which
-keeps every date (bench/overlap_simulation.py: 2.5-6.4% at 5% with drifting predictions, h = 1-20).
+keeps every date (bench/overlap_simulation.py: 1.7-6.3% at 5% with drifting predictions, h = 1-20).
 """
 
 from __future__ import annotations
