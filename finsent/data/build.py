@@ -9,7 +9,11 @@ both: ``--source``; each row keeps its source), drops posts flagged by the chose
   part's labels reach a later part's prices;
 - ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
 
-Either way no normalised title appears in two parts (copies stay in the earliest part). Balancing
+Either way one story never lands in two parts: a row whose normalised title a row of the same
+stock in an earlier part carries within ``SAME_STORY_WINDOW`` (24 hours) of it is dropped (a wire
+story re-carried by another office minutes later, a post pasted again); the same title weeks apart
+(a template headline such as "[특징주] X, 외국인 순매수", a daily bot post) is a new event and stays.
+The manifest counts what the rule dropped per part. Balancing
 (``--balance``) comes after the split and keeps as many up as down inside each part on its own, so
 the split boundaries are those of the unbalanced selection; ``--per-class`` caps each class of the
 selection before the split (the study's 15k/15k draw). The
@@ -25,7 +29,7 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,6 +49,10 @@ from finsent.tickers import member_on_sql
 log = logging.getLogger(__name__)
 
 _EXPORT_CHUNK = 100_000
+# A repeated title is the same story (and leaves the later part) only within this time of its copy
+# in an earlier part, for the same stock: re-carried wire stories land minutes apart, a story's
+# copies within a day; a template headline or a daily post weeks apart is a new event.
+SAME_STORY_WINDOW = timedelta(hours=24)
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
@@ -58,7 +66,7 @@ class DatasetSummary:
     content_hash: str
     rows: int
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
-    dropped_duplicates: int = 0
+    dropped_same_story: dict[str, int] = field(default_factory=dict)  # part -> rows dropped as an earlier part's story
     path: Path | None = None
 
 
@@ -173,7 +181,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
                                    f"{spec.definition!r} in that range, tickers and rules; nothing written")
             _sample(cur, spec)
             _assign_splits(cur, spec, definition.horizon)
-            dropped = _drop_cross_split_titles(cur)
+            dropped = _drop_same_story_copies(cur)
             if spec.balance:
                 _balance_parts(cur)
             counts = _counts(cur)
@@ -190,7 +198,10 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
                         "session_date, title, ret, previous_session_up, source, office_id, article_id FROM ds_rows",
                         (name,))
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
-                        "counts": counts, "dropped_cross_split_titles": dropped}
+                        "counts": counts, "dropped_same_story": {
+                            "rule": "a row whose normalised title a row of the same stock in an earlier part "
+                                    f"carries within {SAME_STORY_WINDOW.total_seconds() / 3600:g} hours",
+                            "window_hours": SAME_STORY_WINDOW.total_seconds() / 3600, "rows": dropped}}
             (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -278,15 +289,32 @@ def _balance_parts(cur) -> None:
                 "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > r.keep")
 
 
-def _drop_cross_split_titles(cur) -> int:
-    """A normalised title lives in one part only: the earliest (train, then valid, then test)."""
+def _drop_same_story_copies(cur) -> dict[str, int]:
+    """Drop every row whose normalised title a row of the same stock in an earlier part (train, then
+    valid, then test) carries less than ``SAME_STORY_WINDOW`` away: one story, one part. Copies chain (a copy
+    in valid drops a test copy within the window of it, even when that valid copy goes too). Only
+    titles found in two parts are compared, with an index. Rows dropped, per part."""
+    cur.execute("""
+        CREATE TEMP TABLE ds_repeated ON COMMIT DROP AS
+        SELECT r.ticker, r.post_id, r.title_norm, r.posted_at,
+               array_position(ARRAY['train', 'valid', 'test'], r.split) AS part
+        FROM ds_rows r JOIN (SELECT ticker, title_norm FROM ds_rows GROUP BY 1, 2
+                             HAVING count(DISTINCT split) > 1) m USING (ticker, title_norm)""")
+    cur.execute("CREATE INDEX ON ds_repeated (ticker, title_norm, posted_at)")
     cur.execute("""
         DELETE FROM ds_rows d USING (
-            SELECT title_norm, min(array_position(ARRAY['train', 'valid', 'test'], split)) AS first_part
-            FROM ds_rows GROUP BY title_norm HAVING count(DISTINCT split) > 1) t
-        WHERE d.title_norm = t.title_norm
-          AND array_position(ARRAY['train', 'valid', 'test'], d.split) > t.first_part""")
-    return cur.rowcount
+            SELECT DISTINCT l.ticker, l.post_id FROM ds_repeated l JOIN ds_repeated e
+              ON e.ticker = l.ticker AND e.title_norm = l.title_norm AND e.part < l.part
+             AND e.posted_at > l.posted_at - %(window)s AND e.posted_at < l.posted_at + %(window)s) x
+        WHERE d.ticker = x.ticker AND d.post_id = x.post_id
+        RETURNING d.split""", {"window": SAME_STORY_WINDOW})
+    dropped: dict[str, int] = {}
+    for (part,) in cur.fetchall():
+        dropped[part] = dropped.get(part, 0) + 1
+    if dropped:
+        log.info("dropped %s: the same stock's title within %s of a copy in an earlier part (one story, one part)",
+                 ", ".join(f"{n} {part} row(s)" for part, n in sorted(dropped.items())), SAME_STORY_WINDOW)
+    return dropped
 
 
 def _counts(cur) -> dict[str, dict[str, int]]:

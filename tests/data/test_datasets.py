@@ -79,15 +79,18 @@ def test_time_split_has_no_session_overlap_and_respects_the_embargo(engine, boar
     assert summary.counts["train"]["up"] > 0 and summary.counts["test"]["down"] > 0
 
 
-def test_no_normalised_title_in_two_parts(engine, board):
+def test_a_title_repeated_every_day_is_a_new_event_in_every_part(engine, board):
     summary = build(engine)
-    shared = query(engine, """
-        SELECT q.title_norm FROM dataset_rows d JOIN post_quality q USING (ticker, post_id)
-        GROUP BY q.title_norm HAVING count(DISTINCT d.split) > 1""")
-    assert shared == []
     repeated = query(engine, "SELECT DISTINCT d.split FROM dataset_rows d JOIN posts p USING (ticker, post_id) "
-                             "WHERE p.title = '매일 올라오는 같은 제목'")
-    assert repeated == [("train",)] and summary.dropped_duplicates > 0
+                             "WHERE p.title = '매일 올라오는 같은 제목' ORDER BY 1")
+    assert repeated == [("test",), ("train",), ("valid",)]  # a day apart and more: not one story
+    same_story = query(engine, """
+        SELECT count(*) FROM dataset_rows a JOIN dataset_rows b ON a.ticker = b.ticker AND a.split < b.split
+        JOIN posts pa ON pa.ticker = a.ticker AND pa.post_id = a.post_id
+        JOIN posts pb ON pb.ticker = b.ticker AND pb.post_id = b.post_id
+        WHERE a.dataset = 'snap' AND b.dataset = 'snap' AND pa.title = pb.title
+          AND abs(extract(epoch FROM pa.posted_at - pb.posted_at)) < 86400""")[0][0]
+    assert same_story == 0 and summary.dropped_same_story == {}
 
 
 def test_same_spec_gives_the_same_hash_and_files(engine, board, tmp_path):
