@@ -202,6 +202,7 @@ GROUPS = {
     "finsent/orchestration/airflow_support.py": ("core", "airflow"),
     "finsent/orchestration/tasks.py": ("core", "airflow"),
     "finsent/stack/log_server.py": ("core", "airflow"),  # serves Airflow's own log app
+    "finsent/web/api.py": ("core", "airflow"),  # a router of the plugin's FastAPI app (Airflow's API server)
     "finsent": ("core",),
     "dags": ("core", "airflow"),
     "plugins": ("core", "airflow"),
