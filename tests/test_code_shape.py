@@ -208,6 +208,7 @@ GROUPS = {
     "plugins": ("core", "airflow"),
     "tests": ("core", "airflow", "gpu", "test"),
     "bench": ("core", "airflow", "gpu", "test"),
+    "docs": ("core", "airflow", "test"),  # the docs' mkdocs hook and the screenshot script
 }
 FIRST_PARTY = {"finsent", "tests", "bench", "finsent_plugin", "conftest"}
 
