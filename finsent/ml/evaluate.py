@@ -295,7 +295,8 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     try:
         version = version_of(client, version_or_alias, registered)
     except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
-        raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
+        raise ConfigError(f"--model-version {version_or_alias!r}: "
+                          f"{_next_command(client, registered, version_or_alias, dataset) or exc}") from None
     tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
     p_test = predict(load_pyfunc(version, registered), test["title"].tolist())
@@ -312,6 +313,20 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
         if not in_sample:  # the models page puts it beside the champion
             mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test, registered))
     return report
+
+
+def _next_command(client, registered: str, asked: str, dataset: str) -> str | None:
+    """Why ``asked`` names no version and what to run instead, naming the newest version (right after
+    training v1 there is no champion yet); None when nothing is registered."""
+    from finsent.ml.registry import latest_decision, newest_version
+
+    newest = newest_version(client, registered)
+    if newest is None:
+        return None
+    decision = latest_decision(client, registered)
+    what = f"no version {asked!r}" if str(asked).isdigit() else f"no @{asked} yet"
+    return (f"{registered} has {what}; its newest is v{newest}" + (f" ({decision})" if decision else "")
+            + f". Evaluate it by number: `finsent evaluate --dataset {dataset} --model-version {newest}`")
 
 
 def champion_with_record(engine: Engine, client, titles: list[str], registered: str = MODEL_NAME):

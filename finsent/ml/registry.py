@@ -210,6 +210,12 @@ def register_version(client, model_uri: str, tags: dict[str, str], promote: bool
     return version
 
 
+def newest_version(client, model: str = MODEL_NAME) -> int | None:
+    """The newest registered version's number (None: none yet)."""
+    versions = client.search_model_versions(f"name = '{model}'")
+    return max((int(v.version) for v in versions), default=None)
+
+
 def latest_decision(client, model: str = MODEL_NAME) -> str | None:
     """Why the newest version did (not) become champion, from its tag: "vN: reason"."""
     versions = client.search_model_versions(f"name = '{model}'")
