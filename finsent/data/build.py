@@ -42,7 +42,7 @@ from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.data.spec import DatasetSpec
 from finsent.db import advisory_lock, raw_transaction
-from finsent.errors import ConfigError, FinsentError
+from finsent.errors import ConfigError
 from finsent.names import check_name, inside, private_dir, private_files
 from finsent.tickers import member_on_sql
 
@@ -132,7 +132,7 @@ def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dic
     n_valid = round(n * spec.valid_frac)
     n_train = n - n_test - n_valid - gap * ((n_test > 0) + (n_valid > 0))
     if n_train < 1 or (spec.test_frac and n_test < 1) or (spec.valid_frac and n_valid < 1):
-        raise FinsentError(
+        raise ConfigError(
             f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and "
             f"{gap} session(s) skipped between parts (embargo {spec.embargo}, horizon {horizon}) leaves a part empty; "
             "use a wider date range or other fractions")
@@ -177,7 +177,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             params = _check_selection(cur, name, spec, definition, replace)
             cur.execute(_candidates_sql(spec), params)
             if cur.rowcount == 0:
-                raise FinsentError(f"the selection is empty: no up/down labels of {spec.source} under "
+                raise ConfigError(f"the selection is empty: no up/down labels of {spec.source} under "
                                    f"{spec.definition!r} in that range, tickers and rules; nothing written")
             _sample(cur, spec)
             _assign_splits(cur, spec, definition.horizon)
@@ -187,7 +187,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             counts = _counts(cur)
             for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
                 if frac > 0 and not sum(counts.get(part, {}).values()):
-                    raise FinsentError(f"the {spec.split} split leaves {part} empty; nothing written")
+                    raise ConfigError(f"the {spec.split} split leaves {part} empty; nothing written")
             if staging.exists():
                 shutil.rmtree(staging)
             content_hash, rows = _export(raw, cur, spec, staging)
@@ -229,7 +229,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
     tables = {"board": ("labels",), "news": ("news_labels",), "both": ("labels", "news_labels")}[spec.source]
     stale = sum(count_stale_labels(cur, spec.definition, list(spec.tickers) or None, table) for table in tables)
     if stale:
-        raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
+        raise ConfigError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
                            "were written (a re-fetch or a rewritten history, e.g. a split); run "
                            f"`{definition.command()}` first; nothing written")
     params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
@@ -240,7 +240,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
                     params)
         unchecked = cur.fetchone()[0]
         if unchecked:
-            raise FinsentError(f"{unchecked} labelled posts have not been quality-checked; run "
+            raise ConfigError(f"{unchecked} labelled posts have not been quality-checked; run "
                                "`finsent quality check` first (or build with --rules none)")
     return params
 
@@ -281,7 +281,7 @@ def _balance_parts(cur) -> None:
                 "FROM ds_rows GROUP BY split")
     for part, ups, downs in cur.fetchall():
         if min(ups, downs) == 0:
-            raise FinsentError(f"--balance found only one class in the {part} part; nothing written")
+            raise ConfigError(f"--balance found only one class in the {part} part; nothing written")
     cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
                 "(PARTITION BY split, label ORDER BY draw) AS k, "
                 "least(count(*) FILTER (WHERE label = 'up') OVER (PARTITION BY split), "

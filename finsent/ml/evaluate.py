@@ -42,7 +42,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
-from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics
 from finsent.ml.registry import (
@@ -275,7 +275,7 @@ def snapshot_parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     """train, valid and test; FinsentError unless train holds both classes and test holds posts."""
     train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
     if train.empty or test.empty or train["label"].nunique() < 2:
-        raise FinsentError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
+        raise ConfigError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
     return train, valid, test
 
 

@@ -195,3 +195,25 @@ def test_a_tampered_or_unfrozen_snapshot_is_refused(engine, board, caplog):
         conn.exec_driver_sql("UPDATE datasets SET hash_version = 1 WHERE name = 'old'")
     with pytest.raises(SnapshotError, match="before snapshots froze"):
         load_snapshot(engine, "old")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--from", "2030-01-01"], "the selection is empty"),
+    (["--valid-frac", "0.45", "--test-frac", "0.45", "--embargo", "100"], "leaves a part empty"),
+])
+def test_a_refused_snapshot_is_exit_2_one_line_nothing_written(engine, board, caplog, capsys, flags, message):
+    # bad input or configuration, as the README's exit codes say (it was exit 1, "a run had failures")
+    assert main(["dataset", "build", "refused", *flags]) == 2
+    assert message in caplog.text and "Traceback" not in capsys.readouterr().err
+    assert query(engine, "SELECT count(*) FROM datasets") == [(0,)]
+    assert not (load_settings().data_dir / "datasets" / "refused").exists()
+
+
+def test_stale_labels_refuse_the_build_with_exit_2(engine, board, caplog):
+    with engine.begin() as conn:
+        changed = conn.exec_driver_sql("UPDATE prices SET close = close * 1.01 WHERE ticker = '005930' AND trade_date "
+                                       "= (SELECT trade_date FROM prices WHERE ticker = '005930' ORDER BY 1 OFFSET 5 "
+                                       "LIMIT 1)").rowcount
+    assert changed == 1
+    assert main(["dataset", "build", "stale"]) == 2
+    assert "use prices that changed after they were written" in caplog.text and "finsent label" in caplog.text
