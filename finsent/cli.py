@@ -22,8 +22,10 @@ from finsent.data.cli import register as data_commands
 from finsent.embedded import command_session
 from finsent.errors import FinsentError
 from finsent.ingest.cli import register as ingest_commands
+from finsent.logs import configure as configure_logging
+from finsent.logs import report as report_library_log
 from finsent.ml.cli import register as ml_commands
-from finsent.redact import MaskingFormatter, mask_urls
+from finsent.redact import mask_urls
 from finsent.stack.cli import register as stack_commands
 
 log = logging.getLogger("finsent")
@@ -212,13 +214,14 @@ def _database_error(exc: Exception) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    # every line masked: no password of any URL (the database's, MLflow's) reaches the log
-    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    settings = _settings_or_none()
+    # finsent's lines on stderr, the libraries' (MLflow's, warnings) to the data folder's logs/cli.log;
+    # every line masked: no password of any URL (the database's, MLflow's) reaches either
+    library_file = configure_logging(args.verbose, settings.data_dir if settings else None,
+                                     divert=args.command != "stack")
     func: Callable[[argparse.Namespace], int] = args.func
     # the embedded server (no FINSENT_DATABASE_URL): this command stops it again if it started it
-    with command_session(_settings_or_none()):
+    with command_session(settings):
         try:
             return func(args)
         except FinsentError as exc:
@@ -229,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             log.error("interrupted; committed pages are kept and the next run resumes")
             return 130
+        finally:
+            report_library_log(library_file)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,9 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from finsent.logs import quiet_mlflow_prints
+
+    quiet_mlflow_prints()  # the CLI sends MLflow's prints to its log file
     uri = tracking_uri(settings)
     if (store := _local_store(settings)) is not None:
         private_folder(store)
