@@ -44,7 +44,7 @@ from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
 from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
-from finsent.ml.metrics import METRIC_NAMES, classification_metrics
+from finsent.ml.metrics import METRIC_NAMES, classification_metrics, shown
 from finsent.ml.registry import (
     MODEL_NAME,
     champion_inputs,
@@ -123,16 +123,20 @@ class EvaluationReport:
                     + replace(self, in_sample=False).verdict())
         if not self.has_verdict:
             return (f"too few sessions for a verdict (n = {self.counts.get('n_sessions', 0):.0f}): balanced accuracy "
-                    f"{self.metrics.get('balanced_accuracy', float('nan')):.3f} on "
+                    f"{shown(self.metrics.get('balanced_accuracy'))} on "
                     f"{self.counts.get('n_sessions', 0):.0f} test session dates, and a verdict needs at least "
                     f"{MIN_SESSIONS_FOR_VERDICT}")
         low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
-        if self.shows_skill:
-            return (f"evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
-                    f"[{low:.3f}, {high:.3f}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+        value = self.metrics.get("balanced_accuracy", float("nan"))
+        if not math.isfinite(value):
+            return ("no evidence of skill: balanced accuracy undefined (the test part holds one class only) "
                     f"over {self.counts['n_sessions']:.0f} sessions")
-        return (f"no evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
-                f"[{low:.3f}, {high:.3f}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
+        if self.shows_skill:
+            return (f"evidence of skill: balanced accuracy {shown(value)} "
+                    f"[{shown(low)}, {shown(high)}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+                    f"over {self.counts['n_sessions']:.0f} sessions")
+        return (f"no evidence of skill: balanced accuracy {shown(value)} "
+                f"[{shown(low)}, {shown(high)}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
                 f"over {self.counts['n_sessions']:.0f} sessions")
 
     def to_markdown(self) -> str:
@@ -146,11 +150,10 @@ class EvaluationReport:
                  f"**{self.verdict()}**", "",
                  "| model | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---:|" * len(METRIC_NAMES)]
         for label, metrics in rows:
-            lines.append(f"| {label} | " + " | ".join(f"{metrics.get(n, float('nan')):.4f}" for n in METRIC_NAMES)
-                         + " |")
+            lines.append(f"| {label} | " + " | ".join(shown(metrics.get(n), 4) for n in METRIC_NAMES) + " |")
         if self.has_verdict:
             lines += ["", "95% intervals (this model; delete-one-date jackknife, t over sessions - 1):", ""]
-            lines += [f"- {n}: {self.metrics[n]:.4f} [{lo:.4f}, {hi:.4f}]"
+            lines += [f"- {n}: {shown(self.metrics[n], 4)} [{shown(lo, 4)}, {shown(hi, 4)}]"
                       for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
             lines += ["", "One-sided sign-flip tests over session dates:", ""]
             lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
@@ -174,10 +177,11 @@ def _tests(y: np.ndarray, p_up: np.ndarray, clusters: Clusters, baselines: dict[
 
 
 def _ticker_row(r: dict) -> str:
-    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {r['accuracy']:.4f} | "
+    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {shown(r['accuracy'], 4)} | "
     if not r["has_verdict"]:
-        return head + f"too few sessions | {r['balanced_accuracy']:.4f} | too few sessions | too few sessions |"
-    return head + (f"[{r['accuracy_ci_low']:.4f}, {r['accuracy_ci_high']:.4f}] | {r['balanced_accuracy']:.4f} | "
+        return head + f"too few sessions | {shown(r['balanced_accuracy'], 4)} | too few sessions | too few sessions |"
+    return head + (f"[{shown(r['accuracy_ci_low'], 4)}, {shown(r['accuracy_ci_high'], 4)}] | "
+                   f"{shown(r['balanced_accuracy'], 4)} | "
                    f"{r['p_value_balanced_accuracy']:.3g} | {r['p_value_balanced_accuracy_holm']:.3g} |")
 
 
@@ -185,12 +189,16 @@ def _finance_line(f: dict[str, float]) -> str:
     counts = f"over {f.get('ic_sessions', 0):.0f} sessions ({f.get('ic_pairs', 0):.0f} (ticker, session) pairs)"
     if f.get("ic_per_date"):
         return ("Information coefficient of the daily index with the session's return (per-date Spearman across "
-                f"stocks; Newey-West t, sign-flip p over dates): IC = {f.get('ic', float('nan')):.4f}, "
-                f"t = {f.get('ic_t', float('nan')):.2f}, p = {f.get('ic_p', float('nan')):.3g} {counts}.")
+                f"stocks; Newey-West t, sign-flip p over dates): IC = {shown(f.get('ic'), 4)}, "
+                f"t = {shown(f.get('ic_t'), 2)}, p = {_p(f.get('ic_p'))} {counts}.")
     return ("Timing correlation of the daily index with the session's return (fewer than 3 stocks, so no "
             "cross-section: a pooled Spearman over (ticker, session) pairs, a time-series correlation, not an IC): "
-            f"{f.get('timing_corr', float('nan')):.4f}, t = {f.get('timing_corr_t', float('nan')):.2f}, "
-            f"p = {f.get('timing_corr_p', float('nan')):.3g} {counts}.")
+            f"{shown(f.get('timing_corr'), 4)}, t = {shown(f.get('timing_corr_t'), 2)}, "
+            f"p = {_p(f.get('timing_corr_p'))} {counts}.")
+
+
+def _p(value: float | None) -> str:
+    return f"{value:.3g}" if value is not None and math.isfinite(value) else "undefined"
 
 
 def _per_ticker(frame: pd.DataFrame) -> list[dict]:

@@ -104,14 +104,16 @@ class DemoRuns:
         from finsent.ml.registry import model_name
 
         run_id = client.get_model_version(model_name(source), str(version)).run_id
+        from finsent.ml.metrics import shown
+
         metrics = client.get_run(run_id).data.metrics if run_id else {}
-        shown = []
+        parts = []
         for key in ("test_accuracy", "test_balanced_accuracy", "test_mcc"):
             if key in metrics:
                 low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
-                interval = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
-                shown.append(f"{key.removeprefix('test_')} {metrics[key]:.3f}{interval}")
-        return ", ".join(shown) or "no test metrics"
+                interval = f" [{shown(low)}, {shown(high)}]" if low is not None and high is not None else ""
+                parts.append(f"{key.removeprefix('test_')} {shown(metrics[key])}{interval}")
+        return ", ".join(parts) or "no test metrics"
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         run_id = f"finsent_demo__{datetime.now(UTC):%Y%m%dT%H%M%S%f}"

@@ -118,6 +118,9 @@ def skill_text(skill: Skill | None) -> str:
     if skill is None:
         return '<span class="muted">no out-of-sample labels yet</span>'
     counts = f"n = {skill.n_sessions} sessions, {skill.n_posts} posts"
+    if not math.isfinite(skill.balanced_accuracy):
+        return f'undefined <span class="muted">(one class only: {counts})</span>'
+
     if not skill.has_verdict:
         return (f'{skill.balanced_accuracy:.3f} <span class="warn">too few sessions for a verdict</span> '
                 f'<span class="muted">({counts})</span>')

@@ -16,6 +16,7 @@ reads MLflow, and this module renders what they return with small pure functions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from finsent.config import Settings
 from finsent.data.origin import SyntheticMark, synthetic_marks
 from finsent.ingest.records import KST
+from finsent.ml.metrics import shown
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
@@ -178,7 +180,9 @@ def _interval(metrics: dict[str, float], name: str) -> str:
     if value is None:
         return "-"
     low, high = metrics.get(f"test_{name}_ci_low"), metrics.get(f"test_{name}_ci_high")
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None and high is not None else f"{value:.3f}"
+    if low is None or high is None or not math.isfinite(value):
+        return shown(value)
+    return f"{shown(value)} [{shown(low)}, {shown(high)}]"
 
 
 def champion_metrics_html(champion: Champion) -> str:
