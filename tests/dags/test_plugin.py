@@ -22,6 +22,7 @@ import pytest
 from finsent.config import load_settings
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
+from tests.dags.chromium import OVERLAPS
 from tests.dags.conftest import ROOT
 from tests.data.board import add_posts, post
 
@@ -32,22 +33,6 @@ TIMING_PARTS = ("(() => { const n = performance.getEntriesByType('navigation')[0
                 "render: n.loadEventEnd - n.responseEnd}; })()")
 PASSWORDS = {"admin": "finsent-test-admin-pw", "viewer": "finsent-test-viewer-pw"}
 TWO_LAPTOP_SCREENS = 1600  # px: two screens of a 1280 x 800 laptop
-# Every chart's labels as the browser lays them out: no label over the plot area (the lines), no two
-# labels over each other. Answers the offending pairs (none: []).
-OVERLAPS = """(() => {
-  const hit = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5
-                        && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
-  const bad = [];
-  for (const svg of document.querySelectorAll('svg:not(.spark)')) {
-    const plot = svg.querySelector('rect.plot').getBoundingClientRect();
-    const texts = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
-    texts.forEach(([name, box], i) => {
-      if (hit(box, plot)) bad.push(name + ' over the plot of ' + svg.getAttribute('aria-label'));
-      texts.slice(i + 1).forEach(([other, box2]) => { if (hit(box, box2)) bad.push(name + ' over ' + other); });
-    });
-  }
-  return bad;
-})()"""
 
 
 def test_the_plugin_is_registered(airflow_db):
