@@ -240,7 +240,7 @@ def test_a_year_of_twenty_stocks_loads_in_under_a_second_in_chromium(airflow_app
         assert rows == STOCKS and sparks == STOCKS and charts == 2 and blocked == 0
         assert min(timings) < 1000 * slowdown, (timings, parts, slowdown)
         shots = Path(os.environ.get("FINSENT_SCREENSHOT_DIR", tmp_path))
-        assert browser.screenshot(shots / "sentiment-overview.png").stat().st_size > 10_000
+        assert browser.screenshot(shots / "sentiment-year-overview.png").stat().st_size > 10_000
         height, width = browser.evaluate("[document.documentElement.scrollHeight, "
                                          "document.documentElement.scrollWidth]")
         assert height <= TWO_LAPTOP_SCREENS and width <= 1280, (height, width)  # 1280 x 800: two screens, no scroll
@@ -249,10 +249,10 @@ def test_a_year_of_twenty_stocks_loads_in_under_a_second_in_chromium(airflow_app
         assert browser.open(f"{base}/sentiment?ticker={code}") == 200
         assert browser.evaluate("document.querySelectorAll('section h2').length") == 1
         assert browser.evaluate(OVERLAPS) == []  # the index chart: its legend and the 0.5 line's name too
-        browser.screenshot(shots / "sentiment-stock.png")
+        browser.screenshot(shots / "sentiment-year-stock.png")
         assert browser.open(f"{base}/models") == 200
         assert "finsent-updown" in browser.evaluate("document.body.innerText")
-        browser.screenshot(shots / "sentiment-models.png")
+        browser.screenshot(shots / "sentiment-year-models.png")
     finally:
         browser.close()
         server.should_exit = True
