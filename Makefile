@@ -28,8 +28,8 @@ down: venv
 	$(BIN)/finsent stack down
 	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack down
 
-## demo: up, against the loopback Naver (a board with a planted signal); runs ingest -> label -> train -> score -> backtest
-## and waits (run it again: it reuses what runs)
+## demo: up, against the loopback Naver (a board and news with a planted signal; the page says the data are synthetic);
+## runs ingest -> label -> train (board, then news) -> score -> backtest and waits (run it again: it reuses what runs)
 demo: venv
 	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack demo
 

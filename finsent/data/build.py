@@ -200,7 +200,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
                         "counts": counts, "dropped_same_story": {
                             "rule": "a row whose normalised title a row of the same stock in an earlier part "
-                                    f"carries within {SAME_STORY_WINDOW.total_seconds() / 3600:g} hours",
+                                    f"carries less than {SAME_STORY_WINDOW.total_seconds() / 3600:g} hours away",
                             "window_hours": SAME_STORY_WINDOW.total_seconds() / 3600, "rows": dropped}}
             (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     except BaseException:
