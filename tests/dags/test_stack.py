@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -166,7 +167,9 @@ def _every_view(base: str, token: str) -> None:
     status, page = _get(f"{base}/finsent/sentiment", token)
     assert status == 200 and "champion: <b>finsent-updown v1</b>" in page and "<svg" in page
     assert all(code in page for code in ("005930", "000660", "005380"))
-    assert "<b>Synthetic data</b>" in page and "<td class=muted>backtest demo</td>" in page
+    assert '<p class="banner"><b>Synthetic data</b>' in page
+    # each row names what its index comes from: the walk, or the champion on the sessions after it
+    assert re.search(r"<td class=muted>(backtest demo|finsent-updown v1)</td>", page), page[:3000]
     status, news = _get(f"{base}/finsent/sentiment?source=news&ticker=005930", token)
     assert status == 200 and "champion: <b>finsent-news-updown v1</b>" in news
     assert "most bullish" in news and "no headline with P(up) above 0.5" not in news  # headlines are shown
