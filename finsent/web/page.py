@@ -58,6 +58,7 @@ from finsent.web.queries import (
     priced_through,
     skill_counts,
 )
+from finsent.web.study_view import latest_study, study_html
 from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
@@ -96,6 +97,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
             sections, charts = [], (backtest_charts_html(
                 backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
                 float(finished.spec.get("sell_tax_bps", 0.0)), finished.name) if finished else "")
+            charts += study_html(latest_study(conn)) if not news else ""
         else:
             daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
                                  view.source)
