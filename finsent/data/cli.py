@@ -98,8 +98,10 @@ def cmd_dataset_list(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a table finsent publishes to a file: TABLE is daily-sentiment (the daily index per
-    source, model version, stock and session), scores (P(up) of every scored post and headline) or
-    backtest (each walk-forward backtest's out-of-sample index); the rows the filters keep, in a fixed
+    source, model version, stock and session), scores (P(up) of every scored post and headline),
+    backtest (each walk-forward backtest's out-of-sample index), study or study-books (each factor
+    study's grid and books, `finsent study`); the rows the filters keep (a filter a table cannot apply
+    is refused), in a fixed
     order, as CSV, Parquet or JSON (an array of objects; times ISO 8601 in KST). The file is written
     beside --out and renamed over it when complete: an error leaves nothing half-written. Unknown
     tickers, bad dates and a missing folder exit 2."""

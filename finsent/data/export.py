@@ -8,6 +8,9 @@ backtest's out-of-sample index with the session's return). The rows are the tabl
 ``ExportFilter`` (tickers, a date range, a source, a model version, a backtest) and in a fixed
 order, so the same filter gives the same file. Times are ISO 8601 in KST (+09:00).
 
+``study`` and ``study-books`` are each factor study's grid (``study_cells``) and books
+(``study_books``), with the backtest each study reads; they take ``--study`` and ``--backtest``.
+
 A file is written to a temporary file beside ``--out`` and renamed over it only once complete:
 an error leaves nothing half-written (an older file of that name stays as it was).
 """
@@ -62,6 +65,8 @@ _TICKER = Column("ticker", pa.string(), "six-character KRX code")
 _SESSION = Column("session_date", pa.date32(), "the trading session the row is about")
 _N = Column("n_posts", pa.int32(), "the votes: posts (board) or stories (news, a story's copies counted once)")
 _MEAN = Column("mean_p_up", pa.float64(), "the index: the mean P(up) of the votes")
+_STUDY = Column("study", pa.string(), "the study's name")
+_OF_BACKTEST = Column("backtest", pa.string(), "the backtest it studies")
 
 TABLES = {t.name: t for t in (
     Table("daily-sentiment", TABLE_HELP["daily-sentiment"],
@@ -91,6 +96,39 @@ TABLES = {t.name: t for t in (
           "SELECT backtest, source, ticker, session_date, n_posts, mean_p_up, ret FROM backtest_daily d "
           "WHERE {where} ORDER BY backtest, source, ticker, session_date",
           "d.session_date"),
+    Table("study", TABLE_HELP["study"],
+          (_STUDY, _OF_BACKTEST, Column("signal", pa.string(), "the signal studied"),
+           Column("target", pa.string(), "the return it is read against"),
+           Column("horizon", pa.int32(), "sessions the target spans"),
+           Column("ic", pa.float64(), "mean cross-sectional Spearman IC over the decision dates of its blocks"),
+           Column("ic_low", pa.float64(), "its 95% interval (t over the blocks); null below the verdict minimum"),
+           Column("ic_high", pa.float64(), "the interval's upper end"),
+           Column("sessions", pa.int32(), "the decision dates behind it"),
+           Column("blocks", pa.int32(), "independent blocks of them"),
+           Column("p", pa.float64(), "two-sided sign-flip p over the block means"),
+           Column("p_adjusted", pa.float64(), "Holm over every cell of the study with a verdict"),
+           Column("verdict", pa.string(), "signal, no signal, or too few sessions")),
+          "SELECT * FROM (SELECT c.study, s.backtest, c.signal, c.target, c.horizon, c.ic, c.ic_low, c.ic_high, "
+          "c.sessions, c.blocks, c.p, c.p_adjusted, c.verdict FROM study_cells c JOIN studies s ON s.name = c.study) d "
+          "WHERE {where} ORDER BY study, signal, target, horizon", ""),
+    Table("study-books", TABLE_HELP["study-books"],
+          (_STUDY, _OF_BACKTEST, Column("signal", pa.string(), "the signal traded"),
+           Column("hold", pa.int32(), "sessions between rebalances"),
+           Column("kind", pa.string(), "long_short or long_only"),
+           Column("sessions", pa.int32(), "sessions held"),
+           *(Column(name, pa.float64(), help_) for name, help_ in (
+               ("gross_mean", "mean return per session, before costs"),
+               ("net_mean", "per session, after costs a side and the sell tax by trade date"),
+               ("sharpe", "annualised, gross"), ("sharpe_low", "its 95% interval"), ("sharpe_high", ""),
+               ("net_sharpe", "annualised, net"), ("net_sharpe_low", "its 95% interval"), ("net_sharpe_high", ""),
+               ("turnover", "units of notional traded per session"),
+               ("max_drawdown", "of the net book, compounded"),
+               ("break_even_bps", "the cost a side (bps) at which the net mean is 0"))),
+           Column("long_only_sessions", pa.int32(), "sessions without a short leg (the short-sale ban)")),
+          "SELECT * FROM (SELECT b.study, s.backtest, b.signal, b.hold, b.kind, b.sessions, b.gross_mean, b.net_mean, "
+          "b.sharpe, b.sharpe_low, b.sharpe_high, b.net_sharpe, b.net_sharpe_low, b.net_sharpe_high, b.turnover, "
+          "b.max_drawdown, b.break_even_bps, b.long_only_sessions FROM study_books b JOIN studies s "
+          "ON s.name = b.study) d WHERE {where} ORDER BY study, signal, hold, kind", ""),
 )}
 
 
@@ -101,15 +139,16 @@ def table(name: str) -> Table:
 
 
 def _where(spec: Table, rows: ExportFilter) -> tuple[str, dict[str, Any]]:
-    names = {c.name for c in spec.columns}
+    rows.check_applies(spec.name)
     clauses, params = ["true"], {}
     for value, clause, key in (
             (list(rows.tickers) or None, "d.ticker = ANY(%(tickers)s)", "tickers"),
             (rows.start, f"{spec.date_column} >= %(start)s", "start"),
             (rows.end, f"{spec.date_column} <= %(end)s", "end"),
             (rows.source, "d.source = %(source)s", "source"),
-            (rows.model_version if "model_version" in names else None, "d.model_version = %(version)s", "version"),
-            (rows.backtest if "backtest" in names else None, "d.backtest = %(backtest)s", "backtest")):
+            (rows.model_version, "d.model_version = %(version)s", "version"),
+            (rows.backtest, "d.backtest = %(backtest)s", "backtest"),
+            (rows.study, "d.study = %(study)s", "study")):
         if value is not None:
             clauses.append(clause)
             params[key] = value
@@ -218,6 +257,7 @@ def export_table(engine: Engine, name: str, rows: ExportFilter, fmt: str | None,
         raise ConfigError(f"--out {out}: the folder {folder} does not exist")
     spec, fmt = table(name), format_for(out, fmt)
     rows.validate()
+    rows.check_applies(name)
     check_tickers(engine, rows.tickers)
     handle, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=folder)
     try:

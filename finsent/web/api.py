@@ -3,7 +3,8 @@ HTTP, behind the same Airflow login as the pages (the app's dependencies), with 
 
 ``GET /finsent/api/daily-sentiment``, ``/finsent/api/scores`` and ``/finsent/api/backtests``
 take ``ticker`` (one code or a comma-separated list), ``from``, ``to``, ``source`` (board|news),
-``model_version`` (``backtest`` for backtests) and answer ``{"table", "synthetic", "count",
+``model_version`` (``backtest`` for backtests); ``/finsent/api/studies`` and ``/study-books`` (each
+factor study's grid and books) take ``study`` and ``backtest``. Each answers ``{"table", "synthetic", "count",
 "offset", "next_offset", "rows"}``: the export's rows (``finsent.data.export``), paged by ``limit``
 and ``offset`` (``next_offset`` is null on the last page). ``format=csv|parquet|json`` answers the
 whole file instead, byte for byte what ``finsent export`` writes (the page's download links).
@@ -29,9 +30,6 @@ router = APIRouter()
 MAX_LIMIT = 100_000
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
                "json": "application/json"}
-# the URL path -> the exported table (a URL names a collection: backtests)
-PATHS = {"daily-sentiment": "daily-sentiment", "scores": "scores", "backtests": "backtest"}
-
 
 @lru_cache(maxsize=8)
 def _engine_for(database_url: str):
@@ -49,11 +47,11 @@ def engine():
 
 
 def _filter(ticker: str | None, start: date | None, end: date | None, source: str | None,
-            model_version: int | None = None, backtest: str | None = None) -> ExportFilter:
+            model_version: int | None = None, backtest: str | None = None, study: str | None = None) -> ExportFilter:
     from finsent.specs import from_values
 
     values = {"tickers": ticker, "start": start, "end": end, "source": source, "model_version": model_version,
-              "backtest": backtest}
+              "backtest": backtest, "study": study}
     try:
         rows: ExportFilter = from_values(ExportFilter, {k: v for k, v in values.items() if v is not None})
     except ConfigError as exc:
@@ -136,6 +134,22 @@ async def backtests(ticker: str | None = _TICKER, start: date | None = _FROM, en
                     format: str | None = _FORMAT, limit: int = _LIMIT, offset: int = _OFFSET) -> Any:
     return await _answer("backtest", _filter(ticker, start, end, source, backtest=backtest), format, limit,
                          offset)
+
+
+@_route("studies", "each factor study's grid: IC, interval, n, p and verdict per signal, target and horizon")
+async def studies(study: str | None = Query(default=None, max_length=100),
+                  backtest: str | None = Query(default=None, max_length=100),
+                  format: str | None = _FORMAT, limit: int = _LIMIT, offset: int = _OFFSET) -> Any:
+    return await _answer("study", _filter(None, None, None, None, backtest=backtest, study=study), format, limit,
+                         offset)
+
+
+@_route("study-books", "each factor study's books: gross and net of Korean costs per signal, hold and kind")
+async def study_books(study: str | None = Query(default=None, max_length=100),
+                      backtest: str | None = Query(default=None, max_length=100),
+                      format: str | None = _FORMAT, limit: int = _LIMIT, offset: int = _OFFSET) -> Any:
+    return await _answer("study-books", _filter(None, None, None, None, backtest=backtest, study=study), format,
+                         limit, offset)
 
 
 def openapi_schema(app: Any, prefix: str) -> dict[str, Any]:

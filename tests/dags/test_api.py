@@ -14,6 +14,7 @@ from tests.dags.test_plugin import _token, airflow_app  # noqa: F401 -- Airflow'
 from tests.data.published import DAYS, seed_published
 
 ENDPOINTS = {"daily-sentiment": "daily-sentiment", "scores": "scores", "backtests": "backtest"}
+STUDIES = {"studies": "study", "study-books": "study-books"}
 
 
 @pytest.fixture
@@ -54,6 +55,17 @@ def test_the_api_answers_the_exports_rows(client, tmp_path, path):
     assert "attachment" in download.headers["content-disposition"]
 
 
+@pytest.mark.parametrize("path", list(STUDIES))
+def test_the_studies_answer_the_exports_rows(client, tmp_path, path):
+    token = _token(client, "viewer")
+    answer = client.get(f"/finsent/api/{path}", params={"study": "grid"}, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text[:300]
+    out = tmp_path / "export.json"
+    assert main(["export", STUDIES[path], "--out", str(out), "--study", "grid"]) == 0
+    assert answer.json()["rows"] == json.loads(out.read_text(encoding="utf-8")) and answer.json()["count"] >= 4
+    assert client.get(f"/finsent/api/{path}").status_code == 401  # anonymous
+
+
 def test_pages_bad_input_and_the_synthetic_mark(client, engine):
     client.headers["Authorization"] = f"Bearer {_token(client)}"
     first = client.get("/finsent/api/daily-sentiment", params={"limit": 7}).json()
@@ -73,7 +85,8 @@ def test_the_openapi_schema_is_served_to_logged_in_users(client):
     schema = client.get("/finsent/api/openapi.json", headers={"Authorization": f"Bearer {_token(client)}"})
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    assert set(paths) == {"/api/daily-sentiment", "/api/scores", "/api/backtests"}
+    assert set(paths) == {"/api/daily-sentiment", "/api/scores", "/api/backtests", "/api/studies",
+                          "/api/study-books"}
     assert schema.json()["servers"] == [{"url": "/finsent"}]
     names = {p["name"] for p in paths["/api/daily-sentiment"]["get"]["parameters"]}
     assert {"ticker", "from", "to", "source", "format", "limit", "offset"} <= names

@@ -43,3 +43,16 @@ def seed_published(engine: sa.Engine) -> None:
                              "ret) VALUES ('walk', :s, :t, :d, 3, :m, :r)"),
                      [{"s": s, "t": t, "d": d, "m": 0.4 + j / 40, "r": (j - 5) / 1000}
                       for s in ("board", "news") for t in TICKERS for j, d in enumerate(DAYS)])
+        conn.execute(sa.text("INSERT INTO studies (name, backtest, spec, report) VALUES "
+                             "('grid', 'walk', '{}', '{}'), ('other', 'walk', '{}', '{}')"))
+        conn.execute(sa.text("INSERT INTO study_cells (study, signal, target, horizon, ic, ic_low, ic_high, sessions, "
+                             "blocks, p, p_adjusted, verdict) VALUES (:s, :g, :t, :h, :ic, NULL, NULL, 10, :b, "
+                             ":p, :p, 'too few sessions')"),
+                     [{"s": s, "g": g, "t": t, "h": h, "ic": 0.01 * h, "b": 10 // h, "p": 0.5}
+                      for s in ("grid", "other") for g in ("index", "change") for t in ("open_close", "close_close")
+                      for h in (1, 5)])
+        conn.execute(sa.text("INSERT INTO study_books (study, signal, hold, kind, sessions, gross_mean, net_mean, "
+                             "sharpe, net_sharpe, turnover, max_drawdown, break_even_bps, long_only_sessions) VALUES "
+                             "(:s, 'index', :h, :k, 9, 0.001, -0.002, 1.5, -0.7, 0.4, 0.12, 8.5, 0)"),
+                     [{"s": s, "h": h, "k": k} for s in ("grid", "other") for h in (1, 5)
+                      for k in ("long_short", "long_only")])

@@ -23,6 +23,14 @@ TABLE_SQL = {
                         "session_date"),
     "backtest": ("backtest, source, ticker, session_date, n_posts, mean_p_up, ret",
                  "SELECT {c} FROM backtest_daily WHERE {w} ORDER BY backtest, source, ticker, session_date"),
+    "study": ("study, backtest, signal, target, horizon, ic, ic_low, ic_high, sessions, blocks, p, p_adjusted, verdict",
+              "SELECT {c} FROM study_cells JOIN studies ON name = study WHERE {w} "
+              "ORDER BY study, signal, target, horizon"),
+    "study-books": ("study, backtest, signal, hold, kind, sessions, gross_mean, net_mean, sharpe, sharpe_low, "
+                    "sharpe_high, net_sharpe, net_sharpe_low, net_sharpe_high, turnover, max_drawdown, "
+                    "break_even_bps, long_only_sessions",
+                    "SELECT {c} FROM study_books JOIN studies ON name = study WHERE {w} ORDER BY study, signal, hold, "
+                    "kind"),
 }
 
 
@@ -47,9 +55,11 @@ def _typed(record: dict) -> dict:
             value = date.fromisoformat(value)
         elif key.endswith("_at"):
             value = datetime.fromisoformat(value)
-        elif key in ("model_version", "n_posts", "post_id"):
+        elif key in ("model_version", "n_posts", "post_id", "horizon", "sessions", "blocks", "hold",
+                     "long_only_sessions"):
             value = int(value)
-        elif key in ("mean_p_up", "bull_share", "ret", "p_up"):
+        elif key in ("mean_p_up", "bull_share", "ret", "p_up", "ic", "ic_low", "ic_high", "p", "p_adjusted",
+                     "gross_mean", "net_mean", "sharpe", "net_sharpe", "turnover", "max_drawdown", "break_even_bps"):
             value = float(value)
         out[key] = value
     return out
@@ -67,10 +77,20 @@ def _export(tmp_path: Path, table: str, fmt: str, *flags: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
-@pytest.mark.parametrize("table", ["daily-sentiment", "backtest"])
+@pytest.mark.parametrize("table", ["daily-sentiment", "backtest", "study", "study-books"])
 def test_the_export_equals_the_table(published, tmp_path, table, fmt):
     rows = _export(tmp_path, table, fmt)
-    assert len(rows) > 20 and rows == _db(published, table)
+    assert len(rows) >= 8 and rows == _db(published, table)
+
+
+def test_a_study_by_name_and_filters_a_table_cannot_apply(published, tmp_path, caplog):
+    assert _export(tmp_path, "study", "json", "--study", "grid") == _db(published, "study", "study = 'grid'")
+    assert _export(tmp_path, "study-books", "csv", "--backtest", "walk") == _db(published, "study-books")
+    out = tmp_path / "refused.csv"
+    assert main(["export", "study", "--out", str(out), "--tickers", "005930"]) == 2
+    assert "--tickers does not apply to study (it takes --study, --backtest)" in caplog.text
+    assert main(["export", "daily-sentiment", "--out", str(out), "--study", "grid"]) == 2
+    assert "--study does not apply to daily-sentiment" in caplog.text and not out.exists()
 
 
 def test_the_filters_keep_what_they_say(published, tmp_path):
