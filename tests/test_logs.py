@@ -15,14 +15,14 @@ OURS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (INFO|WARNING|ERROR|DEBU
 
 
 def _score(*flags: str) -> subprocess.CompletedProcess:
-    # no champion yet: MLflow creates its store (alembic's migrations, MLflow's INFO lines), then exit 1
+    # no champion yet: MLflow creates its store (alembic's migrations, MLflow's INFO lines), then exit 2
     return subprocess.run([sys.executable, "-m", "finsent.cli", *flags, "score", "--source", "board"],
                           env=os.environ.copy(), check=False, capture_output=True, text=True, timeout=300)
 
 
 def test_library_noise_goes_to_the_log_file(database_url):
     done = _score()
-    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.returncode == 2, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines and all(OURS.match(line) for line in lines), lines  # nothing but finsent's own lines
     assert "no version 'champion'" in done.stderr
