@@ -7,7 +7,8 @@ Reads the stack's Airflow port (``run/stack.env``) and its admin password from t
 cookie the UI's login leaves), and saves, at 1280 px wide, in KST (the browser's time zone, which
 Airflow 3's UI shows): the Sentiment overview of the board (``sentiment-demo.png``) and of the
 news (``sentiment-news.png``), one stock's page of each (``sentiment-stock.png``,
-``sentiment-news-stock.png``), the Models page (``sentiment-models.png``) and Airflow's DAG list
+``sentiment-news-stock.png``), the newest study's whole grid (``sentiment-study.png``), the Models
+page (``sentiment-models.png``) and Airflow's DAG list
 (``airflow-dags.png``). Each page must load (200), show no chart label over a chart or another
 label, and the overview must fit two laptop screens (1,600 px); otherwise it exits 1 saying which.
 """
@@ -37,6 +38,7 @@ VIEWS = {
     "sentiment-stock.png": ("/finsent/sentiment?ticker={ticker}", 0, False),
     "sentiment-news.png": ("/finsent/sentiment?source=news", 0, True),
     "sentiment-news-stock.png": ("/finsent/sentiment?source=news&ticker={ticker}", 0, False),
+    "sentiment-study.png": ("/finsent/sentiment?view=study", 0, False),
     "sentiment-models.png": ("/finsent/models", 0, False),
     "airflow-dags.png": ("/dags", 6, False),
 }
@@ -55,7 +57,8 @@ def login(base: str, data_dir: Path) -> str:
 def take(base: str, token: str, out: Path, ticker: str) -> list[str]:
     """Every view's screenshot; the problems found (none: [])."""
     problems = []
-    with tempfile.TemporaryDirectory(prefix="finsent-shots-") as profile:
+    # Chromium may still be writing its profile as it exits
+    with tempfile.TemporaryDirectory(prefix="finsent-shots-", ignore_cleanup_errors=True) as profile:
         browser = Chromium(Path(profile), 1280, 800, time_zone="Asia/Seoul")
         try:
             browser.call("Network.setCookie", session=True, name="_token", value=token, url=f"{base}/",

@@ -57,7 +57,7 @@ def _engine_for(database_url: str):
     return engine_for_url(database_url)
 
 
-def _page(ticker: str | None, sort: str, order: str, source: str = "board") -> str:
+def _page(ticker: str | None, sort: str, order: str, source: str = "board", study: bool = False) -> str:
     """The page, read with the settings as they are now (blocking: runs in the threadpool)."""
     from finsent.config import load_settings
     from finsent.db import database_url
@@ -65,7 +65,7 @@ def _page(ticker: str | None, sort: str, order: str, source: str = "board") -> s
 
     settings = load_settings()
     return render_sentiment_page(_engine_for(database_url(settings)), settings,
-                                 view=View(ticker, sort, order == "desc", source))
+                                 view=View(ticker, sort, order == "desc", source, study))
 
 
 def _models_page() -> str:
@@ -86,9 +86,11 @@ def _html(page: str) -> HTMLResponse:
 async def sentiment(ticker: str | None = Query(default=None, max_length=6),
                     sort: str = Query(default="code", pattern="^(code|index|change|z|skill|sessions)$"),
                     order: str = Query(default="asc", pattern="^(asc|desc)$"),
-                    source: str = Query(default="board", pattern="^(board|news)$")) -> HTMLResponse:
-    """One source's index (``source``: the board's, the default, or the news')."""
-    return _html(await run_in_threadpool(_page, ticker, sort, order, source))
+                    source: str = Query(default="board", pattern="^(board|news)$"),
+                    view: str | None = Query(default=None, pattern="^study$")) -> HTMLResponse:
+    """One source's index (``source``: the board's, the default, or the news'); ``view=study``: the
+    newest factor study's whole grid and books."""
+    return _html(await run_in_threadpool(_page, ticker, sort, order, source, view == "study"))
 
 
 @app.get("/models", response_class=HTMLResponse)

@@ -58,7 +58,7 @@ from finsent.web.queries import (
     priced_through,
     skill_counts,
 )
-from finsent.web.study_view import latest_study, study_html
+from finsent.web.study_view import latest_study, study_html, study_summary_html
 from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
@@ -74,6 +74,7 @@ class View:
     sort: str = "code"
     descending: bool = False
     source: str = "board"  # the board's index (finsent-updown) or the news' (finsent-news-updown)
+    study: bool = False  # the newest study's whole grid and books instead (``?view=study``)
 
 
 def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None,
@@ -85,6 +86,9 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
     with engine.connect() as conn:
         finished = None if news else latest_backtest(conn)  # the walk-forward backtests are the board's
         marks = synthetic_marks(conn)
+        if view.study:
+            return page_html(synthetic_banner(marks) + study_html(latest_study(conn)), [], ["<span></span>"],
+                             title="Sentiment · study")
     summaries = read_summaries(settings, finished, model_name(view.source))
     champion = summaries.champion
     version = champion.version if champion else None
@@ -97,7 +101,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
             sections, charts = [], (backtest_charts_html(
                 backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
                 float(finished.spec.get("sell_tax_bps", 0.0)), finished.name) if finished else "")
-            charts += study_html(latest_study(conn)) if not news else ""
+            charts += study_summary_html(latest_study(conn)) if not news else ""
         else:
             daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
                                  view.source)
@@ -383,7 +387,8 @@ def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title
     nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}{source_query(source)}">'
                                    f"{escape(s.code)}</a>" for s in stocks) if stocks and sections else ""
     overview = f"sentiment?source={escape(source)}" if source != "board" else "sentiment"
-    links = f'<a href="{overview}">overview</a> <a href="models">models</a>{source_nav(source)}{nav}'
+    links = (f'<a href="{overview}">overview</a> <a href="models">models</a> <a href="sentiment?view=study">study</a>'
+             f"{source_nav(source)}{nav}")
     body = "".join(sections) or ("" if stocks else empty_body(source))
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · {escape(title)}</title>
 <style>{STYLE}</style></head><body>
