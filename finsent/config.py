@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from finsent.errors import ConfigError
+from finsent.redact import without_credentials
 
 # The study's universe: the 20 largest KOSPI common stocks at the end of 2022, leaving out
 # those listed after 2017 and preferred shares (SOURCES.md section 4).
@@ -197,7 +198,8 @@ def load_settings() -> Settings:
         http_retries=_int(env, "FINSENT_HTTP_RETRIES", 5),
         retry_backoff_s=_float(env, "FINSENT_RETRY_BACKOFF_S", 1.0),
         user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
-        mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # links the page and the Airflow UI render: credentials in it would be shown to every viewer
+        mlflow_ui_url=without_credentials((env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/")),
         robots=_robots(env),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
         tickers_source=tickers_source,
