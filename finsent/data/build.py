@@ -62,15 +62,17 @@ class DatasetSummary:
     path: Path | None = None
 
 
-# A news row's id in a snapshot: negative, so it never meets a post's (sql/0017_news_labels.sql).
-NEWS_ITEM_ID_SQL = "-(p.office_id::bigint * 10000000000 + p.article_id::bigint)"
+# A news row's id in a snapshot: its surrogate, negative, so it never meets a post's (sql/0032: the
+# id made of office and article overflowed on long article ids and could map two articles to one).
+NEWS_ITEM_ID_SQL = "-p.item_id"
 # What each source contributes: its labels, its rows as ``p`` (with a ``posted_at``) and their
 # flags; (the join of l to p, the flags' match, the row id, office_id, article_id)
 _SOURCE_SQL = {
     "board": ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
               "post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s)",
               "p.post_id", "NULL::text", "NULL::text"),
-    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, published_at AS posted_at, title FROM news) p "
+    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title "
+             "FROM news) p "
              "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
              "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
              NEWS_ITEM_ID_SQL, "p.office_id", "p.article_id"),
