@@ -42,6 +42,7 @@ from finsent.loopback.content import (
 from finsent.loopback.generate import BoardGenerator
 from finsent.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
 from finsent.loopback.pages import NaverPages
+from finsent.loopback.worlds import PlantedWorlds
 
 
 class _Server(ThreadingHTTPServer):
@@ -88,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # tests stay quiet
 
 
-class FakeNaver(BoardGenerator, NaverPages, NewsDesk):
+class FakeNaver(BoardGenerator, NaverPages, NewsDesk, PlantedWorlds):
     """Loopback Naver: board (JSON + legacy HTML), news and daily prices (fchart, siseJson, sise_day).
 
     Use as a context manager, or call start()/stop(). All public lists are mutated only under an
