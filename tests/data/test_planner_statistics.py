@@ -103,3 +103,16 @@ def test_the_dataset_read_never_recomputes_sessions_per_row(engine, planted):
     # and the build itself reads the same way
     summary = build_dataset(engine, "again", DatasetSpec(rules=()), load_settings().data_dir)
     assert summary.rows > 0
+
+
+def test_a_crawl_backfill_analyses_what_it_stored(engine, naver):
+    from finsent.ingest.crawl import crawl_boards
+    from finsent.ingest.news_crawl import crawl_news
+
+    no_autovacuum(engine, ("posts", "news"))
+    settings = load_settings()
+    assert all(r.ok for r in crawl_boards(settings, engine, ["005930", "000660"], workers=1))
+    assert all(r.ok for r in crawl_news(settings, engine, ["005930", "000660"]))
+    for table in ("posts", "news"):
+        (stored,) = query(engine, f"SELECT count(*) FROM {table}")[0]
+        assert stored > 0 and abs(planner_rows(engine, table) - stored) <= 0.1 * stored, (table, stored)
