@@ -45,6 +45,7 @@ from finsent.data.snapshots import Snapshot, load_snapshot
 from finsent.errors import ConfigError, FinsentError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics
+from finsent.ml.models.texts import texts_of
 from finsent.ml.registry import (
     MODEL_NAME,
     champion_inputs,
@@ -254,8 +255,8 @@ def compared_baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None
     baselines = {"previous_session": test["previous_session_up"].to_numpy()}
     if kind != "baseline":
         model = BaselineClassifier()
-        model.fit(train["title"].tolist(), encode_labels(train["label"]))
-        baselines["baseline"] = model.predict_proba(test["title"].tolist())
+        model.fit(texts_of(train), encode_labels(train["label"]))
+        baselines["baseline"] = model.predict_proba(texts_of(test))
     return baselines
 
 
@@ -298,7 +299,7 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
         raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
     tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
-    p_test = predict(load_pyfunc(version, registered), test["title"].tolist())
+    p_test = predict(load_pyfunc(version, registered), texts_of(test))
     label = f"{registered} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
             private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
@@ -329,7 +330,7 @@ def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_tes
     """Accuracy against the champion (of the same registered model) on the test sessions neither saw:
     the paired test clustered by session (``test_vs_champion_*``); only the session count below the
     minimum for a verdict."""
-    champion = champion_with_record(engine, client, test["title"].tolist(), registered)
+    champion = champion_with_record(engine, client, texts_of(test), registered)
     if champion is None or champion[0] == version:
         return {}
     _, record, p_old = champion

@@ -12,6 +12,9 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 
+from finsent.ml.models.kinds import KINDS
+from finsent.ml.models.texts import texts_of
+
 
 class FinsentUpDown(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
@@ -22,12 +25,14 @@ class FinsentUpDown(mlflow.pyfunc.PythonModel):
         self.classifier = load_classifier(Path(context.artifacts["model"]))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        titles = model_input["title"].astype(str).tolist()
+        titles = texts_of(model_input)
         return pd.DataFrame({"p_up": self.predict_titles(titles, (params or {}).get("batch_size"))})
 
     def predict_titles(self, titles: list[str], batch_size: int | None = None):
-        """P(up) per title; ``batch_size`` is the model's forward batch (LoRA; the baseline has none)."""
-        if batch_size and getattr(self.classifier, "kind", None) == "lora":
+        """P(up) per title; ``batch_size`` is the model's forward batch (a transformers kind's; the
+        baseline has none)."""
+        kind = KINDS.get(getattr(self.classifier, "kind", ""))
+        if batch_size and kind is not None and kind.transformer:
             return self.classifier.predict_proba(titles, batch_size=int(batch_size))
         return self.classifier.predict_proba(titles)
 

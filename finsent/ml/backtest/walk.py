@@ -33,6 +33,7 @@ from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.ml.backtest.spec import PLAN_VERSION, BacktestSpec
 from finsent.ml.backtest.texts import input_hash, load_labelled_posts, load_texts, per_story
+from finsent.ml.models.texts import texts_of
 from finsent.progress import Progress
 
 __all__ = ["BacktestRun", "BacktestSpec", "SourceWalk", "Step", "load_labelled_posts", "plan_steps", "walk_forward"]
@@ -151,25 +152,27 @@ class _Refit:
 
     def __init__(self, spec: BacktestSpec, posts: pd.DataFrame) -> None:
         self.spec, self.posts = spec, posts
+        self.texts = np.array(texts_of(posts), dtype=object)
         if spec.model == "baseline":
             from finsent.ml.backtest.windowed import WindowedBaseline
 
-            self.windowed = WindowedBaseline(posts["title"].tolist())
-        else:
-            spec.lora.validate()  # bad options fail before the first step
+            self.windowed = WindowedBaseline(self.texts.tolist())
+        else:  # bad options fail before the first step
+            spec.transformer.validate()
+            spec.transformer.resolved(spec.model)
 
     def fit_predict(self, step: Step, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
         if self.spec.model == "baseline":
             return self.windowed.fit_predict(train, labels, score)
         from dataclasses import replace
 
-        from finsent.ml.models.lora import LoraClassifier
+        from finsent.ml.models import new_classifier
 
         # a seed of the step's own: a resumed step trains exactly as it would have in one run
-        model = LoraClassifier(replace(self.spec.lora, seed=self.spec.lora.seed + step.number))
-        titles = self.posts["title"].to_numpy()
-        model.fit(titles[train].tolist(), labels)
-        return model.predict_proba(titles[score].tolist())
+        options = replace(self.spec.transformer, seed=self.spec.transformer.seed + step.number)
+        model = new_classifier(self.spec.model, options)
+        model.fit(self.texts[train].tolist(), labels)
+        return model.predict_proba(self.texts[score].tolist())
 
     def warm_state(self) -> bytes | None:
         """What the next step starts from (the baseline's coefficients; a LoRA step starts afresh)."""
