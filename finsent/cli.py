@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy.exc import DBAPIError
 
+from finsent.backup.cli import register as backup_commands
 from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
 from finsent.data.cli import register as data_commands
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(db_commands, "status", cmd_db_status, help="list migrations and whether they are applied")
     add_command(db_commands, "url", cmd_db_url, help="print the database URL (starts the embedded server if needed)")
 
-    for register in (ingest_commands, data_commands, ml_commands, stack_commands):
+    for register in (ingest_commands, data_commands, ml_commands, stack_commands, backup_commands):
         register(commands)
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")

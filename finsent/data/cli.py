@@ -90,6 +90,22 @@ def cmd_dataset_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Make labels, quality flags, scores and the daily index agree with the posts, news and prices as
+    they are now, after hand edits: drops what refers to posts or articles that are gone; texts whose
+    title was edited (logged by a trigger; older edits found by their normalised title) lose their
+    scores and flags; labels whose session no longer matches their text's time are dropped. Then it
+    checks quality, labels (every definition), rebuilds every daily index from the scores as they are
+    (rows that differ only) and scores the edited texts with each source's champion (--no-score: leave
+    that to the next `finsent score`). Snapshots and backtests are frozen and kept. --dry-run prints
+    what it would do and changes nothing. Progress is logged step by step."""
+    from finsent.data.reconcile import reconcile
+
+    report = reconcile(load_settings(), open_engine(), dry_run=args.dry_run, score=not args.no_score)
+    sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
+    return 0
+
+
 def register(commands) -> None:
     label = add_command(commands, "label", cmd_label, help="label posts by the price move after them (set-based SQL)")
     label.add_argument("--rule", help="the label rule: next_open_close, next_session or same_day "
@@ -122,3 +138,9 @@ def register(commands) -> None:
                        help="counts per split, label and ticker; dates; hash")
     show.add_argument("name")
     add_command(dataset_commands, "list", cmd_dataset_list, help="all snapshots")
+
+    reconcile = add_command(commands, "reconcile", cmd_reconcile,
+                            help="make labels, flags, scores and the index agree with the data after hand edits")
+    reconcile.add_argument("--dry-run", action="store_true", help="say what it would do; change nothing")
+    reconcile.add_argument("--no-score", action="store_true",
+                           help="do not score the edited texts again (the next `finsent score` does)")

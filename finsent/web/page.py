@@ -26,6 +26,7 @@ from finsent.config import Settings
 from finsent.ingest.records import KST
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.redact import mask_urls
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
 from finsent.web.overview import (
     StockRow,
@@ -54,6 +55,7 @@ from finsent.web.queries import (
 )
 from finsent.web.study_view import latest_study, study_html
 from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
+from finsent.web.text import plain_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
@@ -150,8 +152,16 @@ def _ic_text(m: dict[str, float]) -> str:
     return ""
 
 
+def missing_run_html(run_id: str) -> str:
+    """What the page says for a run its MLflow store no longer has."""
+    return (f'<b class="warn">its MLflow run {escape(run_id)} is missing</b> from the tracking store (deleted and '
+            "garbage-collected, or logged to another store), so its metrics cannot be shown")
+
+
 def backtest_metrics_html(backtest: Backtest) -> str:
     m, nan = backtest.metrics, float("nan")
+    if backtest.missing_run:
+        return f"backtest <b>{escape(backtest.name)}</b>: {missing_run_html(backtest.missing_run)}"
     if not m:
         return (f"backtest <b>{escape(backtest.name)}</b>: its report is not in MLflow (rerun "
                 f"<code>finsent backtest --name {escape(backtest.name)}</code> with the same options to log it)")
@@ -171,11 +181,11 @@ def backtest_metrics_html(backtest: Backtest) -> str:
 def head_html(summaries: Summaries) -> str:
     champion, backtest = summaries.champion, summaries.backtest
     if champion:
-        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — "
-                f"{champion_metrics_html(champion)} — "
+        metrics = missing_run_html(champion.missing_run) if champion.missing_run else champion_metrics_html(champion)
+        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — {metrics} — "
                 f'<a href="{escape(champion.link)}" target="_blank" rel="noopener">open in MLflow</a></p>')
     elif summaries.registry_error:
-        head = f"<p>the MLflow registry did not answer: {escape(summaries.registry_error)}</p>"
+        head = f"<p>the MLflow registry did not answer: {escape(mask_urls(summaries.registry_error))}</p>"
     else:
         reason = summaries.no_champion_reason
         head = ("<p>no champion yet: " + (f"{escape(reason)}" if reason else "run the <code>finsent_train</code> DAG")
@@ -201,7 +211,7 @@ def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[
     if last is not None:
         kind = "forecast for the next session (not traded yet)" if row.forecast else "latest session"
         when = f'<p>{kind} <b>{last.session_date}</b>: mean P(up) <b>{last.mean_p_up:.3f}</b></p>'
-    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(stock.name)}</h2>' + when
+    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(plain_text(stock.name))}</h2>' + when
             + index_chart(history) + sources_html(history)
             + f"<p>out-of-sample balanced accuracy on this stock: {skill_text(row.skill)}</p>"
             + timing_chart(history)
@@ -261,15 +271,13 @@ def sources_html(history: Sequence[IndexPoint]) -> str:
             f"alpha = 2 / ({EMA_SPAN} + 1)</p>")
 
 
-_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                                          "\u2066\u2067\u2068\u2069"))
 _TITLE_MAX = 80
 
 
 def display_title(title: str, limit: int = _TITLE_MAX) -> str:
     """A title as shown: bidi controls (which can reverse what follows) removed, cut at ``limit``
     characters with an ellipsis. Escaping is the caller's job."""
-    clean = " ".join(title.translate(_BIDI_CONTROLS).split())
+    clean = plain_text(title)
     return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"
 
 
