@@ -38,11 +38,20 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, NAVER_POOL_SLOTS, NEWS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import (
+    DEFAULT_ARGS,
+    FAILURE_ALERT,
+    NAVER_POOL,
+    NAVER_POOL_SLOTS,
+    NEWS,
+    POSTS,
+    PRICES,
+    START,
+)
 
 
 @dag(dag_id="finsent_ingest", schedule="30 16 * * *", start_date=START, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=["finsent", "ingest"], doc_md=__doc__)
+     default_args=DEFAULT_ARGS, on_failure_callback=FAILURE_ALERT, tags=["finsent", "ingest"], doc_md=__doc__)
 def finsent_ingest():
     @task
     def tickers() -> list[str]:

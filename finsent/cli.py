@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy.exc import DBAPIError
 
+from finsent.backup.cli import register as backup_commands
 from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
 from finsent.data.cli import register as data_commands
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(db_commands, "start", cmd_db_start, help="start the embedded Postgres and keep it running")
     add_command(db_commands, "stop", cmd_db_stop, help="stop the embedded Postgres that `db start` kept running")
 
-    for register in (ingest_commands, data_commands, ml_commands, stack_commands):
+    for register in (ingest_commands, data_commands, ml_commands, stack_commands, backup_commands):
         register(commands)
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")

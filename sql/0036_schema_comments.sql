@@ -257,3 +257,12 @@ COMMENT ON COLUMN price_deletions.deleted_at IS 'when';
 COMMENT ON COLUMN step_watermarks.step IS 'label, score or score-news';
 COMMENT ON COLUMN step_watermarks.last_seq IS 'every row stamped up to here is processed';
 COMMENT ON COLUMN step_watermarks.updated_at IS 'when it last moved';
+
+COMMENT ON COLUMN text_edits.source IS 'board (a post) or news (an article)';
+COMMENT ON COLUMN text_edits.ticker IS 'the stock';
+COMMENT ON COLUMN text_edits.post_id IS 'the post (board)';
+COMMENT ON COLUMN text_edits.office_id IS 'the office (news)';
+COMMENT ON COLUMN text_edits.article_id IS 'the article (news)';
+COMMENT ON COLUMN text_edits.title_changed IS 'the title changed: its scores and flags go';
+COMMENT ON COLUMN text_edits.time_changed IS 'the time changed: its labels and index session go';
+COMMENT ON COLUMN text_edits.edited_at IS 'when';

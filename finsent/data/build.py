@@ -70,19 +70,33 @@ class DatasetSummary:
     path: Path | None = None
 
 
-# A news row's id in a snapshot: negative, so it never meets a post's (sql/0017_news_labels.sql).
-NEWS_ITEM_ID_SQL = "-(p.office_id::bigint * 10000000000 + p.article_id::bigint)"
+# A news row's id in a snapshot: its surrogate, negative, so it never meets a post's (sql/0032: the
+# id made of office and article overflowed on long article ids and could map two articles to one).
+NEWS_ITEM_ID_SQL = "-p.item_id"
 # What each source contributes: its labels, its rows as ``p`` (with a ``posted_at``) and their
 # flags; (the join of l to p, the flags' match, the row id, office_id, article_id)
 _SOURCE_SQL = {
     "board": ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
               "post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s)",
               "p.post_id", "NULL::text", "NULL::text"),
-    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, published_at AS posted_at, title FROM news) p "
+    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title "
+             "FROM news) p "
              "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
              "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
              NEWS_ITEM_ID_SQL, "p.office_id", "p.article_id"),
 }
+
+
+# The sessions the selection joins three times per row, made once and indexed: the ``sessions`` view
+# computes a window over every price, and a planner that misjudges the labels (a backfill's, written
+# a minute before) runs it again for every row of a nested loop: hours instead of seconds (issue 32).
+SESSIONS_TABLE = "ds_sessions"
+SESSIONS_SQL = f"""
+CREATE TEMP TABLE {SESSIONS_TABLE} ON COMMIT DROP AS SELECT ticker, trade_date, close, session_no FROM sessions;
+CREATE INDEX ON {SESSIONS_TABLE} (ticker, trade_date);
+CREATE INDEX ON {SESSIONS_TABLE} (ticker, session_no);
+ANALYZE {SESSIONS_TABLE};
+"""
 
 
 def _source_select(spec: DatasetSpec, source: str) -> str:
@@ -110,18 +124,19 @@ SELECT l.ticker, {item_id} AS post_id, l.label, l.session_date, {TITLE_NORM_SQL}
                      ELSE 0.5 END, 0.5)::float8 AS previous_session_up,
        '{source}'::text AS source, {office_id} AS office_id, {article_id} AS article_id, p.posted_at
 FROM {rows}
-LEFT JOIN sessions b ON b.ticker = l.ticker AND b.trade_date = l.base_date
-LEFT JOIN sessions last ON last.ticker = l.ticker AND last.session_no = b.session_no
+LEFT JOIN {SESSIONS_TABLE} b ON b.ticker = l.ticker AND b.trade_date = l.base_date
+LEFT JOIN {SESSIONS_TABLE} last ON last.ticker = l.ticker AND last.session_no = b.session_no
      - CASE WHEN p.posted_at >= (l.base_date + time '15:30') AT TIME ZONE 'Asia/Seoul' THEN 0 ELSE 1 END
-LEFT JOIN sessions before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
+LEFT JOIN {SESSIONS_TABLE} before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
 WHERE {' AND '.join(conditions)}
 """
 
 
-def _candidates_sql(spec: DatasetSpec) -> str:
+def selection_sql(spec: DatasetSpec) -> str:
+    """The rows a snapshot of ``spec`` starts from (before sampling, splits and balancing); reads the
+    temp table ``SESSIONS_SQL`` makes."""
     sources = ("board", "news") if spec.source == "both" else (spec.source,)
-    return ("CREATE TEMP TABLE ds_rows ON COMMIT DROP AS\n"
-            + "UNION ALL".join(_source_select(spec, source) for source in sources))
+    return "UNION ALL".join(_source_select(spec, source) for source in sources)
 
 
 def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dict[str, tuple[date, date] | None]:
@@ -175,10 +190,12 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             definition = load_definition(cur, spec.definition)
             params = _check_selection(cur, name, spec, definition, replace)
-            cur.execute(_candidates_sql(spec), params)
+            cur.execute(SESSIONS_SQL)
+            cur.execute("CREATE TEMP TABLE ds_rows ON COMMIT DROP AS " + selection_sql(spec), params)
             if cur.rowcount == 0:
                 raise ConfigError(f"the selection is empty: no up/down labels of {spec.source} under "
                                    f"{spec.definition!r} in that range, tickers and rules; nothing written")
+            cur.execute("ANALYZE ds_rows")  # the steps below join it with itself
             _sample(cur, spec)
             _assign_splits(cur, spec, definition.horizon)
             dropped = _drop_same_story_copies(cur)

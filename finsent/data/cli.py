@@ -101,8 +101,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     source, model version, stock and session), scores (P(up) of every scored post and headline),
     backtest (each walk-forward backtest's out-of-sample index), study or study-books (each factor
     study's grid and books, `finsent study`); the rows the filters keep (a filter a table cannot apply
-    is refused), in a fixed
-    order, as CSV, Parquet or JSON (an array of objects; times ISO 8601 in KST). The file is written
+    is refused), in a fixed order, as CSV, Parquet or JSON (an array of objects; times ISO 8601 in
+    KST). The file is written
     beside --out and renamed over it when complete: an error leaves nothing half-written. Unknown
     tickers, bad dates and a missing folder exit 2."""
     from finsent.data.export import export_table
@@ -116,6 +116,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         for mark in synthetic_marks(conn):
             log.warning("these data are synthetic (%s: %s): they measure a planted signal, not a market",
                         mark.source, mark.description)
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Make labels, quality flags, scores and the daily index agree with the posts, news and prices as
+    they are now, after hand edits: drops what refers to posts or articles that are gone; texts whose
+    title was edited (logged by a trigger; older edits found by their normalised title) lose their
+    scores and flags; labels whose session no longer matches their text's time are dropped. Then it
+    checks quality, labels (every definition), rebuilds every daily index from the scores as they are
+    (rows that differ only) and scores the edited texts with each source's champion (--no-score: leave
+    that to the next `finsent score`). Snapshots and backtests are frozen and kept. --dry-run prints
+    what it would do and changes nothing. Progress is logged step by step."""
+    from finsent.data.reconcile import reconcile
+
+    report = reconcile(load_settings(), open_engine(), dry_run=args.dry_run, score=not args.no_score)
+    sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
     return 0
 
 
@@ -157,3 +173,9 @@ def register(commands) -> None:
     export.add_argument("--out", type=Path, required=True, help="the file to write (replaced only when complete)")
     export.add_argument("--format", choices=FORMATS, help="csv, parquet or json (default: the --out suffix)")
     add_arguments(export, ExportFilter)
+
+    reconcile = add_command(commands, "reconcile", cmd_reconcile,
+                            help="make labels, flags, scores and the index agree with the data after hand edits")
+    reconcile.add_argument("--dry-run", action="store_true", help="say what it would do; change nothing")
+    reconcile.add_argument("--no-score", action="store_true",
+                           help="do not score the edited texts again (the next `finsent score` does)")

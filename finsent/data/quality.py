@@ -15,7 +15,7 @@ from typing import TextIO
 from sqlalchemy.engine import Engine
 
 from finsent.data.news_quality import flag_news
-from finsent.db import raw_connection, raw_transaction
+from finsent.db import analyze_after_write, raw_connection, raw_transaction
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,12 @@ def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
         after = cur.fetchone()
         # net change: a late earlier copy can move a flag from one post to another
         flagged["duplicate_title"], flagged["near_duplicate_title"] = after[0] - before[0], after[1] - before[1]
-        flagged.update(flag_news(cur))  # news articles: their own rules and table (news_flags)
+        board_flags = sum(abs(n) for n in flagged.values())
+        news_flags = flag_news(cur)  # news articles: their own rules and table (news_flags)
+        flagged.update(news_flags)
+        for table, written in (("post_quality", checked), ("post_flags", board_flags),
+                               ("news_flags", sum(abs(n) for n in news_flags.values()))):
+            analyze_after_write(cur, table, written)  # the dataset build reads them next
     log.info("quality: %d posts checked; flagged %s", checked,
              ", ".join(f"{k}={v}" for k, v in flagged.items()))
     return QualityRun(checked, flagged)

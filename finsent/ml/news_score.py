@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
-from finsent.db import advisory_lock, raw_connection
+from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.errors import NotRegisteredError
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.news_index import NEWS_INDEX
@@ -85,6 +85,7 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
                     log.info("scored %d news articles", scored)
             reader.rollback()
             with writer.cursor() as cur:
+                analyze_after_write(cur, "news_scores", scored)  # the index reads them next
                 refresh = refresh_daily_index(cur, version, NEWS_INDEX)
                 move_watermark(cur, WATERMARK_STEP, str(version), upto)
             writer.commit()

@@ -239,6 +239,21 @@ def newest_version(client, model: str = MODEL_NAME) -> int | None:
     return max((int(v.version) for v in versions), default=None)
 
 
+def find_run(client, run_id: str | None):
+    """The run ``run_id``, or None when the store has no such run (deleted and garbage-collected, or
+    logged to another store); a store that fails to answer raises FinsentError."""
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        if _missing(exc):
+            return None
+        raise FinsentError(f"the MLflow tracking store failed to answer for run {run_id}: {exc}") from exc
+
+
 def latest_decision(client, model: str = MODEL_NAME) -> str | None:
     """Why the newest version did (not) become champion, from its tag: "vN: reason"."""
     versions = client.search_model_versions(f"name = '{model}'")

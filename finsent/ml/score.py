@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import current_stamp, move_watermark, read_watermark
-from finsent.db import advisory_lock, raw_connection
+from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
 from finsent.ml.spec import ScoreSpec
@@ -82,6 +82,7 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
                     log.info("scored %d posts", scored)
             reader.rollback()
             with writer.cursor() as cur:
+                analyze_after_write(cur, "post_scores", scored)  # the index reads them next
                 refresh = refresh_daily_index(cur, version)
                 move_watermark(cur, "score", str(version), upto)
             writer.commit()

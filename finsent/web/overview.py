@@ -22,6 +22,7 @@ from finsent.ingest.records import KST
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, balanced_accuracy_from_counts
 from finsent.web.charts import ROLLING_SESSIONS, Line, line_chart, sparkline
 from finsent.web.queries import BookDay, IndexPoint, SessionCounts, Stock
+from finsent.web.text import plain_text
 
 Z_SESSIONS = 60  # the z-score compares the latest index with this many sessions before it
 MIN_Z_SESSIONS = 20  # fewer: no z-score
@@ -141,7 +142,7 @@ def _header(key: str, label: str, sort: str, descending: bool, source: str = "bo
 
 def _row_html(row: StockRow, source: str = "board") -> str:
     link = (f'<a href="?ticker={escape(row.stock.code)}{_keep(source)}">{escape(row.stock.code)}</a> '
-            f"{escape(row.stock.name)}")
+            f"{escape(plain_text(row.stock.name))}")
     if row.latest is None:
         return f"<tr><td>{link}</td>" + "<td>-</td>" * 7 + "</tr>"
     when = (f'{row.latest.session_date} <b class="fc">forecast</b>' if row.forecast

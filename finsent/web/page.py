@@ -24,12 +24,14 @@ from html import escape
 from sqlalchemy.engine import Connection, Engine
 
 from finsent.config import Settings
-from finsent.data.origin import SyntheticMark, synthetic_marks
+from finsent.data.origin import synthetic_marks
 from finsent.ingest.records import KST
 from finsent.ml.metrics import shown
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.redact import mask_urls
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
+from finsent.web.notes import downloads_html, synthetic_banner
 from finsent.web.overview import (
     IndexOrigins,
     StockRow,
@@ -60,6 +62,7 @@ from finsent.web.queries import (
 )
 from finsent.web.study_view import latest_study, study_html, study_summary_html
 from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
+from finsent.web.text import plain_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
@@ -114,7 +117,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
     top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""
     head = synthetic_banner(marks) + top + head_html(summaries) + charts
     if stocks:
-        head += downloads_html(view, version, finished.name if finished else None)
+        head += downloads_html(view.source, view.ticker, version, finished.name if finished else None)
     return page_html(head, stocks, sections, source=view.source)
 
 
@@ -134,36 +137,6 @@ def _stock_rows(conn: Connection, source: str, finished: FinishedBacktest | None
                                 seen_through=seen, source=source)
     rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code), origins) for s in stocks]
     return stocks, rows, histories
-
-
-def synthetic_banner(marks: Sequence[SyntheticMark]) -> str:
-    """A banner over everything while the data are synthetic (the demo marks them)."""
-    if not marks:
-        return ""
-    what = "; ".join(f"{escape(m.description)} (marked by {escape(m.source)}, "
-                     f"{m.marked_at.astimezone(KST):%Y-%m-%d %H:%M} KST)" for m in marks)
-    return (f'<p class="banner"><b>Synthetic data</b>: {what}. Every number on this page measures that planted '
-            "signal, not a market: a high Sharpe here says the pipeline finds a signal that was put there.</p>")
-
-
-def downloads_html(view: View, version: int | None, backtest: str | None) -> str:
-    """Links to the JSON API's files (``finsent.web.api``): what ``finsent export`` writes, filtered to
-    this view (its source, its stock, the champion's version)."""
-    keep = f"&amp;ticker={escape(view.ticker)}" if view.ticker else ""
-
-    def links(path: str, query: str) -> str:
-        return " ".join(f'<a href="api/{path}?{query}{keep}&amp;format={fmt}">{name}</a>'
-                        for fmt, name in (("csv", "CSV"), ("parquet", "Parquet"), ("json", "JSON")))
-
-    model = f"&amp;model_version={version}" if version is not None else ""
-    parts = [f"<code>daily_sentiment</code>{' of v' + str(version) if version is not None else ''}: "
-             + links("daily-sentiment", f"source={view.source}{model}"),
-             "scores: " + links("scores", f"source={view.source}{model}")]
-    if backtest:
-        parts.append(f"backtest {escape(backtest)}: " + links("backtests", f"source={view.source}&amp;backtest="
-                                                               f"{escape(backtest)}"))
-    return ('<p class="muted downloads">download · ' + " · ".join(parts)
-            + ' · <a href="api/openapi.json">JSON API</a> (<code>finsent export</code> writes the same files)</p>')
 
 
 # -- the head: champion and backtest ------------------------------------------------------------------
@@ -212,8 +185,16 @@ def _ic_text(m: dict[str, float]) -> str:
     return ""
 
 
+def missing_run_html(run_id: str) -> str:
+    """What the page says for a run its MLflow store no longer has."""
+    return (f'<b class="warn">its MLflow run {escape(run_id)} is missing</b> from the tracking store (deleted and '
+            "garbage-collected, or logged to another store), so its metrics cannot be shown")
+
+
 def backtest_metrics_html(backtest: Backtest) -> str:
     m, nan = backtest.metrics, float("nan")
+    if backtest.missing_run:
+        return f"backtest <b>{escape(backtest.name)}</b>: {missing_run_html(backtest.missing_run)}"
     if not m:
         return (f"backtest <b>{escape(backtest.name)}</b>: its report is not in MLflow (rerun "
                 f"<code>finsent backtest --name {escape(backtest.name)}</code> with the same options to log it)")
@@ -233,11 +214,11 @@ def backtest_metrics_html(backtest: Backtest) -> str:
 def head_html(summaries: Summaries) -> str:
     champion, backtest = summaries.champion, summaries.backtest
     if champion:
-        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — "
-                f"{champion_metrics_html(champion)} — "
+        metrics = missing_run_html(champion.missing_run) if champion.missing_run else champion_metrics_html(champion)
+        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — {metrics} — "
                 f'<a href="{escape(champion.link)}" target="_blank" rel="noopener">open in MLflow</a></p>')
     elif summaries.registry_error:
-        head = f"<p>the MLflow registry did not answer: {escape(summaries.registry_error)}</p>"
+        head = f"<p>the MLflow registry did not answer: {escape(mask_urls(summaries.registry_error))}</p>"
     else:
         reason = summaries.no_champion_reason
         head = ("<p>no champion yet: " + (f"{escape(reason)}" if reason else "run the <code>finsent_train</code> DAG")
@@ -270,8 +251,8 @@ def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[
                  " (what the export and the API hold; the index shown is the walk's, scored by models trained "
                  "before the session)" if daily is not None and abs(daily - last.mean_p_up) >= 5e-4 else "")
         when = f"<p>{kind} <b>{last.session_date}</b>: mean P(up) <b>{last.mean_p_up:.3f}</b>{origin}{other}</p>"
-    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(stock.name)}</h2>' + when
-            + index_chart(history) + sources_html(history, origins)
+    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(plain_text(stock.name))}</h2>'
+            + when + index_chart(history) + sources_html(history, origins)
             + f"<p>out-of-sample balanced accuracy on this stock: {skill_text(row.skill)}</p>"
             + timing_chart(history)
             + '<div class=cols><div><h3>most bullish (last day, P(up) &gt; 0.5)</h3>'
@@ -331,15 +312,13 @@ def sources_html(history: Sequence[IndexPoint], origins: IndexOrigins | None = N
             f"alpha = 2 / ({EMA_SPAN} + 1)</p>")
 
 
-_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                                          "\u2066\u2067\u2068\u2069"))
 _TITLE_MAX = 80
 
 
 def display_title(title: str, limit: int = _TITLE_MAX) -> str:
     """A title as shown: bidi controls (which can reverse what follows) removed, cut at ``limit``
     characters with an ellipsis. Escaping is the caller's job."""
-    clean = " ".join(title.translate(_BIDI_CONTROLS).split())
+    clean = plain_text(title)
     return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"
 
 
