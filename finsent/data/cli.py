@@ -35,6 +35,10 @@ def cmd_label(args: argparse.Namespace) -> int:
                    for rule in rules]
     tickers = parse_ticker_list(args.tickers) if args.tickers else None
     engine = open_engine()
+    if tickers is not None:
+        from finsent.tickers import require_known
+
+        require_known(engine, tickers)  # an unknown code is bad input (exit 2), not "nothing to label"
     for definition in definitions:
         report = label_posts(engine, definition, tickers, workers=args.workers)
         read = "every post" if report.read is None else f"{report.read} posts (what changed since the last run)"

@@ -157,14 +157,10 @@ def _where(spec: Table, rows: ExportFilter) -> tuple[str, dict[str, Any]]:
 
 def check_tickers(engine: Engine, tickers: Sequence[str]) -> None:
     """ConfigError naming the codes finsent does not know (exit 2)."""
-    if not tickers:
-        return
-    with raw_connection(engine) as raw, raw.cursor() as cur:
-        cur.execute("SELECT array_agg(c) FROM unnest(%s::text[]) c WHERE c NOT IN (SELECT code FROM tickers)",
-                    (list(tickers),))
-        unknown = cur.fetchone()[0]
-    if unknown:
-        raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}; see `finsent tickers list`")
+    from finsent.tickers import require_known
+
+    if tickers:
+        require_known(engine, tickers)
 
 
 def read_rows(engine: Engine, name: str, rows: ExportFilter, *, limit: int | None = None,

@@ -181,7 +181,7 @@ def test_page_in_headless_chromium_logged_in(airflow_app, scored_board, tmp_path
 
     port = _free_port()
     server, thread = _serve(airflow_app, port)
-    url = f"http://127.0.0.1:{port}/finsent/sentiment"
+    url = f"http://127.0.0.1:{port}/finsent/sentiment?ticker=005930"  # the stock's page: its posts
     redirector = login_redirector(_token(TestClient(airflow_app)), url)
     try:
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
