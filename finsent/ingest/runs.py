@@ -40,6 +40,7 @@ class RunCounters:
     skipped: int = 0
     retries: int = 0
     failures: int = 0
+    details: int = 0  # detail requests for bodies the list cut or omitted (board host)
 
 
 _COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))
@@ -177,7 +178,7 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
 
 
 _COLUMNS = ("ticker", "status", "pages", "fetched", "inserted", "updated", "duplicates", "skipped",
-            "retries", "failures", "seconds")
+            "retries", "failures", "details", "seconds")
 
 
 def format_table(reports: list[TickerReport]) -> str:
