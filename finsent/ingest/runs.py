@@ -40,7 +40,9 @@ class RunCounters:
     skipped: int = 0
     retries: int = 0
     failures: int = 0
-    details: int = 0  # detail requests for bodies the list cut or omitted (board host)
+    # requests to the discussion API beside list pages (the board host): post details of a board crawl
+    # (bodies the list cut or omitted), comment counts of a comment crawl
+    details: int = 0
 
 
 _COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))

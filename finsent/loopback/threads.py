@@ -66,7 +66,8 @@ class ThreadDesk:
         self._thread_rng = random.Random(self.seed + 30)  # type: ignore[attr-defined]
         self._comment_seq = 900_000_000
         self._cbox_requests = 0
-        self._comment_arrivals: list[tuple[int, int, int]] = []  # (post id, n, after cbox requests)
+        self._thread_requests: dict[int, int] = {}  # post id -> CBOX requests answered for it
+        self._comment_arrivals: list[tuple[int, int, int]] = []  # (post id, n, after its requests)
         self._bad_jsonp: list[str] = []
         self.comments = {}
         for posts in self.posts.values():  # type: ignore[attr-defined]
@@ -160,9 +161,11 @@ class ThreadDesk:
             thread[index] = dataclasses.replace(thread[index], deleted=True)
 
     def comments_arrive_during_paging(self, post_id: int, n: int, after_requests: int) -> None:
-        """Add n comments to a post once ``after_requests`` more CBOX requests have been answered."""
+        """Add n comments to a post once ``after_requests`` more CBOX requests for its thread have been
+        answered (its pages shift under a client walking them)."""
         with self.lock:  # type: ignore[attr-defined]
-            self._comment_arrivals.append((post_id, n, self._cbox_requests + after_requests))
+            done = self._thread_requests.get(post_id, 0)
+            self._comment_arrivals.append((post_id, n, done + after_requests))
 
     def bad_jsonp(self, *kinds: str) -> None:
         """The next CBOX answers, one per kind: 'unwrapped' (JSON without its callback), 'html' (an
@@ -205,8 +208,10 @@ class ThreadDesk:
 
     def _cbox(self, q: dict[str, str]) -> Response:
         callback = q.get("_callback") or "_callback"
+        object_id = int(q["objectId"]) if (q.get("objectId") or "").isdigit() else -1
         with self.lock:  # type: ignore[attr-defined]
             self._cbox_requests += 1
+            self._thread_requests[object_id] = self._thread_requests.get(object_id, 0) + 1
             bad = self._bad_jsonp.pop(0) if self._bad_jsonp else None
             answer = self._cbox_answer(q)
             self._fire_comment_arrivals()
@@ -246,7 +251,7 @@ class ThreadDesk:
                 "sympathyCount": c.likes, "antipathyCount": c.dislikes, "deleted": c.deleted}
 
     def _fire_comment_arrivals(self) -> None:
-        due = [a for a in self._comment_arrivals if self._cbox_requests >= a[2]]
+        due = [a for a in self._comment_arrivals if self._thread_requests.get(a[0], 0) >= a[2]]
         for arrival in due:
             self._comment_arrivals.remove(arrival)
             self.add_comments(arrival[0], arrival[1])
