@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import load_snapshot
+from finsent.data.text import TextSpec
 from finsent.errors import FinsentError
 from finsent.ml.attempts import TOTAL_ALPHA, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
@@ -41,6 +42,7 @@ from finsent.ml.models.base import encode_labels
 from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
 from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
+from finsent.ml.models.texts import texts_of
 from finsent.ml.promotion import ChampionDecision, decide, ineligible_because
 from finsent.ml.registry import (
     MODEL_NAME,
@@ -64,16 +66,17 @@ class TrainOutcome:
     report: EvaluationReport
 
 
-def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFrame) -> CalibratedClassifier:
+def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFrame,
+                                  text: TextSpec) -> CalibratedClassifier:
     """Fit; regularisation / early stopping and the calibration come from valid, never from test."""
     y_valid = encode_labels(valid["label"])
     has_valid = len(valid) > 0 and len(np.unique(y_valid)) == 2
-    model.fit(train["title"].tolist(), encode_labels(train["label"]),
-              valid=(valid["title"].tolist(), y_valid) if has_valid else None)
-    calibration = fit_platt(model.predict_proba(valid["title"].tolist()), y_valid) if has_valid else None
+    model.fit(texts_of(train, text), encode_labels(train["label"]),
+              valid=(texts_of(valid, text), y_valid) if has_valid else None)
+    calibration = fit_platt(model.predict_proba(texts_of(valid, text)), y_valid) if has_valid else None
     if calibration is None:
         log.warning("no valid part with both classes: P(up) stays uncalibrated")
-    return CalibratedClassifier(model, calibration)
+    return CalibratedClassifier(model, calibration, text)
 
 
 def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, lora: LoraSpec | None = None,
@@ -86,8 +89,9 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
     model = BaselineClassifier() if kind == "baseline" else LoraClassifier(lora or LoraSpec())  # checks options
     snapshot = load_snapshot(engine, dataset)
     train, valid, test = snapshot_parts(snapshot)
+    text = snapshot.text  # what the snapshot froze: the title, or the title and the head of the body
     if distributed_rank() != 0:  # multi-GPU: the other ranks train their share; rank 0 logs and registers
-        model.fit(train["title"].tolist(), encode_labels(train["label"]))
+        model.fit(texts_of(train, text), encode_labels(train["label"]))
         return None
     record = TrainingRecord.from_snapshot(engine, snapshot)
     client = configure(settings, experiment)
@@ -96,23 +100,24 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
             private_run(settings, run_name=f"train-{kind}-{dataset}") as run:
         attempt = _start_attempt(client, run.info.run_id, kind, record, test["session_date"].nunique(), registered)
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
-                  "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
+                  "n_train": len(train), "n_valid": len(valid), "n_test": len(test), "text": text.text,
+                  "text_tokens": text.tokens}
         params.update({k: str(v) for k, v in asdict(model.spec).items()} if kind == "lora" else model.params)
         log.info("fitting %s on %d posts of %s (%d valid)", kind, len(train), dataset, len(valid))
-        calibrated = _fit_on_train_choose_on_valid(model, train, valid)
+        calibrated = _fit_on_train_choose_on_valid(model, train, valid, text)
         params.update(_choices(model, calibrated))
         mlflow.log_params(params)
-        p_test = calibrated.predict_proba(test["title"].tolist())  # the test part, scored once
+        p_test = calibrated.predict_proba(texts_of(test, text))  # the test part, scored once
         report = evaluate_predictions(
             kind, test, p_test, float((train["label"] == "up").mean()),
-            compared_baselines(train, test, kind), Path(scratch) / "plots")
+            compared_baselines(train, test, kind, text), Path(scratch) / "plots")
         log_report(report)
-        champion = champion_with_record(engine, client, test["title"].tolist(), registered)
+        champion = champion_with_record(engine, client, test, registered)
         decision = decide(record, report, test, p_test, champion, attempt=attempt or 1)
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
-        tags = {**record.tags(), "model": kind, "test_accuracy": f"{report.metrics['accuracy']:.4f}",
+        tags = {**record.tags(), "model": kind, "text": text.text, "test_accuracy": f"{report.metrics['accuracy']:.4f}",
                 "test_balanced_accuracy": f"{report.metrics['balanced_accuracy']:.4f}",
                 "test_n_sessions": str(int(report.counts["n_sessions"])),
                 "champion_decision": decision.reason, "promoted": str(decision.promoted).lower(),

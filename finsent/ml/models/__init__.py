@@ -28,11 +28,14 @@ def classifier_class(kind: str) -> type:
 
 
 def load_classifier(directory: Path, **options) -> Classifier:
-    """Load whatever kind of model ``directory`` holds, with its calibration when it has one."""
+    """Load whatever kind of model ``directory`` holds, with its calibration when it has one and what it
+    reads (a model from before bodies: titles)."""
+    from finsent.data.text import TextSpec
     from finsent.ml.calibration import PlattCalibration
     from finsent.ml.models.calibrated import CalibratedClassifier
 
     manifest = read_manifest(directory)
     model = classifier_class(manifest["kind"]).load(Path(directory), **options)
     calibration = manifest.get("calibration")
-    return CalibratedClassifier(model, PlattCalibration.from_json(calibration) if calibration else None)
+    return CalibratedClassifier(model, PlattCalibration.from_json(calibration) if calibration else None,
+                                TextSpec.from_json(manifest.get("text")))
