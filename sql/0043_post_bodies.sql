@@ -31,3 +31,10 @@ ALTER TABLE crawl_runs ADD COLUMN details integer NOT NULL DEFAULT 0;
 ALTER TABLE dataset_rows ADD COLUMN body text;
 COMMENT ON COLUMN dataset_rows.body IS
     'The cleaned body (news: summary) frozen with the row, cut to the snapshot''s budget; NULL: title only.';
+
+-- Body-aware quality (finsent.data.quality): a post's normalised body, hashed where it is long enough
+-- to be a copy (NULL otherwise), so copy-paste bodies under different titles are found by an index.
+ALTER TABLE post_quality ADD COLUMN body_key text;
+CREATE INDEX post_quality_body_key_idx ON post_quality (ticker, body_key) WHERE body_key IS NOT NULL;
+COMMENT ON COLUMN post_quality.body_key IS
+    'md5 of the normalised body when it has at least MIN_BODY_COPY_CHARS letters or digits, else NULL';

@@ -28,7 +28,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     spec = from_values(TrainSpec, namespace_values(args, TrainSpec))
     outcome = train_model(load_settings(), open_engine(), args.dataset, spec.model,
-                          lora=spec.lora if spec.model == "lora" else None)
+                          lora=spec.lora if spec.model == "lora" else None, tokenizer=spec.tokenizer)
     if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
         return 0
     sys.stdout.write(outcome.report.to_markdown())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from finsent.errors import ConfigError
 from finsent.ml.models.lora.spec import LoraSpec
+from finsent.ml.models.morphemes import TOKENIZERS
 from finsent.specs import check_fields, nested, option
 
 MODELS = ("baseline", "lora")
@@ -19,6 +20,8 @@ _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 @dataclass(frozen=True)
 class TrainSpec:
     model: str = option("baseline", "the model to fit", choices=MODELS)
+    tokenizer: str = option("char", "what the TF-IDF baseline counts: char (character 1-3-grams) or kiwi (Korean "
+                            "morphemes and their pairs, kiwipiepy)", choices=TOKENIZERS)
     lora: LoraSpec = nested(LoraSpec)  # used by --model lora
 
     def validate(self) -> None:

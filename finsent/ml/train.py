@@ -80,13 +80,15 @@ def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFram
 
 
 def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, lora: LoraSpec | None = None,
-                experiment: str = "finsent") -> TrainOutcome | None:
-    """The whole step; returns None on the non-zero ranks of a multi-GPU job."""
+                experiment: str = "finsent", tokenizer: str = "char") -> TrainOutcome | None:
+    """The whole step; returns None on the non-zero ranks of a multi-GPU job. ``tokenizer``: what the
+    baseline counts (char n-grams or kiwi morphemes)."""
     import mlflow
 
     if kind not in ("baseline", "lora"):
         raise FinsentError(f"--model must be baseline or lora, got {kind!r}")
-    model = BaselineClassifier() if kind == "baseline" else LoraClassifier(lora or LoraSpec())  # checks options
+    model = (BaselineClassifier(tokenizer=tokenizer) if kind == "baseline"
+             else LoraClassifier(lora or LoraSpec()))  # checks options
     snapshot = load_snapshot(engine, dataset)
     train, valid, test = snapshot_parts(snapshot)
     text = snapshot.text  # what the snapshot froze: the title, or the title and the head of the body

@@ -192,7 +192,8 @@ def train_and_register(dataset: str, spec: TrainSpec) -> dict:
     from finsent.ml.train import train_model
 
     settings = load_settings()
-    outcome = train_model(settings, _engine(), dataset, spec.model, lora=spec.lora if spec.model == "lora" else None)
+    outcome = train_model(settings, _engine(), dataset, spec.model, lora=spec.lora if spec.model == "lora" else None,
+                          tokenizer=spec.tokenizer)
     if outcome is None:  # only a non-zero rank of a distributed job returns nothing; a task is one process
         raise FinsentError("training ran as a non-zero rank of a distributed job: its rank 0 reports")
     log.info("%s v%d %s: %s", "finsent-updown", outcome.version,

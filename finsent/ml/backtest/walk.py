@@ -33,6 +33,7 @@ from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
 from finsent.ml.backtest.spec import PLAN_VERSION, BacktestSpec
 from finsent.ml.backtest.texts import input_hash, load_labelled_posts, load_texts, per_story
+from finsent.ml.models.texts import texts_of
 from finsent.progress import Progress
 
 __all__ = ["BacktestRun", "BacktestSpec", "SourceWalk", "Step", "load_labelled_posts", "plan_steps", "walk_forward"]
@@ -151,10 +152,11 @@ class _Refit:
 
     def __init__(self, spec: BacktestSpec, posts: pd.DataFrame) -> None:
         self.spec, self.posts = spec, posts
+        self.texts = texts_of(posts, spec.text_spec)  # what every step's model reads
         if spec.model == "baseline":
             from finsent.ml.backtest.windowed import WindowedBaseline
 
-            self.windowed = WindowedBaseline(posts["title"].tolist())
+            self.windowed = WindowedBaseline(self.texts, tokenizer=spec.tokenizer)
         else:
             spec.lora.validate()  # bad options fail before the first step
 
@@ -167,9 +169,9 @@ class _Refit:
 
         # a seed of the step's own: a resumed step trains exactly as it would have in one run
         model = LoraClassifier(replace(self.spec.lora, seed=self.spec.lora.seed + step.number))
-        titles = self.posts["title"].to_numpy()
-        model.fit(titles[train].tolist(), labels)
-        return model.predict_proba(titles[score].tolist())
+        texts = np.array(self.texts, dtype=object)
+        model.fit(texts[train].tolist(), labels)
+        return model.predict_proba(texts[score].tolist())
 
     def warm_state(self) -> bytes | None:
         """What the next step starts from (the baseline's coefficients; a LoRA step starts afresh)."""
