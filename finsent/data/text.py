@@ -25,12 +25,14 @@ DEFAULT_TEXT_TOKENS = 128  # whitespace-separated tokens of title + body a model
 BODY_MAX_CHARS = 2000  # a body is cut here (at a space) before any budget: longer ones are pastes
 
 # HTML only where the body is HTML: plain text such as "A < B & C > D" keeps its brackets.
-_LOOKS_HTML = re.compile(r"<\s*(br|p|div|span|img|a|b|i|u|strong|em|font|li|ul|ol|table|/)\b", re.IGNORECASE)
+_LOOKS_HTML = re.compile(r"</?(br|p|div|span|img|a|b|i|u|strong|em|font|li|ul|ol|table|tr|td|h[1-6])(\s[^<>]*)?/?>",
+                         re.IGNORECASE)
 _BREAK = re.compile(r"<\s*br\s*/?\s*>|<\s*/\s*(p|div|li|tr|h[1-6])\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 _IMAGE = re.compile(r"\[\s*(이미지|사진|동영상|영상|움짤|스티커|첨부|image|img|photo|picture|video|gif|sticker)"
                     r"(\s*\d+)?\s*\]|\(\s*(이미지|사진|동영상)\s*\)|<\s*(이미지|사진|동영상)\s*>", re.IGNORECASE)
-_URL = re.compile(r"(https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+_URL = re.compile(r"((https?://|www\.)|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|net|org|kr|ly|io|me|co|gl|us|do)/)"
+                  r"[^\s<>\"']*", re.IGNORECASE)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _REPEAT = re.compile(r"(\S)\1{3,}")  # ㅋㅋㅋㅋㅋ -> ㅋㅋㅋ, !!!!!! -> !!!
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")

@@ -11,7 +11,7 @@ from finsent.config import load_settings
 from finsent.data.snapshots import load_snapshot
 from finsent.errors import ConfigError
 from finsent.ml.models import load_classifier
-from finsent.ml.models.morphemes import MorphemeAnalyzer, analyzer
+from finsent.ml.models.morphemes import analyzer, given, morphemes, prepared
 from finsent.ml.registry import load_pyfunc, predict
 from finsent.ml.spec import TrainSpec
 from finsent.ml.train import train_model
@@ -19,11 +19,11 @@ from finsent.specs import from_values
 
 
 def test_morphemes_carry_their_tags_and_their_pairs():
-    tokens = MorphemeAnalyzer()("삼성 어떻게 보세요? 저는 내일 반등 봅니다")
+    tokens, empty = morphemes(["삼성 어떻게 보세요? 저는 내일 반등 봅니다", ""])
     assert "삼성/NNP" in tokens and "보/VX" in tokens and "세요/EF" in tokens
-    assert any(" " in t for t in tokens)  # pairs of neighbouring morphemes
-    assert pickle.loads(pickle.dumps(MorphemeAnalyzer())) == MorphemeAnalyzer()
-    assert analyzer("char") == "char_wb"
+    assert any(" " in t for t in tokens) and empty == []  # pairs of neighbouring morphemes
+    assert pickle.loads(pickle.dumps(analyzer("kiwi"))) is given
+    assert analyzer("char") == "char_wb" and prepared(["a b"], "char") == ["a b"]
     with pytest.raises(ValueError):
         analyzer("mecab")
     with pytest.raises(ConfigError):
