@@ -71,9 +71,8 @@ def variant_rows(engine) -> list[str]:
     from finsent.ml.evaluate import evaluate_predictions
     from finsent.ml.models.base import encode_labels
     from finsent.ml.models.baseline import BaselineClassifier
-    from finsent.ml.models.texts import texts_of
-
     from finsent.ml.models.morphemes import kiwi
+    from finsent.ml.models.texts import texts_of
 
     load, _ = _timed(kiwi)  # the analyser's model loads once per process: not a fit's time
     lines, reference = [f"(kiwi's model loaded once in {load:.1f} s)"], None

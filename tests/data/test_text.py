@@ -32,7 +32,8 @@ def test_a_paste_is_capped_at_a_space():
 
 def test_the_budget_keeps_the_title_whole_then_the_head_of_the_body():
     spec = TextSpec("title+body", tokens=6)
-    assert spec.compose("삼성 어떻게 보세요?", "<p>저는 내일 반등 봅니다 진짜로</p>") == "삼성 어떻게 보세요?\n저는 내일 반등"
+    whole = spec.compose("삼성 어떻게 보세요?", "<p>저는 내일 반등 봅니다 진짜로</p>")
+    assert whole == "삼성 어떻게 보세요?\n저는 내일 반등"
     assert spec.compose("하나 둘 셋 넷 다섯 여섯 일곱", "본문") == "하나 둘 셋 넷 다섯 여섯 일곱"  # no room left
     assert spec.compose("제목", None) == "제목"
     assert TextSpec("title").compose("제목", "본문") == "제목"
