@@ -119,7 +119,8 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
-        tags = {**record.tags(), "model": kind, "text": text.text, "test_accuracy": f"{report.metrics['accuracy']:.4f}",
+        tags = {**record.tags(), "model": kind, "text": text.text,
+                **({"tokenizer": model.params["tokenizer"]} if kind == "baseline" else {}), "test_accuracy": f"{report.metrics['accuracy']:.4f}",
                 "test_balanced_accuracy": f"{report.metrics['balanced_accuracy']:.4f}",
                 "test_n_sessions": str(int(report.counts["n_sessions"])),
                 "champion_decision": decision.reason, "promoted": str(decision.promoted).lower(),

@@ -34,9 +34,12 @@ class VersionRow:
 
     @property
     def name(self) -> str:
-        """The model name and setting: kind (baseline / lora), label definition, split."""
+        """The model name and setting: kind (baseline / lora, and the baseline's tokenizer), what it
+        reads (title, or title and body), label definition, split."""
         t = self.tags
-        return f"{t.get('model', '?')} · {t.get('label_definition', '?')} · {t.get('split', '?')} split"
+        kind = t.get("model", "?") + (f" ({t['tokenizer']})" if t.get("tokenizer") else "")
+        return (f"{kind} · reads {t.get('text', 'title')} · {t.get('label_definition', '?')} · "
+                f"{t.get('split', '?')} split")
 
 
 def _evaluate_run(client: MlflowClient, version: int, dataset: str) -> dict[str, float]:
