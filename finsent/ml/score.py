@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -37,7 +38,7 @@ _STAMPED_POSTS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, post_id, title,
                   "WHERE changed_seq > %(mark)s AND changed_seq <= %(upto)s) SELECT * FROM stamped)")
 
 
-def predict_rows(model, titles: list[str], bodies: list[str | None], batch_size: int):
+def predict_rows(model: Any, titles: list[str], bodies: list[str | None], batch_size: int) -> Any:
     """P(up) of the unwrapped pyfunc on titles and bodies, as the model reads them; a version logged
     before bodies (its stored pyfunc has no ``predict_rows``) reads the titles."""
     rows = getattr(model, "predict_rows", None)
