@@ -22,7 +22,8 @@ CASES = [
     (TrainSpec, ["train", "--dataset", "d"], {"dataset"}, "finsent_train", SNAPSHOT),
     (DatasetSpec, ["dataset", "build", "d"], {"name", "replace", "dataset_command"}, "finsent_train",
      {f.name for f in flags(TrainSpec)}),
-    (BacktestSpec, ["backtest", "n"], {"name", "steps_per_run", "replace"}, "finsent_backtest", {"name", "replace"}),
+    (BacktestSpec, ["backtest", "n"], {"name", "steps_per_run", "replace"}, "finsent_backtest",
+     {"name", "replace", "study"}),
     (ScoreSpec, ["score"], set(), "finsent_score", set()),
 ]
 ENTRY_POINT = {"command", "func", "verbose"}
@@ -104,3 +105,18 @@ def test_a_baseline_walks_stored_spec_is_what_it_was():
     assert BacktestSpec().to_json() == {
         "model": "baseline", "definition": "next_open_close", "rules": list(BacktestSpec().rules),
         "train_sessions": 120, "step_sessions": 5, "embargo": 1, "cost_bps": 20.0, "sell_tax_bps": 20.0, "lora": {}}
+
+
+def test_the_study_command_flags_are_the_study_specs_options():
+    from finsent.ml.study.spec import StudySpec
+
+    options = {flag.name: flag.default for flag in flags(StudySpec)}
+    parsed = vars(build_parser().parse_args(["study", "n", "--backtest", "b"]))
+    command_only = ENTRY_POINT | {"name", "backtest", "json", "replace"}
+    assert {k: v for k, v in parsed.items() if k not in command_only} == options
+    spec = from_values(StudySpec, {"horizons": "20,1,5", "signals": "news_attention,text", "holds": None})
+    assert spec.horizons == (1, 5, 20) and spec.book_holds == (1, 5, 20)
+    assert spec.signals == ("news_attention", "text")
+    for bad in ({"horizons": "0"}, {"horizons": "a"}, {"signals": "engagement"}, {"targets": ""}, {"band": 0.9}):
+        with pytest.raises(ConfigError):
+            from_values(StudySpec, bad)

@@ -196,7 +196,7 @@ class BoardGenerator:
                     row = _next_bar(rng, d, close, anchor, base_volume, divisible=before_split)
                     close = row.close
                 adjusted.append(row)
-                raw.append(_unadjusted(row) if before_split else row)
+                raw.append(unadjusted(row) if before_split else row)
             self.prices[ticker] = adjusted
             self.raw_prices[ticker] = raw
             self._foreign_rate[ticker] = rates
@@ -223,7 +223,7 @@ def _next_bar(rng: random.Random, d: date, close: int, anchor: int, base_volume:
     return PriceRow(d, open_, high, low, new_close, volume)
 
 
-def _unadjusted(row: PriceRow) -> PriceRow:
+def unadjusted(row: PriceRow) -> PriceRow:
     """A bar before the split as it traded (prices x SPLIT_RATIO, volume / SPLIT_RATIO)."""
     return PriceRow(row.trade_date, row.open * SPLIT_RATIO, row.high * SPLIT_RATIO, row.low * SPLIT_RATIO,
                     row.close * SPLIT_RATIO, row.volume // SPLIT_RATIO)

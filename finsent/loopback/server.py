@@ -46,6 +46,7 @@ from finsent.loopback.generate import BoardGenerator
 from finsent.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
 from finsent.loopback.pages import NaverPages
 from finsent.loopback.threads import CBOX_PATH, COUNTS_PATH, DETAIL_PATH, ThreadDesk
+from finsent.loopback.worlds import PlantedWorlds
 
 
 class _Server(ThreadingHTTPServer):
@@ -92,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # tests stay quiet
 
 
-class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk):
+class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk, PlantedWorlds):
     """Loopback Naver: board (JSON + legacy HTML, post details, comments), news and daily prices
     (fchart, siseJson, sise_day).
 

@@ -11,6 +11,7 @@ from finsent.config import load_settings
 from finsent.data.spec import SOURCES
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.spec import ScoreSpec, TrainSpec
+from finsent.ml.study.cli import register as study_commands
 from finsent.specs import add_arguments, from_values, namespace_values
 
 
@@ -140,6 +141,8 @@ def register(commands) -> None:
     backtest.add_argument("--steps-per-run", type=positive_int,
                           help="walk at most N steps now; the next run resumes (default: all)")
     backtest.add_argument("--replace", action="store_true", help="start a backtest of this name again")
+
+    study_commands(commands)
 
     model = commands.add_parser("model", help="model utilities")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")

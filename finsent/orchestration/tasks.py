@@ -249,6 +249,19 @@ def score_and_index(spec: ScoreSpec | None = None, source: str = "board") -> dic
             "index_rows": report.index_rows, "index_rewritten": report.index_rewritten}
 
 
+def refresh_study(name: str, backtest: str) -> dict:
+    """The standing study of a finished walk computed again (its default options); its verdicts for XCom."""
+    from finsent.ml.study import StudySpec, run_study
+    from finsent.ml.study.report import to_text
+
+    outcome = run_study(load_settings(), _engine(), name, backtest, StudySpec(), replace=True)
+    public = {k: v for k, v in outcome.report.items() if k not in ("book_days", "dates")}
+    log.info("%s", to_text(public))
+    return {"study": name, "backtest": backtest, "mlflow_run_id": outcome.run_id,
+            "signals": [f"{c['signal']}/{c['target']}/h{c['horizon']}" for c in public["grid"]
+                        if c["verdict"] == "signal"]}
+
+
 def walk_backtest(name: str, spec: BacktestSpec, replace: bool = False) -> dict:
     """The whole walk (resuming one that stopped); its headline numbers for XCom."""
     from finsent.ml.backtest import run_backtest

@@ -52,6 +52,7 @@ from finsent.web.queries import (
     priced_through,
     skill_counts,
 )
+from finsent.web.study_view import latest_study, study_html
 from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
@@ -96,12 +97,13 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
                                   "headline" if news else "post")
                     for row in rows if row.stock in shown]
         built = index_built_at(conn, version, view.source)
+        study = study_html(latest_study(conn)) if view.ticker is None and not news else ""
         charts = (backtest_charts_html(backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
                                        float(finished.spec.get("sell_tax_bps", 0.0)))
                   if finished and view.ticker is None else "")
     listed = [r for r in rows if r.stock in shown]  # one stock's page: its row only
     top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""
-    return page_html(top + head_html(summaries) + charts, stocks, sections, source=view.source)
+    return page_html(top + head_html(summaries) + charts + study, stocks, sections, source=view.source)
 
 
 # -- the head: champion and backtest ------------------------------------------------------------------

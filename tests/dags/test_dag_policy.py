@@ -38,7 +38,9 @@ def test_dag_policy(dagbag, dag_id):
         assert dag.get_task("crawl").max_active_tis_per_dagrun == naver_pool_slots()
         assert dag.get_task("crawl_news").max_active_tis_per_dagrun == naver_pool_slots()
     if dag_id == "finsent_backtest":
-        assert dag.get_task("backtest").queue == "gpu" and dag.schedule is None
+        assert dag.get_task("backtest").queue == "gpu"
+        assert "0 6 * * 0" in repr(dag.timetable) or "0 6 * * 0" in str(vars(dag.timetable))  # weekly
+        assert [t.task_id for t in dag.get_task("study").upstream_list] == ["backtest"]
     if dag_id == "finsent_train":
         assert dag.get_task("train").queue == "gpu"
         assert [link.name for link in dag.get_task("train").operator_extra_links] == ["MLflow run"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from finsent.db import raw_connection
 from finsent.ml.backtest.compare import SourceComparison, compare_sources
 from finsent.ml.backtest.texts import per_story
 from finsent.ml.backtest.walk import BacktestRun
+from finsent.ml.costs import SHORT_SALE_BAN, short_sale_banned
 from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.metrics import classification_metrics
 from finsent.ml.stats import (
@@ -50,9 +50,6 @@ from finsent.ml.stats import (
 )
 
 TRADING_DAYS = 252
-# The FSC's ban on new short sales of all listed stocks (announced 2023-11-05, extended in 2024);
-# short selling resumed on 2025-03-31. Both ends inclusive.
-SHORT_SALE_BAN = (date(2023, 11, 6), date(2025, 3, 30))
 
 
 def _scores(engine: Engine, name: str) -> pd.DataFrame:
@@ -68,10 +65,6 @@ def _intraday_returns(engine: Engine) -> pd.DataFrame:
         rows = conn.exec_driver_sql("SELECT ticker, trade_date, (close / NULLIF(open, 0) - 1)::float8 FROM prices "
                                     "WHERE volume > 0").all()
     return pd.DataFrame(rows, columns=["ticker", "session_date", "ret_open_close"])
-
-
-def _banned(day) -> bool:
-    return SHORT_SALE_BAN[0] <= pd.Timestamp(day).date() <= SHORT_SALE_BAN[1]
 
 
 def long_short(daily: pd.DataFrame, cost_bps: float, sell_tax_bps: float = 0.0) -> pd.DataFrame:
@@ -92,7 +85,7 @@ def long_short(daily: pd.DataFrame, cost_bps: float, sell_tax_bps: float = 0.0) 
     bottom = ret[(rank >= size - k).to_numpy()].groupby(level=0).mean()
     everyone = ret.groupby(level=0).mean()
     days = list(everyone.index)
-    long_only = np.array([_banned(day) for day in days], dtype=bool)
+    long_only = np.array([short_sale_banned(day) for day in days], dtype=bool)
     gross = top.to_numpy() - np.where(long_only, everyone.to_numpy(), bottom.to_numpy())
     units, sales = np.where(long_only, 2.0, 4.0), np.where(long_only, 1.0, 2.0)
     net = gross - (units * cost_bps + sales * sell_tax_bps) / 10_000
