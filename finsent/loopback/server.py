@@ -393,6 +393,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--signal", type=float, default=0.0,
                         help="share of posts whose title foretells the next session's move (the demo: 0.6)")
+    parser.add_argument("--body-signal", type=float, default=0.0,
+                        help="share of posts with a neutral title and the view in the body (plant_body_signal)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
     args = parser.parse_args(argv)
@@ -408,6 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.signal:
         sys.stdout.write(f"planted a signal in {fake.plant_signal(args.signal)} post titles and "
                          f"{fake.plant_news_signal(min(1.0, args.signal + 0.2))} news headlines\n")
+    if args.body_signal:
+        sys.stdout.write(f"planted a view in {fake.plant_body_signal(args.body_signal)} post bodies\n")
     fake.start(args.host, args.port)
     if args.url_file:
         with open(args.url_file, "w", encoding="utf-8") as handle:
