@@ -47,6 +47,25 @@ def scratch_database(url: str | None) -> Iterator[sa.Engine]:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def peak_memory_mib(device: str) -> float:
+    """The peak memory so far: of the GPU (torch's allocator) on CUDA, else this process's peak RSS."""
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def in_fresh_process(function, *args):
+    """``function(*args)`` in a spawned process (its own peak memory, its own imports)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
 @dataclass
 class Result:
     name: str

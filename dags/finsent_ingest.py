@@ -25,8 +25,11 @@ and a retry resumes.
 **Owner**: finsent. **Triage**: open the failed task's log; the last lines name the ticker, the
 URL and the reason; `outcome` lists the failed tickers. `crawl_runs` (status `failed`) has the error
 (`command` `crawl-news` for news, `crawl-comments` for comments; `rewritten`: a split rewrote a
-ticker's adjusted history, the labels follow on their own); unparseable responses are in
-`$FINSENT_DATA_DIR/quarantine/` (a changed page layout needs a parser fix). `locked` means another
+ticker's adjusted history, the labels follow on their own); unparseable responses, and the pages of records
+validation refused (`quarantined` in `crawl_runs`: the others were stored), are in
+`$FINSENT_DATA_DIR/quarantine/` (a changed page layout needs a parser fix). A ticker failed with
+"held off" was asked by the site (429) to wait longer than `FINSENT_HTTP_MAX_WAIT_S`: a retry later crawls it.
+`locked` means another
 crawl of that ticker was running. Network faults are retried with backoff, then by Airflow.
 **Backfill**: `airflow backfill create --dag-id finsent_ingest --from-date 2026-01-05 --to-date
 2026-01-09` re-walks each day's posts and re-fetches prices from it.

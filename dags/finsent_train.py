@@ -23,7 +23,8 @@ When the champion moves, emits the `champion` asset, which starts `finsent_score
 report. Out of GPU memory: trigger with a smaller `batch_size`, or `quantize=4bit`. A failed run
 registers and promotes nothing. Parameters: every option of `finsent dataset build` for the
 snapshot (`definition`, `split`, `rules`, `balance`, ...; its `seed` aside) and every option of
-`finsent train` (`model`, `base_model`, `prompt`, `quantize`, `epochs`, `max_steps`, `lr`, ...):
+`finsent train` (`model`: baseline, lora, encoder or prompt; `base_model`: a name of `finsent model list`,
+a hub id or a directory; `prompt`, `finetune`, `quantize`, `epochs`, `max_steps`, `lr`, ...):
 the same names, defaults and bounds (`finsent.data.spec.DatasetSpec`, `finsent.ml.spec.TrainSpec`).
 """
 

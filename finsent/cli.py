@@ -44,11 +44,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_status(args: argparse.Namespace) -> int:
     from finsent.db import applied_versions, database_url, load_migrations
 
-    settings = load_settings()
-    url = database_url(settings)
-    from finsent.db import create_engine
-
-    applied = dict(applied_versions(create_engine(settings)))
+    url = database_url(load_settings())
+    applied = dict(applied_versions(open_engine(require_schema=False)))
     sys.stdout.write(f"database: {mask_urls(url)}\n")
     for migration in load_migrations():
         state = "applied" if migration.version in applied else "PENDING"
@@ -89,6 +86,7 @@ def cmd_tickers_import(args: argparse.Namespace) -> int:
 
 
 def cmd_tickers_add(args: argparse.Namespace) -> int:
+    """Add one ticker: a six-character KRX code and a name that is not empty."""
     from finsent.tickers import add_tickers
 
     added = add_tickers(open_engine(), {args.code: args.name}, market=args.market)

@@ -38,11 +38,12 @@ def positive_int(value: str) -> int:
 
 
 def open_engine(*, require_schema: bool = True) -> Engine:
-    """The configured database (the embedded server is started when no URL is set), checked to have
-    every migration applied (SchemaMissingError, exit 2, otherwise)."""
-    from finsent.db import applied_versions, create_engine, load_migrations
+    """The configured database (the embedded server is started when no URL is set), checked to take a
+    connection (DatabaseUnreachableError, exit 2: a wrong port, no such database) and to have every
+    migration applied (SchemaMissingError, exit 2, otherwise)."""
+    from finsent.db import applied_versions, create_engine, load_migrations, probe
 
-    engine = create_engine(load_settings())
+    engine = probe(create_engine(load_settings()))
     if require_schema:
         applied = {version for version, _ in applied_versions(engine)}
         pending = [m.name for m in load_migrations() if m.version not in applied]

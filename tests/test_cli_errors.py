@@ -103,3 +103,52 @@ def test_no_schema_on_the_embedded_server_leaves_no_server_running(tmp_path: Pat
         assert not (tmp_path / "fs" / "postgres" / "postmaster.pid").exists()
     finally:
         stop_embedded_server(tmp_path / "fs" / "postgres")
+
+
+@pytest.fixture
+def unreachable(pg_admin_url, monkeypatch, tmp_path):
+    """FINSENT_* pointing at the test server's host with what the test says changed."""
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FINSENT_ENV_FILE", str(tmp_path / "none"))
+
+    def point_at(**changes) -> None:
+        monkeypatch.setenv("FINSENT_DATABASE_URL", sa.engine.make_url(pg_admin_url).set(**changes)
+                           .render_as_string(hide_password=False))
+    return point_at
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"host": "127.0.0.1", "port": 1}, "cannot connect to the database"),  # nothing listens there
+    ({"port": 70000}, "port 70000: a TCP port is 1 to 65535"),
+    ({"database": "finsent_no_such_database"}, 'database "finsent_no_such_database" does not exist'),
+], ids=["closed port", "port out of range", "missing database"])
+def test_a_database_that_cannot_be_reached_is_exit_2_with_one_line(unreachable, changes, message, caplog):
+    unreachable(**changes)
+    for command in (["tickers", "list"], ["db", "upgrade"], ["db", "status"], ["crawl", "--tickers", "005930"]):
+        assert main(command) == 2
+        assert message in caplog.text and "Traceback" not in caplog.text
+        caplog.clear()
+
+
+def test_a_ticker_needs_a_name(engine, caplog):
+    for name in ("", "   "):
+        assert main(["tickers", "add", "123456", name]) == 2
+    assert "the name is empty" in caplog.text
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM tickers WHERE code = '123456'")).scalar() == 0
+
+
+def test_a_version_or_alias_that_points_nowhere_is_exit_2_with_what_there_is(engine, caplog):
+    """Like ``evaluate --model-version 7`` (tests/ml/test_promotion_flow.py), a score with nothing to load."""
+    for command in (["score", "--alias", "9"], ["score", "--alias", "nightly"], ["score"]):
+        caplog.clear()
+        assert main(command) == 2, (command, caplog.text)
+        assert "in the registry" in caplog.text and "`finsent train`" in caplog.text
+        assert "Traceback" not in caplog.text
+    assert "finsent-updown has no version yet" in caplog.text or "no version 'champion'" in caplog.text
+
+
+def test_a_model_folder_that_cannot_be_written_is_exit_2_without_a_traceback(tmp_path, caplog):
+    assert main(["model", "make-tiny", "/proc/finsent-cannot-write-here"]) == 2
+    assert "cannot write the tiny model to /proc/finsent-cannot-write-here" in caplog.text
+    assert "Traceback" not in caplog.text

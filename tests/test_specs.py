@@ -11,7 +11,9 @@ from finsent.cli import build_parser
 from finsent.data.spec import DatasetSpec
 from finsent.errors import ConfigError
 from finsent.ml.backtest.spec import BacktestSpec
-from finsent.ml.models.lora import DEFAULT_BASE_MODEL, LoraSpec
+from finsent.ml.models.catalogue import BASES, DEFAULT_BASES
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.kinds import MODEL_KINDS
 from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import flags, from_values, param_schemas
 from tests.dags.conftest import ROOT
@@ -49,8 +51,10 @@ def test_the_backtest_offers_no_lora_checkpoints_and_training_does():
 
 
 def test_every_default_lives_in_the_spec():
-    assert BacktestSpec().lora == LoraSpec() and LoraSpec().base_model == DEFAULT_BASE_MODEL
-    assert param_schemas(TrainSpec)["base_model"]["default"] == DEFAULT_BASE_MODEL
+    assert BacktestSpec().transformer == TransformerSpec() and TransformerSpec().base_model is None
+    assert param_schemas(TrainSpec)["base_model"]["default"] is None  # the kind's default, from the catalogue
+    assert TransformerSpec().resolved("lora").base_model == BASES[DEFAULT_BASES["lora"]].hub_id
+    assert TransformerSpec().resolved("encoder").base_model == "kakaobank/kf-deberta-base"
     assert BacktestSpec().rules == from_values(BacktestSpec, {"rules": "all"}).rules != ()
 
 
@@ -79,7 +83,7 @@ def test_a_dag_runs_params_become_the_spec_once_or_fail_the_run_without_retry():
 
     params = {"name": "weekly", "replace": False, "model": "lora", "lr": 1e-3, "quantize": None, "cost_bps": 5}
     spec = spec_from_params(BacktestSpec, params)
-    assert spec.lora.lr == 1e-3 and spec.cost_bps == 5.0 and spec.model == "lora"
+    assert spec.transformer.lr == 1e-3 and spec.cost_bps == 5.0 and spec.model == "lora"
     with pytest.raises(AirflowFailException, match=r"--sell-tax-bps must be in \[0, 10000\)"):
         spec_from_params(BacktestSpec, {**params, "sell_tax_bps": 10_000})
 
@@ -101,7 +105,7 @@ def test_a_wrong_score_param_fails_the_run_with_the_options_message(params, mess
 
 
 def test_a_baseline_walks_stored_spec_is_what_it_was():
-    # the walk compares stored spec JSON on resume: a baseline walk stored before lora became a LoraSpec, or
+    # the walk compares stored spec JSON on resume: a baseline walk stored before there were other kinds, or
     # before bodies (a title walk, char n-grams), resumes
     before = {"model": "baseline", "definition": "next_open_close", "rules": list(BacktestSpec().rules),
               "train_sessions": 120, "step_sessions": 5, "embargo": 1, "cost_bps": 20.0, "sell_tax_bps": 20.0,
@@ -110,6 +114,21 @@ def test_a_baseline_walks_stored_spec_is_what_it_was():
     # the default reads title and body: a walk stored before bodies is resumed with --text title
     assert BacktestSpec().to_json() == {**before, "text": "title+body", "text_tokens": 128}
     assert BacktestSpec(tokenizer="kiwi", text="title").to_json() == {**before, "tokenizer": "kiwi"}
+
+
+def test_the_model_kinds_are_declared_once():
+    """`finsent train --model`, `finsent backtest --model` and both DAGs' params offer the kinds of
+    finsent.ml.models.kinds, and each kind's class loads from it."""
+    from finsent.ml.models import classifier_class
+
+    assert flags_choices(TrainSpec, "model") == flags_choices(BacktestSpec, "model") == MODEL_KINDS
+    assert param_schemas(TrainSpec)["model"]["enum"] == param_schemas(BacktestSpec)["model"]["enum"] == \
+        list(MODEL_KINDS)
+    assert {kind: classifier_class(kind).kind for kind in MODEL_KINDS} == {k: k for k in MODEL_KINDS}
+
+
+def flags_choices(spec, name: str) -> tuple:
+    return next(f.option.choices for f in flags(spec) if f.name == name)
 
 
 def test_the_study_command_flags_are_the_study_specs_options():

@@ -24,9 +24,11 @@ from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PostRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
-from finsent.ingest.session_clock import latest_allowed_date
 from finsent.ingest.sources import board_html, board_json
 from finsent.ingest.store import insert_posts
+from finsent.ingest.transfer import Answer
+from finsent.ingest.validation import post_problem, split_valid
+from finsent.ingest.walks import PagingLoop, quarantine_records
 from finsent.progress import WalkProgress
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,14 @@ class Page:
     posts: list[PostRow]
     next_cursor: str | None  # None: the board ends here
     skipped: int  # rows seen but not stored (clean-bot rows without an id, other stocks' posts)
+    refused: list[PostRow] = field(default_factory=list)  # parsed, refused by validation: quarantined
+    notes: list[str] = field(default_factory=list)  # for the run's report (where the refused went)
     body_needs: dict[int, str] = field(default_factory=dict)  # posts whose body the detail endpoint completes
+
+    @property
+    def ids(self) -> list[int]:
+        """Every post id the page showed, refused ones included (they are handled: never fetched again)."""
+        return [p.post_id for p in (*self.posts, *self.refused)]
 
 
 class Pager(Protocol):
@@ -100,6 +109,7 @@ class Pager(Protocol):
 
 class _PagerBase:
     fetches_bodies = False
+    source: str
 
     def __init__(self, settings: Settings, client: PoliteClient) -> None:
         self.settings = settings
@@ -110,17 +120,14 @@ class _PagerBase:
                         body=body, reason=error.reason, content_type=content_type)
         return PageParseError(error.url, error.reason, quarantined=str(path))
 
-    def _checked(self, posts: list[PostRow], ticker: str, response) -> list[PostRow]:
-        """Posts dated after tomorrow (KST) make the page suspect: quarantined, nothing stored. One
-        such post would become the watermark and hide the real board behind it."""
-        limit = latest_allowed_date(datetime.now(KST))
-        future = [p for p in posts if p.posted_at.astimezone(KST).date() > limit]
-        if future:
-            first = future[0]
-            error = PageParseError(response.url, f"post {first.post_id} is dated {first.posted_at:%Y-%m-%d %H:%M}, "
-                                                 f"after tomorrow ({limit}, KST)")
-            raise self._quarantined(error, ticker, response.content, response.headers.get("Content-Type"))
-        return posts
+    def _page(self, posts: list[PostRow], next_cursor: str | None, skipped: int, ticker: str,
+              answer: Answer) -> Page:
+        """The page with the posts validation refuses (an empty title, a lone surrogate, a date of 1900 or
+        more than a day ahead, ...) set apart: quarantined with the page's raw body, never stored."""
+        good, bad = split_valid(posts, post_problem, datetime.now(KST), lambda p: f"post {p.post_id}")
+        notes = [quarantine_records(self.settings.quarantine_dir, self.source, ticker, answer,
+                                    [r for _, r in bad])] if bad else []
+        return Page(good, next_cursor, skipped, [row for row, _ in bad], notes)
 
 
 class JsonPager(_PagerBase):
@@ -141,7 +148,9 @@ class JsonPager(_PagerBase):
         except PageParseError as error:
             raise self._quarantined(error, ticker, response.content,
                                     response.headers.get("Content-Type")) from None
-        return Page(self._checked(page.posts, ticker, response), page.next_cursor, page.foreign, page.body_needs)
+        checked = self._page(page.posts, page.next_cursor, page.foreign, ticker, response)
+        checked.body_needs = page.body_needs
+        return checked
 
 
 class HtmlPager(_PagerBase):
@@ -165,7 +174,7 @@ class HtmlPager(_PagerBase):
         except PageParseError as error:
             raise self._quarantined(error, ticker, response.content, content_type) from None
         has_more = (page.posts or page.hidden) and page.last_page is not None and number < page.last_page
-        return Page(self._checked(page.posts, ticker, response), str(number + 1) if has_more else None, page.hidden)
+        return self._page(page.posts, str(number + 1) if has_more else None, page.hidden, ticker, response)
 
 
 def make_pager(source: str, settings: Settings, client: PoliteClient) -> Pager:
@@ -179,14 +188,27 @@ def make_pager(source: str, settings: Settings, client: PoliteClient) -> Pager:
 # --- the walk ---------------------------------------------------------------------------------------------
 
 
-def _reached_floor(posts: Sequence[PostRow], floor_id: int | None, floor_at: datetime | None,
-                   strictly_newest_first: bool) -> bool:
-    if not posts:
+def _reached_floor(page: Page, floor_id: int | None, floor_at: datetime | None, strictly_newest_first: bool) -> bool:
+    """Whether ``page`` reaches the walk's floor: by id (every id the page showed counts), or by date
+    (only the posts that passed validation: a date of 1900 must not end a backfill)."""
+    ids = page.ids
+    if not ids:
         return False
     pick = min if strictly_newest_first else max
-    if floor_id is not None and pick(p.post_id for p in posts) <= floor_id:
+    if floor_id is not None and pick(ids) <= floor_id:
         return True
-    return floor_at is not None and pick(p.posted_at for p in posts) < floor_at
+    return floor_at is not None and bool(page.posts) and pick(p.posted_at for p in page.posts) < floor_at
+
+
+def _advanced(mark: Watermark, page: Page, now: datetime) -> Watermark:
+    """``mark`` moved up to the page's newest post id; its time is that of the newest post not dated
+    after ``now`` (a post dated ahead of the clock must not become the time a later walk trusts)."""
+    ids = page.ids
+    if not ids or (mark.newest_post_id is not None and max(ids) <= mark.newest_post_id):
+        return mark
+    dated = max((p for p in page.posts if p.posted_at <= now), key=lambda p: p.post_id, default=None)
+    newest_at = dated.posted_at if dated is not None else mark.newest_posted_at
+    return replace(mark, newest_post_id=max(ids), newest_posted_at=newest_at)
 
 
 class _BudgetSpent(Exception):
@@ -213,16 +235,16 @@ class BoardCrawl:
         """Walk from ``cursor`` (None: the newest page) down to the floor; return the closed watermark."""
         counters = self.run.counters
         self.progress = WalkProgress(floor_at, datetime.now(KST)) if floor_at is not None else None
+        loop = PagingLoop(f"{self.ticker} {self.pager.source}")
         while True:
             if self.max_pages is not None and counters.pages >= self.max_pages:
                 raise _BudgetSpent
             page = self.pager.fetch(self.ticker, cursor, self.stats)
-            done = page.next_cursor is None or _reached_floor(
-                page.posts, floor_id, floor_at, self.pager.strictly_newest_first)
-            if page.posts:
-                newest = max(page.posts, key=lambda p: p.post_id)
-                if mark.newest_post_id is None or newest.post_id > mark.newest_post_id:
-                    mark = replace(mark, newest_post_id=newest.post_id, newest_posted_at=newest.posted_at)
+            self.run.notes += page.notes
+            looped = loop.looped(cursor, page.next_cursor, tuple(page.ids), self.run.notes)
+            done = page.next_cursor is None or looped or _reached_floor(
+                page, floor_id, floor_at, self.pager.strictly_newest_first)
+            mark = _advanced(mark, page, datetime.now(KST))
             if done:
                 oldest = min((p.posted_at for p in page.posts), default=None)
                 if oldest is not None and (mark.oldest_posted_at is None or oldest < mark.oldest_posted_at):
@@ -244,14 +266,15 @@ class BoardCrawl:
             inserted = insert_posts(cur, page.posts)
             queue_bodies(cur, self.ticker, page.body_needs)
             counters.pages += 1
-            counters.fetched += len(page.posts)
+            counters.fetched += len(page.posts) + len(page.refused)
             counters.inserted += inserted
             counters.duplicates += len(page.posts) - inserted
             counters.skipped += page.skipped
+            counters.quarantined += len(page.refused)
             counters.retries = self.stats.retries
             save_watermark(cur, self.ticker, self.pager.source, mark)
             self.run.save(cur)
-        self.conn.commit()
+        self.run.commit(self.conn)
         reached = min((p.posted_at for p in page.posts), default=None)
         log.info("%s %s page %d: %d posts, %d new (run total %d new) %s", self.ticker, self.pager.source,
                  counters.pages, len(page.posts), inserted, counters.inserted,

@@ -4,34 +4,41 @@ Every crawler request goes through :class:`PoliteClient`, so manners live in one
 - a browser User-Agent and a Referer (Naver serves empty pages to plain clients);
 - at most one request per ``FINSENT_CRAWL_DELAY_S`` per host, shared by all threads and, given a
   database, by every process (:mod:`finsent.ingest.host_clock`);
-- retries with exponential backoff and jitter on connection errors, timeouts, 429 (Retry-After
-  honoured) and 5xx; other 4xx fail at once;
-- robots.txt read once per host and obeyed (one copy an hour shared by every process on the data folder:
-  each Airflow crawl task is a process of its own) unless the operator passes ``--ignore-robots`` or sets
-  ``FINSENT_ROBOTS=ignore``; a disallowed URL fails at once (no request, no retry) naming the rule.
+- one deadline per request, ``FINSENT_HTTP_TIMEOUT_S`` for connecting, waiting and reading the whole
+  body (:mod:`finsent.ingest.transfer`): a server that drips its answer is cut off and retried;
+- retries with exponential backoff and jitter on connection errors, timeouts, 429 and 5xx; other
+  4xx fail at once. A 429's Retry-After holds the host off for every process (at most
+  ``MAX_HOLD_OFF_S``); one longer than ``FINSENT_HTTP_MAX_WAIT_S`` fails the ticker at once
+  (HostBusyError) instead of sitting silently, and every wait for a host is logged when long;
+- redirects followed here, not by ``requests``: at most ``MAX_REDIRECTS``, http(s) keeping the
+  scheme, never a URL twice, each hop through its host's robots.txt and request clock; any other
+  redirect is an UnusableAnswerError (quarantined by the ticker's run), as is a body that does not
+  decode;
+- robots.txt read once per host and obeyed (:mod:`finsent.ingest.robots`) unless the operator passes
+  ``--ignore-robots`` or sets ``FINSENT_ROBOTS=ignore``; a disallowed URL fails at once (no request,
+  no retry) naming the rule.
 """
 
 from __future__ import annotations
 
 import email.utils
-import hashlib
-import json
 import logging
-import os
+import math
 import random
 import threading
 import time
-import urllib.parse
-import urllib.robotparser
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from finsent.config import Settings
-from finsent.errors import FetchError, RobotsDisallowedError
+from finsent.errors import FetchError, HostBusyError, UnusableAnswerError
+from finsent.ingest.host_clock import sleep_for, too_long
+from finsent.ingest.robots import RobotsRules
+from finsent.ingest.transfer import ACCEPT_ENCODING, Answer, BodyError, DeadlinePassed, read_answer
+from finsent.redact import mask_urls
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +46,13 @@ _RETRYABLE_EXCEPTIONS = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
+    DeadlinePassed,
 )
 _MAX_BACKOFF_S = 60.0
-_MAX_RETRY_AFTER_S = 300.0
-ROBOTS_AGENT = "finsent"
-# How long a fetched robots.txt serves every process sharing FINSENT_DATA_DIR (RFC 9309 allows up to
-# 24 hours): a day's crawl of 200 boards, one Airflow task each, reads it once instead of 200 times.
-ROBOTS_CACHE_TTL_S = 3600.0
+# The longest a 429 holds a host off for every process: a Retry-After of a day (or a date years
+# ahead) must not stop the crawl for that long; the next scheduled run asks again.
+MAX_HOLD_OFF_S = 3600.0
+MAX_REDIRECTS = 5
 
 
 @dataclass
@@ -57,26 +64,27 @@ class RequestStats:
 
 
 class Throttle(Protocol):
-    def wait(self, host: str) -> None: ...
+    def wait(self, host: str, max_wait_s: float = math.inf) -> None: ...
 
     def hold_off(self, host: str, seconds: float) -> None: ...
 
 
 class HostThrottle:
-    """Keeps requests to one host at least ``interval_s`` apart, across all threads."""
+    """Keeps requests to one host at least ``interval_s`` apart, across all threads of one process."""
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self._lock = threading.Lock()
         self._next_slot: dict[str, float] = {}
 
-    def wait(self, host: str) -> None:
+    def wait(self, host: str, max_wait_s: float = math.inf) -> None:
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot.get(host, 0.0))
+            if slot - now > max_wait_s:
+                raise too_long(host, slot - now, max_wait_s)
             self._next_slot[host] = slot + self.interval_s
-        if slot > now:
-            time.sleep(slot - now)
+        sleep_for(host, slot - now)
 
     def hold_off(self, host: str, seconds: float) -> None:
         """Push the host's next slot out (a 429 with Retry-After speaks for the whole host)."""
@@ -84,35 +92,23 @@ class HostThrottle:
             self._next_slot[host] = max(self._next_slot.get(host, 0.0), time.monotonic() + seconds)
 
 
+def host_of(url: str) -> str:
+    """``HOST[:PORT]`` of ``url``, without any credentials (it keys the host's clock and its log lines)."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
 def retry_after_seconds(value: str | None) -> float | None:
-    """Parse a Retry-After header: delta-seconds or an HTTP date."""
+    """Parse a Retry-After header: delta-seconds or an HTTP date (as asked: the caller caps it)."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return min(float(value), _MAX_RETRY_AFTER_S)
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return min(max(0.0, when.timestamp() - time.time()), _MAX_RETRY_AFTER_S)
-
-
-def matching_robots_rule(parser: urllib.robotparser.RobotFileParser, agent: str, url: str) -> str:
-    """The robots.txt line that decides ``url`` for ``agent`` (for the error message), e.g.
-    ``"Disallow: /item/ (User-agent: *)"``; urllib.robotparser only answers yes or no."""
-    if parser.disallow_all:
-        return "robots.txt answered 401/403: everything disallowed (RFC 9309)"
-    parts = urlsplit(url)
-    path = urllib.parse.quote(urllib.parse.unquote(parts.path or "/")) + (f"?{parts.query}" if parts.query else "")
-    entries = [e for e in parser.entries if e.applies_to(agent)] or (
-        [parser.default_entry] if parser.default_entry else [])
-    for entry in entries:
-        for line in entry.rulelines:
-            if line.applies_to(path):
-                return f"{'Allow' if line.allowance else 'Disallow'}: {line.path or '/'} " \
-                       f"(User-agent: {', '.join(entry.useragents)})"
-    return "no matching rule"
+    return max(0.0, when.timestamp() - time.time())
 
 
 class PoliteClient:
@@ -124,12 +120,12 @@ class PoliteClient:
             {
                 "User-Agent": settings.user_agent,
                 "Accept-Language": "ko-KR,ko;q=0.9,en;q=0.8",
+                "Accept-Encoding": ACCEPT_ENCODING,
             }
         )
         # Given a shared throttle (SharedHostClock), the delay holds across processes.
         self.throttle: Throttle = throttle or HostThrottle(settings.crawl_delay_s)
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
-        self._robots_lock = threading.Lock()
+        self.robots = RobotsRules(settings.data_dir / "cache" / "robots", self._fetch_robots)
         if ignore_robots:
             log.warning(
                 "robots.txt is IGNORED for this run (--ignore-robots or FINSENT_ROBOTS=ignore): the operator "
@@ -139,62 +135,13 @@ class PoliteClient:
     def close(self) -> None:
         self.session.close()
 
-    # -- robots.txt ------------------------------------------------------------------------------
-
-    def _robots_for(self, url: str) -> urllib.robotparser.RobotFileParser:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        with self._robots_lock:
-            parser = self._robots.get(origin)
-            if parser is not None:
-                return parser
-            robots_url = f"{origin}/robots.txt"
-            parser = urllib.robotparser.RobotFileParser(robots_url)
-            status, text = self._shared_robots(origin, robots_url)
-            if status in (401, 403):
-                parser.disallow_all = True  # RFC 9309: access denied means "disallow all"
-            elif status >= 400:
-                parser.allow_all = True  # no robots.txt: everything allowed
-            else:
-                parser.parse(text.splitlines())
-            self._robots[origin] = parser
-            return parser
-
-    def _robots_cache_file(self, origin: str) -> Path:
-        return self.settings.data_dir / "cache" / "robots" / f"{hashlib.sha256(origin.encode()).hexdigest()[:20]}.json"
-
-    def _shared_robots(self, origin: str, robots_url: str) -> tuple[int, str]:
-        """robots.txt's status and text: the copy another process fetched within the hour, else the site's."""
-        path = self._robots_cache_file(origin)
-        try:
-            if time.time() - path.stat().st_mtime < ROBOTS_CACHE_TTL_S:
-                cached = json.loads(path.read_text(encoding="utf-8"))
-                if cached.get("origin") == origin:
-                    return int(cached["status"]), str(cached["text"])
-        except (OSError, ValueError, KeyError):
-            pass  # no copy, or an unreadable one: fetch
-        response = self._send(robots_url, None, None, RequestStats(), allow_status=(404, 401, 403, 410))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            staging = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            staging.write_text(json.dumps({"origin": origin, "status": response.status_code, "text": response.text}),
-                               encoding="utf-8")
-            staging.replace(path)  # atomic: a reader sees the old copy or the new one, never half
-        except OSError as exc:
-            log.info("robots.txt of %s not cached (%s): each process reads its own", origin, exc)
-        return response.status_code, response.text
-
     def check_robots(self, url: str) -> None:
-        if self.ignore_robots:
-            return
-        parser = self._robots_for(url)
-        if not parser.can_fetch(ROBOTS_AGENT, url):
-            # Not retried, here or by Airflow: the answer will not change until the site's does.
-            rule = matching_robots_rule(parser, ROBOTS_AGENT, url)
-            raise RobotsDisallowedError(
-                f"robots.txt of {urlsplit(url).netloc} disallows {url} ({rule}); "
-                "set FINSENT_ROBOTS=ignore (or pass --ignore-robots) only if you are entitled to crawl it"
-            )
+        if not self.ignore_robots:
+            self.robots.check(url)
+
+    def _fetch_robots(self, robots_url: str) -> tuple[int, str]:
+        answer = self._follow(robots_url, None, RequestStats(), obey_robots=False, allow_status=(404, 401, 403, 410))
+        return answer.status_code, answer.text
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -205,54 +152,104 @@ class PoliteClient:
         *,
         referer: str | None = None,
         stats: RequestStats | None = None,
-    ) -> requests.Response:
-        """GET with manners and retries; raises FetchError when it gives up."""
+    ) -> Answer:
+        """GET with manners, redirects and retries; raises FetchError when it gives up."""
         full_url = requests.Request("GET", url, params=params).prepare().url or url
-        self.check_robots(full_url)
-        return self._send(url, params, referer, stats or RequestStats())
+        return self._follow(full_url, referer, stats or RequestStats(), obey_robots=not self.ignore_robots)
 
-    def _send(
-        self,
-        url: str,
-        params: dict[str, str] | None,
-        referer: str | None,
-        stats: RequestStats,
-        allow_status: tuple[int, ...] = (),
-    ) -> requests.Response:
-        host = urlsplit(url).netloc
+    def _follow(self, url: str, referer: str | None, stats: RequestStats, *, obey_robots: bool,
+                allow_status: tuple[int, ...] = ()) -> Answer:
+        """The answer at the end of ``url``'s redirects (each hop checked, robots.txt and clock included)."""
+        chain = [url]
+        while True:
+            if obey_robots:
+                self.robots.check(url)
+            answer = self._send(url, referer, stats, allow_status)
+            location = answer.redirect_location
+            if location is None:
+                return answer
+            url = self._next_hop(answer, location, chain)
+            chain.append(url)
+
+    @staticmethod
+    def _next_hop(answer: Answer, location: str, chain: list[str]) -> str:
+        current = chain[-1]
+        target = urljoin(current, location.strip())
+        scheme, before = urlsplit(target).scheme.lower(), urlsplit(current).scheme.lower()
+        problem = None
+        if scheme not in ("http", "https") or scheme != before:
+            problem = f"redirected to {target}: only http(s) redirects that keep the scheme ({before}) are followed"
+        elif target in chain:
+            problem = f"redirect loop: {target} again after {len(chain)} request(s)"
+        elif len(chain) > MAX_REDIRECTS:
+            problem = f"more than {MAX_REDIRECTS} redirects (last to {target})"
+        if problem is not None:
+            raise UnusableAnswerError(current, problem, body=answer.content,
+                                      content_type=answer.headers.get("Content-Type"), redirects=chain)
+        if host_of(target) != host_of(current):
+            log.info("%s redirects to another host: %s (its robots.txt and request clock apply)",
+                     mask_urls(current), mask_urls(target))
+        return target
+
+    def _send(self, url: str, referer: str | None, stats: RequestStats,
+              allow_status: tuple[int, ...] = ()) -> Answer:
+        """One URL, retried; its answer (a redirect too) or FetchError."""
+        host = host_of(url)
         headers = {"Referer": referer} if referer else {}
         attempts = self.settings.http_retries + 1
         last_problem = ""
         for attempt in range(attempts):
             if attempt:
                 stats.retries += 1
-            self.throttle.wait(host)
+            self.throttle.wait(host, self.settings.http_max_wait_s)
             stats.requests += 1
             wait_s: float | None = None
             try:
-                response = self.session.get(
-                    url, params=params, headers=headers, timeout=self.settings.http_timeout_s
-                )
+                answer = self._attempt(url, headers)
             except _RETRYABLE_EXCEPTIONS as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:
-                status = response.status_code
+                status = answer.status_code
                 if status < 400 or status in allow_status:
-                    return response
+                    return answer
                 last_problem = f"HTTP {status}"
                 if status == 429:
-                    wait_s = retry_after_seconds(response.headers.get("Retry-After"))
-                    if wait_s is not None:
-                        self.throttle.hold_off(host, wait_s)
+                    wait_s = self._rate_limited(host, answer)
                 elif status < 500:
-                    raise FetchError(f"GET {response.url} answered HTTP {status}")
+                    raise FetchError(f"GET {answer.url} answered HTTP {status}")
             if attempt + 1 < attempts:
                 backoff = self._backoff(attempt) if wait_s is None else wait_s
-                log.warning(
-                    "GET %s: %s; retry %d/%d in %.1fs", url, last_problem, attempt + 1, attempts - 1, backoff
-                )
+                log.warning("GET %s: %s; retry %d/%d in %.1fs", mask_urls(url), last_problem, attempt + 1,
+                            attempts - 1, backoff)
                 time.sleep(backoff)
-        raise FetchError(f"GET {url} params={params or {}} failed after {attempts} attempts: {last_problem}")
+        raise FetchError(f"GET {url} failed after {attempts} attempts: {last_problem}")
+
+    def _attempt(self, url: str, headers: dict[str, str]) -> Answer:
+        """One request, read whole within FINSENT_HTTP_TIMEOUT_S of its start."""
+        timeout = self.settings.http_timeout_s
+        deadline = time.monotonic() + timeout
+        response = self.session.get(url, headers=headers, timeout=(timeout, timeout), stream=True,
+                                    allow_redirects=False)
+        try:
+            return read_answer(response, deadline)
+        except BodyError as exc:
+            raise UnusableAnswerError(response.url, str(exc), body=exc.raw,
+                                      content_type=response.headers.get("Content-Type")) from None
+
+    def _rate_limited(self, host: str, answer: Answer) -> float | None:
+        """Hold ``host`` off as a 429 asks (capped); the seconds to wait, or HostBusyError when too long."""
+        asked = retry_after_seconds(answer.headers.get("Retry-After"))
+        if asked is None:
+            return None
+        held = min(asked, MAX_HOLD_OFF_S)
+        self.throttle.hold_off(host, held)
+        limit = self.settings.http_max_wait_s
+        if asked > limit:
+            raise HostBusyError(f"{host} answered 429 asking to wait {asked:.0f} s (Retry-After), more than "
+                                f"FINSENT_HTTP_MAX_WAIT_S={limit:g}: not waiting; every finsent process holds "
+                                f"{host} off for {held:.0f} s and a later run crawls this ticker")
+        log.warning("%s answered 429: waiting %.1f s as it asks (Retry-After)", host, asked)
+        return asked
 
     def _backoff(self, attempt: int) -> float:
         base = self.settings.retry_backoff_s * (2**attempt)

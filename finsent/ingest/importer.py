@@ -5,9 +5,11 @@ and reason, and nothing is written. The input is read once (:mod:`finsent.ingest
 is written is the copy that was validated. A valid file is written in one transaction.
 Reading is strict: a quote that never closes, a field too long, a row with too few or too many
 fields, a header column twice, a byte that is not UTF-8, a NUL byte, a number that is not plain
-digits (``1_000``), a number the table cannot hold, a date before the market (prices) or Naver
-(posts) existed, a post more than a day ahead of now, a bar dated after today or today's bar before
-its session closed (KST), or an impossible bar (close <= 0, low above high) is an error, never a guess.
+digits (``1_000``), a number the table cannot hold, a post or article the crawlers would refuse too
+(:mod:`finsent.ingest.validation`: an empty or overlong title, a date before Naver existed or more
+than a day ahead of now), a date before the market existed (prices), a bar dated after today or
+today's bar before its session closed (KST), or an impossible bar (close <= 0, low above high) is
+an error, never a guess.
 
 Rounding: a bar whose open or close lies outside [low, high] by at most one KRX tick (floats
 rounded to won in an adjusted file) has high/low widened to include them, and the report counts it;
@@ -29,7 +31,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
@@ -53,6 +55,7 @@ from finsent.ingest.records import (
 from finsent.ingest.runs import RunRecord, TickerReport
 from finsent.ingest.session_clock import closing_times, is_closed
 from finsent.ingest.store import drop_vanished_sessions, insert_news, insert_posts, upsert_prices
+from finsent.ingest.validation import news_problem, post_problem
 from finsent.tickers import known_tickers
 
 log = logging.getLogger(__name__)
@@ -65,9 +68,7 @@ _OFFICE_ID = re.compile(r"[0-9]{1,10}")
 _ARTICLE_ID = re.compile(r"[0-9]{1,20}")
 _STORY_KEY = re.compile(r"[0-9]{1,10}/[0-9]{1,20}")
 PRICE_REQUIRED = ("ticker", "date", "open", "high", "low", "close", "volume")
-POSTS_FROM = date(1999, 6, 2)  # Naver's founding: an older post is a wrong date (year 0001, 1970)
 PRICES_FROM = date(1956, 3, 3)  # the Korea Stock Exchange's first session
-POST_LEAD = timedelta(days=1)  # a board clock may run a little ahead; more is a wrong date
 # Digits, optional decimals and exponent: no sign, space or underscore (Decimal takes "1_000").
 _PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _BATCH = 50_000
@@ -84,20 +85,21 @@ def _count(value: str, column: str, maximum: int = MAX_COUNT) -> int | None:
     return number
 
 
-def _posted_at(value: str, now: datetime, column: str = "posted_at") -> datetime:
+def _posted_at(value: str, column: str = "posted_at") -> datetime:
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
-            posted_at = kst(datetime.strptime(value, fmt))
-            break
+            return kst(datetime.strptime(value, fmt))
         except ValueError:
             continue
-    else:
-        raise ValueError(f"{column} {value!r} is not KST 'YYYY-MM-DD HH:MM[:SS]'")
-    if posted_at.date() < POSTS_FROM:
-        raise ValueError(f"{column} {value!r} is before {POSTS_FROM} (Naver's founding): a wrong date")
-    if posted_at > now + POST_LEAD:
-        raise ValueError(f"{column} {value!r} is more than a day ahead of now ({now:%Y-%m-%d %H:%M} KST)")
-    return posted_at
+    raise ValueError(f"{column} {value!r} is not KST 'YYYY-MM-DD HH:MM[:SS]'")
+
+
+def _checked(row, problem: Callable[[object, datetime], str | None], now: datetime):
+    """``row`` if the one validation the crawlers use too (:mod:`finsent.ingest.validation`) passes it."""
+    reason = problem(row, now)
+    if reason is not None:
+        raise ValueError(reason)
+    return row
 
 
 def _price(value: str, column: str) -> Decimal:
@@ -116,14 +118,14 @@ def parse_post_record(record: dict[str, str], now: datetime | None = None) -> Po
     title = record["title"].strip()
     if not title:
         raise ValueError("title is empty")
-    posted_at = _posted_at(record["posted_at"].strip(), now or datetime.now(KST))
-    return PostRow(
-        ticker=record["ticker"].strip(), post_id=post_id, posted_at=posted_at,
+    row = PostRow(
+        ticker=record["ticker"].strip(), post_id=post_id, posted_at=_posted_at(record["posted_at"].strip()),
         title=title, body=record.get("body") or None, author=(record.get("author") or "").strip() or None,
         views=_count((record.get("views") or "").strip(), "views"),
         likes=_count((record.get("likes") or "").strip(), "likes"),
         dislikes=_count((record.get("dislikes") or "").strip(), "dislikes"), source="csv",
     )
+    return _checked(row, post_problem, now or datetime.now(KST))
 
 
 def _digits(value: str, column: str, pattern: re.Pattern[str], what: str) -> str:
@@ -140,12 +142,13 @@ def parse_news_record(record: dict[str, str], now: datetime | None = None) -> Ne
         raise ValueError("title is empty")
     story_key = (record.get("story_key") or "").strip() or article_key(office_id, article_id)
     _digits(story_key, "story_key", _STORY_KEY, "OFFICE/ARTICLE (digits/digits) of one article of the story")
-    return NewsRow(
+    row = NewsRow(
         ticker=record["ticker"].strip(), office_id=office_id, article_id=article_id,
-        published_at=_posted_at(record["published_at"].strip(), now or datetime.now(KST), "published_at"),
+        published_at=_posted_at(record["published_at"].strip(), "published_at"),
         title=title, summary=(record.get("summary") or "").strip() or None,
         office_name=(record.get("office_name") or "").strip() or None, story_key=story_key, source="csv",
     )
+    return _checked(row, news_problem, now or datetime.now(KST))
 
 
 def _session_day(value: str, now: datetime, today_closes: clock_time) -> date:

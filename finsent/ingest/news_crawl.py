@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -23,11 +23,12 @@ from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
-from finsent.ingest.records import KST
+from finsent.ingest.records import KST, NewsRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
-from finsent.ingest.session_clock import latest_allowed_date
 from finsent.ingest.sources import news_json
 from finsent.ingest.store import insert_news
+from finsent.ingest.validation import news_problem, split_valid
+from finsent.ingest.walks import PagingLoop, quarantine_records
 from finsent.progress import WalkProgress
 
 log = logging.getLogger(__name__)
@@ -64,34 +65,47 @@ def save_watermark(cursor, ticker: str, mark: NewsWatermark) -> None:
     )
 
 
+@dataclass
+class FetchedNews:
+    """One news page: the articles that may be stored, those validation refused (quarantined), notes."""
+
+    page: news_json.NewsPage
+    refused: list[NewsRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 class NewsPager:
     def __init__(self, settings: Settings, client: PoliteClient) -> None:
         self.settings = settings
         self.client = client
 
-    def fetch(self, ticker: str, page: int, stats: RequestStats) -> news_json.NewsPage:
+    def fetch(self, ticker: str, page: int, stats: RequestStats) -> FetchedNews:
         base = self.settings.naver_news_url
         response = self.client.get(base + news_json.list_path(ticker), news_json.list_params(page),
                                    referer=news_json.referer(base, ticker), stats=stats)
         content_type = response.headers.get("Content-Type")
         try:
             parsed = news_json.parse_news_page(response.content, response.url, ticker)
-            self._check_dates(parsed, response.url)
         except PageParseError as error:
             path = save_raw(self.settings.quarantine_dir, source=NEWS_SOURCE, ticker=ticker, url=error.url,
                             body=response.content, reason=error.reason, content_type=content_type)
             raise PageParseError(error.url, error.reason, quarantined=str(path)) from None
-        return parsed
+        # An article validation refuses (an empty title, a lone surrogate, a date of 1900 or more than a
+        # day ahead) is quarantined with its page; the page's others are stored.
+        good, bad = split_valid(parsed.articles, news_problem, datetime.now(KST),
+                                lambda r: f"article {r.office_id}/{r.article_id}")
+        notes = [quarantine_records(self.settings.quarantine_dir, NEWS_SOURCE, ticker, response,
+                                    [r for _, r in bad])] if bad else []
+        return FetchedNews(replace(parsed, articles=good), [row for row, _ in bad], notes)
 
-    @staticmethod
-    def _check_dates(page: news_json.NewsPage, url: str) -> None:
-        """An article dated after tomorrow (KST) makes the page suspect: it would become the
-        watermark and hide the real list behind it."""
-        limit = latest_allowed_date(datetime.now(KST))
-        for row in page.articles:
-            if row.published_at.astimezone(KST).date() > limit:
-                raise PageParseError(url, f"article {row.office_id}/{row.article_id} is dated "
-                                          f"{row.published_at:%Y-%m-%d %H:%M}, after tomorrow ({limit}, KST)")
+
+def _advanced(mark: NewsWatermark, articles: list[NewsRow], now: datetime) -> NewsWatermark:
+    """``mark`` moved up to the newest article not dated after ``now``: the next walk stops below this
+    time, so an article dated tomorrow (stored: a clock may run ahead) must not hide today's."""
+    newest = max((r.published_at for r in articles if r.published_at <= now), default=None)
+    if newest is not None and (mark.newest_published_at is None or newest > mark.newest_published_at):
+        return replace(mark, newest_published_at=newest)
+    return mark
 
 
 class _BudgetSpent(Exception):
@@ -108,19 +122,19 @@ class NewsCrawl:
     def _walk(self, mark: NewsWatermark, number: int, floor_at: datetime) -> NewsWatermark:
         counters = self.run.counters
         progress = WalkProgress(floor_at, datetime.now(KST))
-        previous: list[tuple[str, str]] | None = None
+        loop = PagingLoop(f"{self.ticker} news")
         while True:
             if self.max_pages is not None and counters.pages >= self.max_pages:
                 raise _BudgetSpent
-            page = self.pager.fetch(self.ticker, number, self.stats)
-            keys = [row.key for row in page.articles]
-            # an empty page ends the list; so does a page served twice (a server ignoring `page`)
-            done = page.clusters == 0 or keys == previous or (
+            fetched = self.pager.fetch(self.ticker, number, self.stats)
+            page = fetched.page
+            self.run.notes += fetched.notes
+            keys = tuple(row.key for row in (*page.articles, *fetched.refused))
+            # an empty page ends the list; so does a page read before in this walk (a server ignoring
+            # `page`, or two pages served in turn), and a whole page older than the floor
+            done = page.clusters == 0 or loop.looped(number, number + 1, keys, self.run.notes) or (
                 bool(page.articles) and max(r.published_at for r in page.articles) < floor_at)
-            if page.articles:
-                newest = max(r.published_at for r in page.articles)
-                if mark.newest_published_at is None or newest > mark.newest_published_at:
-                    mark = replace(mark, newest_published_at=newest)
+            mark = _advanced(mark, page.articles, datetime.now(KST))
             if done:
                 oldest = min((r.published_at for r in page.articles), default=None)
                 if oldest is not None and (mark.oldest_published_at is None or oldest < mark.oldest_published_at):
@@ -128,23 +142,24 @@ class NewsCrawl:
                 mark = replace(mark, resume_page=None, resume_floor_at=None)
             else:
                 mark = replace(mark, resume_page=number + 1, resume_floor_at=floor_at)
-            self._commit_page(page, mark, progress)
+            self._commit_page(fetched, mark, progress)
             if done:
                 return mark
-            previous, number = keys, number + 1
+            number += 1
 
-    def _commit_page(self, page: news_json.NewsPage, mark: NewsWatermark, progress: WalkProgress) -> None:
-        counters = self.run.counters
+    def _commit_page(self, fetched: FetchedNews, mark: NewsWatermark, progress: WalkProgress) -> None:
+        counters, page = self.run.counters, fetched.page
         with self.conn.cursor() as cur:
             inserted = insert_news(cur, page.articles)
             counters.pages += 1
-            counters.fetched += len(page.articles) + page.repeats
+            counters.fetched += len(page.articles) + page.repeats + len(fetched.refused)
             counters.inserted += inserted
             counters.duplicates += len(page.articles) + page.repeats - inserted
+            counters.quarantined += len(fetched.refused)
             counters.retries = self.stats.retries
             save_watermark(cur, self.ticker, mark)
             self.run.save(cur)
-        self.conn.commit()
+        self.run.commit(self.conn)
         reached = min((r.published_at for r in page.articles), default=None)
         log.info("%s news page %d: %d clusters, %d articles, %d new (run total %d new) %s", self.ticker,
                  counters.pages, page.clusters, len(page.articles), inserted, counters.inserted,

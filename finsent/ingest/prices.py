@@ -186,7 +186,7 @@ def sync_prices(settings: Settings, engine: Engine, tickers: Sequence[str], *, s
                 counters.inserted, counters.updated = written.inserted, written.updated + vanished
                 counters.duplicates, counters.skipped = written.unchanged, halted + still_open
                 run.save(cur)
-            conn.commit()
+            run.commit(conn)
             log.info("%s prices (%s) from %s: %d sessions, %d new, %d updated, %d halt rows dropped, "
                      "%d unfinished bar(s) left for a later run", ticker, source, start, len(rows), written.inserted,
                      written.updated, halted, still_open)

@@ -1,5 +1,7 @@
 """Ingest run bookkeeping: the ``crawl_runs`` row, its counters, the per-ticker frame every
-crawl and price sync runs in (client, lock, failure handling) and the table each run ends with."""
+crawl and price sync runs in (client, lock, failure handling, quarantine of unusable answers) and
+the table each run ends with. Every error stored or printed here has its URLs' passwords masked
+(:func:`finsent.redact.mask_urls`): ``FINSENT_NAVER_*_URL`` may carry credentials."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 
@@ -18,9 +21,11 @@ from sqlalchemy.exc import DBAPIError
 
 from finsent.config import Settings
 from finsent.db import advisory_lock
-from finsent.errors import FetchError, LockedError, PageParseError
+from finsent.errors import FetchError, LockedError, PageParseError, UnusableAnswerError
 from finsent.ingest.host_clock import SharedHostClock
 from finsent.ingest.http import PoliteClient
+from finsent.ingest.quarantine import save_raw
+from finsent.redact import mask_urls
 from finsent.tickers import require_known
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,7 @@ class RunCounters:
     updated: int = 0
     duplicates: int = 0
     skipped: int = 0
+    quarantined: int = 0  # records refused by validation: saved under quarantine/, not stored
     retries: int = 0
     failures: int = 0
     # requests to the discussion API beside list pages (the board host): post details of a board crawl
@@ -53,6 +59,8 @@ class RunRecord:
 
     def __init__(self, cursor, batch_id: UUID, command: str, source: str, ticker: str | None) -> None:
         self.counters = RunCounters()
+        self.committed = RunCounters()  # the counters as of the last commit: what the table holds
+        self.notes: list[str] = []  # what the run did besides its counters (quarantined records, ...)
         # A row still 'running' for this command and ticker belongs to a run that was killed:
         # we hold the ticker's lock, so it cannot be alive.
         cursor.execute(
@@ -72,11 +80,16 @@ class RunRecord:
         values = [getattr(self.counters, name) for name in _COUNTER_NAMES]
         cursor.execute(f"UPDATE crawl_runs SET {assignments} WHERE run_id = %s", (*values, self.run_id))
 
+    def commit(self, conn) -> None:
+        """Commit ``conn`` (the counters were saved in its transaction) and remember them as committed."""
+        conn.commit()
+        self.committed = replace(self.counters)
+
     def finish(self, cursor, status: str, error: str | None = None) -> None:
         self.save(cursor)
         cursor.execute(
             "UPDATE crawl_runs SET status = %s, error = %s, finished_at = clock_timestamp() WHERE run_id = %s",
-            (status, error, self.run_id),
+            (status, None if error is None else mask_urls(error), self.run_id),
         )
 
 
@@ -93,7 +106,8 @@ class TickerReport(RunCounters):
     @classmethod
     def from_counters(cls, ticker: str, status: str, counters: RunCounters, seconds: float,
                       error: str | None = None, notes: list[str] | None = None) -> "TickerReport":
-        return cls(ticker=ticker, status=status, seconds=seconds, error=error, notes=notes or [], **asdict(counters))
+        return cls(ticker=ticker, status=status, seconds=seconds, error=None if error is None else mask_urls(error),
+                   notes=[mask_urls(note) for note in notes or []], **asdict(counters))
 
     @property
     def ok(self) -> bool:
@@ -107,9 +121,11 @@ TickerWork = Callable[[object, RunRecord], str | None]
 
 
 def run_for_ticker(engine: Engine, *, lock: str, batch_id: UUID, command: str, source: str, ticker: str,
-                   work: TickerWork) -> TickerReport:
-    """Run ``work`` for one ticker; its failure is recorded and reported, never raised."""
+                   work: TickerWork, quarantine_dir: Path | None = None) -> TickerReport:
+    """Run ``work`` for one ticker; its failure is recorded and reported, never raised. An unusable
+    answer (UnusableAnswerError) has its raw body saved under ``quarantine_dir``."""
     started = time.monotonic()
+    run: RunRecord | None = None
     try:
         with advisory_lock(engine, lock) as lock_conn:
             conn = lock_conn.connection.dbapi_connection
@@ -120,37 +136,58 @@ def run_for_ticker(engine: Engine, *, lock: str, batch_id: UUID, command: str, s
                 cur.execute("SET synchronous_commit = off")
                 run = RunRecord(cur, batch_id, command, source, ticker)
             conn.commit()
-            status, error = "ok", None
-            try:
-                status = work(conn, run) or "ok"
-            except (FetchError, PageParseError) as exc:
-                conn.rollback()
-                status, error = "failed", str(exc)
-                log.error("%s: %s", ticker, exc)
-            except Exception as exc:  # a bug or a database fault: record it, let the other tickers go on
-                if conn.closed:
-                    raise  # the connection dropped: nothing more can be recorded on it (below)
-                conn.rollback()
-                status, error = "failed", f"{type(exc).__name__}: {exc}"
-                log.exception("%s: unexpected error", ticker)
+            status, error = _run_work(conn, run, ticker, work, source, quarantine_dir)
             if status == "failed":
                 run.counters.failures += 1
             with conn.cursor() as cur:
                 run.finish(cur, status, error)
                 cur.execute("RESET synchronous_commit")  # the connection goes back to the pool
             conn.commit()
-            return TickerReport.from_counters(ticker, status, run.counters, time.monotonic() - started, error)
+            return TickerReport.from_counters(ticker, status, run.counters, time.monotonic() - started, error,
+                                              run.notes)
     except LockedError as exc:
         log.error("%s: %s", ticker, exc)
         return TickerReport(ticker=ticker, status="locked", error=str(exc), failures=1,
                             seconds=time.monotonic() - started)
     except (DBAPIError, psycopg2.Error) as exc:
         # The database went away (restart, network, killed backend). Committed pages are safe; the
-        # run row stays 'running' and the next run marks it 'interrupted'. One line, not a traceback.
+        # run row stays 'running' and the next run marks it 'interrupted'. One line, not a traceback;
+        # the table shows what was committed before (the pages the database holds).
         reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
         log.error("%s: lost the database connection (%s); committed work is kept, re-run to resume", ticker, reason)
-        return TickerReport(ticker=ticker, status="failed", failures=1, seconds=time.monotonic() - started,
-                            error=f"database connection lost: {reason}")
+        committed = replace(run.committed, failures=run.committed.failures + 1) if run else RunCounters(failures=1)
+        return TickerReport.from_counters(ticker, "failed", committed, time.monotonic() - started,
+                                          f"database connection lost: {reason}")
+
+
+def _run_work(conn, run: RunRecord, ticker: str, work: TickerWork, source: str,
+              quarantine_dir: Path | None) -> tuple[str, str | None]:
+    """(status, error) of ``work``; a failure is rolled back and described, a lost connection raised."""
+    try:
+        return work(conn, run) or "ok", None
+    except UnusableAnswerError as exc:
+        conn.rollback()
+        error = str(exc)
+        if quarantine_dir is not None:
+            try:
+                path = save_raw(quarantine_dir, source=source, ticker=ticker, url=exc.url, body=exc.body,
+                                reason=exc.reason, content_type=exc.content_type,
+                                details={"redirects": exc.redirects})
+                error += f" (raw body saved to {path})"
+            except OSError as why:  # a full disk must not turn one ticker's fault into a crash
+                error += f" (raw body not saved: {why})"
+        log.error("%s: %s", ticker, mask_urls(error))
+        return "failed", error
+    except (FetchError, PageParseError) as exc:
+        conn.rollback()
+        log.error("%s: %s", ticker, mask_urls(str(exc)))
+        return "failed", str(exc)
+    except Exception as exc:  # a bug or a database fault: record it, let the other tickers go on
+        if conn.closed:
+            raise  # the connection dropped: nothing more can be recorded on it (in run_for_ticker)
+        conn.rollback()
+        log.exception("%s: unexpected error", ticker)
+        return "failed", f"{type(exc).__name__}: {exc}"
 
 
 def run_for_tickers(tickers: Sequence[str], one: Callable[[str], TickerReport], workers: int) -> list[TickerReport]:
@@ -171,7 +208,8 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
 
     def one(ticker: str) -> TickerReport:
         return run_for_ticker(engine, lock=f"{command}:{ticker}", batch_id=batch_id, command=command,
-                              source=source, ticker=ticker, work=make_work(client, ticker))
+                              source=source, ticker=ticker, work=make_work(client, ticker),
+                              quarantine_dir=settings.quarantine_dir)
 
     try:
         return run_for_tickers(tickers, one, workers)
@@ -180,7 +218,7 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
 
 
 _COLUMNS = ("ticker", "status", "pages", "fetched", "inserted", "updated", "duplicates", "skipped",
-            "retries", "failures", "details", "seconds")
+            "quarantined", "retries", "failures", "details", "seconds")
 
 
 def format_table(reports: list[TickerReport]) -> str:

@@ -95,6 +95,7 @@ class Fault:
     kind: str
     remaining: int
     kw: dict[str, Any]
+    skip: int = 0  # normal answers of ``path`` still to serve before this fault fires
 
 
 @dataclass

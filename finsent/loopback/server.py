@@ -15,14 +15,14 @@ serves, on one ``127.0.0.1`` port:
 * ``/robots.txt``
 
 All data is synthetic and deterministic for a given seed. Tests can add posts (also in the middle
-of a crawl) and inject faults (5xx, 429, dropped connections, slow, malformed and empty answers).
+of a crawl) and inject faults (5xx, 429, dropped connections, slow and dripping answers, malformed,
+empty and badly gzipped bodies, redirects, poisoned items, looping pages: :mod:`finsent.loopback.faults`).
 Stdlib only, so it runs anywhere the tests run.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import socket
 import threading
 import time
@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from finsent.loopback import faults
 from finsent.loopback.content import (
     DEFAULT_TICKERS,
     LEAK_CANDIDATES,
@@ -147,6 +148,7 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk, PlantedWorlds)
         self._list_count_by_ticker: dict[str, int] = {}
         self._arrivals: list[Arrival] = []
         self._faults: list[Fault] = []
+        self._offsets_sent: dict[str, str | None] = {}  # ticker -> the cursor its last JSON list request sent
         self._foreign_rate: dict[str, dict[date, float]] = {}
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -228,19 +230,13 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk, PlantedWorlds)
             self._arrivals.append(Arrival(ticker, n, self._list_count + after_requests))
             self._fire_arrivals()
 
-    def inject(self, path: str, kind: str, times: int = 1, **kw: Any) -> None:
-        """Answer the next ``times`` requests for exactly ``path`` with a fault of ``kind``.
-
-        kinds: status (code=500|502|503), rate_limit (429, retry_after=1), drop (close the socket,
-        no response), slow (sleep seconds=3, then answer), malformed (200, broken body of the
-        right content type), empty (200, empty body). Faults on one path queue up in order.
-        """
-        if kind not in {"status", "rate_limit", "drop", "slow", "malformed", "empty"}:
-            raise ValueError(f"unknown fault kind {kind!r}")
-        if kind == "status" and int(kw.get("code", 500)) < 400:
-            raise ValueError("a status fault needs an error code")
+    def inject(self, path: str, kind: str, times: int = 1, after: int = 0, **kw: Any) -> None:
+        """Answer ``times`` requests for exactly ``path``, after ``after`` normal ones, with a fault of
+        ``kind`` (see :mod:`finsent.loopback.faults` for the kinds and their options). Faults on one
+        path queue up in order."""
+        faults.check(kind, kw)
         with self.lock:
-            self._faults.append(Fault(path, kind, times, dict(kw)))
+            self._faults.append(Fault(path, kind, times, dict(kw), skip=after))
 
     def render(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
         """Answer a request without HTTP (status, content type, body): for benchmarks of the parsers."""
@@ -273,48 +269,51 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk, PlantedWorlds)
             fault = self._take_fault(path)
             if fault is not None:
                 self.faults_served.append((path, fault.kind))
+            previous_offset = self._note_offset(path, query)
 
-        if fault is not None:
-            if fault.kind == "drop":
-                handler.close_connection = True  # nothing written: the client sees EOF
-                return
-            if fault.kind == "status":
-                code = int(fault.kw.get("code", 500))
-                self._send(handler, Response(code, TEXT_CT, f"{code} error\n".encode()))
-                return
-            if fault.kind == "rate_limit":
-                retry_after = str(int(fault.kw.get("retry_after", 1)))
-                self._send(
-                    handler,
-                    Response(429, TEXT_CT, b"Too Many Requests\n", {"Retry-After": retry_after}),
-                )
-                return
-            if fault.kind == "slow":
-                time.sleep(float(fault.kw.get("seconds", 3)))
-
-        response = self._route(path, query)
-        if fault is not None and fault.kind == "malformed":
-            response = Response(200, response.content_type, self._malformed(response))
-        elif fault is not None and fault.kind == "empty":
-            response = Response(200, response.content_type, b"")
+        early = faults.early_answer(fault, handler.path) if fault is not None else None
+        if early is faults.DROP:
+            handler.close_connection = True  # nothing written: the client sees EOF
+            return
+        if early is not None:
+            self._send(handler, early)
+            return
+        if fault is not None and fault.kind == "slow":
+            time.sleep(float(fault.kw.get("seconds", 3)))
+        response = self._route(path, faults.looped_query(fault, query))
+        if fault is not None and fault.kind in faults.REWRITE_KINDS and response.status == 200:
+            response = faults.rewritten(fault, response, previous_offset)
         # Count before answering: a client that reads list_requests() right after its response
         # must see its own request counted.
-        normal = fault is None or fault.kind == "slow"
+        normal = fault is None or fault.kind in faults.SERVES_THE_LIST
         if normal and response.status == 200 and response.list_ticker is not None:
             with self.lock:
                 self._list_count += 1
                 key = response.list_ticker
                 self._list_count_by_ticker[key] = self._list_count_by_ticker.get(key, 0) + 1
                 self._fire_arrivals()
-        self._send(handler, response)
+        self._send(handler, response, fault)
+
+    def _note_offset(self, path: str, query: dict[str, str]) -> str | None:
+        """Remember the cursor a JSON board request sent; return the one its ticker's previous request sent."""
+        if path != "/front-api/discussion/list":
+            return None
+        code = query.get("itemCode", "")
+        previous = self._offsets_sent.get(code)
+        self._offsets_sent[code] = query.get("offset") or None
+        return previous
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
-            if fault.path == path and fault.remaining > 0:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
+            if fault.path != path or fault.remaining <= 0:
+                continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
+            fault.remaining -= 1
+            if fault.remaining == 0:
+                self._faults.remove(fault)
+            return fault
         return None
 
     def _fire_arrivals(self) -> None:
@@ -324,35 +323,11 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk, PlantedWorlds)
             self.add_posts(arrival.ticker, arrival.n)
 
     @staticmethod
-    def _send(handler: _Handler, response: Response) -> None:
+    def _send(handler: _Handler, response: Response, fault: Fault | None = None) -> None:
         try:
-            handler.send_response(response.status)
-            handler.send_header("Content-Type", response.content_type)
-            handler.send_header("Content-Length", str(len(response.body)))
-            for key, value in response.headers.items():
-                handler.send_header(key, value)
-            handler.end_headers()
-            handler.wfile.write(response.body)
+            faults.send(handler, response, fault)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True  # client gave up (e.g. its timeout on a slow fault)
-
-    def _malformed(self, response: Response) -> bytes:
-        """A broken body of the same content type: cut JSON/XML/JS, or HTML without the table."""
-        body = response.body
-        if response.content_type.startswith("text/html"):
-            page = (
-                '<html lang="ko">\n<head>\n'
-                '<meta http-equiv="Content-Type" content="text/html; charset=euc-kr">\n'
-                "<title>네이버 금융</title>\n</head>\n<body>\n"
-                '<div id="content"><div class="section inner_sub">\n'
-                "<p>일시적으로 서비스를 이용할 수 없습니다.</p>\n</div></div>\n</body>\n</html>\n"
-            )
-            return page.encode("cp949")
-        if response.content_type.startswith("text/xml"):
-            items = [m.start() for m in re.finditer(rb"<item ", body)]
-            cut = items[len(items) // 2] + 8 if items else max(1, body.find(b"<chartdata") + 12)
-            return body[:cut]  # ends inside a tag, e.g. b'<item da'
-        return body[: max(1, len(body) // 2)]
 
     def _route(self, path: str, q: dict[str, str]) -> Response:
         if path == "/front-api/discussion/list":

@@ -9,7 +9,9 @@ from pathlib import Path
 from finsent.cli_args import add_command, open_engine, positive_int
 from finsent.config import load_settings
 from finsent.data.spec import SOURCES
+from finsent.errors import ConfigError
 from finsent.ml.backtest.spec import BacktestSpec
+from finsent.ml.models.tiny import TINY_FAMILIES
 from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.ml.study.cli import register as study_commands
 from finsent.specs import add_arguments, from_values, namespace_values
@@ -28,8 +30,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from finsent.ml.train import train_model
 
     spec = from_values(TrainSpec, namespace_values(args, TrainSpec))
-    outcome = train_model(load_settings(), open_engine(), args.dataset, spec.model,
-                          lora=spec.lora if spec.model == "lora" else None, tokenizer=spec.tokenizer)
+    outcome = train_model(load_settings(), open_engine(), args.dataset, spec.model, transformer=spec.transformer,
+                          tokenizer=spec.tokenizer)
     if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
         return 0
     sys.stdout.write(outcome.report.to_markdown())
@@ -71,18 +73,43 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_model_make_tiny(args: argparse.Namespace) -> int:
-    """Train a byte-level BPE tokenizer on local text and save a tiny random GPT-NeoX with save_pretrained:
-    the LoRA path runs on a CPU."""
+    """Train the family's tokenizer (byte-level BPE, SentencePiece-style or WordPiece) on local text and
+    save a tiny random checkpoint of that architecture with save_pretrained: every kind runs on a CPU."""
     from finsent.ml.models.tiny import make_tiny_model
 
+    try:  # before any work: a folder that cannot be written is bad input, one line, exit 2
+        args.directory.mkdir(parents=True, exist_ok=True)
+        probe = args.directory / ".finsent-write-check"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write the tiny model to {args.directory}: {exc.strerror or exc}") from None
     corpus: list[str] = []
     if args.from_posts:
         import sqlalchemy as sa
 
         with open_engine().connect() as conn:
             corpus = [r[0] for r in conn.execute(sa.text("SELECT title FROM posts LIMIT 50000"))]
-    make_tiny_model(args.directory, corpus, hidden=args.hidden, layers=args.layers)
-    sys.stdout.write(f"tiny GPT-NeoX written to {args.directory}\n")
+    make_tiny_model(args.directory, corpus, family=args.family, hidden=args.hidden, layers=args.layers)
+    sys.stdout.write(f"tiny {args.family} written to {args.directory}\n")
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    """The bases finsent knows: hub id, architecture, parameters, licence (commercial use or not: a
+    non-commercial base warns when it trains), memory to fine-tune (bf16 LoRA, QLoRA, full) and to
+    serve, default LoRA targets and batch sizes. --base-model takes a name of this list, any hub id
+    or a local directory."""
+    from finsent.ml.models.catalogue import HOW, catalogue_rows
+    from finsent.ml.models.kinds import KINDS
+
+    rows = catalogue_rows()
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row[h] for h in header) + " |" for row in rows]
+    kinds = "\n".join(f"- {k.name}: {k.summary}" for k in KINDS.values())
+    sys.stdout.write(f"Model kinds (--model):\n{kinds}\n\nKnown bases (--base-model NAME):\n\n"
+                     + "\n".join(lines) + f"\n\n{HOW}\n")
     return 0
 
 
@@ -146,9 +173,13 @@ def register(commands) -> None:
 
     model = commands.add_parser("model", help="model utilities")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    add_command(model_commands, "list", cmd_model_list,
+                help="the model kinds and the known bases: licence, parameters, memory, LoRA targets, batch sizes")
     tiny = add_command(model_commands, "make-tiny", cmd_model_make_tiny,
-                      help="a tiny random GPT-NeoX for offline tests and demos")
+                      help="a tiny random checkpoint of a real architecture for offline tests and demos")
     tiny.add_argument("directory", type=Path)
+    tiny.add_argument("--family", choices=TINY_FAMILIES, default="gpt_neox",
+                      help="the architecture and its tokenizer (default gpt_neox, polyglot-ko's)")
     tiny.add_argument("--from-posts", action="store_true", help="also train the tokenizer on stored titles")
     tiny.add_argument("--hidden", type=positive_int, default=64)
     tiny.add_argument("--layers", type=positive_int, default=2)

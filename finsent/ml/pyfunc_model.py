@@ -14,6 +14,9 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 
+from finsent.ml.models.kinds import KINDS
+from finsent.ml.models.texts import texts_of
+
 
 class FinsentUpDown(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
@@ -24,8 +27,6 @@ class FinsentUpDown(mlflow.pyfunc.PythonModel):
         self.classifier = load_classifier(Path(context.artifacts["model"]))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        from finsent.ml.models.texts import texts_of
-
         texts = texts_of(model_input, self.classifier.text)
         return pd.DataFrame({"p_up": self.predict_titles(texts, (params or {}).get("batch_size"))})
 
@@ -34,9 +35,10 @@ class FinsentUpDown(mlflow.pyfunc.PythonModel):
         return self.predict_titles(self.classifier.text.compose_all(titles, bodies), batch_size)
 
     def predict_titles(self, titles: list[str], batch_size: int | None = None):
-        """P(up) per text as the model reads it; ``batch_size`` is the model's forward batch (LoRA; the
-        baseline has none)."""
-        if batch_size and getattr(self.classifier, "kind", None) == "lora":
+        """P(up) per text as the model reads it; ``batch_size`` is the model's forward batch (a transformers
+        kind's; the baseline has none)."""
+        kind = KINDS.get(getattr(self.classifier, "kind", ""))
+        if batch_size and kind is not None and kind.transformer:
             return self.classifier.predict_proba(titles, batch_size=int(batch_size))
         return self.classifier.predict_proba(titles)
 

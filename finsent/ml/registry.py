@@ -27,7 +27,7 @@ import pandas as pd
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, NotRegisteredError
-from finsent.names import private_files, private_folder
+from finsent.names import private_dir, private_files, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,12 @@ def _local_store(settings: Settings) -> Path | None:
 
 
 def keep_store_private(settings: Settings) -> None:
-    """Make finsent's local MLflow store (the database, artifacts, models, reports) 0600 in 0700
-    folders. A tracking server writes its own files (the stack starts it with umask 077)."""
-    folder = _local_store(settings)
-    if folder is not None and folder.is_dir():
+    """Make what MLflow keeps under ``FINSENT_DATA_DIR/mlflow`` (finsent's own store: the database,
+    artifacts, models, reports, plots; with another sqlite store, its artifacts, which ``configure``
+    puts there too) 0600 in 0700 folders. A tracking server writes its own files (the stack starts
+    it with umask 077)."""
+    folder = settings.data_dir / "mlflow"
+    if folder.is_dir():
         private_files(folder)
 
 
@@ -93,7 +95,8 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
         os.close(database)
         keep_store_private(settings)  # files an older finsent left readable
     elif uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        private_dir(Path(uri[len("sqlite:///"):]).parent)
+        private_folder(settings.data_dir / "mlflow" / "artifacts")  # its artifacts live under the data folder
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
@@ -165,7 +168,8 @@ def alias_version(client, alias: str, model: str = MODEL_NAME) -> int | None:
 
 
 def version_of(client, version_or_alias: str | int, model: str = MODEL_NAME) -> int:
-    """A version number from a number or an alias; NotRegisteredError when there is none."""
+    """A version number from a number or an alias; NotRegisteredError (exit 2, with what there is) when
+    there is none."""
     from mlflow.exceptions import MlflowException
 
     if str(version_or_alias).isdigit():
@@ -178,9 +182,25 @@ def version_of(client, version_or_alias: str | int, model: str = MODEL_NAME) -> 
     else:
         version = alias_version(client, str(version_or_alias), model)
     if version is None:
-        raise NotRegisteredError(f"no version {version_or_alias!r} of {model} in the registry; train one "
-                                 "with `finsent train`")
+        raise NotRegisteredError(f"no version {version_or_alias!r} of {model} in the registry; "
+                                 f"{registered_summary(client, model)}")
     return version
+
+
+def registered_summary(client, model: str) -> str:
+    """What ``model`` has in the registry, as a hint: its versions and where its aliases point."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{model}'"))
+        aliases = client.get_registered_model(model).aliases if versions else {}
+    except MlflowException:
+        versions, aliases = [], {}
+    if not versions:
+        return f"{model} has no version yet: `finsent train` registers one"
+    pointing = ", ".join(f"@{alias} -> {number}" for alias, number in sorted(aliases.items())) or "no aliases"
+    return (f"{model} has version(s) {', '.join(map(str, versions[-10:]))} ({pointing}); pass one of them, or "
+            "`finsent train` registers a new one")
 
 
 def predict(pyfunc, rows: pd.DataFrame | list[str]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""What a training run is (``TrainSpec``: the model and, for LoRA, its spec) and what a scoring run
+"""What a training run is (``TrainSpec``: the model kind and, for a transformers kind, its spec) and what a scoring run
 is (``ScoreSpec``); declared once (``finsent.specs``) for `finsent train` and the finsent_train DAG,
 `finsent score` and the finsent_score DAG. Light: DAG files import it."""
 
@@ -8,21 +8,21 @@ import re
 from dataclasses import dataclass
 
 from finsent.errors import ConfigError
-from finsent.ml.models.lora.spec import LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.kinds import KINDS_HELP, MODEL_KINDS
 from finsent.ml.models.morphemes import TOKENIZERS
 from finsent.specs import check_fields, nested, option
 
-MODELS = ("baseline", "lora")
 # an MLflow alias (letters, digits, _ and -) or a version number
 _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    model: str = option("baseline", "the model to fit", choices=MODELS)
+    model: str = option("baseline", KINDS_HELP, choices=MODEL_KINDS)
     tokenizer: str = option("char", "what the TF-IDF baseline counts: char (character 1-3-grams) or kiwi (Korean "
                             "morphemes and their pairs, kiwipiepy)", choices=TOKENIZERS)
-    lora: LoraSpec = nested(LoraSpec)  # used by --model lora
+    transformer: TransformerSpec = nested(TransformerSpec)  # used by every kind but the baseline
 
     def validate(self) -> None:
         check_fields(self)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,6 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.data.snapshots import load_snapshot
 from finsent.data.text import TextSpec
-from finsent.errors import FinsentError
 from finsent.ml.attempts import TOTAL_ALPHA, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
 from finsent.ml.evaluate import (
@@ -38,10 +37,11 @@ from finsent.ml.evaluate import (
     snapshot_parts,
 )
 from finsent.ml.lineage import TrainingRecord
+from finsent.ml.models import new_classifier
 from finsent.ml.models.base import encode_labels
-from finsent.ml.models.baseline import BaselineClassifier
 from finsent.ml.models.calibrated import CalibratedClassifier
-from finsent.ml.models.lora import LoraClassifier, LoraSpec, distributed_rank
+from finsent.ml.models.hf.spec import TransformerSpec, distributed_rank
+from finsent.ml.models.kinds import model_kind
 from finsent.ml.models.texts import texts_of
 from finsent.ml.promotion import ChampionDecision, decide, ineligible_because
 from finsent.ml.registry import (
@@ -79,16 +79,16 @@ def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFram
     return CalibratedClassifier(model, calibration, text)
 
 
-def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, lora: LoraSpec | None = None,
-                experiment: str = "finsent", tokenizer: str = "char") -> TrainOutcome | None:
-    """The whole step; returns None on the non-zero ranks of a multi-GPU job. ``tokenizer``: what the
-    baseline counts (char n-grams or kiwi morphemes)."""
+def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *,
+                transformer: TransformerSpec | None = None, experiment: str = "finsent",
+                tokenizer: str = "char") -> TrainOutcome | None:
+    """The whole step; returns None on the non-zero ranks of a multi-GPU job. ``transformer``: the
+    options of a transformers kind (lora, encoder, prompt; default: the kind's defaults); ``tokenizer``:
+    what the baseline counts (char n-grams or kiwi morphemes)."""
     import mlflow
 
-    if kind not in ("baseline", "lora"):
-        raise FinsentError(f"--model must be baseline or lora, got {kind!r}")
-    model = (BaselineClassifier(tokenizer=tokenizer) if kind == "baseline"
-             else LoraClassifier(lora or LoraSpec()))  # checks options
+    model_kind(kind)
+    model = new_classifier(kind, transformer, tokenizer=tokenizer)  # its options checked before any data is read
     snapshot = load_snapshot(engine, dataset)
     train, valid, test = snapshot_parts(snapshot)
     text = snapshot.text  # what the snapshot froze: the title, or the title and the head of the body
@@ -104,9 +104,9 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
                   "n_train": len(train), "n_valid": len(valid), "n_test": len(test), "text": text.text,
                   "text_tokens": text.tokens}
-        params.update({k: str(v) for k, v in asdict(model.spec).items()} if kind == "lora" else model.params)
         log.info("fitting %s on %d posts of %s (%d valid)", kind, len(train), dataset, len(valid))
         calibrated = _fit_on_train_choose_on_valid(model, train, valid, text)
+        params.update({k: str(v) for k, v in model.params.items()})  # with what fitting chose (LoRA targets)
         params.update(_choices(model, calibrated))
         mlflow.log_params(params)
         p_test = calibrated.predict_proba(texts_of(test, text))  # the test part, scored once
@@ -119,8 +119,9 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *, 
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
-        tags = {**record.tags(), "model": kind, "text": text.text,
-                **({"tokenizer": model.params["tokenizer"]} if kind == "baseline" else {}), "test_accuracy": f"{report.metrics['accuracy']:.4f}",
+        tags = {**record.tags(), "model": kind, **_base_tag(model), "text": text.text,
+                **({"tokenizer": model.params["tokenizer"]} if "tokenizer" in model.params else {}),
+                "test_accuracy": f"{report.metrics['accuracy']:.4f}",
                 "test_balanced_accuracy": f"{report.metrics['balanced_accuracy']:.4f}",
                 "test_n_sessions": str(int(report.counts["n_sessions"])),
                 "champion_decision": decision.reason, "promoted": str(decision.promoted).lower(),
@@ -155,6 +156,12 @@ def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_
     mlflow.set_tags({"finsent.attempt": str(attempt), "finsent.alpha": f"{spending_alpha(attempt):.6g}"})
     log.info("%s (alpha-spending: the levels of all attempts add up to %g)", threshold_text(attempt), TOTAL_ALPHA)
     return attempt
+
+
+def _base_tag(model) -> dict[str, str]:
+    """The base a transformers version was made from (the Models page shows it beside the kind)."""
+    spec = getattr(model, "spec", None)
+    return {"base_model": str(spec.base_model)} if spec is not None else {}
 
 
 def _choices(model, calibrated: CalibratedClassifier) -> dict[str, str]:

@@ -17,6 +17,7 @@ from finsent.config import load_settings
 from finsent.data.spec import DatasetSpec
 from finsent.errors import ConfigError, FinsentError, NotRegisteredError
 from finsent.ml.backtest.spec import BacktestSpec
+from finsent.ml.models.kinds import KINDS
 from finsent.ml.spec import ScoreSpec, TrainSpec
 from finsent.specs import flags, from_values
 
@@ -192,7 +193,7 @@ def train_and_register(dataset: str, spec: TrainSpec) -> dict:
     from finsent.ml.train import train_model
 
     settings = load_settings()
-    outcome = train_model(settings, _engine(), dataset, spec.model, lora=spec.lora if spec.model == "lora" else None,
+    outcome = train_model(settings, _engine(), dataset, spec.model, transformer=spec.transformer,
                           tokenizer=spec.tokenizer)
     if outcome is None:  # only a non-zero rank of a distributed job returns nothing; a task is one process
         raise FinsentError("training ran as a non-zero rank of a distributed job: its rank 0 reports")
@@ -224,7 +225,7 @@ def find_version(spec: ScoreSpec | None = None, source: str = "board") -> dict:
         log.warning("%s; nothing to score. Newest decision: %s", exc, latest_decision(client, model) or "none yet")
         return {"version": None, "kind": None, "queue": None}
     kind = client.get_model_version(model, str(version)).tags.get("model")
-    return {"version": version, "kind": kind, "queue": "default" if kind == "baseline" else "gpu"}
+    return {"version": version, "kind": kind, "queue": KINDS[kind].queue if kind in KINDS else "gpu"}
 
 
 def score_and_index(spec: ScoreSpec | None = None, source: str = "board") -> dict:

@@ -2,7 +2,9 @@
 one frozen test snapshot, with clustered intervals, the paired test against the champion and each
 version's promotion decision: the honest version of a model x setting table.
 
-The snapshot is the champion's (else the newest version's). A version's numbers on it come from
+Each row names the model's kind and, for a transformers model, its base (a catalogue name, a hub id
+or a directory's name), so kinds and bases stand side by side on the same test. The snapshot is the
+champion's (else the newest version's). A version's numbers on it come from
 its training run when it trained on that snapshot, else from its newest out-of-sample
 ``finsent evaluate --dataset`` run on it (which also logs the paired test against the champion);
 a version with neither says which command fills its row. Read from MLflow only, per request,
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
+from finsent.ml.models.catalogue import base_name
 from finsent.ml.registry import EXPERIMENT, MODEL_NAME, alias_version, registry_client
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 
@@ -34,10 +37,14 @@ class VersionRow:
 
     @property
     def name(self) -> str:
-        """The model name and setting: kind (baseline / lora, and the baseline's tokenizer), what it
-        reads (title, or title and body), label definition, split."""
+        """The model and setting: kind (baseline, lora, encoder, prompt), its base or the baseline's
+        tokenizer, what it reads (title, or title and body), label definition, split."""
         t = self.tags
-        kind = t.get("model", "?") + (f" ({t['tokenizer']})" if t.get("tokenizer") else "")
+        kind = t.get("model", "?")
+        if t.get("base_model"):
+            kind += f" · {base_name(t['base_model'])}"
+        if t.get("tokenizer"):
+            kind += f" ({t['tokenizer']})"
         return (f"{kind} · reads {t.get('text', 'title')} · {t.get('label_definition', '?')} · "
                 f"{t.get('split', '?')} split")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import stat
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -104,17 +102,26 @@ def test_a_dropped_connection_ends_in_one_line_and_the_report(engine, naver, dat
     assert "Traceback" not in caplog.text
 
 
-def test_a_board_page_with_a_post_from_the_future_is_quarantined(engine, naver, settings):
-    from finsent.config import load_settings
-    from finsent.ingest.crawl import crawl_boards
+def test_after_a_dropped_connection_the_table_shows_the_pages_that_were_committed(engine, naver, database_url,
+                                                                                   capsys):
+    naver.inject("/front-api/discussion/list", "slow", after=1, seconds=1.5)  # page 2 is in flight when it goes
 
-    last = naver.posts["005930"][-1]
-    with naver.lock:
-        naver.posts["005930"].append(dataclasses.replace(last, id=last.id + 1,
-                                                         written_at=datetime.now() + timedelta(days=400)))
-    reports = {r.ticker: r for r in crawl_boards(load_settings(), engine, ["005930", "000660"], workers=1)}
-    assert reports["005930"].status == "failed" and "after tomorrow" in reports["005930"].error
-    assert reports["000660"].status == "ok"
-    assert count(engine, "SELECT count(*) FROM posts WHERE ticker = '005930'") == 0  # nothing from that page
-    (raw,) = settings.quarantine_dir.glob("naver-mobile_005930_*.raw")
-    assert stat.S_IMODE(raw.stat().st_mode) == 0o600 and stat.S_IMODE(raw.parent.stat().st_mode) == 0o700
+    def terminate_backends():
+        admin = sa.create_engine(database_url)
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        admin.dispose()
+
+    timer = threading.Timer(0.8, terminate_backends)
+    timer.start()
+    try:
+        code = main(["crawl", "--tickers", "005930", "--workers", "1", "--since", "2000-01-01"])
+    finally:
+        timer.join()
+    assert code == 1
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.startswith("005930"))
+    committed = count(engine, "SELECT pages FROM crawl_runs WHERE ticker = '005930'")
+    assert committed == 1 and count(engine, "SELECT count(*) FROM posts") == 50
+    assert row[1] == "failed" and row[2] == str(committed)  # the pages column: what the database holds

@@ -41,7 +41,7 @@ def test_headers_and_give_up(naver, monkeypatch):
     client = PoliteClient(load_settings())
     response = client.get(naver.base_url + "/robots.txt", referer="https://m.stock.naver.com/x")
     assert response.status_code == 200
-    sent = response.request.headers
+    sent = response.request_headers
     assert "Mozilla/5.0" in sent["User-Agent"] and sent["Referer"] == "https://m.stock.naver.com/x"
     naver.inject("/sise.nhn", "status", times=3, code=503)
     stats = RequestStats()

@@ -122,27 +122,15 @@ def test_a_broken_page_is_quarantined_and_writes_nothing(engine, naver, settings
     assert_exact(engine, naver, SAMSUNG)
 
 
-def test_a_future_dated_article_quarantines_its_page(engine, naver, settings):
-    naver.add_news(SAMSUNG, 1)
-    with naver.lock:
-        top = naver.news[SAMSUNG][-1]
-        from dataclasses import replace
-
-        naver.news[SAMSUNG][-1] = [replace(top[0], published_at=datetime.now() + timedelta(days=5)), *top[1:]]
-    report = crawl(engine, since=LONG_AGO)[SAMSUNG]
-    assert report.status == "failed" and "after tomorrow" in report.error
-    assert count(engine, "SELECT count(*) FROM news") == 0
-
-
 def test_robots_and_the_board_lock(engine, naver, caplog, monkeypatch):
-    from finsent.ingest import http
+    from finsent.ingest import robots
 
     naver.robots_txt = "User-agent: *\nDisallow: /api/news/\n"
     report = crawl(engine, since=LONG_AGO)[SAMSUNG]
     assert report.status == "failed" and "robots.txt" in report.error
     assert count(engine, "SELECT count(*) FROM news") == 0
     naver.robots_txt = "User-agent: *\nAllow: /\n"
-    monkeypatch.setattr(http, "ROBOTS_CACHE_TTL_S", 0.0)  # the shared copy's hour is over: read it again
+    monkeypatch.setattr(robots, "ROBOTS_CACHE_TTL_S", 0.0)  # the shared copy's hour is over: read it again
     # a board crawl of the same ticker holds its own lock: news runs beside it; a second news run does not
     with advisory_lock(engine, f"crawl:{SAMSUNG}"):
         assert crawl(engine, since=LONG_AGO)[SAMSUNG].status == "ok"

@@ -84,13 +84,13 @@ def test_robots_setting_is_validated(database_url, monkeypatch):
 
 def test_robots_txt_is_read_once_an_hour_for_every_process(engine, naver, monkeypatch):
     """Each Airflow crawl task is a process with its own client: they share one copy on the data folder."""
-    from finsent.ingest import http
+    from finsent.ingest import robots
 
     for _ in range(3):
         tasks.crawl_ticker(SAMSUNG)
     assert [path for path, _ in naver.requests_log].count("/robots.txt") == 1
     (copy,) = (load_settings().data_dir / "cache" / "robots").glob("*.json")
-    monkeypatch.setattr(http, "ROBOTS_CACHE_TTL_S", 0.0)  # the hour is over: read it again
+    monkeypatch.setattr(robots, "ROBOTS_CACHE_TTL_S", 0.0)  # the hour is over: read it again
     naver.robots_txt = "User-agent: *\nDisallow: /front-api/\n"
     with pytest.raises(Exception, match="Disallow: /front-api/"):
         tasks.crawl_ticker(SAMSUNG)

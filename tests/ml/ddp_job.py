@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from finsent.errors import FinsentError
-from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.lora import LoraClassifier
 from tests.ml.board import BEAR, BULL
 
 
@@ -28,7 +29,7 @@ def main() -> int:
     labels = np.arange(n) % 2
     if mode == "fail-rank-1" and rank == 1:
         base = sys.argv[3]  # a directory without a model: this rank raises, rank 0 is left waiting
-    spec = LoraSpec(base_model=base, prompt="zero-shot", batch_size=4, epochs=50, lr=1e-3, lora_r=4,
+    spec = TransformerSpec(base_model=base, prompt="zero-shot", batch_size=4, epochs=50, lr=1e-3, lora_r=4,
                     device="cpu")
     try:
         LoraClassifier(spec).fit(titles, labels)

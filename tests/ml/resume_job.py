@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from finsent.errors import FinsentError
-from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.lora import LoraClassifier
 from tests.ml.board import BEAR, BULL, NEUTRAL
 
 
@@ -37,7 +38,7 @@ def main() -> int:
     labels = np.array([rng.randint(0, 1) for _ in range(270)])
     titles = [" ".join([*rng.sample(NEUTRAL, 3), rng.choice(BULL if y else BEAR)]) for y in labels]
     titles, labels, valid = titles[:240], labels[:240], (titles[240:], labels[240:])  # early stopping on valid
-    spec = LoraSpec(base_model=args.base, prompt="zero-shot", epochs=3, batch_size=8, lr=5e-3, lora_r=4,
+    spec = TransformerSpec(base_model=args.base, prompt="zero-shot", epochs=3, batch_size=8, lr=5e-3, lora_r=4,
                     warmup_steps=5, device="cpu", checkpoint_dir=args.checkpoint_dir, save_every=3)
     model = LoraClassifier(spec)
     try:

@@ -19,7 +19,8 @@ from finsent.config import load_settings
 from finsent.ml.backtest import run_backtest
 from finsent.ml.backtest.report import SHORT_SALE_BAN, long_short
 from finsent.ml.backtest.walk import BacktestSpec
-from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.lora import LoraClassifier
 from finsent.ml.registry import tracking_uri
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from tests.data.board import query
@@ -126,8 +127,8 @@ def test_a_lora_walk_resumed_in_chunks_trains_each_step_as_one_run(engine, tiny_
     make_board(engine, planted=True, sessions=24, per_session=6)
     settings = load_settings()
     spec = BacktestSpec(model="lora", train_sessions=10, step_sessions=6,
-                        lora=LoraSpec(base_model=str(tiny_model), prompt="zero-shot", max_steps=3, batch_size=8,
-                                      device="cpu", lora_r=4, seed=5))
+                        transformer=TransformerSpec(base_model=str(tiny_model), prompt="zero-shot", max_steps=3,
+                                                    batch_size=8, device="cpu", lora_r=4, seed=5))
     whole, _ = run_backtest(settings, engine, "whole", spec)
     report = None
     while report is None:
@@ -139,7 +140,7 @@ def test_a_lora_walk_resumed_in_chunks_trains_each_step_as_one_run(engine, tiny_
     posts = whole.posts
     in_window = posts["session_date"].between(step.train_from, step.train_through) & posts["label"].isin(["up", "down"])
     scored = posts[posts["session_date"].between(step.score_from, step.score_to)]
-    model = LoraClassifier(dataclasses.replace(spec.lora, seed=6))
+    model = LoraClassifier(dataclasses.replace(spec.transformer, seed=6))
     model.fit(posts.loc[in_window, "title"].tolist(), (posts.loc[in_window, "label"] == "up").to_numpy().astype(int))
     expected = dict(zip(scored["post_id"], model.predict_proba(scored["title"].tolist())))
     stored = query(engine, "SELECT post_id, p_up FROM backtest_scores WHERE backtest = 'whole' AND session_date "

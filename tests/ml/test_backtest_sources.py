@@ -154,13 +154,13 @@ def test_a_board_walk_stores_the_spec_it_always_stored(engine):
 
 
 def test_a_lora_news_walk_resumed_per_step_trains_each_step_as_one_run(engine, tiny_model):
-    from finsent.ml.models.lora import LoraSpec
+    from finsent.ml.models.hf.spec import TransformerSpec
 
     make_board(engine, planted=False, sessions=24, per_session=0, tickers=TICKERS[:3])
     make_news(engine, planted=True, per_session=2)
     spec = BacktestSpec(model="lora", source="news", train_sessions=10, step_sessions=6,
-                        lora=LoraSpec(base_model=str(tiny_model), prompt="zero-shot", max_steps=2, batch_size=8,
-                                      device="cpu", lora_r=4, seed=5))
+                        transformer=TransformerSpec(base_model=str(tiny_model), prompt="zero-shot", max_steps=2,
+                                                    batch_size=8, device="cpu", lora_r=4, seed=5))
     whole, _ = run_backtest(load_settings(), engine, "whole", spec)
     report = None
     while report is None:

@@ -197,7 +197,7 @@ def test_without_a_news_champion_news_is_a_logged_skip(engine, planted, caplog):
     assert "finsent-news-updown has no champion yet: news articles not scored" in caplog.text
     assert query(engine, "SELECT count(*) FROM news_scores") == [(0,)]
     assert query(engine, "SELECT DISTINCT source FROM daily_sentiment") == [("board",)]
-    assert main(["score", "--source", "news"]) == 1  # nothing at all to score with: an error, as before
+    assert main(["score", "--source", "news"]) == 2  # nothing at all to score with: a missing alias, exit 2
     assert "no version 'champion' of finsent-news-updown in the registry" in caplog.text
     # once news has a champion, the same command scores it
     build_dataset(engine, "news-planted", replace(VERDICT_SPEC, source="news"), settings.data_dir)

@@ -15,7 +15,7 @@ import pytest
 
 from finsent.config import load_settings
 from finsent.data.snapshots import load_split
-from finsent.ml.models.lora import LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
 from finsent.ml.registry import MODEL_NAME, load_pyfunc, predict, tracking_uri
 from finsent.ml.train import train_model
 
@@ -54,8 +54,8 @@ def test_a_hub_base_is_recorded_by_revision_and_served_from_another_cache(engine
     for key, value in OFFLINE.items():
         monkeypatch.setenv(key, value)
     settings = load_settings()
-    spec = LoraSpec(base_model=HUB_ID, prompt="zero-shot", max_steps=3, batch_size=16, device="cpu", lora_r=4)
-    outcome = train_model(settings, engine, planted, "lora", lora=spec)
+    spec = TransformerSpec(base_model=HUB_ID, prompt="zero-shot", max_steps=3, batch_size=16, device="cpu", lora_r=4)
+    outcome = train_model(settings, engine, planted, "lora", transformer=spec)
     pyfunc = load_pyfunc(outcome.version)
     titles = load_split(engine, planted, "test")["title"].head(20).tolist()
     expected = predict(pyfunc, titles)

@@ -55,6 +55,33 @@ def test_train_evaluate_score_write_only_private_files(existing_data_dir, plante
     assert stat.S_IMODE(existing_data_dir.stat().st_mode) == 0o755  # the user's folder is left as it was
 
 
+def test_a_data_folder_finsent_makes_is_private_and_so_is_what_a_crawl_writes(database_url, naver, umask_022):
+    """Issue 32 #9: the robots cache and the quarantine, in a data folder the crawl itself creates."""
+    data = load_settings().data_dir
+    naver.inject("/front-api/discussion/list", "malformed")  # a quarantined page
+    assert main(["crawl", "--tickers", "005930", "--since", "2000-01-01"]) == 1
+    assert list((data / "cache" / "robots").glob("*.json")) and list((data / "quarantine").glob("*.raw"))
+    assert _readable_by_others(data) == [] and stat.S_IMODE(data.stat().st_mode) == 0o700
+
+
+def test_with_an_mlflow_store_elsewhere_crawl_train_and_backtest_leave_nothing_readable(
+        existing_data_dir, tmp_path, engine, naver, monkeypatch, caplog):
+    """Issue 32 #9: with an external MLflow store, the artifacts MLflow keeps under the data folder
+    (models, reports, plots), in a data folder the user made 0755, after a crawl, a training and a backtest."""
+    from finsent.data.build import build_dataset
+    from tests.ml.board import VERDICT_SPEC, make_board
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}")
+    assert main(["crawl", "--tickers", "005930", "--since", "2000-01-01"]) == 0, caplog.text
+    make_board(engine, planted=True, sessions=40)
+    build_dataset(engine, "planted", VERDICT_SPEC, existing_data_dir)
+    assert main(["train", "--dataset", "planted"]) == 0, caplog.text
+    assert main(["backtest", "walk", "--train-sessions", "20", "--step-sessions", "10"]) == 0, caplog.text
+    assert list(existing_data_dir.rglob("pipeline.joblib")) and list(existing_data_dir.rglob("*.png"))
+    assert not (existing_data_dir / "mlflow" / "mlflow.db").exists()  # the store is elsewhere: its artifacts here
+    assert _readable_by_others(existing_data_dir) == []
+
+
 def test_write_private_fixes_an_older_readable_file(tmp_path: Path, umask_022):
     target = tmp_path / "run" / "stack.env"
     target.parent.mkdir(mode=0o755)

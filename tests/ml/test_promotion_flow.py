@@ -15,7 +15,7 @@ from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.snapshots import load_snapshot
 from finsent.errors import FinsentError
 from finsent.ml.lineage import TrainingRecord, record_from_rows
-from finsent.ml.models.lora import LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
 from finsent.ml.registry import MODEL_NAME, configure, tracking_uri
 from finsent.ml.train import train_model
 from tests.data.board import query
@@ -43,7 +43,8 @@ def test_every_attempt_is_counted_in_mlflow(engine, tmp_path, caplog):
     # a run that crashes after it started (a base model that does not load) still counts
     (tmp_path / "empty").mkdir()
     with pytest.raises(FinsentError, match="not a loadable model"):
-        train_model(settings, engine, "noise", "lora", lora=LoraSpec(base_model=str(tmp_path / "empty"), device="cpu"))
+        train_model(settings, engine, "noise", "lora",
+                    transformer=TransformerSpec(base_model=str(tmp_path / "empty"), device="cpu"))
     # a snapshot that can never be promoted spends nothing
     build_dataset(engine, "gap", DatasetSpec(definition="next_session"), settings.data_dir)
     ineligible = train_model(settings, engine, "gap", "baseline")

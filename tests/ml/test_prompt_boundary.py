@@ -9,8 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from finsent.ml.models.lora import LoraClassifier, LoraSpec
-from finsent.ml.models.lora.base_model import load_base
+from finsent.ml.models.hf.base_model import load_base
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.lora import LoraClassifier
 from finsent.ml.models.lora.network import PromptNetwork
 from finsent.ml.models.prompts import ANSWERS, prefix, suffix
 from finsent.ml.models.tiny import make_tiny_llama_model, make_tiny_model
@@ -32,11 +33,13 @@ def classifier(base, targets, prompt: str) -> LoraClassifier:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    spec = LoraSpec(base_model=str(base), prompt=prompt, device="cpu", max_title_tokens=40)
+    spec = TransformerSpec(base_model=str(base), prompt=prompt, device="cpu", max_title_tokens=40)
     tokenizer, base_model = load_base(str(base), device="cpu", dtype="float32", quantize=None)
     torch.manual_seed(0)
     adapted = get_peft_model(base_model, LoraConfig(r=4, target_modules=targets, init_lora_weights=False)).eval()
-    return LoraClassifier(spec, network=PromptNetwork.build(tokenizer, adapted, spec, "cpu", "float32"))
+    model = LoraClassifier(spec)
+    model.network = PromptNetwork.build(tokenizer, adapted, model.spec, "cpu", "float32")
+    return model
 
 
 @pytest.mark.parametrize("prompt", ["study-2shot", "zero-shot"])

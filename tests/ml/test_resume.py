@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from finsent.ml.models.lora import LoraClassifier, LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.lora import LoraClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +71,7 @@ def test_checkpoint_of_another_spec_is_refused(tiny_model, tmp_path):
     from finsent.errors import ConfigError
 
     titles, labels = ["가즈아 떡상", "손절 떡락"] * 8, [1, 0] * 8
-    spec = LoraSpec(base_model=str(tiny_model), prompt="zero-shot", batch_size=4, max_steps=3, device="cpu",
+    spec = TransformerSpec(base_model=str(tiny_model), prompt="zero-shot", batch_size=4, max_steps=3, device="cpu",
                     checkpoint_dir=str(tmp_path), save_every=2, lora_r=4)
     model = LoraClassifier(spec)
     model.fit(titles, labels)
@@ -78,13 +79,13 @@ def test_checkpoint_of_another_spec_is_refused(tiny_model, tmp_path):
     # leave a checkpoint behind as a killed job would: save one from a fresh, identical job
     import numpy as np
 
-    from finsent.ml.models.lora.checkpoint import Checkpoints, Position, job_identity
+    from finsent.ml.models.hf.checkpoint import Checkpoints, Position, job_identity
 
-    identity = job_identity(spec, titles, np.array(labels), 1)
+    identity = job_identity(model.spec, titles, np.array(labels), 1)
     optimizer = torch.optim.AdamW([p for p in model.model.parameters() if p.requires_grad])
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
     Checkpoints(tmp_path, identity).save(model.model, optimizer, schedule, torch.amp.GradScaler("cuda", enabled=False),
                                          Position(2, 0, 2, None))
-    changed = LoraClassifier(LoraSpec(**{**spec.__dict__, "lr": 1e-3}))
+    changed = LoraClassifier(TransformerSpec(**{**spec.__dict__, "lr": 1e-3}))
     with pytest.raises(ConfigError, match=r"another training job \(lr: 0.0002 there, 0.001 now\)"):
         changed.fit(titles, labels)

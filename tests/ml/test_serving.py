@@ -12,8 +12,8 @@ import torch
 from finsent.config import load_settings
 from finsent.errors import ConfigError, FinsentError
 from finsent.ml.models import load_classifier
-from finsent.ml.models.lora import LoraClassifier, LoraSpec
-from finsent.ml.models.lora.spec import resolve_dtype
+from finsent.ml.models.hf.spec import TransformerSpec, resolve_dtype
+from finsent.ml.models.lora import LoraClassifier
 from finsent.ml.registry import MODEL_NAME, configure
 from finsent.ml.score import score_posts
 from finsent.ml.spec import ScoreSpec
@@ -25,14 +25,14 @@ TITLES = ["삼성 가즈아 떡상", "손절 떡락 하한가", "오늘 점심 �
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="QLoRA and GPU memory need CUDA")
 
 
-def small_spec(tiny_model, **overrides) -> LoraSpec:
-    return LoraSpec(**{"base_model": str(tiny_model), "prompt": "zero-shot", "max_steps": 3, "batch_size": 8,
+def small_spec(tiny_model, **overrides) -> TransformerSpec:
+    return TransformerSpec(**{"base_model": str(tiny_model), "prompt": "zero-shot", "max_steps": 3, "batch_size": 8,
                        "device": "cpu", "lora_r": 4, **overrides})
 
 
 def test_lora_champion_scores_on_the_gpu_queue_at_the_batch_size_asked(engine, planted, tiny_model, monkeypatch):
     settings = load_settings()
-    lora = train_model(settings, engine, planted, "lora", lora=small_spec(tiny_model))
+    lora = train_model(settings, engine, planted, "lora", transformer=small_spec(tiny_model))
     if not lora.decision.promoted:  # three steps rarely show skill: promote it by hand, as an operator may
         configure(settings).set_registered_model_alias(MODEL_NAME, "champion", str(lora.version))
     assert find_version() == {"version": lora.version, "kind": "lora", "queue": "gpu"}

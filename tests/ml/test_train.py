@@ -21,7 +21,7 @@ from finsent.data.labels import LabelDefinition, label_posts
 from finsent.data.snapshots import load_split
 from finsent.errors import FinsentError
 from finsent.ml.attempts import threshold_text
-from finsent.ml.models.lora import LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, predict, tracking_uri
 from finsent.ml.score import score_posts
 from finsent.ml.spec import ScoreSpec
@@ -31,8 +31,8 @@ from tests.data.board import add_posts, add_prices, post, query
 from tests.ml.board import VERDICT_SPEC, make_board
 
 
-def lora_spec(tiny_model) -> LoraSpec:
-    return LoraSpec(base_model=str(tiny_model), prompt="zero-shot", epochs=4, batch_size=32, lr=5e-3, lora_r=16,
+def lora_spec(tiny_model) -> TransformerSpec:
+    return TransformerSpec(base_model=str(tiny_model), prompt="zero-shot", epochs=4, batch_size=32, lr=5e-3, lora_r=16,
                     warmup_steps=10, device="cpu")
 
 
@@ -47,7 +47,7 @@ def test_baseline_and_tiny_lora_beat_chance_on_a_planted_signal(engine, planted,
     assert baseline.report.tests["p_value_vs_half"] < 0.05
     assert baseline.report.tests["p_value_balanced_accuracy"] < 0.05
     assert baseline.decision.promoted and baseline.version == 1
-    lora = train_model(settings, engine, planted, "lora", lora=lora_spec(tiny_model))
+    lora = train_model(settings, engine, planted, "lora", transformer=lora_spec(tiny_model))
     assert lora.report.tests["p_value_vs_half"] < 0.05, lora.report.metrics
     for name in ("majority", "previous_session", "baseline"):
         assert name in lora.report.baselines
@@ -67,7 +67,7 @@ def test_shuffled_signal_beats_neither(engine, tiny_model):
     build_dataset(engine, "noise", VERDICT_SPEC, load_settings().data_dir)
     settings = load_settings()
     for kind in ("baseline", "lora"):
-        outcome = train_model(settings, engine, "noise", kind, lora=lora_spec(tiny_model))
+        outcome = train_model(settings, engine, "noise", kind, transformer=lora_spec(tiny_model))
         assert outcome.report.tests["p_value_balanced_accuracy"] >= 0.05, (kind, outcome.report.metrics)
         assert not outcome.report.shows_skill and "no evidence of skill" in outcome.report.to_markdown()
 
@@ -88,9 +88,9 @@ def test_no_skill_no_champion_and_a_failed_run_registers_nothing(engine, tiny_mo
     # scoring waits for a champion and says why
     assert score_and_index()["model_version"] is None
     # a failed run registers nothing and moves nothing
-    bad = LoraSpec(base_model=str(settings.data_dir / "not-a-model"), device="cpu")
+    bad = TransformerSpec(base_model=str(settings.data_dir / "not-a-model"), device="cpu")
     with pytest.raises(FinsentError):
-        train_model(settings, engine, "noise", "lora", lora=bad)
+        train_model(settings, engine, "noise", "lora", transformer=bad)
     assert aliases(client) == {"challenger": 1}
     assert len(client.search_model_versions(f"name = '{MODEL_NAME}'")) == 1
 
@@ -129,7 +129,7 @@ def test_promotion_is_fair(engine, planted):
 
 def test_pyfunc_loads_in_a_fresh_offline_process_with_the_same_probabilities(engine, planted, tiny_model):
     settings = load_settings()
-    outcome = train_model(settings, engine, planted, "lora", lora=lora_spec(tiny_model))
+    outcome = train_model(settings, engine, planted, "lora", transformer=lora_spec(tiny_model))
     titles = load_split(engine, planted, "test")["title"].head(40).tolist()
     expected = predict(load_pyfunc(outcome.version), titles)
     code = ("import json, sys, mlflow, pandas as pd; mlflow.set_tracking_uri(sys.argv[1]); "

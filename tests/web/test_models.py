@@ -49,3 +49,13 @@ def test_a_version_with_too_few_sessions_gets_no_verdict():
     tags.update(tokenizer="kiwi", text="title+body")
     assert "baseline (kiwi) · reads title+body · next_open_close" in models_html("s", 1, [replace(few, tags=tags)])
     assert "no registered version" in models_html(None, None, [])
+
+
+def test_kinds_and_bases_stand_side_by_side():
+    tags = {"label_definition": "next_open_close", "split": "time", "dataset": "s"}
+    rows = [VersionRow(3, {**tags, "model": "encoder", "base_model": "kakaobank/kf-deberta-base"}, {}, "", ()),
+            VersionRow(2, {**tags, "model": "prompt", "base_model": "/models/tiny-qwen3"}, {}, "", ()),
+            VersionRow(1, {**tags, "model": "lora", "base_model": "Some/Other-Model"}, {}, "", ())]
+    html = models_html("s", None, rows)
+    assert "encoder · kf-deberta-base · next_open_close · time split" in html  # a catalogue name
+    assert "prompt · tiny-qwen3 · " in html and "lora · Some/Other-Model · " in html  # a directory, a hub id

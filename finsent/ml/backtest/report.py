@@ -358,11 +358,11 @@ def log_report(settings, engine: Engine, report: BacktestReport | SourcesReport)
     A second call (after a kill during the logging) logs into the same run again."""
     import mlflow
 
-    from finsent.ml.registry import configure
+    from finsent.ml.registry import configure, private_run
 
     client = configure(settings)
     run_id = _report_run(client, engine, report.name)
-    with tempfile.TemporaryDirectory(prefix="finsent-backtest-") as scratch, mlflow.start_run(run_id=run_id):
+    with tempfile.TemporaryDirectory(prefix="finsent-backtest-") as scratch, private_run(settings, run_id=run_id):
         mlflow.log_params({k: str(v)[:500] for k, v in report.spec.items()})
         mlflow.log_metrics(report.mlflow_metrics())
         for path in report.plots(Path(scratch)):

@@ -10,7 +10,8 @@ from typing import Any
 from finsent.data.embargo import EMBARGO_HELP
 from finsent.data.spec import SOURCES, all_quality_rules, check_quality_rules, parse_quality_rules
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES, TextSpec
-from finsent.ml.models.lora.spec import LoraSpec
+from finsent.ml.models.hf.spec import TransformerSpec
+from finsent.ml.models.kinds import KINDS, MODEL_KINDS
 from finsent.ml.models.morphemes import TOKENIZERS
 from finsent.specs import check_fields, nested, option
 
@@ -26,7 +27,8 @@ LORA_OPTIONS_NOT_OFFERED = ("checkpoint_dir", "save_every")
 
 @dataclass(frozen=True)
 class BacktestSpec:
-    model: str = option("baseline", "the model retrained at each step", choices=("baseline", "lora"))
+    model: str = option("baseline", "the model retrained at each step (kinds as for `finsent train`)",
+                        choices=MODEL_KINDS)
     source: str = option("board", "which texts: board posts (default), news headlines, or both (each walked by its "
                          "own model; the report compares them on their common sessions); news leaves out articles "
                          "flagged by the news rules unless --rules none", choices=SOURCES)
@@ -51,19 +53,20 @@ class BacktestSpec:
     text_tokens: int = option(DEFAULT_TEXT_TOKENS, "budget of whitespace-separated tokens of title + body",
                               minimum=1)
     tokenizer: str = option("char", "what the baseline counts: char n-grams or kiwi morphemes", choices=TOKENIZERS)
-    lora: LoraSpec = nested(LoraSpec, skip=LORA_OPTIONS_NOT_OFFERED)  # used by --model lora
+    transformer: TransformerSpec = nested(TransformerSpec, skip=LORA_OPTIONS_NOT_OFFERED)  # every kind but baseline
 
     def validate(self) -> None:
         check_fields(self)
         check_quality_rules(self.rules)
 
     def to_json(self) -> dict[str, Any]:
-        """As stored with a walk and compared on resume: the LoRA options only for a LoRA walk (a
-        baseline walk's JSON is what it was before ``lora`` became a LoraSpec), the source only when
-        it is not the board."""
-        lora = {k: v for k, v in dataclasses.asdict(self.lora).items() if k not in LORA_OPTIONS_NOT_OFFERED}
-        spec = {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "lora"},
-                "rules": list(self.rules), "lora": lora if self.model == "lora" else {}}
+        """As stored with a walk and compared on resume: the transformers options only for a walk of a
+        transformers kind, under the key ``lora`` (a baseline walk's JSON is what it was before there
+        were other kinds), the source only when it is not the board."""
+        options = {k: v for k, v in dataclasses.asdict(self.transformer).items() if k not in LORA_OPTIONS_NOT_OFFERED}
+        options = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+        spec = {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "transformer"},
+                "rules": list(self.rules), "lora": options if KINDS[self.model].transformer else {}}
         if self.source == "board":  # a board walk is stored (and resumed) as it was before sources existed
             del spec["source"]
         if self.text == "title":  # a title walk, as before bodies

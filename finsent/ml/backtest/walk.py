@@ -152,26 +152,27 @@ class _Refit:
 
     def __init__(self, spec: BacktestSpec, posts: pd.DataFrame) -> None:
         self.spec, self.posts = spec, posts
-        self.texts = texts_of(posts, spec.text_spec)  # what every step's model reads
+        self.texts = np.array(texts_of(posts, spec.text_spec), dtype=object)  # what every step's model reads
         if spec.model == "baseline":
             from finsent.ml.backtest.windowed import WindowedBaseline
 
-            self.windowed = WindowedBaseline(self.texts, tokenizer=spec.tokenizer)
-        else:
-            spec.lora.validate()  # bad options fail before the first step
+            self.windowed = WindowedBaseline(self.texts.tolist(), tokenizer=spec.tokenizer)
+        else:  # bad options fail before the first step
+            spec.transformer.validate()
+            spec.transformer.resolved(spec.model)
 
     def fit_predict(self, step: Step, train: np.ndarray, labels: np.ndarray, score: np.ndarray) -> np.ndarray:
         if self.spec.model == "baseline":
             return self.windowed.fit_predict(train, labels, score)
         from dataclasses import replace
 
-        from finsent.ml.models.lora import LoraClassifier
+        from finsent.ml.models import new_classifier
 
         # a seed of the step's own: a resumed step trains exactly as it would have in one run
-        model = LoraClassifier(replace(self.spec.lora, seed=self.spec.lora.seed + step.number))
-        texts = np.array(self.texts, dtype=object)
-        model.fit(texts[train].tolist(), labels)
-        return model.predict_proba(texts[score].tolist())
+        options = replace(self.spec.transformer, seed=self.spec.transformer.seed + step.number)
+        model = new_classifier(self.spec.model, options)
+        model.fit(self.texts[train].tolist(), labels)
+        return model.predict_proba(self.texts[score].tolist())
 
     def warm_state(self) -> bytes | None:
         """What the next step starts from (the baseline's coefficients; a LoRA step starts afresh)."""

@@ -1,8 +1,6 @@
-"""The model kinds finsent trains, by the name their manifest records.
-
-A model directory's ``finsent_model.json`` names its kind; this registry maps the kind to the
-class that loads it. Classes are imported only when used, so reading a manifest never pulls in
-torch, and ``base`` needs to know no subclass.
+"""finsent's models: a model directory's ``finsent_model.json`` names its kind, and the kinds
+(``kinds.KINDS``, declared once) name the class that loads it. Classes are imported only when used,
+so reading a manifest never pulls in torch, and ``base`` needs to know no subclass.
 """
 
 from __future__ import annotations
@@ -12,19 +10,23 @@ from pathlib import Path
 
 from finsent.errors import FinsentError
 from finsent.ml.models.base import Classifier, read_manifest
-
-MODEL_KINDS: dict[str, str] = {
-    "baseline": "finsent.ml.models.baseline:BaselineClassifier",
-    "lora": "finsent.ml.models.lora:LoraClassifier",
-}
+from finsent.ml.models.kinds import KINDS, MODEL_KINDS
 
 
 def classifier_class(kind: str) -> type:
     try:
-        module, name = MODEL_KINDS[kind].split(":")
+        module, name = KINDS[kind].classifier.split(":")
     except KeyError:
         raise FinsentError(f"unknown model kind {kind!r} (known: {', '.join(MODEL_KINDS)})") from None
     return getattr(importlib.import_module(module), name)
+
+
+def new_classifier(kind: str, transformer=None, *, tokenizer: str = "char") -> Classifier:
+    """A fresh model of ``kind``; a transformers kind takes ``transformer`` (a TransformerSpec; its
+    defaults are filled in and its options checked here, before any data is read), the baseline its
+    ``tokenizer`` (char n-grams or kiwi morphemes)."""
+    cls = classifier_class(kind)
+    return cls(transformer) if KINDS[kind].transformer else cls(tokenizer=tokenizer)
 
 
 def load_classifier(directory: Path, **options) -> Classifier:

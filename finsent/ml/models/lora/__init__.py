@@ -1,15 +1,18 @@
-"""polyglot-ko (or any GPT-NeoX/Llama-style causal LM) with a LoRA adapter, as a classifier.
+"""A causal LM (GPT-NeoX, Llama, Qwen, Gemma, EXAONE, ...) read through two verbalizers of a prompt, as
+a classifier: with a LoRA adapter (kind ``lora``) or as it is (kind ``prompt``).
 
-``spec`` says what a model is (and its device and dtype), ``base_model`` where its base comes from
-(bundled, or hub id + revision in a hub cache) and how it loads, ``encoding`` turns titles into the
-ids of whole prompts, ``network`` holds the model and scores titles (prefix-cached), ``training``
-is the loop, ``checkpoint`` its resumable state, ``persistence`` saves and loads a model, and
-``classifier`` is finsent's model interface over them. Each uses the others' public names only,
-and the imports run one way: classifier imports training and persistence, they import network,
-base_model and checkpoint, network imports encoding; nothing imports classifier but this package.
+``encoding`` turns titles into the ids of whole prompts, ``network`` holds the model and scores
+titles (prefix-cached), ``persistence`` saves and loads a model, and ``classifier`` is finsent's
+model interface over them; what every transformers kind shares (the spec, loading a base, the
+training loop, checkpoints, LoRA targets) is in ``finsent.ml.models.hf``. The imports run one way:
+classifier imports persistence and network, network imports encoding; nothing imports classifier
+but this package.
 """
 
-from finsent.ml.models.lora.classifier import LoraClassifier
-from finsent.ml.models.lora.spec import DEFAULT_BASE_MODEL, LoraSpec, distributed_rank, distributed_world_size
+from finsent.ml.models.hf.spec import TransformerSpec, distributed_rank, distributed_world_size
+from finsent.ml.models.lora.classifier import LoraClassifier, PromptClassifier
 
-__all__ = ["DEFAULT_BASE_MODEL", "LoraClassifier", "LoraSpec", "distributed_rank", "distributed_world_size"]
+LoraSpec = TransformerSpec  # its name before encoders and prompts shared it: code written against it still runs
+
+__all__ = ["LoraClassifier", "LoraSpec", "PromptClassifier", "TransformerSpec", "distributed_rank",
+           "distributed_world_size"]

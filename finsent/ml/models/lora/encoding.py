@@ -11,7 +11,6 @@ share with the prefix's own ids. The verbaliser ids are read off whole prompts t
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,32 +30,18 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, shuffle: bool,
-                           rng: random.Random) -> list[list[int]]:
-    """Row indices in batches of rows of similar length: sorted within chunks of 50 batches, so
-    dynamic padding stays small; with ``shuffle``, the rows and then the batches in ``rng``'s order."""
-    order = list(range(len(lengths)))
-    if shuffle:
-        rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start:start + chunk], key=lambda i: lengths[i])
-        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
-    if shuffle:
-        rng.shuffle(batches)
-    return batches
-
-
 class PromptEncoder:
-    """Token ids of whole prompts for one tokenizer and prompt style."""
+    """Token ids of whole prompts for one tokenizer and prompt (its style, and a k-shot prompt's
+    examples: (title, 1 = up))."""
 
-    def __init__(self, tokenizer: Any, prompt: str, max_title_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, prompt: str, max_title_tokens: int,
+                 examples: Sequence[tuple[str, int]] = ()) -> None:
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.max_title_tokens = max_title_tokens
+        self.prefix_text = prefix(prompt, examples)
         self.bos = self._bos()
-        self.prefix_ids = self.ids(prefix(prompt))
+        self.prefix_ids = self.ids(self.prefix_text)
         self.answer_shared, self.up_id, self.down_id = self._answer_ids()
 
     def _bos(self) -> list[int]:
@@ -74,10 +59,10 @@ class PromptEncoder:
     def _answer_ids(self) -> tuple[list[int], int, int]:
         """(answer ids both verbalisers share, first id where up differs, where down differs),
         read off whole prompts so that a SentencePiece dummy "▁" or a merge cannot creep in."""
-        question = self.ids(prefix(self.prompt) + suffix(_PROBE_TITLE))
+        question = self.ids(self.prefix_text + suffix(_PROBE_TITLE))
         answers = []
         for answer in ANSWERS:
-            whole = self.ids(prefix(self.prompt) + suffix(_PROBE_TITLE) + answer)
+            whole = self.ids(self.prefix_text + suffix(_PROBE_TITLE) + answer)
             if whole[:len(question)] != question:
                 raise FinsentError(f"the tokenizer merges the answer {answer!r} into the prompt before it; "
                                    "its verbalisers cannot be scored from the prompt's last token")
@@ -93,14 +78,14 @@ class PromptEncoder:
         A title longer than ``max_title_tokens`` is cut (by characters, then tokenised again), so
         the ids stay those of a whole prompt."""
         texts = [" ".join(t.split()) for t in titles]
-        rows = [self.bos + ids for ids in self.tokenizer([prefix(self.prompt) + suffix(t) for t in texts],
+        rows = [self.bos + ids for ids in self.tokenizer([self.prefix_text + suffix(t) for t in texts],
                                                           add_special_tokens=False)["input_ids"]]
         budget = len(self.prefix_ids) + self.max_title_tokens
         for i, row in enumerate(rows):
             title = texts[i]
             while len(row) > budget and title:
                 title = title[:max(0, int(len(title) * budget / len(row)) - 1)]
-                row = self.ids(prefix(self.prompt) + suffix(title))
+                row = self.ids(self.prefix_text + suffix(title))
             rows[i] = row
         return [row + self.answer_shared for row in rows]
 

@@ -20,11 +20,25 @@ from typing import Any
 import numpy as np
 
 from finsent.errors import FinsentError
-from finsent.ml.models.lora.encoding import PromptEncoder, length_grouped_batches
-from finsent.ml.models.lora.spec import LoraSpec
+from finsent.ml.models.hf.batches import length_grouped_batches
+from finsent.ml.models.hf.spec import TransformerSpec, autocast
+from finsent.ml.models.lora.encoding import PromptEncoder
 
 SCORE_OOM = ("out of GPU memory while scoring at batch size {batch_size}: lower --batch-size (the "
              "finsent_score DAG's batch_size param)")
+
+
+@dataclass(frozen=True)
+class PromptRows:
+    """Titles as the model reads them: the ids all share with the prompt prefix, and each one's rest."""
+
+    prefix_ids: list[int]
+    rows: list[list[int]]
+    lengths: list[int]
+
+    @property
+    def shared(self) -> int:
+        return len(self.prefix_ids)
 
 
 @dataclass(frozen=True)
@@ -39,22 +53,27 @@ class PromptNetwork:
     dtype: str
 
     @classmethod
-    def build(cls, tokenizer: Any, model: Any, spec: LoraSpec, device: str, dtype: str) -> PromptNetwork:
-        return cls(tokenizer, model, PromptEncoder(tokenizer, spec.prompt, spec.max_title_tokens), device, dtype)
+    def build(cls, tokenizer: Any, model: Any, spec: TransformerSpec, device: str, dtype: str,
+              examples: Sequence[tuple[str, int]] = ()) -> PromptNetwork:
+        """``examples``: a k-shot prompt's (title, 1 = up), chosen from the train part."""
+        encoder = PromptEncoder(tokenizer, spec.prompt, spec.max_title_tokens, examples)
+        return cls(tokenizer, model, encoder, device, dtype)
+
+    def training_rows(self, texts: Sequence[str]) -> PromptRows:
+        prefix_ids, rows = self.encoder.split(self.encoder.encode(texts))
+        return PromptRows(prefix_ids, rows, [len(r) for r in rows])
+
+    def pair_logits(self, rows: PromptRows, batch: list[int]) -> Any:
+        """The logits of the up and down verbalizers (columns 0, 1) for the rows of ``batch``."""
+        logits = self.forward_last(rows.prefix_ids, [rows.rows[i] for i in batch])
+        return logits[:, [self.encoder.up_id, self.encoder.down_id]]
 
     def with_model(self, model: Any) -> PromptNetwork:
         """The same network around another model object (DDP-wrapped, unwrapped)."""
         return replace(self, model=model)
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Matmuls in the compute dtype (see ``spec.resolve_dtype``); float32 needs no autocast."""
-        import torch
-
-        if self.dtype == "float32":
-            return contextlib.nullcontext()
-        autocast: contextlib.AbstractContextManager = torch.autocast(
-            "cuda" if self.device.startswith("cuda") else "cpu", dtype=getattr(torch, self.dtype))
-        return autocast
+        return autocast(self.device, self.dtype)
 
     def forward_last(self, prefix_ids: list[int], rows: list[list[int]], prefix_cache: Any = None) -> Any:
         """Logits at each row's last token, for prompt prefix + row; right padding. With

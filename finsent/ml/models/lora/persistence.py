@@ -1,73 +1,54 @@
-"""Saving and loading a LoRA model: adapter, tokenizer, manifest, and the base model bundled
-(a small local one) or named (hub id + revision, read from the serving machine's hub cache), so
-that loading needs no hub.
+"""Saving and loading a causal-LM model (kinds lora and prompt): the adapter (lora), the tokenizer,
+a manifest, a k-shot prompt's examples, and the base model bundled (a small local one) or named
+(hub id + revision, read from the serving machine's hub cache), so that loading needs no hub.
 
 The manifest records how the model was evaluated (``quantize``, ``dtype``); loading serves it the
-same way: a version trained and evaluated with ``--quantize 4bit`` loads its adapter on a 4-bit
-base, which needs CUDA, and is refused without it rather than served as a different model.
+same way: a version trained and evaluated with ``--quantize 4bit`` loads on a 4-bit base, which
+needs CUDA, and is refused without it rather than served as a different model.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from finsent.errors import FinsentError
 from finsent.ml.models.base import read_manifest, write_manifest
-from finsent.ml.models.lora.base_model import BUNDLE_LIMIT_BYTES, base_reference, directory_size, load_base, locate_base
+from finsent.ml.models.hf.base_model import keep_base, kept_base, load_base
+from finsent.ml.models.hf.spec import TransformerSpec, resolve_device, resolve_dtype
 from finsent.ml.models.lora.network import PromptNetwork
-from finsent.ml.models.lora.spec import LoraSpec, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
-KIND = "lora"  # the manifest's kind (finsent.ml.models.MODEL_KINDS)
 
-
-def save_lora(directory: Path, network: PromptNetwork, spec: LoraSpec, base_path: str, *,
-              bundle_base: bool | None = None) -> None:
-    """Adapter, tokenizer and a manifest. The base is copied in when it is a local directory under
-    500 MB (or ``bundle_base``), else named so the serving machine finds it in its hub cache."""
+def save_causal(directory: Path, kind: str, network: PromptNetwork, spec: TransformerSpec, base_path: str,
+                examples: list[tuple[str, int]], *, bundle_base: bool | None = None, **details: Any) -> None:
+    """Adapter (when the model has one), tokenizer and a manifest; the base kept (``keep_base``)."""
     directory.mkdir(parents=True, exist_ok=True)
-    network.model.save_pretrained(directory / "adapter")
+    if hasattr(network.model, "peft_config"):
+        network.model.save_pretrained(directory / "adapter")
     network.tokenizer.save_pretrained(directory / "tokenizer")
-    base = Path(base_path).expanduser()
-    if bundle_base is None:
-        bundle_base = base.is_dir() and directory_size(base) < BUNDLE_LIMIT_BYTES
-    if bundle_base:
-        if not base.is_dir():
-            raise FinsentError(f"cannot bundle base model {base_path!r}: not a local directory")
-        shutil.copytree(base, directory / "base", dirs_exist_ok=True)
-        reference = {"bundled": "base"}
-    else:
-        reference = base_reference(base_path)
+    reference = keep_base(directory, base_path, bundle_base)
     evaluated_as = {"quantize": spec.quantize, "dtype": network.dtype, "device": network.device}
-    write_manifest(directory, KIND, spec=asdict(spec), base=reference, evaluated_as=evaluated_as)
-
-
-def _base_directory(directory: Path, manifest: dict) -> Path:
-    reference = manifest["base"]
-    if isinstance(reference, str):  # manifests before hub id + revision: a bundled folder or a local path
-        reference = {"bundled": reference} if manifest.get("bundled") else {"path": reference}
-    if "bundled" in reference:
-        return Path(directory, reference["bundled"])
-    return locate_base(reference)
+    write_manifest(directory, kind, spec=asdict(spec), base=reference, evaluated_as=evaluated_as,
+                   prompt_examples=[list(e) for e in examples], **details)
 
 
 @dataclass(frozen=True)
-class SavedLora:
-    spec: LoraSpec  # as trained, with the device, quantization and dtype it is served in
+class SavedCausal:
+    spec: TransformerSpec  # as trained, with the device, quantization and dtype it is served in
     base_path: str  # the base's directory on this machine
-    network: PromptNetwork  # the adapter on its base, in eval mode
+    network: PromptNetwork  # the model (with its adapter) on its base, in eval mode
+    examples: list[tuple[str, int]]  # a k-shot prompt's
+    manifest: dict
 
 
-def load_lora(directory: Path, device: str = "auto") -> SavedLora:
-    """A saved model, served as it was evaluated (quantization, dtype; float16 becomes float32 on a CPU)."""
+def _served_as(directory: Path, manifest: dict, device: str) -> tuple[str | None, str]:
+    """(quantization, dtype) to serve in: as evaluated (float16 becomes float32 on a CPU)."""
     import torch
-    from peft import PeftModel
 
-    manifest = read_manifest(directory)
     evaluated = manifest.get("evaluated_as", {})
     quantize = evaluated.get("quantize", manifest["spec"].get("quantize"))
     if quantize == "4bit" and not torch.cuda.is_available():
@@ -78,17 +59,27 @@ def load_lora(directory: Path, device: str = "auto") -> SavedLora:
     if on_cpu and dtype == "float16":
         dtype = "float32"  # CPUs have no fast, exact fp16: compute in fp32 (log says so)
         log.warning("%s was evaluated in float16 on a GPU; on this CPU it computes in float32", directory)
-    spec = LoraSpec(**{**manifest["spec"], "device": device, "quantize": quantize, "dtype": dtype,
-                       "checkpoint_dir": None})
-    base = _base_directory(directory, manifest)
-    if not base.is_dir():
-        raise FinsentError(f"{directory}: its base model {base} is not on this machine")
+    return quantize, dtype
+
+
+def load_causal(directory: Path, device: str = "auto") -> SavedCausal:
+    """A saved model, served as it was evaluated (quantization, dtype)."""
+    manifest = read_manifest(directory)
+    quantize, dtype = _served_as(directory, manifest, device)
+    spec = TransformerSpec.from_saved(manifest["spec"], device=device, quantize=quantize, dtype=dtype,
+                                      checkpoint_dir=None)
+    base = kept_base(directory, manifest)
     run_on = resolve_device(spec.device, spec.quantize)
     compute = resolve_dtype(spec.dtype, run_on)
-    tokenizer, base_model = load_base(str(base), device=run_on, dtype=compute, quantize=quantize,
-                                      tokenizer_path=directory / "tokenizer")
-    model = PeftModel.from_pretrained(base_model, directory / "adapter")
-    if quantize != "4bit":
-        model.to(run_on)
+    tokenizer, model = load_base(str(base), device=run_on, dtype=compute, quantize=quantize,
+                                 tokenizer_path=directory / "tokenizer", trust_remote_code=spec.trust_remote_code)
+    if (directory / "adapter").is_dir():
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, directory / "adapter")
+        if quantize != "4bit":
+            model.to(run_on)
     model.eval()
-    return SavedLora(spec, str(base), PromptNetwork.build(tokenizer, model, spec, run_on, compute))
+    examples = [(str(t), int(y)) for t, y in manifest.get("prompt_examples", [])]
+    return SavedCausal(spec, str(base), PromptNetwork.build(tokenizer, model, spec, run_on, compute, examples),
+                       examples, manifest)

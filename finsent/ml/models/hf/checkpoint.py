@@ -1,6 +1,7 @@
 """Resumable training checkpoints that know which job wrote them.
 
-A checkpoint (``CHECKPOINT_DIR/last``) holds the adapter (safetensors) and ``state.pt``: the job's
+A checkpoint (``CHECKPOINT_DIR/last``) holds the trained weights (``trained.safetensors``: the LoRA
+adapter and a classifier's head, or every weight of a fully fine-tuned encoder) and ``state.pt``: the job's
 identity (the spec's training fields, a hash of the training and valid titles and labels, the
 world size), the best epoch so far when stopping early on valid (its loss, step and adapter), the
 optimizer step, the epoch and the position in it (batches done), the batch-order RNG's state at
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from finsent.errors import ConfigError
-from finsent.ml.models.lora.spec import LoraSpec
+from finsent.ml.models.hf.adapters import load_trainable_state, trainable_state
+from finsent.ml.models.hf.spec import TransformerSpec
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,14 @@ log = logging.getLogger(__name__)
 _NOT_IDENTITY = ("checkpoint_dir", "save_every", "device")
 
 
-def job_identity(spec: LoraSpec, texts: Sequence[str], labels: np.ndarray, world_size: int,
+def job_identity(spec: TransformerSpec, texts: Sequence[str], labels: np.ndarray, world_size: int,
                  valid: tuple[Sequence[str], np.ndarray] | None = None) -> dict:
     data = hashlib.sha256()
     for text, label in zip(texts, labels):
         data.update(f"{int(label)}\t{text}\n".encode())
     for text, label in zip(*valid) if valid is not None else ():  # early stopping reads valid too
         data.update(f"valid\t{int(label)}\t{text}\n".encode())
-    fields = {k: v for k, v in asdict(spec).items() if k not in _NOT_IDENTITY}
+    fields = json.loads(json.dumps({k: v for k, v in asdict(spec).items() if k not in _NOT_IDENTITY}))
     return {"spec": fields, "data_sha256": data.hexdigest(), "rows": len(texts), "world_size": world_size}
 
 
@@ -75,7 +77,10 @@ class Checkpoints:
         tmp = self.directory / "last.partial"
         if tmp.exists():
             shutil.rmtree(tmp)
-        getattr(model, "module", model).save_pretrained(tmp / "adapter")  # DDP wraps it in .module
+        from safetensors.torch import save_file
+
+        tmp.mkdir(parents=True)
+        save_file(trainable_state(model), str(tmp / "trained.safetensors"))
         state = {"identity": json.dumps(self.identity, sort_keys=True), "step": position.step,
                  "epoch": position.epoch, "batch": position.batch, "epoch_rng": position.epoch_rng,
                  "torch_rng": torch.get_rng_state(),
@@ -94,7 +99,6 @@ class Checkpoints:
     def resume(self, model: Any, optimizer: Any, schedule: Any, scaler: Any, device: str) -> Position | None:
         """Load the last checkpoint into the model and optimizer; None when there is none."""
         import torch
-        from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
         if not (self.last / "state.pt").is_file():
@@ -105,7 +109,7 @@ class Checkpoints:
         if differences:
             raise ConfigError(f"the checkpoint in {self.last} belongs to another training job ("
                               + "; ".join(differences) + "): delete it or use another --checkpoint-dir")
-        set_peft_model_state_dict(model, load_file(str(self.last / "adapter" / "adapter_model.safetensors")))
+        load_trainable_state(model, load_file(str(self.last / "trained.safetensors")))
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         scaler.load_state_dict(state["scaler"])

@@ -1,10 +1,13 @@
-"""The LoRA training loop, nanoGPT style: set up, loop, tear down, each short enough to read at once.
+"""The training loop of every transformers kind, nanoGPT style: set up, loop, tear down, each short
+enough to read at once.
 
 Length-grouped batches with dynamic padding, an explicit compute dtype (``spec.resolve_dtype``:
-bf16 autocast, or fp16 autocast with a GradScaler, or fp32; the LoRA weights stay fp32), optional
+bf16 autocast, or fp16 autocast with a GradScaler, or fp32; the trained weights stay fp32), optional
 gradient checkpointing, exactly resumable checkpoints (``checkpoint``), QLoRA via bitsandbytes on
-CUDA, and DDP under ``accelerate launch`` / torchrun. The loss is the cross-entropy of the two-way
-verbalizer choice (``network``).
+CUDA, and DDP under ``accelerate launch`` / torchrun. The loop knows nothing of the network's
+shape: a network (``TrainableNetwork``: the causal LM read through the verbalizers, or an encoder's
+classification head) tokenises the titles into rows and gives the two logits (up, down) of a batch
+of rows; the loss is their cross-entropy.
 """
 
 from __future__ import annotations
@@ -13,37 +16,73 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from finsent.errors import ConfigError, FinsentError
-from finsent.ml.models.lora.base_model import load_base
-from finsent.ml.models.lora.checkpoint import Checkpoints, Position, job_identity
-from finsent.ml.models.lora.encoding import length_grouped_batches
-from finsent.ml.models.lora.network import PromptNetwork
-from finsent.ml.models.lora.spec import LoraSpec, distributed_world_size
+from finsent.ml.models.hf.adapters import load_trainable_state, trainable_state
+from finsent.ml.models.hf.batches import length_grouped_batches
+from finsent.ml.models.hf.checkpoint import Checkpoints, Position, job_identity
+from finsent.ml.models.hf.spec import TransformerSpec, distributed_world_size
 
 log = logging.getLogger(__name__)
 
 TRAIN_OOM = "out of GPU memory: lower --batch-size, add --gradient-checkpointing, or use --quantize 4bit"
 
 Valid = tuple[Sequence[str], np.ndarray]
-Best = tuple[float, int, dict]  # (valid log-loss, step, adapter weights) of the best epoch so far
+Best = tuple[float, int, dict]  # (valid log-loss, step, trained weights) of the best epoch so far
+
+
+class Rows(Protocol):
+    """A network's tokenised titles: one row of ids per title (``lengths``), after ``shared`` ids
+    every row has in common (a prompt's cached prefix; 0 for an encoder)."""
+
+    @property
+    def lengths(self) -> list[int]: ...
+
+    @property
+    def shared(self) -> int: ...
+
+
+class TrainableNetwork(Protocol):
+    @property
+    def model(self) -> Any: ...
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def dtype(self) -> str: ...
+
+    def with_model(self, model: Any) -> Any: ...
+
+    def autocast(self) -> Any: ...
+
+    def training_rows(self, texts: Sequence[str]) -> Rows: ...
+
+    def pair_logits(self, rows: Any, batch: list[int]) -> Any:
+        """The logits of up and down (columns 0, 1) for the rows ``batch`` of ``rows`` (training_rows')."""
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+# (device, dtype) -> the network on that device, its model ready to train (an adapter, or every weight)
+Build = Callable[[str, str], TrainableNetwork]
 
 
 @dataclass(frozen=True)
-class TrainedAdapter:
-    network: PromptNetwork  # the trained peft model, unwrapped, in eval mode
+class Trained:
+    network: Any  # the trained network, its model unwrapped, in eval mode
     best_step: int | None  # the step early stopping on valid kept (None: the last step)
 
 
-def train_adapter(spec: LoraSpec, base_path: str, device: str, dtype: str, texts: Sequence[str],
-                  labels: np.ndarray, valid: Valid | None = None) -> TrainedAdapter:
-    """Train a LoRA adapter on ``base_path`` for ``texts``: the loop of the module docstring. With
-    ``valid``, the adapter of the epoch with the lowest valid log-loss is kept (early stopping on
+def train_network(spec: TransformerSpec, build: Build, device: str, dtype: str, texts: Sequence[str],
+                  labels: np.ndarray, valid: Valid | None = None) -> Trained:
+    """Train the network ``build`` makes on ``texts``: the loop of the module docstring. With
+    ``valid``, the weights of the epoch with the lowest valid log-loss are kept (early stopping on
     valid, never test).
 
     In a multi-process job a rank that fails logs why and ends its process at once (no interpreter
@@ -51,9 +90,9 @@ def train_adapter(spec: LoraSpec, base_path: str, device: str, dtype: str, texts
     ``accelerate launch``) then stops the other ranks instead of leaving them in an all-reduce
     until the collective timeout."""
     if distributed_world_size() == 1:
-        return _train(spec, base_path, device, dtype, texts, labels, valid)
+        return _train(spec, build, device, dtype, texts, labels, valid)
     try:
-        return _train(spec, base_path, device, dtype, texts, labels, valid)
+        return _train(spec, build, device, dtype, texts, labels, valid)
     except BaseException as exc:
         log.error("training rank %s failed, ending the job: %s", os.environ.get("RANK", "?"), exc,
                   exc_info=not isinstance(exc, FinsentError))
@@ -61,11 +100,11 @@ def train_adapter(spec: LoraSpec, base_path: str, device: str, dtype: str, texts
         os._exit(getattr(exc, "exit_code", 1))
 
 
-def _train(spec: LoraSpec, base_path: str, device: str, dtype: str, texts: Sequence[str], labels: np.ndarray,
-           valid: Valid | None) -> TrainedAdapter:
+def _train(spec: TransformerSpec, build: Build, device: str, dtype: str, texts: Sequence[str], labels: np.ndarray,
+           valid: Valid | None) -> Trained:
     import torch
 
-    run = _set_up(spec, base_path, device, dtype, texts, labels, valid)
+    run = _set_up(spec, build, device, dtype, texts, labels, valid)
     try:
         step, best = _loop(run, valid)
     except torch.cuda.OutOfMemoryError:
@@ -75,19 +114,16 @@ def _train(spec: LoraSpec, base_path: str, device: str, dtype: str, texts: Seque
 
 @dataclass
 class _TrainingSet:
-    prefix_ids: list[int]  # the ids every row shares with the prompt prefix
-    rows: list[list[int]]  # per post: the rest of its prompt
-    lengths: list[int]
-    classes: Any  # tensor: the up and down verbalizer ids
-    targets: Any  # tensor: per post, its index into classes
+    rows: Rows
+    targets: Any  # tensor: per post, 0 for up and 1 for down (the columns of pair_logits)
 
 
 @dataclass
 class _Run:
     """Everything the loop reads and advances."""
 
-    spec: LoraSpec
-    network: PromptNetwork  # its model is the one being trained (DDP-wrapped when distributed)
+    spec: TransformerSpec
+    network: TrainableNetwork  # its model is the one being trained (DDP-wrapped when distributed)
     data: _TrainingSet
     params: list
     optimizer: Any
@@ -103,30 +139,35 @@ class _Run:
     accelerator: Any
 
 
+def _batch_size(spec: TransformerSpec) -> int:
+    return spec.batch_size or 16  # a resolved spec has its base's (catalogue.resolve)
+
+
 def _shard(batches: list[list[int]], world: int, rank: int) -> list[list[int]]:
     """An equal share per rank, so every rank steps (and all-reduces) together."""
     return batches[: len(batches) // world * world][rank::world]
 
 
-def _set_up(spec: LoraSpec, base_path: str, device: str, dtype: str, texts: Sequence[str], labels: np.ndarray,
-            valid: Valid | None) -> _Run:
+def _set_up(spec: TransformerSpec, build: Build, device: str, dtype: str, texts: Sequence[str],
+            labels: np.ndarray, valid: Valid | None) -> _Run:
     import torch
 
     if len(texts) != len(labels):
         raise FinsentError(f"{len(texts)} titles but {len(labels)} labels")
     rng = random.Random(spec.seed)
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(spec.seed)  # before the build: a classifier head starts the same every run
     world = distributed_world_size()
     accelerator, device, rank = _join_process_group(world, device)
-    tokenizer, base = load_base(base_path, device=device, dtype=dtype, quantize=spec.quantize)
-    network = PromptNetwork.build(tokenizer, base, spec, device, dtype)
-    data = _encode(network, texts, labels)
-    per_epoch = len(_shard(length_grouped_batches(data.lengths, spec.batch_size, False, random.Random(0)),
+    network = build(device, dtype)
+    data = _TrainingSet(network.training_rows(texts),
+                        torch.tensor([0 if y == 1 else 1 for y in labels], device=network.device))
+    batch_size = _batch_size(spec)
+    per_epoch = len(_shard(length_grouped_batches(data.rows.lengths, batch_size, False, random.Random(0)),
                            world, rank))
     if per_epoch == 0:  # every rank computes the same count, so every rank refuses: nobody waits
-        raise ConfigError(f"{len(data.rows)} training posts make fewer batches of {spec.batch_size} than the "
+        raise ConfigError(f"{len(data.rows.lengths)} training posts make fewer batches of {batch_size} than the "
                           f"{world} training processes: lower --batch-size or start fewer processes")
-    model = _with_adapter(base, spec)
+    model = network.model
     # An epoch is this rank's share of the batches: each optimizer step sees world x batch rows.
     total = spec.max_steps or spec.epochs * per_epoch
     params = [p for p in model.parameters() if p.requires_grad]
@@ -161,29 +202,6 @@ def _join_process_group(world: int, device: str) -> tuple[Any, str, int]:
     return accelerator, device, rank
 
 
-def _encode(network: PromptNetwork, texts: Sequence[str], labels: np.ndarray) -> _TrainingSet:
-    import torch
-
-    prefix_ids, rows = network.encoder.split(network.encoder.encode(texts))
-    classes = torch.tensor([network.encoder.up_id, network.encoder.down_id], device=network.device)
-    targets = torch.tensor([0 if y == 1 else 1 for y in labels], device=network.device)
-    return _TrainingSet(prefix_ids, rows, [len(r) for r in rows], classes, targets)
-
-
-def _with_adapter(base: Any, spec: LoraSpec) -> Any:
-    """The base wrapped in a fresh LoRA adapter (after 4-bit or gradient-checkpointing preparation)."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    if spec.quantize == "4bit":
-        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=spec.gradient_checkpointing)
-    elif spec.gradient_checkpointing:
-        base.gradient_checkpointing_enable()
-        base.enable_input_require_grads()
-    targets = "all-linear" if spec.target_modules == ["all-linear"] else spec.target_modules
-    return get_peft_model(base, LoraConfig(r=spec.lora_r, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout,
-                                           target_modules=targets, task_type="CAUSAL_LM"))
-
-
 def _loop(run: _Run, valid: Valid | None) -> tuple[int, Best | None]:
     """Optimizer steps from the run's position to its total; (steps done, best epoch on valid)."""
     position, best = run.position, run.position.best
@@ -191,14 +209,14 @@ def _loop(run: _Run, valid: Valid | None) -> tuple[int, Best | None]:
     run.network.model.train()
     while step < run.total:
         epoch_rng = run.rng.getstate()
-        batches = _shard(length_grouped_batches(run.data.lengths, run.spec.batch_size, True, run.rng),
+        batches = _shard(length_grouped_batches(run.data.rows.lengths, _batch_size(run.spec), True, run.rng),
                          run.world, run.rank)
         for index in range(position.batch, len(batches)):
             if step >= run.total:
                 break
             loss = _step(run, batches[index])
             step += 1
-            tokens += sum(len(run.data.prefix_ids) + len(run.data.rows[i]) for i in batches[index])
+            tokens += sum(run.data.rows.shared + run.data.rows.lengths[i] for i in batches[index])
             if step % 20 == 0 or step == run.total:
                 rate = tokens / max(1e-9, time.monotonic() - started)
                 log.info("step %d/%d loss %.4f (%.0f tokens/s)", step, run.total, loss.item(), rate)
@@ -216,8 +234,8 @@ def _step(run: _Run, batch: list[int]) -> Any:
     import torch
 
     with run.network.autocast():
-        logits = run.network.forward_last(run.data.prefix_ids, [run.data.rows[i] for i in batch])
-        loss = torch.nn.functional.cross_entropy(logits[:, run.data.classes].float(), run.data.targets[batch])
+        logits = run.network.pair_logits(run.data.rows, batch)
+        loss = torch.nn.functional.cross_entropy(logits.float(), run.data.targets[batch])
     scaled = run.scaler.scale(loss)
     if run.accelerator is not None:
         run.accelerator.backward(scaled)
@@ -232,10 +250,8 @@ def _step(run: _Run, batch: list[int]) -> Any:
     return loss
 
 
-def _keep_if_best(network: PromptNetwork, valid: Valid, step: int, best: Best | None) -> Best:
-    """(valid log-loss, step, adapter weights) of the best epoch so far."""
-    from peft import get_peft_model_state_dict
-
+def _keep_if_best(network: TrainableNetwork, valid: Valid, step: int, best: Best | None) -> Best:
+    """(valid log-loss, step, trained weights) of the best epoch so far."""
     texts, y = valid
     network.model.eval()
     p = np.clip(network.predict_proba(texts), 1e-7, 1 - 1e-7)
@@ -244,22 +260,20 @@ def _keep_if_best(network: PromptNetwork, valid: Valid, step: int, best: Best | 
     log.info("step %d: valid log-loss %.4f", step, loss)
     if best is not None and loss >= best[0]:
         return best
-    return loss, step, {k: v.detach().clone() for k, v in get_peft_model_state_dict(network.model).items()}
+    return loss, step, trainable_state(network.model)
 
 
-def _tear_down(run: _Run, step: int, best: Best | None) -> TrainedAdapter:
-    """The trained model unwrapped, the best epoch's adapter restored, the checkpoint removed."""
-    from peft import set_peft_model_state_dict
-
+def _tear_down(run: _Run, step: int, best: Best | None) -> Trained:
+    """The trained model unwrapped, the best epoch's weights restored, the checkpoint removed."""
     model = run.network.model
     if run.accelerator is not None:
         run.accelerator.wait_for_everyone()
         model = run.accelerator.unwrap_model(model)
     if best is not None:
-        set_peft_model_state_dict(model, best[2])
-        log.info("kept the adapter of step %d (valid log-loss %.4f)", best[1], best[0])
+        load_trainable_state(model, best[2])
+        log.info("kept the weights of step %d (valid log-loss %.4f)", best[1], best[0])
     if run.checkpoints and run.rank == 0:
         run.checkpoints.remove()
     model.eval()
     log.info("trained %d steps (%.1f epochs of %d batches)", step, step / run.per_epoch, run.per_epoch)
-    return TrainedAdapter(run.network.with_model(model), best[1] if best is not None else None)
+    return Trained(run.network.with_model(model), best[1] if best is not None else None)
