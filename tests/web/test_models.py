@@ -57,5 +57,5 @@ def test_kinds_and_bases_stand_side_by_side():
             VersionRow(2, {**tags, "model": "prompt", "base_model": "/models/tiny-qwen3"}, {}, "", ()),
             VersionRow(1, {**tags, "model": "lora", "base_model": "Some/Other-Model"}, {}, "", ())]
     html = models_html("s", None, rows)
-    assert "encoder · kf-deberta-base · next_open_close · time split" in html  # a catalogue name
+    assert "encoder · kf-deberta-base · reads title · next_open_close · time split" in html  # a catalogue name
     assert "prompt · tiny-qwen3 · " in html and "lora · Some/Other-Model · " in html  # a directory, a hub id
