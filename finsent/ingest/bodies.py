@@ -21,6 +21,7 @@ from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.runs import RunRecord
 from finsent.ingest.sources import board_json
+from finsent.ingest.validation import MAX_TEXT_CHARS, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,11 @@ class BodyFetcher:
         finally:
             self.run.counters.retries = self.stats.retries
         try:
-            return board_json.parse_detail(response.content, response.url)
+            body = board_json.parse_detail(response.content, response.url)
+            problem = text_problem(body, "body", MAX_TEXT_CHARS)  # the one validation of what is stored
+            if problem is not None:
+                raise PageParseError(response.url, problem)
+            return body
         except PageParseError as error:
             path = save_raw(self.settings.quarantine_dir, source=SOURCE, ticker=self.ticker, url=error.url,
                             body=response.content, reason=error.reason,

@@ -31,6 +31,8 @@ from finsent.ingest.records import KST, CommentRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
 from finsent.ingest.sources import cbox
 from finsent.ingest.store import upsert_comments
+from finsent.ingest.validation import comment_problem, split_valid
+from finsent.ingest.walks import quarantine_records
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +152,13 @@ class CommentsCrawl:
                 parsed = cbox.parse_comment_page(response.content, response.url, self.ticker, post_id)
             except PageParseError as error:
                 raise self._quarantined(error, response) from None
-            seen.update((c.comment_no, c) for c in parsed.comments if c.comment_no not in seen)
+            good, bad = split_valid(parsed.comments, comment_problem, datetime.now(KST),
+                                    lambda c: f"comment {c.comment_no}")
+            if bad:  # a comment that cannot be stored (a lone surrogate, a wrong date): its page quarantined
+                self.run.notes.append(quarantine_records(self.settings.quarantine_dir, cbox.SOURCE, self.ticker,
+                                                     response, [r for _, r in bad]))
+                self.run.counters.quarantined += len(bad)
+            seen.update((c.comment_no, c) for c in good if c.comment_no not in seen)
             if parsed.last_page is not None:
                 limit = parsed.last_page + MAX_EXTRA_PAGES
             if not parsed.comments or (parsed.total is not None and len(seen) >= parsed.total):

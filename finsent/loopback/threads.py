@@ -219,7 +219,7 @@ class ThreadDesk:
             return Response(200, "text/html;charset=UTF-8", "<html><body>점검 중입니다</body></html>".encode())
         if bad == "failure":
             answer = {"success": False, "code": "3999", "message": "일시적인 오류가 발생했습니다.", "result": {}}
-        text = json.dumps(answer, ensure_ascii=False)
+        text = json.dumps(answer)  # \u escapes, as CBOX often sends them (a lone surrogate stays one)
         return Response(200, JSONP_CT, (text if bad == "unwrapped" else f"{callback}({text});").encode("utf-8"))
 
     def _cbox_answer(self, q: dict[str, str]) -> dict[str, Any]:

@@ -134,3 +134,17 @@ def test_cbox_times_and_jsonp_wrappers():
     for bad in (b'{"a": 1}', b"<html></html>", b"", b"_callback([1, 2]);", b'_callback({"a": );'):
         with pytest.raises(PageParseError):
             unwrap_jsonp(bad, "u")
+
+
+def test_a_comment_that_cannot_be_stored_is_quarantined_and_its_thread_kept(engine, board, settings):
+    import dataclasses
+
+    post = next(p for p in board.posts[SAMSUNG] if len(board.visible_comments(p.id)) >= 2)
+    with board.lock:
+        thread = board.comments[post.id]
+        thread[0] = dataclasses.replace(thread[0], text="깨진 \ud83d 문자", deleted=False)
+    report = crawl(engine)
+    assert report.status == "ok" and report.quarantined == 1
+    stored_ids = {row[1] for row in stored(engine) if row[0] == post.id}
+    assert thread[0].no not in stored_ids and thread[1].no in stored_ids
+    assert list(settings.quarantine_dir.glob("naver-cbox_*.raw"))
