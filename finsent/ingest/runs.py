@@ -50,6 +50,9 @@ class RunCounters:
     quarantined: int = 0  # records refused by validation: saved under quarantine/, not stored
     retries: int = 0
     failures: int = 0
+    # requests to the discussion API beside list pages (the board host): post details of a board crawl
+    # (bodies the list cut or omitted), comment counts of a comment crawl
+    details: int = 0
 
 
 _COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))
@@ -221,7 +224,7 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
 
 
 _COLUMNS = ("ticker", "status", "pages", "fetched", "inserted", "updated", "duplicates", "skipped",
-            "quarantined", "retries", "failures", "seconds")
+            "quarantined", "retries", "failures", "details", "seconds")
 
 
 def format_table(reports: list[TickerReport]) -> str:
