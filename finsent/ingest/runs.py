@@ -31,8 +31,8 @@ from finsent.tickers import require_known
 log = logging.getLogger(__name__)
 
 # The table each ingest command writes: a backfill's rows get their planner statistics when it ends.
-WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "prices": "prices", "import-posts": "posts",
-                 "import-news": "news", "import-prices": "prices"}
+WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "crawl-comments": "comments", "prices": "prices",
+                 "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
 
 # Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted
 # history changed (a split) and stored it again.
