@@ -136,6 +136,8 @@ class Settings:
     # members, resolved against the database by finsent.tickers.selected_tickers) or "default" (unset)
     tickers_source: str = "env"
     naver_news_url: str = "https://m.stock.naver.com"  # FINSENT_NAVER_NEWS_URL: per-stock news (SOURCES.md 3b)
+    # FINSENT_NAVER_COMMENTS_URL: Naver's comment service (CBOX, SOURCES.md 1b)
+    naver_comments_url: str = "https://apis.naver.com"
     # FINSENT_NAVER_POOL_SLOTS: crawl tasks at once (the Airflow `naver` pool's size). They share the
     # per-host clock, so more slots hide latency and task start-up, never exceed FINSENT_CRAWL_DELAY_S.
     naver_pool_slots: int = DEFAULT_NAVER_POOL_SLOTS
@@ -208,6 +210,7 @@ def load_settings() -> Settings:
         tickers_source=tickers_source,
         naver_news_url=env.get("FINSENT_NAVER_NEWS_URL", "https://m.stock.naver.com").rstrip("/"),
         naver_pool_slots=naver_pool_slots(env),
+        naver_comments_url=env.get("FINSENT_NAVER_COMMENTS_URL", "https://apis.naver.com").rstrip("/"),
         http_max_wait_s=_float(env, "FINSENT_HTTP_MAX_WAIT_S", 120.0),
     )
 

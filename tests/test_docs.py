@@ -19,9 +19,10 @@ import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
-# Tables whose columns have no comment yet, allowed for now (each warns): a migration after theirs
-# must comment them (issue 29's tables came in sql/0039, after this branch's reserved 0036-0038).
-UNCOMMENTED_ALLOWED = {"studies", "study_cells", "study_books"}
+# Tables (or columns) with no comment yet, allowed for now (each warns): a migration after theirs must
+# comment them (they came in sql/0039 and sql/0043-0044, after the comments of sql/0036).
+UNCOMMENTED_ALLOWED = {"studies", "study_cells", "study_books", "comment_threads", "comments", "post_body_fetches",
+                       "crawl_runs.details"}
 _SPEC = importlib.util.spec_from_file_location("docs_reference", ROOT / "docs" / "hooks" / "reference.py")
 reference = importlib.util.module_from_spec(_SPEC)  # the docs' generator: a mkdocs hook file, not a package
 sys.modules["docs_reference"] = reference  # its dataclasses look their module up there
@@ -89,7 +90,7 @@ def test_the_schema_page_is_every_table_and_column_of_a_migrated_database(engine
             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') ORDER BY 1, a.attnum""")).all()
     uncommented = sorted({r.relname for r in rows if not r.table_comment}
                          | {f"{r.relname}.{r.attname}" for r in rows if not r.column_comment})
-    allowed = [name for name in uncommented if name.split(".")[0] in UNCOMMENTED_ALLOWED]
+    allowed = [name for name in uncommented if name in UNCOMMENTED_ALLOWED or name.split(".")[0] in UNCOMMENTED_ALLOWED]
     if allowed:
         warnings.warn(f"allow-listed (temporary): no COMMENT ON for {', '.join(allowed)}", stacklevel=1)
     failing = [name for name in uncommented if name not in allowed]

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from psycopg2.extras import execute_values
 from sqlalchemy.engine import Engine
 
 from finsent.data.embargo import sessions_skipped
@@ -41,6 +42,7 @@ from finsent.data.labels import LabelDefinition, count_stale_labels, load_defini
 from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.data.spec import DatasetSpec
+from finsent.data.text import TextSpec
 from finsent.db import advisory_lock, raw_transaction
 from finsent.errors import ConfigError
 from finsent.names import check_name, inside, private_dir, private_files
@@ -57,6 +59,7 @@ _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
     ("label", pa.string()), ("ret", pa.float64()), ("previous_session_up", pa.float64()), ("source", pa.string()),
+    ("body", pa.string()),
 ])
 
 
@@ -79,8 +82,8 @@ _SOURCE_SQL = {
     "board": ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
               "post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s)",
               "p.post_id", "NULL::text", "NULL::text"),
-    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title "
-             "FROM news) p "
+    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title, "
+             "summary AS body FROM news) p "
              "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
              "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
              NEWS_ITEM_ID_SQL, "p.office_id", "p.article_id"),
@@ -117,8 +120,9 @@ SELECT l.ticker, {item_id} AS post_id, l.label, l.session_date, {TITLE_NORM_SQL}
        -- a seeded, order-free pseudo-random rank: the same spec always draws the same rows
        md5(%(seed)s || ':' || l.ticker || ':' || {item_id}) AS draw,
        NULL::text AS split,
-       -- frozen with the snapshot: what training and evaluation read, whatever changes later
-       p.title, l.ret::float8 AS ret,
+       -- frozen with the snapshot: what training and evaluation read, whatever changes later (the body
+       -- as stored here; cleaned and cut to the budget before the export: _freeze_bodies)
+       p.title, {"p.body" if spec.text != "title" else "NULL::text"} AS body, l.ret::float8 AS ret,
        -- yesterday's direction: the move of the last session that had closed when the text was written
        COALESCE(CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0
                      ELSE 0.5 END, 0.5)::float8 AS previous_session_up,
@@ -201,6 +205,7 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             dropped = _drop_same_story_copies(cur)
             if spec.balance:
                 _balance_parts(cur)
+            _freeze_bodies(raw, cur, TextSpec(spec.text, spec.text_tokens))
             counts = _counts(cur)
             for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
                 if frac > 0 and not sum(counts.get(part, {}).values()):
@@ -210,10 +215,10 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             content_hash, rows = _export(raw, cur, spec, staging)
             cur.execute("INSERT INTO datasets (name, spec, content_hash, rows) VALUES (%s, %s, %s, %s)",
                         (name, json.dumps(spec.to_json()), content_hash, rows))
-            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date, title, ret, "
-                        "previous_session_up, source, office_id, article_id) SELECT %s, ticker, post_id, split, label, "
-                        "session_date, title, ret, previous_session_up, source, office_id, article_id FROM ds_rows",
-                        (name,))
+            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date, title, body, "
+                        "ret, previous_session_up, source, office_id, article_id) SELECT %s, ticker, post_id, split, "
+                        "label, session_date, title, body, ret, previous_session_up, source, office_id, article_id "
+                        "FROM ds_rows", (name,))
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
                         "counts": counts, "dropped_same_story": {
                             "rule": "a row whose normalised title a row of the same stock in an earlier part "
@@ -334,6 +339,22 @@ def _drop_same_story_copies(cur) -> dict[str, int]:
     return dropped
 
 
+def _freeze_bodies(raw, cur, text: TextSpec) -> None:
+    """Each row's body as its models read it: cleaned (``finsent.data.text.clean_body``) and cut to
+    what the title leaves of the budget; NULL when nothing is left (or the snapshot reads titles)."""
+    if not text.reads_body:
+        return
+    cur.execute("CREATE TEMP TABLE ds_bodies (ticker text, post_id bigint, body text) ON COMMIT DROP")
+    with raw.cursor(name="ds_raw_bodies") as stream:  # server-side: never all bodies in memory
+        stream.itersize = _EXPORT_CHUNK
+        stream.execute("SELECT ticker, post_id, title, body FROM ds_rows WHERE body IS NOT NULL")
+        while batch := stream.fetchmany(_EXPORT_CHUNK):
+            rows = [(ticker, post_id, text.body(title, body) or None) for ticker, post_id, title, body in batch]
+            execute_values(cur, "INSERT INTO ds_bodies (ticker, post_id, body) VALUES %s", rows, page_size=1000)
+    cur.execute("UPDATE ds_rows d SET body = b.body FROM ds_bodies b "
+                "WHERE (d.ticker, d.post_id) = (b.ticker, b.post_id)")
+
+
 def _counts(cur) -> dict[str, dict[str, int]]:
     cur.execute("SELECT split, label, count(*) FROM ds_rows GROUP BY split, label")
     counts: dict[str, dict[str, int]] = {}
@@ -353,11 +374,12 @@ def _export(raw, cur, spec: DatasetSpec, directory: Path) -> tuple[str, int]:
             stream.itersize = _EXPORT_CHUNK
             stream.execute(
                 "SELECT d.ticker, d.post_id, d.posted_at, d.session_date, d.title, d.title_norm, d.label, d.ret, "
-                "d.previous_session_up, d.source FROM ds_rows d WHERE d.split = %s ORDER BY d.ticker, d.post_id",
+                "d.previous_session_up, d.source, d.body FROM ds_rows d WHERE d.split = %s "
+                "ORDER BY d.ticker, d.post_id",
                 (part,))
             while batch := stream.fetchmany(_EXPORT_CHUNK):
-                for ticker, post_id, _, session_date, title, _, label, ret, previous, _ in batch:
-                    digest.update(snapshot_row(part, ticker, post_id, label, session_date, title, ret, previous))
+                for ticker, post_id, _, session_date, title, _, label, ret, previous, _, body in batch:
+                    digest.update(snapshot_row(part, ticker, post_id, label, session_date, title, ret, previous, body))
                 columns = list(zip(*batch))
                 writer.write_table(pa.Table.from_arrays(
                     [pa.array(c, type=f.type) for c, f in zip(columns, _PARQUET_SCHEMA)], schema=_PARQUET_SCHEMA))

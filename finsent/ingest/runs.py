@@ -31,8 +31,8 @@ from finsent.tickers import require_known
 log = logging.getLogger(__name__)
 
 # The table each ingest command writes: a backfill's rows get their planner statistics when it ends.
-WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "prices": "prices", "import-posts": "posts",
-                 "import-news": "news", "import-prices": "prices"}
+WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "crawl-comments": "comments", "prices": "prices",
+                 "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
 
 # Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted
 # history changed (a split) and stored it again.
@@ -50,6 +50,9 @@ class RunCounters:
     quarantined: int = 0  # records refused by validation: saved under quarantine/, not stored
     retries: int = 0
     failures: int = 0
+    # requests to the discussion API beside list pages (the board host): post details of a board crawl
+    # (bodies the list cut or omitted), comment counts of a comment crawl
+    details: int = 0
 
 
 _COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))
@@ -221,7 +224,7 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
 
 
 _COLUMNS = ("ticker", "status", "pages", "fetched", "inserted", "updated", "duplicates", "skipped",
-            "quarantined", "retries", "failures", "seconds")
+            "quarantined", "retries", "failures", "details", "seconds")
 
 
 def format_table(reports: list[TickerReport]) -> str:

@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
+from finsent.data.text import TextSpec
 from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics, shown
@@ -253,18 +254,19 @@ def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train
     return report
 
 
-def compared_baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None) -> dict[str, np.ndarray]:
+def compared_baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None,
+                       text: TextSpec | None = None) -> dict[str, np.ndarray]:
     """What a model of ``kind`` is compared with (the majority baseline is evaluate_predictions' own,
     from the training up share). A TF-IDF baseline is not compared with the TF-IDF baseline: that
-    would be itself, a test with p = 1 that says nothing."""
+    would be itself, a test with p = 1 that says nothing. The TF-IDF reads what the model reads (``text``)."""
     from finsent.ml.models.base import encode_labels
     from finsent.ml.models.baseline import BaselineClassifier  # scikit-learn: only when evaluating
 
     baselines = {"previous_session": test["previous_session_up"].to_numpy()}
     if kind != "baseline":
         model = BaselineClassifier()
-        model.fit(texts_of(train), encode_labels(train["label"]))
-        baselines["baseline"] = model.predict_proba(texts_of(test))
+        model.fit(texts_of(train, text), encode_labels(train["label"]))
+        baselines["baseline"] = model.predict_proba(texts_of(test, text))
     return baselines
 
 
@@ -281,7 +283,7 @@ def log_report(report: EvaluationReport, prefix: str = "test_") -> None:
 
 
 def snapshot_parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """train, valid and test; FinsentError unless train holds both classes and test holds posts."""
+    """train, valid and test; ConfigError unless train holds both classes and test holds posts."""
     train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
     if train.empty or test.empty or train["label"].nunique() < 2:
         raise ConfigError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
@@ -308,7 +310,7 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
                           f"{_next_command(client, registered, version_or_alias, dataset) or exc}") from None
     tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
-    p_test = predict(load_pyfunc(version, registered), texts_of(test))
+    p_test = predict(load_pyfunc(version, registered), test)  # the version reads what it was made to read
     label = f"{registered} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
             private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
@@ -316,7 +318,8 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
                          "model_version": str(version), "finsent.model_name": registered,
                          "in_sample": str(in_sample).lower()})
         report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
-                                      compared_baselines(train, test, tags.get("model")), Path(scratch) / "plots")
+                                      compared_baselines(train, test, tags.get("model"), snapshot.text),
+                                      Path(scratch) / "plots")
         report.in_sample = in_sample
         log_report(report, "in_sample_test_" if in_sample else "test_")
         if not in_sample:  # the models page puts it beside the champion
@@ -338,10 +341,11 @@ def _next_command(client, registered: str, asked: str, dataset: str) -> str | No
             + f". Evaluate it by number: `finsent evaluate --dataset {dataset} --model-version {newest}`")
 
 
-def champion_with_record(engine: Engine, client, titles: list[str], registered: str = MODEL_NAME):
-    """The champion's version, what it learnt from and its P(up) on ``titles`` (None: no champion).
-    What it learnt from is read from ``dataset_rows`` while its snapshot is unchanged, else its tags."""
-    champion = champion_inputs(client, titles, registered)
+def champion_with_record(engine: Engine, client, rows: pd.DataFrame, registered: str = MODEL_NAME):
+    """The champion's version, what it learnt from and its P(up) on ``rows`` (title, body: it reads
+    what it was made to read; None: no champion). What it learnt from is read from ``dataset_rows``
+    while its snapshot is unchanged, else its tags."""
+    champion = champion_inputs(client, rows, registered)
     if champion is None or champion[1] is None:
         return champion
     version, tagged, p_old = champion
@@ -353,7 +357,7 @@ def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_tes
     """Accuracy against the champion (of the same registered model) on the test sessions neither saw:
     the paired test clustered by session (``test_vs_champion_*``); only the session count below the
     minimum for a verdict."""
-    champion = champion_with_record(engine, client, texts_of(test), registered)
+    champion = champion_with_record(engine, client, test, registered)
     if champion is None or champion[0] == version:
         return {}
     _, record, p_old = champion

@@ -206,19 +206,23 @@ def registered_summary(client, model: str) -> str:
             "`finsent train` registers a new one")
 
 
-def predict(pyfunc, titles: list[str]) -> np.ndarray:
-    return pyfunc.predict(pd.DataFrame({"title": titles}))["p_up"].to_numpy(dtype=np.float64)
+def predict(pyfunc, rows: pd.DataFrame | list[str]) -> np.ndarray:
+    """P(up) of the served model on ``rows`` (a frame with ``title`` and, for a model that reads
+    bodies, ``body``; or a list of titles)."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame({"title": rows})
+    inputs = frame[[c for c in ("title", "body") if c in frame]]
+    return pyfunc.predict(inputs)["p_up"].to_numpy(dtype=np.float64)
 
 
-def champion_inputs(client, titles: list[str], model: str = MODEL_NAME):
-    """(version, its TrainingRecord or None, its P(up) on ``titles``) of the champion, or None."""
+def champion_inputs(client, rows: pd.DataFrame | list[str], model: str = MODEL_NAME):
+    """(version, its TrainingRecord or None, its P(up) on ``rows``) of the champion, or None."""
     from finsent.ml.lineage import TrainingRecord
 
     version = alias_version(client, "champion", model)
     if version is None:
         return None
     tags = client.get_model_version(model, str(version)).tags
-    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version, model), titles)
+    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version, model), rows)
 
 
 def register_version(client, model_uri: str, tags: dict[str, str], promote: bool, model: str = MODEL_NAME) -> int:

@@ -78,7 +78,7 @@ def demo_settings(naver_url: str) -> dict[str, str]:
     """The finsent settings of every Airflow process of a demo: the demo's tickers, crawled from ``naver_url``."""
     return {"FINSENT_TICKERS": DEMO_TICKERS, "FINSENT_CRAWL_DELAY_S": str(DEMO_CRAWL_DELAY_S),
             "FINSENT_BACKFILL_DAYS": str(DEMO_DAYS + 10),
-            **{f"FINSENT_NAVER_{k}_URL": naver_url for k in ("BOARD", "PRICE", "LEGACY", "API", "NEWS")}}
+            **{f"FINSENT_NAVER_{k}_URL": naver_url for k in ("BOARD", "PRICE", "LEGACY", "API", "NEWS", "COMMENTS")}}
 
 
 def _bin(name: str) -> str:

@@ -41,12 +41,16 @@ class VersionRow:
 
     @property
     def name(self) -> str:
-        """The model and setting: kind (baseline, lora, encoder, prompt), its base, label definition, split."""
+        """The model and setting: kind (baseline, lora, encoder, prompt), its base or the baseline's
+        tokenizer, what it reads (title, or title and body), label definition, split."""
         t = self.tags
         kind = t.get("model", "?")
         if t.get("base_model"):
             kind += f" · {base_name(t['base_model'])}"
-        return f"{kind} · {t.get('label_definition', '?')} · {t.get('split', '?')} split"
+        if t.get("tokenizer"):
+            kind += f" ({t['tokenizer']})"
+        return (f"{kind} · reads {t.get('text', 'title')} · {t.get('label_definition', '?')} · "
+                f"{t.get('split', '?')} split")
 
 
 def _evaluate_run(client: MlflowClient, version: int, dataset: str) -> dict[str, float]:

@@ -39,7 +39,9 @@ def test_dag_policy(dagbag, dag_id):
     if dag_id == "finsent_ingest":
         assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
         assert dag.get_task("crawl_news").pool == "naver"  # news beside the board, one mapped task per ticker
-        assert {t.task_id for t in dag.get_task("prices").upstream_list} >= {"crawl", "crawl_news"}
+        assert {t.task_id for t in dag.get_task("prices").upstream_list} >= {"crawl_comments", "crawl_news"}
+        assert "crawl" in {t.task_id for t in dag.get_task("crawl_comments").upstream_list}
+        assert dag.get_task("crawl_comments").pool == "naver"
         # the mapped crawls take at most the pool's configured slots (FINSENT_NAVER_POOL_SLOTS) at once
         assert dag.get_task("crawl").max_active_tis_per_dagrun == naver_pool_slots()
         assert dag.get_task("crawl_news").max_active_tis_per_dagrun == naver_pool_slots()
