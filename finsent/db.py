@@ -159,8 +159,9 @@ def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
     return normalise_url(server.get_uri(database))
 
 
-def stop_embedded_server(pgdata: Path) -> bool:
-    """Stop the embedded Postgres in ``pgdata`` if it runs (whichever process started it)."""
+def stop_embedded_server(pgdata: Path, *, quiet: bool = False) -> bool:
+    """Stop the embedded Postgres in ``pgdata`` if it runs (whichever process started it); ``quiet``:
+    logged at debug level (a CLI command stopping the server it started for its own run)."""
     if not (pgdata / "postmaster.pid").exists():
         return False
     with warnings.catch_warnings():
@@ -175,7 +176,7 @@ def stop_embedded_server(pgdata: Path) -> bool:
     server = PostgresServer._instances.get(pgdata) or PostgresServer(pgdata, cleanup_mode=None)
     pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop", "-m", "fast"), bin_path=server.bin_path,
            user=server.system_user)
-    log.info("stopped the embedded Postgres in %s", pgdata)
+    log.log(logging.DEBUG if quiet else logging.INFO, "stopped the embedded Postgres in %s", pgdata)
     return True
 
 

@@ -9,7 +9,11 @@ both: ``--source``; each row keeps its source), drops posts flagged by the chose
   part's labels reach a later part's prices;
 - ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
 
-Either way no normalised title appears in two parts (copies stay in the earliest part). Balancing
+Either way one story never lands in two parts: a row whose normalised title a row of the same
+stock in an earlier part carries within ``SAME_STORY_WINDOW`` (24 hours) of it is dropped (a wire
+story re-carried by another office minutes later, a post pasted again); the same title weeks apart
+(a template headline such as "[특징주] X, 외국인 순매수", a daily bot post) is a new event and stays.
+The manifest counts what the rule dropped per part. Balancing
 (``--balance``) comes after the split and keeps as many up as down inside each part on its own, so
 the split boundaries are those of the unbalanced selection; ``--per-class`` caps each class of the
 selection before the split (the study's 15k/15k draw). The
@@ -25,7 +29,7 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,13 +44,17 @@ from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.data.spec import DatasetSpec
 from finsent.data.text import TextSpec
 from finsent.db import advisory_lock, raw_transaction
-from finsent.errors import ConfigError, FinsentError
+from finsent.errors import ConfigError
 from finsent.names import check_name, inside, private_dir, private_files
 from finsent.tickers import member_on_sql
 
 log = logging.getLogger(__name__)
 
 _EXPORT_CHUNK = 100_000
+# A repeated title is the same story (and leaves the later part) only within this time of its copy
+# in an earlier part, for the same stock: re-carried wire stories land minutes apart, a story's
+# copies within a day; a template headline or a daily post weeks apart is a new event.
+SAME_STORY_WINDOW = timedelta(hours=24)
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
@@ -61,7 +69,7 @@ class DatasetSummary:
     content_hash: str
     rows: int
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
-    dropped_duplicates: int = 0
+    dropped_same_story: dict[str, int] = field(default_factory=dict)  # part -> rows dropped as an earlier part's story
     path: Path | None = None
 
 
@@ -143,7 +151,7 @@ def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dic
     n_valid = round(n * spec.valid_frac)
     n_train = n - n_test - n_valid - gap * ((n_test > 0) + (n_valid > 0))
     if n_train < 1 or (spec.test_frac and n_test < 1) or (spec.valid_frac and n_valid < 1):
-        raise FinsentError(
+        raise ConfigError(
             f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and "
             f"{gap} session(s) skipped between parts (embargo {spec.embargo}, horizon {horizon}) leaves a part empty; "
             "use a wider date range or other fractions")
@@ -189,19 +197,19 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
             cur.execute(SESSIONS_SQL)
             cur.execute("CREATE TEMP TABLE ds_rows ON COMMIT DROP AS " + selection_sql(spec), params)
             if cur.rowcount == 0:
-                raise FinsentError(f"the selection is empty: no up/down labels of {spec.source} under "
+                raise ConfigError(f"the selection is empty: no up/down labels of {spec.source} under "
                                    f"{spec.definition!r} in that range, tickers and rules; nothing written")
             cur.execute("ANALYZE ds_rows")  # the steps below join it with itself
             _sample(cur, spec)
             _assign_splits(cur, spec, definition.horizon)
-            dropped = _drop_cross_split_titles(cur)
+            dropped = _drop_same_story_copies(cur)
             if spec.balance:
                 _balance_parts(cur)
             _freeze_bodies(raw, cur, TextSpec(spec.text, spec.text_tokens))
             counts = _counts(cur)
             for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
                 if frac > 0 and not sum(counts.get(part, {}).values()):
-                    raise FinsentError(f"the {spec.split} split leaves {part} empty; nothing written")
+                    raise ConfigError(f"the {spec.split} split leaves {part} empty; nothing written")
             if staging.exists():
                 shutil.rmtree(staging)
             content_hash, rows = _export(raw, cur, spec, staging)
@@ -212,7 +220,10 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
                         "label, session_date, title, body, ret, previous_session_up, source, office_id, article_id "
                         "FROM ds_rows", (name,))
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
-                        "counts": counts, "dropped_cross_split_titles": dropped}
+                        "counts": counts, "dropped_same_story": {
+                            "rule": "a row whose normalised title a row of the same stock in an earlier part "
+                                    f"carries less than {SAME_STORY_WINDOW.total_seconds() / 3600:g} hours away",
+                            "window_hours": SAME_STORY_WINDOW.total_seconds() / 3600, "rows": dropped}}
             (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -240,7 +251,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
     tables = {"board": ("labels",), "news": ("news_labels",), "both": ("labels", "news_labels")}[spec.source]
     stale = sum(count_stale_labels(cur, spec.definition, list(spec.tickers) or None, table) for table in tables)
     if stale:
-        raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
+        raise ConfigError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
                            "were written (a re-fetch or a rewritten history, e.g. a split); run "
                            f"`{definition.command()}` first; nothing written")
     params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
@@ -251,7 +262,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
                     params)
         unchecked = cur.fetchone()[0]
         if unchecked:
-            raise FinsentError(f"{unchecked} labelled posts have not been quality-checked; run "
+            raise ConfigError(f"{unchecked} labelled posts have not been quality-checked; run "
                                "`finsent quality check` first (or build with --rules none)")
     return params
 
@@ -292,7 +303,7 @@ def _balance_parts(cur) -> None:
                 "FROM ds_rows GROUP BY split")
     for part, ups, downs in cur.fetchall():
         if min(ups, downs) == 0:
-            raise FinsentError(f"--balance found only one class in the {part} part; nothing written")
+            raise ConfigError(f"--balance found only one class in the {part} part; nothing written")
     cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
                 "(PARTITION BY split, label ORDER BY draw) AS k, "
                 "least(count(*) FILTER (WHERE label = 'up') OVER (PARTITION BY split), "
@@ -300,15 +311,32 @@ def _balance_parts(cur) -> None:
                 "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > r.keep")
 
 
-def _drop_cross_split_titles(cur) -> int:
-    """A normalised title lives in one part only: the earliest (train, then valid, then test)."""
+def _drop_same_story_copies(cur) -> dict[str, int]:
+    """Drop every row whose normalised title a row of the same stock in an earlier part (train, then
+    valid, then test) carries less than ``SAME_STORY_WINDOW`` away: one story, one part. Copies chain (a copy
+    in valid drops a test copy within the window of it, even when that valid copy goes too). Only
+    titles found in two parts are compared, with an index. Rows dropped, per part."""
+    cur.execute("""
+        CREATE TEMP TABLE ds_repeated ON COMMIT DROP AS
+        SELECT r.ticker, r.post_id, r.title_norm, r.posted_at,
+               array_position(ARRAY['train', 'valid', 'test'], r.split) AS part
+        FROM ds_rows r JOIN (SELECT ticker, title_norm FROM ds_rows GROUP BY 1, 2
+                             HAVING count(DISTINCT split) > 1) m USING (ticker, title_norm)""")
+    cur.execute("CREATE INDEX ON ds_repeated (ticker, title_norm, posted_at)")
     cur.execute("""
         DELETE FROM ds_rows d USING (
-            SELECT title_norm, min(array_position(ARRAY['train', 'valid', 'test'], split)) AS first_part
-            FROM ds_rows GROUP BY title_norm HAVING count(DISTINCT split) > 1) t
-        WHERE d.title_norm = t.title_norm
-          AND array_position(ARRAY['train', 'valid', 'test'], d.split) > t.first_part""")
-    return cur.rowcount
+            SELECT DISTINCT l.ticker, l.post_id FROM ds_repeated l JOIN ds_repeated e
+              ON e.ticker = l.ticker AND e.title_norm = l.title_norm AND e.part < l.part
+             AND e.posted_at > l.posted_at - %(window)s AND e.posted_at < l.posted_at + %(window)s) x
+        WHERE d.ticker = x.ticker AND d.post_id = x.post_id
+        RETURNING d.split""", {"window": SAME_STORY_WINDOW})
+    dropped: dict[str, int] = {}
+    for (part,) in cur.fetchall():
+        dropped[part] = dropped.get(part, 0) + 1
+    if dropped:
+        log.info("dropped %s: the same stock's title within %s of a copy in an earlier part (one story, one part)",
+                 ", ".join(f"{n} {part} row(s)" for part, n in sorted(dropped.items())), SAME_STORY_WINDOW)
+    return dropped
 
 
 def _freeze_bodies(raw, cur, text: TextSpec) -> None:

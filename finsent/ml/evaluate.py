@@ -43,9 +43,9 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
 from finsent.data.text import TextSpec
-from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
-from finsent.ml.metrics import METRIC_NAMES, classification_metrics
+from finsent.ml.metrics import METRIC_NAMES, classification_metrics, shown
 from finsent.ml.models.texts import texts_of
 from finsent.ml.registry import (
     MODEL_NAME,
@@ -125,16 +125,20 @@ class EvaluationReport:
                     + replace(self, in_sample=False).verdict())
         if not self.has_verdict:
             return (f"too few sessions for a verdict (n = {self.counts.get('n_sessions', 0):.0f}): balanced accuracy "
-                    f"{self.metrics.get('balanced_accuracy', float('nan')):.3f} on "
+                    f"{shown(self.metrics.get('balanced_accuracy'))} on "
                     f"{self.counts.get('n_sessions', 0):.0f} test session dates, and a verdict needs at least "
                     f"{MIN_SESSIONS_FOR_VERDICT}")
         low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
-        if self.shows_skill:
-            return (f"evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
-                    f"[{low:.3f}, {high:.3f}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+        value = self.metrics.get("balanced_accuracy", float("nan"))
+        if not math.isfinite(value):
+            return ("no evidence of skill: balanced accuracy undefined (the test part holds one class only) "
                     f"over {self.counts['n_sessions']:.0f} sessions")
-        return (f"no evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
-                f"[{low:.3f}, {high:.3f}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
+        if self.shows_skill:
+            return (f"evidence of skill: balanced accuracy {shown(value)} "
+                    f"[{shown(low)}, {shown(high)}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+                    f"over {self.counts['n_sessions']:.0f} sessions")
+        return (f"no evidence of skill: balanced accuracy {shown(value)} "
+                f"[{shown(low)}, {shown(high)}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
                 f"over {self.counts['n_sessions']:.0f} sessions")
 
     def to_markdown(self) -> str:
@@ -148,11 +152,10 @@ class EvaluationReport:
                  f"**{self.verdict()}**", "",
                  "| model | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---:|" * len(METRIC_NAMES)]
         for label, metrics in rows:
-            lines.append(f"| {label} | " + " | ".join(f"{metrics.get(n, float('nan')):.4f}" for n in METRIC_NAMES)
-                         + " |")
+            lines.append(f"| {label} | " + " | ".join(shown(metrics.get(n), 4) for n in METRIC_NAMES) + " |")
         if self.has_verdict:
             lines += ["", "95% intervals (this model; delete-one-date jackknife, t over sessions - 1):", ""]
-            lines += [f"- {n}: {self.metrics[n]:.4f} [{lo:.4f}, {hi:.4f}]"
+            lines += [f"- {n}: {shown(self.metrics[n], 4)} [{shown(lo, 4)}, {shown(hi, 4)}]"
                       for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
             lines += ["", "One-sided sign-flip tests over session dates:", ""]
             lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
@@ -176,10 +179,11 @@ def _tests(y: np.ndarray, p_up: np.ndarray, clusters: Clusters, baselines: dict[
 
 
 def _ticker_row(r: dict) -> str:
-    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {r['accuracy']:.4f} | "
+    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {shown(r['accuracy'], 4)} | "
     if not r["has_verdict"]:
-        return head + f"too few sessions | {r['balanced_accuracy']:.4f} | too few sessions | too few sessions |"
-    return head + (f"[{r['accuracy_ci_low']:.4f}, {r['accuracy_ci_high']:.4f}] | {r['balanced_accuracy']:.4f} | "
+        return head + f"too few sessions | {shown(r['balanced_accuracy'], 4)} | too few sessions | too few sessions |"
+    return head + (f"[{shown(r['accuracy_ci_low'], 4)}, {shown(r['accuracy_ci_high'], 4)}] | "
+                   f"{shown(r['balanced_accuracy'], 4)} | "
                    f"{r['p_value_balanced_accuracy']:.3g} | {r['p_value_balanced_accuracy_holm']:.3g} |")
 
 
@@ -187,12 +191,16 @@ def _finance_line(f: dict[str, float]) -> str:
     counts = f"over {f.get('ic_sessions', 0):.0f} sessions ({f.get('ic_pairs', 0):.0f} (ticker, session) pairs)"
     if f.get("ic_per_date"):
         return ("Information coefficient of the daily index with the session's return (per-date Spearman across "
-                f"stocks; Newey-West t, sign-flip p over dates): IC = {f.get('ic', float('nan')):.4f}, "
-                f"t = {f.get('ic_t', float('nan')):.2f}, p = {f.get('ic_p', float('nan')):.3g} {counts}.")
+                f"stocks; Newey-West t, sign-flip p over dates): IC = {shown(f.get('ic'), 4)}, "
+                f"t = {shown(f.get('ic_t'), 2)}, p = {_p(f.get('ic_p'))} {counts}.")
     return ("Timing correlation of the daily index with the session's return (fewer than 3 stocks, so no "
             "cross-section: a pooled Spearman over (ticker, session) pairs, a time-series correlation, not an IC): "
-            f"{f.get('timing_corr', float('nan')):.4f}, t = {f.get('timing_corr_t', float('nan')):.2f}, "
-            f"p = {f.get('timing_corr_p', float('nan')):.3g} {counts}.")
+            f"{shown(f.get('timing_corr'), 4)}, t = {shown(f.get('timing_corr_t'), 2)}, "
+            f"p = {_p(f.get('timing_corr_p'))} {counts}.")
+
+
+def _p(value: float | None) -> str:
+    return f"{value:.3g}" if value is not None and math.isfinite(value) else "undefined"
 
 
 def _per_ticker(frame: pd.DataFrame) -> list[dict]:
@@ -275,10 +283,10 @@ def log_report(report: EvaluationReport, prefix: str = "test_") -> None:
 
 
 def snapshot_parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """train, valid and test; FinsentError unless train holds both classes and test holds posts."""
+    """train, valid and test; ConfigError unless train holds both classes and test holds posts."""
     train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
     if train.empty or test.empty or train["label"].nunique() < 2:
-        raise FinsentError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
+        raise ConfigError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
     return train, valid, test
 
 
@@ -298,7 +306,8 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     try:
         version = version_of(client, version_or_alias, registered)
     except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
-        raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
+        raise ConfigError(f"--model-version {version_or_alias!r}: "
+                          f"{_next_command(client, registered, version_or_alias, dataset) or exc}") from None
     tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
     p_test = predict(load_pyfunc(version, registered), test)  # the version reads what it was made to read
@@ -316,6 +325,20 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
         if not in_sample:  # the models page puts it beside the champion
             mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test, registered))
     return report
+
+
+def _next_command(client, registered: str, asked: str, dataset: str) -> str | None:
+    """Why ``asked`` names no version and what to run instead, naming the newest version (right after
+    training v1 there is no champion yet); None when nothing is registered."""
+    from finsent.ml.registry import latest_decision, newest_version
+
+    newest = newest_version(client, registered)
+    if newest is None:
+        return None
+    decision = latest_decision(client, registered)
+    what = f"no version {asked!r}" if str(asked).isdigit() else f"no @{asked} yet"
+    return (f"{registered} has {what}; its newest is v{newest}" + (f" ({decision})" if decision else "")
+            + f". Evaluate it by number: `finsent evaluate --dataset {dataset} --model-version {newest}`")
 
 
 def champion_with_record(engine: Engine, client, rows: pd.DataFrame, registered: str = MODEL_NAME):

@@ -86,6 +86,9 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from finsent.logs import quiet_mlflow_prints
+
+    quiet_mlflow_prints()  # the CLI sends MLflow's prints to its log file
     uri = tracking_uri(settings)
     if (store := _local_store(settings)) is not None:
         private_folder(store)
@@ -232,6 +235,12 @@ def register_version(client, model_uri: str, tags: dict[str, str], promote: bool
     if promote:
         client.set_registered_model_alias(model, "champion", str(version))
     return version
+
+
+def newest_version(client, model: str = MODEL_NAME) -> int | None:
+    """The newest registered version's number (None: none yet)."""
+    versions = client.search_model_versions(f"name = '{model}'")
+    return max((int(v.version) for v in versions), default=None)
 
 
 def find_run(client, run_id: str | None):

@@ -289,7 +289,8 @@ def balanced_accuracy_from_counts(hits: np.ndarray, ups: np.ndarray, false_alarm
     """(balanced accuracy, 95% interval low, high) from per-date counts: ``hits`` up posts predicted up
     of ``ups``, ``false_alarms`` down posts predicted up of ``downs``. The interval is the same
     delete-one-date jackknife with t(G - 1) as ``session_intervals`` (identical numbers), computed
-    from counts, so a page can afford it for every stock; NaN bounds with fewer than two dates."""
+    from counts, so a page can afford it for every stock; NaN bounds with fewer than two dates, and
+    all NaN (undefined) when the labels hold one class only."""
     h, u, f, d = (np.asarray(a, dtype=np.float64) for a in (hits, ups, false_alarms, downs))
 
     def score(h_sum: np.ndarray, u_sum: np.ndarray, f_sum: np.ndarray, d_sum: np.ndarray) -> np.ndarray:
@@ -299,6 +300,8 @@ def balanced_accuracy_from_counts(hits: np.ndarray, ups: np.ndarray, false_alarm
         counted = np.isfinite(recalls).sum(axis=0)
         return np.where(counted > 0, np.nansum(recalls, axis=0) / np.maximum(counted, 1), np.nan)
 
+    if u.sum() <= 0 or d.sum() <= 0:  # one class only: balanced accuracy is undefined
+        return float("nan"), float("nan"), float("nan")
     value = float(score(*(np.array([a.sum()]) for a in (h, u, f, d)))[0])
     g = len(h)
     if g < 2 or not math.isfinite(value):

@@ -185,9 +185,11 @@ class Stack:
 
     def up(self, executor: str = "local", extra_env: dict[str, str] | None = None) -> dict[str, str]:
         from finsent.db import create_engine, upgrade
+        from finsent.embedded import claim
         from finsent.tickers import seed_default_tickers
 
         engine = create_engine(self.settings)
+        claim(self.settings, "stack")  # the stack keeps the embedded server until `down`
         upgrade(engine)
         seed_default_tickers(engine)
         engine.dispose()
@@ -276,8 +278,10 @@ class Stack:
             self.processes.stop(name)
         if not self.settings.database_url:
             from finsent.db import stop_embedded_server
+            from finsent.embedded import release
 
             stop_embedded_server(self.settings.embedded_pgdata)
+            release(self.settings)
         log.info("finsent stack under %s is down", self.settings.data_dir)
 
     # -- the demo ----------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ through one client built for it (``registry.registry_client``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
+from finsent.ml.metrics import shown
 from finsent.ml.models.catalogue import base_name
 from finsent.ml.registry import EXPERIMENT, MODEL_NAME, alias_version, find_run, registry_client
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
@@ -96,9 +98,11 @@ def _interval(m: dict[str, float], name: str) -> str:
     if value is None:
         return "-"
     low, high = m.get(f"test_{name}_ci_low"), m.get(f"test_{name}_ci_high")
+    if not math.isfinite(value):
+        return shown(value)
     if low is None or high is None:
-        return f'{value:.3f} <span class="warn">no interval</span>'
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+        return f'{shown(value)} <span class="warn">no interval</span>'
+    return f"{shown(value)} [{shown(low)}, {shown(high)}]"
 
 
 def _paired(row: VersionRow, champion: int | None) -> str:

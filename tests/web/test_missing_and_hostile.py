@@ -16,7 +16,7 @@ from finsent.ml.registry import MODEL_NAME, tracking_uri
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
 from finsent.web.models import render_models_page
-from finsent.web.page import render_sentiment_page
+from finsent.web.page import View, render_sentiment_page
 
 
 def collect_garbage(settings, run_id: str) -> None:
@@ -44,7 +44,7 @@ def test_a_champion_whose_run_is_gone_is_named_not_a_500(engine, champion):
     client = MlflowClient(tracking_uri(settings))
     run_id = client.get_model_version(MODEL_NAME, str(champion)).run_id
     collect_garbage(settings, run_id)
-    page = render_sentiment_page(engine, settings)
+    page = render_sentiment_page(engine, settings, view=View(ticker="005930"))  # the stock's page: its section
     assert f"champion: <b>finsent-updown v{champion}</b>" in page
     assert f"its MLflow run {run_id} is missing" in page  # said, with what is missing
     assert "<section id=\"s005930\">" in page  # the data is still shown
