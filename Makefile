@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up up-celery down demo env lint test bench clean-venv compose-build compose-up compose-demo compose-down test-stack
+.PHONY: venv up up-celery down demo env lint test bench docs screenshots clean-venv compose-build compose-up compose-demo compose-down test-stack
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,8 @@ down: venv
 	$(BIN)/finsent stack down
 	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack down
 
-## demo: up, against the loopback Naver (a board with a planted signal); runs ingest -> label -> train -> score -> backtest
-## and waits (run it again: it reuses what runs)
+## demo: up, against the loopback Naver (a board and news with a planted signal; the page says the data are synthetic);
+## runs ingest -> label -> train (board, then news) -> score -> backtest and waits (run it again: it reuses what runs)
 demo: venv
 	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/finsent stack demo
 
@@ -72,6 +72,15 @@ test-stack: venv
 ## bench: ingest throughput against a naive baseline and a bare COPY, in one run
 bench: venv
 	$(BIN)/python bench/ingest.py
+
+## docs: the docs site into site/ (mkdocs, material theme; strict: a broken link fails; the CLI reference and the
+## schema are generated from the parser and the migrations); open site/index.html
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## screenshots: the docs' screenshots of every view, from the running demo (`make demo` first), in headless Chromium
+screenshots: venv
+	FINSENT_DATA_DIR=$${FINSENT_DEMO_DATA_DIR:-$(CURDIR)/data/demo} $(BIN)/python docs/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)

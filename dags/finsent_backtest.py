@@ -33,7 +33,7 @@ from __future__ import annotations
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from finsent.ml.backtest.spec import BacktestSpec
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, START, TIMEZONE, params_of
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, FAILURE_ALERT, START, TIMEZONE, params_of
 
 PARAMS = {
     "name": Param("weekly", type="string", pattern=r"^[A-Za-z0-9_.-]{1,100}$"),
@@ -46,7 +46,8 @@ PARAMS = {
 
 @dag(dag_id="finsent_backtest", schedule=CronTriggerTimetable("0 6 * * 0", timezone=TIMEZONE), start_date=START,
      catchup=False, max_active_runs=1,
-     default_args={**DEFAULT_ARGS, "retries": 1}, params=PARAMS, tags=["finsent", "backtest", "mlflow"],
+     default_args={**DEFAULT_ARGS, "retries": 1}, on_failure_callback=FAILURE_ALERT, params=PARAMS,
+     tags=["finsent", "backtest", "mlflow"],
      doc_md=__doc__)
 def finsent_backtest():
     @task(queue="gpu", execution_timeout=DEFAULT_ARGS["execution_timeout"] * 6)

@@ -1,19 +1,22 @@
 """
-### finsent_ingest: discussion-board posts, news headlines and daily prices into Postgres
+### finsent_ingest: discussion-board posts, their comments, news headlines and daily prices into Postgres
 
-**What**: every day after the KRX close (16:30 KST) crawls the discussion board (`crawl`) and the
-news headlines (`crawl_news`) of each configured stock (`FINSENT_TICKERS`, one mapped task per
-ticker and source, at most `FINSENT_NAVER_POOL_SLOTS` at once: the size of the `naver` pool), then
-fetches daily prices, also when some crawls failed (`all_done`), then `outcome` fails the run
-naming every ticker whose board crawl, news crawl or prices failed. `prices` emits the `posts`,
-`news` and `prices` assets together, so `finsent_label` starts once all of a run are in.
+**What**: every day after the KRX close (16:30 KST) crawls the discussion board (`crawl`: posts,
+and the whole body of each post whose list body was cut) and the news headlines (`crawl_news`) of
+each configured stock (`FINSENT_TICKERS`, one mapped task per ticker and source, at most
+`FINSENT_NAVER_POOL_SLOTS` at once: the size of the `naver` pool), then the comment threads of the
+last days' posts whose comment count grew (`crawl_comments`, CBOX), then fetches daily prices, also
+when some crawls failed (`all_done`), then `outcome` fails the run naming every ticker whose board,
+comment or news crawl or prices failed. `prices` emits the `posts`, `news` and `prices` assets
+together, so `finsent_label` starts once all of a run are in.
 Requests to one host stay `FINSENT_CRAWL_DELAY_S` apart across all tasks (a clock in Postgres):
 the pool's slots bound concurrency only; `finsent crawl --plan` prints how long the day takes.
 robots.txt is obeyed unless `FINSENT_ROBOTS=ignore`; a disallowed path fails the task once, without
 retries.
 
-**Reads / writes**: Naver (board JSON API, news JSON, fchart prices) → Postgres `posts`, `news`,
-`prices`, `crawl_watermarks`, `news_watermarks`, `crawl_runs`.
+**Reads / writes**: Naver (board JSON API and its post details, CBOX comments, news JSON, fchart
+prices) → Postgres `posts`, `post_body_fetches`, `comments`, `comment_threads`, `news`, `prices`,
+`crawl_watermarks`, `news_watermarks`, `crawl_runs`.
 
 **Why**: the boards are the signal, the prices the labels; both must be complete and never
 duplicated. Every page is committed with its watermark, so a failed or killed task loses nothing
@@ -21,8 +24,8 @@ and a retry resumes.
 
 **Owner**: finsent. **Triage**: open the failed task's log; the last lines name the ticker, the
 URL and the reason; `outcome` lists the failed tickers. `crawl_runs` (status `failed`) has the error
-(`command` `crawl-news` for news; `rewritten`: a split rewrote a ticker's adjusted history, the
-labels follow on their own); unparseable responses, and the pages of records
+(`command` `crawl-news` for news, `crawl-comments` for comments; `rewritten`: a split rewrote a
+ticker's adjusted history, the labels follow on their own); unparseable responses, and the pages of records
 validation refused (`quarantined` in `crawl_runs`: the others were stored), are in
 `$FINSENT_DATA_DIR/quarantine/` (a changed page layout needs a parser fix). A ticker failed with
 "held off" was asked by the site (429) to wait longer than `FINSENT_HTTP_MAX_WAIT_S`: a retry later crawls it.
@@ -38,11 +41,20 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, NAVER_POOL, NAVER_POOL_SLOTS, NEWS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import (
+    DEFAULT_ARGS,
+    FAILURE_ALERT,
+    NAVER_POOL,
+    NAVER_POOL_SLOTS,
+    NEWS,
+    POSTS,
+    PRICES,
+    START,
+)
 
 
 @dag(dag_id="finsent_ingest", schedule="30 16 * * *", start_date=START, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=["finsent", "ingest"], doc_md=__doc__)
+     default_args=DEFAULT_ARGS, on_failure_callback=FAILURE_ALERT, tags=["finsent", "ingest"], doc_md=__doc__)
 def finsent_ingest():
     @task
     def tickers() -> list[str]:
@@ -62,6 +74,14 @@ def finsent_ingest():
 
         return crawl_news_ticker(ticker, logical_date)
 
+    # all_done: a ticker's failed board crawl leaves the threads of its posts stored before to read
+    @task(pool=NAVER_POOL, max_active_tis_per_dagrun=NAVER_POOL_SLOTS, trigger_rule="all_done",
+          execution_timeout=timedelta(hours=1))
+    def crawl_comments(ticker: str, logical_date=None) -> dict:
+        from finsent.orchestration.tasks import crawl_comments_ticker
+
+        return crawl_comments_ticker(ticker, logical_date)
+
     # all_done: one ticker's failed crawl must not cost every ticker its prices. The assets are
     # emitted here, after every crawl has ended, so the label DAG never runs between posts and prices.
     @task(pool=NAVER_POOL, outlets=[POSTS, NEWS, PRICES], trigger_rule="all_done",
@@ -78,7 +98,10 @@ def finsent_ingest():
         return ingest_outcome(getattr(dag_run, "start_date", None))
 
     codes = tickers()
-    [crawl.expand(ticker=codes), crawl_news.expand(ticker=codes)] >> prices() >> outcome()
+    boards = crawl.expand(ticker=codes)
+    comments = crawl_comments.expand(ticker=codes)
+    boards >> comments
+    [comments, crawl_news.expand(ticker=codes)] >> prices() >> outcome()
 
 
 finsent_ingest()

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from finsent.orchestration.airflow_support import DEFAULT_ARGS, LABELS, NEWS, POSTS, PRICES, START
+from finsent.orchestration.airflow_support import DEFAULT_ARGS, FAILURE_ALERT, LABELS, NEWS, POSTS, PRICES, START
 
 
 @dag(dag_id="finsent_label", schedule=(POSTS & NEWS & PRICES), start_date=START, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=["finsent", "labels"], doc_md=__doc__)
+     default_args=DEFAULT_ARGS, on_failure_callback=FAILURE_ALERT, tags=["finsent", "labels"], doc_md=__doc__)
 def finsent_label():
     @task(outlets=[LABELS])
     def label_and_flag() -> dict:

@@ -29,7 +29,15 @@ from dataclasses import replace
 from airflow.sdk import dag, task
 
 from finsent.ml.spec import ScoreSpec
-from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, LABELS, SENTIMENT, START, params_of
+from finsent.orchestration.airflow_support import (
+    CHAMPION,
+    DEFAULT_ARGS,
+    FAILURE_ALERT,
+    LABELS,
+    SENTIMENT,
+    START,
+    params_of,
+)
 
 PARAMS = params_of(ScoreSpec)  # the options of `finsent score`, declared once
 SOURCES = ("board", "news")
@@ -37,7 +45,8 @@ TASK_PREFIX = {"board": "score_", "news": "score_news_"}  # the board's tasks ke
 
 
 @dag(dag_id="finsent_score", schedule=(LABELS | CHAMPION), start_date=START, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, params=PARAMS, tags=["finsent", "score"], doc_md=__doc__)
+     default_args=DEFAULT_ARGS, on_failure_callback=FAILURE_ALERT, params=PARAMS, tags=["finsent", "score"],
+     doc_md=__doc__)
 def finsent_score():
     @task
     def find_champion(params=None) -> dict:

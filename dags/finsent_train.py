@@ -34,7 +34,14 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 
 from finsent.data.spec import DatasetSpec
 from finsent.ml.spec import TrainSpec
-from finsent.orchestration.airflow_support import CHAMPION, DEFAULT_ARGS, TIMEZONE, FinsentTrainOperator, params_of
+from finsent.orchestration.airflow_support import (
+    CHAMPION,
+    DEFAULT_ARGS,
+    FAILURE_ALERT,
+    TIMEZONE,
+    FinsentTrainOperator,
+    params_of,
+)
 
 # The snapshot's options (its seed aside: `seed` here is the model's) and the training's, declared once
 SNAPSHOT_OPTIONS_NOT_OFFERED = ("seed",)
@@ -45,7 +52,8 @@ PARAMS = {**params_of(DatasetSpec, skip=SNAPSHOT_OPTIONS_NOT_OFFERED), **params_
 # whatever labels exist (trigger it by hand for that).
 @dag(dag_id="finsent_train", schedule=CronTriggerTimetable("0 18 * * 6", timezone=TIMEZONE), catchup=False,
      max_active_runs=1,
-     default_args={**DEFAULT_ARGS, "retries": 1}, params=PARAMS, tags=["finsent", "train", "mlflow"],
+     default_args={**DEFAULT_ARGS, "retries": 1}, on_failure_callback=FAILURE_ALERT, params=PARAMS,
+     tags=["finsent", "train", "mlflow"],
      doc_md=__doc__, render_template_as_native_obj=True)
 def finsent_train():
     @task

@@ -16,13 +16,17 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy.exc import DBAPIError
 
+from finsent.backup.cli import register as backup_commands
 from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
 from finsent.data.cli import register as data_commands
-from finsent.errors import FinsentError, SchemaMissingError
+from finsent.embedded import command_session
+from finsent.errors import FinsentError
 from finsent.ingest.cli import register as ingest_commands
+from finsent.logs import configure as configure_logging
+from finsent.logs import report as report_library_log
 from finsent.ml.cli import register as ml_commands
-from finsent.redact import MaskingFormatter, mask_urls
+from finsent.redact import mask_urls
 from finsent.stack.cli import register as stack_commands
 
 log = logging.getLogger("finsent")
@@ -54,9 +58,56 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 
 
 def cmd_db_url(args: argparse.Namespace) -> int:
+    """Print the database URL. The embedded server (no FINSENT_DATABASE_URL) is started and kept running
+    for you, so the URL answers (as `finsent db start`); `finsent db stop` stops it."""
     from finsent.db import database_url
 
-    sys.stdout.write(database_url(load_settings()) + "\n")
+    settings = load_settings()
+    url = database_url(settings)
+    if not settings.database_url:
+        _keep_embedded(settings)
+    sys.stdout.write(url + "\n")
+    return 0
+
+
+def _keep_embedded(settings) -> None:
+    from finsent.embedded import claim, owner
+
+    if owner(settings) != "stack":
+        claim(settings, "user")
+        log.info("the embedded Postgres keeps running for you: `finsent db stop` stops it")
+
+
+def cmd_db_start(args: argparse.Namespace) -> int:
+    """Start the embedded Postgres (no FINSENT_DATABASE_URL) and keep it running until `finsent db stop`
+    (without this, a command stops the server it started when it ends; `finsent stack up` keeps it
+    until `finsent stack down`)."""
+    from finsent.db import database_url
+    from finsent.errors import ConfigError
+
+    settings = load_settings()
+    if settings.database_url:
+        raise ConfigError("FINSENT_DATABASE_URL is set: there is no embedded server to start")
+    database_url(settings)
+    _keep_embedded(settings)
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded Postgres that `finsent db start` (or `finsent db url`) kept running; a stack's is
+    stopped by `finsent stack down`."""
+    from finsent.db import stop_embedded_server
+    from finsent.embedded import owner, release
+    from finsent.errors import ConfigError
+
+    settings = load_settings()
+    if settings.database_url:
+        raise ConfigError("FINSENT_DATABASE_URL is set: there is no embedded server to stop")
+    if owner(settings) == "stack":
+        raise ConfigError("the running stack owns the embedded Postgres: stop it with `finsent stack down`")
+    release(settings)
+    if not stop_embedded_server(settings.embedded_pgdata):
+        log.info("the embedded Postgres under %s was not running", settings.embedded_pgdata)
     return 0
 
 
@@ -107,9 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     add_command(db_commands, "upgrade", cmd_db_upgrade, help="apply pending sql/ migrations (idempotent)")
     add_command(db_commands, "status", cmd_db_status, help="list migrations and whether they are applied")
-    add_command(db_commands, "url", cmd_db_url, help="print the database URL (starts the embedded server if needed)")
+    add_command(db_commands, "url", cmd_db_url,
+                help="print the database URL (starts the embedded server and keeps it running)")
+    add_command(db_commands, "start", cmd_db_start, help="start the embedded Postgres and keep it running")
+    add_command(db_commands, "stop", cmd_db_stop, help="stop the embedded Postgres that `db start` kept running")
 
-    for register in (ingest_commands, data_commands, ml_commands, stack_commands):
+    for register in (ingest_commands, data_commands, ml_commands, stack_commands, backup_commands):
         register(commands)
 
     tickers = commands.add_parser("tickers", help="the stocks finsent knows")
@@ -130,31 +184,21 @@ def build_parser() -> argparse.ArgumentParser:
 _NO_SCHEMA = {"42P01": "undefined_table", "42703": "undefined_column", "42883": "undefined_function"}
 
 
-def _embedded_server_running() -> bool | None:
-    """Whether the embedded Postgres runs now (None: a database URL is set, or the settings are bad)."""
+def _settings_or_none():
+    """The settings, or None when they are bad (the command reports that itself)."""
     try:
-        settings = load_settings()
+        return load_settings()
     except FinsentError:
         return None
-    return None if settings.database_url else (settings.embedded_pgdata / "postmaster.pid").exists()
 
 
-def _stop_embedded_server_if_started(embedded_was_running: bool | None) -> None:
-    """This command started the embedded server only to find no schema: stop it again."""
-    if embedded_was_running is False:
-        from finsent.db import stop_embedded_server
-
-        stop_embedded_server(load_settings().embedded_pgdata)
-
-
-def _database_error(exc: Exception, embedded_was_running: bool | None) -> int:
+def _database_error(exc: Exception) -> int:
     """One line for a database error, and its exit code: 2 when the schema is missing or the database
     refused a value (bad input), 1 otherwise (a dropped connection, a restart: re-run)."""
     orig = getattr(exc, "orig", None) or exc
     reason = (str(orig).strip().splitlines() or [type(exc).__name__])[0]
     code = getattr(orig, "pgcode", None) or ""
     if code in _NO_SCHEMA:
-        _stop_embedded_server_if_started(embedded_was_running)
         log.error("the database has no finsent tables, or an older schema (%s); run `finsent db upgrade`", reason)
         return 2
     if code[:2] in ("22", "23"):  # data exception, integrity constraint violation: nothing was written
@@ -169,24 +213,26 @@ def _database_error(exc: Exception, embedded_was_running: bool | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    # every line masked: no password of any URL (the database's, MLflow's) reaches the log
-    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    settings = _settings_or_none()
+    # finsent's lines on stderr, the libraries' (MLflow's, warnings) to the data folder's logs/cli.log;
+    # every line masked: no password of any URL (the database's, MLflow's) reaches either
+    library_file = configure_logging(args.verbose, settings.data_dir if settings else None,
+                                     divert=args.command != "stack")
     func: Callable[[argparse.Namespace], int] = args.func
-    embedded_was_running = _embedded_server_running()
-    try:
-        return func(args)
-    except FinsentError as exc:
-        if isinstance(exc, SchemaMissingError):
-            _stop_embedded_server_if_started(embedded_was_running)
-        log.error("%s", exc)
-        return exc.exit_code
-    except (DBAPIError, psycopg2.Error) as exc:
-        return _database_error(exc, embedded_was_running)
-    except KeyboardInterrupt:
-        log.error("interrupted; committed pages are kept and the next run resumes")
-        return 130
+    # the embedded server (no FINSENT_DATABASE_URL): this command stops it again if it started it
+    with command_session(settings):
+        try:
+            return func(args)
+        except FinsentError as exc:
+            log.error("%s", exc)
+            return exc.exit_code
+        except (DBAPIError, psycopg2.Error) as exc:
+            return _database_error(exc)
+        except KeyboardInterrupt:
+            log.error("interrupted; committed pages are kept and the next run resumes")
+            return 130
+        finally:
+            report_library_log(library_file)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from finsent.errors import ConfigError
+from finsent.redact import without_credentials
 
 # The study's universe: the 20 largest KOSPI common stocks at the end of 2022, leaving out
 # those listed after 2017 and preferred shares (SOURCES.md section 4).
@@ -135,6 +136,8 @@ class Settings:
     # members, resolved against the database by finsent.tickers.selected_tickers) or "default" (unset)
     tickers_source: str = "env"
     naver_news_url: str = "https://m.stock.naver.com"  # FINSENT_NAVER_NEWS_URL: per-stock news (SOURCES.md 3b)
+    # FINSENT_NAVER_COMMENTS_URL: Naver's comment service (CBOX, SOURCES.md 1b)
+    naver_comments_url: str = "https://apis.naver.com"
     # FINSENT_NAVER_POOL_SLOTS: crawl tasks at once (the Airflow `naver` pool's size). They share the
     # per-host clock, so more slots hide latency and task start-up, never exceed FINSENT_CRAWL_DELAY_S.
     naver_pool_slots: int = DEFAULT_NAVER_POOL_SLOTS
@@ -200,11 +203,68 @@ def load_settings() -> Settings:
         http_retries=_int(env, "FINSENT_HTTP_RETRIES", 5),
         retry_backoff_s=_float(env, "FINSENT_RETRY_BACKOFF_S", 1.0),
         user_agent=env.get("FINSENT_USER_AGENT") or DEFAULT_USER_AGENT,
-        mlflow_ui_url=(env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # links the page and the Airflow UI render: credentials in it would be shown to every viewer
+        mlflow_ui_url=without_credentials((env.get("FINSENT_MLFLOW_UI_URL") or "http://127.0.0.1:5000").rstrip("/")),
         robots=_robots(env),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or None,
         tickers_source=tickers_source,
         naver_news_url=env.get("FINSENT_NAVER_NEWS_URL", "https://m.stock.naver.com").rstrip("/"),
         naver_pool_slots=naver_pool_slots(env),
+        naver_comments_url=env.get("FINSENT_NAVER_COMMENTS_URL", "https://apis.naver.com").rstrip("/"),
         http_max_wait_s=_float(env, "FINSENT_HTTP_MAX_WAIT_S", 120.0),
+    )
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+ALERT_SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+ALERT_WEBHOOK_FORMATS = ("slack", "json")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where a failed task or DAG run is reported (``finsent.orchestration.alerts``). Off by default:
+    nothing is sent unless FINSENT_ALERT_EMAIL_TO or FINSENT_ALERT_WEBHOOK_URL is set."""
+
+    email_to: tuple[str, ...] = ()  # FINSENT_ALERT_EMAIL_TO: comma-separated addresses
+    email_from: str = "finsent@localhost"  # FINSENT_ALERT_EMAIL_FROM
+    # FINSENT_ALERT_SMTP_URL: smtp://[user:password@]host[:port] (smtps:// TLS, smtp+starttls:// STARTTLS)
+    smtp_url: str = "smtp://127.0.0.1:25"
+    webhook_url: str | None = None  # FINSENT_ALERT_WEBHOOK_URL: a Slack incoming webhook, or any URL taking JSON
+    webhook_format: str = "slack"  # FINSENT_ALERT_WEBHOOK_FORMAT: slack ({"text"}) or json (every field too)
+    timeout_s: float = 10.0  # FINSENT_ALERT_TIMEOUT_S: per delivery
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.email_to or self.webhook_url)
+
+
+def _alert_url(env: dict[str, str], key: str, schemes: tuple[str, ...], default: str | None) -> str | None:
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return default
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme.lower() not in schemes or not rest.strip("/"):
+        # never the value itself: it may hold a password
+        raise ConfigError(f"{key} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return raw
+
+
+def load_alert_settings() -> AlertSettings:
+    """The alert settings now (a callback reads them when it runs, in the process that runs it)."""
+    env = _environ()
+    email_to = tuple(a for a in parse_ticker_list(env.get("FINSENT_ALERT_EMAIL_TO", "")) if a)
+    bad = [a for a in email_to if "@" not in a or any(c.isspace() for c in a)]
+    if bad:
+        raise ConfigError(f"FINSENT_ALERT_EMAIL_TO: {bad[0]!r} is not an e-mail address")
+    webhook_format = (env.get("FINSENT_ALERT_WEBHOOK_FORMAT") or "slack").strip().lower()
+    if webhook_format not in ALERT_WEBHOOK_FORMATS:
+        raise ConfigError(f"FINSENT_ALERT_WEBHOOK_FORMAT={webhook_format!r} must be slack or json")
+    return AlertSettings(
+        email_to=email_to,
+        email_from=(env.get("FINSENT_ALERT_EMAIL_FROM") or "finsent@localhost").strip(),
+        smtp_url=_alert_url(env, "FINSENT_ALERT_SMTP_URL", ALERT_SMTP_SCHEMES, "smtp://127.0.0.1:25") or "",
+        webhook_url=_alert_url(env, "FINSENT_ALERT_WEBHOOK_URL", ("http", "https"), None),
+        webhook_format=webhook_format,
+        timeout_s=_float(env, "FINSENT_ALERT_TIMEOUT_S", 10.0, minimum=0.1),
     )

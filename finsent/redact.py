@@ -23,6 +23,17 @@ def mask_urls(text: str) -> str:
     return _URL.sub(_mask, text) if "://" in text else text
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part: for a link a browser follows (it asks for the
+    credentials itself), where even a masked password has no use and a real one would leak."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority = rest[:end]
+    return f"{scheme}://{authority.rpartition('@')[2]}{rest[end:]}" if "@" in authority else url
+
+
 class MaskingFormatter(logging.Formatter):
     """A formatter whose every line (message, arguments, traceback) has its URLs masked."""
 

@@ -1,8 +1,9 @@
 """The finsent Airflow plugin: the "Sentiment" page and the MLflow link on training tasks.
 
 The pages are a small FastAPI app mounted at /finsent in the Airflow API server (/finsent/sentiment,
-/finsent/models), shown inside the Airflow UI as external views (Browse → Sentiment, Browse → Models).
-All logic lives in ``finsent.web.page`` and ``sentiment_models``.
+/finsent/models), shown inside the Airflow UI as external views (Browse → Sentiment, Browse → Models),
+beside a JSON API (/finsent/api/daily-sentiment, /scores, /backtests; ``finsent.web.api``) whose
+OpenAPI schema is /finsent/api/openapi.json. All logic lives in ``finsent.web``.
 
 Airflow mounts a plugin's FastAPI app as it is and authenticates none of its routes, so this app
 declares Airflow's own auth-manager dependencies on every route (app-level ``dependencies``): the
@@ -19,10 +20,12 @@ from functools import lru_cache
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from finsent.orchestration.airflow_support import MlflowRunLink
+from finsent.web.api import openapi_schema
+from finsent.web.api import router as api_router
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ def _engine_for(database_url: str):
     return engine_for_url(database_url)
 
 
-def _page(ticker: str | None, sort: str, order: str, source: str = "board") -> str:
+def _page(ticker: str | None, sort: str, order: str, source: str = "board", study: bool = False) -> str:
     """The page, read with the settings as they are now (blocking: runs in the threadpool)."""
     from finsent.config import load_settings
     from finsent.db import database_url
@@ -62,7 +65,7 @@ def _page(ticker: str | None, sort: str, order: str, source: str = "board") -> s
 
     settings = load_settings()
     return render_sentiment_page(_engine_for(database_url(settings)), settings,
-                                 view=View(ticker, sort, order == "desc", source))
+                                 view=View(ticker, sort, order == "desc", source, study))
 
 
 def _models_page() -> str:
@@ -83,15 +86,26 @@ def _html(page: str) -> HTMLResponse:
 async def sentiment(ticker: str | None = Query(default=None, max_length=6),
                     sort: str = Query(default="code", pattern="^(code|index|change|z|skill|sessions)$"),
                     order: str = Query(default="asc", pattern="^(asc|desc)$"),
-                    source: str = Query(default="board", pattern="^(board|news)$")) -> HTMLResponse:
-    """One source's index (``source``: the board's, the default, or the news')."""
-    return _html(await run_in_threadpool(_page, ticker, sort, order, source))
+                    source: str = Query(default="board", pattern="^(board|news)$"),
+                    view: str | None = Query(default=None, pattern="^study$")) -> HTMLResponse:
+    """One source's index (``source``: the board's, the default, or the news'); ``view=study``: the
+    newest factor study's whole grid and books."""
+    return _html(await run_in_threadpool(_page, ticker, sort, order, source, view == "study"))
 
 
 @app.get("/models", response_class=HTMLResponse)
 async def models() -> HTMLResponse:
     """Every registered version side by side (``finsent.web.models``)."""
     return _html(await run_in_threadpool(_models_page))
+
+
+app.include_router(api_router, prefix="/api")
+
+
+@app.get("/api/openapi.json", include_in_schema=False)
+async def api_schema() -> JSONResponse:
+    """The API's OpenAPI schema, behind the same login as every route (FastAPI's own is off)."""
+    return JSONResponse(openapi_schema(app, "/finsent"))
 
 
 class FinsentPlugin(AirflowPlugin):

@@ -112,7 +112,7 @@ def naver(database_url: str, monkeypatch: pytest.MonkeyPatch):
                      first_post_at=now - timedelta(days=40), post_spacing=timedelta(hours=8))
     with fake:
         for key in ("FINSENT_NAVER_BOARD_URL", "FINSENT_NAVER_PRICE_URL", "FINSENT_NAVER_LEGACY_URL",
-                    "FINSENT_NAVER_API_URL", "FINSENT_NAVER_NEWS_URL"):
+                    "FINSENT_NAVER_API_URL", "FINSENT_NAVER_NEWS_URL", "FINSENT_NAVER_COMMENTS_URL"):
             monkeypatch.setenv(key, fake.base_url)
         yield fake
 

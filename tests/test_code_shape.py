@@ -200,13 +200,16 @@ def test_no_module_reaches_into_another_objects_private_attributes():
 # dependencies only, except where it runs inside Airflow; tests and benchmarks may use the extras.
 GROUPS = {
     "finsent/orchestration/airflow_support.py": ("core", "airflow"),
+    "finsent/orchestration/alerts.py": ("core", "airflow"),  # an Airflow notifier (BaseNotifier)
     "finsent/orchestration/tasks.py": ("core", "airflow"),
     "finsent/stack/log_server.py": ("core", "airflow"),  # serves Airflow's own log app
+    "finsent/web/api.py": ("core", "airflow"),  # a router of the plugin's FastAPI app (Airflow's API server)
     "finsent": ("core",),
     "dags": ("core", "airflow"),
     "plugins": ("core", "airflow"),
     "tests": ("core", "airflow", "gpu", "test"),
     "bench": ("core", "airflow", "gpu", "test"),
+    "docs": ("core", "airflow", "test"),  # the docs' mkdocs hook and the screenshot script
 }
 FIRST_PARTY = {"finsent", "tests", "bench", "finsent_plugin", "conftest"}
 

@@ -60,8 +60,9 @@ def test_badly_named_migration_is_refused(engine, tmp_path: Path):
         upgrade(engine, broken)
 
 
-def test_embedded_server_starts_and_is_reused_across_processes(tmp_path: Path):
-    """No FINSENT_DATABASE_URL: the CLI starts an embedded Postgres under FINSENT_DATA_DIR and reuses it."""
+def test_embedded_server_starts_for_each_command_and_keeps_its_data(tmp_path: Path):
+    """No FINSENT_DATABASE_URL: each CLI command starts the embedded Postgres under FINSENT_DATA_DIR and
+    stops it again when it ends (finsent.embedded); the data stay for the next command."""
     env = {"FINSENT_DATA_DIR": str(tmp_path / "fs"), "FINSENT_ENV_FILE": str(tmp_path / "none"),
            "PATH": "/usr/bin:/bin"}
     cli = [sys.executable, "-m", "finsent.cli"]
@@ -69,14 +70,15 @@ def test_embedded_server_starts_and_is_reused_across_processes(tmp_path: Path):
         first = subprocess.run([*cli, "db", "upgrade"], env=env, check=False, capture_output=True, text=True,
                                timeout=120)
         assert first.returncode == 0, first.stderr
+        assert not (tmp_path / "fs" / "postgres" / "postmaster.pid").exists()  # stopped with the command
         second = subprocess.run([*cli, "tickers", "list"], env=env, check=False, capture_output=True, text=True,
                                 timeout=60)
         assert second.returncode == 0, second.stderr
         assert "005930  삼성전자" in second.stdout and len(second.stdout.splitlines()) == 20
         assert (tmp_path / "fs" / "postgres" / "PG_VERSION").is_file()
+        assert not (tmp_path / "fs" / "postgres" / "postmaster.pid").exists()
     finally:
         stop_embedded_server(tmp_path / "fs" / "postgres")
-    assert not (tmp_path / "fs" / "postgres" / "postmaster.pid").exists()
 
 
 def test_embedded_url_creates_the_database(tmp_path: Path):

@@ -105,10 +105,15 @@ def test_a_wrong_score_param_fails_the_run_with_the_options_message(params, mess
 
 
 def test_a_baseline_walks_stored_spec_is_what_it_was():
-    # the walk compares stored spec JSON on resume: a baseline walk stored before there were other kinds resumes
-    assert BacktestSpec().to_json() == {
-        "model": "baseline", "definition": "next_open_close", "rules": list(BacktestSpec().rules),
-        "train_sessions": 120, "step_sessions": 5, "embargo": 1, "cost_bps": 20.0, "sell_tax_bps": 20.0, "lora": {}}
+    # the walk compares stored spec JSON on resume: a baseline walk stored before there were other kinds, or
+    # before bodies (a title walk, char n-grams), resumes
+    before = {"model": "baseline", "definition": "next_open_close", "rules": list(BacktestSpec().rules),
+              "train_sessions": 120, "step_sessions": 5, "embargo": 1, "cost_bps": 20.0, "sell_tax_bps": 20.0,
+              "lora": {}}
+    assert BacktestSpec(text="title").to_json() == before
+    # the default reads title and body: a walk stored before bodies is resumed with --text title
+    assert BacktestSpec().to_json() == {**before, "text": "title+body", "text_tokens": 128}
+    assert BacktestSpec(tokenizer="kiwi", text="title").to_json() == {**before, "tokenizer": "kiwi"}
 
 
 def test_the_model_kinds_are_declared_once():

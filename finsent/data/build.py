@@ -9,7 +9,11 @@ both: ``--source``; each row keeps its source), drops posts flagged by the chose
   part's labels reach a later part's prices;
 - ``random``: the 2023 study's shuffled split (its 99/1), kept only to reproduce it.
 
-Either way no normalised title appears in two parts (copies stay in the earliest part). Balancing
+Either way one story never lands in two parts: a row whose normalised title a row of the same
+stock in an earlier part carries within ``SAME_STORY_WINDOW`` (24 hours) of it is dropped (a wire
+story re-carried by another office minutes later, a post pasted again); the same title weeks apart
+(a template headline such as "[특징주] X, 외국인 순매수", a daily bot post) is a new event and stays.
+The manifest counts what the rule dropped per part. Balancing
 (``--balance``) comes after the split and keeps as many up as down inside each part on its own, so
 the split boundaries are those of the unbalanced selection; ``--per-class`` caps each class of the
 selection before the split (the study's 15k/15k draw). The
@@ -25,11 +29,12 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from psycopg2.extras import execute_values
 from sqlalchemy.engine import Engine
 
 from finsent.data.embargo import sessions_skipped
@@ -37,18 +42,24 @@ from finsent.data.labels import LabelDefinition, count_stale_labels, load_defini
 from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.data.spec import DatasetSpec
+from finsent.data.text import TextSpec
 from finsent.db import advisory_lock, raw_transaction
-from finsent.errors import ConfigError, FinsentError
+from finsent.errors import ConfigError
 from finsent.names import check_name, inside, private_dir, private_files
 from finsent.tickers import member_on_sql
 
 log = logging.getLogger(__name__)
 
 _EXPORT_CHUNK = 100_000
+# A repeated title is the same story (and leaves the later part) only within this time of its copy
+# in an earlier part, for the same stock: re-carried wire stories land minutes apart, a story's
+# copies within a day; a template headline or a daily post weeks apart is a new event.
+SAME_STORY_WINDOW = timedelta(hours=24)
 _PARQUET_SCHEMA = pa.schema([
     ("ticker", pa.string()), ("post_id", pa.int64()), ("posted_at", pa.timestamp("us", tz="Asia/Seoul")),
     ("session_date", pa.date32()), ("title", pa.string()), ("title_norm", pa.string()),
     ("label", pa.string()), ("ret", pa.float64()), ("previous_session_up", pa.float64()), ("source", pa.string()),
+    ("body", pa.string()),
 ])
 
 
@@ -58,23 +69,37 @@ class DatasetSummary:
     content_hash: str
     rows: int
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> rows
-    dropped_duplicates: int = 0
+    dropped_same_story: dict[str, int] = field(default_factory=dict)  # part -> rows dropped as an earlier part's story
     path: Path | None = None
 
 
-# A news row's id in a snapshot: negative, so it never meets a post's (sql/0017_news_labels.sql).
-NEWS_ITEM_ID_SQL = "-(p.office_id::bigint * 10000000000 + p.article_id::bigint)"
+# A news row's id in a snapshot: its surrogate, negative, so it never meets a post's (sql/0032: the
+# id made of office and article overflowed on long article ids and could map two articles to one).
+NEWS_ITEM_ID_SQL = "-p.item_id"
 # What each source contributes: its labels, its rows as ``p`` (with a ``posted_at``) and their
 # flags; (the join of l to p, the flags' match, the row id, office_id, article_id)
 _SOURCE_SQL = {
     "board": ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
               "post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s)",
               "p.post_id", "NULL::text", "NULL::text"),
-    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, published_at AS posted_at, title FROM news) p "
+    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title, "
+             "summary AS body FROM news) p "
              "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
              "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
              NEWS_ITEM_ID_SQL, "p.office_id", "p.article_id"),
 }
+
+
+# The sessions the selection joins three times per row, made once and indexed: the ``sessions`` view
+# computes a window over every price, and a planner that misjudges the labels (a backfill's, written
+# a minute before) runs it again for every row of a nested loop: hours instead of seconds (issue 32).
+SESSIONS_TABLE = "ds_sessions"
+SESSIONS_SQL = f"""
+CREATE TEMP TABLE {SESSIONS_TABLE} ON COMMIT DROP AS SELECT ticker, trade_date, close, session_no FROM sessions;
+CREATE INDEX ON {SESSIONS_TABLE} (ticker, trade_date);
+CREATE INDEX ON {SESSIONS_TABLE} (ticker, session_no);
+ANALYZE {SESSIONS_TABLE};
+"""
 
 
 def _source_select(spec: DatasetSpec, source: str) -> str:
@@ -95,25 +120,27 @@ SELECT l.ticker, {item_id} AS post_id, l.label, l.session_date, {TITLE_NORM_SQL}
        -- a seeded, order-free pseudo-random rank: the same spec always draws the same rows
        md5(%(seed)s || ':' || l.ticker || ':' || {item_id}) AS draw,
        NULL::text AS split,
-       -- frozen with the snapshot: what training and evaluation read, whatever changes later
-       p.title, l.ret::float8 AS ret,
+       -- frozen with the snapshot: what training and evaluation read, whatever changes later (the body
+       -- as stored here; cleaned and cut to the budget before the export: _freeze_bodies)
+       p.title, {"p.body" if spec.text != "title" else "NULL::text"} AS body, l.ret::float8 AS ret,
        -- yesterday's direction: the move of the last session that had closed when the text was written
        COALESCE(CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0
                      ELSE 0.5 END, 0.5)::float8 AS previous_session_up,
        '{source}'::text AS source, {office_id} AS office_id, {article_id} AS article_id, p.posted_at
 FROM {rows}
-LEFT JOIN sessions b ON b.ticker = l.ticker AND b.trade_date = l.base_date
-LEFT JOIN sessions last ON last.ticker = l.ticker AND last.session_no = b.session_no
+LEFT JOIN {SESSIONS_TABLE} b ON b.ticker = l.ticker AND b.trade_date = l.base_date
+LEFT JOIN {SESSIONS_TABLE} last ON last.ticker = l.ticker AND last.session_no = b.session_no
      - CASE WHEN p.posted_at >= (l.base_date + time '15:30') AT TIME ZONE 'Asia/Seoul' THEN 0 ELSE 1 END
-LEFT JOIN sessions before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
+LEFT JOIN {SESSIONS_TABLE} before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
 WHERE {' AND '.join(conditions)}
 """
 
 
-def _candidates_sql(spec: DatasetSpec) -> str:
+def selection_sql(spec: DatasetSpec) -> str:
+    """The rows a snapshot of ``spec`` starts from (before sampling, splits and balancing); reads the
+    temp table ``SESSIONS_SQL`` makes."""
     sources = ("board", "news") if spec.source == "both" else (spec.source,)
-    return ("CREATE TEMP TABLE ds_rows ON COMMIT DROP AS\n"
-            + "UNION ALL".join(_source_select(spec, source) for source in sources))
+    return "UNION ALL".join(_source_select(spec, source) for source in sources)
 
 
 def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dict[str, tuple[date, date] | None]:
@@ -124,7 +151,7 @@ def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dic
     n_valid = round(n * spec.valid_frac)
     n_train = n - n_test - n_valid - gap * ((n_test > 0) + (n_valid > 0))
     if n_train < 1 or (spec.test_frac and n_test < 1) or (spec.valid_frac and n_valid < 1):
-        raise FinsentError(
+        raise ConfigError(
             f"a time split of {n} session dates with valid {spec.valid_frac}, test {spec.test_frac} and "
             f"{gap} session(s) skipped between parts (embargo {spec.embargo}, horizon {horizon}) leaves a part empty; "
             "use a wider date range or other fractions")
@@ -167,30 +194,36 @@ def _build_dataset_locked(engine: Engine, name: str, spec: DatasetSpec, data_dir
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             definition = load_definition(cur, spec.definition)
             params = _check_selection(cur, name, spec, definition, replace)
-            cur.execute(_candidates_sql(spec), params)
+            cur.execute(SESSIONS_SQL)
+            cur.execute("CREATE TEMP TABLE ds_rows ON COMMIT DROP AS " + selection_sql(spec), params)
             if cur.rowcount == 0:
-                raise FinsentError(f"the selection is empty: no up/down labels of {spec.source} under "
+                raise ConfigError(f"the selection is empty: no up/down labels of {spec.source} under "
                                    f"{spec.definition!r} in that range, tickers and rules; nothing written")
+            cur.execute("ANALYZE ds_rows")  # the steps below join it with itself
             _sample(cur, spec)
             _assign_splits(cur, spec, definition.horizon)
-            dropped = _drop_cross_split_titles(cur)
+            dropped = _drop_same_story_copies(cur)
             if spec.balance:
                 _balance_parts(cur)
+            _freeze_bodies(raw, cur, TextSpec(spec.text, spec.text_tokens))
             counts = _counts(cur)
             for part, frac in (("train", 1.0), ("valid", spec.valid_frac), ("test", spec.test_frac)):
                 if frac > 0 and not sum(counts.get(part, {}).values()):
-                    raise FinsentError(f"the {spec.split} split leaves {part} empty; nothing written")
+                    raise ConfigError(f"the {spec.split} split leaves {part} empty; nothing written")
             if staging.exists():
                 shutil.rmtree(staging)
             content_hash, rows = _export(raw, cur, spec, staging)
             cur.execute("INSERT INTO datasets (name, spec, content_hash, rows) VALUES (%s, %s, %s, %s)",
                         (name, json.dumps(spec.to_json()), content_hash, rows))
-            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date, title, ret, "
-                        "previous_session_up, source, office_id, article_id) SELECT %s, ticker, post_id, split, label, "
-                        "session_date, title, ret, previous_session_up, source, office_id, article_id FROM ds_rows",
-                        (name,))
+            cur.execute("INSERT INTO dataset_rows (dataset, ticker, post_id, split, label, session_date, title, body, "
+                        "ret, previous_session_up, source, office_id, article_id) SELECT %s, ticker, post_id, split, "
+                        "label, session_date, title, body, ret, previous_session_up, source, office_id, article_id "
+                        "FROM ds_rows", (name,))
             manifest = {"name": name, "spec": spec.to_json(), "content_hash": content_hash, "rows": rows,
-                        "counts": counts, "dropped_cross_split_titles": dropped}
+                        "counts": counts, "dropped_same_story": {
+                            "rule": "a row whose normalised title a row of the same stock in an earlier part "
+                                    f"carries less than {SAME_STORY_WINDOW.total_seconds() / 3600:g} hours away",
+                            "window_hours": SAME_STORY_WINDOW.total_seconds() / 3600, "rows": dropped}}
             (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -218,7 +251,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
     tables = {"board": ("labels",), "news": ("news_labels",), "both": ("labels", "news_labels")}[spec.source]
     stale = sum(count_stale_labels(cur, spec.definition, list(spec.tickers) or None, table) for table in tables)
     if stale:
-        raise FinsentError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
+        raise ConfigError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
                            "were written (a re-fetch or a rewritten history, e.g. a split); run "
                            f"`{definition.command()}` first; nothing written")
     params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
@@ -229,7 +262,7 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
                     params)
         unchecked = cur.fetchone()[0]
         if unchecked:
-            raise FinsentError(f"{unchecked} labelled posts have not been quality-checked; run "
+            raise ConfigError(f"{unchecked} labelled posts have not been quality-checked; run "
                                "`finsent quality check` first (or build with --rules none)")
     return params
 
@@ -270,7 +303,7 @@ def _balance_parts(cur) -> None:
                 "FROM ds_rows GROUP BY split")
     for part, ups, downs in cur.fetchall():
         if min(ups, downs) == 0:
-            raise FinsentError(f"--balance found only one class in the {part} part; nothing written")
+            raise ConfigError(f"--balance found only one class in the {part} part; nothing written")
     cur.execute("DELETE FROM ds_rows d USING (SELECT ticker, post_id, row_number() OVER "
                 "(PARTITION BY split, label ORDER BY draw) AS k, "
                 "least(count(*) FILTER (WHERE label = 'up') OVER (PARTITION BY split), "
@@ -278,15 +311,48 @@ def _balance_parts(cur) -> None:
                 "WHERE r.ticker = d.ticker AND r.post_id = d.post_id AND r.k > r.keep")
 
 
-def _drop_cross_split_titles(cur) -> int:
-    """A normalised title lives in one part only: the earliest (train, then valid, then test)."""
+def _drop_same_story_copies(cur) -> dict[str, int]:
+    """Drop every row whose normalised title a row of the same stock in an earlier part (train, then
+    valid, then test) carries less than ``SAME_STORY_WINDOW`` away: one story, one part. Copies chain (a copy
+    in valid drops a test copy within the window of it, even when that valid copy goes too). Only
+    titles found in two parts are compared, with an index. Rows dropped, per part."""
+    cur.execute("""
+        CREATE TEMP TABLE ds_repeated ON COMMIT DROP AS
+        SELECT r.ticker, r.post_id, r.title_norm, r.posted_at,
+               array_position(ARRAY['train', 'valid', 'test'], r.split) AS part
+        FROM ds_rows r JOIN (SELECT ticker, title_norm FROM ds_rows GROUP BY 1, 2
+                             HAVING count(DISTINCT split) > 1) m USING (ticker, title_norm)""")
+    cur.execute("CREATE INDEX ON ds_repeated (ticker, title_norm, posted_at)")
     cur.execute("""
         DELETE FROM ds_rows d USING (
-            SELECT title_norm, min(array_position(ARRAY['train', 'valid', 'test'], split)) AS first_part
-            FROM ds_rows GROUP BY title_norm HAVING count(DISTINCT split) > 1) t
-        WHERE d.title_norm = t.title_norm
-          AND array_position(ARRAY['train', 'valid', 'test'], d.split) > t.first_part""")
-    return cur.rowcount
+            SELECT DISTINCT l.ticker, l.post_id FROM ds_repeated l JOIN ds_repeated e
+              ON e.ticker = l.ticker AND e.title_norm = l.title_norm AND e.part < l.part
+             AND e.posted_at > l.posted_at - %(window)s AND e.posted_at < l.posted_at + %(window)s) x
+        WHERE d.ticker = x.ticker AND d.post_id = x.post_id
+        RETURNING d.split""", {"window": SAME_STORY_WINDOW})
+    dropped: dict[str, int] = {}
+    for (part,) in cur.fetchall():
+        dropped[part] = dropped.get(part, 0) + 1
+    if dropped:
+        log.info("dropped %s: the same stock's title within %s of a copy in an earlier part (one story, one part)",
+                 ", ".join(f"{n} {part} row(s)" for part, n in sorted(dropped.items())), SAME_STORY_WINDOW)
+    return dropped
+
+
+def _freeze_bodies(raw, cur, text: TextSpec) -> None:
+    """Each row's body as its models read it: cleaned (``finsent.data.text.clean_body``) and cut to
+    what the title leaves of the budget; NULL when nothing is left (or the snapshot reads titles)."""
+    if not text.reads_body:
+        return
+    cur.execute("CREATE TEMP TABLE ds_bodies (ticker text, post_id bigint, body text) ON COMMIT DROP")
+    with raw.cursor(name="ds_raw_bodies") as stream:  # server-side: never all bodies in memory
+        stream.itersize = _EXPORT_CHUNK
+        stream.execute("SELECT ticker, post_id, title, body FROM ds_rows WHERE body IS NOT NULL")
+        while batch := stream.fetchmany(_EXPORT_CHUNK):
+            rows = [(ticker, post_id, text.body(title, body) or None) for ticker, post_id, title, body in batch]
+            execute_values(cur, "INSERT INTO ds_bodies (ticker, post_id, body) VALUES %s", rows, page_size=1000)
+    cur.execute("UPDATE ds_rows d SET body = b.body FROM ds_bodies b "
+                "WHERE (d.ticker, d.post_id) = (b.ticker, b.post_id)")
 
 
 def _counts(cur) -> dict[str, dict[str, int]]:
@@ -308,11 +374,12 @@ def _export(raw, cur, spec: DatasetSpec, directory: Path) -> tuple[str, int]:
             stream.itersize = _EXPORT_CHUNK
             stream.execute(
                 "SELECT d.ticker, d.post_id, d.posted_at, d.session_date, d.title, d.title_norm, d.label, d.ret, "
-                "d.previous_session_up, d.source FROM ds_rows d WHERE d.split = %s ORDER BY d.ticker, d.post_id",
+                "d.previous_session_up, d.source, d.body FROM ds_rows d WHERE d.split = %s "
+                "ORDER BY d.ticker, d.post_id",
                 (part,))
             while batch := stream.fetchmany(_EXPORT_CHUNK):
-                for ticker, post_id, _, session_date, title, _, label, ret, previous, _ in batch:
-                    digest.update(snapshot_row(part, ticker, post_id, label, session_date, title, ret, previous))
+                for ticker, post_id, _, session_date, title, _, label, ret, previous, _, body in batch:
+                    digest.update(snapshot_row(part, ticker, post_id, label, session_date, title, ret, previous, body))
                 columns = list(zip(*batch))
                 writer.write_table(pa.Table.from_arrays(
                     [pa.array(c, type=f.type) for c, f in zip(columns, _PARQUET_SCHEMA)], schema=_PARQUET_SCHEMA))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from pathlib import Path
 
 from finsent.cli_args import DeprecatedSpelling, add_command, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
+from finsent.data.export_spec import FORMATS, TABLE_HELP, TABLE_NAMES, ExportFilter
 from finsent.data.spec import DatasetSpec
 from finsent.specs import add_arguments, from_values, namespace_values
+
+log = logging.getLogger(__name__)
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -30,6 +35,10 @@ def cmd_label(args: argparse.Namespace) -> int:
                    for rule in rules]
     tickers = parse_ticker_list(args.tickers) if args.tickers else None
     engine = open_engine()
+    if tickers is not None:
+        from finsent.tickers import require_known
+
+        require_known(engine, tickers)  # an unknown code is bad input (exit 2), not "nothing to label"
     for definition in definitions:
         report = label_posts(engine, definition, tickers, workers=args.workers)
         read = "every post" if report.read is None else f"{report.read} posts (what changed since the last run)"
@@ -64,7 +73,8 @@ def cmd_quality_report(args: argparse.Namespace) -> int:
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
     """Select up/down labels, drop flagged posts, optionally balance, split by time (with an embargo) or at
-    random (the study's 99/1), keep each normalised title in one part, and store the snapshot with a
+    random (the study's 99/1), keep each story in one part (a title repeated by the same stock within
+    24 hours of its copy in an earlier part leaves the later part), and store the snapshot with a
     content hash. Same spec, same data: same hash."""
     from finsent.data.build import build_dataset
     from finsent.data.snapshots import show_dataset
@@ -87,6 +97,45 @@ def cmd_dataset_list(args: argparse.Namespace) -> int:
     from finsent.data.snapshots import list_datasets
 
     list_datasets(open_engine(), sys.stdout)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a table finsent publishes to a file: TABLE is daily-sentiment (the daily index per
+    source, model version, stock and session), scores (P(up) of every scored post and headline),
+    backtest (each walk-forward backtest's out-of-sample index), study or study-books (each factor
+    study's grid and books, `finsent study`); the rows the filters keep (a filter a table cannot apply
+    is refused), in a fixed order, as CSV, Parquet or JSON (an array of objects; times ISO 8601 in
+    KST). The file is written
+    beside --out and renamed over it when complete: an error leaves nothing half-written. Unknown
+    tickers, bad dates and a missing folder exit 2."""
+    from finsent.data.export import export_table
+    from finsent.data.origin import synthetic_marks
+
+    rows = from_values(ExportFilter, namespace_values(args, ExportFilter))
+    engine = open_engine()
+    n, fmt = export_table(engine, args.table, rows, args.format, args.out)
+    sys.stdout.write(f"{args.table}: {n} rows written to {args.out} ({fmt})\n")
+    with engine.connect() as conn:
+        for mark in synthetic_marks(conn):
+            log.warning("these data are synthetic (%s: %s): they measure a planted signal, not a market",
+                        mark.source, mark.description)
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Make labels, quality flags, scores and the daily index agree with the posts, news and prices as
+    they are now, after hand edits: drops what refers to posts or articles that are gone; texts whose
+    title was edited (logged by a trigger; older edits found by their normalised title) lose their
+    scores and flags; labels whose session no longer matches their text's time are dropped. Then it
+    checks quality, labels (every definition), rebuilds every daily index from the scores as they are
+    (rows that differ only) and scores the edited texts with each source's champion (--no-score: leave
+    that to the next `finsent score`). Snapshots and backtests are frozen and kept. --dry-run prints
+    what it would do and changes nothing. Progress is logged step by step."""
+    from finsent.data.reconcile import reconcile
+
+    report = reconcile(load_settings(), open_engine(), dry_run=args.dry_run, score=not args.no_score)
+    sys.stdout.write("".join(f"{line}\n" for line in report.lines()))
     return 0
 
 
@@ -122,3 +171,15 @@ def register(commands) -> None:
                        help="counts per split, label and ticker; dates; hash")
     show.add_argument("name")
     add_command(dataset_commands, "list", cmd_dataset_list, help="all snapshots")
+
+    export = add_command(commands, "export", cmd_export, help="a published table as CSV, Parquet or JSON")
+    export.add_argument("table", choices=TABLE_NAMES, help="; ".join(f"{k}: {v}" for k, v in TABLE_HELP.items()))
+    export.add_argument("--out", type=Path, required=True, help="the file to write (replaced only when complete)")
+    export.add_argument("--format", choices=FORMATS, help="csv, parquet or json (default: the --out suffix)")
+    add_arguments(export, ExportFilter)
+
+    reconcile = add_command(commands, "reconcile", cmd_reconcile,
+                            help="make labels, flags, scores and the index agree with the data after hand edits")
+    reconcile.add_argument("--dry-run", action="store_true", help="say what it would do; change nothing")
+    reconcile.add_argument("--no-score", action="store_true",
+                           help="do not score the edited texts again (the next `finsent score` does)")

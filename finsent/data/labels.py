@@ -41,7 +41,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy.engine import Engine
 
 from finsent.data import changes
-from finsent.db import advisory_lock, raw_transaction
+from finsent.db import advisory_lock, analyze_written, raw_transaction
 from finsent.errors import ConfigError
 from finsent.names import check_name
 
@@ -310,6 +310,8 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
     for result in results:
         for label, n in result["counts"].items():
             counts[label] = counts.get(label, 0) + n
+    # a backfill's labels are read by the next step at once: the planner must know them (issue 32)
+    analyze_written(engine, {"labels": labelled + stale, "news_labels": news_labelled + news_stale})
     if mark is None:
         unlabelled, news_unlabelled = _count_unlabelled(engine, params)
     _close_run(engine, definition, tickers, params, started_at)

@@ -15,7 +15,7 @@ from typing import TextIO
 from sqlalchemy.engine import Engine
 
 from finsent.data.news_quality import flag_news
-from finsent.db import raw_connection, raw_transaction
+from finsent.db import analyze_after_write, raw_connection, raw_transaction
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,10 @@ TITLE_NORM_SQL = (
     "regexp_replace(regexp_replace(lower(normalize(p.title, NFKC)), '[^0-9a-z가-힣ㄱ-ㅎㅏ-ㅣ一-龥]+', '', 'g'),"
     " '(.)\\1+', '\\1', 'g')"
 )
+# The body, normalised the same way (a copy-paste ad differs in spacing, emoji and ㅋㅋㅋ only).
+BODY_NORM_SQL = TITLE_NORM_SQL.replace("p.title", "coalesce(p.body, '')")
+MIN_BODY_COPY_CHARS = 30  # a shorter body ("좋아요", "ㅋㅋ 동감") repeats by chance
+BODY_KEY_SQL = f"CASE WHEN length({BODY_NORM_SQL}) >= {MIN_BODY_COPY_CHARS} THEN md5({BODY_NORM_SQL}) END"
 MIN_TITLE_CHARS = 2
 # The duplicate rules skip normalised titles shorter than this: ㅋ, ㅎㅎ or 굿 repeat by chance, and
 # a group of thousands of them is what made the duplicate check slow.
@@ -41,8 +45,15 @@ SPAM_PATTERN = "|".join([
     r"리딩\s*방|리딩\s*(문의|모집|가입|팀\y)|수익\s*보장|수익\s*인증|무료\s*(추천|종목|상담|체험)|급등주\s*추천",
     r"적중률|VIP|문의\s*주세요",
 ])
-# Links flag a title only: a link in the body is how posts quote the news they talk about.
+# Links flag a title only: a link in the body is how posts quote the news they talk about ...
 LINK_PATTERN = r"https?://|www\.|\.(com|net|kr|io|me|ly)\y"
+# ... but not a shortened link or a messenger invite: a body that hides where it leads, or opens a chat
+# room, is an ad under any title.
+BODY_LINK_PATTERN = "|".join([
+    r"\y(bit\.ly|t\.me|han\.gl|me2\.do|url\.kr|vo\.la|buly\.kr|tinyurl\.com|goo\.gl|band\.us|"
+    r"pf\.kakao|open\.kakao|zrr\.kr|abit\.ly|shorturl)/",
+    r"(카톡|카카오톡|텔레|라인|텔레그램)\s*(아이디|id|ID)\s*[:：]?\s*[A-Za-z0-9_@]",
+])
 
 # Off-topic: politics and the like ...
 OFF_TOPIC_PATTERN = "|".join([
@@ -71,18 +82,23 @@ RULES: tuple[Rule, ...] = (
     Rule("reply_to_deleted", "a reply whose parent post was deleted: no context left",
          "p.title LIKE '[삭제된 게시물의 답글]%%'"),
     Rule("spam_ad", "ads and spam: phone numbers, messenger rooms, 리딩방 and 수익 보장 pitches (title or "
-                    "body), links (title)",
-         "((p.title || ' ' || coalesce(p.body, '')) ~* %(spam)s OR p.title ~* %(link)s)"),
+                    "body), links (title), shortened links and messenger ids (body)",
+         "((p.title || ' ' || coalesce(p.body, '')) ~* %(spam)s OR p.title ~* %(link)s "
+         "OR coalesce(p.body, '') ~* %(body_link)s)"),
     Rule("too_short", f"fewer than {MIN_TITLE_CHARS} letters or digits after normalisation",
          f"length(q.title_norm) < {MIN_TITLE_CHARS}"),
-    Rule("off_topic", "politics and other off-topic words with no word about the stock or the market",
-         "p.title ~* %(off_topic)s AND p.title !~* %(market)s AND strpos(p.title, t.name) = 0"),
+    Rule("off_topic", "politics and other off-topic words in the title with no word about the stock or the market "
+                      "in title or body",
+         "p.title ~* %(off_topic)s AND p.title !~* %(market)s AND strpos(p.title, t.name) = 0 "
+         "AND coalesce(p.body, '') !~* %(market)s AND strpos(coalesce(p.body, ''), t.name) = 0"),
 )
 DUPLICATE_RULES: tuple[Rule, ...] = (
     Rule("duplicate_title", "the same title as an earlier post of the same stock within 24 hours "
                             f"(titles of {MIN_DUPLICATE_CHARS}+ letters or digits)", ""),
     Rule("near_duplicate_title", "the same normalised title as an earlier post of the same stock within "
                                  "24 hours (spacing, punctuation, emoji, repeated letters aside)", ""),
+    Rule("duplicate_body", "the same normalised body as an earlier post of the same stock within 24 hours, under "
+                           f"any title (bodies of {MIN_BODY_COPY_CHARS}+ letters or digits: copy-paste ads)", ""),
 )
 ALL_RULES: tuple[str, ...] = tuple(r.name for r in RULES + DUPLICATE_RULES)
 
@@ -97,7 +113,8 @@ def parse_rules(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.strip() for r in text.replace(";", ",").split(",") if r.strip()))
 
 
-_PARAMS = {"spam": SPAM_PATTERN, "link": LINK_PATTERN, "off_topic": OFF_TOPIC_PATTERN, "market": MARKET_PATTERN}
+_PARAMS = {"spam": SPAM_PATTERN, "link": LINK_PATTERN, "off_topic": OFF_TOPIC_PATTERN, "market": MARKET_PATTERN,
+           "body_link": BODY_LINK_PATTERN}
 
 # Duplicate flags are a function of the data, not of the order it arrived in: a new post (a late
 # backfill too) re-decides every post of its (stock, normalised title) group, earlier and later.
@@ -129,6 +146,42 @@ ON CONFLICT DO NOTHING
 """
 
 
+# Copy-paste bodies, decided like the duplicate titles: every post of a (stock, body) group a new post
+# joins is decided again, so the flag does not depend on the order posts arrived in.
+_BODY_GROUPS = """
+CREATE TEMP TABLE body_members ON COMMIT DROP AS
+SELECT q.ticker, q.post_id, p.posted_at, q.body_key
+FROM post_quality q
+JOIN (SELECT DISTINCT q.ticker, q.body_key FROM quality_new n
+      JOIN post_quality q ON q.ticker = n.ticker AND q.post_id = n.post_id WHERE q.body_key IS NOT NULL) g
+  ON g.ticker = q.ticker AND g.body_key = q.body_key
+JOIN posts p ON p.ticker = q.ticker AND p.post_id = q.post_id
+"""
+_BODY_FLAGS = ("SELECT count(*) FROM post_flags f JOIN body_members m ON f.ticker = m.ticker AND f.post_id = m.post_id "
+               "WHERE f.rule = 'duplicate_body'")
+_BODY_DUPLICATES = """
+INSERT INTO post_flags (ticker, post_id, rule)
+SELECT ticker, post_id, 'duplicate_body'
+FROM (SELECT ticker, post_id, posted_at,
+             lag(posted_at) OVER (PARTITION BY ticker, body_key ORDER BY posted_at, post_id) AS previous_at
+      FROM body_members) d
+WHERE previous_at > posted_at - interval '24 hours'
+ON CONFLICT DO NOTHING
+"""
+
+
+def _flag_copied_bodies(cur) -> int:
+    """Re-decide ``duplicate_body`` for the groups new posts joined; the net change."""
+    cur.execute(_BODY_GROUPS)
+    cur.execute(_BODY_FLAGS)
+    before = cur.fetchone()[0]
+    cur.execute("DELETE FROM post_flags f USING body_members m WHERE f.ticker = m.ticker AND f.post_id = m.post_id "
+                "AND f.rule = 'duplicate_body'")
+    cur.execute(_BODY_DUPLICATES)
+    cur.execute(_BODY_FLAGS)
+    return cur.fetchone()[0] - before
+
+
 @dataclass
 class QualityRun:
     checked: int
@@ -150,8 +203,9 @@ def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
             "(SELECT 1 FROM post_quality q WHERE q.ticker = p.ticker AND q.post_id = p.post_id)")
         checked = cur.rowcount
         cur.execute(
-            f"INSERT INTO post_quality (ticker, post_id, title_norm) SELECT p.ticker, p.post_id, {TITLE_NORM_SQL} "
-            "FROM quality_new n JOIN posts p ON p.ticker = n.ticker AND p.post_id = n.post_id")
+            f"INSERT INTO post_quality (ticker, post_id, title_norm, body_key) SELECT p.ticker, p.post_id, "
+            f"{TITLE_NORM_SQL}, {BODY_KEY_SQL} FROM quality_new n JOIN posts p ON p.ticker = n.ticker "
+            "AND p.post_id = n.post_id")
         flagged: dict[str, int] = {}
         for rule in RULES:
             cur.execute(
@@ -172,7 +226,13 @@ def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
         after = cur.fetchone()
         # net change: a late earlier copy can move a flag from one post to another
         flagged["duplicate_title"], flagged["near_duplicate_title"] = after[0] - before[0], after[1] - before[1]
-        flagged.update(flag_news(cur))  # news articles: their own rules and table (news_flags)
+        flagged["duplicate_body"] = _flag_copied_bodies(cur)
+        board_flags = sum(abs(n) for n in flagged.values())
+        news_flags = flag_news(cur)  # news articles: their own rules and table (news_flags)
+        flagged.update(news_flags)
+        for table, written in (("post_quality", checked), ("post_flags", board_flags),
+                               ("news_flags", sum(abs(n) for n in news_flags.values()))):
+            analyze_after_write(cur, table, written)  # the dataset build reads them next
     log.info("quality: %d posts checked; flagged %s", checked,
              ", ".join(f"{k}={v}" for k, v in flagged.items()))
     return QualityRun(checked, flagged)

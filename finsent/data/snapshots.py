@@ -12,6 +12,7 @@ from typing import TextIO
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from finsent.data.text import TextSpec
 from finsent.db import raw_connection
 from finsent.errors import ConfigError, SnapshotError
 
@@ -70,21 +71,27 @@ def snapshot_digest(spec: dict) -> hashlib._Hash:
 
 
 def snapshot_row(part: str, ticker: str, post_id: int, label: str, session_date: date, title: str,
-                 ret: float, previous_session_up: float) -> bytes:
-    """One row's contribution to the content hash: every value training and evaluation read."""
+                 ret: float, previous_session_up: float, body: str | None = None) -> bytes:
+    """One row's contribution to the content hash: every value training and evaluation read (a row
+    without a body hashes as rows did before snapshots froze bodies)."""
     return (f"{part}\t{ticker}\t{post_id}\t{label}\t{session_date}\t{title}\t{float(ret)!r}\t"
-            f"{float(previous_session_up)!r}\n").encode()
+            f"{float(previous_session_up)!r}" + ("" if body is None else f"\t{body}") + "\n").encode()
 
 
 @dataclass
 class Snapshot:
     """A frozen snapshot as read back: its spec, its verified hash, and its parts as DataFrames with
-    ticker, post_id, title, label, session_date, ret, previous_session_up."""
+    ticker, post_id, title, body, label, session_date, ret, previous_session_up."""
 
     name: str
     spec: dict
     content_hash: str
     parts: dict[str, pd.DataFrame]
+
+    @property
+    def text(self) -> TextSpec:
+        """What the models of this snapshot read (its rows hold that body)."""
+        return TextSpec.of_snapshot(self.spec)
 
     def part(self, split: str) -> pd.DataFrame:
         if split not in SPLITS:
@@ -97,7 +104,7 @@ class Snapshot:
         return (dates.min(), dates.max()) if len(dates) else None
 
 
-_COLUMNS = ("split", "ticker", "post_id", "title", "label", "session_date", "ret", "previous_session_up")
+_COLUMNS = ("split", "ticker", "post_id", "title", "label", "session_date", "ret", "previous_session_up", "body")
 
 
 def load_snapshot(engine: Engine, name: str) -> Snapshot:
@@ -116,8 +123,8 @@ def load_snapshot(engine: Engine, name: str) -> Snapshot:
                     "ORDER BY array_position(ARRAY['train', 'valid', 'test'], split), ticker, post_id", (name,))
         rows = cur.fetchall()
     digest = snapshot_digest(spec)
-    for split, ticker, post_id, title, label, session_date, ret, previous in rows:
-        digest.update(snapshot_row(split, ticker, post_id, label, session_date, title, ret, previous))
+    for split, ticker, post_id, title, label, session_date, ret, previous, body in rows:
+        digest.update(snapshot_row(split, ticker, post_id, label, session_date, title, ret, previous, body))
     if digest.hexdigest() != content_hash:
         raise SnapshotError(f"dataset {name!r}: its rows no longer match its content hash {content_hash[:12]} "
                             f"(they hash to {digest.hexdigest()[:12]}); a snapshot is frozen, so it is refused. "

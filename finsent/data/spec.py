@@ -9,6 +9,7 @@ from typing import Any
 
 from finsent.config import parse_ticker_list
 from finsent.data.embargo import EMBARGO_HELP
+from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES
 from finsent.errors import ConfigError
 from finsent.specs import check_fields, from_values, option
 
@@ -63,6 +64,10 @@ class DatasetSpec:
     source: str = option("board", "which texts: board posts (default), news headlines, or both (each row keeps "
                          "its source); news rows leave out articles flagged by the news rules unless --rules none",
                          choices=SOURCES)
+    text: str = option(DEFAULT_TEXT, "what models read: the title, or the title then the head of the cleaned body "
+                       "(news: the summary); the snapshot freezes it", choices=TEXT_MODES)
+    text_tokens: int = option(DEFAULT_TEXT_TOKENS, "budget of whitespace-separated tokens of title + body (the "
+                              "whole title first, then the body's first tokens)", minimum=1)
 
     def __post_init__(self) -> None:
         random_split = self.split == "random"
@@ -98,4 +103,6 @@ class DatasetSpec:
         spec["end"] = self.end.isoformat() if self.end else None
         if self.source == "board":  # the spec (and so the hash) of a board snapshot is what it always was
             del spec["source"]
+        if self.text == "title":  # a title snapshot's spec (and hash) is what it was before bodies
+            del spec["text"], spec["text_tokens"]
         return spec

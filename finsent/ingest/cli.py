@@ -28,7 +28,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     to its watermark (the newest post or article already stored). A ticker's first run goes back
     FINSENT_BACKFILL_DAYS days. Every page is committed with the watermark: re-run any time,
     interrupted runs resume. News: every article is stored once per ticker, keyed by (office_id,
-    article_id) whatever story cluster or page it came in; story_key groups one story's articles."""
+    article_id) whatever story cluster or page it came in; story_key groups one story's articles.
+    Comments (--comments): the threads of the posts of the last --days days whose comment count grew
+    since they were last read, each stored whole."""
+    if args.comments:
+        return _crawl_comments(args)
+    if args.days is not None:
+        from finsent.errors import ConfigError
+
+        raise ConfigError("--days goes with --comments (the posts whose threads are read)")
     if args.source == "naver-news":
         from finsent.ingest.news_crawl import crawl_news
 
@@ -42,6 +50,16 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                            since=args.since, max_pages=args.max_pages, ignore_robots=args.ignore_robots,
                            workers=args.workers)
     return _report(reports)
+
+
+def _crawl_comments(args: argparse.Namespace) -> int:
+    from finsent.errors import ConfigError
+    from finsent.ingest.comments_crawl import crawl_comments
+
+    if args.plan or args.since or args.max_pages or args.source != "naver-mobile":
+        raise ConfigError("--comments takes --days, --tickers, --workers and --ignore-robots only")
+    return _report(crawl_comments(load_settings(), open_engine(), _selected_tickers(args), days=args.days,
+                                  ignore_robots=args.ignore_robots, workers=args.workers))
 
 
 def _print_plan(tickers: list[str]) -> int:
@@ -114,6 +132,11 @@ def register(commands) -> None:
                             "naver-news: the stock's news headlines (FINSENT_NAVER_NEWS_URL) into `news`")
     crawl.add_argument("--max-pages", type=positive_int, metavar="N",
                        help="stop after N pages per ticker; the next run resumes where this one stopped")
+    crawl.add_argument("--comments", action="store_true",
+                       help="fetch the comment threads (CBOX) of recent posts into `comments`: a post is read again "
+                            "only when its comment count grew (FINSENT_NAVER_COMMENTS_URL)")
+    crawl.add_argument("--days", type=positive_int, metavar="N",
+                       help="with --comments: the posts of the last N days (default 3)")
     crawl.add_argument("--plan", action="store_true",
                        help="fetch nothing: print how long the day's crawl of these tickers takes at "
                             "FINSENT_CRAWL_DELAY_S per host (requests per board measured from the last week's runs) "

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
+from finsent.ingest.bodies import BodyFetcher, queue_bodies
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PostRow
@@ -85,6 +86,7 @@ class Page:
     skipped: int  # rows seen but not stored (clean-bot rows without an id, other stocks' posts)
     refused: list[PostRow] = field(default_factory=list)  # parsed, refused by validation: quarantined
     notes: list[str] = field(default_factory=list)  # for the run's report (where the refused went)
+    body_needs: dict[int, str] = field(default_factory=dict)  # posts whose body the detail endpoint completes
 
     @property
     def ids(self) -> list[int]:
@@ -97,11 +99,16 @@ class Pager(Protocol):
     # True when pages are strictly newest first (JSON); the legacy HTML puts replies under their
     # parents, so a walk may only stop once a whole page is older than the floor.
     strictly_newest_first: bool
+    # True when a cut or absent body has a detail endpoint to complete it (JSON)
+    fetches_bodies: bool
+    settings: Settings
+    client: PoliteClient
 
     def fetch(self, ticker: str, cursor: str | None, stats: RequestStats) -> Page: ...
 
 
 class _PagerBase:
+    fetches_bodies = False
     source: str
 
     def __init__(self, settings: Settings, client: PoliteClient) -> None:
@@ -126,6 +133,7 @@ class _PagerBase:
 class JsonPager(_PagerBase):
     source = "naver-mobile"
     strictly_newest_first = True
+    fetches_bodies = True
     page_size = board_json.DEFAULT_PAGE_SIZE
 
     def fetch(self, ticker: str, cursor: str | None, stats: RequestStats) -> Page:
@@ -140,7 +148,9 @@ class JsonPager(_PagerBase):
         except PageParseError as error:
             raise self._quarantined(error, ticker, response.content,
                                     response.headers.get("Content-Type")) from None
-        return self._page(page.posts, page.next_cursor, page.foreign, ticker, response)
+        checked = self._page(page.posts, page.next_cursor, page.foreign, ticker, response)
+        checked.body_needs = page.body_needs
+        return checked
 
 
 class HtmlPager(_PagerBase):
@@ -216,6 +226,9 @@ class BoardCrawl:
         self.max_pages = max_pages
         self.stats = RequestStats()
         self.progress: WalkProgress | None = None  # walks down to a date show a bar and an ETA
+        # the JSON board's cut or absent bodies come from the detail endpoint, on the pager's client
+        self.bodies = (BodyFetcher(pager.settings, pager.client, conn, run, ticker, self.stats)
+                       if pager.fetches_bodies else None)
 
     def _walk(self, mark: Watermark, cursor: str | None, floor_id: int | None,
               floor_at: datetime | None) -> Watermark:
@@ -241,6 +254,8 @@ class BoardCrawl:
                 mark = replace(mark, resume_cursor=page.next_cursor, resume_floor_post_id=floor_id,
                                resume_floor_at=floor_at)
             self._commit_page(page, mark)
+            if self.bodies is not None:
+                self.bodies.fetch_pending()
             if done:
                 return mark
             cursor = page.next_cursor
@@ -249,6 +264,7 @@ class BoardCrawl:
         counters = self.run.counters
         with self.conn.cursor() as cur:
             inserted = insert_posts(cur, page.posts)
+            queue_bodies(cur, self.ticker, page.body_needs)
             counters.pages += 1
             counters.fetched += len(page.posts) + len(page.refused)
             counters.inserted += inserted
@@ -269,6 +285,8 @@ class BoardCrawl:
             mark = load_watermark(cur, self.ticker, self.pager.source)
         self.conn.commit()
         try:
+            if self.bodies is not None:  # details an earlier run could not fetch
+                self.bodies.fetch_pending()
             if mark.resume_cursor is not None:
                 log.info("%s: resuming an unfinished walk at cursor %r", self.ticker, mark.resume_cursor)
                 mark = self._walk(mark, mark.resume_cursor, mark.resume_floor_post_id, mark.resume_floor_at)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from finsent.db import raw_transaction
+from finsent.db import analyze_written, raw_transaction
 from finsent.ingest.csv_input import MAX_REPORTED, CsvInput, refuse_rejected
 from finsent.ingest.records import (
     KST,
@@ -52,7 +52,7 @@ from finsent.ingest.records import (
     kst,
     repair_rounding,
 )
-from finsent.ingest.runs import RunRecord, TickerReport
+from finsent.ingest.runs import WRITTEN_TABLE, RunRecord, TickerReport
 from finsent.ingest.session_clock import closing_times, is_closed
 from finsent.ingest.store import drop_vanished_sessions, insert_news, insert_posts, upsert_prices
 from finsent.ingest.validation import news_problem, post_problem
@@ -321,4 +321,5 @@ def _write(engine: Engine, command: str, source: CsvInput, rows: int, write, bat
             for note in more:
                 log.warning("%s: %s", source.name, note)
         run.finish(cur, "ok")
+    analyze_written(engine, {WRITTEN_TABLE[command]: counters.inserted + counters.updated})
     return TickerReport.from_counters(source.label, "ok", counters, time.monotonic() - started, notes=notes)

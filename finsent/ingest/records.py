@@ -41,6 +41,22 @@ NEWS_COLUMNS: tuple[str, ...] = (
     "story_key",
     "source",
 )
+COMMENT_COLUMNS: tuple[str, ...] = (
+    "ticker",
+    "post_id",
+    "comment_no",
+    "parent_comment_no",
+    "reply_level",
+    "written_at",
+    "modified_at",
+    "text",
+    "author",
+    "likes",
+    "dislikes",
+    "replies",
+    "deleted",
+    "source",
+)
 PRICE_COLUMNS: tuple[str, ...] = (
     "ticker",
     "trade_date",
@@ -98,6 +114,26 @@ class NewsRow:
     @property
     def key(self) -> tuple[str, str]:
         return (self.office_id, self.article_id)
+
+
+@dataclass(slots=True)
+class CommentRow:
+    """One comment under one post (SOURCES.md section 1b, CBOX); (ticker, post_id, comment_no) is its key."""
+
+    ticker: str
+    post_id: int
+    comment_no: int
+    parent_comment_no: int | None  # a reply's parent comment; None for a comment (or where CBOX does not say)
+    reply_level: int | None
+    written_at: datetime  # timezone-aware (KST)
+    modified_at: datetime | None
+    text: str  # '' for a deleted comment
+    author: str | None
+    likes: int | None
+    dislikes: int | None
+    replies: int | None
+    deleted: bool
+    source: str
 
 
 def article_key(office_id: str, article_id: str) -> str:
@@ -189,3 +225,4 @@ def kst(naive: datetime) -> datetime:
 assert tuple(f.name for f in fields(PostRow)) == POST_COLUMNS
 assert tuple(f.name for f in fields(PriceRow)) == PRICE_COLUMNS
 assert tuple(f.name for f in fields(NewsRow)) == NEWS_COLUMNS
+assert tuple(f.name for f in fields(CommentRow)) == COMMENT_COLUMNS

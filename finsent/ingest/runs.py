@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from finsent.config import Settings
-from finsent.db import advisory_lock
+from finsent.db import advisory_lock, analyze_written
 from finsent.errors import FetchError, LockedError, PageParseError, UnusableAnswerError
 from finsent.ingest.host_clock import SharedHostClock
 from finsent.ingest.http import PoliteClient
@@ -29,6 +29,10 @@ from finsent.redact import mask_urls
 from finsent.tickers import require_known
 
 log = logging.getLogger(__name__)
+
+# The table each ingest command writes: a backfill's rows get their planner statistics when it ends.
+WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "crawl-comments": "comments", "prices": "prices",
+                 "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
 
 # Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted
 # history changed (a split) and stored it again.
@@ -46,6 +50,9 @@ class RunCounters:
     quarantined: int = 0  # records refused by validation: saved under quarantine/, not stored
     retries: int = 0
     failures: int = 0
+    # requests to the discussion API beside list pages (the board host): post details of a board crawl
+    # (bodies the list cut or omitted), comment counts of a comment crawl
+    details: int = 0
 
 
 _COUNTER_NAMES = tuple(f.name for f in fields(RunCounters))
@@ -209,13 +216,15 @@ def ingest_tickers(settings: Settings, engine: Engine, tickers: Sequence[str], *
                               quarantine_dir=settings.quarantine_dir)
 
     try:
-        return run_for_tickers(tickers, one, workers)
+        reports = run_for_tickers(tickers, one, workers)
     finally:
         client.close()
+    analyze_written(engine, {WRITTEN_TABLE[command]: sum(r.inserted + r.updated for r in reports)})
+    return reports
 
 
 _COLUMNS = ("ticker", "status", "pages", "fetched", "inserted", "updated", "duplicates", "skipped",
-            "quarantined", "retries", "failures", "seconds")
+            "quarantined", "retries", "failures", "details", "seconds")
 
 
 def format_table(reports: list[TickerReport]) -> str:

@@ -1,6 +1,6 @@
 """Writing rows: COPY into a session-local stage, then one keyed INSERT ... ON CONFLICT.
 
-This is the one write path for posts, news and prices (crawlers, CSV import, benchmarks). Staging
+This is the one write path for posts, news, comments and prices (crawlers, CSV import, benchmarks). Staging
 keeps the keyed insert set-based and lets Postgres do the deduplication; the watermark and the
 run counters are written in the same transaction as the rows they describe.
 """
@@ -13,7 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from finsent.ingest.records import NEWS_COLUMNS, POST_COLUMNS, PRICE_COLUMNS, NewsRow, PostRow, PriceRow
+from finsent.ingest.records import (
+    COMMENT_COLUMNS,
+    NEWS_COLUMNS,
+    POST_COLUMNS,
+    PRICE_COLUMNS,
+    CommentRow,
+    NewsRow,
+    PostRow,
+    PriceRow,
+)
 
 # COPY text format: backslash escapes; NUL is not storable in Postgres text, so it is dropped.
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
@@ -54,6 +63,16 @@ def _news_line(r: NewsRow) -> str:
             f"{_text(r.title)}\t{_text(r.summary)}\t{_text(r.office_name)}\t{_text(r.story_key)}\t{_text(r.source)}\n")
 
 
+def _stamp(value) -> str:
+    return "\\N" if value is None else value.isoformat()
+
+
+def _comment_line(r: CommentRow) -> str:
+    return (f"{_text(r.ticker)}\t{r.post_id}\t{r.comment_no}\t{_number(r.parent_comment_no)}\t"
+            f"{_number(r.reply_level)}\t{r.written_at.isoformat()}\t{_stamp(r.modified_at)}\t{_text(r.text)}\t{_text(r.author)}\t"
+            f"{_number(r.likes)}\t{_number(r.dislikes)}\t{_number(r.replies)}\t{_flag(r.deleted)}\t{_text(r.source)}\n")
+
+
 def copy_lines(cursor, table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
     """COPY pre-formatted text-format lines into ``table``."""
     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO("".join(lines)))
@@ -78,6 +97,8 @@ _POSTS_STAGE = "CREATE TEMP TABLE IF NOT EXISTS posts_stage (LIKE posts INCLUDIN
 _PRICES_STAGE = "CREATE TEMP TABLE IF NOT EXISTS prices_stage (LIKE prices INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _NEWS_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS news_stage (LIKE news INCLUDING DEFAULTS EXCLUDING GENERATED) "
                "ON COMMIT DELETE ROWS")
+_COMMENTS_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS comments_stage (LIKE comments INCLUDING DEFAULTS) "
+                   "ON COMMIT DELETE ROWS")
 _TRUNCATE_FROM = 10_000
 
 
@@ -130,6 +151,33 @@ def insert_news(cursor, rows: Sequence[NewsRow]) -> int:
     inserted = cursor.rowcount
     _empty_stage(cursor, "news_stage", len(unique))
     return inserted
+
+
+_COMMENT_COLS = ", ".join(COMMENT_COLUMNS)
+# What a re-fetch may change of a stored comment: its counters, an edit, its deletion (the text goes).
+_COMMENT_CHANGES = ("parent_comment_no", "reply_level", "modified_at", "text", "likes", "dislikes", "replies",
+                    "deleted")
+
+
+def upsert_comments(cursor, rows: Sequence[CommentRow]) -> tuple[int, int]:
+    """Insert comments not stored yet (by ticker, post_id, comment_no) and update the stored ones a
+    re-fetch shows changed; return (inserted, updated). A comment is never stored twice. No commit."""
+    unique = {(r.ticker, r.post_id, r.comment_no): r for r in rows}
+    if not unique:
+        return 0, 0
+    cursor.execute(_COMMENTS_STAGE)
+    copy_lines(cursor, "comments_stage", COMMENT_COLUMNS, map(_comment_line, unique.values()))
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COMMENT_CHANGES)
+    stored = ", ".join(f"comments.{c}" for c in _COMMENT_CHANGES)
+    fresh = ", ".join(f"EXCLUDED.{c}" for c in _COMMENT_CHANGES)
+    cursor.execute(
+        f"INSERT INTO comments ({_COMMENT_COLS}) SELECT {_COMMENT_COLS} FROM comments_stage "
+        f"ON CONFLICT (ticker, post_id, comment_no) DO UPDATE SET {assignments}, updated_at = now(), "
+        f"changed_seq = nextval('change_seq') WHERE ({stored}) IS DISTINCT FROM ({fresh}) RETURNING (xmax = 0)")
+    returned = [row[0] for row in cursor.fetchall()]
+    _empty_stage(cursor, "comments_stage", len(unique))
+    inserted = sum(returned)
+    return inserted, len(returned) - inserted
 
 
 def _story_merges(pairs: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str], str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
-from finsent.ingest.records import KST, NewsRow, PostRow
+from finsent.ingest.records import KST, CommentRow, NewsRow, PostRow
 
 POSTS_FROM = date(1999, 6, 2)  # Naver's founding: an older time is a wrong date (year 0001, 1900, 1970)
 RECORD_LEAD = timedelta(days=1)  # a board clock may run a little ahead; more is a wrong date
@@ -74,6 +74,15 @@ def news_problem(row: NewsRow, now: datetime) -> str | None:
         time_problem(row.published_at, "published_at", now),
         text_problem(row.summary, "summary", MAX_TEXT_CHARS),
         text_problem(row.office_name, "office_name", MAX_TITLE_CHARS),
+    )
+
+
+def comment_problem(row: CommentRow, now: datetime) -> str | None:
+    """Why ``row`` must not be stored (None when it may); a deleted comment's text is empty."""
+    return _first(
+        text_problem(row.text, "text", MAX_TEXT_CHARS),
+        time_problem(row.written_at, "regTime", now),
+        text_problem(row.author, "userName", MAX_TITLE_CHARS),
     )
 
 

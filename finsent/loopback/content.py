@@ -74,6 +74,7 @@ class Post:
     dislikes: int
     views: int | None
     post_type: str  # 'normal' | 'itemNewsResearch'
+    list_body: str = "full"  # how the JSON list shows the body: 'full', 'cut' ("...") or 'missing'
 
 
 @dataclass(frozen=True)

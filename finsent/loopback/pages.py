@@ -26,6 +26,7 @@ from finsent.loopback.content import (
     encode_cursor,
     fmt_int,
 )
+from finsent.loopback.threads import LIST_BODY_CHARS
 
 
 class NaverPages:
@@ -46,8 +47,6 @@ class NaverPages:
             },
             "writtenAt": p.written_at.strftime("%Y-%m-%dT%H:%M:%S"),
             "title": p.title,
-            "contentSwReplaced": p.body_html,
-            "contentSwReplacedButImg": p.body_text,
             "replyDepth": p.reply_depth,
             "parentId": None if p.parent_id is None else str(p.parent_id),
             "isCleanbotPassed": p.cleanbot_passed,
@@ -55,6 +54,12 @@ class NaverPages:
             "recommendCount": p.likes,
             "notRecommendCount": p.dislikes,
         }
+        if p.list_body == "full":
+            out.update(contentSwReplaced=p.body_html, contentSwReplacedButImg=p.body_text)
+        elif p.list_body == "cut":  # the list's cut: the first characters and "..." (the detail has all)
+            text = p.body_text if p.body_text is not None else p.body_html
+            out.update(contentSwReplaced=p.body_html[:LIST_BODY_CHARS] + "...",
+                       contentSwReplacedButImg=text[:LIST_BODY_CHARS] + "...")
         if p.views is not None:
             out["viewCount"] = p.views
         return out

@@ -9,6 +9,9 @@ serves, on one ``127.0.0.1`` port:
 * ``/siseJson.naver``                     the JavaScript-array daily prices (split-adjusted)
 * ``/item/sise_day.naver`` (and ``.nhn``) the legacy EUC-KR HTML daily prices (NOT adjusted)
 * ``/api/news/stock/CODE``                 per-stock news headlines, story clusters (``news``)
+* ``/front-api/discussion/detail``        one post's whole body (``threads``)
+* ``/front-api/discussion/comment/counts`` comment counts of up to 20 posts
+* ``/commentBox/cbox/web_naver_list_jsonp.json`` comments (CBOX, JSONP)
 * ``/robots.txt``
 
 All data is synthetic and deterministic for a given seed. Tests can add posts (also in the middle
@@ -43,6 +46,7 @@ from finsent.loopback.content import (
 from finsent.loopback.generate import BoardGenerator
 from finsent.loopback.news import NEWS_CONTENT_TYPE, NEWS_PREFIX, NewsDesk
 from finsent.loopback.pages import NaverPages
+from finsent.loopback.threads import CBOX_PATH, COUNTS_PATH, DETAIL_PATH, ThreadDesk
 from finsent.loopback.worlds import PlantedWorlds
 
 
@@ -90,8 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # tests stay quiet
 
 
-class FakeNaver(BoardGenerator, NaverPages, NewsDesk, PlantedWorlds):
-    """Loopback Naver: board (JSON + legacy HTML), news and daily prices (fchart, siseJson, sise_day).
+class FakeNaver(BoardGenerator, NaverPages, NewsDesk, ThreadDesk, PlantedWorlds):
+    """Loopback Naver: board (JSON + legacy HTML, post details, comments), news and daily prices
+    (fchart, siseJson, sise_day).
 
     Use as a context manager, or call start()/stop(). All public lists are mutated only under an
     internal lock; read them from tests after the crawl (or copy them under ``with fake.lock``).
@@ -151,6 +156,7 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, PlantedWorlds):
         self._generate_posts()
         self._generate_prices()
         self._generate_news(stories_per_ticker)
+        self._generate_comments()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -207,6 +213,8 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, PlantedWorlds):
                 pid = self._next_id()
                 post = self._make_post(ticker, pid, when)
                 self.posts[ticker].append(post)
+                if post.comment_count:
+                    self._make_comments(post, post.comment_count)
                 self._last_time = when
                 added.append(post)
         return added
@@ -335,6 +343,12 @@ class FakeNaver(BoardGenerator, NaverPages, NewsDesk, PlantedWorlds):
         if path.startswith(NEWS_PREFIX):
             status, body = self._news_json(path, q)
             return Response(status, NEWS_CONTENT_TYPE, body)
+        if path == DETAIL_PATH:
+            return self._detail_json(q)
+        if path == COUNTS_PATH:
+            return self._comment_counts(q)
+        if path == CBOX_PATH:
+            return self._cbox(q)
         if path == "/robots.txt":
             return Response(200, TEXT_CT, self.robots_txt.encode("utf-8"))
         return Response(404, TEXT_CT, b"Not Found\n")
@@ -354,6 +368,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--signal", type=float, default=0.0,
                         help="share of posts whose title foretells the next session's move (the demo: 0.6)")
+    parser.add_argument("--body-signal", type=float, default=0.0,
+                        help="share of posts with a neutral title and the view in the body (plant_body_signal)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
     args = parser.parse_args(argv)
@@ -369,6 +385,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.signal:
         sys.stdout.write(f"planted a signal in {fake.plant_signal(args.signal)} post titles and "
                          f"{fake.plant_news_signal(min(1.0, args.signal + 0.2))} news headlines\n")
+    if args.body_signal:
+        sys.stdout.write(f"planted a view in {fake.plant_body_signal(args.body_signal)} post bodies\n")
     fake.start(args.host, args.port)
     if args.url_file:
         with open(args.url_file, "w", encoding="utf-8") as handle:

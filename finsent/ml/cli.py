@@ -33,7 +33,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from finsent.ml.train import train_model
 
     spec = from_values(TrainSpec, namespace_values(args, TrainSpec))
-    outcome = train_model(load_settings(), open_engine(), args.dataset, spec.model, transformer=spec.transformer)
+    outcome = train_model(load_settings(), open_engine(), args.dataset, spec.model, transformer=spec.transformer,
+                          tokenizer=spec.tokenizer)
     if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
         return 0
     sys.stdout.write(outcome.report.to_markdown())

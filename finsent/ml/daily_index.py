@@ -6,16 +6,17 @@ changed since the version's last build is recomputed, and only rows whose values
 written, so untouched rows keep their identity:
 
 - posts scored since then, and posts whose flags were added or removed: their (stock, session);
-- a stock whose prices changed (a new session, a rewritten history): its sessions after the last
-  unchanged session before the earliest change (the day-to-session map can move only there);
+- a stock whose prices changed (a new session, a rewritten history) or lost a session (a bar the
+  feed no longer lists: ``price_deletions``, logged by a trigger on ``prices``): its sessions after
+  the last unchanged session before the earliest change (the day-to-session map can move only there);
 - no build yet, or flags truncated (``quality check --recheck``): everything.
 
 The build's stamp is taken under SHARE locks on ``prices`` and ``post_flags``: a change committed
 after it carries a later stamp, so the next build sees it. One index per source (``IndexSource``):
 the board's here, the news' in :mod:`finsent.ml.news_index` (its flags and story merges logged
 alike); the versions of the two registered models are numbered apart, so every row and stamp
-carries its source. Not covered: a price session deleted without any changed bar in its ticker
-(a history rewrite always changes bars; the importer removes those labels itself).
+carries its source. A deleted session is logged in the same transaction as the delete (a statement
+trigger on ``prices``), so the SHARE lock on ``prices`` orders it before or after the stamp too.
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ CREATE TEMP TABLE idx_keys ON COMMIT DROP AS {keys};
 CREATE TEMP TABLE idx_from ON COMMIT DROP AS
 SELECT c.ticker, (SELECT max(s.trade_date) FROM label_sessions s
                   WHERE s.ticker = c.ticker AND s.trade_date < c.first_changed) AS after_date
-FROM (SELECT ticker, min(trade_date) AS first_changed FROM prices WHERE fetched_at > %(since)s GROUP BY ticker) c;
+FROM (SELECT ticker, min(trade_date) AS first_changed FROM (
+          SELECT ticker, trade_date FROM prices WHERE fetched_at > %(since)s
+          UNION ALL SELECT ticker, trade_date FROM price_deletions WHERE deleted_at > %(since)s) w
+      GROUP BY ticker) c;
 CREATE INDEX ON idx_keys (ticker, session_date);
 CREATE INDEX ON idx_from (ticker);
 ANALYZE idx_keys;

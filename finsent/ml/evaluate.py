@@ -46,9 +46,10 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
-from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.data.text import TextSpec
+from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows, snapshot_horizon
-from finsent.ml.metrics import METRIC_NAMES, classification_metrics
+from finsent.ml.metrics import METRIC_NAMES, classification_metrics, shown
 from finsent.ml.models.texts import texts_of
 from finsent.ml.registry import (
     MODEL_NAME,
@@ -138,16 +139,20 @@ class EvaluationReport:
         if not self.has_verdict:
             per = f" (10 blocks of {self.horizon}: its labels span {self.horizon} sessions)" if self.horizon > 1 else ""
             return (f"too few sessions for a verdict (n = {self.counts.get('n_sessions', 0):.0f}): balanced accuracy "
-                    f"{self.metrics.get('balanced_accuracy', float('nan')):.3f} on "
+                    f"{shown(self.metrics.get('balanced_accuracy'))} on "
                     f"{self.counts.get('n_sessions', 0):.0f} test session dates, and a verdict needs at least "
                     f"{min_sessions_for_verdict(self.horizon)}{per}")
         low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
-        if self.shows_skill:
-            return (f"evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
-                    f"[{low:.3f}, {high:.3f}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+        value = self.metrics.get("balanced_accuracy", float("nan"))
+        if not math.isfinite(value):
+            return ("no evidence of skill: balanced accuracy undefined (the test part holds one class only) "
                     f"over {self.units}")
-        return (f"no evidence of skill: balanced accuracy {self.metrics['balanced_accuracy']:.3f} "
-                f"[{low:.3f}, {high:.3f}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
+        if self.shows_skill:
+            return (f"evidence of skill: balanced accuracy {shown(value)} "
+                    f"[{shown(low)}, {shown(high)}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
+                    f"over {self.units}")
+        return (f"no evidence of skill: balanced accuracy {shown(value)} "
+                f"[{shown(low)}, {shown(high)}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
                 f"over {self.units}")
 
     def to_markdown(self) -> str:
@@ -160,12 +165,11 @@ class EvaluationReport:
                  f"**{self.verdict()}**", "",
                  "| model | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---:|" * len(METRIC_NAMES)]
         for label, metrics in rows:
-            lines.append(f"| {label} | " + " | ".join(f"{metrics.get(n, float('nan')):.4f}" for n in METRIC_NAMES)
-                         + " |")
+            lines.append(f"| {label} | " + " | ".join(shown(metrics.get(n), 4) for n in METRIC_NAMES) + " |")
         if self.has_verdict:
             lines += ["", f"95% intervals (this model; delete-one-{'date' if self.horizon <= 1 else 'block'} "
                       "jackknife, t on the effective number of them - 1):", ""]
-            lines += [f"- {n}: {self.metrics[n]:.4f} [{lo:.4f}, {hi:.4f}]"
+            lines += [f"- {n}: {shown(self.metrics[n], 4)} [{shown(lo, 4)}, {shown(hi, 4)}]"
                       for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
             lines += ["", f"One-sided sign-flip tests over {self.units}:", ""]
             lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
@@ -197,10 +201,11 @@ def _tests(y: np.ndarray, p_up: np.ndarray, clusters: Clusters, baselines: dict[
 
 
 def _ticker_row(r: dict) -> str:
-    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {r['accuracy']:.4f} | "
+    head = f"| {r['ticker']} | {r['n_posts']} | {r['n_sessions']} | {shown(r['accuracy'], 4)} | "
     if not r["has_verdict"]:
-        return head + f"too few sessions | {r['balanced_accuracy']:.4f} | too few sessions | too few sessions |"
-    return head + (f"[{r['accuracy_ci_low']:.4f}, {r['accuracy_ci_high']:.4f}] | {r['balanced_accuracy']:.4f} | "
+        return head + f"too few sessions | {shown(r['balanced_accuracy'], 4)} | too few sessions | too few sessions |"
+    return head + (f"[{shown(r['accuracy_ci_low'], 4)}, {shown(r['accuracy_ci_high'], 4)}] | "
+                   f"{shown(r['balanced_accuracy'], 4)} | "
                    f"{r['p_value_balanced_accuracy']:.3g} | {r['p_value_balanced_accuracy_holm']:.3g} |")
 
 
@@ -210,14 +215,18 @@ def _finance_line(f: dict[str, float], horizon: int = 1) -> str:
     move = "the session's return" if horizon <= 1 else f"the label's {horizon}-session return"
     if f.get("ic_per_date"):
         return (f"Information coefficient of the daily index with {move} (per-date Spearman across stocks; 95% "
-                f"interval and sign-flip p over {units}, Newey-West t): IC = {f.get('ic', float('nan')):.4f} "
-                f"[{f.get('ic_ci_low', float('nan')):.4f}, {f.get('ic_ci_high', float('nan')):.4f}], "
-                f"t = {f.get('ic_t', float('nan')):.2f}, p = {f.get('ic_p', float('nan')):.3g} {counts}.")
+                f"interval and sign-flip p over {units}, Newey-West t): IC = {shown(f.get('ic'), 4)} "
+                f"[{shown(f.get('ic_ci_low'), 4)}, {shown(f.get('ic_ci_high'), 4)}], "
+                f"t = {shown(f.get('ic_t'), 2)}, p = {_p(f.get('ic_p'))} {counts}.")
     return (f"Timing correlation of the daily index with {move} (fewer than 3 stocks, so no cross-section: a "
             "pooled Spearman over (ticker, session) pairs, a time-series correlation, not an IC): "
-            f"{f.get('timing_corr', float('nan')):.4f} [{f.get('timing_corr_ci_low', float('nan')):.4f}, "
-            f"{f.get('timing_corr_ci_high', float('nan')):.4f}], t = {f.get('timing_corr_t', float('nan')):.2f}, "
-            f"p = {f.get('timing_corr_p', float('nan')):.3g} {counts}.")
+            f"{shown(f.get('timing_corr'), 4)} [{shown(f.get('timing_corr_ci_low'), 4)}, "
+            f"{shown(f.get('timing_corr_ci_high'), 4)}], t = {shown(f.get('timing_corr_t'), 2)}, "
+            f"p = {_p(f.get('timing_corr_p'))} {counts}.")
+
+
+def _p(value: float | None) -> str:
+    return f"{value:.3g}" if value is not None and math.isfinite(value) else "undefined"
 
 
 def _per_ticker(frame: pd.DataFrame, horizon: int = 1) -> list[dict]:
@@ -274,18 +283,19 @@ def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train
     return report
 
 
-def compared_baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None) -> dict[str, np.ndarray]:
+def compared_baselines(train: pd.DataFrame, test: pd.DataFrame, kind: str | None,
+                       text: TextSpec | None = None) -> dict[str, np.ndarray]:
     """What a model of ``kind`` is compared with (the majority baseline is evaluate_predictions' own,
     from the training up share). A TF-IDF baseline is not compared with the TF-IDF baseline: that
-    would be itself, a test with p = 1 that says nothing."""
+    would be itself, a test with p = 1 that says nothing. The TF-IDF reads what the model reads (``text``)."""
     from finsent.ml.models.base import encode_labels
     from finsent.ml.models.baseline import BaselineClassifier  # scikit-learn: only when evaluating
 
     baselines = {"previous_session": test["previous_session_up"].to_numpy()}
     if kind != "baseline":
         model = BaselineClassifier()
-        model.fit(texts_of(train), encode_labels(train["label"]))
-        baselines["baseline"] = model.predict_proba(texts_of(test))
+        model.fit(texts_of(train, text), encode_labels(train["label"]))
+        baselines["baseline"] = model.predict_proba(texts_of(test, text))
     return baselines
 
 
@@ -302,10 +312,10 @@ def log_report(report: EvaluationReport, prefix: str = "test_") -> None:
 
 
 def snapshot_parts(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """train, valid and test; FinsentError unless train holds both classes and test holds posts."""
+    """train, valid and test; ConfigError unless train holds both classes and test holds posts."""
     train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
     if train.empty or test.empty or train["label"].nunique() < 2:
-        raise FinsentError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
+        raise ConfigError(f"dataset {snapshot.name!r} needs both classes in train and a non-empty test part")
     return train, valid, test
 
 
@@ -325,10 +335,11 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     try:
         version = version_of(client, version_or_alias, registered)
     except NotRegisteredError as exc:  # a version asked for by name: bad input, not a missing champion
-        raise ConfigError(f"--model-version {version_or_alias!r}: {exc}") from None
+        raise ConfigError(f"--model-version {version_or_alias!r}: "
+                          f"{_next_command(client, registered, version_or_alias, dataset) or exc}") from None
     tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
-    p_test = predict(load_pyfunc(version, registered), texts_of(test))
+    p_test = predict(load_pyfunc(version, registered), test)  # the version reads what it was made to read
     label = f"{registered} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
             private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):
@@ -337,8 +348,8 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
                          "in_sample": str(in_sample).lower()})
         horizon = snapshot_horizon(engine, snapshot)
         report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
-                                      compared_baselines(train, test, tags.get("model")), Path(scratch) / "plots",
-                                      horizon=horizon)
+                                      compared_baselines(train, test, tags.get("model"), snapshot.text),
+                                      Path(scratch) / "plots", horizon=horizon)
         report.in_sample = in_sample
         log_report(report, "in_sample_test_" if in_sample else "test_")
         if not in_sample:  # the models page puts it beside the champion
@@ -346,10 +357,25 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
     return report
 
 
-def champion_with_record(engine: Engine, client, titles: list[str], registered: str = MODEL_NAME):
-    """The champion's version, what it learnt from and its P(up) on ``titles`` (None: no champion).
-    What it learnt from is read from ``dataset_rows`` while its snapshot is unchanged, else its tags."""
-    champion = champion_inputs(client, titles, registered)
+def _next_command(client, registered: str, asked: str, dataset: str) -> str | None:
+    """Why ``asked`` names no version and what to run instead, naming the newest version (right after
+    training v1 there is no champion yet); None when nothing is registered."""
+    from finsent.ml.registry import latest_decision, newest_version
+
+    newest = newest_version(client, registered)
+    if newest is None:
+        return None
+    decision = latest_decision(client, registered)
+    what = f"no version {asked!r}" if str(asked).isdigit() else f"no @{asked} yet"
+    return (f"{registered} has {what}; its newest is v{newest}" + (f" ({decision})" if decision else "")
+            + f". Evaluate it by number: `finsent evaluate --dataset {dataset} --model-version {newest}`")
+
+
+def champion_with_record(engine: Engine, client, rows: pd.DataFrame, registered: str = MODEL_NAME):
+    """The champion's version, what it learnt from and its P(up) on ``rows`` (title, body: it reads
+    what it was made to read; None: no champion). What it learnt from is read from ``dataset_rows``
+    while its snapshot is unchanged, else its tags."""
+    champion = champion_inputs(client, rows, registered)
     if champion is None or champion[1] is None:
         return champion
     version, tagged, p_old = champion
@@ -361,7 +387,7 @@ def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_tes
     """Accuracy against the champion (of the same registered model) on the test sessions neither saw:
     the paired test clustered by session (``test_vs_champion_*``); only the session count below the
     minimum for a verdict."""
-    champion = champion_with_record(engine, client, texts_of(test), registered)
+    champion = champion_with_record(engine, client, test, registered)
     if champion is None or champion[0] == version:
         return {}
     _, record, p_old = champion

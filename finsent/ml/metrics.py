@@ -1,7 +1,9 @@
 """Classification metrics of P(up) against up/down labels, with optional per-post weights.
 
 Weights are how the session bootstrap (``finsent.ml.stats``) resamples: a post whose session date
-is drawn twice counts twice. Unweighted calls are the plain metrics.
+is drawn twice counts twice. Unweighted calls are the plain metrics. A metric that needs both
+classes (balanced accuracy, macro F1, MCC, ROC-AUC) is undefined (NaN) on labels of one class only,
+and ``shown`` writes NaN as "undefined", never as a number.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, w: np.ndarray | Non
     return float(np.sum(np.abs(observed[used] - predicted[used])) / total)
 
 
+def shown(value: float | None, digits: int = 3) -> str:
+    """A number as reports and pages write it: "undefined" where it has no value (NaN, None)."""
+    if value is None or not math.isfinite(value):
+        return "undefined"
+    return f"{value:.{digits}f}"
+
+
 def classification_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> dict[str, float]:
     """y in {0, 1} (1 = up), p = P(up), w = per-post weights (default 1). Predictions are p > 0.5."""
     y = np.asarray(y, dtype=np.int64)
@@ -59,12 +68,14 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = 
     denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     clipped = np.clip(p, _EPS, 1 - _EPS)
     nan = float("nan")
+    both = tp + fn > 0 and tn + fp > 0  # both classes among the labels: else the balanced metrics are undefined
     log_likelihood = float(np.sum(w * (y * np.log(clipped) + (1 - y) * np.log(1 - clipped))))
     return {
         "accuracy": (tp + tn) / n if n else nan,
-        "balanced_accuracy": float(np.nanmean([recall_up, recall_down])) if n else nan,
-        "macro_f1": (f1_up + f1_down) / 2,
-        "mcc": (tp * tn - fp * fn) / denominator if denominator else 0.0,
+        "balanced_accuracy": (recall_up + recall_down) / 2 if both else nan,
+        "macro_f1": (f1_up + f1_down) / 2 if both else nan,
+        # both classes, one predicted: 0 by the usual convention (no correlation can be measured)
+        "mcc": ((tp * tn - fp * fn) / denominator if denominator else 0.0) if both else nan,
         "roc_auc": _auc(y, p, w),
         "brier": float(np.sum(w * (p - y) ** 2) / n) if n else nan,
         "log_loss": -log_likelihood / n if n else nan,

@@ -1,7 +1,8 @@
 """``finsent score`` over both sources: board posts by the board champion (``finsent-updown``,
 :mod:`finsent.ml.score`) and news articles by the news champion (``finsent-news-updown``, here).
 
-News articles without a score from the news version are scored by their title in batches (each
+News articles without a score from the news version are scored by their title (and summary, for a
+model that reads bodies) in batches (each
 batch committed, so an interrupted run resumes) into ``news_scores``, after the version's first run
 only those stamped since its watermark (step ``score-news``: the day's news, not all history); then the ``news`` rows of
 ``daily_sentiment`` are brought up to date (:mod:`finsent.ml.news_index`: a story counts once).
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
-from finsent.db import advisory_lock, raw_connection
+from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.errors import NotRegisteredError
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.news_index import NEWS_INDEX
@@ -32,7 +33,7 @@ from finsent.ml.registry import (
     load_pyfunc,
     version_of,
 )
-from finsent.ml.score import FETCH_ROWS, ScoreReport, score_posts
+from finsent.ml.score import FETCH_ROWS, ScoreReport, predict_rows, score_posts
 from finsent.ml.spec import ScoreSpec
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,11 @@ WATERMARK_STEP = "score-news"  # step_watermarks: a news version's number repeat
 
 # The articles without a score of the version: after its first run, only those stamped since its
 # watermark (an index range of news.changed_seq, materialized like the board's); the first run reads all.
-_UNSCORED = ("SELECT n.ticker, n.office_id, n.article_id, n.title FROM {news} n WHERE NOT EXISTS "
+_UNSCORED = ("SELECT n.ticker, n.office_id, n.article_id, n.title, n.summary FROM {news} n WHERE NOT EXISTS "
              "(SELECT 1 FROM news_scores s WHERE s.model_version = %(version)s AND s.ticker = n.ticker "
              "AND s.office_id = n.office_id AND s.article_id = n.article_id) "
              "ORDER BY n.ticker, n.office_id, n.article_id")
-_STAMPED_NEWS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, office_id, article_id, title FROM news "
+_STAMPED_NEWS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, office_id, article_id, title, summary FROM news "
                  f"WHERE {STAMPED}) SELECT * FROM stamped)")
 
 
@@ -74,9 +75,9 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
                 pending.itersize = fetch_rows
                 pending.execute(unscored_news_sql(mark), {"version": version, "mark": mark, "upto": upto})
                 while batch := pending.fetchmany(fetch_rows):
-                    p_up = model.predict_titles([title for *_, title in batch], spec.batch_size)
+                    p_up = predict_rows(model, [row[3] for row in batch], [row[4] for row in batch], spec.batch_size)
                     lines = "".join(f"{version}\t{t}\t{office}\t{article}\t{p:.6f}\n"
-                                    for (t, office, article, _), p in zip(batch, p_up))
+                                    for (t, office, article, *_), p in zip(batch, p_up))
                     with writer.cursor() as cur:
                         cur.copy_expert("COPY news_scores (model_version, ticker, office_id, article_id, p_up) "
                                         "FROM STDIN", io.StringIO(lines))
@@ -85,6 +86,7 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
                     log.info("scored %d news articles", scored)
             reader.rollback()
             with writer.cursor() as cur:
+                analyze_after_write(cur, "news_scores", scored)  # the index reads them next
                 refresh = refresh_daily_index(cur, version, NEWS_INDEX)
                 move_watermark(cur, WATERMARK_STEP, str(version), upto)
             writer.commit()

@@ -86,6 +86,9 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from finsent.logs import quiet_mlflow_prints
+
+    quiet_mlflow_prints()  # the CLI sends MLflow's prints to its log file
     uri = tracking_uri(settings)
     if (store := _local_store(settings)) is not None:
         private_folder(store)
@@ -203,19 +206,23 @@ def registered_summary(client, model: str) -> str:
             "`finsent train` registers a new one")
 
 
-def predict(pyfunc, titles: list[str]) -> np.ndarray:
-    return pyfunc.predict(pd.DataFrame({"title": titles}))["p_up"].to_numpy(dtype=np.float64)
+def predict(pyfunc, rows: pd.DataFrame | list[str]) -> np.ndarray:
+    """P(up) of the served model on ``rows`` (a frame with ``title`` and, for a model that reads
+    bodies, ``body``; or a list of titles)."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame({"title": rows})
+    inputs = frame[[c for c in ("title", "body") if c in frame]]
+    return pyfunc.predict(inputs)["p_up"].to_numpy(dtype=np.float64)
 
 
-def champion_inputs(client, titles: list[str], model: str = MODEL_NAME):
-    """(version, its TrainingRecord or None, its P(up) on ``titles``) of the champion, or None."""
+def champion_inputs(client, rows: pd.DataFrame | list[str], model: str = MODEL_NAME):
+    """(version, its TrainingRecord or None, its P(up) on ``rows``) of the champion, or None."""
     from finsent.ml.lineage import TrainingRecord
 
     version = alias_version(client, "champion", model)
     if version is None:
         return None
     tags = client.get_model_version(model, str(version)).tags
-    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version, model), titles)
+    return version, TrainingRecord.from_tags(tags), predict(load_pyfunc(version, model), rows)
 
 
 def register_version(client, model_uri: str, tags: dict[str, str], promote: bool, model: str = MODEL_NAME) -> int:
@@ -228,6 +235,27 @@ def register_version(client, model_uri: str, tags: dict[str, str], promote: bool
     if promote:
         client.set_registered_model_alias(model, "champion", str(version))
     return version
+
+
+def newest_version(client, model: str = MODEL_NAME) -> int | None:
+    """The newest registered version's number (None: none yet)."""
+    versions = client.search_model_versions(f"name = '{model}'")
+    return max((int(v.version) for v in versions), default=None)
+
+
+def find_run(client, run_id: str | None):
+    """The run ``run_id``, or None when the store has no such run (deleted and garbage-collected, or
+    logged to another store); a store that fails to answer raises FinsentError."""
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        if _missing(exc):
+            return None
+        raise FinsentError(f"the MLflow tracking store failed to answer for run {run_id}: {exc}") from exc
 
 
 def latest_decision(client, model: str = MODEL_NAME) -> str | None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import current_stamp, move_watermark, read_watermark
-from finsent.db import advisory_lock, raw_connection
+from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
 from finsent.ml.spec import ScoreSpec
@@ -30,11 +31,18 @@ FETCH_ROWS = 2048  # posts read and committed together (an interrupted run resum
 # The posts without a score of the version: after its first run, only those stamped since its watermark
 # (an index range of posts.changed_seq, materialized: a cursor's plan prefers rows in order at once,
 # and would walk the whole primary key for them); the first run of a version reads every post.
-_UNSCORED = ("SELECT p.ticker, p.post_id, p.title FROM {posts} p WHERE NOT EXISTS "
+_UNSCORED = ("SELECT p.ticker, p.post_id, p.title, p.body FROM {posts} p WHERE NOT EXISTS "
              "(SELECT 1 FROM post_scores s WHERE s.model_version = %(version)s AND s.ticker = p.ticker "
              "AND s.post_id = p.post_id) ORDER BY p.ticker, p.post_id")
-_STAMPED_POSTS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, post_id, title FROM posts "
+_STAMPED_POSTS = ("(WITH stamped AS MATERIALIZED (SELECT ticker, post_id, title, body FROM posts "
                   "WHERE changed_seq > %(mark)s AND changed_seq <= %(upto)s) SELECT * FROM stamped)")
+
+
+def predict_rows(model: Any, titles: list[str], bodies: list[str | None], batch_size: int) -> Any:
+    """P(up) of the unwrapped pyfunc on titles and bodies, as the model reads them; a version logged
+    before bodies (its stored pyfunc has no ``predict_rows``) reads the titles."""
+    rows = getattr(model, "predict_rows", None)
+    return rows(titles, bodies, batch_size) if rows is not None else model.predict_titles(titles, batch_size)
 
 
 def unscored_sql(mark: int | None) -> str:
@@ -72,8 +80,9 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
                 pending.itersize = fetch_rows
                 pending.execute(unscored_sql(mark), {"version": version, "mark": mark, "upto": upto})
                 while batch := pending.fetchmany(fetch_rows):
-                    p_up = model.predict_titles([title for _, _, title in batch], batch_size)
-                    lines = "".join(f"{version}\t{t}\t{pid}\t{p:.6f}\n" for (t, pid, _), p in zip(batch, p_up))
+                    # the model reads what it was tested on: its title, or its title and the head of its body
+                    p_up = predict_rows(model, [row[2] for row in batch], [row[3] for row in batch], batch_size)
+                    lines = "".join(f"{version}\t{t}\t{pid}\t{p:.6f}\n" for (t, pid, *_), p in zip(batch, p_up))
                     with writer.cursor() as cur:
                         cur.copy_expert("COPY post_scores (model_version, ticker, post_id, p_up) FROM STDIN",
                                         io.StringIO(lines))
@@ -82,6 +91,7 @@ def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = Non
                     log.info("scored %d posts", scored)
             reader.rollback()
             with writer.cursor() as cur:
+                analyze_after_write(cur, "post_scores", scored)  # the index reads them next
                 refresh = refresh_daily_index(cur, version)
                 move_watermark(cur, "score", str(version), upto)
             writer.commit()

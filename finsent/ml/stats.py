@@ -297,7 +297,8 @@ def balanced_accuracy_from_counts(hits: np.ndarray, ups: np.ndarray, false_alarm
     """(balanced accuracy, 95% interval low, high) from per-date counts in date order: ``hits`` up
     posts predicted up of ``ups``, ``false_alarms`` down posts predicted up of ``downs``. The
     interval is the same delete-one-block jackknife as ``session_intervals`` (identical numbers),
-    computed from counts, so a page can afford it for every stock; NaN bounds with fewer than two blocks."""
+    computed from counts, so a page can afford it for every stock; NaN bounds with fewer than two
+    blocks, and all NaN (undefined) when the labels hold one class only."""
     blocks = block_index(len(np.asarray(hits)), horizon)
     h, u, f, d = (np.bincount(blocks, weights=np.asarray(a, dtype=np.float64)) if len(blocks) else np.zeros(0)
                   for a in (hits, ups, false_alarms, downs))
@@ -309,6 +310,8 @@ def balanced_accuracy_from_counts(hits: np.ndarray, ups: np.ndarray, false_alarm
         counted = np.isfinite(recalls).sum(axis=0)
         return np.where(counted > 0, np.nansum(recalls, axis=0) / np.maximum(counted, 1), np.nan)
 
+    if u.sum() <= 0 or d.sum() <= 0:  # one class only: balanced accuracy is undefined
+        return float("nan"), float("nan"), float("nan")
     value = float(score(*(np.array([a.sum()]) for a in (h, u, f, d)))[0])
     if len(h) < 2 or not math.isfinite(value):
         return value, float("nan"), float("nan")

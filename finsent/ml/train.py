@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import load_snapshot
+from finsent.data.text import TextSpec
 from finsent.ml.attempts import TOTAL_ALPHA, cannot_reach, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
 from finsent.ml.evaluate import (
@@ -65,29 +66,34 @@ class TrainOutcome:
     report: EvaluationReport
 
 
-def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFrame) -> CalibratedClassifier:
+def _fit_on_train_choose_on_valid(model, train: pd.DataFrame, valid: pd.DataFrame,
+                                  text: TextSpec) -> CalibratedClassifier:
     """Fit; regularisation / early stopping and the calibration come from valid, never from test."""
     y_valid = encode_labels(valid["label"])
     has_valid = len(valid) > 0 and len(np.unique(y_valid)) == 2
-    model.fit(texts_of(train), encode_labels(train["label"]), valid=(texts_of(valid), y_valid) if has_valid else None)
-    calibration = fit_platt(model.predict_proba(texts_of(valid)), y_valid) if has_valid else None
+    model.fit(texts_of(train, text), encode_labels(train["label"]),
+              valid=(texts_of(valid, text), y_valid) if has_valid else None)
+    calibration = fit_platt(model.predict_proba(texts_of(valid, text)), y_valid) if has_valid else None
     if calibration is None:
         log.warning("no valid part with both classes: P(up) stays uncalibrated")
-    return CalibratedClassifier(model, calibration)
+    return CalibratedClassifier(model, calibration, text)
 
 
 def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *,
-                transformer: TransformerSpec | None = None, experiment: str = "finsent") -> TrainOutcome | None:
+                transformer: TransformerSpec | None = None, experiment: str = "finsent",
+                tokenizer: str = "char") -> TrainOutcome | None:
     """The whole step; returns None on the non-zero ranks of a multi-GPU job. ``transformer``: the
-    options of a transformers kind (lora, encoder, prompt; default: the kind's defaults)."""
+    options of a transformers kind (lora, encoder, prompt; default: the kind's defaults); ``tokenizer``:
+    what the baseline counts (char n-grams or kiwi morphemes)."""
     import mlflow
 
     model_kind(kind)
-    model = new_classifier(kind, transformer)  # its options checked before any data is read
+    model = new_classifier(kind, transformer, tokenizer=tokenizer)  # its options checked before any data is read
     snapshot = load_snapshot(engine, dataset)
     train, valid, test = snapshot_parts(snapshot)
+    text = snapshot.text  # what the snapshot froze: the title, or the title and the head of the body
     if distributed_rank() != 0:  # multi-GPU: the other ranks train their share; rank 0 logs and registers
-        model.fit(texts_of(train), encode_labels(train["label"]))
+        model.fit(texts_of(train, text), encode_labels(train["label"]))
         return None
     record = TrainingRecord.from_snapshot(engine, snapshot)
     client = configure(settings, experiment)
@@ -96,23 +102,25 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *,
             private_run(settings, run_name=f"train-{kind}-{dataset}") as run:
         attempt = _start_attempt(client, run.info.run_id, kind, record, test["session_date"].nunique(), registered)
         params = {"model": kind, "dataset": dataset, "dataset_hash": snapshot.content_hash,
-                  "n_train": len(train), "n_valid": len(valid), "n_test": len(test)}
+                  "n_train": len(train), "n_valid": len(valid), "n_test": len(test), "text": text.text,
+                  "text_tokens": text.tokens}
         log.info("fitting %s on %d posts of %s (%d valid)", kind, len(train), dataset, len(valid))
-        calibrated = _fit_on_train_choose_on_valid(model, train, valid)
+        calibrated = _fit_on_train_choose_on_valid(model, train, valid, text)
         params.update({k: str(v) for k, v in model.params.items()})  # with what fitting chose (LoRA targets)
         params.update(_choices(model, calibrated))
         mlflow.log_params(params)
-        p_test = calibrated.predict_proba(texts_of(test))  # the test part, scored once
+        p_test = calibrated.predict_proba(texts_of(test, text))  # the test part, scored once
         report = evaluate_predictions(
             kind, test, p_test, float((train["label"] == "up").mean()),
-            compared_baselines(train, test, kind), Path(scratch) / "plots", horizon=record.horizon)
+            compared_baselines(train, test, kind, text), Path(scratch) / "plots", horizon=record.horizon)
         log_report(report)
-        champion = champion_with_record(engine, client, texts_of(test), registered)
+        champion = champion_with_record(engine, client, test, registered)
         decision = decide(record, report, test, p_test, champion, attempt=attempt or 1)
         model_dir = Path(scratch) / "model"
         calibrated.save(model_dir)
         info = log_pyfunc(model_dir)
-        tags = {**record.tags(), "model": kind, **_base_tag(model),
+        tags = {**record.tags(), "model": kind, **_base_tag(model), "text": text.text,
+                **({"tokenizer": model.params["tokenizer"]} if "tokenizer" in model.params else {}),
                 "test_accuracy": f"{report.metrics['accuracy']:.4f}",
                 "test_balanced_accuracy": f"{report.metrics['balanced_accuracy']:.4f}",
                 "test_n_sessions": str(int(report.counts["n_sessions"])),

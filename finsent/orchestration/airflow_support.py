@@ -13,6 +13,7 @@ import pendulum
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink, Param
 
 from finsent.config import naver_pool_slots
+from finsent.orchestration.alerts import FailureAlert
 from finsent.specs import param_schemas
 
 OWNER = "finsent"
@@ -30,8 +31,12 @@ NAVER_POOL = "naver"  # created by `make up` / airflow-init: caps concurrent req
 # its size (FINSENT_NAVER_POOL_SLOTS); the mapped crawl tasks of one run take at most this many at once
 NAVER_POOL_SLOTS = naver_pool_slots()
 
+# A failed task (after its retries) and a failed DAG run alert the operator (off until configured).
+FAILURE_ALERT = FailureAlert()
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
+    "on_failure_callback": [FAILURE_ALERT],
     "retries": 3,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,

@@ -102,6 +102,19 @@ def crawl_news_ticker(ticker: str, logical_date: datetime | None = None, max_pag
     return _raise_on_failures(reports)[0]
 
 
+def crawl_comments_ticker(ticker: str, logical_date: datetime | None = None) -> dict:
+    """One ticker's comment threads (the posts of the last days whose comment count grew), after its
+    board crawl; raises when it failed. A backfill run (a past logical date) reads the threads of the
+    posts from the day before it to now."""
+    from finsent.ingest.comments_crawl import crawl_comments
+
+    settings = load_settings()
+    since = backfill_since(logical_date)
+    days = (date.today() - since).days + 1 if since is not None else None
+    reports = crawl_comments(settings, _engine(), [ticker], days=days, ignore_robots=settings.ignore_robots)
+    return _raise_on_failures(reports)[0]
+
+
 def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
     """Prices of every configured ticker. Runs even when some crawls failed (the DAG's all_done) and
     does not raise for a failed ticker: the others' prices still reach the labels. ``ingest_outcome``
@@ -117,9 +130,13 @@ def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
     return _summary(reports)
 
 
+# the steps of finsent_ingest, by crawl_runs.command
+_INGEST_COMMANDS = ("crawl", "crawl-news", "crawl-comments", "prices")
+
+
 def ingest_outcome(started_at: datetime | None) -> dict:
-    """Fail (without retry) naming each configured ticker whose board crawl, news crawl or price sync
-    did not succeed in this DAG run (its last attempt since ``started_at``); else summarise the run."""
+    """Fail (without retry) naming each configured ticker whose board crawl, news crawl, comment crawl or
+    price sync did not succeed in this DAG run (its last attempt since ``started_at``); else summarise the run."""
     from finsent.db import raw_connection
     from finsent.ingest.runs import OK_STATUSES
 
@@ -128,11 +145,11 @@ def ingest_outcome(started_at: datetime | None) -> dict:
         started_at = datetime.now(UTC) - timedelta(days=1)
     with raw_connection(_engine()) as raw, raw.cursor() as cur:
         cur.execute("SELECT DISTINCT ON (command, ticker) command, ticker, status, error FROM crawl_runs "
-                    "WHERE command IN ('crawl', 'crawl-news', 'prices') AND ticker = ANY(%s) AND started_at >= %s "
-                    "ORDER BY command, ticker, started_at DESC", (tickers, started_at))
+                    "WHERE command = ANY(%s) AND ticker = ANY(%s) AND started_at >= %s "
+                    "ORDER BY command, ticker, started_at DESC", (list(_INGEST_COMMANDS), tickers, started_at))
         last = {(command, ticker): (status, error) for command, ticker, status, error in cur.fetchall()}
     problems = []
-    for command in ("crawl", "crawl-news", "prices"):
+    for command in _INGEST_COMMANDS:
         for ticker in tickers:
             status, error = last.get((command, ticker), ("did not run", None))
             if status not in OK_STATUSES:
@@ -176,7 +193,8 @@ def train_and_register(dataset: str, spec: TrainSpec) -> dict:
     from finsent.ml.train import train_model
 
     settings = load_settings()
-    outcome = train_model(settings, _engine(), dataset, spec.model, transformer=spec.transformer)
+    outcome = train_model(settings, _engine(), dataset, spec.model, transformer=spec.transformer,
+                          tokenizer=spec.tokenizer)
     if outcome is None:  # only a non-zero rank of a distributed job returns nothing; a task is one process
         raise FinsentError("training ran as a non-zero rank of a distributed job: its rank 0 reports")
     log.info("%s v%d %s: %s", "finsent-updown", outcome.version,

@@ -13,8 +13,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     with this repository's DAGs and plugin (LocalExecutor, or Celery workers with --executor celery),
     Airflow's log servers on 127.0.0.1; prints URLs and the admin password; writes run/cli.env, so
     the CLI on this data folder uses the stack's MLflow by itself; reuses what runs. down: stop it all, task processes
-    included. demo: up against the loopback Naver, then run ingest -> label -> train -> score and
-    wait for each."""
+    included. demo: up against the loopback Naver (synthetic data, marked so), then run ingest -> label ->
+    train (a champion for the board, then one for the news) -> score -> backtest and wait for each."""
     from finsent.stack.runner import Stack
 
     stack = Stack(load_settings())

@@ -1,9 +1,10 @@
 """The demo's DAG runs: trigger, and wait (each with a timeout) for exactly the runs this demo caused.
 
-ingest is triggered with a known run id; label is the run that consumed that run's asset events;
-train runs only while there is no champion (a second demo keeps the first's); score is the run
-the new champion triggered, or one triggered here when the champion did not move; with a
-``backtest`` conf (docker compose's demo), a walk-forward backtest runs last.
+The database is first marked synthetic (``synthetic_data``: the page's banner). ingest is
+triggered with a known run id; label is the run that consumed that run's asset events; for each
+source (the board, then the news headlines) train runs only while that source has no champion (a
+second demo keeps the first's); score is the run each new champion triggered, or one triggered
+here when no champion moved; with a ``backtest`` conf, a walk-forward backtest runs last.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from finsent.errors import FinsentError
 
 log = logging.getLogger(__name__)
 
+SOURCES = ("board", "news")  # each gets a champion: the page's board view and its news view
+
 _RUN_BY_ID = "SELECT id, state FROM dag_run WHERE dag_id = :d AND run_id = :r"
 # Each asset event of the source run, and the run of :d that consumed it (NULL while none has).
 _EVENTS_AND_RUNS = """
@@ -41,53 +44,76 @@ class DemoRuns:
     def run(self) -> None:
         from mlflow import MlflowClient
 
-        from finsent.ml.registry import alias_version
-
         try:
+            self._mark_synthetic()
             server = self.env["MLFLOW_TRACKING_URI"]
             client = MlflowClient(tracking_uri=server, registry_uri=server)
             ingest = self.trigger("finsent_ingest")
             self.wait("finsent_ingest", ingest)
             for label in self.triggered_by("finsent_label", "finsent_ingest", ingest):
                 self.wait("finsent_label", label)
-            before = alias_version(client, "champion")
-            if before is None:
-                train = self.trigger("finsent_train", {"model": "baseline", "rules": "all"})
-                self.wait("finsent_train", train)
-            else:
-                log.info("champion v%d exists: not retraining (trigger finsent_train to train again)", before)
-                train = None
-            champion = alias_version(client, "champion")
-            if champion is None:
-                raise FinsentError("the demo's model did not become champion: read the decision tag of its "
-                                   f"version in MLflow ({self.env['MLFLOW_TRACKING_URI']})")
-            if train is not None and champion != before:
-                for score in self.triggered_by("finsent_score", "finsent_train", train):
-                    self.wait("finsent_score", score)
-            else:
+            champions, scored = {}, False
+            for source in SOURCES:
+                champions[source], moved = self._champion(client, source)
+                scored = scored or moved
+            if not scored:
                 self.wait("finsent_score", self.trigger("finsent_score"))
             if self.backtest is not None:
                 self.wait("finsent_backtest", self.trigger("finsent_backtest", self.backtest))
             dags = "all five DAGs" if self.backtest is not None else "all four DAGs"
-            sys.stdout.write(f"\ndemo finished: {dags} succeeded; champion v{champion} "
-                             f"({self._metrics(client, champion)}); open the Sentiment page above\n")
+            shown = "; ".join(f"{'news ' if source == 'news' else ''}champion v{v} ({self._metrics(client, v, source)})"
+                              for source, v in champions.items())
+            sys.stdout.write(f"\ndemo finished: {dags} succeeded; {shown}; open the Sentiment page above "
+                             "(?source=news for the headlines)\n")
             sys.stdout.flush()
         finally:
             self.engine.dispose()
 
-    @staticmethod
-    def _metrics(client, version: int) -> str:
-        from finsent.ml.registry import MODEL_NAME
+    def _mark_synthetic(self) -> None:
+        from finsent.data.origin import mark_synthetic
+        from finsent.db import engine_for_url, normalise_url
 
-        run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
+        engine = engine_for_url(normalise_url(self.env["FINSENT_DATABASE_URL"]))
+        try:
+            mark_synthetic(engine, "finsent demo")
+        finally:
+            engine.dispose()
+
+    def _champion(self, client, source: str) -> tuple[int, bool]:
+        """``source``'s champion, trained first while it has none; and whether it moved now (then
+        the score run its move triggered has been waited for)."""
+        from finsent.ml.registry import alias_version, model_name
+
+        model = model_name(source)
+        before = alias_version(client, "champion", model)
+        if before is not None:
+            log.info("%s champion v%d exists: not retraining (trigger finsent_train to train again)", model, before)
+            return before, False
+        train = self.trigger("finsent_train", {"model": "baseline", "rules": "all", "source": source})
+        self.wait("finsent_train", train)
+        champion = alias_version(client, "champion", model)
+        if champion is None:
+            raise FinsentError(f"the demo's {source} model did not become champion: read the decision tag of its "
+                               f"{model} version in MLflow ({self.env['MLFLOW_TRACKING_URI']})")
+        for score in self.triggered_by("finsent_score", "finsent_train", train):
+            self.wait("finsent_score", score)
+        return champion, True
+
+    @staticmethod
+    def _metrics(client, version: int, source: str = "board") -> str:
+        from finsent.ml.registry import model_name
+
+        run_id = client.get_model_version(model_name(source), str(version)).run_id
+        from finsent.ml.metrics import shown
+
         metrics = client.get_run(run_id).data.metrics if run_id else {}
-        shown = []
+        parts = []
         for key in ("test_accuracy", "test_balanced_accuracy", "test_mcc"):
             if key in metrics:
                 low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
-                interval = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
-                shown.append(f"{key.removeprefix('test_')} {metrics[key]:.3f}{interval}")
-        return ", ".join(shown) or "no test metrics"
+                interval = f" [{shown(low)}, {shown(high)}]" if low is not None and high is not None else ""
+                parts.append(f"{key.removeprefix('test_')} {shown(metrics[key])}{interval}")
+        return ", ".join(parts) or "no test metrics"
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         run_id = f"finsent_demo__{datetime.now(UTC):%Y%m%dT%H%M%S%f}"

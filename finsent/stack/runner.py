@@ -78,7 +78,7 @@ def demo_settings(naver_url: str) -> dict[str, str]:
     """The finsent settings of every Airflow process of a demo: the demo's tickers, crawled from ``naver_url``."""
     return {"FINSENT_TICKERS": DEMO_TICKERS, "FINSENT_CRAWL_DELAY_S": str(DEMO_CRAWL_DELAY_S),
             "FINSENT_BACKFILL_DAYS": str(DEMO_DAYS + 10),
-            **{f"FINSENT_NAVER_{k}_URL": naver_url for k in ("BOARD", "PRICE", "LEGACY", "API", "NEWS")}}
+            **{f"FINSENT_NAVER_{k}_URL": naver_url for k in ("BOARD", "PRICE", "LEGACY", "API", "NEWS", "COMMENTS")}}
 
 
 def _bin(name: str) -> str:
@@ -185,9 +185,11 @@ class Stack:
 
     def up(self, executor: str = "local", extra_env: dict[str, str] | None = None) -> dict[str, str]:
         from finsent.db import create_engine, upgrade
+        from finsent.embedded import claim
         from finsent.tickers import seed_default_tickers
 
         engine = create_engine(self.settings)
+        claim(self.settings, "stack")  # the stack keeps the embedded server until `down`
         upgrade(engine)
         seed_default_tickers(engine)
         engine.dispose()
@@ -276,8 +278,10 @@ class Stack:
             self.processes.stop(name)
         if not self.settings.database_url:
             from finsent.db import stop_embedded_server
+            from finsent.embedded import release
 
             stop_embedded_server(self.settings.embedded_pgdata)
+            release(self.settings)
         log.info("finsent stack under %s is down", self.settings.data_dir)
 
     # -- the demo ----------------------------------------------------------------------------------

@@ -13,15 +13,18 @@ through one client built for it (``registry.registry_client``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
+from finsent.ml.metrics import shown
 from finsent.ml.models.catalogue import base_name
-from finsent.ml.registry import EXPERIMENT, MODEL_NAME, alias_version, registry_client
+from finsent.ml.registry import EXPERIMENT, MODEL_NAME, alias_version, find_run, registry_client
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.redact import mask_urls
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -34,15 +37,20 @@ class VersionRow:
     metrics: dict[str, float]  # test_* on the frozen snapshot ({} when not evaluated on it)
     source: str  # "training run", "evaluate run" or "" (not evaluated on the snapshot)
     aliases: tuple[str, ...]
+    missing_run: str | None = None  # its training run's id when the store no longer has it
 
     @property
     def name(self) -> str:
-        """The model and setting: kind (baseline, lora, encoder, prompt), its base, label definition, split."""
+        """The model and setting: kind (baseline, lora, encoder, prompt), its base or the baseline's
+        tokenizer, what it reads (title, or title and body), label definition, split."""
         t = self.tags
         kind = t.get("model", "?")
         if t.get("base_model"):
             kind += f" · {base_name(t['base_model'])}"
-        return f"{kind} · {t.get('label_definition', '?')} · {t.get('split', '?')} split"
+        if t.get("tokenizer"):
+            kind += f" ({t['tokenizer']})"
+        return (f"{kind} · reads {t.get('text', 'title')} · {t.get('label_definition', '?')} · "
+                f"{t.get('split', '?')} split")
 
 
 def _evaluate_run(client: MlflowClient, version: int, dataset: str) -> dict[str, float]:
@@ -71,15 +79,17 @@ def version_rows(client: MlflowClient) -> tuple[str | None, int | None, list[Ver
     dataset = reference.tags.get("dataset")
     rows = []
     for v in versions:
-        metrics, source = {}, ""
+        metrics, source, missing = {}, "", None
         if dataset and v.tags.get("dataset") == dataset and v.run_id:
-            metrics, source = dict(client.get_run(v.run_id).data.metrics), "training run"
+            run = find_run(client, v.run_id)  # None: deleted and garbage-collected, or in another store
+            metrics, source = (dict(run.data.metrics), "training run") if run else ({}, "")
+            missing = None if run else v.run_id
         elif dataset:
             metrics = _evaluate_run(client, int(v.version), dataset)
             source = "evaluate run" if metrics else ""
         rows.append(VersionRow(int(v.version), dict(v.tags), {k: x for k, x in metrics.items()
                                                               if k.startswith("test_")}, source,
-                               tuple(sorted(aliases.get(int(v.version), [])))))
+                               tuple(sorted(aliases.get(int(v.version), []))), missing))
     return dataset, champion, rows
 
 
@@ -88,9 +98,11 @@ def _interval(m: dict[str, float], name: str) -> str:
     if value is None:
         return "-"
     low, high = m.get(f"test_{name}_ci_low"), m.get(f"test_{name}_ci_high")
+    if not math.isfinite(value):
+        return shown(value)
     if low is None or high is None:
-        return f'{value:.3f} <span class="warn">no interval</span>'
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+        return f'{shown(value)} <span class="warn">no interval</span>'
+    return f"{shown(value)} [{shown(low)}, {shown(high)}]"
 
 
 def _paired(row: VersionRow, champion: int | None) -> str:
@@ -111,7 +123,12 @@ def _paired(row: VersionRow, champion: int | None) -> str:
 
 def _row_html(row: VersionRow, champion: int | None, dataset: str) -> str:
     m = row.metrics
-    if not row.source:
+    if row.missing_run:
+        numbers = (f'<td colspan=3><span class="warn">its training run {escape(row.missing_run)} is missing</span> '
+                   "from the tracking store (deleted and garbage-collected, or logged to another store): "
+                   f"<code>finsent evaluate --model-version {row.version} --dataset {escape(dataset)}</code> "
+                   "measures it again</td>")
+    elif not row.source:
         numbers = (f'<td colspan=3 class="muted">not evaluated on {escape(dataset)}: <code>finsent evaluate '
                    f"--model-version {row.version} --dataset {escape(dataset)}</code></td>")
     else:
@@ -156,11 +173,13 @@ def models_html(dataset: str | None, champion: int | None, rows: list[VersionRow
 
 
 def render_models_page(settings: Settings) -> str:
+    from mlflow.exceptions import MlflowException
+
     from finsent.web.page import page_html
 
     try:
         dataset, champion, rows = version_rows(registry_client(settings))
         body = models_html(dataset, champion, rows)
-    except FinsentError as exc:
-        body = f"<p>the MLflow registry did not answer: {escape(str(exc))}</p>"
+    except (FinsentError, MlflowException) as exc:  # a page that says why, never a 500
+        body = f"<p>the MLflow registry did not answer: {escape(mask_urls(str(exc)))}</p>"
     return page_html(body, [], ["<span></span>"], title="Models")

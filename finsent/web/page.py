@@ -16,18 +16,24 @@ reads MLflow, and this module renders what they return with small pure functions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from finsent.config import Settings
+from finsent.data.origin import synthetic_marks
 from finsent.ingest.records import KST
+from finsent.ml.metrics import shown
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.redact import mask_urls
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
+from finsent.web.notes import downloads_html, synthetic_banner
 from finsent.web.overview import (
+    IndexOrigins,
     StockRow,
     backtest_charts_html,
     overview_html,
@@ -38,10 +44,12 @@ from finsent.web.overview import (
 )
 from finsent.web.queries import (
     SOURCES,
+    FinishedBacktest,
     IndexPoint,
     ScoredPost,
     Stock,
     backtest_days,
+    daily_values,
     index_built_at,
     index_histories,
     indexed_stocks,
@@ -53,8 +61,9 @@ from finsent.web.queries import (
     priced_through,
     skill_counts,
 )
-from finsent.web.study_view import latest_study, study_html
+from finsent.web.study_view import latest_study, study_html, study_summary_html
 from finsent.web.summaries import Backtest, Champion, Summaries, read_summaries
+from finsent.web.text import plain_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
@@ -69,42 +78,66 @@ class View:
     sort: str = "code"
     descending: bool = False
     source: str = "board"  # the board's index (finsent-updown) or the news' (finsent-news-updown)
+    study: bool = False  # the newest study's whole grid and books instead (``?view=study``)
 
 
 def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None = None,
                           view: View | None = None) -> str:
-    """The whole page for one request: every stock, or only ``ticker``, of one source's index."""
+    """The whole page for one request: the overview of one source's index (every stock's row, the
+    backtest's charts), or one stock's page (its row, charts and the day's posts or headlines)."""
     view = view or View(ticker)
     news = view.source == "news"
     with engine.connect() as conn:
         finished = None if news else latest_backtest(conn)  # the walk-forward backtests are the board's
+        marks = synthetic_marks(conn)
+        if view.study:
+            return page_html(synthetic_banner(marks) + study_html(latest_study(conn)), [], ["<span></span>"],
+                             title="Sentiment · study")
     summaries = read_summaries(settings, finished, model_name(view.source))
     champion = summaries.champion
+    version = champion.version if champion else None
+    origins = IndexOrigins(finished.name if finished else None,
+                           f"{champion.model} v{champion.version}" if champion else None)
+    with engine.connect() as conn:
+        stocks, rows, histories = _stock_rows(conn, view.source, finished, champion, origins)
+        listed = [r for r in rows if view.ticker in (None, r.stock.code)]  # one stock's page: its row only
+        if view.ticker is None:
+            sections, charts = [], (backtest_charts_html(
+                backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
+                float(finished.spec.get("sell_tax_bps", 0.0)), finished.name) if finished else "")
+            charts += study_summary_html(latest_study(conn)) if not news else ""
+        else:
+            daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
+                                 view.source)
+            latest = latest_day_news if news else latest_day_posts
+            sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version),
+                                      "headline" if news else "post", daily=daily.get(row.stock.code),
+                                      origins=origins) for row in listed]
+            charts = ""
+        built = index_built_at(conn, version, view.source)
+    top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""
+    head = synthetic_banner(marks) + top + head_html(summaries) + charts
+    if stocks:
+        head += downloads_html(view.source, view.ticker, version, finished.name if finished else None)
+    return page_html(head, stocks, sections, source=view.source)
+
+
+def _stock_rows(conn: Connection, source: str, finished: FinishedBacktest | None, champion: Champion | None,
+                origins: IndexOrigins) -> tuple[list[Stock], list[StockRow], dict[str, list[IndexPoint]]]:
+    """Every indexed stock of ``source``, its overview row and its out-of-sample index history."""
     version, seen = (champion.version, champion.seen_through) if champion else (None, None)
     definition = (champion.definition if champion else None) or (finished.spec.get("definition") if finished
                                                                  else None) or "next_open_close"
     walk = finished.name if finished else None
-    with engine.connect() as conn:
-        stocks, priced = indexed_stocks(conn, view.source), priced_through(conn)
-        counts = (news_skill_counts(conn, champion=version, seen_through=seen, definition=definition) if news else
-                  skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition))
-        skills = stock_skills(counts, label_horizon(conn, definition))
-        histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
-                                    seen_through=seen, source=view.source)
-        rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code)) for s in stocks]
-        shown = [s for s in stocks if view.ticker in (None, s.code)]
-        latest = latest_day_news if news else latest_day_posts
-        sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version),
-                                  "headline" if news else "post")
-                    for row in rows if row.stock in shown]
-        built = index_built_at(conn, version, view.source)
-        study = study_html(latest_study(conn)) if view.ticker is None and not news else ""
-        charts = (backtest_charts_html(backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
-                                       float(finished.spec.get("sell_tax_bps", 0.0)))
-                  if finished and view.ticker is None else "")
-    listed = [r for r in rows if r.stock in shown]  # one stock's page: its row only
-    top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""
-    return page_html(top + head_html(summaries) + charts + study, stocks, sections, source=view.source)
+    stocks, priced = indexed_stocks(conn, source), priced_through(conn)
+    counts = (news_skill_counts(conn, champion=version, seen_through=seen, definition=definition)
+              if source == "news" else
+              skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition))
+    skills = stock_skills(counts, label_horizon(conn, definition))
+    histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
+                                seen_through=seen, source=source)
+    rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code), origins) for s in stocks]
+    return stocks, rows, histories
 
 
 # -- the head: champion and backtest ------------------------------------------------------------------
@@ -127,7 +160,9 @@ def _interval(metrics: dict[str, float], name: str) -> str:
     if value is None:
         return "-"
     low, high = metrics.get(f"test_{name}_ci_low"), metrics.get(f"test_{name}_ci_high")
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None and high is not None else f"{value:.3f}"
+    if low is None or high is None or not math.isfinite(value):
+        return shown(value)
+    return f"{shown(value)} [{shown(low)}, {shown(high)}]"
 
 
 def champion_metrics_html(champion: Champion) -> str:
@@ -153,8 +188,16 @@ def _ic_text(m: dict[str, float]) -> str:
     return ""
 
 
+def missing_run_html(run_id: str) -> str:
+    """What the page says for a run its MLflow store no longer has."""
+    return (f'<b class="warn">its MLflow run {escape(run_id)} is missing</b> from the tracking store (deleted and '
+            "garbage-collected, or logged to another store), so its metrics cannot be shown")
+
+
 def backtest_metrics_html(backtest: Backtest) -> str:
     m, nan = backtest.metrics, float("nan")
+    if backtest.missing_run:
+        return f"backtest <b>{escape(backtest.name)}</b>: {missing_run_html(backtest.missing_run)}"
     if not m:
         return (f"backtest <b>{escape(backtest.name)}</b>: its report is not in MLflow (rerun "
                 f"<code>finsent backtest --name {escape(backtest.name)}</code> with the same options to log it)")
@@ -178,11 +221,11 @@ def backtest_metrics_html(backtest: Backtest) -> str:
 def head_html(summaries: Summaries) -> str:
     champion, backtest = summaries.champion, summaries.backtest
     if champion:
-        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — "
-                f"{champion_metrics_html(champion)} — "
+        metrics = missing_run_html(champion.missing_run) if champion.missing_run else champion_metrics_html(champion)
+        head = (f"<p>champion: <b>{escape(champion.model)} v{champion.version}</b> — {metrics} — "
                 f'<a href="{escape(champion.link)}" target="_blank" rel="noopener">open in MLflow</a></p>')
     elif summaries.registry_error:
-        head = f"<p>the MLflow registry did not answer: {escape(summaries.registry_error)}</p>"
+        head = f"<p>the MLflow registry did not answer: {escape(mask_urls(summaries.registry_error))}</p>"
     else:
         reason = summaries.no_champion_reason
         head = ("<p>no champion yet: " + (f"{escape(reason)}" if reason else "run the <code>finsent_train</code> DAG")
@@ -198,18 +241,25 @@ def head_html(summaries: Summaries) -> str:
 
 
 def stock_section(row: StockRow, history: Sequence[IndexPoint], posts: Sequence[ScoredPost],
-                  noun: str = "post") -> str:
-    """Its latest index, the charts, where the index comes from, its out-of-sample skill and the
-    day's extreme posts or headlines (``noun``; ``posts``: most bullish first, only those the index uses)."""
+                  noun: str = "post", *, daily: float | None = None, origins: IndexOrigins | None = None) -> str:
+    """Its latest index (named by the walk or model that scored it, beside the champion's
+    ``daily_sentiment`` when that differs), the charts, where the index comes from, its out-of-sample
+    skill and the day's extreme posts or headlines (``noun``; ``posts``: most bullish first, only those
+    the index uses)."""
     stock, last = row.stock, row.latest
     bullish = [p for p in posts if p.p_up > 0.5][:_TOP]
     bearish = [p for p in posts[::-1] if p.p_up < 0.5][:_TOP]
     when = ""
     if last is not None:
         kind = "forecast for the next session (not traded yet)" if row.forecast else "latest session"
-        when = f'<p>{kind} <b>{last.session_date}</b>: mean P(up) <b>{last.mean_p_up:.3f}</b></p>'
-    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(stock.name)}</h2>' + when
-            + index_chart(history) + sources_html(history)
+        origin = f" (out of sample, {escape(row.origin)})" if row.origin else ""
+        champion = (origins.champion if origins else None) or "the champion"
+        other = (f" · <code>daily_sentiment</code> of {escape(champion)} for that session: <b>{daily:.3f}</b>"
+                 " (what the export and the API hold; the index shown is the walk's, scored by models trained "
+                 "before the session)" if daily is not None and abs(daily - last.mean_p_up) >= 5e-4 else "")
+        when = f"<p>{kind} <b>{last.session_date}</b>: mean P(up) <b>{last.mean_p_up:.3f}</b>{origin}{other}</p>"
+    return (f'<section id="s{escape(stock.code)}"><h2>{escape(stock.code)} {escape(plain_text(stock.name))}</h2>'
+            + when + index_chart(history) + sources_html(history, origins)
             + f"<p>out-of-sample balanced accuracy on this stock: {skill_text(row.skill)}</p>"
             + timing_chart(history)
             + '<div class=cols><div><h3>most bullish (last day, P(up) &gt; 0.5)</h3>'
@@ -256,27 +306,26 @@ def posts_html(posts: Sequence[ScoredPost]) -> str:
                    f"<span class=muted>{p.posted_at.astimezone(KST):%m-%d %H:%M} KST</span></li>" for p in posts)
 
 
-def sources_html(history: Sequence[IndexPoint]) -> str:
+def sources_html(history: Sequence[IndexPoint], origins: IndexOrigins | None = None) -> str:
     """Which model each stretch of the index comes from: every point is out of sample."""
+    origins = origins or IndexOrigins()
     spans = []
     for source in ("backtest", "champion"):
-        days = [p.session_date for p in history if p.source == source]
+        days = [p for p in history if p.source == source]
         if days:
-            spans.append(f"{source} scores {days[0]} .. {days[-1]}")
+            spans.append(f"{escape(origins.of(days[0]))} scores {days[0].session_date} .. {days[-1].session_date}")
     return ('<p class="muted">out of sample only: each session&#x27;s index comes from a model trained before it ('
             + ("; ".join(spans) or "no such sessions yet") + f"); EMA {EMA_SPAN}: exponential moving average, "
             f"alpha = 2 / ({EMA_SPAN} + 1)</p>")
 
 
-_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                                          "\u2066\u2067\u2068\u2069"))
 _TITLE_MAX = 80
 
 
 def display_title(title: str, limit: int = _TITLE_MAX) -> str:
     """A title as shown: bidi controls (which can reverse what follows) removed, cut at ``limit``
     characters with an ellipsis. Escaping is the caller's job."""
-    clean = " ".join(title.translate(_BIDI_CONTROLS).split())
+    clean = plain_text(title)
     return clean if len(clean) <= limit else clean[: limit - 1].rstrip() + "…"
 
 
@@ -291,9 +340,12 @@ section{{border-top:1px solid #ddd;padding-top:.5rem;margin-top:1rem}} .cols{{di
 .warn{{color:#b45309}} .fc{{color:#7c3aed}} ol{{padding-left:1.2rem}} li{{margin:.15rem 0}}
 svg text{{font-size:12px;font-family:{FONTS}}} a{{color:#1d4ed8}} li a{{color:#111;text-decoration:none}}
 li a:hover{{text-decoration:underline}} table.overview{{border-collapse:collapse;margin:.5rem 0}}
-.overview th,.overview td{{padding:.25rem .7rem;border-bottom:1px solid #e5e7eb;text-align:left}}
+.overview th,.overview td{{padding:.2rem .5rem;border-bottom:1px solid #e5e7eb;text-align:left}}
 .overview td.num{{text-align:right;font-variant-numeric:tabular-nums}} .overview th a{{text-decoration:none}}
-nav a{{margin-right:.5rem}}"""
+nav a{{margin-right:.5rem}} svg{{max-width:1000px}} .charts>div{{max-width:620px}}
+.overview td{{vertical-align:middle;white-space:nowrap}} table.overview{{font-size:.9em}}
+svg.spark{{max-width:none;display:block}}
+.banner{{background:#fef3c7;border:1px solid #f59e0b;padding:.5rem .8rem;border-radius:4px}}"""
 
 
 def source_query(source: str) -> str:
@@ -317,11 +369,13 @@ def empty_body(source: str) -> str:
 
 def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title: str = "Sentiment",
               source: str = "board") -> str:
+    # one stock's page lists the others; the overview's table links every stock already
     nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}{source_query(source)}">'
-                                   f"{escape(s.code)}</a>" for s in stocks) if stocks else ""
+                                   f"{escape(s.code)}</a>" for s in stocks) if stocks and sections else ""
     overview = f"sentiment?source={escape(source)}" if source != "board" else "sentiment"
-    links = f'<a href="{overview}">overview</a> <a href="models">models</a>{source_nav(source)}{nav}'
-    body = "".join(sections) or empty_body(source)
+    links = (f'<a href="{overview}">overview</a> <a href="models">models</a> <a href="sentiment?view=study">study</a>'
+             f"{source_nav(source)}{nav}")
+    body = "".join(sections) or ("" if stocks else empty_body(source))
     return f"""<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>finsent · {escape(title)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{escape(title)}</h1><nav>{links}</nav>

@@ -238,3 +238,16 @@ def backtest_days(conn: Connection, backtest: str) -> list[BookDay]:
         "FROM backtest_daily d LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
         "WHERE d.backtest = :b AND d.source = 'board' ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
     return [BookDay(r.ticker, r.session_date, float(r.mean_p_up), float(r.ret), r.ret_open_close) for r in rows]
+
+
+def daily_values(conn: Connection, sessions: dict[str, date], champion: int | None,
+                 source: str = "board") -> dict[str, float]:
+    """``daily_sentiment`` of the champion (``source``'s) on each stock's given session: what the
+    export and the API hold for it, beside the out-of-sample index the page shows."""
+    if champion is None or not sessions:
+        return {}
+    rows = conn.execute(text(
+        "SELECT d.ticker, d.mean_p_up FROM daily_sentiment d JOIN unnest(CAST(:t AS text[]), CAST(:d AS date[])) "
+        "AS s(ticker, session_date) USING (ticker, session_date) WHERE d.source = :src AND d.model_version = :v"),
+        {"t": list(sessions), "d": list(sessions.values()), "src": source, "v": champion}).all()
+    return {r.ticker: float(r.mean_p_up) for r in rows}

@@ -51,3 +51,26 @@ def study_html(study: dict[str, Any] | None) -> str:
             f"{escape(str(costs.get('sell_tax', 'sell tax')))}; no short leg during the short-sale ban.</p>"
             '<table class="overview"><tr><th>signal</th><th>k</th><th>book</th><th>net Sharpe [95%]</th>'
             f"<th>turnover</th><th>break-even bps a side</th><th>sessions</th></tr>{books}</table>")
+
+
+def study_summary_html(study: dict[str, Any] | None) -> str:
+    """The overview's few lines of the newest study: how many cells show a signal (each named with its
+    IC, interval and n), the best book after costs, and a link to the whole grid (``?view=study``)."""
+    if not study:
+        return study_html(study)
+    grid, books = study.get("grid", []), study.get("books", [])
+    verdicts = {v: sum(c["verdict"] == v for c in grid) for v in _VERDICT_CLASS}
+    found = "; ".join(f"{escape(c['signal'])} → {escape(c['target'])} h{c['horizon']}: IC {_number(c['ic'])} "
+                      f"[{_number(c['ic_low'])}, {_number(c['ic_high'])}], {c['sessions']} sessions"
+                      for c in grid if c["verdict"] == "signal")
+    ranked = [b for b in books if b.get("net_sharpe") is not None]
+    best = max(ranked, key=lambda b: b["net_sharpe"], default=None)
+    book = (f" Best book after costs: {escape(best['signal'])} {escape(best['kind'])} every {best['hold']} "
+            f"session(s), net Sharpe {_number(best['net_sharpe'], 2)} [{_number(best['net_sharpe_low'], 2)}, "
+            f"{_number(best['net_sharpe_high'], 2)}], break-even {_number(best['break_even_bps'], 1)} bps a side."
+            if best else "")
+    return (f"<h2>Where the signal shows: study <b>{escape(study['study'])}</b> of backtest "
+            f"<b>{escape(study['backtest'])}</b></h2><p>{len(grid)} cells: {verdicts['signal']} signal, "
+            f"{verdicts['no signal']} no signal, {verdicts['too few sessions']} too few sessions"
+            + (f" ({found})" if found else "") + f".{book} "
+            '<a href="sentiment?view=study">the whole grid and every book</a></p>')

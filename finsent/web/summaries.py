@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from finsent.config import Settings
 from finsent.errors import FinsentError
 from finsent.ml.evaluate import SKILL_P_VALUE
-from finsent.ml.registry import MODEL_NAME, alias_version, latest_decision, registry_client
+from finsent.ml.registry import MODEL_NAME, alias_version, find_run, latest_decision, registry_client
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from finsent.web.queries import FinishedBacktest
 
@@ -30,6 +30,7 @@ class Champion:
     seen_through: date | None = None  # the last session it trained or validated on (its tag)
     definition: str | None = None  # its label definition (its tag)
     model: str = MODEL_NAME  # the registered model: finsent-updown (board) or finsent-news-updown (news)
+    missing_run: str | None = None  # the id of its run when the store no longer has it (no metrics then)
 
     @property
     def has_verdict(self) -> bool:
@@ -51,6 +52,7 @@ class Backtest:
     name: str
     metrics: dict[str, float]
     link: str
+    missing_run: str | None = None  # the id of its report's run when the store no longer has it
 
 
 @dataclass(frozen=True)
@@ -66,27 +68,32 @@ def champion_summary(client: MlflowClient, mlflow_ui_url: str, model: str = MODE
     if number is None:  # no champion yet: the page says so
         return None
     version = client.get_model_version(model, str(number))
-    metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    run = find_run(client, version.run_id)  # None: deleted and garbage-collected, or in another store
+    metrics = run.data.metrics if run else {}
     seen = version.tags.get("seen_through")
     return Champion(int(version.version), {k: v for k, v in metrics.items() if k.startswith("test_")},
                     f"{mlflow_ui_url}/#/models/{model}/versions/{version.version}",
-                    date.fromisoformat(seen) if seen else None, version.tags.get("label_definition") or None, model)
+                    date.fromisoformat(seen) if seen else None, version.tags.get("label_definition") or None, model,
+                    missing_run=version.run_id if version.run_id and run is None else None)
 
 
 def backtest_summary(client: MlflowClient, mlflow_ui_url: str, finished: FinishedBacktest) -> Backtest:
-    run = client.get_run(finished.mlflow_run_id) if finished.mlflow_run_id else None
+    run = find_run(client, finished.mlflow_run_id)
     link = f"{mlflow_ui_url}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}" if run else ""
-    return Backtest(finished.name, dict(run.data.metrics) if run else {}, link)
+    missing = finished.mlflow_run_id if finished.mlflow_run_id and run is None else None
+    return Backtest(finished.name, dict(run.data.metrics) if run else {}, link, missing_run=missing)
 
 
 def read_summaries(settings: Settings, finished: FinishedBacktest | None, model: str = MODEL_NAME) -> Summaries:
     """The champion of ``model`` (or why there is none) and the backtest ``finished``, through one
     client. A registry that does not answer leaves the champion line saying so; the page still shows the data."""
+    from mlflow.exceptions import MlflowException
+
     try:
         client = registry_client(settings)
         champion = champion_summary(client, settings.mlflow_ui_url, model)
-    except FinsentError as exc:
+        backtest = backtest_summary(client, settings.mlflow_ui_url, finished) if finished else None
+        reason = latest_decision(client, model) if champion is None else None
+    except (FinsentError, MlflowException) as exc:  # the page still shows the data, and says why not this
         return Summaries(None, None, registry_error=str(exc))
-    backtest = backtest_summary(client, settings.mlflow_ui_url, finished) if finished else None
-    reason = latest_decision(client, model) if champion is None else None
     return Summaries(champion, backtest, no_champion_reason=reason)

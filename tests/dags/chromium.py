@@ -7,11 +7,30 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+
+# Every chart's labels as the browser lays them out: no label over the plot area (the lines), no two
+# labels over each other. Answers the offending pairs (none: []).
+OVERLAPS = """(() => {
+  const hit = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5
+                        && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const bad = [];
+  for (const svg of document.querySelectorAll('svg')) {
+    if (!svg.querySelector('rect.plot')) continue;  // a sparkline or an icon: no labels
+    const plot = svg.querySelector('rect.plot').getBoundingClientRect();
+    const texts = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+    texts.forEach(([name, box], i) => {
+      if (hit(box, plot)) bad.push(name + ' over the plot of ' + svg.getAttribute('aria-label'));
+      texts.slice(i + 1).forEach(([other, box2]) => { if (hit(box, box2)) bad.push(name + ' over ' + other); });
+    });
+  }
+  return bad;
+})()"""
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
@@ -19,12 +38,13 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 class Chromium:
-    def __init__(self, profile: Path, width: int = 1280, height: int = 1000) -> None:
+    def __init__(self, profile: Path, width: int = 1280, height: int = 1000, time_zone: str | None = None) -> None:
         from websockets.sync.client import connect
 
+        env = {**os.environ, "TZ": time_zone} if time_zone else None  # the zone the browser (Airflow's UI) shows
         self.process = subprocess.Popen(["chromium", *FLAGS, f"--user-data-dir={profile}",
                                          f"--window-size={width},{height}", "about:blank"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         active = profile / "DevToolsActivePort"
         for _ in range(300):
             if active.is_file() and len(active.read_text().splitlines()) >= 2:

@@ -18,6 +18,10 @@ def test_every_dag_imports_without_errors(dagbag):
     assert set(dagbag.dag_ids) == DAG_IDS
 
 
+def _callbacks(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
 def test_dag_policy(dagbag, dag_id):
     dag = dagbag.get_dag(dag_id)
@@ -25,13 +29,19 @@ def test_dag_policy(dagbag, dag_id):
     assert "finsent" in dag.tags and len(dag.tags) >= 2
     timezone = getattr(dag.timetable, "timezone", None) or dag.timezone  # cron timetables carry their own
     assert "Asia/Seoul" in str(timezone), (dag_id, timezone)
+    from finsent.orchestration.airflow_support import FAILURE_ALERT
+
+    assert FAILURE_ALERT in _callbacks(dag.on_failure_callback), dag_id  # a failed run alerts (test_alerts.py)
     for task in dag.tasks:
         assert task.owner == "finsent", task.task_id
         assert task.retries >= 1 and task.execution_timeout is not None, task.task_id
+        assert FAILURE_ALERT in _callbacks(task.on_failure_callback), task.task_id  # so does a failed task
     if dag_id == "finsent_ingest":
         assert dag.get_task("crawl").pool == "naver" and dag.get_task("prices").pool == "naver"
         assert dag.get_task("crawl_news").pool == "naver"  # news beside the board, one mapped task per ticker
-        assert {t.task_id for t in dag.get_task("prices").upstream_list} >= {"crawl", "crawl_news"}
+        assert {t.task_id for t in dag.get_task("prices").upstream_list} >= {"crawl_comments", "crawl_news"}
+        assert "crawl" in {t.task_id for t in dag.get_task("crawl_comments").upstream_list}
+        assert dag.get_task("crawl_comments").pool == "naver"
         # the mapped crawls take at most the pool's configured slots (FINSENT_NAVER_POOL_SLOTS) at once
         assert dag.get_task("crawl").max_active_tis_per_dagrun == naver_pool_slots()
         assert dag.get_task("crawl_news").max_active_tis_per_dagrun == naver_pool_slots()

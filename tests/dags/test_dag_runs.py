@@ -35,7 +35,7 @@ def pipeline_env(database_url, monkeypatch):
     fake.plant_signal(0.9)
     with fake:
         for key in ("FINSENT_NAVER_BOARD_URL", "FINSENT_NAVER_PRICE_URL", "FINSENT_NAVER_LEGACY_URL",
-                    "FINSENT_NAVER_API_URL", "FINSENT_NAVER_NEWS_URL"):
+                    "FINSENT_NAVER_API_URL", "FINSENT_NAVER_NEWS_URL", "FINSENT_NAVER_COMMENTS_URL"):
             monkeypatch.setenv(key, fake.base_url)
         monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
         monkeypatch.setenv("FINSENT_BACKFILL_DAYS", "160")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -146,22 +147,34 @@ def _naver_port(data: Path) -> int | None:
     return int(url_file.read_text().rsplit(":", 1)[1]) if url_file.is_file() else None
 
 
-def _screenshot(url: str, token: str, tmp_path: Path) -> None:
-    """The demo's page in Chromium, logged in; saved where FINSENT_SCREENSHOT_DEMO says."""
-    from tests.dags.test_plugin import login_redirector
-
-    target = os.environ.get("FINSENT_SCREENSHOT_DEMO")
-    if not target or shutil.which("chromium") is None:
+def _screenshots(data: Path, tmp_path: Path) -> None:
+    """Every view of the demo in Chromium, logged in (docs/screenshots.py: each answers, no label over a
+    chart, the overviews fit two laptop screens); saved where FINSENT_SCREENSHOT_DIR says (docs/ to
+    refresh the docs' screenshots)."""
+    if shutil.which("chromium") is None:
         return
-    redirector = login_redirector(token, url)
-    try:
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1500", "--hide-scrollbars",
-                        f"--screenshot={target}", f"http://127.0.0.1:{redirector.server_port}/"],
-                       check=False, capture_output=True, timeout=120)
-    finally:
-        redirector.shutdown()
+    out = Path(os.environ.get("FINSENT_SCREENSHOT_DIR", tmp_path))
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "screenshots.py"), "--data-dir", str(data),
+                           "--out", str(out)], cwd=ROOT, check=False, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert all((out / name).stat().st_size > 10_000 for name in ("sentiment-demo.png", "sentiment-news.png",
+                                                                 "sentiment-news-stock.png", "airflow-dags.png"))
+
+
+def _every_view(base: str, token: str) -> None:
+    """The demo shows every view: the board's and the news' (a news champion, headlines), named and
+    marked synthetic."""
+    status, page = _get(f"{base}/finsent/sentiment", token)
+    assert status == 200 and "champion: <b>finsent-updown v1</b>" in page and "<svg" in page
+    assert all(code in page for code in ("005930", "000660", "005380"))
+    assert '<p class="banner"><b>Synthetic data</b>' in page
+    # each row names what its index comes from: the walk, or the champion on the sessions after it
+    assert re.search(r"<td class=muted>(backtest demo|finsent-updown v1)</td>", page), page[:3000]
+    status, news = _get(f"{base}/finsent/sentiment?source=news&ticker=005930", token)
+    assert status == 200 and "champion: <b>finsent-news-updown v1</b>" in news
+    assert "most bullish" in news and "no headline with P(up) above 0.5" not in news  # headlines are shown
+    status, api = _get(f"{base}/finsent/api/daily-sentiment?source=news&ticker=005930", token)
+    assert status == 200 and json.loads(api)["count"] > 0 and json.loads(api)["synthetic"]
 
 
 @pytest.mark.slow
@@ -175,6 +188,7 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path):
         first = _stack(env, "demo")
         assert first.returncode == 0, (first.stdout[-3000:], first.stderr[-5000:])
         assert "all five DAGs succeeded" in first.stdout and "login admin /" in first.stdout
+        assert "; news champion v1 (" in first.stdout
         naver_port, started = _naver_port(data), _pids(data)
 
         second = _stack(env, "demo")  # with the first stack still up: reuses it and finishes
@@ -186,10 +200,8 @@ def test_demo_twice_then_down_leaves_nothing(tmp_path: Path):
         status, page = _get(f"{base}/finsent/sentiment")
         assert status == 401 and "Sentiment" not in page
         token = _login(base, data)
-        status, page = _get(f"{base}/finsent/sentiment", token)
-        assert status == 200 and "champion: <b>finsent-updown v1</b>" in page and "<svg" in page
-        assert all(code in page for code in ("005930", "000660", "005380"))
-        _screenshot(f"{base}/finsent/sentiment", token, tmp_path)
+        _every_view(base, token)
+        _screenshots(data, tmp_path)
 
         # the champion's numbers are real: a test part of many sessions, accuracy clearly above 1/2
         from mlflow import MlflowClient

@@ -79,15 +79,18 @@ def test_time_split_has_no_session_overlap_and_respects_the_embargo(engine, boar
     assert summary.counts["train"]["up"] > 0 and summary.counts["test"]["down"] > 0
 
 
-def test_no_normalised_title_in_two_parts(engine, board):
+def test_a_title_repeated_every_day_is_a_new_event_in_every_part(engine, board):
     summary = build(engine)
-    shared = query(engine, """
-        SELECT q.title_norm FROM dataset_rows d JOIN post_quality q USING (ticker, post_id)
-        GROUP BY q.title_norm HAVING count(DISTINCT d.split) > 1""")
-    assert shared == []
     repeated = query(engine, "SELECT DISTINCT d.split FROM dataset_rows d JOIN posts p USING (ticker, post_id) "
-                             "WHERE p.title = '매일 올라오는 같은 제목'")
-    assert repeated == [("train",)] and summary.dropped_duplicates > 0
+                             "WHERE p.title = '매일 올라오는 같은 제목' ORDER BY 1")
+    assert repeated == [("test",), ("train",), ("valid",)]  # a day apart and more: not one story
+    same_story = query(engine, """
+        SELECT count(*) FROM dataset_rows a JOIN dataset_rows b ON a.ticker = b.ticker AND a.split < b.split
+        JOIN posts pa ON pa.ticker = a.ticker AND pa.post_id = a.post_id
+        JOIN posts pb ON pb.ticker = b.ticker AND pb.post_id = b.post_id
+        WHERE a.dataset = 'snap' AND b.dataset = 'snap' AND pa.title = pb.title
+          AND abs(extract(epoch FROM pa.posted_at - pb.posted_at)) < 86400""")[0][0]
+    assert same_story == 0 and summary.dropped_same_story == {}
 
 
 def test_same_spec_gives_the_same_hash_and_files(engine, board, tmp_path):
@@ -125,9 +128,13 @@ def test_cli_show_prints_counts_dates_and_hash(engine, board, capsys):
 
 @pytest.mark.parametrize("args, code, message", [
     (["dataset", "build", "x", "--definition", "nope"], 2, "unknown label definition"),
-    (["dataset", "build", "x", "--from", "2030-01-01"], 1, "the selection is empty"),
+    # refusals are bad input or configuration (exit 2), as the README's exit codes say (they were exit 1)
+    (["dataset", "build", "x", "--from", "2030-01-01"], 2, "the selection is empty"),
     (["dataset", "build", "x", "--test-frac", "0.5", "--valid-frac", "0.5"], 2, "must leave something"),
-    (["dataset", "build", "x", "--from", "2024-01-02", "--to", "2024-01-05"], 1, "leaves a part empty"),
+    (["dataset", "build", "x", "--from", "2024-01-02", "--to", "2024-01-05"], 2, "leaves a part empty"),
+    (["dataset", "build", "x", "--valid-frac", "0.45", "--test-frac", "0.45", "--embargo", "100"], 2,
+     "leaves a part empty"),
+    (["label", "--tickers", "999999"], 2, "unknown ticker code(s): 999999"),
     (["dataset", "build", "x", "--rules", "spam,typo"], 2, "unknown quality rule"),
     (["dataset", "build", "x", "--embargo", "100000"], 2, "more than 250 sessions"),
     (["dataset", "show", "missing"], 2, "no dataset named"),
@@ -192,3 +199,13 @@ def test_a_tampered_or_unfrozen_snapshot_is_refused(engine, board, caplog):
         conn.exec_driver_sql("UPDATE datasets SET hash_version = 1 WHERE name = 'old'")
     with pytest.raises(SnapshotError, match="before snapshots froze"):
         load_snapshot(engine, "old")
+
+
+def test_stale_labels_refuse_the_build_with_exit_2(engine, board, caplog):
+    with engine.begin() as conn:
+        changed = conn.exec_driver_sql("UPDATE prices SET close = close * 1.01 WHERE ticker = '005930' AND trade_date "
+                                       "= (SELECT trade_date FROM prices WHERE ticker = '005930' ORDER BY 1 OFFSET 5 "
+                                       "LIMIT 1)").rowcount
+    assert changed == 1
+    assert main(["dataset", "build", "stale"]) == 2
+    assert "use prices that changed after they were written" in caplog.text and "finsent label" in caplog.text

@@ -64,8 +64,9 @@ def test_both_keeps_each_rows_source_and_board_is_unchanged(engine, news):
     both = build_dataset(engine, "both", DatasetSpec(source="both"), data_dir)
     sources = dict(query(engine, "SELECT source, count(*) FROM dataset_rows WHERE dataset = 'both' GROUP BY source"))
     assert set(sources) == {"board", "news"} and sum(sources.values()) == both.rows
-    assert query(engine, "SELECT count(*) FROM dataset_rows WHERE dataset = 'both' AND source = 'news' AND "
-                         "post_id <> -(office_id::bigint * 10000000000 + article_id::bigint)")[0][0] == 0
+    assert query(engine, "SELECT count(*) FROM dataset_rows r WHERE dataset = 'both' AND source = 'news' AND NOT "
+                         "EXISTS (SELECT 1 FROM news n WHERE (n.ticker, n.office_id, n.article_id, -n.item_id) = "
+                         "(r.ticker, r.office_id, r.article_id, r.post_id))")[0][0] == 0
 
 
 def test_the_cli_offers_the_source(engine, news, capsys):

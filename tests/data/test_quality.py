@@ -84,3 +84,32 @@ def test_recheck_rebuilds_flags(engine, recheck):
     check_quality(engine)
     assert check_quality(engine, recheck=recheck).checked == 1
     assert query(engine, "SELECT count(*) FROM post_flags") == [(1,)]
+
+
+def test_body_aware_rules(engine):
+    """A reading-room ad in the body is spam under a clean title; a body that speaks of the market
+    saves a political title; copy-paste bodies under new titles are flagged, whatever order they came in."""
+    ad = "리딩방 아님 그냥 정보 공유 " * 3
+    copy = "오늘 장 마감 후 외인 수급 정리했습니다 내일 시초가 주목 하세요 자세한 건 댓글로"
+    rows = [post(T, NOON, "삼성 어떻게 보세요?", body="좋은 정보 https://bit.ly/3xYz 에서 받으세요"),
+            post(T, NOON + timedelta(hours=1), "질문 있어요", body="궁금하면 카톡 아이디: lead777 로"),
+            post(T, NOON + timedelta(hours=2), "기사 봤어요", body="https://n.news.naver.com/mnews/article/015/0005112233"),
+            post(T, NOON + timedelta(hours=3), "윤석열 탄핵하라", body="그래야 코스피 오른다"),
+            post(T, NOON + timedelta(hours=4), "오늘 시황", body=copy),
+            post(T, NOON + timedelta(hours=5), "내일 전략", body=copy + " ㅋㅋㅋㅋ!!"),  # spacing and ㅋ aside
+            post(T, NOON + timedelta(days=3), "다시 올립니다", body=copy),  # days later: not a copy of those
+            post(T, NOON + timedelta(hours=6), "짧은 글", body=ad)]
+    add_posts(engine, rows)
+    run = check_quality(engine)
+    flags = set(query(engine, "SELECT post_id, rule FROM post_flags"))
+    ids = [r.post_id for r in rows]
+    assert {(ids[0], "spam_ad"), (ids[1], "spam_ad")} <= flags
+    assert not {r for p, r in flags if p in (ids[2], ids[3])}
+    copies = {p for p, r in flags if r == "duplicate_body"}
+    assert copies == {ids[5]} and run.flagged["duplicate_body"] == 1
+    # a late copy written before them (a backfill) becomes the original: the flag moves
+    early = post(T, NOON - timedelta(hours=1), "먼저 쓴 글", body=copy)
+    add_posts(engine, [early])
+    assert check_quality(engine).flagged["duplicate_body"] == 1
+    assert {p for p, r in query(engine, "SELECT post_id, rule FROM post_flags") if r == "duplicate_body"} == \
+        {ids[4], ids[5]}

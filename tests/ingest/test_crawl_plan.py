@@ -20,7 +20,7 @@ from finsent.ingest.news_crawl import crawl_news
 from finsent.ingest.sources.board_json import DEFAULT_PAGE_SIZE
 from finsent.loopback import FakeNaver
 from finsent.loopback.news import NEWS_PREFIX
-from finsent.orchestration.tasks import crawl_news_ticker, crawl_ticker
+from finsent.orchestration.tasks import crawl_comments_ticker, crawl_news_ticker, crawl_ticker
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def boards(engine, monkeypatch):
     now = datetime.now().replace(microsecond=0)
     with FakeNaver(tickers=BOARDS, posts_per_ticker=60, first_post_at=now - timedelta(days=20),
                    post_spacing=timedelta(hours=8)) as fake:
-        for key in ("BOARD", "PRICE", "LEGACY", "API", "NEWS"):
+        for key in ("BOARD", "PRICE", "LEGACY", "API", "NEWS", "COMMENTS"):
             monkeypatch.setenv(f"FINSENT_NAVER_{key}_URL", fake.base_url)
         reports = crawl_boards(load_settings(), engine, list(BOARDS), since=date(2000, 1, 1), workers=4)
         assert all(r.ok for r in reports)
@@ -93,13 +93,19 @@ def test_the_plan_without_runs_assumes_a_page_a_board_and_scales_with_the_delay(
     monkeypatch.setenv("FINSENT_NAVER_POOL_SLOTS", "4")
     with raw_connection(engine) as raw, raw.cursor() as cur:
         plan = build_plan(load_settings(), cur, 200)
-    assert plan.slots == 4 and [s.step for s in plan.steps] == ["boards", "prices", "news"]
+    assert plan.slots == 4 and [s.step for s in plan.steps] == ["boards", "prices", "news", "counts", "comments"]
     # 200 x one board page, one price fetch and two news pages, and each host's robots.txt
-    assert plan.total_s == pytest.approx(201 + 201 + 401)
-    assert plan.fits and "assumed" in plan.steps[0].basis and "assumed" in plan.steps[2].basis
-    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "10")  # 803 requests: 2.2 hours
+    assert sum(plan.seconds(s) for s in plan.steps[:3]) == pytest.approx(201 + 201 + 401)
+    assert "assumed" in plan.steps[0].basis and "assumed" in plan.steps[2].basis
+    # comments, assumed: 100 posts a ticker a day, 34% with comments; counts for 3 days' posts (15
+    # requests), a CBOX page for each of twice a day's commented posts (68): 200 tickers do not fit at 1 s
+    counts, comments = plan.steps[3:]
+    assert (counts.per_ticker, comments.per_ticker) == (pytest.approx(15), pytest.approx(68))
+    assert plan.requests(comments) == pytest.approx(200 * 68 + 1) and not plan.fits
+    assert "--days" in format_plan(plan)
+    monkeypatch.setenv("FINSENT_CRAWL_DELAY_S", "0.3")  # 17,404 requests at 0.3 s: 1.45 hours
     with raw_connection(engine) as raw, raw.cursor() as cur:
-        assert not build_plan(load_settings(), cur, 200).fits
+        assert build_plan(load_settings(), cur, 200).fits
 
 
 def test_a_quiet_news_day_costs_two_news_pages_per_ticker_and_the_plan_measures_it(engine, boards):
@@ -121,3 +127,26 @@ def test_a_quiet_news_day_costs_two_news_pages_per_ticker_and_the_plan_measures_
     assert plan.requests(news_step) == 401  # two pages a ticker and robots.txt
     log.info("200-ticker loopback news, a quiet day:\n%s", format_plan(plan))
     assert "measured" in news_step.basis and "over 200 runs" in news_step.basis
+
+
+def test_the_comment_steps_are_measured_from_the_comment_crawls(engine, boards):
+    """The day's comment crawl of 200 boards: one counts request a ticker (its posts of 3 days fit in
+    one), and a CBOX page for each thread that grew since the last run; the plan reads both back."""
+    settings = load_settings()
+    for ticker in BOARDS:  # the first run (a ticker's backfill of threads) is left out of the measure
+        crawl_comments_ticker(ticker)
+    grown = [p for t in list(BOARDS)[:50] for p in boards.posts[t][-2:]]
+    for post in grown:
+        boards.add_comments(post.id, 1)
+    start = len(boards.requests_log)
+    for ticker in BOARDS:
+        crawl_comments_ticker(ticker)
+    day = requests_by_path(boards, start)
+    assert day["/commentBox/cbox/web_naver_list_jsonp.json"] == len(grown)
+    assert day["/front-api/discussion/comment/counts"] == len(BOARDS)
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        plan = build_plan(settings, cur, len(BOARDS))
+    counts, comments = plan.steps[3:]
+    assert counts.per_ticker == pytest.approx(1.0) and comments.per_ticker == pytest.approx(len(grown) / len(BOARDS))
+    assert "measured" in comments.basis and "over 200 runs" in comments.basis
+    log.info("200-board loopback, a day of comments:\n%s", format_plan(plan))

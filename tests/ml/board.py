@@ -17,9 +17,11 @@ NEUTRAL = ["오늘", "삼성", "종목", "점심", "내일", "주식", "사람�
 
 
 def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_session: int = 16,
-               tickers=("005930", "000660")) -> None:
+               tickers=("005930", "000660"), view_in: str = "title") -> None:
     """Each session's move is a coin flip; posts written the evening before carry a bullish word
-    with probability 0.85 when the move will be up (planted) or independently of it (not planted)."""
+    with probability 0.85 when the move will be up (planted) or independently of it (not planted).
+    ``view_in="body"``: the word sits in the body, under a title of neutral words only (a board
+    whose question is in the title and whose view is in the body)."""
     rng = random.Random(seed)
     days, day = [], date(2024, 1, 2)
     while len(days) < sessions:
@@ -43,7 +45,12 @@ def make_board(engine, *, planted: bool, seed: int = 1, sessions: int = 70, per_
                 words = [*rng.sample(NEUTRAL, 3), rng.choice(BULL if bullish else BEAR)]
                 rng.shuffle(words)
                 written = datetime.combine(previous, datetime.min.time()) + timedelta(hours=16, minutes=k * 7)
-                rows.append(post(ticker, written, f"{' '.join(words)} {k}", post_id=next(ids)))
+                if view_in == "body":
+                    title = f"{' '.join(rng.sample(NEUTRAL, 3))} 어떻게 보세요 {k}"
+                    body = f"<p>저는 {' '.join(words)}</p><br>[이미지] https://m.site.com/x ㅋㅋㅋㅋㅋㅋ"
+                    rows.append(post(ticker, written, title, body=body, post_id=next(ids)))
+                else:
+                    rows.append(post(ticker, written, f"{' '.join(words)} {k}", post_id=next(ids)))
     add_posts(engine, rows)
     for rule in STANDARD_DEFINITIONS:
         label_posts(engine, LabelDefinition.build(rule))

@@ -35,7 +35,7 @@ SELECT count(*) FROM (SELECT b.session_date FROM backtest_daily b JOIN backtest_
 STORY_INDEX_MISMATCHES = """
 WITH story AS (
     SELECT s.ticker, s.session_date, n.story_key, avg(s.p_up) AS p_up FROM backtest_scores s
-    JOIN news n ON n.ticker = s.ticker AND -(n.office_id::bigint * 10000000000 + n.article_id::bigint) = s.post_id
+    JOIN news n ON n.ticker = s.ticker AND -n.item_id = s.post_id
     WHERE s.backtest = :b GROUP BY 1, 2, 3)
 SELECT count(*) FROM backtest_daily d
 JOIN (SELECT ticker, session_date, avg(p_up) AS p_up FROM story GROUP BY 1, 2) e USING (ticker, session_date)

@@ -144,3 +144,28 @@ def test_scores_are_written_once_per_post(engine, scored, tmp_path: Path):
     import_prices(engine, path)
     assert score(engine, scored).scored == 0
     assert score_identities() == after
+
+
+def test_a_session_the_feed_drops_leaves_the_index_as_a_rebuild_makes_it(engine, scored):
+    """Issue 32 #3: the feed no longer serves a session and no other bar of the ticker changed: the
+    index drops the session's row and counts its posts in the next session, as a rebuild does."""
+    from finsent.data.labels import LabelDefinition, label_posts
+    from finsent.ingest.store import drop_vanished_sessions
+
+    days = [d for (d,) in query(engine, "SELECT trade_date FROM prices WHERE ticker = '005930' ORDER BY 1")]
+    gone = days[len(days) // 2]
+    ((following,),) = query(engine, "SELECT n_posts FROM daily_sentiment WHERE ticker = '005930' AND session_date = :d",
+                            d=days[len(days) // 2 + 1])
+    assert ("005930", gone) in identities(engine)
+    with engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:  # the price sync's own deletion: the feed lists every other session
+            assert drop_vanished_sessions(cur, "005930", days[0], days[-1], [d for d in days if d != gone]) == [gone]
+    label_posts(engine, LabelDefinition.build("next_open_close"))
+    score(engine, scored)
+    incremental = query(engine, "SELECT ticker, session_date, n_posts, round(mean_p_up::numeric, 9) FROM "
+                                "daily_sentiment ORDER BY 1, 2")
+    assert ("005930", gone) not in {(t, d) for t, d, *_ in incremental}
+    (moved,) = [n for t, d, n, _ in incremental if (t, d) == ("005930", days[len(days) // 2 + 1])]
+    assert moved > following  # the next session counts the dropped session's posts too
+    assert scratch_rewrites(engine, scored) == 0  # a rebuild changes nothing

@@ -113,3 +113,24 @@ def test_platt_calibration_repairs_overconfident_scores():
     assert abs(calibration.slope - 1 / 3) < 0.05
     assert expected_calibration_error(y[3000:], raw[3000:]) > 0.1
     assert expected_calibration_error(y[3000:], calibration.apply(raw[3000:])) < 0.03
+
+
+def test_metrics_that_need_both_classes_are_undefined_on_one_class_and_written_so():
+    from finsent.ml.metrics import shown
+    from finsent.ml.stats import balanced_accuracy_from_counts
+    from finsent.web.overview import Skill, skill_text
+
+    y = np.ones(12, dtype=int)  # a test part of one class (every label up)
+    m = classification_metrics(y, np.full(12, 0.3))  # every prediction wrong: it was printed as 0.000
+    assert m["accuracy"] == 0.0 and all(math.isnan(m[k]) for k in ("balanced_accuracy", "macro_f1", "mcc", "roc_auc"))
+    assert shown(m["balanced_accuracy"]) == "undefined" and shown(m["accuracy"]) == "0.000"
+    assert shown(None) == "undefined"
+    value, low, high = balanced_accuracy_from_counts(np.array([0, 0]), np.array([6, 6]), np.array([0, 0]),
+                                                     np.array([0, 0]))
+    assert math.isnan(value) and math.isnan(low) and math.isnan(high)
+    assert skill_text(Skill(value, low, high, 2, 12)).startswith("undefined")
+    frame = pd.DataFrame({"ticker": "A", "session_date": [d.date() for d in pd.bdate_range("2025-01-02", periods=12)],
+                          "label": "up", "ret": 0.01})
+    markdown = evaluate_predictions("m", frame, np.full(12, 0.3), 0.5, {}).to_markdown()
+    assert "| this model | 0.0000 | undefined | undefined | undefined | undefined |" in markdown
+    assert "nan" not in markdown

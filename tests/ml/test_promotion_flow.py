@@ -136,8 +136,21 @@ def test_evaluate_refuses_an_in_sample_report(engine, planted, capsys, caplog):
 def test_evaluate_a_version_that_does_not_exist(engine, planted, version, capsys, caplog):
     train_model(load_settings(), engine, planted, "baseline")
     assert main(["evaluate", "--model-version", version, "--dataset", planted]) == 2
-    assert f"--model-version {version!r}: no version {version!r} of {MODEL_NAME}" in caplog.text
+    assert f"--model-version {version!r}: {MODEL_NAME} has no " in caplog.text
+    assert "its newest is v1 (v1: first champion" in caplog.text  # the next command names the version
+    assert f"`finsent evaluate --dataset {planted} --model-version 1`" in caplog.text
     assert "Traceback" not in caplog.text + capsys.readouterr().err
+
+
+def test_evaluate_right_after_training_v1_names_the_next_command(engine, capsys, caplog):
+    settings = load_settings()
+    make_board(engine, planted=False, seed=3)  # noise: v1 shows no skill, so there is no champion
+    build_dataset(engine, "noise", VERDICT_SPEC, settings.data_dir)
+    assert not train_model(settings, engine, "noise", "baseline").decision.promoted
+    assert main(["evaluate", "--dataset", "noise"]) == 2
+    assert f"--model-version 'champion': {MODEL_NAME} has no @champion yet; its newest is v1 (v1: " in caplog.text
+    assert "Evaluate it by number: `finsent evaluate --dataset noise --model-version 1`" in caplog.text
+    assert main(["evaluate", "--dataset", "noise", "--model-version", "1", "--allow-in-sample"]) == 0
 
 
 def test_the_baseline_is_not_compared_with_itself(engine, planted):

@@ -63,12 +63,15 @@ def test_bad_study_input_is_exit_2(engine, capsys):
 
 
 def test_the_sentiment_page_shows_the_newest_study(engine):
-    from finsent.web.page import render_sentiment_page
+    from finsent.web.page import View, render_sentiment_page
 
     assert "no study yet" in render_sentiment_page(engine, load_settings())
     make_board(engine, planted=False, sessions=40, tickers=("005930", "000660", "035420"), per_session=4)
     run_backtest(load_settings(), engine, "b", SPEC)
     assert main(["study", "weekly-view", "--backtest", "b", "--horizons", "1"]) == 0
-    page = render_sentiment_page(engine, load_settings())
-    assert "study <b>weekly-view</b>" in page and "break-even" in page
-    assert "no signal" in page or "too few sessions" in page
+    page = render_sentiment_page(engine, load_settings())  # the overview: its few lines and a link
+    assert "study <b>weekly-view</b>" in page and 'href="sentiment?view=study"' in page
+    assert " no signal, " in page and " too few sessions" in page
+    whole = render_sentiment_page(engine, load_settings(), view=View(study=True))
+    assert "study <b>weekly-view</b>" in whole and "break-even" in whole
+    assert "no signal" in whole or "too few sessions" in whole

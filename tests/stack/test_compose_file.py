@@ -124,3 +124,16 @@ def test_compose_demo_entry_says_how_to_call_it(capsys):
 
     assert main(["bogus"]) == 2
     assert "naver|run" in capsys.readouterr().err
+
+
+def test_airflow_runs_in_kst_and_its_ui_has_no_server_side_time_zone():
+    """Schedules in KST for both setups (one shared file). Airflow 3 removed [webserver]
+    default_ui_timezone: its UI shows the browser's zone (docs/operations.md says how to pick KST).
+    Should an Airflow bring the option back, this fails: then set it in docker/airflow.env."""
+    from airflow.configuration import conf
+
+    from finsent.stack.runner import shared_airflow_settings
+
+    assert shared_airflow_settings()["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Seoul"
+    assert not conf.has_option("webserver", "default_ui_timezone") and not conf.has_option("api", "default_ui_timezone")
+    assert "default_ui_timezone" in (ROOT / "docs" / "operations.md").read_text()

@@ -84,3 +84,25 @@ def test_titles_lose_bidi_controls_and_long_ones_end_with_an_ellipsis():
     long = display_title("가" * 200)
     assert len(long) == 80 and long.endswith("…")
     assert display_title("  짧은   제목 ") == "짧은 제목"
+
+
+def test_reference_lines_are_named_in_the_legend_never_over_the_plot():
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(30)]
+    svg = line_chart(days, [Line("mean P(up)", [0.5 + 0.01 * (i % 3) for i in range(30)], "#000")],
+                     title="t", reference=(0.5, "0.5 neutral"))
+    top = float(re.search(r'<rect class="plot" x="[\d.]+" y="([\d.]+)"', svg).group(1))
+    label_y = float(re.search(r'<text x="[\d.]+" y="([\d.]+)" fill="#333">0\.5 neutral</text>', svg).group(1))
+    assert label_y < top  # above the plot, in the legend, beside a dashed sample of the line
+    assert re.search(r'stroke="#555" stroke-width="2.5" stroke-dasharray="5 3"/><text[^>]*>0\.5 neutral', svg)
+
+
+def test_a_wide_legend_wraps_onto_a_second_row_inside_the_chart():
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(30)]
+    lines = [Line(f"series number {k}", [0.1 * k + i / 100 for i in range(30)], "#000")
+             for k in range(4)]
+    svg = line_chart(days, lines, title="t", reference=(0.0, "0"), width=560)
+    legend = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" fill="#333">([^<]+)</text>', svg)
+    assert len({y for _, y, _ in legend}) == 2  # two rows
+    assert all(float(x) + 7.2 * len(label) <= 560 for x, _, label in legend)  # none runs off the chart
+    top = float(re.search(r'<rect class="plot" x="[\d.]+" y="([\d.]+)"', svg).group(1))
+    assert all(float(y) < top for _, y, _ in legend)

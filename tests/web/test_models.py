@@ -4,6 +4,7 @@ from a real MLflow store filled by the real train and evaluate paths."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from html import escape
 
@@ -51,7 +52,10 @@ def test_a_version_with_too_few_sessions_gets_no_verdict():
                               ())
     assert "too few sessions for a verdict" in models_html("s", 1, [horizon_five])  # 30 dates, 6 blocks of 5
     assert "0.700 <span class=\"warn\">no interval</span> <b class=\"warn\">too few sessions for a verdict</b>" in html
-    assert "baseline · next_open_close · time split" in html and "<b>ineligible</b> not eligible" in html
+    assert "baseline · reads title · next_open_close · time split" in html  # a version from before bodies
+    assert "<b>ineligible</b> not eligible" in html
+    tags.update(tokenizer="kiwi", text="title+body")
+    assert "baseline (kiwi) · reads title+body · next_open_close" in models_html("s", 1, [replace(few, tags=tags)])
     assert "no registered version" in models_html(None, None, [])
 
 
@@ -61,5 +65,5 @@ def test_kinds_and_bases_stand_side_by_side():
             VersionRow(2, {**tags, "model": "prompt", "base_model": "/models/tiny-qwen3"}, {}, "", ()),
             VersionRow(1, {**tags, "model": "lora", "base_model": "Some/Other-Model"}, {}, "", ())]
     html = models_html("s", None, rows)
-    assert "encoder · kf-deberta-base · next_open_close · time split" in html  # a catalogue name
+    assert "encoder · kf-deberta-base · reads title · next_open_close · time split" in html  # a catalogue name
     assert "prompt · tiny-qwen3 · " in html and "lora · Some/Other-Model · " in html  # a directory, a hub id

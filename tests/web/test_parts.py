@@ -232,3 +232,20 @@ def test_a_stock_section_escapes_links_and_splits_its_posts_at_one_half():
     assert page.startswith("<!doctype html>") and '<a href="models">models</a>' in page
     assert "'Noto Color Emoji'" in page and "'Noto Sans CJK KR'" in page  # Korean and emoji both have a font
     assert "no sentiment index yet" in page_html("", [], [])
+
+
+def test_the_synthetic_banner_and_the_download_links():
+    from datetime import UTC, datetime
+
+    from finsent.data.origin import DEMO_DESCRIPTION, SyntheticMark
+    from finsent.web.notes import downloads_html, synthetic_banner
+
+    assert synthetic_banner([]) == ""
+    banner = synthetic_banner([SyntheticMark("finsent demo", DEMO_DESCRIPTION, datetime(2026, 12, 1, 3, tzinfo=UTC))])
+    assert "<b>Synthetic data</b>" in banner and "planted signal" in banner and "12:00 KST" in banner
+    links = downloads_html("news", "005930", 3, None)
+    assert 'href="api/daily-sentiment?source=news&amp;model_version=3&amp;ticker=005930&amp;format=parquet"' in links
+    assert "backtest" not in links and 'href="api/openapi.json"' in links
+    board = downloads_html("board", None, None, "demo")
+    assert 'href="api/backtests?source=board&amp;backtest=demo&amp;format=csv"' in board
+    assert "model_version" not in board

@@ -16,7 +16,12 @@ log = logging.getLogger(__name__)
 
 SOURCE = "naver-mobile"
 LIST_PATH = "/front-api/discussion/list"
+DETAIL_PATH = "/front-api/discussion/detail"  # one post's whole body (SOURCES.md section 1b)
 DEFAULT_PAGE_SIZE = 50
+# A list body ending in an ellipsis is taken for cut only from this length on: short posts end in
+# "..." by themselves ("반등 가즈아..."); how long a cut body is, SOURCES.md does not say.
+CUT_MIN_CHARS = 30
+_ELLIPSES = ("...", "\u2026")
 
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
@@ -47,6 +52,8 @@ class BoardPage:
     next_cursor: str | None  # None: the walk ends here
     foreign: int = 0  # posts of other stocks the API mixed in (skipped, counted)
     notes: list[str] = field(default_factory=list)
+    # post id -> why its whole body must come from the detail endpoint: 'cut' or 'missing'
+    body_needs: dict[int, str] = field(default_factory=dict)
 
 
 def _html_to_text(fragment: str) -> str:
@@ -119,6 +126,34 @@ def parse_post(raw: dict, ticker: str) -> PostRow:
     )
 
 
+def body_need(raw: dict) -> str | None:
+    """'missing' when the list gives no body, 'cut' when it looks cut (a long text ending in an
+    ellipsis), else None: the list's body is the post's."""
+    text, markup = raw.get("contentSwReplacedButImg"), raw.get("contentSwReplaced")
+    if not isinstance(text, str) and not isinstance(markup, str):
+        return "missing"
+    shown = (text if isinstance(text, str) else _html_to_text(markup)).rstrip()
+    return "cut" if len(shown) >= CUT_MIN_CHARS and shown.endswith(_ELLIPSES) else None
+
+
+def detail_params(post_id: int) -> dict[str, str]:
+    return {"id": str(post_id)}
+
+
+def parse_detail(body: bytes, url: str) -> str:
+    """The whole body of one post from the detail endpoint, as text; PageParseError otherwise."""
+    document = json_document(body, url)
+    if not isinstance(document, dict) or document.get("isSuccess") is not True:
+        raise PageParseError(url, "isSuccess is not true")
+    result = document.get("result")
+    if not isinstance(result, dict):
+        raise PageParseError(url, "result is missing or not an object")
+    content = result.get("contentHtml")
+    if not isinstance(content, str):
+        raise PageParseError(url, "result.contentHtml is missing or not a string")
+    return _html_to_text(content)
+
+
 def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None) -> BoardPage:
     """Parse one list response; any deviation from the contract raises PageParseError."""
     document = json_document(body, url)
@@ -128,6 +163,7 @@ def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None)
     if not isinstance(result, dict) or not isinstance(result.get("posts"), list):
         raise PageParseError(url, "result.posts is missing or not a list")
     posts: list[PostRow] = []
+    needs: dict[int, str] = {}
     foreign = 0
     for index, raw in enumerate(result["posts"]):
         if not isinstance(raw, dict):
@@ -140,6 +176,9 @@ def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None)
             posts.append(parse_post(raw, ticker))
         except (KeyError, TypeError, ValueError) as exc:
             raise PageParseError(url, f"posts[{index}]: {type(exc).__name__}: {exc}") from None
+        need = body_need(raw)
+        if need is not None:
+            needs[posts[-1].post_id] = need
     if foreign:
         log.warning("%s: %d posts of other stocks in the answer were skipped", url, foreign)
     last_offset = result.get("lastOffset")
@@ -147,4 +186,4 @@ def parse_list_page(body: bytes, url: str, ticker: str, cursor_sent: str | None)
     # A page of only other stocks' posts (the API mixes them in) is not the end of the board.
     if (posts or foreign) and last_offset not in (None, "") and str(last_offset) != cursor_sent:
         next_cursor = str(last_offset)
-    return BoardPage(posts=posts, next_cursor=next_cursor, foreign=foreign)
+    return BoardPage(posts=posts, next_cursor=next_cursor, foreign=foreign, body_needs=needs)

@@ -9,8 +9,10 @@ from typing import Any
 
 from finsent.data.embargo import EMBARGO_HELP
 from finsent.data.spec import SOURCES, all_quality_rules, check_quality_rules, parse_quality_rules
+from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES, TextSpec
 from finsent.ml.models.hf.spec import TransformerSpec
 from finsent.ml.models.kinds import KINDS, MODEL_KINDS
+from finsent.ml.models.morphemes import TOKENIZERS
 from finsent.specs import check_fields, nested, option
 
 # Labels are shared by a stock's posts of one session: a window of fewer sessions holds only a
@@ -46,6 +48,11 @@ class BacktestSpec:
     # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see the README
     sell_tax_bps: float = option(20.0, "transaction tax per unit sold, in basis points (20: KOSPI from 2026)",
                                  minimum=0, maximum=10_000, exclusive_maximum=True)
+    text: str = option(DEFAULT_TEXT, "what each step's model reads: the title, or the title then the head of the "
+                       "cleaned body (news: the summary)", choices=TEXT_MODES)
+    text_tokens: int = option(DEFAULT_TEXT_TOKENS, "budget of whitespace-separated tokens of title + body",
+                              minimum=1)
+    tokenizer: str = option("char", "what the baseline counts: char n-grams or kiwi morphemes", choices=TOKENIZERS)
     transformer: TransformerSpec = nested(TransformerSpec, skip=LORA_OPTIONS_NOT_OFFERED)  # every kind but baseline
 
     def validate(self) -> None:
@@ -62,7 +69,16 @@ class BacktestSpec:
                 "rules": list(self.rules), "lora": options if KINDS[self.model].transformer else {}}
         if self.source == "board":  # a board walk is stored (and resumed) as it was before sources existed
             del spec["source"]
+        if self.text == "title":  # a title walk, as before bodies
+            del spec["text"], spec["text_tokens"]
+        if self.tokenizer == "char":  # as before the tokenizer option
+            del spec["tokenizer"]
         return spec
+
+    @property
+    def text_spec(self) -> TextSpec:
+        """What each step's model reads."""
+        return TextSpec(self.text, self.text_tokens)
 
     @property
     def sources(self) -> tuple[str, ...]:

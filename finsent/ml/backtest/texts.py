@@ -1,7 +1,8 @@
 """What a walk reads: the labelled texts of one source (board posts or news headlines).
 
 Both come as one frame per source with the columns ticker, post_id, title, label, session_date,
-ret; news adds ``story`` (``news.story_key``: the articles of one story, carried by several
+ret and ``body`` (the post's body, news: the summary; cleaned and cut to the walk's budget, or None
+when the walk reads titles); news adds ``story`` (``news.story_key``: the articles of one story, carried by several
 offices), so that the index counts a story once (``per_story``). A news article's id is the
 snapshots' one (``finsent.data.build.NEWS_ITEM_ID_SQL``): negative, it never meets a post's id.
 """
@@ -25,13 +26,14 @@ def load_labelled_posts(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
     """Every labelled post of the definition (flat ones too: they belong in the index), minus flagged
     ones, of (ticker, session)s where the ticker was in the universe (point in time)."""
     query = f"""
-        SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret
+        SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret, p.body
         FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
         WHERE l.definition = %(definition)s AND NOT EXISTS (
             SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))
           AND {member_on_sql("l.ticker", "l.session_date")}
         ORDER BY l.session_date, l.ticker, l.post_id"""
-    return _read(engine, query, {"definition": spec.definition, "rules": list(spec.rules)}, COLUMNS)
+    return _read(engine, query, {"definition": spec.definition, "rules": list(spec.rules)}, [*COLUMNS, "body"],
+                 spec)
 
 
 def load_labelled_news(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
@@ -40,7 +42,7 @@ def load_labelled_news(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
     ``finsent dataset build --source news`` does; point in time like the posts."""
     query = f"""
         SELECT l.ticker, {NEWS_ITEM_ID_SQL} AS post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret,
-               p.story_key
+               p.summary AS body, p.story_key
         FROM news_labels l JOIN news p
              ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id
         WHERE l.definition = %(definition)s AND (NOT %(flagged)s OR NOT EXISTS (
@@ -48,14 +50,17 @@ def load_labelled_news(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
                                          AND f.article_id = l.article_id))
           AND {member_on_sql("l.ticker", "l.session_date")}
         ORDER BY l.session_date, l.ticker, post_id"""
-    return _read(engine, query, {"definition": spec.definition, "flagged": bool(spec.rules)}, [*COLUMNS, "story"])
+    return _read(engine, query, {"definition": spec.definition, "flagged": bool(spec.rules)},
+                 [*COLUMNS, "body", "story"], spec)
 
 
-def _read(engine: Engine, query: str, params: dict, columns: list[str]) -> pd.DataFrame:
+def _read(engine: Engine, query: str, params: dict, columns: list[str], spec: BacktestSpec) -> pd.DataFrame:
     with raw_connection(engine) as raw, raw.cursor() as cur:
         cur.execute(query, params)
         frame = pd.DataFrame(cur.fetchall(), columns=columns)
     frame["ret"] = frame["ret"].astype(float)
+    text = spec.text_spec  # the body as the walk's models read it, like a snapshot's frozen one
+    frame["body"] = [text.body(t, b) or None for t, b in zip(frame["title"], frame["body"])] if len(frame) else []
     return frame
 
 
@@ -68,10 +73,12 @@ def input_hash(texts: list[pd.DataFrame]) -> str:
     lines of board posts are what they were before news existed (a board walk resumes as before)."""
     digest = hashlib.sha256()
     for frame in texts:
-        story = frame.get("story")
+        story, body = frame.get("story"), frame.get("body")
         for i, row in enumerate(frame[COLUMNS].itertuples(index=False)):
             line = f"{row.ticker}\t{row.post_id}\t{row.label}\t{row.session_date}\t{row.ret!r}\t{row.title}"
-            digest.update((line + (f"\t{story.iat[i]}" if story is not None else "") + "\n").encode())
+            line += f"\t{story.iat[i]}" if story is not None else ""
+            line += f"\t{body.iat[i]}" if body is not None and body.iat[i] is not None else ""  # a title walk: none
+            digest.update((line + "\n").encode())
     return digest.hexdigest()
 
 

@@ -152,11 +152,11 @@ class _Refit:
 
     def __init__(self, spec: BacktestSpec, posts: pd.DataFrame) -> None:
         self.spec, self.posts = spec, posts
-        self.texts = np.array(texts_of(posts), dtype=object)
+        self.texts = np.array(texts_of(posts, spec.text_spec), dtype=object)  # what every step's model reads
         if spec.model == "baseline":
             from finsent.ml.backtest.windowed import WindowedBaseline
 
-            self.windowed = WindowedBaseline(self.texts.tolist())
+            self.windowed = WindowedBaseline(self.texts.tolist(), tokenizer=spec.tokenizer)
         else:  # bad options fail before the first step
             spec.transformer.validate()
             spec.transformer.resolved(spec.model)

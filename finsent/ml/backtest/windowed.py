@@ -22,14 +22,18 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from finsent.ml.models.morphemes import analyzer, prepared
+
 N_FEATURES = 2**20
 MIN_DF = 2  # as BaselineClassifier: an n-gram seen in one title of the window is noise
 
 
 class WindowedBaseline:
-    def __init__(self, titles: Sequence[str], *, ngram_max: int = 3, c: float = 1.0, seed: int = 0) -> None:
-        counts = HashingVectorizer(analyzer="char_wb", ngram_range=(1, ngram_max), alternate_sign=False,
-                                   norm=None, n_features=N_FEATURES).transform(list(titles)).tocsr()
+    def __init__(self, titles: Sequence[str], *, ngram_max: int = 3, c: float = 1.0, seed: int = 0,
+                 tokenizer: str = "char") -> None:
+        grams = (1, ngram_max) if tokenizer == "char" else (1, 1)  # morphemes bring their own pairs
+        counts = HashingVectorizer(analyzer=analyzer(tokenizer), ngram_range=grams, alternate_sign=False,
+                                   norm=None, n_features=N_FEATURES).transform(prepared(titles, tokenizer)).tocsr()
         self.present = counts.copy()
         self.present.data[:] = 1.0
         counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as the baseline's TfidfVectorizer

@@ -21,19 +21,23 @@ def classifier_class(kind: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def new_classifier(kind: str, transformer=None) -> Classifier:
+def new_classifier(kind: str, transformer=None, *, tokenizer: str = "char") -> Classifier:
     """A fresh model of ``kind``; a transformers kind takes ``transformer`` (a TransformerSpec; its
-    defaults are filled in and its options checked here, before any data is read)."""
+    defaults are filled in and its options checked here, before any data is read), the baseline its
+    ``tokenizer`` (char n-grams or kiwi morphemes)."""
     cls = classifier_class(kind)
-    return cls(transformer) if KINDS[kind].transformer else cls()
+    return cls(transformer) if KINDS[kind].transformer else cls(tokenizer=tokenizer)
 
 
 def load_classifier(directory: Path, **options) -> Classifier:
-    """Load whatever kind of model ``directory`` holds, with its calibration when it has one."""
+    """Load whatever kind of model ``directory`` holds, with its calibration when it has one and what it
+    reads (a model from before bodies: titles)."""
+    from finsent.data.text import TextSpec
     from finsent.ml.calibration import PlattCalibration
     from finsent.ml.models.calibrated import CalibratedClassifier
 
     manifest = read_manifest(directory)
     model = classifier_class(manifest["kind"]).load(Path(directory), **options)
     calibration = manifest.get("calibration")
-    return CalibratedClassifier(model, PlattCalibration.from_json(calibration) if calibration else None)
+    return CalibratedClassifier(model, PlattCalibration.from_json(calibration) if calibration else None,
+                                TextSpec.from_json(manifest.get("text")))

@@ -1,7 +1,9 @@
-"""A model with its calibration: raw P(up) from the model, mapped by a Platt scaling fitted on valid.
+"""A model with its calibration and what it reads: raw P(up) from the model, mapped by a Platt
+scaling fitted on valid, of the texts its ``TextSpec`` makes of a title and a body.
 
-The calibration is saved in the model's manifest (``calibration``), so the pyfunc that MLflow
-serves, ``finsent score`` and ``finsent evaluate`` all read calibrated P(up).
+Both are saved in the model's manifest (``calibration``, ``text``), so the pyfunc that MLflow
+serves, ``finsent score`` and ``finsent evaluate`` all read calibrated P(up) of the text the model
+was tested on.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
+from finsent.data.text import TextSpec
 from finsent.ml.calibration import PlattCalibration
 from finsent.ml.models.base import MANIFEST
+from finsent.ml.models.texts import TITLES
 
 
 class CalibratedClassifier:
-    def __init__(self, classifier, calibration: PlattCalibration | None) -> None:
+    def __init__(self, classifier, calibration: PlattCalibration | None, text: TextSpec = TITLES) -> None:
         self.classifier = classifier
         self.calibration = calibration
+        self.text = text
         self.kind = classifier.kind
 
     def __getattr__(self, name: str):
@@ -37,4 +42,5 @@ class CalibratedClassifier:
         path = Path(directory) / MANIFEST
         manifest = json.loads(path.read_text())
         manifest["calibration"] = self.calibration.to_json() if self.calibration else None
+        manifest["text"] = self.text.to_json()
         path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2))

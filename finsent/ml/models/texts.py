@@ -1,14 +1,21 @@
 """What a model reads of a post or an article: one function for every kind and every path (training,
 evaluation, scoring, backtests, the pyfunc), so that a change of what models read is made here.
-Each kind cuts what it is given to its own token budget from the end (a title comes first)."""
+
+``texts_of(rows, text)``: the title, and for a model that reads bodies (``TextSpec``, recorded with
+the snapshot and the model) the head of the cleaned body after it, within the spec's token budget.
+Each kind may cut what it is given further to its own token budget from the end (a title comes first).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-TEXT_COLUMNS = ("title",)  # the columns texts_of reads (the pyfunc's input schema)
+from finsent.data.text import TextSpec
+
+TEXT_COLUMNS = ("title", "body")  # the columns texts_of reads (the pyfunc's input schema; body optional)
+TITLES = TextSpec("title")  # what a model recorded before bodies reads
 
 
-def texts_of(rows: pd.DataFrame) -> list[str]:
-    """The model's input text of each row: its title."""
-    return [str(title) for title in rows["title"].tolist()]
+def texts_of(rows: pd.DataFrame, text: TextSpec | None = None) -> list[str]:
+    """The model's input text of each row: its title, then (``text`` reading bodies) its body's head."""
+    return (text or TITLES).texts(rows)

@@ -54,7 +54,12 @@ def ic_decay(report: dict[str, Any], path: Path) -> Path:
         low, high = rows["ic_low"].astype(float), rows["ic_high"].astype(float)
         ax.vlines(rows["horizon"], low, high, color=line.get_color(), alpha=0.4)
     ax.axhline(0, color="grey", linewidth=0.8)
+    # the limits come from the grid's horizons, so a grid with no IC at all (too few sessions) still
+    # has a positive x range to draw on a log scale
+    horizons = sorted({int(h) for h in grid["horizon"]}) if len(grid) else [1]
     ax.set_xscale("log")
+    ax.set_xlim(horizons[0] / 1.5, horizons[-1] * 1.5)
+    ax.set_xticks(horizons, [str(h) for h in horizons])
     ax.set_xlabel("horizon (sessions)")
     ax.set_title("IC by horizon, with 95% intervals")
     ax.legend(fontsize=6, loc="best")
