@@ -107,13 +107,14 @@ def decide(record: TrainingRecord, report: EvaluationReport, test: pd.DataFrame,
     if report.horizon != record.horizon:
         return ChampionDecision(False, f"not eligible: the evaluation took its labels to span {report.horizon} "
                                 f"session(s), but {record.definition!r} spans {record.horizon}", previous=previous)
+    refused = _not_comparable(record, champion[0], champion[1]) if champion else None
+    also = f"; and {refused}" if refused else ""
     if not report.has_verdict:  # no test is reported, so nothing is spent (``train`` did not count it)
-        return ChampionDecision(False, f"not eligible: {report.verdict()}", previous=previous)
+        return ChampionDecision(False, f"not eligible: {report.verdict()}{also}", previous=previous)
     unreachable = cannot_reach(attempt, int(report.counts["n_sessions"]), record.horizon)
     if unreachable:  # no p can be below alpha_k: nothing is spent (``train`` did not count it)
-        return ChampionDecision(False, f"not eligible: {unreachable}", previous=previous)
+        return ChampionDecision(False, f"not eligible: {unreachable}{also}", previous=previous)
     alpha, bar = spending_alpha(attempt), threshold_text(attempt)
-    refused = _not_comparable(record, champion[0], champion[1]) if champion else None
     if refused:
         return ChampionDecision(False, refused, previous=previous, attempt=attempt, alpha=alpha)
     p_skill = float(report.tests.get("p_value_balanced_accuracy", 1.0))
