@@ -14,7 +14,8 @@ cluster has 1 + Poisson(8) posts, or, with a dominant stock, stock 0 has 1 + Poi
 Per draw, at 5% one-sided: the balanced-accuracy skill test, accuracy > 0.5, the paired test of
 two such models, the per-date IC (sign-flip p over dates), the long-short (top third minus bottom
 third by the index, sign-flip p of the gross daily return); and whether the 95% intervals of
-accuracy and balanced accuracy (jackknife over dates, t(G-1)) hold 0.5, the truth. The tests are
+accuracy and balanced accuracy (jackknife over dates, t on the effective number of dates - 1) hold
+0.5, the truth. The tests are
 finsent's own functions; the IC, book and intervals are computed here from per-date arrays with
 the same formulas as ``finsent.ml.stats`` (a test checks they agree), which keeps 2,000 draws a
 cell affordable.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from finsent.ml.overlap import critical_t, jackknife_se, sign_flip_p
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     Clusters,
     balanced_accuracy_test,
     cluster_mean_test,
+    interval_dof,
     paired_test,
-    sign_flip_p,
-    t_critical,
 )
 
 log = logging.getLogger("bench.null_simulation")
@@ -116,14 +116,13 @@ def fast_long_short(index: np.ndarray, ret: np.ndarray) -> np.ndarray:
     return ranked[:, :k].mean(axis=1) - ranked[:, -k:].mean(axis=1)
 
 
-def _jackknife_covers(full: float, leave_one_out: np.ndarray, truth: float) -> bool:
-    g = len(leave_one_out)
-    se = math.sqrt((g - 1) / g * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
-    return abs(full - truth) <= t_critical(g) * se
+def _jackknife_covers(full: float, leave_one_out: np.ndarray, truth: float, dof: float) -> bool:
+    return abs(full - truth) <= critical_t(dof) * jackknife_se(leave_one_out)
 
 
 def fast_interval_cover(y: np.ndarray, p: np.ndarray, clusters: Clusters) -> dict[str, bool]:
-    """Whether the jackknife-t 95% intervals of accuracy and balanced accuracy hold 0.5."""
+    """Whether the jackknife-t 95% intervals of accuracy and balanced accuracy hold 0.5 (the formulas
+    of ``stats.session_intervals``, from per-date counts)."""
     pred = p > 0.5
     n, correct = clusters.per_date(np.ones(len(y))), clusters.per_date(pred == y)
     hits, ups = clusters.per_date(pred & (y == 1)), clusters.per_date(y == 1)
@@ -133,8 +132,10 @@ def fast_interval_cover(y: np.ndarray, p: np.ndarray, clusters: Clusters) -> dic
         recall_down = (rejections.sum() - rejections) / (downs.sum() - downs)
         balanced = np.nanmean(np.vstack([recall_up, recall_down]), axis=0)
     full_balanced = (hits.sum() / ups.sum() + rejections.sum() / downs.sum()) / 2
-    return {"accuracy": _jackknife_covers(correct.sum() / n.sum(), (correct.sum() - correct) / (n.sum() - n), 0.5),
-            "balanced_accuracy": _jackknife_covers(full_balanced, balanced, 0.5)}
+    dof = interval_dof(ups, downs)
+    return {"accuracy": _jackknife_covers(correct.sum() / n.sum(), (correct.sum() - correct) / (n.sum() - n), 0.5,
+                                          dof),
+            "balanced_accuracy": _jackknife_covers(full_balanced, balanced, 0.5, dof)}
 
 
 def one_draw(design: Design, rng: np.random.Generator) -> dict[str, bool]:

@@ -24,9 +24,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     session date, log one MLflow run, register a new finsent-updown version as 'challenger', and move
     'champion' only if it wins fairly: only a tradable label (next_open_close) and a time split are
     eligible; every attempt is counted in MLflow and tests at alpha_k = 0.04 * 6 / (pi^2 k^2) for the
-    k-th attempt since the last champion; a first champion needs balanced accuracy above 0.5 (clustered
-    p < alpha_k); a challenger needs the same label definition, a test part after every session either
-    model's labels reached, skill of its own at p < alpha_k and a paired clustered test at p < alpha_k."""
+    k-th attempt since the last champion (printed, and tagged finsent.attempt and finsent.alpha; an
+    attempt whose test part is too short to reach alpha_k spends nothing); with --horizon h labels
+    every test and interval runs over blocks of h consecutive test dates and a verdict needs 10 blocks;
+    a first champion needs balanced accuracy above 0.5 (clustered p < alpha_k); a challenger needs the
+    same label definition, a test part after every session either model's labels reached, skill of its
+    own at p < alpha_k and a paired clustered test at p < alpha_k."""
     from finsent.ml.train import train_model
 
     spec = from_values(TrainSpec, namespace_values(args, TrainSpec))
@@ -35,6 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if outcome is None:  # a non-zero rank of `accelerate launch`: rank 0 reports
         return 0
     sys.stdout.write(outcome.report.to_markdown())
+    sys.stdout.write(f"\n{outcome.decision.attempt_text}\n")
     sys.stdout.write(f"\nMLflow run {outcome.run_id}: registered finsent-updown v{outcome.version} "
                      f"({'champion' if outcome.decision.promoted else 'challenger'}: {outcome.decision.reason})\n")
     return 0

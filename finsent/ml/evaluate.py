@@ -2,22 +2,26 @@
 
 Every interval and test is clustered by session date (see ``finsent.ml.stats``): a test part of
 4,000 posts on 8 dates is 8 observations, and the report says so beside every number
-(``n_posts``, ``n_clusters`` = (ticker, session) pairs, ``n_sessions`` = dates).
+(``n_posts``, ``n_clusters`` = (ticker, session) pairs, ``n_sessions`` = dates). Labels over h
+sessions (the snapshot's label definition) make neighbouring dates share sessions: then the units
+are ``n_blocks`` blocks of h consecutive dates (``finsent.ml.overlap``), and the report says so.
 
 - metrics: accuracy, balanced accuracy, macro-F1, MCC, ROC-AUC, Brier, log-loss and the expected
-  calibration error (ECE), each with a 95% interval (jackknife over dates, t(G - 1));
-- tests (one-sided sign-flip tests over dates): balanced accuracy > 0.5 (skill the base rate
+  calibration error (ECE), each with a 95% interval (jackknife over dates or blocks, t on the
+  effective number of them - 1);
+- tests (one-sided sign-flip tests over dates or blocks): balanced accuracy > 0.5 (skill the base rate
   cannot fake), accuracy > 50%, and accuracy above each baseline on the same posts (``majority``:
   always the training majority; ``previous_session``: yesterday's direction; ``baseline``: TF-IDF);
 - a per-ticker table (posts, sessions, accuracy with its interval, balanced accuracy, its raw p
   and its Holm-adjusted p across tickers);
 - the finance view: the index (mean P(up) of the posts before each (ticker, session)) and its
-  information coefficient with the session's return, per date with a Newey-West t and a
-  sign-flip p (with 1-2 stocks: the pooled timing correlation instead);
+  information coefficient with the label's return, per date with its interval, a Newey-West t and
+  a sign-flip p (with 1-2 stocks: the pooled timing correlation instead);
 - plots: confusion matrix, reliability diagram, index against price.
 
-With fewer than ``MIN_SESSIONS_FOR_VERDICT`` test session dates there is **no verdict**: the
-report says "too few sessions for a verdict (n = G)", ``shows_skill`` is False, every p in
+With fewer than ``MIN_SESSIONS_FOR_VERDICT`` blocks (10 x h test session dates:
+``min_sessions_for_verdict``) there is **no verdict**: the report says "too few sessions for a
+verdict (n = G)", ``shows_skill`` is False, every p in
 ``tests`` is 1.0 by rule (so nothing downstream can promote on it), ``intervals`` is empty, and
 ``flat_metrics`` logs no p-value, interval or t, only the point estimates, the counts and
 ``has_verdict`` = 0. The same holds per ticker ("too few sessions" in its row).
@@ -44,7 +48,7 @@ from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
 from finsent.data.text import TextSpec
 from finsent.errors import ConfigError, NotRegisteredError
-from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows
+from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows, snapshot_horizon
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics, shown
 from finsent.ml.models.texts import texts_of
 from finsent.ml.registry import (
@@ -58,12 +62,12 @@ from finsent.ml.registry import (
     version_of,
 )
 from finsent.ml.stats import (
-    MIN_SESSIONS_FOR_VERDICT,
     Clusters,
     balanced_accuracy_test,
     cluster_mean_test,
     holm,
     information_coefficient,
+    min_sessions_for_verdict,
     paired_test,
     session_intervals,
 )
@@ -85,6 +89,7 @@ class EvaluationReport:
     finance: dict[str, float] = field(default_factory=dict)
     plots: list[Path] = field(default_factory=list)
     in_sample: bool = False  # the model saw sessions of this test part: no number here is evidence
+    horizon: int = 1  # of the labels: blocks of this many consecutive dates are the units
 
     @property
     def n_test(self) -> int:
@@ -92,8 +97,16 @@ class EvaluationReport:
 
     @property
     def has_verdict(self) -> bool:
-        """Enough distinct test session dates for any p-value, interval or verdict to be reported."""
-        return self.counts.get("n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
+        """Enough distinct test session dates (10 blocks of the horizon) for any p-value, interval or verdict."""
+        return self.counts.get("n_sessions", 0) >= min_sessions_for_verdict(self.horizon)
+
+    @property
+    def units(self) -> str:
+        """What the tests flip and the intervals leave out: "14 sessions" or "12 blocks of 5 sessions"."""
+        n = self.counts.get("n_sessions", 0)
+        if self.horizon <= 1:
+            return f"{n:.0f} sessions"
+        return f"{self.counts.get('n_blocks', 0):.0f} blocks of {self.horizon} consecutive sessions ({n:.0f} sessions)"
 
     @property
     def shows_skill(self) -> bool:
@@ -124,22 +137,23 @@ class EvaluationReport:
             return ("IN-SAMPLE, no evidence either way (the model saw sessions of this test part): "
                     + replace(self, in_sample=False).verdict())
         if not self.has_verdict:
+            per = f" (10 blocks of {self.horizon}: its labels span {self.horizon} sessions)" if self.horizon > 1 else ""
             return (f"too few sessions for a verdict (n = {self.counts.get('n_sessions', 0):.0f}): balanced accuracy "
                     f"{shown(self.metrics.get('balanced_accuracy'))} on "
                     f"{self.counts.get('n_sessions', 0):.0f} test session dates, and a verdict needs at least "
-                    f"{MIN_SESSIONS_FOR_VERDICT}")
+                    f"{min_sessions_for_verdict(self.horizon)}{per}")
         low, high = self.intervals.get("balanced_accuracy", (float("nan"), float("nan")))
         value = self.metrics.get("balanced_accuracy", float("nan"))
         if not math.isfinite(value):
             return ("no evidence of skill: balanced accuracy undefined (the test part holds one class only) "
-                    f"over {self.counts['n_sessions']:.0f} sessions")
+                    f"over {self.units}")
         if self.shows_skill:
             return (f"evidence of skill: balanced accuracy {shown(value)} "
                     f"[{shown(low)}, {shown(high)}], p = {self.tests['p_value_balanced_accuracy']:.3g} "
-                    f"over {self.counts['n_sessions']:.0f} sessions")
+                    f"over {self.units}")
         return (f"no evidence of skill: balanced accuracy {shown(value)} "
                 f"[{shown(low)}, {shown(high)}], p = {self.tests.get('p_value_balanced_accuracy', 1.0):.3g} "
-                f"over {self.counts['n_sessions']:.0f} sessions")
+                f"over {self.units}")
 
     def to_markdown(self) -> str:
         c = self.counts
@@ -147,22 +161,30 @@ class EvaluationReport:
         lines = [f"# Evaluation of {self.model}", "",
                  f"Test part: **{c['n_posts']:.0f} posts** in **{c['n_clusters']:.0f} (ticker, session) clusters** "
                  f"on **{c['n_sessions']:.0f} session dates**. Posts of one cluster share their label and stocks "
-                 "move together on a date, so the dates are the independent observations: every interval "
-                 "is a jackknife over dates, every test flips the signs of whole dates.", "",
+                 f"move together on a date, so the dates are the independent observations: {self._method()}", "",
                  f"**{self.verdict()}**", "",
                  "| model | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---:|" * len(METRIC_NAMES)]
         for label, metrics in rows:
             lines.append(f"| {label} | " + " | ".join(shown(metrics.get(n), 4) for n in METRIC_NAMES) + " |")
         if self.has_verdict:
-            lines += ["", "95% intervals (this model; delete-one-date jackknife, t over sessions - 1):", ""]
+            lines += ["", f"95% intervals (this model; delete-one-{'date' if self.horizon <= 1 else 'block'} "
+                      "jackknife, t on the effective number of them - 1):", ""]
             lines += [f"- {n}: {shown(self.metrics[n], 4)} [{shown(lo, 4)}, {shown(hi, 4)}]"
                       for n, (lo, hi) in self.intervals.items() if n in METRIC_NAMES]
-            lines += ["", "One-sided sign-flip tests over session dates:", ""]
+            lines += ["", f"One-sided sign-flip tests over {self.units}:", ""]
             lines += [f"- {name}: p = {value:.3g}" for name, value in self.tests.items()]
         lines += ["", "| ticker | posts | sessions | accuracy | 95% interval | balanced acc. | p (skill) | "
                   "p (skill, Holm across tickers) |", "|---|---:|---:|---:|---|---:|---:|---:|"]
         lines += [_ticker_row(r) for r in self.per_ticker]
-        return "\n".join([*lines, "", _finance_line(self.finance)]) + "\n"
+        return "\n".join([*lines, "", _finance_line(self.finance, self.horizon)]) + "\n"
+
+    def _method(self) -> str:
+        if self.horizon <= 1:
+            return "every interval is a jackknife over dates, every test flips the signs of whole dates."
+        return (f"and its labels span {self.horizon} sessions, so neighbouring dates share sessions: the units are "
+                f"**{self.counts.get('n_blocks', 0):.0f} blocks of {self.horizon} consecutive dates**; every interval "
+                "is a jackknife over blocks and every test flips the signs of whole blocks, both allowing for the "
+                "covariance of neighbouring blocks.")
 
     def to_json(self) -> str:
         payload = {k: v for k, v in self.__dict__.items() if k != "plots"}
@@ -187,15 +209,19 @@ def _ticker_row(r: dict) -> str:
                    f"{r['p_value_balanced_accuracy']:.3g} | {r['p_value_balanced_accuracy_holm']:.3g} |")
 
 
-def _finance_line(f: dict[str, float]) -> str:
+def _finance_line(f: dict[str, float], horizon: int = 1) -> str:
     counts = f"over {f.get('ic_sessions', 0):.0f} sessions ({f.get('ic_pairs', 0):.0f} (ticker, session) pairs)"
+    units = "dates" if horizon <= 1 else f"{f.get('ic_blocks', 0):.0f} blocks of {horizon} dates"
+    move = "the session's return" if horizon <= 1 else f"the label's {horizon}-session return"
     if f.get("ic_per_date"):
-        return ("Information coefficient of the daily index with the session's return (per-date Spearman across "
-                f"stocks; Newey-West t, sign-flip p over dates): IC = {shown(f.get('ic'), 4)}, "
+        return (f"Information coefficient of the daily index with {move} (per-date Spearman across stocks; 95% "
+                f"interval and sign-flip p over {units}, Newey-West t): IC = {shown(f.get('ic'), 4)} "
+                f"[{shown(f.get('ic_ci_low'), 4)}, {shown(f.get('ic_ci_high'), 4)}], "
                 f"t = {shown(f.get('ic_t'), 2)}, p = {_p(f.get('ic_p'))} {counts}.")
-    return ("Timing correlation of the daily index with the session's return (fewer than 3 stocks, so no "
-            "cross-section: a pooled Spearman over (ticker, session) pairs, a time-series correlation, not an IC): "
-            f"{shown(f.get('timing_corr'), 4)}, t = {shown(f.get('timing_corr_t'), 2)}, "
+    return (f"Timing correlation of the daily index with {move} (fewer than 3 stocks, so no cross-section: a "
+            "pooled Spearman over (ticker, session) pairs, a time-series correlation, not an IC): "
+            f"{shown(f.get('timing_corr'), 4)} [{shown(f.get('timing_corr_ci_low'), 4)}, "
+            f"{shown(f.get('timing_corr_ci_high'), 4)}], t = {shown(f.get('timing_corr_t'), 2)}, "
             f"p = {_p(f.get('timing_corr_p'))} {counts}.")
 
 
@@ -203,15 +229,15 @@ def _p(value: float | None) -> str:
     return f"{value:.3g}" if value is not None and math.isfinite(value) else "undefined"
 
 
-def _per_ticker(frame: pd.DataFrame) -> list[dict]:
-    """One row per ticker; its p and interval only from MIN_SESSIONS_FOR_VERDICT dates on, the p
+def _per_ticker(frame: pd.DataFrame, horizon: int = 1) -> list[dict]:
+    """One row per ticker; its p and interval only from ``min_sessions_for_verdict`` dates on, the p
     Holm-adjusted across the tickers that have one."""
     rows = []
     for ticker, part in frame.groupby("ticker"):
         y, p = part["_y"].to_numpy(), part["_p"].to_numpy()
-        clusters = Clusters.of(part["ticker"], part["session_date"])
+        clusters = Clusters.of(part["ticker"], part["session_date"], horizon)
         metrics = classification_metrics(y, p)
-        enough = clusters.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+        enough = clusters.has_verdict
         low, high = (session_intervals(y, p, clusters).get("accuracy", (math.nan, math.nan)) if enough
                      else (math.nan, math.nan))
         rows.append({"ticker": ticker, "n_posts": len(part), "n_sessions": clusters.n_sessions, "has_verdict": enough,
@@ -224,26 +250,29 @@ def _per_ticker(frame: pd.DataFrame) -> list[dict]:
 
 
 def evaluate_predictions(model: str, test: pd.DataFrame, p_up: np.ndarray, train_up_share: float,
-                         baselines: dict[str, np.ndarray], plot_dir: Path | None = None) -> EvaluationReport:
-    """test: ticker, session_date, label ('up'/'down'), ret per post; p_up: this model's P(up).
+                         baselines: dict[str, np.ndarray], plot_dir: Path | None = None, *,
+                         horizon: int = 1) -> EvaluationReport:
+    """test: ticker, session_date, label ('up'/'down'), ret per post; p_up: this model's P(up);
+    ``horizon``: the sessions each label spans (the snapshot's definition).
 
     ``train_up_share`` picks the majority baseline's answer when ``baselines`` has none."""
     y = (test["label"].to_numpy() == "up").astype(np.int64)
     p_up = np.asarray(p_up, dtype=np.float64)
-    clusters = Clusters.of(test["ticker"], test["session_date"])
+    clusters = Clusters.of(test["ticker"], test["session_date"], horizon)
     baselines = {"majority": np.full(len(y), 1.0 if train_up_share >= 0.5 else 0.0), **baselines}
-    enough = clusters.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+    enough = clusters.has_verdict
     tests = _tests(y, p_up, clusters, baselines)
     report = EvaluationReport(model=model, counts=clusters.counts(), metrics=classification_metrics(y, p_up),
                               intervals=session_intervals(y, p_up, clusters) if enough else {},
-                              tests=tests if enough else dict.fromkeys(tests, 1.0))  # no verdict: p = 1 by rule
+                              tests=tests if enough else dict.fromkeys(tests, 1.0),  # no verdict: p = 1 by rule
+                              horizon=clusters.horizon)
     for name, p in baselines.items():
         p = np.asarray(p, dtype=np.float64)
         report.baselines[name] = {**classification_metrics(y, p), "p_value_balanced_accuracy":
                                   balanced_accuracy_test(y, p, clusters)[1] if enough else 1.0}
-    report.per_ticker = _per_ticker(test.assign(_p=p_up, _y=y))
+    report.per_ticker = _per_ticker(test.assign(_p=p_up, _y=y), clusters.horizon)
     frame = test.assign(p_up=p_up)
-    report.finance = information_coefficient(frame)
+    report.finance = information_coefficient(frame, clusters.horizon)
     if plot_dir is not None:
         from finsent.ml.plots import calibration_plot, confusion_plot, index_plot
 
@@ -317,13 +346,14 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
         mlflow.set_tags({"finsent.step": "evaluate", "dataset": dataset, "dataset_hash": snapshot.content_hash,
                          "model_version": str(version), "finsent.model_name": registered,
                          "in_sample": str(in_sample).lower()})
+        horizon = snapshot_horizon(engine, snapshot)
         report = evaluate_predictions(label, test, p_test, float((train["label"] == "up").mean()),
                                       compared_baselines(train, test, tags.get("model"), snapshot.text),
-                                      Path(scratch) / "plots")
+                                      Path(scratch) / "plots", horizon=horizon)
         report.in_sample = in_sample
         log_report(report, "in_sample_test_" if in_sample else "test_")
         if not in_sample:  # the models page puts it beside the champion
-            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test, registered))
+            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test, registered, horizon))
     return report
 
 
@@ -353,7 +383,7 @@ def champion_with_record(engine: Engine, client, rows: pd.DataFrame, registered:
 
 
 def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_test: np.ndarray,
-                 registered: str = MODEL_NAME) -> dict[str, float]:
+                 registered: str = MODEL_NAME, horizon: int = 1) -> dict[str, float]:
     """Accuracy against the champion (of the same registered model) on the test sessions neither saw:
     the paired test clustered by session (``test_vs_champion_*``); only the session count below the
     minimum for a verdict."""
@@ -366,8 +396,8 @@ def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_tes
         return {}
     keep = ~test["session_date"].isin(seen).to_numpy()
     part = test[keep]
-    clusters = Clusters.of(part["ticker"], part["session_date"])
-    if clusters.n_sessions < MIN_SESSIONS_FOR_VERDICT:
+    clusters = Clusters.of(part["ticker"], part["session_date"], horizon)
+    if not clusters.has_verdict:
         return {"test_vs_champion_n_sessions": float(clusters.n_sessions)}
     y = (part["label"].to_numpy() == "up").astype(np.int64)
     gain, p_value = paired_test((p_test[keep] > 0.5) == y, (p_old[keep] > 0.5) == y, clusters)

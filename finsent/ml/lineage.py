@@ -72,6 +72,15 @@ class TrainingRecord:
                    test[1] if test else None, definition.horizon, reach)
 
 
+def snapshot_horizon(engine: Engine, snapshot: Snapshot) -> int:
+    """How many sessions the labels of ``snapshot`` span (its label definition's horizon)."""
+    from finsent.data.labels import load_definition
+    from finsent.db import raw_connection
+
+    with raw_connection(engine) as raw, raw.cursor() as cur:
+        return load_definition(cur, snapshot.spec["definition"]).horizon
+
+
 def _label_reach(cur, last_by_ticker: dict[str, date], horizon: int) -> date | None:
     """The latest trading session that a horizon-``horizon`` label of each ticker's last training
     session reaches: its own session plus horizon - 1 more of that ticker's sessions (the label's

@@ -18,7 +18,13 @@ they can never be champion.
 Every test of an attempt runs at the level ``alpha_k`` that ``finsent.ml.attempts`` allows the
 k-th attempt since the champion last changed (alpha-spending: the levels add up to 0.04 over all
 attempts, so repeated weekly tries on a board without signal make a false champion at most 5% of
-the time).
+the time). An attempt whose test part cannot reach alpha_k (too few dates: its smallest p, 2^-B,
+is not below it) cannot promote anything, so it spends nothing (``attempts.cannot_reach``).
+
+**The horizon.** Labels over h sessions make neighbouring test dates share h - 1 sessions, so both
+tests below flip blocks of h consecutive dates, allowing for the covariance of neighbouring blocks
+(``finsent.ml.overlap``), and a verdict needs 10 such blocks. The evaluation must have been made
+with the horizon of the version's own labels (``EvaluationReport.horizon``), or nothing is decided.
 
 - **The first champion** must show skill that does not depend on the base rate: balanced accuracy
   above 0.5 on its test part (a report that ``shows_skill``: enough sessions for a verdict,
@@ -42,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from finsent.data.labels import TRADABLE_LABEL_RULES
-from finsent.ml.attempts import spending_alpha, threshold_text
+from finsent.ml.attempts import TOTAL_ALPHA, cannot_reach, spending_alpha, threshold_text
 from finsent.ml.evaluate import EvaluationReport
 from finsent.ml.lineage import TrainingRecord
 from finsent.ml.stats import Clusters, paired_test
@@ -76,6 +82,14 @@ class ChampionDecision:
     alpha: float | None = None  # the level this attempt's tests ran at
 
     @property
+    def attempt_text(self) -> str:
+        """The train output's line on what this attempt spent."""
+        if self.attempt is None:
+            return "this attempt spends nothing (it could never promote; see the decision)"
+        return (f"attempt {self.attempt} since the last champion: its tests ran at alpha_{self.attempt} = "
+                f"{self.alpha:.3g} (the levels of all attempts add up to {TOTAL_ALPHA:g})")
+
+    @property
     def verdict(self) -> str:
         """``promoted``, ``not promoted`` or ``ineligible``: the run's ``finsent.verdict`` tag."""
         return "promoted" if self.promoted else ("ineligible" if self.attempt is None else "not promoted")
@@ -90,12 +104,19 @@ def decide(record: TrainingRecord, report: EvaluationReport, test: pd.DataFrame,
     why_not = ineligible_because(record)
     if why_not:
         return ChampionDecision(False, f"not eligible: {why_not}", previous=previous)
-    alpha, bar = spending_alpha(attempt), threshold_text(attempt)
+    if report.horizon != record.horizon:
+        return ChampionDecision(False, f"not eligible: the evaluation took its labels to span {report.horizon} "
+                                f"session(s), but {record.definition!r} spans {record.horizon}", previous=previous)
     refused = _not_comparable(record, champion[0], champion[1]) if champion else None
+    also = f"; and {refused}" if refused else ""
+    if not report.has_verdict:  # no test is reported, so nothing is spent (``train`` did not count it)
+        return ChampionDecision(False, f"not eligible: {report.verdict()}{also}", previous=previous)
+    unreachable = cannot_reach(attempt, int(report.counts["n_sessions"]), record.horizon)
+    if unreachable:  # no p can be below alpha_k: nothing is spent (``train`` did not count it)
+        return ChampionDecision(False, f"not eligible: {unreachable}{also}", previous=previous)
+    alpha, bar = spending_alpha(attempt), threshold_text(attempt)
     if refused:
         return ChampionDecision(False, refused, previous=previous, attempt=attempt, alpha=alpha)
-    if not report.has_verdict:  # no test is reported, so nothing is spent (``train`` did not count it)
-        return ChampionDecision(False, f"not eligible: {report.verdict()}", previous=previous)
     p_skill = float(report.tests.get("p_value_balanced_accuracy", 1.0))
     skilled = bool(report.shows_skill and p_skill < alpha)
     if champion is None:
@@ -107,11 +128,12 @@ def decide(record: TrainingRecord, report: EvaluationReport, test: pd.DataFrame,
         return ChampionDecision(False, f"challenger shows no skill of its own: {report.verdict()} ({bar})", p_skill,
                                 version, attempt, alpha)
     y = (test["label"].to_numpy() == "up").astype(np.int64)
-    clusters = Clusters.of(test["ticker"], test["session_date"])
+    clusters = Clusters.of(test["ticker"], test["session_date"], record.horizon)
     gain, p_value = paired_test((p_new > 0.5) == y, (p_old > 0.5) == y, clusters)
     promoted = bool(gain > 0 and p_value < alpha)
+    units = "session" if record.horizon == 1 else f"blocks of {record.horizon} sessions"
     reason = (f"skill of its own (balanced-accuracy p = {p_skill:.3g}); accuracy {gain:+.4f} vs champion "
-              f"v{version} on {clusters.n_sessions} sessions after both trained, paired test clustered by session "
+              f"v{version} on {clusters.n_sessions} sessions after both trained, paired test clustered by {units} "
               f"p = {p_value:.3g} ({bar})")
     return ChampionDecision(promoted, reason, p_value, version, attempt, alpha)
 

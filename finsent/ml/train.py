@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.data.snapshots import load_snapshot
 from finsent.data.text import TextSpec
-from finsent.ml.attempts import TOTAL_ALPHA, count_attempts, spending_alpha, threshold_text
+from finsent.ml.attempts import TOTAL_ALPHA, cannot_reach, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
 from finsent.ml.evaluate import (
     EvaluationReport,
@@ -52,7 +52,7 @@ from finsent.ml.registry import (
     private_run,
     register_version,
 )
-from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
+from finsent.ml.stats import min_sessions_for_verdict
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *,
         p_test = calibrated.predict_proba(texts_of(test, text))  # the test part, scored once
         report = evaluate_predictions(
             kind, test, p_test, float((train["label"] == "up").mean()),
-            compared_baselines(train, test, kind, text), Path(scratch) / "plots")
+            compared_baselines(train, test, kind, text), Path(scratch) / "plots", horizon=record.horizon)
         log_report(report)
         champion = champion_with_record(engine, client, test, registered)
         decision = decide(record, report, test, p_test, champion, attempt=attempt or 1)
@@ -138,21 +138,26 @@ def train_model(settings: Settings, engine: Engine, dataset: str, kind: str, *,
 def _start_attempt(client, run_id: str, kind: str, record: TrainingRecord, test_sessions: int,
                    registered: str = MODEL_NAME) -> int | None:
     """Tag the run as an attempt before anything is fitted (a run that crashes still counts), and
-    return its number since the last champion; None for a snapshot that can never be promoted: its
-    label or split is ineligible, or its test part has fewer sessions than any verdict needs (no test
-    is reported on it, so it spends no alpha; a new install's first weeks do not raise the bar)."""
+    return its number since the last champion. A snapshot that can never be promoted spends nothing
+    and is tagged ``finsent.eligible=false`` (None, or the number it would have had): its label or
+    split is ineligible, its test part has fewer sessions than any verdict needs, or fewer than any
+    p below this attempt's level needs (no test on it can promote, so it spends no alpha; a new
+    install's first weeks do not raise the bar)."""
     import mlflow
 
-    why_not = ineligible_because(record)
-    if why_not is None and test_sessions < MIN_SESSIONS_FOR_VERDICT:
-        why_not = (f"its test part has {test_sessions} session dates, fewer than the {MIN_SESSIONS_FOR_VERDICT} "
-                   "a verdict needs")
+    why_not, needed, h = ineligible_because(record), min_sessions_for_verdict(record.horizon), record.horizon
+    if why_not is None and test_sessions < needed:
+        per = f" (10 blocks of {h}: its labels span {h} sessions)" if h > 1 else ""
+        why_not = f"its test part has {test_sessions} session dates, fewer than the {needed}{per} a verdict needs"
+    attempt = None if why_not else count_attempts(client, registered, run_id)
+    if attempt is not None:
+        why_not = cannot_reach(attempt, test_sessions, h)
     mlflow.set_tags({"finsent.step": "train", "finsent.model_name": registered, "model": kind,
                      "finsent.eligible": "false" if why_not else "true", **record.tags()})
-    if why_not:
-        log.info("this version can be trained and evaluated but never promoted: %s", why_not)
-        return None
-    attempt = count_attempts(client, registered, run_id)
+    if why_not or attempt is None:
+        log.info("this version can be trained and evaluated but never promoted (this attempt spends nothing): %s",
+                 why_not)
+        return attempt
     mlflow.set_tags({"finsent.attempt": str(attempt), "finsent.alpha": f"{spending_alpha(attempt):.6g}"})
     log.info("%s (alpha-spending: the levels of all attempts add up to %g)", threshold_text(attempt), TOTAL_ALPHA)
     return attempt

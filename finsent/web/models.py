@@ -133,7 +133,8 @@ def _row_html(row: VersionRow, champion: int | None, dataset: str) -> str:
                    f"--model-version {row.version} --dataset {escape(dataset)}</code></td>")
     else:
         n = m.get("test_n_sessions", 0)
-        few = "" if n >= MIN_SESSIONS_FOR_VERDICT else ' <b class="warn">too few sessions for a verdict</b>'
+        enough = m["test_has_verdict"] > 0 if "test_has_verdict" in m else n >= MIN_SESSIONS_FOR_VERDICT
+        few = "" if enough else ' <b class="warn">too few sessions for a verdict</b>'
         numbers = (f"<td>{_interval(m, 'balanced_accuracy')}{few}</td><td>{_interval(m, 'accuracy')}</td>"
                    f"<td class=num>{n:.0f} / {m.get('test_n_clusters', 0):.0f} / {m.get('test_n_posts', 0):.0f}"
                    f'<br><span class="muted">{escape(row.source)}</span></td>')
@@ -142,7 +143,17 @@ def _row_html(row: VersionRow, champion: int | None, dataset: str) -> str:
     return (f"<tr><td>v{row.version} {aliases}</td><td>{escape(row.name)}<br><span class=muted>trained on "
             f"{escape(row.tags.get('dataset', '?'))}, seen through {escape(row.tags.get('seen_through', '?'))}</span>"
             f"</td>{numbers}<td>{_paired(row, champion)}</td><td><b>{escape(verdict)}</b> "
-            f"{escape(row.tags.get('champion_decision', ''))}</td></tr>")
+            f"{escape(row.tags.get('champion_decision', ''))}<br>{_attempt(row.tags)}</td></tr>")
+
+
+def _attempt(tags: dict[str, str]) -> str:
+    """The attempt this version was (k since the last champion) and the level its tests ran at."""
+    if tags.get("finsent.attempt"):
+        return (f'<span class="muted">attempt {escape(tags["finsent.attempt"])} since the last champion, tested at '
+                f'alpha = {float(tags.get("finsent.alpha") or "nan"):.3g}</span>')
+    if "finsent.attempt" in tags:
+        return '<span class="muted">spent no attempt (it could never be promoted)</span>'
+    return ""
 
 
 def models_html(dataset: str | None, champion: int | None, rows: list[VersionRow]) -> str:
@@ -152,7 +163,9 @@ def models_html(dataset: str | None, champion: int | None, rows: list[VersionRow
     return (f"<p>{len(rows)} version(s) of <b>{MODEL_NAME}</b> on the test part of the frozen snapshot "
             f"<b>{escape(dataset)}</b> (the champion's): 95% intervals are a jackknife over session dates; below "
             f"{MIN_SESSIONS_FOR_VERDICT} sessions there is no verdict. The paired test is the one-sided sign-flip "
-            "test over sessions of accuracy against the champion, on sessions neither model saw.</p>"
+            "test over sessions of accuracy against the champion, on sessions neither model saw. Each decision "
+            "says which attempt since the last champion the version was and the level alpha_k its tests ran at "
+            "(the levels of all attempts add up to 0.04).</p>"
             '<table class="overview"><thead><tr><th>version</th><th>model · setting</th>'
             "<th>balanced accuracy [95%]</th><th>accuracy [95%]</th><th>sessions / clusters / posts</th>"
             "<th>vs champion (accuracy, paired)</th><th>promotion decision</th></tr></thead>"

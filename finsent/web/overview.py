@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from finsent.ingest.records import KST
-from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, balanced_accuracy_from_counts
+from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, balanced_accuracy_from_counts, min_sessions_for_verdict
 from finsent.web.charts import ROLLING_SESSIONS, Line, line_chart, sparkline
 from finsent.web.queries import BookDay, IndexPoint, SessionCounts, Stock
 from finsent.web.text import plain_text
@@ -32,17 +32,19 @@ SPARK_SESSIONS = 60  # the overview's sparkline: about three months of sessions
 
 @dataclass(frozen=True)
 class Skill:
-    """Out-of-sample balanced accuracy on one stock, its 95% interval (jackknife over sessions) and n."""
+    """Out-of-sample balanced accuracy on one stock, its 95% interval (jackknife over sessions, or
+    blocks of ``horizon`` of them for labels over that many sessions) and n."""
 
     balanced_accuracy: float
     low: float
     high: float
     n_sessions: int
     n_posts: int
+    horizon: int = 1
 
     @property
     def has_verdict(self) -> bool:
-        return self.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+        return self.n_sessions >= min_sessions_for_verdict(self.horizon)
 
 
 @dataclass(frozen=True)
@@ -87,15 +89,19 @@ def zscore(history: Sequence[IndexPoint], sessions: int = Z_SESSIONS) -> float |
     return float((history[-1].mean_p_up - before.mean()) / before.std(ddof=1))
 
 
-def stock_skills(counts: Sequence[SessionCounts]) -> dict[str, Skill]:
-    """Per stock: balanced accuracy of its out-of-sample scored posts, clustered by session."""
+def stock_skills(counts: Sequence[SessionCounts], horizon: int = 1) -> dict[str, Skill]:
+    """Per stock: balanced accuracy of its out-of-sample scored posts, clustered by session (blocks
+    of ``horizon`` sessions: the labels' span)."""
     frame = pd.DataFrame([(c.ticker, c.session_date, c.ups, c.downs, c.hits, c.false_alarms) for c in counts],
                          columns=["ticker", "session_date", "ups", "downs", "hits", "false_alarms"])
     skills = {}
     for ticker, part in frame.groupby("ticker"):
+        part = part.sort_values("session_date")
         value, low, high = balanced_accuracy_from_counts(part["hits"].to_numpy(), part["ups"].to_numpy(),
-                                                         part["false_alarms"].to_numpy(), part["downs"].to_numpy())
-        skills[str(ticker)] = Skill(value, low, high, len(part), int(part["ups"].sum() + part["downs"].sum()))
+                                                         part["false_alarms"].to_numpy(), part["downs"].to_numpy(),
+                                                         horizon)
+        skills[str(ticker)] = Skill(value, low, high, len(part), int(part["ups"].sum() + part["downs"].sum()),
+                                    horizon)
     return skills
 
 

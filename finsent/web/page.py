@@ -53,6 +53,7 @@ from finsent.web.queries import (
     index_built_at,
     index_histories,
     indexed_stocks,
+    label_horizon,
     latest_backtest,
     latest_day_news,
     latest_day_posts,
@@ -132,7 +133,7 @@ def _stock_rows(conn: Connection, source: str, finished: FinishedBacktest | None
     counts = (news_skill_counts(conn, champion=version, seen_through=seen, definition=definition)
               if source == "news" else
               skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition))
-    skills = stock_skills(counts)
+    skills = stock_skills(counts, label_horizon(conn, definition))
     histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
                                 seen_through=seen, source=source)
     rows = [stock_row(s, histories[s.code], skills.get(s.code), priced.get(s.code), origins) for s in stocks]
@@ -149,7 +150,7 @@ def verdict_html(champion: Champion) -> str:
     if not champion.has_verdict:
         n = champion.metrics.get("test_n_sessions", 0)
         return (f'<b class="warn">too few sessions for a verdict (n = {n:.0f})</b>: a verdict needs at least '
-                f"{MIN_SESSIONS_FOR_VERDICT} test sessions")
+                f"{MIN_SESSIONS_FOR_VERDICT} test sessions (10 blocks of h with labels over h sessions)")
     return ('<b class="warn">no evidence of skill</b>: balanced accuracy is not above 0.5 at p < 0.05 '
             "(sign-flip test over sessions), so the index is not a signal yet")
 
@@ -179,7 +180,9 @@ def _ic_text(m: dict[str, float]) -> str:
     n = m.get("test_ic_sessions", 0)
     if "test_ic" in m:
         t = f"t {m['test_ic_t']:.2f}, " if "test_ic_t" in m else ""
-        return f" · IC {m['test_ic']:.3f} ({t}{n:.0f} sessions with at least 3 stocks)"
+        interval = (f" [{m['test_ic_ci_low']:.3f}, {m['test_ic_ci_high']:.3f}]"
+                    if "test_ic_ci_low" in m and "test_ic_ci_high" in m else "")
+        return f" · IC {m['test_ic']:.3f}{interval} ({t}{n:.0f} sessions with at least 3 stocks)"
     if "test_timing_corr" in m:
         return f" · timing correlation {m['test_timing_corr']:.3f} ({n:.0f} sessions; fewer than 3 stocks: no IC)"
     return ""
@@ -200,9 +203,13 @@ def backtest_metrics_html(backtest: Backtest) -> str:
                 f"<code>finsent backtest --name {escape(backtest.name)}</code> with the same options to log it)")
     low, high = m.get("oos_balanced_accuracy_ci_low", nan), m.get("oos_balanced_accuracy_ci_high", nan)
     n = m.get("n_sessions", 0)
-    signal = (f"IC {m.get('ic_mean', nan):.3f} (t {m.get('ic_t', nan):.2f}" if m.get("ic_per_date") else
-              f"timing correlation {m.get('timing_corr', nan):.3f} (t {m.get('timing_corr_t', nan):.2f}")
-    accuracy = (f"[{low:.3f}, {high:.3f}] on {n:.0f} sessions" if n >= MIN_SESSIONS_FOR_VERDICT else
+    key = "ic" if m.get("ic_per_date") else "timing_corr"
+    interval = (f" [{m[key + '_ci_low']:.3f}, {m[key + '_ci_high']:.3f}]" if key + "_ci_low" in m
+                and key + "_ci_high" in m else "")
+    signal = (f"IC {m.get('ic_mean', nan):.3f}{interval} (t {m.get('ic_t', nan):.2f}" if key == "ic" else
+              f"timing correlation {m.get('timing_corr', nan):.3f}{interval} (t {m.get('timing_corr_t', nan):.2f}")
+    verdict = "oos_balanced_accuracy_ci_low" in m or ("n_blocks" not in m and n >= MIN_SESSIONS_FOR_VERDICT)
+    accuracy = (f"[{low:.3f}, {high:.3f}] on {n:.0f} sessions" if verdict else
                 f'on {n:.0f} sessions: <b class="warn">too few sessions for a verdict (n = {n:.0f})</b>')
     return (f"backtest <b>{escape(backtest.name)}</b>: {signal}, {m.get('ic_sessions', 0):.0f} sessions) · "
             f"out-of-sample balanced accuracy {m.get('oos_balanced_accuracy', nan):.3f} {accuracy} "

@@ -191,6 +191,12 @@ GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
+def label_horizon(conn: Connection, definition: str) -> int:
+    """How many sessions the labels of ``definition`` span (1 when it is not registered)."""
+    found = conn.execute(text("SELECT horizon FROM label_definitions WHERE name = :d"), {"d": definition}).scalar()
+    return int(found) if found else 1
+
+
 def skill_counts(conn: Connection, *, backtest: str | None, champion: int | None, seen_through: date | None,
                  definition: str) -> list[SessionCounts]:
     """Per (stock, session): the out-of-sample scored up/down posts of the index's history (the

@@ -34,6 +34,9 @@ class Champion:
 
     @property
     def has_verdict(self) -> bool:
+        """What its evaluation said (``test_has_verdict``: 10 blocks of its labels' horizon), else 10 sessions."""
+        if "test_has_verdict" in self.metrics:
+            return self.metrics["test_has_verdict"] > 0
         return self.metrics.get("test_n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
 
     @property

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from finsent.cli import main
 from finsent.config import load_settings
+from finsent.data.labels import LabelDefinition, label_posts
 from finsent.ml.backtest import run_backtest
 from finsent.ml.backtest.report import SHORT_SALE_BAN, long_short
 from finsent.ml.backtest.walk import BacktestSpec
@@ -38,6 +39,8 @@ def test_planted_signal_shows_out_of_sample_and_no_post_is_scored_by_a_model_tha
     assert m["oos_accuracy_ci_low"] > 0.5 and m["oos_balanced_accuracy_ci_low"] > 0.5 and report.shows_skill
     assert m["oos_p_value_balanced_accuracy"] < 0.001 and report.has_verdict
     assert m["ic_per_date"] == 1.0 and m["ic_mean"] > 0.3 and m["ic_t"] > 4 and m["ic_p"] < 0.001
+    assert 0 < m["ic_ci_low"] < m["ic_mean"] < m["ic_ci_high"] and m["ic_blocks"] == m["ic_sessions"]
+    assert m["long_short_mean_ret_ci_low"] < m["long_short_mean_ret"] < m["long_short_mean_ret_ci_high"]
     assert m["long_short_mean_ret"] > 0 and m["long_short_mean_ret_net"] < m["long_short_mean_ret"]
     # the board's sessions (2024) lie inside the short-sale ban: a long-only book, 2 units a session
     assert m["long_short_long_only_sessions"] == m["long_short_sessions"] and m["long_short_turnover"] == 2
@@ -53,7 +56,8 @@ def test_planted_signal_shows_out_of_sample_and_no_post_is_scored_by_a_model_tha
     client = MlflowClient(tracking_uri(settings))
     (logged,) = client.search_runs([client.get_experiment_by_name("finsent").experiment_id],
                                    "tags.backtest = 'planted'")
-    assert {"oos_accuracy", "oos_accuracy_ci_low", "oos_accuracy_ci_high", "ic_mean", "ic_t", "long_short_mean_ret",
+    assert {"oos_accuracy", "oos_accuracy_ci_low", "oos_accuracy_ci_high", "ic_mean", "ic_ci_low", "ic_ci_high",
+            "ic_t", "long_short_mean_ret",
             "long_short_sharpe", "long_short_sharpe_net"} <= set(logged.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "plots")}
     assert artifacts == {"plots/ic_over_time.png", "plots/long_short_cumulative.png"}
@@ -97,8 +101,24 @@ def test_no_signal_shows_neither(engine):
     _, report = run_backtest(load_settings(), engine, "noise", SPEC)
     m = report.metrics
     assert not (m["oos_accuracy_ci_low"] > 0.5) and not report.shows_skill
-    assert abs(m["ic_t"]) < 3
+    assert abs(m["ic_t"]) < 3 and m["ic_ci_low"] < 0 < m["ic_ci_high"]
     assert "no evidence of skill" in report.to_markdown()
+
+
+def test_horizon_h_labels_are_judged_over_blocks_of_h_dates(engine):
+    """Labels over 3 sessions: neighbouring dates share 2, so the accuracy, its interval and test and
+    the IC with its interval run over blocks of 3 dates, and the report says so; the book still
+    holds one session."""
+    make_board(engine, planted=True, sessions=80, tickers=("005930", "000660", "035420"))
+    label_posts(engine, LabelDefinition.build("next_open_close", horizon=3))
+    _, report = run_backtest(load_settings(), engine, "h3", dataclasses.replace(SPEC, definition="next_open_close_h3"))
+    c, m = report.counts, report.metrics
+    assert report.horizon == 3 and c["n_blocks"] == -(-c["n_sessions"] // 3) and report.has_verdict
+    assert m["ic_blocks"] == -(-m["ic_sessions"] // 3) and m["ic_ci_low"] < m["ic_mean"] < m["ic_ci_high"]
+    text = report.to_markdown()
+    assert f"over {c['n_blocks']:.0f} blocks of 3 consecutive session dates" in text
+    assert "jackknife over blocks of 3 session dates" in text and f"{m['ic_blocks']:.0f} blocks of 3 sessions" in text
+    assert "long_short_p" in m  # over its sessions: the book's return is one session's
 
 
 SCORES = "SELECT ticker, post_id, trained_through, p_up FROM backtest_scores WHERE backtest = :b ORDER BY 1, 2"

@@ -22,6 +22,7 @@ from bench.null_simulation import (
 )
 from finsent.ml.backtest.report import long_short
 from finsent.ml.evaluate import evaluate_predictions
+from finsent.ml.overlap import sign_flip_p
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     Clusters,
@@ -30,7 +31,6 @@ from finsent.ml.stats import (
     information_coefficient,
     paired_test,
     session_intervals,
-    sign_flip_p,
 )
 
 DRAWS = 100  # per cell; 24 cells: 2,400 boards, pooled SE of a 5% rate 0.45%

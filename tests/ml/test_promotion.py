@@ -1,18 +1,21 @@
-"""The champion rule on its own: tradable labels only, counted tries (alpha-spending), a challenger
-with skill of its own, the horizon in the overlap rule. decide() is fed real evaluations."""
+"""The champion rule on its own: tradable labels only, counted tries (alpha-spending) whose bar a
+test part can clear, a challenger with skill of its own, the horizon in the overlap rule and in the
+tests. decide() is fed real evaluations."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from finsent.ml.attempts import spending_alpha, threshold_text
+from finsent.ml.attempts import cannot_reach, spending_alpha, threshold_text, units_to_reach
 from finsent.ml.evaluate import EvaluationReport, evaluate_predictions
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions
+from finsent.ml.overlap import MAX_FLIP_UNITS, smallest_p
 from finsent.ml.promotion import decide
 from finsent.ml.stats import Clusters, balanced_accuracy_test
 
@@ -44,8 +47,8 @@ def predictions(rng, test: pd.DataFrame, hit_rate: float) -> np.ndarray:
     return np.where(up == right, 0.7, 0.3)
 
 
-def report_of(test: pd.DataFrame, p: np.ndarray) -> EvaluationReport:
-    return evaluate_predictions("m", test, p, 0.5, {})
+def report_of(test: pd.DataFrame, p: np.ndarray, horizon: int = 1) -> EvaluationReport:
+    return evaluate_predictions("m", test, p, 0.5, {}, horizon=horizon)
 
 
 def test_the_spending_schedule_adds_up_to_its_total_and_is_stated():
@@ -87,6 +90,62 @@ def test_the_bar_rises_with_the_attempts_since_the_last_champion():
     assert refused.reason.startswith("no champion yet:") and threshold_text(late) in refused.reason
 
 
+@pytest.mark.parametrize(("sessions", "horizon"), [(20, 1), (200, 5)])
+def test_fifty_failed_attempts_then_a_perfect_model_is_champion(sessions, horizon):
+    """The audit's defect: Monte Carlo flips gave p >= 1/5000, above every level from attempt 12 on,
+    so after 11 failures nothing could ever be promoted. Exact p: a perfect model on 20 dates
+    (2^-20) passes attempt 51 (p < 9.3e-6); so does one on 200 dates of horizon-5 labels (40 blocks,
+    whose sum is shrunk by the covariance of neighbouring blocks before it is compared)."""
+    rng = np.random.default_rng(11)
+    test = board(rng, sessions=sessions)
+    tradable = record(horizon=horizon, definition=f"noc_h{horizon}")
+    attempt = 0
+    for _ in range(50):
+        coin = predictions(rng, test, 0.5)
+        decision = decide(tradable, report_of(test, coin, horizon), test, coin, None, attempt=attempt + 1)
+        assert not decision.promoted and decision.verdict == "not promoted"
+        attempt = decision.attempt
+    assert attempt == 50 and spending_alpha(51) < 1 / 5000
+    perfect = np.where(test["label"] == "up", 0.9, 0.1)
+    report = report_of(test, perfect, horizon)
+    assert report.tests["p_value_balanced_accuracy"] < spending_alpha(51)
+    if horizon == 1:
+        assert report.tests["p_value_balanced_accuracy"] == 2.0 ** -20
+    champion = decide(tradable, report, test, perfect, None, attempt=51)
+    assert champion.promoted and champion.attempt == 51 and "attempt 51 since the last champion" in champion.reason
+
+
+def test_an_attempt_whose_test_part_cannot_reach_its_level_spends_nothing():
+    """10 dates give p >= 2^-10 = 0.00098, not below attempt 5's 0.00097: whatever the model, that
+    attempt cannot promote, so it is not counted (the bar waits for the test part to grow)."""
+    rng = np.random.default_rng(12)
+    test = board(rng, sessions=10)
+    perfect = np.where(test["label"] == "up", 0.9, 0.1)
+    report = report_of(test, perfect)
+    assert decide(record(), report, test, perfect, None, attempt=4).promoted
+    refused = decide(record(), report, test, perfect, None, attempt=5)
+    assert not refused.promoted and refused.verdict == "ineligible" and refused.attempt is None
+    assert "no model can pass on this test part" in refused.reason and "at least 11 session dates" in refused.reason
+    assert "spends nothing" in refused.attempt_text
+    # horizon 5: 60 dates are 12 blocks, p >= 2^-12 = 0.000244: attempt 10 (alpha 0.000243) is out of reach
+    assert "(12 blocks of 5)" in (cannot_reach(10, 60, 5) or "") and not cannot_reach(9, 60, 5)
+
+
+def test_the_readme_promise_a_strong_signal_still_passes_after_any_number_of_failures():
+    """README ("When the champion moves"): attempt k can be passed by a test part of at least
+    2 log2 k + 5.4 units: 17 at attempt 50, 24 at attempt 500, up to attempt 163,000 (2^-40); a
+    test part too short for attempt k spends nothing. Checked for every k up to 163,000."""
+    assert (units_to_reach(50), units_to_reach(500), units_to_reach(163_000)) == (17, 24, MAX_FLIP_UNITS)
+    assert units_to_reach(164_000) is None and cannot_reach(164_000, 10_000)
+    for k in range(1, 163_001):
+        units = units_to_reach(k)
+        assert units is not None and units <= 2 * np.log2(k) + 6.4
+        assert smallest_p(units) < spending_alpha(k) <= smallest_p(units - 1)
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert "the level never reaches 0" not in readme
+    assert "17 at attempt 50, 24 at attempt 500" in readme and "163,000" in readme
+
+
 def test_a_challenger_must_show_skill_of_its_own_and_beat_the_champion():
     rng = np.random.default_rng(2)
     test = board(rng)
@@ -107,7 +166,7 @@ def test_the_overlap_rule_adds_the_horizon():
     rng = np.random.default_rng(3)
     test = board(rng, first=63)
     p = predictions(rng, test, 0.85)
-    report = report_of(test, p)
+    report = report_of(test, p, horizon=3)
     # the champion trained through session 60 with horizon-3 labels: they reach session 62
     champion = (4, record("next_open_close", seen=60, test_from=70, horizon=3, reach=62, definition="noc_h3"),
                 predictions(rng, test, 0.5))

@@ -16,7 +16,7 @@ from finsent.data.snapshots import load_snapshot
 from finsent.errors import FinsentError
 from finsent.ml.lineage import TrainingRecord, record_from_rows
 from finsent.ml.models.hf.spec import TransformerSpec
-from finsent.ml.registry import MODEL_NAME, configure, tracking_uri
+from finsent.ml.registry import EXPERIMENT, MODEL_NAME, configure, tracking_uri
 from finsent.ml.train import train_model
 from tests.data.board import query
 from tests.ml.board import VERDICT_SPEC, make_board
@@ -68,6 +68,29 @@ def test_every_attempt_is_counted_in_mlflow(engine, tmp_path, caplog):
     # a new champion (here set by an operator) starts the count again
     client.set_registered_model_alias(MODEL_NAME, "champion", str(fifth.version))
     assert train_model(settings, engine, "noise", "baseline").decision.attempt == 1
+
+
+def test_fifty_failed_attempts_then_a_strong_model_through_train(engine, capsys):
+    """50 failed attempts in MLflow (weekly no-skill tries since the beginning), then `finsent train`
+    on a planted board whose test part has 21 dates: attempt 51 (p < 9.3e-6, below the old Monte
+    Carlo floor of 1/5000) makes the champion; the attempt and its level are in the output and tags."""
+    settings = load_settings()
+    make_board(engine, planted=True, sessions=105)
+    build_dataset(engine, "strong", VERDICT_SPEC, settings.data_dir)
+    client = configure(settings)
+    experiment = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    for week in range(50):
+        run = client.create_run(experiment, run_name=f"week-{week}", tags={
+            "finsent.step": "train", "finsent.model_name": MODEL_NAME, "finsent.eligible": "true",
+            "finsent.attempt": str(week + 1), "finsent.verdict": "not promoted"})
+        client.set_terminated(run.info.run_id)
+    assert main(["train", "--dataset", "strong"]) == 0
+    out = capsys.readouterr().out
+    assert "attempt 51 since the last champion: its tests ran at alpha_51 = 9.35e-06" in out
+    assert "registered finsent-updown v1 (champion: first champion: evidence of skill" in out
+    tags = client.get_model_version(MODEL_NAME, "1").tags
+    assert tags["finsent.attempt"] == "51" and float(tags["finsent.alpha"]) == pytest.approx(9.349e-06, rel=1e-3)
+    assert str(client.get_registered_model(MODEL_NAME).aliases["champion"]) == "1"
 
 
 def test_the_label_reach_counts_trading_sessions(engine):

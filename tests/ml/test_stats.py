@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from finsent.ml.metrics import classification_metrics
+from finsent.ml.overlap import sign_flip_p
 from finsent.ml.stats import (
-    EXACT_FLIP_SESSIONS,
     MIN_SESSIONS_FOR_VERDICT,
     Clusters,
     balanced_accuracy_scores,
@@ -18,9 +18,9 @@ from finsent.ml.stats import (
     cluster_mean_test,
     holm,
     information_coefficient,
+    interval_dof,
     paired_test,
     session_intervals,
-    sign_flip_p,
 )
 
 DRAWS = 200
@@ -76,26 +76,25 @@ def test_one_session_is_one_observation():
     y = np.array([1] * 50 + [0] * 50)
     p = np.where(y == 1, 0.9, 0.1)  # perfect, but on one date only
     clusters = Clusters.of(["005930"] * 50 + ["000660"] * 50, ["2025-03-04"] * 100)
-    assert clusters.counts() == {"n_posts": 100.0, "n_clusters": 2.0, "n_sessions": 1.0}
+    assert clusters.counts() == {"n_posts": 100.0, "n_clusters": 2.0, "n_sessions": 1.0, "n_blocks": 1.0}
     # one date in the model's favour: as likely as not under chance (p = 2^-1), never 0
     assert balanced_accuracy_test(y, p, clusters)[1] == 0.5
     assert cluster_mean_test((p > 0.5) == y, clusters, 0.5)[1] == 0.5
     assert session_intervals(y, p, clusters) == {}
 
 
-@pytest.mark.parametrize("g", [2, 3, 4, EXACT_FLIP_SESSIONS, EXACT_FLIP_SESSIONS + 1, 40])
-def test_a_perfect_model_on_g_dates_gets_p_of_two_to_the_minus_g_at_best(g):
-    """With zero variance (the same perfect score on every date) the old jackknife said p = 0."""
+@pytest.mark.parametrize("g", [2, 3, 4, 12, 20, 27, 40, 60])
+def test_a_perfect_model_on_g_dates_gets_p_of_two_to_the_minus_g(g):
+    """With zero variance (the same perfect score on every date) the old jackknife said p = 0; the
+    Monte Carlo flips that followed said at best 1/5000 from 13 dates on, which attempt 12's level
+    is below: p is now exact, 2^-G, up to 40 units (beyond, 40 runs of dates: 2^-40)."""
     days = np.repeat(np.arange(g), 10)
     y = np.tile([1, 0], 5 * g)
     p = np.where(y == 1, 0.9, 0.1)
     clusters = Clusters.of(np.zeros(len(y)), days)
     estimate, p_value = balanced_accuracy_test(y, p, clusters)
     assert estimate == 1.0 and p_value == cluster_mean_test(((p > 0.5) == y).astype(float), clusters, 0.5)[1]
-    if g <= EXACT_FLIP_SESSIONS:  # every pattern enumerated: only the observed one reaches the observed sum
-        assert p_value == 2.0 ** -g
-    else:  # 4,999 seeded patterns + the observed one (a drawn all-plus pattern counts too)
-        assert 2.0 ** -g <= p_value <= 3 / 5000
+    assert p_value == 2.0 ** -min(g, 40)
     assert sign_flip_p(np.zeros(g)) == 1.0  # no difference at all: no evidence at all
 
 
@@ -124,6 +123,8 @@ def test_holm_by_hand():
 
 
 def test_intervals_are_jackknife_t_over_dates():
+    """t on the effective number of dates - 1: Satterthwaite's count from each date's share of the up
+    and of the down posts (G - 1 when the dates weigh alike)."""
     rng = np.random.default_rng(4)
     g = MIN_SESSIONS_FOR_VERDICT
     days, y, p = np.repeat(np.arange(g), 30), rng.integers(0, 2, 30 * g), rng.random(30 * g)
@@ -131,9 +132,39 @@ def test_intervals_are_jackknife_t_over_dates():
     correct = ((p > 0.5) == y).astype(float)
     leave_one_out = np.array([correct[days != d].mean() for d in range(g)])
     se = np.sqrt((g - 1) / g * np.sum((leave_one_out - leave_one_out.mean()) ** 2))
-    half = stats.t.ppf(0.975, g - 1) * se
+    ups, downs = np.bincount(days, y == 1), np.bincount(days, y == 0)
+    shares = (ups / ups.sum()) ** 2 + (downs / downs.sum()) ** 2
+    dof = shares.sum() ** 2 / np.sum(shares ** 2) - 1
+    assert g - 1.5 < dof < g - 1  # nearly alike
+    half = stats.t.ppf(0.975, dof) * se
     assert session_intervals(y, p, clusters)["accuracy"] == pytest.approx((correct.mean() - half,
                                                                           correct.mean() + half))
+    # a dominant date: fewer degrees of freedom, a wider interval from the same standard error
+    lopsided = np.array([9.0, *[1.0] * (g - 1)])
+    assert interval_dof(lopsided, lopsided) < 3 and interval_dof(np.ones(g), np.ones(g)) == pytest.approx(g - 1)
+
+
+def test_horizon_h_labels_make_blocks_of_h_dates_the_units():
+    """A perfect model on 60 dates of horizon-5 labels is 12 blocks: p = 2^-12, not 2^-40; the
+    interval is a jackknife over blocks, and below 10 blocks (50 dates) there is no verdict."""
+    days = np.repeat(np.arange(60), 10)
+    y = np.tile([1, 0], 300)
+    perfect = np.where(y == 1, 0.9, 0.1)
+    clusters = Clusters.of(np.zeros(len(y)), days, horizon=5)
+    assert clusters.n_blocks == 12 and clusters.has_verdict and clusters.counts()["n_blocks"] == 12
+    assert balanced_accuracy_test(y, perfect, clusters)[1] == 2.0 ** -12
+    assert not Clusters.of(np.zeros(490), np.repeat(np.arange(49), 10), horizon=5).has_verdict
+    rng = np.random.default_rng(8)
+    p = rng.random(len(y))
+    by_date, by_block = (session_intervals(y, p, Clusters.of(np.zeros(len(y)), days, h)) for h in (1, 5))
+    assert by_date.keys() == by_block.keys() and by_date["accuracy"] != by_block["accuracy"]
+    from finsent.ml.overlap import jackknife_se
+    blocks = days // 5
+    loo = np.array([((p > 0.5) == y)[blocks != b].mean() for b in range(12)])
+    accuracy = ((p > 0.5) == y).mean()
+    half = by_block["accuracy"][1] - accuracy
+    ups, downs = np.bincount(blocks, y == 1), np.bincount(blocks, y == 0)
+    assert half == pytest.approx(stats.t.ppf(0.975, interval_dof(ups, downs)) * jackknife_se(loo, 5))
 
 
 def test_weighted_metrics_equal_repeated_posts():

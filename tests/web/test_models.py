@@ -32,6 +32,8 @@ def test_every_version_on_the_champions_snapshot_with_the_paired_test(engine, pl
     v1_row, v2_row = page.split("<tr><td>v1")[1], page.split("<tr><td>v2")[1].split("<tr><td>v1")[0]
     assert "<b>@champion</b>" in v1_row and "the champion" in v1_row and "training run" in v1_row
     assert "<b>promoted</b> first champion" in v1_row
+    assert "attempt 1 since the last champion, tested at alpha = 0.0243" in v1_row
+    assert "spent no attempt (it could never be promoted)" in v2_row  # 5 test dates: no verdict, nothing spent
     assert "evaluate run" in v2_row and "sessions neither saw" in v2_row and ", p = " in v2_row
     assert "<b>@challenger</b>" in v2_row and " [0." in v2_row  # its clustered interval on planted's test part
     assert escape(v2.decision.reason) in v2_row  # its own promotion decision
@@ -43,6 +45,12 @@ def test_a_version_with_too_few_sessions_gets_no_verdict():
     few = VersionRow(3, tags, {"test_balanced_accuracy": 0.7, "test_n_sessions": 6, "test_accuracy": 0.7},
                      "evaluate run", ())
     html = models_html("s", 1, [few])
+    assert "spent no attempt (it could never be promoted)" not in html  # no attempt tag at all: says nothing
+    spent = VersionRow(4, {**tags, "finsent.attempt": "", "finsent.alpha": ""}, few.metrics, "evaluate run", ())
+    assert "spent no attempt (it could never be promoted)" in models_html("s", 1, [spent])
+    horizon_five = VersionRow(5, tags, {**few.metrics, "test_n_sessions": 30, "test_has_verdict": 0.0}, "training run",
+                              ())
+    assert "too few sessions for a verdict" in models_html("s", 1, [horizon_five])  # 30 dates, 6 blocks of 5
     assert "0.700 <span class=\"warn\">no interval</span> <b class=\"warn\">too few sessions for a verdict</b>" in html
     assert "baseline · reads title · next_open_close · time split" in html  # a version from before bodies
     assert "<b>ineligible</b> not eligible" in html

@@ -182,6 +182,14 @@ def test_the_verdict_follows_the_skill_test():
     # the IC stands on its own sessions (dates with 3 stocks), as MLflow's test_ic_sessions says, not on all 17
     assert "IC 0.050 (t 2.10, 14 sessions with at least 3 stocks)" in line and "IC 0.050 (t 2.10) on 17" not in line
     assert line.endswith(verdict_html(SKILLED))
+    with_interval = Champion(4, {**SKILLED.metrics, "test_ic_ci_low": 0.01, "test_ic_ci_high": 0.09}, "")
+    interval_line = champion_metrics_html(with_interval)
+    assert "IC 0.050 [0.010, 0.090] (t 2.10, 14 sessions with at least 3 stocks)" in interval_line
+    backtest = Backtest("b", {"ic_mean": 0.02, "ic_ci_low": -0.01, "ic_ci_high": 0.05, "ic_per_date": 1.0, "ic_t": 1.3,
+                              "ic_sessions": 40, "n_sessions": 40, "n_blocks": 8, "oos_balanced_accuracy": 0.5}, "")
+    assert "IC 0.020 [-0.010, 0.050] (t 1.30, 40 sessions)" in backtest_metrics_html(backtest)
+    # horizon-5 labels: 40 dates are 8 blocks, no verdict (no interval was logged), not "[nan, nan]"
+    assert "too few sessions for a verdict (n = 40)" in backtest_metrics_html(backtest)
 
 
 def test_the_head_says_champion_error_or_why_there_is_none():

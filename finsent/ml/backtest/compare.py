@@ -10,20 +10,23 @@ daily indexes where both exist, on the same footing:
   pairs (those both indexes cover) and the same dates (those with an IC of all three), so the
   numbers differ only by the index;
 - the paired test: per date, the IC difference (news - board, combined - board); its mean with a
-  **paired t over sessions** (t(n - 1), two-sided p) and a 95% interval from a bootstrap over
-  session dates (dates resampled with replacement, every IC of a date kept together);
+  **paired t over sessions** (t(n - 1), two-sided p) and its 95% interval (the mean +- t(n - 1) x
+  its standard error: the t test's own interval; the same for each index's mean IC);
 - the Spearman correlation of the two indexes pooled over the common (stock, session) pairs, with
-  the same date bootstrap: near 1, news only repeats what the board says.
+  an interval from a bootstrap over session dates (dates resampled with replacement, the pairs of
+  a date kept together): near 1, news only repeats what the board says.
 
-Intervals are the estimate +- t(n - 1) x its standard error over ``BOOTSTRAP_DRAWS`` seeded date
-resamples (studentized: the plain percentile interval under-covered at few sessions). Below
-``MIN_SESSIONS_FOR_VERDICT`` common dates there is no interval, no p and no verdict: the report says
-"too few sessions (n)".
+With labels over h sessions (the definition's horizon) neighbouring dates share sessions: the mean
+ICs, their t and intervals then run over blocks of h consecutive dates with the covariance of
+neighbouring blocks added back (``finsent.ml.overlap.mean_interval``, ``t_test``: t(B - 1)), and
+the bootstrap resamples blocks of h dates. The bootstrap interval is the estimate +- t(n - 1) x
+its standard error over ``BOOTSTRAP_DRAWS`` seeded resamples (studentized: the plain percentile
+interval under-covered at few sessions). Below ``min_sessions_for_verdict`` common dates there is
+no interval, no p and no verdict: the report says "too few sessions (n)".
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +34,8 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from finsent.ml.evaluate import SKILL_P_VALUE
-from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, MIN_STOCKS_PER_DATE, per_date_ic, t_critical
+from finsent.ml.overlap import block_bootstrap_indices, bootstrap_interval, mean_interval, n_blocks, t_test
+from finsent.ml.stats import MIN_STOCKS_PER_DATE, min_sessions_for_verdict, per_date_ic
 
 BOOTSTRAP_DRAWS = 1999
 BOOTSTRAP_SEED = 20
@@ -46,6 +50,7 @@ class SourceComparison:
     n_stocks: int
     ic_dates: pd.DataFrame = field(repr=False)  # session_date and the IC of each of INDEXES, common dates only
     metrics: dict[str, float] = field(default_factory=dict)
+    horizon: int = 1  # of the labels: blocks of this many dates are the units
 
     @property
     def n_sessions(self) -> int:
@@ -53,20 +58,26 @@ class SourceComparison:
 
     @property
     def has_verdict(self) -> bool:
-        return self.n_sessions >= MIN_SESSIONS_FOR_VERDICT
+        return self.n_sessions >= min_sessions_for_verdict(self.horizon)
+
+    @property
+    def units(self) -> str:
+        if self.horizon <= 1:
+            return f"{self.n_sessions} sessions"
+        return f"{n_blocks(self.n_sessions, self.horizon)} blocks of {self.horizon} sessions"
 
     def verdict(self) -> str:
         if not self.has_verdict:
             return (f"no verdict: too few sessions ({self.n_sessions}) in common; a verdict needs at least "
-                    f"{MIN_SESSIONS_FOR_VERDICT}")
+                    f"{min_sessions_for_verdict(self.horizon)}")
         m = self.metrics
         p, diff = m["diff_news_minus_board_p"], m["diff_news_minus_board"]
         if not p < SKILL_P_VALUE:
             return (f"no evidence that the news IC differs from the board's: news - board {diff:+.4f}, p = {p:.3g} "
-                    f"(paired t over {self.n_sessions} sessions)")
+                    f"(paired t over {self.units})")
         better = "higher" if diff > 0 else "lower"
         return (f"the news IC is {better} than the board's: news - board {diff:+.4f}, p = {p:.3g} (paired t over "
-                f"{self.n_sessions} sessions)")
+                f"{self.units})")
 
     def to_markdown(self) -> str:
         return comparison_markdown(self)
@@ -96,29 +107,10 @@ def _ic_dates(both: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, axis=1, join="inner").dropna().reset_index()
 
 
-def _draws(n: int) -> np.ndarray:
-    """Seeded resamples of n dates (rows of indices), the same for every statistic: a paired bootstrap."""
-    return np.random.default_rng([BOOTSTRAP_SEED, n]).integers(0, n, (BOOTSTRAP_DRAWS, n))
-
-
-def _interval(estimate: float, resampled: np.ndarray, n: int, bounds: tuple[float, float] = (-2.0, 2.0)
-              ) -> tuple[float, float]:
-    """estimate +- t(n - 1) x the bootstrap standard error, within ``bounds``. Studentized: the
-    plain percentile interval covered 0 in only 90% of no-difference simulations at 10 sessions
-    (94% at 40), this one holds 95% (the README)."""
-    # x sqrt(n / (n - 1)): a resample's mean varies (n - 1) / n times as much as the mean over new dates would
-    se = float(np.nanstd(resampled, ddof=1)) * math.sqrt(n / (n - 1))
-    half = t_critical(n) * se
-    return max(bounds[0], estimate - half), min(bounds[1], estimate + half)
-
-
-def _paired_t(differences: np.ndarray) -> tuple[float, float]:
-    """(t, two-sided p) of the mean difference over sessions, t(n - 1); NaN without variance."""
-    sd = float(np.std(differences, ddof=1))
-    if not sd > 0:
-        return NAN, NAN
-    t = float(np.mean(differences) / (sd / math.sqrt(len(differences))))
-    return t, float(2 * scipy_stats.t.sf(abs(t), df=len(differences) - 1))
+def _draws(n: int, horizon: int) -> np.ndarray:
+    """Seeded resamples of n dates in blocks of ``horizon`` (rows of indices), the same for every
+    statistic: a paired bootstrap."""
+    return block_bootstrap_indices(n, horizon, BOOTSTRAP_DRAWS, [BOOTSTRAP_SEED, n])
 
 
 def _spearman(board: np.ndarray, news: np.ndarray) -> float:
@@ -127,7 +119,7 @@ def _spearman(board: np.ndarray, news: np.ndarray) -> float:
     return float(np.corrcoef(scipy_stats.rankdata(board), scipy_stats.rankdata(news))[0, 1])
 
 
-def _correlation(both: pd.DataFrame, with_interval: bool) -> dict[str, float]:
+def _correlation(both: pd.DataFrame, with_interval: bool, horizon: int) -> dict[str, float]:
     """The pooled Spearman correlation of the two indexes, its date-bootstrap interval when asked."""
     board, news = both["board"].to_numpy(dtype=np.float64), both["news"].to_numpy(dtype=np.float64)
     out = {"index_corr": _spearman(board, news), "index_corr_pairs": float(len(both)),
@@ -135,36 +127,38 @@ def _correlation(both: pd.DataFrame, with_interval: bool) -> dict[str, float]:
     if with_interval:
         rows = list(both.groupby("session_date").indices.values())  # the rows of each date
         values = []
-        for draw in _draws(len(rows)):
+        for draw in _draws(len(rows), horizon):
             picked = np.concatenate([rows[i] for i in draw])
             values.append(_spearman(board[picked], news[picked]))
-        out["index_corr_ci_low"], out["index_corr_ci_high"] = _interval(out["index_corr"], np.array(values), len(rows),
-                                                                          (-1.0, 1.0))
+        out["index_corr_ci_low"], out["index_corr_ci_high"] = bootstrap_interval(
+            out["index_corr"], np.array(values), n_blocks(len(rows), horizon), (-1.0, 1.0))
     return out
 
 
-def compare_sources(board: pd.DataFrame, news: pd.DataFrame, *, correlation_interval: bool = True) -> SourceComparison:
-    """The comparison of two daily indexes (ticker, session_date, mean_p_up, ret) on their common pairs
-    (``correlation_interval=False``: without the correlation's bootstrap, the slow part, for simulations)."""
+def compare_sources(board: pd.DataFrame, news: pd.DataFrame, *, correlation_interval: bool = True,
+                    horizon: int = 1) -> SourceComparison:
+    """The comparison of two daily indexes (ticker, session_date, mean_p_up, ret) on their common pairs,
+    ``ret`` the return of labels over ``horizon`` sessions (``correlation_interval=False``: without the
+    correlation's bootstrap, the slow part, for simulations)."""
     both = common_index(board, news)
     ics = _ic_dates(both) if both["ticker"].nunique() >= MIN_STOCKS_PER_DATE else pd.DataFrame(
         columns=["session_date", *INDEXES])
-    result = SourceComparison(len(both), int(both["ticker"].nunique()), ics)
-    n, verdict = len(ics), len(ics) >= MIN_SESSIONS_FOR_VERDICT
-    metrics: dict[str, float] = {"n_pairs": float(len(both)), "n_sessions": float(n)}
+    result = SourceComparison(len(both), int(both["ticker"].nunique()), ics, horizon=max(1, int(horizon)))
+    n, verdict = len(ics), result.has_verdict
+    metrics: dict[str, float] = {"n_pairs": float(len(both)), "n_sessions": float(n),
+                                 "n_blocks": float(n_blocks(n, result.horizon))}
     columns = {name: ics[name].to_numpy(dtype=np.float64) for name in INDEXES}
     columns.update({key: columns[a] - columns[b] for key, (a, b) in DIFFERENCES.items()})
-    draws = _draws(n) if verdict else None
     for name, values in columns.items():
         key = f"ic_{name}" if name in INDEXES else f"diff_{name}"
         metrics[key] = float(values.mean()) if n else NAN
-        if draws is not None:
-            metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = _interval(metrics[key], values[draws].mean(axis=1), n)
+        if verdict:
+            metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = mean_interval(values, result.horizon)
             if name in DIFFERENCES:
-                metrics[f"{key}_t"], metrics[f"{key}_p"] = _paired_t(values)
+                metrics[f"{key}_t"], metrics[f"{key}_p"] = t_test(values, result.horizon)
     if len(both):
-        enough = both["session_date"].nunique() >= MIN_SESSIONS_FOR_VERDICT
-        metrics.update(_correlation(both, correlation_interval and enough))
+        enough = both["session_date"].nunique() >= min_sessions_for_verdict(result.horizon)
+        metrics.update(_correlation(both, correlation_interval and enough, result.horizon))
     result.metrics = metrics
     return result
 
@@ -180,23 +174,25 @@ def comparison_markdown(c: SourceComparison) -> str:
     def test(key: str) -> str:
         return f"{m.get(key + '_t', NAN):.2f} / {m.get(key + '_p', NAN):.3g}" if c.has_verdict else "-"
 
+    units = "sessions" if c.horizon <= 1 else f"blocks of {c.horizon} sessions"
     return "\n".join([
         "## Board and news on the same sessions", "",
-        f"The IC of each index (per session, Spearman across stocks with the session's return) over the same "
+        f"The IC of each index (per session, Spearman across stocks with the label's return) over the same "
         f"{n} session dates and the same {c.n_pairs} (stock, session) pairs that both indexes cover ({c.n_stocks} "
         "stocks); the news index counts a story once. *Combined*: the mean of the two indexes, each standardized "
         "across stocks per session (equal weights, fixed in advance: nothing is fitted).", "",
         f"**{c.verdict()}.**", "",
-        "| index | mean IC [95% interval: bootstrap over session dates] | sessions |", "|---|---|---:|",
+        f"| index | mean IC [95% interval over {units}] | sessions |", "|---|---|---:|",
         *[f"| {name} | {value('ic_' + name)} | {n} |" for name in INDEXES], "",
-        "| paired, per session | mean IC difference [95% bootstrap interval] | paired t over sessions / p "
+        f"| paired, per session | mean IC difference [95% interval] | paired t over {units} / p "
         "(two-sided) | sessions |", "|---|---|---|---:|",
         *[f"| {a} - {b} | {value('diff_' + key)} | {test('diff_' + key)} | {n} |"
           for key, (a, b) in DIFFERENCES.items()], "",
-        "| is news what the board repeats? | value [95% interval: bootstrap over session dates] | pairs / sessions |",
+        f"| is news what the board repeats? | value [95% interval: bootstrap over {units}] | pairs / sessions |",
         "|---|---|---:|",
         f"| Spearman correlation of the two indexes, pooled over (stock, session) | {value('index_corr')} | "
         f"{m.get('index_corr_pairs', 0):.0f} / {m.get('index_corr_sessions', 0):.0f} |", "",
-        f"Intervals: the estimate +- t(n - 1) x its standard error over {BOOTSTRAP_DRAWS} resamples of the session "
-        f"dates (paired: one resample for every index); none below {MIN_SESSIONS_FOR_VERDICT} sessions. Plot: "
+        f"Intervals: the mean IC +- t(n - 1) x its standard error over {units} (the paired t's own interval); the "
+        f"correlation +- t(n - 1) x its standard error over {BOOTSTRAP_DRAWS} resamples of the {units} (paired: "
+        f"one resample for both indexes); none below {min_sessions_for_verdict(c.horizon)} sessions. Plot: "
         "`ic_by_source.png`.", ""])

@@ -1,19 +1,21 @@
 """What a walk-forward backtest says, clustered by session: accuracy, IC, long-short; plots; MLflow.
 
 - out-of-sample accuracy and balanced accuracy of every scored up/down post, with 95% intervals
-  (jackknife over session dates, t(G - 1)) and the one-sided sign-flip test of skill over dates
-  (balanced accuracy > 0.5); the verdict follows the evaluation's rule (at least
-  ``MIN_SESSIONS_FOR_VERDICT`` dates, p < 0.05), below the minimum no p or interval is reported;
-- the information coefficient of the daily index with the session's return (per date across
-  stocks, Newey-West t and sign-flip p; with fewer than 3 stocks the pooled *timing correlation*);
+  (jackknife over session dates) and the one-sided sign-flip test of skill over dates (balanced
+  accuracy > 0.5); the verdict follows the evaluation's rule (at least ``MIN_SESSIONS_FOR_VERDICT``
+  dates, p < 0.05), below the minimum no p or interval is reported;
+- the information coefficient of the daily index with the label's return (per date across stocks,
+  its mean with a 95% interval, a Newey-West t and a sign-flip p; with fewer than 3 stocks the
+  pooled *timing correlation*); labels over h sessions make all of the above run over blocks of h
+  dates (``finsent.ml.overlap``; a verdict needs 10 blocks), the book below over its sessions;
 - a long-short: each session, long the top third and short the bottom third of stocks by the
   index (at least one each), equal weights, held from the open to the close of that session (the
   index only uses posts written before the open, so the trade is one that could have been made)
   and flat overnight, so every session trades 4 units (buy and sell the long unit, sell and buy
   back the short unit): ``cost_bps`` on each, plus ``sell_tax_bps`` on the 2 sales. While short
   selling was banned (``SHORT_SALE_BAN``) the book is long-only against the equal-weight average
-  of the universe that session: 2 units traded, 1 sale. Its mean, a sign-flip p and a Newey-West t
-  over sessions, and the annualised Sharpe ratio, before and after costs.
+  of the universe that session: 2 units traded, 1 sale. Its mean with a 95% interval, a sign-flip p
+  and a Newey-West t over sessions, and the annualised Sharpe ratio, before and after costs.
 """
 
 from __future__ import annotations
@@ -36,17 +38,17 @@ from finsent.ml.backtest.walk import BacktestRun
 from finsent.ml.costs import SHORT_SALE_BAN, short_sale_banned
 from finsent.ml.evaluate import SKILL_P_VALUE
 from finsent.ml.metrics import classification_metrics
+from finsent.ml.overlap import mean_interval, newey_west_t, sign_flip_p
 from finsent.ml.stats import (
     MIN_SESSIONS_FOR_VERDICT,
     MIN_STOCKS_PER_DATE,
     Clusters,
     balanced_accuracy_test,
     information_coefficient,
+    min_sessions_for_verdict,
     per_date_ic,
     sentiment_index,
     session_intervals,
-    sign_flip_p,
-    t_statistic,
 )
 
 TRADING_DAYS = 252
@@ -125,6 +127,7 @@ class BacktestReport:
     # per (stock, session): the out-of-sample index (mean_p_up; news: a story counted once) and the return
     index: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     plot_prefix: str = ""  # the names of its plots in a report of both sources ("news_")
+    horizon: int = 1  # of the labels: blocks of this many consecutive dates are the units of every verdict
 
     @property
     def noun(self) -> str:
@@ -136,7 +139,15 @@ class BacktestReport:
 
     @property
     def has_verdict(self) -> bool:
-        return self.counts.get("n_sessions", 0) >= MIN_SESSIONS_FOR_VERDICT
+        return self.counts.get("n_sessions", 0) >= min_sessions_for_verdict(self.horizon)
+
+    @property
+    def units(self) -> str:
+        n = self.counts.get("n_sessions", 0)
+        if self.horizon <= 1:
+            return f"{n:.0f} session dates"
+        blocks = self.counts.get("n_blocks", 0)
+        return f"{blocks:.0f} blocks of {self.horizon} consecutive session dates ({n:.0f} dates)"
 
     @property
     def shows_skill(self) -> bool:
@@ -151,22 +162,32 @@ class BacktestReport:
                     "close-to-close move is public after the close), so accuracy and IC here include the overnight "
                     "gap; walk `next_open_close` for a verdict (the long-short below is open to close either way)")
         if not self.has_verdict:
-            return f"too few sessions for a verdict (n = {n:.0f}; a verdict needs at least {MIN_SESSIONS_FOR_VERDICT})"
+            per = f": 10 blocks of {self.horizon}, its labels span {self.horizon} sessions" if self.horizon > 1 else ""
+            return (f"too few sessions for a verdict (n = {n:.0f}; a verdict needs at least "
+                    f"{min_sessions_for_verdict(self.horizon)}{per})")
         p = self.metrics.get("oos_p_value_balanced_accuracy", 1.0)
         return (f"{'evidence of skill' if self.shows_skill else 'no evidence of skill'}: out-of-sample balanced "
                 f"accuracy {self.metrics.get('oos_balanced_accuracy', float('nan')):.3f}, p = {p:.3g} (sign-flip "
-                f"test over {n:.0f} session dates; skill needs p < {SKILL_P_VALUE})")
+                f"test over {self.units}; skill needs p < {SKILL_P_VALUE})")
 
     def _signal_rows(self) -> list[str]:
-        m = self.metrics
+        m, nan = self.metrics, float("nan")
+        units = (f"{m.get('ic_sessions', 0):.0f} sessions" if self.horizon <= 1 else
+                 f"{m.get('ic_blocks', 0):.0f} blocks of {self.horizon} sessions ({m.get('ic_sessions', 0):.0f} "
+                 "sessions)")
         if m.get("ic_per_date"):
-            return [f"| IC mean (per date across stocks) | {m.get('ic_mean', float('nan')):.4f} |",
-                    f"| IC t (Newey-West) / p (sign-flip, IC > 0) over {m.get('ic_sessions', 0):.0f} sessions | "
-                    f"{m.get('ic_t', float('nan')):.2f} / {m.get('ic_p', float('nan')):.3g} |"]
-        return [f"| timing correlation (fewer than 3 stocks: pooled over time, not an IC) | "
-                f"{m.get('timing_corr', float('nan')):.4f} |",
-                f"| timing correlation t / p over {m.get('ic_sessions', 0):.0f} sessions | "
-                f"{m.get('timing_corr_t', float('nan')):.2f} / {m.get('timing_corr_p', float('nan')):.3g} |"]
+            return [f"| IC mean (per date across stocks) [95% interval over {units}] | {m.get('ic_mean', nan):.4f} "
+                    f"[{m.get('ic_ci_low', nan):.4f}, {m.get('ic_ci_high', nan):.4f}] |",
+                    f"| IC t (Newey-West) / p (sign-flip, IC > 0) over {units} | "
+                    f"{m.get('ic_t', nan):.2f} / {m.get('ic_p', nan):.3g} |"]
+        return [f"| timing correlation (fewer than 3 stocks: pooled over time, not an IC) [95% interval] | "
+                f"{m.get('timing_corr', nan):.4f} [{m.get('timing_corr_ci_low', nan):.4f}, "
+                f"{m.get('timing_corr_ci_high', nan):.4f}] |",
+                f"| timing correlation t / p over {units} | "
+                f"{m.get('timing_corr_t', nan):.2f} / {m.get('timing_corr_p', nan):.3g} |"]
+
+    def _jackknife_units(self) -> str:
+        return "session dates" if self.horizon <= 1 else f"blocks of {self.horizon} session dates"
 
     def _title(self) -> str:
         return f"# Walk-forward backtest `{self.name}`" + ("" if self.source == "board" else ": news headlines")
@@ -184,19 +205,20 @@ class BacktestReport:
         m, s = self.metrics, self.spec
         verdict = self.verdict()
 
-        def ci(name: str) -> str:
-            return f"{m.get(name, float('nan')):.4f} [{m.get(name + '_ci_low', float('nan')):.4f}, " \
-                   f"{m.get(name + '_ci_high', float('nan')):.4f}]"
+        def ci(name: str, digits: int = 4) -> str:
+            return f"{m.get(name, float('nan')):.{digits}f} [{m.get(name + '_ci_low', float('nan')):.{digits}f}, " \
+                   f"{m.get(name + '_ci_high', float('nan')):.{digits}f}]"
 
         return "\n".join([
             self._title(), "", self._scope(), "",
             f"**{verdict}.**", "",
-            "| out of sample | value [95% interval: jackknife over session dates, t(G - 1)] |", "|---|---|",
+            f"| out of sample | value [95% interval: jackknife over {self._jackknife_units()}] |", "|---|---|",
             f"| accuracy | {ci('oos_accuracy')} |", f"| balanced accuracy | {ci('oos_balanced_accuracy')} |",
-            f"| p (balanced accuracy > 0.5, sign-flip over dates) | "
+            f"| p (balanced accuracy > 0.5, sign-flip over {self.units}) | "
             f"{m.get('oos_p_value_balanced_accuracy', float('nan')):.3g} |",
             "", "| signal | value |", "|---|---:|", *self._signal_rows(),
-            f"| long-short mean return per session, before cost | {m.get('long_short_mean_ret', float('nan')):.5f} |",
+            f"| long-short mean return per session, before cost [95% interval] | "
+            f"{ci('long_short_mean_ret', 5)} |",
             f"| long-short t (Newey-West) / p (sign-flip, mean > 0) over {m.get('long_short_sessions', 0):.0f} "
             f"sessions | {m.get('long_short_t', float('nan')):.2f} / {m.get('long_short_p', float('nan')):.3g} |",
             f"| long-short Sharpe (annualised), before cost | {m.get('long_short_sharpe', float('nan')):.2f} |",
@@ -226,14 +248,14 @@ class BacktestReport:
         return {f"{self.plot_prefix}long_short.csv": self.book}
 
 
-def _oos_metrics(graded: pd.DataFrame) -> tuple[Clusters, dict[str, float]]:
+def _oos_metrics(graded: pd.DataFrame, horizon: int = 1) -> tuple[Clusters, dict[str, float]]:
     """Out-of-sample accuracy and balanced accuracy; their intervals and p only with a verdict."""
     y = (graded["label"] == "up").to_numpy().astype(np.int64)
     p = graded["p_up"].to_numpy()
-    clusters = Clusters.of(graded["ticker"], graded["session_date"])
+    clusters = Clusters.of(graded["ticker"], graded["session_date"], horizon)
     plain = classification_metrics(y, p)
     metrics = {f"oos_{name}": plain[name] for name in ("accuracy", "balanced_accuracy")}
-    if clusters.n_sessions >= MIN_SESSIONS_FOR_VERDICT:
+    if clusters.has_verdict:
         intervals = session_intervals(y, p, clusters)
         for name in ("accuracy", "balanced_accuracy"):
             low, high = intervals.get(name, (float("nan"), float("nan")))
@@ -249,20 +271,22 @@ def _book_metrics(book: pd.DataFrame) -> dict[str, float]:
                "long_short_mean_ret_net": float(book["net"].mean()), "long_short_sharpe_net": _sharpe(book["net"]),
                "long_short_turnover": float(book["turnover"].mean()), "long_short_sessions": float(len(book)),
                "long_short_long_only_sessions": float(book["long_only"].sum())}
-    if len(book) >= MIN_SESSIONS_FOR_VERDICT:
+    if len(book) >= MIN_SESSIONS_FOR_VERDICT:  # the book holds one session: its dates are the units
         gross = book["gross"].to_numpy()
-        metrics.update({"long_short_t": t_statistic(gross), "long_short_p": sign_flip_p(gross)})
+        low, high = mean_interval(gross)
+        metrics.update({"long_short_t": newey_west_t(gross), "long_short_p": sign_flip_p(gross),
+                        "long_short_mean_ret_ci_low": low, "long_short_mean_ret_ci_high": high})
     return metrics
 
 
 def _source_report(engine: Engine, run: BacktestRun, source: str, scores: pd.DataFrame,
-                   returns: pd.DataFrame, rule: str) -> BacktestReport:
+                   returns: pd.DataFrame, rule: str, horizon: int = 1) -> BacktestReport:
     """One source's report: accuracy over its scored texts, the IC and the book over its index (news:
     a story counted once)."""
     scored = run.texts(source).merge(scores, on=["ticker", "post_id"])
-    clusters, metrics = _oos_metrics(scored[scored["label"].isin(["up", "down"])])
+    clusters, metrics = _oos_metrics(scored[scored["label"].isin(["up", "down"])], horizon)
     stories = per_story(scored)
-    ic = information_coefficient(stories[["ticker", "session_date", "p_up", "ret"]])
+    ic = information_coefficient(stories[["ticker", "session_date", "p_up", "ret"]], horizon)
     renamed = {"ic": "ic_mean"}  # the backtest's historical name for the mean per-date IC
     metrics.update({renamed.get(k, k): v for k, v in ic.items() if k != "ic_pairs"})
     index = sentiment_index(stories)
@@ -273,19 +297,20 @@ def _source_report(engine: Engine, run: BacktestRun, source: str, scores: pd.Dat
     if source == "news":
         counts["n_stories"] = float(len(stories))
     return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(stories), rule, source,
-                          index, "news_" if len(run.walks) > 1 and source == "news" else "")
+                          index, "news_" if len(run.walks) > 1 and source == "news" else "", clusters.horizon)
 
 
 def build_report(engine: Engine, run: BacktestRun) -> BacktestReport | SourcesReport:
     """The report of each source walked; with both, side by side and compared on their common sessions."""
     scores, returns = _scores(engine, run.name), _intraday_returns(engine)
     with raw_connection(engine) as raw, raw.cursor() as cur:
-        rule = load_definition(cur, run.spec.definition).rule
-    reports = {w.source: _source_report(engine, run, w.source, scores, returns, rule) for w in run.walks}
+        definition = load_definition(cur, run.spec.definition)
+    rule, horizon = definition.rule, definition.horizon
+    reports = {w.source: _source_report(engine, run, w.source, scores, returns, rule, horizon) for w in run.walks}
     if len(reports) == 1:
         return reports[run.walks[0].source]
     return SourcesReport(run.name, run.spec.to_json(), reports,
-                         compare_sources(reports["board"].index, reports["news"].index))
+                         compare_sources(reports["board"].index, reports["news"].index, horizon=horizon))
 
 
 @dataclass
