@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 import sys
 from pathlib import Path
 
@@ -31,17 +32,36 @@ class _Ours(logging.Filter):
 
 
 class _Counted(logging.FileHandler):
-    """The file handler, counting the library records it took (the closing line's count)."""
+    """The file handler, counting the library records it took (the closing line's count). The folder
+    and the file (0600) appear with the first library record, finsent's earlier lines written before it:
+    a command that fails on its input leaves nothing behind."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+        self.library = 0
+        self.pending: deque[logging.LogRecord] = deque(maxlen=200)
+
+    def _open(self):  # type: ignore[no-untyped-def]  # logging's own hook for the delayed open
+        path = Path(self.baseFilename)
+        private_folder(path.parent)
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(handle, 0o600)
         os.close(handle)
-        super().__init__(path, encoding="utf-8")
-        self.library = 0
+        return super()._open()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith("finsent"):
+        ours = record.name.startswith("finsent")
+        if self.stream is None:
+            if ours:  # kept for context until a library line opens the file
+                self.pending.append(record)
+                return
+            try:
+                self.stream = self._open()
+            except OSError:  # an unwritable data folder: the command reports what it needs itself
+                return
+            while self.pending:
+                super().emit(self.pending.popleft())
+        if not ours:
             self.library += 1
         super().emit(record)
 
@@ -57,10 +77,7 @@ def configure(verbose: bool, data_dir: Path | None, divert: bool = True) -> _Cou
     handlers: list[logging.Handler] = [terminal]
     library_file = None
     if divert and not verbose and data_dir is not None:
-        try:
-            library_file = _Counted(private_folder(data_dir / "logs") / LOG_NAME)
-        except OSError:  # an unwritable data folder: the command reports what it needs itself
-            library_file = None
+        library_file = _Counted(data_dir / "logs" / LOG_NAME)
     if library_file is not None:
         terminal.addFilter(_Ours())
         library_file.setFormatter(MaskingFormatter(FORMAT))

@@ -48,7 +48,8 @@ def test_the_four_dags_end_to_end(dagbag, engine, pipeline_env, tiny_model):
     run(dagbag, "finsent_ingest", logical_date=None)
     assert query(engine, "SELECT count(*) FROM posts")[0][0] > 0
     assert query(engine, "SELECT count(DISTINCT ticker) FROM prices")[0][0] == 2
-    assert query(engine, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 6  # board, news, prices
+    # per stock: board, news, prices, and the comments under the board's posts
+    assert query(engine, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 8
     assert query(engine, "SELECT count(DISTINCT ticker) FROM news")[0][0] == 2
 
     run(dagbag, "finsent_label")
