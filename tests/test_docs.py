@@ -12,17 +12,12 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
-# Tables (or columns) with no comment yet, allowed for now (each warns): a migration after theirs must
-# comment them (they came in sql/0039 and sql/0043-0044, after the comments of sql/0036).
-UNCOMMENTED_ALLOWED = {"studies", "study_cells", "study_books", "comment_threads", "comments", "post_body_fetches",
-                       "crawl_runs.details"}
 _SPEC = importlib.util.spec_from_file_location("docs_reference", ROOT / "docs" / "hooks" / "reference.py")
 reference = importlib.util.module_from_spec(_SPEC)  # the docs' generator: a mkdocs hook file, not a package
 sys.modules["docs_reference"] = reference  # its dataclasses look their module up there
@@ -90,11 +85,7 @@ def test_the_schema_page_is_every_table_and_column_of_a_migrated_database(engine
             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') ORDER BY 1, a.attnum""")).all()
     uncommented = sorted({r.relname for r in rows if not r.table_comment}
                          | {f"{r.relname}.{r.attname}" for r in rows if not r.column_comment})
-    allowed = [name for name in uncommented if name in UNCOMMENTED_ALLOWED or name.split(".")[0] in UNCOMMENTED_ALLOWED]
-    if allowed:
-        warnings.warn(f"allow-listed (temporary): no COMMENT ON for {', '.join(allowed)}", stacklevel=1)
-    failing = [name for name in uncommented if name not in allowed]
-    assert failing == [], f"add COMMENT ON TABLE/COLUMN for these in a new migration: {failing}"
+    assert uncommented == [], f"add COMMENT ON TABLE/COLUMN for these in a new migration: {uncommented}"
     schema = reference.read_schema()
     in_database = {(r.relname, r.attname) for r in rows}
     documented = {(name, column) for name, relation in schema.items() for column in relation.columns}
