@@ -4,14 +4,15 @@ Per cell: each decision date's Spearman IC across stocks (``finsent.ml.stats.per
 least three stocks with both values, and some spread), in date order, and what
 ``finsent.ml.overlap.infer_mean`` says of their mean with blocks of ``h`` consecutive dates (the
 h-session targets of neighbouring dates share up to h - 1 sessions: blocks b and b + 2 share none,
-and the covariance of neighbouring blocks is added back as a design effect): the mean IC over every
-date, its 95% interval, a two-sided sign-flip p (exact below 0.01). Its ``sessions`` are the dates,
-its ``blocks`` the units. The p of every cell with a verdict is adjusted over the whole grid (Holm:
-the chance of any false ``signal`` in the study stays under 5%). ``signal`` needs an adjusted p <
-0.05 on at least ``MIN_SESSIONS_FOR_VERDICT`` blocks (the evaluation's minimum, 10 x h dates, as the
-skill test's); below it a cell is ``too few sessions`` (no p, no interval). Until issue 34 the grid
-thinned the dates instead (blocks of h with h - 1 dates skipped between two): the same level, about
-half the dates. bench/study_null.py measures the level and the coverage (docs/study-figures.md).
+and the covariance of neighbouring blocks is added back as a design effect; at least ``MIN_BLOCK``
+dates a block, for signals and targets that persist): the mean IC over every date, its 95%
+interval, a two-sided sign-flip p (exact below 0.01). Its ``sessions`` are the dates, its
+``blocks`` the units. The p of every cell with a verdict is adjusted over the whole grid (Holm: the
+chance of any false ``signal`` in the study stays under 5%). ``signal`` needs an adjusted p < 0.05
+on at least ``MIN_SESSIONS_FOR_VERDICT`` blocks (the evaluation's minimum: 10 x h dates, as the
+skill test's, and 20 at h = 1); below it a cell is ``too few sessions`` (no p, no interval). Until
+issue 34 the grid thinned the dates instead (blocks of h with h - 1 dates skipped between two): the
+same idea, about half the dates. bench/study_null.py measures the level and the coverage (docs/study-figures.md).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, holm, per_date_ic
 from finsent.ml.study.panel import Panel
 
 SIGNIFICANCE = 0.05
+# The shortest block of the grid's inference. Blocks of h dates allow for the overlap of h-session
+# targets; a signal and a target that both persist from one date to the next (attention against
+# volume) make neighbouring dates' ICs covary even at h = 1, where single dates as units covered 72.7%
+# of 95% intervals (bench/study_null.py, 150 draws of 250 sessions) and blocks of 2 with the design
+# effect 93% (200 draws): docs/study-figures.md.
+MIN_BLOCK = 2
 VERDICTS = ("signal", "no signal", "too few sessions")
 NAN = float("nan")
 
@@ -60,7 +67,7 @@ def _cell(panel: Panel, targets: pd.DataFrame, signal: str, target: str, horizon
     ics = per_date_ic(frame).dropna().set_index("session_date")["ic"]
     # in date order; a date without an IC is left out, so a block of h values may span more than h
     # sessions, which only lowers the overlap between neighbouring blocks that the design effect allows for
-    inference = infer_mean(ics.sort_index().to_numpy(), horizon)
+    inference = infer_mean(ics.sort_index().to_numpy(), max(horizon, MIN_BLOCK))
     stocks = frame[frame["session_date"].isin(set(ics.index))].groupby("session_date").size()
     cell = Cell(signal, target, horizon, inference.mean, NAN, NAN, inference.n_dates, inference.n_blocks,
                 float(stocks.mean()) if len(stocks) else 0.0, NAN)
