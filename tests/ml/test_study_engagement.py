@@ -31,7 +31,7 @@ def _comments(engine, times: list[datetime]) -> None:
 def test_engagement_counts_the_comments_of_the_24_hours_before_the_open_only(engine):
     days = [date(2025, 6, 2) + timedelta(days=i) for i in range(40)]
     days = [d for d in days if d.weekday() < 5][:22]  # 20 trailing sessions, then the two studied
-    add_prices(engine, TICKER, {d: 100.0 for d in days})
+    add_prices(engine, TICKER, dict.fromkeys(days, 100.0))
     first, second = days[20], days[21]
     at_open = datetime.combine(second, datetime.min.time()) + timedelta(hours=9)
     # one comment in each trailing session's window; then 3 before the open of `first`; for `second`:

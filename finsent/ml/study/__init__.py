@@ -3,7 +3,8 @@
 ``panel`` reads the signals known before each session's open and the targets from that open on,
 ``grid`` measures every (signal, target, horizon) cell honestly for overlapping horizons and few
 dates (``finsent.ml.overlap``: blocks of h dates), ``books`` holds rebalanced books through Korean
-costs (``finsent.ml.costs``), ``report`` renders it, ``store`` keeps it in Postgres, ``tracking`` logs it to MLflow with plots.
+costs (``finsent.ml.costs``), ``report`` renders it, ``store`` keeps it in Postgres, ``tracking``
+logs it to MLflow with plots.
 """
 
 from __future__ import annotations
