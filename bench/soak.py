@@ -1,0 +1,227 @@
+"""The soak (issue 32): simulated days of the DAGs on the loopback Naver, faults injected every day.
+
+    python bench/soak.py [--days 20] [--tickers 2] [--json PATH] [--database-url URL] [--tiny]
+
+Day 0 is a history (about five months of a board with a planted signal, its news and prices):
+``finsent_ingest`` and ``finsent_label`` run on it, ``finsent_train`` fits the baseline once (the
+champion for the whole soak) and ``finsent_score`` scores it. Each simulated day then moves the
+loopback's world one session on (a bar per stock, the day's posts and news), arms that day's
+fault(s) (bench/soak_days.py: 5xx and drops, a slow host, a worker killed mid-task, Postgres
+restarting under a task, a price history rewrite, a poisoned title; all six in turn, two or more a
+day when there are fewer than six days), runs ``finsent_ingest`` (an incremental run, as a
+scheduled one on the day itself is), ``finsent_label`` and ``finsent_score`` with ``dag.test()``
+(tasks keep their retries, with a 1 s delay instead of minutes), then checks: posts, news and
+prices in Postgres exactly what the loopback serves (nothing lost, nothing duplicated; a record
+the quarantine refused left out), every run SUCCESS after its retries, every post scored, and the
+daily index equal to a rebuild. It prints a table (day, faults, runs, retries, rows checked,
+result) and exits 1 when any day failed.
+
+Airflow runs from a throwaway AIRFLOW_HOME with a sqlite metadata database; MLflow is the data
+folder's sqlite store; Postgres is a scratch database on FINSENT_DATABASE_URL's server (default:
+an embedded one). Why bench/ and not finsent/: it is a harness around the product (it needs the
+loopback, a scratch database and dag.test), like the benchmarks, run by ``make soak``; the suite
+runs it small (tests/bench/test_soak.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import scratch_database  # noqa: E402
+from bench.soak_days import FAULTS, Day, check_data, check_index, run_beside  # noqa: E402
+from finsent.loopback.content import KRX_HOLIDAYS  # noqa: E402
+
+log = logging.getLogger("soak")
+URL_KEYS = ("FINSENT_NAVER_BOARD_URL", "FINSENT_NAVER_PRICE_URL", "FINSENT_NAVER_LEGACY_URL", "FINSENT_NAVER_API_URL",
+            "FINSENT_NAVER_NEWS_URL", "FINSENT_NAVER_COMMENTS_URL")
+TICKERS = {"005930": "삼성전자", "000660": "SK하이닉스", "051910": "LG화학", "005380": "현대차"}
+TIMEOUT_S, HTTP_RETRIES = 2.0, 2
+
+
+def sessions_before(today: date, n: int) -> list[date]:
+    """The last ``n`` KRX sessions before ``today`` (weekdays that are not holidays), oldest first."""
+    days, day = [], today
+    while len(days) < n:
+        day -= timedelta(days=1)
+        if day.weekday() < 5 and day not in KRX_HOLIDAYS:
+            days.append(day)
+    return days[::-1]
+
+
+def airflow_home(data: Path) -> None:
+    """A throwaway Airflow: set before Airflow is first imported, migrated, with the naver pool."""
+    home = data / "airflow"
+    home.mkdir(parents=True)
+    os.environ.update({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                       "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+                       "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+                       "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+                       "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}"})
+    for command in (["db", "migrate"], ["pools", "set", "naver", "2", "Naver politeness"]):
+        done = subprocess.run([sys.executable, "-m", "airflow", *command], check=False, capture_output=True,
+                              text=True, timeout=600)
+        if done.returncode:
+            raise RuntimeError(f"airflow {' '.join(command)}: {done.stderr[-2000:]}")
+
+
+def load_dags() -> dict:
+    """The four DAGs, each task retrying after 1 s (the DAGs' minutes would make a soak take days)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    dags = {name: bag.get_dag(f"finsent_{name}") for name in ("ingest", "label", "train", "score")}
+    for dag in dags.values():
+        for task in dag.tasks:
+            task.retry_delay, task.retry_exponential_backoff = timedelta(seconds=1), False
+    return dags
+
+
+def run(dags: dict, name: str, **kwargs) -> tuple[bool, int, str]:
+    """One DAG run: (green, retries taken, failed tasks)."""
+    dag_run = dags[name].test(**kwargs)
+    tis = dag_run.get_task_instances()
+    retries = sum(max(0, (ti.try_number or 1) - 1) for ti in tis)
+    failed = ", ".join(sorted(f"{ti.task_id}[{ti.map_index}]" for ti in tis if ti.state == "failed"))
+    return str(dag_run.state) == "success", retries, failed
+
+
+def make_world(tickers: dict[str, str], days: list[date], posts: int, history_days: int):
+    """The loopback with ``history_days`` of history up to the day before the first simulated one."""
+    from finsent.loopback import FakeNaver
+
+    end = days[0] - timedelta(days=1)
+    start = datetime.combine(end - timedelta(days=history_days), datetime.min.time())
+    fake = FakeNaver(tickers=tickers, posts_per_ticker=posts, first_post_at=start,
+                     post_spacing=timedelta(days=history_days) / posts, price_start=start.date() - timedelta(days=60),
+                     price_end=end, stories_per_ticker=max(1, posts // 20))
+    fake.plant_signal(0.9)
+    return fake
+
+
+def champion(dags: dict, notes: list[str]) -> int:
+    """Fit the baseline once (finsent_train); the champion for the whole soak. When the promotion
+    rule refuses it (too little history to show skill), it is made champion by hand, and said so."""
+    from mlflow import MlflowClient
+
+    from finsent.config import load_settings
+    from finsent.ml.registry import MODEL_NAME, tracking_uri
+
+    green, retries, failed = run(dags, "train", run_conf={"model": "baseline", "rules": "none"})
+    client = MlflowClient(tracking_uri(load_settings()))
+    aliases = client.get_registered_model(MODEL_NAME).aliases
+    if "champion" not in aliases:
+        client.set_registered_model_alias(MODEL_NAME, "champion", aliases["challenger"])
+        notes.append(f"v{aliases['challenger']} not promoted by the rule: made champion by hand")
+    notes.append(f"train {'ok' if green else 'FAILED ' + failed}, {retries} retries")
+    return int(client.get_registered_model(MODEL_NAME).aliases["champion"])
+
+
+def faults_of(index: int, days: int) -> list[str]:
+    """Day ``index`` (1-based)'s faults: the six kinds in turn, ceil(6 / days) a day when days < 6."""
+    kinds, per_day = list(FAULTS), max(1, math.ceil(len(FAULTS) / days))
+    return [kinds[((index - 1) * per_day + j) % len(kinds)] for j in range(per_day)]
+
+
+def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list[str], version: int | None,
+            settings) -> dict:
+    """Advance the world to ``day`` (None: day 0, the history), arm ``faults``, run the DAGs, check."""
+    started = time.monotonic()
+    world = Day(fake, engine, list(fake.tickers), TIMEOUT_S, HTTP_RETRIES)
+    for fault in faults:
+        FAULTS[fault](world)
+    runs, retries, problems = [], 0, []
+    for name in ("ingest", "label", "score"):
+        body = (lambda n=name: run(dags, n, logical_date=None)) if name == "ingest" else (lambda n=name: run(dags, n))
+        green, taken, failed = run_beside(world.during if name == "ingest" else None, body)
+        runs.append(f"{name} {'ok' if green else 'FAILED'}")
+        retries += taken
+        if not green:
+            problems.append(f"{name}: failed tasks {failed}")
+        if name == "label" and version is None:  # day 0: the champion is trained once, before scoring
+            version = champion(dags, world.notes)
+    engine.dispose()  # a terminated backend may be pooled here too
+    rows = check_data(engine, fake, settings.quarantine_dir, problems)
+    rows += check_index(engine, version, problems) if version is not None else 0
+    return {"day": index, "date": str(day) if day else "history", "faults": faults, "notes": world.notes,
+            "runs": runs, "retries": retries, "rows_checked": rows, "problems": problems,
+            "seconds": round(time.monotonic() - started, 1), "version": version}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| day | date | fault(s) | runs | retries | rows checked | result | s |",
+             "|---:|---|---|---|---:|---:|---|---:|"]
+    for r in rows:
+        result = "ok" if not r["problems"] else "FAILED: " + "; ".join(r["problems"])
+        lines.append(f"| {r['day']} | {r['date']} | {', '.join(r['faults']) or '-'} | {', '.join(r['runs'])} | "
+                     f"{r['retries']} | {r['rows_checked']:,} | {result} | {r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def soak(args: argparse.Namespace, data: Path) -> list[dict]:
+    from finsent.config import load_settings
+
+    tickers = dict(list(TICKERS.items())[: args.tickers])
+    days = sessions_before(date.today(), args.days)
+    with scratch_database(args.database_url) as engine:
+        os.environ["FINSENT_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+        with make_world(tickers, days, args.history_posts, args.history_days) as fake:
+            os.environ.update(dict.fromkeys(URL_KEYS, fake.base_url))
+            os.environ.update({"FINSENT_TICKERS": ",".join(tickers),
+                               "FINSENT_BACKFILL_DAYS": str(args.history_days + 10)})
+            settings = load_settings()
+            dags = load_dags()
+            rows = [one_day(dags, fake, engine, 0, None, [], None, settings)]
+            version = rows[0]["version"]
+            for index, day in enumerate(days, start=1):
+                fake.advance_session(day, args.posts_per_day, args.stories_per_day)
+                rows.append(one_day(dags, fake, engine, index, day, faults_of(index, len(days)), version, settings))
+                log.info("day %d (%s): %s", index, day, rows[-1]["problems"] or "ok")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=20)
+    parser.add_argument("--tickers", type=int, default=2, choices=range(1, len(TICKERS) + 1))
+    parser.add_argument("--history-days", type=int, default=150)
+    parser.add_argument("--history-posts", type=int, default=1350, help="posts per stock over the history")
+    parser.add_argument("--posts-per-day", type=int, default=40, help="new posts per stock and simulated day")
+    parser.add_argument("--stories-per-day", type=int, default=3, help="new news stories per stock and day")
+    parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"),
+                        help="a Postgres server to make a scratch database on (default: an embedded one)")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--tiny", action="store_true", help="3 days, 2 stocks, a smaller history: the suite's size")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.days, args.tickers, args.history_posts, args.posts_per_day, args.stories_per_day = 3, 2, 1000, 15, 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    data = Path(tempfile.mkdtemp(prefix="finsent-soak-"))
+    os.environ.update({"FINSENT_DATA_DIR": str(data / "data"), "FINSENT_ENV_FILE": str(data / "none.env"),
+                       "FINSENT_CRAWL_DELAY_S": "0", "FINSENT_RETRY_BACKOFF_S": "0.01",
+                       "FINSENT_HTTP_TIMEOUT_S": str(TIMEOUT_S), "FINSENT_HTTP_RETRIES": str(HTTP_RETRIES)})
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    airflow_home(data)
+    started = time.monotonic()
+    rows = soak(args, data)
+    print(f"\nsoak: {args.days} day(s), {args.tickers} stock(s), {time.monotonic() - started:.0f} s\n")
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, default=str))
+    return 1 if any(r["problems"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
