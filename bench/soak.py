@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import scratch_database  # noqa: E402
-from bench.soak_days import FAULTS, Day, check_data, check_index, run_beside  # noqa: E402
+from bench.soak_days import FAULTS, Day, check_data, check_index, refused, run_beside  # noqa: E402
 from finsent.loopback.content import KRX_HOLIDAYS  # noqa: E402
 
 log = logging.getLogger("soak")
@@ -138,7 +138,7 @@ def faults_of(index: int, days: int) -> list[str]:
 def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list[str], version: int | None,
             settings) -> dict:
     """Advance the world to ``day`` (None: day 0, the history), arm ``faults``, run the DAGs, check."""
-    started = time.monotonic()
+    started, served = time.monotonic(), len(fake.faults_served)
     world = Day(fake, engine, list(fake.tickers), TIMEOUT_S, HTTP_RETRIES)
     for fault in faults:
         FAULTS[fault](world)
@@ -155,18 +155,21 @@ def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list
     engine.dispose()  # a terminated backend may be pooled here too
     rows = check_data(engine, fake, settings.quarantine_dir, problems)
     rows += check_index(engine, version, problems) if version is not None else 0
+    quarantined = len(refused(settings.quarantine_dir, "naver-mobile") | refused(settings.quarantine_dir, "naver-news"))
     return {"day": index, "date": str(day) if day else "history", "faults": faults, "notes": world.notes,
+            "faults_served": len(fake.faults_served) - served, "quarantined": quarantined,
             "runs": runs, "retries": retries, "rows_checked": rows, "problems": problems,
             "seconds": round(time.monotonic() - started, 1), "version": version}
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| day | date | fault(s) | runs | retries | rows checked | result | s |",
-             "|---:|---|---|---|---:|---:|---|---:|"]
+    lines = ["| day | date | fault(s) | faulty answers | runs | retries | rows checked | quarantined | result | s |",
+             "|---:|---|---|---:|---|---:|---:|---:|---|---:|"]
     for r in rows:
         result = "ok" if not r["problems"] else "FAILED: " + "; ".join(r["problems"])
-        lines.append(f"| {r['day']} | {r['date']} | {', '.join(r['faults']) or '-'} | {', '.join(r['runs'])} | "
-                     f"{r['retries']} | {r['rows_checked']:,} | {result} | {r['seconds']:.0f} |")
+        lines.append(f"| {r['day']} | {r['date']} | {', '.join(r['faults']) or '-'} | {r['faults_served']} | "
+                     f"{', '.join(r['runs'])} | {r['retries']} | {r['rows_checked']:,} | {r['quarantined']} | "
+                     f"{result} | {r['seconds']:.0f} |")
     return "\n".join(lines)
 
 
