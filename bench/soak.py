@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import scratch_database  # noqa: E402
-from bench.soak_days import FAULTS, Day, check_data, check_index, refused, run_beside  # noqa: E402
+from bench.soak_days import FAULTS, Day, check_data, check_index, check_runs, refused, run_beside  # noqa: E402
 from finsent.loopback.content import KRX_HOLIDAYS  # noqa: E402
 
 log = logging.getLogger("soak")
@@ -155,9 +155,10 @@ def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list
     engine.dispose()  # a terminated backend may be pooled here too
     rows = check_data(engine, fake, settings.quarantine_dir, problems)
     rows += check_index(engine, version, problems) if version is not None else 0
+    statuses = check_runs(engine, problems)
     quarantined = len(refused(settings.quarantine_dir, "naver-mobile") | refused(settings.quarantine_dir, "naver-news"))
     return {"day": index, "date": str(day) if day else "history", "faults": faults, "notes": world.notes,
-            "faults_served": len(fake.faults_served) - served, "quarantined": quarantined,
+            "faults_served": len(fake.faults_served) - served, "quarantined": quarantined, "crawl_runs": statuses,
             "runs": runs, "retries": retries, "rows_checked": rows, "problems": problems,
             "seconds": round(time.monotonic() - started, 1), "version": version}
 
@@ -183,7 +184,8 @@ def soak(args: argparse.Namespace, data: Path) -> list[dict]:
         with make_world(tickers, days, args.history_posts, args.history_days) as fake:
             os.environ.update(dict.fromkeys(URL_KEYS, fake.base_url))
             os.environ.update({"FINSENT_TICKERS": ",".join(tickers),
-                               "FINSENT_BACKFILL_DAYS": str(args.history_days + 10)})
+                               # the first crawl walks back to the history's first post
+                               "FINSENT_BACKFILL_DAYS": str((date.today() - days[0]).days + args.history_days + 10)})
             settings = load_settings()
             dags = load_dags()
             rows = [one_day(dags, fake, engine, 0, None, [], None, settings)]

@@ -209,6 +209,16 @@ def check_data(engine: sa.Engine, fake, quarantine: Path, problems: list[str]) -
     return checked
 
 
+def check_runs(engine: sa.Engine, problems: list[str]) -> dict[str, int]:
+    """No crawl run left 'running' once the day's runs are over (a killed one is marked by the next);
+    the day's run records by status."""
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(sa.text("SELECT status, count(*) FROM crawl_runs GROUP BY status")).all())
+    if statuses.get("running"):
+        problems.append(f"{statuses['running']} crawl run(s) still 'running' after the day's DAG runs")
+    return statuses
+
+
 def check_index(engine: sa.Engine, version: int, problems: list[str]) -> int:
     """Every post scored by ``version``, and its daily index equal to a rebuild; index rows checked."""
     from finsent.ml.daily_index import BOARD_INDEX, refresh_daily_index
