@@ -1,6 +1,6 @@
 """The soak (issue 32): simulated days of the DAGs on the loopback Naver, faults injected every day.
 
-    python bench/soak.py [--days 20] [--tickers 2] [--json PATH] [--database-url URL] [--tiny]
+    python bench/soak.py [--days 20] [--tickers 4] [--json PATH] [--database-url URL] [--tiny]
 
 Day 0 is a history (about five months of a board with a planted signal, its news and prices):
 ``finsent_ingest`` and ``finsent_label`` run on it, ``finsent_train`` fits the baseline once (the
@@ -41,7 +41,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import scratch_database  # noqa: E402
-from bench.soak_days import FAULTS, Day, check_data, check_index, check_runs, refused, run_beside  # noqa: E402
+from bench.soak_days import (  # noqa: E402
+    FAULTS,
+    Day,
+    check_data,
+    check_index,
+    check_runs,
+    refused,
+    run_beside,
+    still_missing,
+)
 from finsent.loopback.content import KRX_HOLIDAYS  # noqa: E402
 
 log = logging.getLogger("soak")
@@ -159,17 +168,20 @@ def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list
     quarantined = len(refused(settings.quarantine_dir, "naver-mobile") | refused(settings.quarantine_dir, "naver-news"))
     return {"day": index, "date": str(day) if day else "history", "faults": faults, "notes": world.notes,
             "faults_served": len(fake.faults_served) - served, "quarantined": quarantined, "crawl_runs": statuses,
+            "refused_posts_missing": still_missing(engine, settings.quarantine_dir),
             "runs": runs, "retries": retries, "rows_checked": rows, "problems": problems,
             "seconds": round(time.monotonic() - started, 1), "version": version}
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| day | date | fault(s) | faulty answers | runs | retries | rows checked | quarantined | result | s |",
+    lines = ["| day | date | fault(s) | faulty answers | runs | retries | rows checked | quarantined (missing) "
+             "| result | s |",
              "|---:|---|---|---:|---|---:|---:|---:|---|---:|"]
     for r in rows:
         result = "ok" if not r["problems"] else "FAILED: " + "; ".join(r["problems"])
         lines.append(f"| {r['day']} | {r['date']} | {', '.join(r['faults']) or '-'} | {r['faults_served']} | "
-                     f"{', '.join(r['runs'])} | {r['retries']} | {r['rows_checked']:,} | {r['quarantined']} | "
+                     f"{', '.join(r['runs'])} | {r['retries']} | {r['rows_checked']:,} | {r['quarantined']} "
+                     f"({r['refused_posts_missing']}) | "
                      f"{result} | {r['seconds']:.0f} |")
     return "\n".join(lines)
 
@@ -200,11 +212,11 @@ def soak(args: argparse.Namespace, data: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=20)
-    parser.add_argument("--tickers", type=int, default=2, choices=range(1, len(TICKERS) + 1))
+    parser.add_argument("--tickers", type=int, default=4, choices=range(1, len(TICKERS) + 1))
     parser.add_argument("--history-days", type=int, default=150)
     parser.add_argument("--history-posts", type=int, default=1350, help="posts per stock over the history")
-    parser.add_argument("--posts-per-day", type=int, default=40, help="new posts per stock and simulated day")
-    parser.add_argument("--stories-per-day", type=int, default=3, help="new news stories per stock and day")
+    parser.add_argument("--posts-per-day", type=int, default=60, help="new posts per stock and simulated day")
+    parser.add_argument("--stories-per-day", type=int, default=4, help="new news stories per stock and day")
     parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"),
                         help="a Postgres server to make a scratch database on (default: an embedded one)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
