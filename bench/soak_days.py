@@ -123,6 +123,17 @@ def history_rewrite(day: Day) -> None:
     day.notes.append(f"{day.tickers[0]}: {changed} bars rewritten x0.98")
 
 
+def dropped_session(day: Day) -> None:
+    """The feed no longer lists a stored session (it was a halt after all): the last stock's bar two
+    sessions back goes from every price endpoint; the store, the labels and the index must follow."""
+    fake, ticker = day.fake, day.tickers[-1]
+    with fake.lock:
+        gone = fake.prices[ticker][-3].trade_date
+        fake.prices[ticker] = [r for r in fake.prices[ticker] if r.trade_date != gone]
+        fake.raw_prices[ticker] = [r for r in fake.raw_prices[ticker] if r.trade_date != gone]
+    day.notes.append(f"{ticker}: the session of {gone} dropped from the feed")
+
+
 def poisoned_title(day: Day) -> None:
     """A post whose title holds a lone surrogate, once, on top of the first board page asked for."""
     day.fake.inject(LIST, "poison", times=1, index=0, fields={"title": POISON})
@@ -132,6 +143,7 @@ def poisoned_title(day: Day) -> None:
 FAULTS: dict[str, Callable[[Day], None]] = {
     "5xx+drops": errors, "slow host": slow_host, "killed worker": killed_worker,
     "postgres restart": postgres_restart, "history rewrite": history_rewrite, "poisoned title": poisoned_title,
+    "dropped session": dropped_session,
 }
 
 
