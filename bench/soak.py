@@ -2,19 +2,21 @@
 
     python bench/soak.py [--days 20] [--tickers 4] [--json PATH] [--database-url URL] [--tiny]
 
-Day 0 is a history (about five months of a board with a planted signal, its news and prices):
-``finsent_ingest`` and ``finsent_label`` run on it, ``finsent_train`` fits the baseline once (the
-champion for the whole soak) and ``finsent_score`` scores it. Each simulated day then moves the
-loopback's world one session on (a bar per stock, the day's posts and news), arms that day's
-fault(s) (bench/soak_days.py: 5xx and drops, a slow host, a worker killed mid-task, Postgres
-restarting under a task, a price history rewrite, a poisoned title; all six in turn, two or more a
-day when there are fewer than six days), runs ``finsent_ingest`` (an incremental run, as a
-scheduled one on the day itself is), ``finsent_label`` and ``finsent_score`` with ``dag.test()``
-(tasks keep their retries, with a 1 s delay instead of minutes), then checks: posts, news and
-prices in Postgres exactly what the loopback serves (nothing lost, nothing duplicated; a record
-the quarantine refused left out), every run SUCCESS after its retries, every post scored, and the
-daily index equal to a rebuild. It prints a table (day, faults, runs, retries, rows checked,
-result) and exits 1 when any day failed.
+Day 0 is a history (about five months of a board and news with a planted signal, and prices):
+``finsent_ingest`` and ``finsent_label`` run on it, ``finsent_train`` fits the baseline once per
+source (board posts, news headlines: the champions for the whole soak) and ``finsent_score``
+scores them. Each simulated day then moves the loopback's world one session on (a bar per stock,
+the day's posts and news), arms that day's fault(s) (bench/soak_days.py: 5xx and drops, a slow
+host, a worker killed mid-task, Postgres restarting under a task, a price history rewrite, a
+poisoned title, a session the feed no longer lists; all seven in turn, more than one a day when
+there are fewer than seven days), runs ``finsent_ingest`` (an incremental run, as a scheduled one
+on the day itself is), ``finsent_label`` and ``finsent_score`` with ``dag.test()`` (tasks keep
+their retries, with a 1 s delay instead of minutes), then checks: posts, news and prices in
+Postgres exactly what the loopback serves (nothing lost, nothing duplicated; a record the
+quarantine refused left out while it is missing), every run SUCCESS after its retries, no crawl
+run left running, every post and article scored, and both daily indexes (board, news) equal to a
+rebuild. It prints a table (day, faults, runs, retries, rows checked, result) and exits 1 when any
+day failed.
 
 Airflow runs from a throwaway AIRFLOW_HOME with a sqlite metadata database; MLflow is the data
 folder's sqlite store; Postgres is a scratch database on FINSENT_DATABASE_URL's server (default:
@@ -115,36 +117,41 @@ def make_world(tickers: dict[str, str], days: list[date], posts: int, history_da
     start = datetime.combine(end - timedelta(days=history_days), datetime.min.time())
     fake = FakeNaver(tickers=tickers, posts_per_ticker=posts, first_post_at=start,
                      post_spacing=timedelta(days=history_days) / posts, price_start=start.date() - timedelta(days=60),
-                     price_end=end, stories_per_ticker=max(1, posts // 20))
+                     price_end=end, stories_per_ticker=max(1, posts // 5))
     fake.plant_signal(0.9)
+    fake.plant_news_signal(0.9)
     return fake
 
 
-def champion(dags: dict, notes: list[str]) -> int:
-    """Fit the baseline once (finsent_train); the champion for the whole soak. When the promotion
-    rule refuses it (too little history to show skill), it is made champion by hand, and said so."""
+def champions(dags: dict, notes: list[str]) -> dict[str, int]:
+    """Fit the baseline once per source (finsent_train: board posts, news headlines); the champions
+    for the whole soak. When the promotion rule refuses one (too little history to show skill), it is
+    made champion by hand, and said so."""
     from mlflow import MlflowClient
 
     from finsent.config import load_settings
-    from finsent.ml.registry import MODEL_NAME, tracking_uri
+    from finsent.ml.registry import model_name, tracking_uri
 
-    green, retries, failed = run(dags, "train", run_conf={"model": "baseline", "rules": "none"})
-    client = MlflowClient(tracking_uri(load_settings()))
-    aliases = client.get_registered_model(MODEL_NAME).aliases
-    if "champion" not in aliases:
-        client.set_registered_model_alias(MODEL_NAME, "champion", aliases["challenger"])
-        notes.append(f"v{aliases['challenger']} not promoted by the rule: made champion by hand")
-    notes.append(f"train {'ok' if green else 'FAILED ' + failed}, {retries} retries")
-    return int(client.get_registered_model(MODEL_NAME).aliases["champion"])
+    client, found = MlflowClient(tracking_uri(load_settings())), {}
+    for source in ("board", "news"):
+        green, retries, failed = run(dags, "train", run_conf={"model": "baseline", "rules": "none", "source": source})
+        model = model_name(source)
+        aliases = client.get_registered_model(model).aliases
+        if "champion" not in aliases:
+            client.set_registered_model_alias(model, "champion", aliases["challenger"])
+            notes.append(f"{model} v{aliases['challenger']} not promoted by the rule: made champion by hand")
+        notes.append(f"train {source} {'ok' if green else 'FAILED ' + failed}, {retries} retries")
+        found[source] = int(client.get_registered_model(model).aliases["champion"])
+    return found
 
 
 def faults_of(index: int, days: int) -> list[str]:
-    """Day ``index`` (1-based)'s faults: the six kinds in turn, ceil(6 / days) a day when days < 6."""
+    """Day ``index`` (1-based)'s faults: the kinds in turn, ceil(kinds / days) a day when there are fewer days."""
     kinds, per_day = list(FAULTS), max(1, math.ceil(len(FAULTS) / days))
     return [kinds[((index - 1) * per_day + j) % len(kinds)] for j in range(per_day)]
 
 
-def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list[str], version: int | None,
+def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list[str], versions: dict[str, int],
             settings) -> dict:
     """Advance the world to ``day`` (None: day 0, the history), arm ``faults``, run the DAGs, check."""
     started, served = time.monotonic(), len(fake.faults_served)
@@ -159,18 +166,18 @@ def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list
         retries += taken
         if not green:
             problems.append(f"{name}: failed tasks {failed}")
-        if name == "label" and version is None:  # day 0: the champion is trained once, before scoring
-            version = champion(dags, world.notes)
+        if name == "label" and not versions:  # day 0: the champions are trained once, before scoring
+            versions = champions(dags, world.notes)
     engine.dispose()  # a terminated backend may be pooled here too
     rows = check_data(engine, fake, settings.quarantine_dir, problems)
-    rows += check_index(engine, version, problems) if version is not None else 0
+    rows += sum(check_index(engine, source, version, problems) for source, version in versions.items())
     statuses = check_runs(engine, problems)
     quarantined = len(refused(settings.quarantine_dir, "naver-mobile") | refused(settings.quarantine_dir, "naver-news"))
     return {"day": index, "date": str(day) if day else "history", "faults": faults, "notes": world.notes,
             "faults_served": len(fake.faults_served) - served, "quarantined": quarantined, "crawl_runs": statuses,
             "refused_posts_missing": still_missing(engine, settings.quarantine_dir),
             "runs": runs, "retries": retries, "rows_checked": rows, "problems": problems,
-            "seconds": round(time.monotonic() - started, 1), "version": version}
+            "seconds": round(time.monotonic() - started, 1), "versions": versions}
 
 
 def table(rows: list[dict]) -> str:
@@ -200,11 +207,11 @@ def soak(args: argparse.Namespace, data: Path) -> list[dict]:
                                "FINSENT_BACKFILL_DAYS": str((date.today() - days[0]).days + args.history_days + 10)})
             settings = load_settings()
             dags = load_dags()
-            rows = [one_day(dags, fake, engine, 0, None, [], None, settings)]
-            version = rows[0]["version"]
+            rows = [one_day(dags, fake, engine, 0, None, [], {}, settings)]
+            versions = rows[0]["versions"]
             for index, day in enumerate(days, start=1):
                 fake.advance_session(day, args.posts_per_day, args.stories_per_day)
-                rows.append(one_day(dags, fake, engine, index, day, faults_of(index, len(days)), version, settings))
+                rows.append(one_day(dags, fake, engine, index, day, faults_of(index, len(days)), versions, settings))
                 log.info("day %d (%s): %s", index, day, rows[-1]["problems"] or "ok")
     return rows
 
@@ -220,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get("FINSENT_DATABASE_URL"),
                         help="a Postgres server to make a scratch database on (default: an embedded one)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    parser.add_argument("--tiny", action="store_true", help="3 days, 2 stocks, a smaller history: the suite's size")
+    parser.add_argument("--tiny", action="store_true", help="3 days, 2 stocks, a smaller history (the suite's size)")
     args = parser.parse_args(argv)
     if args.tiny:
         args.days, args.tickers, args.history_posts, args.posts_per_day, args.stories_per_day = 3, 2, 1000, 15, 2

@@ -242,24 +242,32 @@ def check_runs(engine: sa.Engine, problems: list[str]) -> dict[str, int]:
     return statuses
 
 
-def check_index(engine: sa.Engine, version: int, problems: list[str]) -> int:
-    """Every post scored by ``version``, and its daily index equal to a rebuild; index rows checked."""
-    from finsent.ml.daily_index import BOARD_INDEX, refresh_daily_index
+_SCORED = {"board": ("posts", "post_scores", "s.post_id = i.post_id"),
+           "news": ("news", "news_scores", "s.office_id = i.office_id AND s.article_id = i.article_id")}
 
+
+def check_index(engine: sa.Engine, source: str, version: int, problems: list[str]) -> int:
+    """Every item of ``source`` (board or news) scored by its champion ``version``, and its daily index
+    equal to a rebuild; index rows checked."""
+    from finsent.ml.daily_index import BOARD_INDEX, refresh_daily_index
+    from finsent.ml.news_index import NEWS_INDEX
+
+    items, scores, match = _SCORED[source]
     with engine.connect() as conn:
-        unscored = conn.execute(sa.text("SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM post_scores s "
-                                        "WHERE s.model_version = :v AND s.ticker = p.ticker "
-                                        "AND s.post_id = p.post_id)"), {"v": version}).scalar()
+        unscored = conn.execute(sa.text(f"SELECT count(*) FROM {items} i WHERE NOT EXISTS (SELECT 1 FROM {scores} s "
+                                        f"WHERE s.model_version = :v AND s.ticker = i.ticker AND {match})"),
+                                {"v": version}).scalar()
     if unscored:
-        problems.append(f"{unscored} post(s) without a score of v{version}")
+        problems.append(f"{unscored} {source} item(s) without a score of v{version}")
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cur:
-            cur.execute("DELETE FROM daily_sentiment_state WHERE source = 'board' AND model_version = %s", (version,))
-            rebuilt = refresh_daily_index(cur, version, BOARD_INDEX)
+            cur.execute("DELETE FROM daily_sentiment_state WHERE source = %s AND model_version = %s", (source, version))
+            rebuilt = refresh_daily_index(cur, version, {"board": BOARD_INDEX, "news": NEWS_INDEX}[source])
     finally:
         raw.rollback()  # the rebuild is only compared: the soak goes on with the incremental index
         raw.close()
     if rebuilt.rewritten:
-        problems.append(f"daily index v{version}: a rebuild rewrites {rebuilt.rewritten} of {rebuilt.rows} row(s)")
+        problems.append(f"{source} daily index v{version}: a rebuild rewrites {rebuilt.rewritten} of {rebuilt.rows} "
+                        "row(s)")
     return rebuilt.rows
