@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 import sys
+from collections import deque
 from pathlib import Path
 
 from finsent.names import private_folder

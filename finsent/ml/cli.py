@@ -64,8 +64,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     for every news article without a score from it into news_scores; bring daily_sentiment of each source up
     to date (only the (stock, session) rows that new scores, flags or prices change are rewritten; a news
     story counts once). A source without a champion yet is skipped. Idempotent; an interrupted run resumes."""
-    from finsent.ml.news_score import score_sources
     from finsent.data.sources import text_source
+    from finsent.ml.news_score import score_sources
 
     spec = from_values(ScoreSpec, namespace_values(args, ScoreSpec))
     for report in score_sources(load_settings(), open_engine(), spec):

@@ -19,8 +19,8 @@ import logging
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
-from finsent.data.sources import BOARD, NEWS, selected
 from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
+from finsent.data.sources import BOARD, NEWS, selected
 from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.errors import NotRegisteredError
 from finsent.ml.daily_index import refresh_daily_index

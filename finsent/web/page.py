@@ -25,9 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from finsent.config import Settings
 from finsent.data.origin import synthetic_marks
+from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
 from finsent.ingest.records import KST
 from finsent.ml.metrics import shown
-from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from finsent.redact import mask_urls
@@ -116,8 +116,8 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
             daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
                                  view.source)
             latest, item = _LATEST_DAY[view.source]
-            sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version), item, daily=daily.get(row.stock.code),
-                                      origins=origins) for row in listed]
+            sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version), item,
+                                      daily=daily.get(row.stock.code), origins=origins) for row in listed]
             charts = ""
         built = index_built_at(conn, version, view.source)
     top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""

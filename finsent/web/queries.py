@@ -132,7 +132,8 @@ def index_histories(conn: Connection, tickers: list[str], *, backtest: str | Non
 
 
 def index_history(conn: Connection, ticker: str, *, backtest: str | None, champion: int | None,
-                  seen_through: date | None, days: int = HISTORY_DAYS, source: str = DEFAULT_SOURCE) -> list[IndexPoint]:
+                  seen_through: date | None, days: int = HISTORY_DAYS,
+                  source: str = DEFAULT_SOURCE) -> list[IndexPoint]:
     """``index_histories`` of one stock."""
     return index_histories(conn, [ticker], backtest=backtest, champion=champion, seen_through=seen_through,
                            days=days, source=source)[ticker]
@@ -205,7 +206,8 @@ def skill_counts(conn: Connection, *, backtest: str | None, champion: int | None
     """Per (stock, session): the out-of-sample scored up/down posts of the index's history (the
     backtest's, then the champion's after what it saw) under labels ``definition``."""
     rows = conn.execute(text(_SKILL), {"b": backtest or "", "walked": WALKED,
-                                       "v": champion if champion is not None else -1, "seen": seen_through or _NEVER, "d": definition}).all()
+                                       "v": champion if champion is not None else -1,
+                                       "seen": seen_through or _NEVER, "d": definition}).all()
     return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
 
 
