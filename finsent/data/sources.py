@@ -29,6 +29,7 @@ class TextSource:
     time_column: str  # when the text was written (the labels' day map reads it)
     labels: str  # the label table (definition, ticker, *keys, ...)
     flags: str  # the quality flags table (ticker, *keys, rule)
+    checked: str | None  # a row per text its quality check has seen (None: its check writes flags only)
     scores: str  # the scores table (model_version, ticker, *keys, p_up)
     keyed: tuple[str, ...]  # every table keyed by the texts' rows (dropped with a text that is gone)
     model_name: str  # the registered model trained on this source's texts: one champion per source
@@ -47,12 +48,12 @@ class TextSource:
 
 BOARD = TextSource(
     name="board", table="posts", keys=("post_id",), time_column="posted_at", labels="labels", flags="post_flags",
-    scores="post_scores", keyed=("labels", "post_quality", "post_flags", "post_scores"),
+    checked="post_quality", scores="post_scores", keyed=("labels", "post_quality", "post_flags", "post_scores"),
     model_name="finsent-updown", alias_option="alias", quality="finsent.data.quality", crawl="crawl",
     items="posts", heading="Board posts", prefix="")
 NEWS = TextSource(
     name="news", table="news", keys=("office_id", "article_id"), time_column="published_at", labels="news_labels",
-    flags="news_flags", scores="news_scores", keyed=("news_labels", "news_flags", "news_scores"),
+    flags="news_flags", checked=None, scores="news_scores", keyed=("news_labels", "news_flags", "news_scores"),
     model_name="finsent-news-updown", alias_option="news_alias", quality="finsent.data.news_quality",
     crawl="crawl-news", items="news articles", heading="News headlines", prefix="news_")
 
