@@ -26,6 +26,7 @@ class TextSource:
     name: str  # what users type (--source, ?source=) and daily_sentiment.source / backtest_daily.source
     table: str  # the texts, one row per (ticker, *keys)
     keys: tuple[str, ...]  # the id columns beside ticker
+    story_key: str | None  # the column that groups copies of one story (counted once), if its texts have one
     time_column: str  # when the text was written (the labels' day map reads it)
     labels: str  # the label table (definition, ticker, *keys, ...)
     flags: str  # the quality flags table (ticker, *keys, rule)
@@ -37,6 +38,7 @@ class TextSource:
     quality: str  # the module whose rules flag these texts
     crawl: str  # the crawl_runs.kind of its crawler (`finsent crawl ...`)
     items: str  # its texts in a sentence ("12 posts scored")
+    noun: str  # one text in a report or on the page ("post", "headline")
     heading: str  # its texts in a title ("## Board posts")
     prefix: str  # before the names made per source (DAG task ids, metric and column names); "" for the board
 
@@ -47,15 +49,17 @@ class TextSource:
 
 
 BOARD = TextSource(
-    name="board", table="posts", keys=("post_id",), time_column="posted_at", labels="labels", flags="post_flags",
-    checked="post_quality", scores="post_scores", keyed=("labels", "post_quality", "post_flags", "post_scores"),
+    name="board", table="posts", keys=("post_id",), story_key=None, time_column="posted_at",
+    labels="labels", flags="post_flags", checked="post_quality", scores="post_scores",
+    keyed=("labels", "post_quality", "post_flags", "post_scores"),
     model_name="finsent-updown", alias_option="alias", quality="finsent.data.quality", crawl="crawl",
-    items="posts", heading="Board posts", prefix="")
+    items="posts", noun="post", heading="Board posts", prefix="")
 NEWS = TextSource(
-    name="news", table="news", keys=("office_id", "article_id"), time_column="published_at", labels="news_labels",
-    flags="news_flags", checked=None, scores="news_scores", keyed=("news_labels", "news_flags", "news_scores"),
+    name="news", table="news", keys=("office_id", "article_id"), story_key="story_key", time_column="published_at",
+    labels="news_labels", flags="news_flags", checked=None, scores="news_scores",
+    keyed=("news_labels", "news_flags", "news_scores"),
     model_name="finsent-news-updown", alias_option="news_alias", quality="finsent.data.news_quality",
-    crawl="crawl-news", items="news articles", heading="News headlines", prefix="news_")
+    crawl="crawl-news", items="news articles", noun="headline", heading="News headlines", prefix="news_")
 
 # In the order they are shown and walked; the board first (the default everywhere).
 TEXT_SOURCES: dict[str, TextSource] = {source.name: source for source in (BOARD, NEWS)}

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from finsent.config import Settings
+from finsent.data.sources import TEXT_SOURCES
 from finsent.db import advisory_lock, analyze_written
 from finsent.errors import FetchError, LockedError, PageParseError, UnusableAnswerError
 from finsent.ingest.host_clock import SharedHostClock
@@ -31,8 +32,8 @@ from finsent.tickers import require_known
 log = logging.getLogger(__name__)
 
 # The table each ingest command writes: a backfill's rows get their planner statistics when it ends.
-WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "crawl-comments": "comments", "prices": "prices",
-                 "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
+WRITTEN_TABLE = {**{source.crawl: source.table for source in TEXT_SOURCES.values()}, "crawl-comments": "comments",
+                 "prices": "prices", "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
 
 # Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted
 # history changed (a split) and stored it again.

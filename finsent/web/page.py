@@ -70,9 +70,9 @@ from finsent.web.text import plain_text
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
 _TOP = 5
-# Per source: the scored texts of a stock's last day and what one is called (``stock_section``), and
+# Per source: the scored texts of a stock's last day (``stock_section``), and
 # for a source without the page's backtest the champion's skill counts.
-_LATEST_DAY = {BOARD.name: (latest_day_posts, "post"), NEWS.name: (latest_day_news, "headline")}
+_LATEST_DAY = {BOARD.name: latest_day_posts, NEWS.name: latest_day_news}
 _CHAMPION_SKILL = {NEWS.name: news_skill_counts}
 
 
@@ -115,7 +115,7 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         else:
             daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
                                  view.source)
-            latest, item = _LATEST_DAY[view.source]
+            latest, item = _LATEST_DAY[view.source], text_source(view.source).noun
             sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version), item,
                                       daily=daily.get(row.stock.code), origins=origins) for row in listed]
             charts = ""

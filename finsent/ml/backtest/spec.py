@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from finsent.data.embargo import EMBARGO_HELP
-from finsent.data.spec import SOURCES, all_quality_rules, check_quality_rules, parse_quality_rules
+from finsent.data.sources import DEFAULT_SOURCE, EVERY_SOURCE, SOURCE_NAMES, selected
+from finsent.data.spec import all_quality_rules, check_quality_rules, parse_quality_rules
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES, TextSpec
 from finsent.ml.models.hf.spec import TransformerSpec
 from finsent.ml.models.kinds import KINDS, MODEL_KINDS
@@ -23,15 +24,18 @@ MIN_TRAIN_SESSIONS = 10
 PLAN_VERSION = 2
 # one adapter per step: a checkpoint would be the wrong step's
 LORA_OPTIONS_NOT_OFFERED = ("checkpoint_dir", "save_every")
+# --source both: every source walked by its own model, then compared on their common sessions
+# (finsent.ml.backtest.compare); spelled as the dataset's selection of every source
+COMPARED = EVERY_SOURCE
 
 
 @dataclass(frozen=True)
 class BacktestSpec:
     model: str = option("baseline", "the model retrained at each step (kinds as for `finsent train`)",
                         choices=MODEL_KINDS)
-    source: str = option("board", "which texts: board posts (default), news headlines, or both (each walked by its "
-                         "own model; the report compares them on their common sessions); news leaves out articles "
-                         "flagged by the news rules unless --rules none", choices=SOURCES)
+    source: str = option(DEFAULT_SOURCE, "which texts: board posts (default), news headlines, or both (each walked "
+                         "by its own model; the report compares them on their common sessions); news leaves out "
+                         "articles flagged by the news rules unless --rules none", choices=(*SOURCE_NAMES, COMPARED))
     definition: str = option("next_open_close", "label definition (default next_open_close, the "
                              "tradable open-to-close return)")
     rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all, none or a "
@@ -67,7 +71,7 @@ class BacktestSpec:
         options = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
         spec = {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "transformer"},
                 "rules": list(self.rules), "lora": options if KINDS[self.model].transformer else {}}
-        if self.source == "board":  # a board walk is stored (and resumed) as it was before sources existed
+        if self.source == DEFAULT_SOURCE:  # a board walk is stored (and resumed) as it was before sources existed
             del spec["source"]
         if self.text == "title":  # a title walk, as before bodies
             del spec["text"], spec["text_tokens"]
@@ -83,4 +87,4 @@ class BacktestSpec:
     @property
     def sources(self) -> tuple[str, ...]:
         """The sources walked, in the order they are walked and reported."""
-        return ("board", "news") if self.source == "both" else (self.source,)
+        return tuple(source.name for source in selected(self.source))
