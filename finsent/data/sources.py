@@ -4,7 +4,7 @@ keys, labels, flags, scores, registered model, index and crawler instead of comp
 third source is one more record here (and the tables it names), not one more branch everywhere.
 
 "Source" means only this here. The other things once called so have their own words: a crawl's
-*feed* (``finsent.ingest.sources``: the board's HTML or JSON pages, the news JSON, the price feeds),
+*feed* (``finsent.ingest.feeds``: the board's HTML or JSON pages, the news JSON, the price feeds),
 a row's *origin* (``finsent.data.origin``: crawled or imported), and the two selections a user may
 give instead of one source's name: the dataset's and the score step's ``both`` (every source, see
 ``EVERY_SOURCE``) and the backtest's ``both`` (every source walked, then compared).
