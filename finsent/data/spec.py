@@ -12,7 +12,7 @@ from finsent.data.embargo import EMBARGO_HELP
 from finsent.data.sources import DEFAULT_SOURCE, EVERY_SOURCE, SOURCE_NAMES
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES
 from finsent.errors import ConfigError
-from finsent.specs import check_fields, from_values, option
+from finsent.specs import DEFAULT_DEFINITION, check_fields, from_values, option
 
 MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
 SPLIT_KINDS = ("time", "random")
@@ -45,7 +45,7 @@ def _tickers(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    definition: str = option("next_open_close", "label definition name (default next_open_close, the tradable one)")
+    definition: str = option(DEFAULT_DEFINITION, "label definition name (default next_open_close, the tradable one)")
     rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all (default), "
                                     "none, or a list", factory=True, text=parse_quality_rules,
                                     text_default="all")

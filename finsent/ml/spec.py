@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from finsent.data.sources import EVERY_SOURCE, SOURCE_NAMES
 from finsent.errors import ConfigError
 from finsent.ml.models.hf.spec import TransformerSpec
-from finsent.ml.models.kinds import KINDS_HELP, MODEL_KINDS
+from finsent.ml.models.kinds import DEFAULT_KIND, KINDS_HELP, MODEL_KINDS
 from finsent.ml.models.morphemes import TOKENIZERS
 from finsent.specs import check_fields, nested, option
 
@@ -20,7 +20,7 @@ _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 @dataclass(frozen=True)
 class TrainSpec:
-    model: str = option("baseline", KINDS_HELP, choices=MODEL_KINDS)
+    model: str = option(DEFAULT_KIND, KINDS_HELP, choices=MODEL_KINDS)
     tokenizer: str = option("char", "what the TF-IDF baseline counts: char (character 1-3-grams) or kiwi (Korean "
                             "morphemes and their pairs, kiwipiepy)", choices=TOKENIZERS)
     transformer: TransformerSpec = nested(TransformerSpec)  # used by every kind but the baseline

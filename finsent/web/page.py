@@ -31,6 +31,7 @@ from finsent.ml.metrics import shown
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from finsent.redact import mask_urls
+from finsent.specs import DEFAULT_COST_BPS, DEFAULT_DEFINITION, DEFAULT_SELL_TAX_BPS
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
 from finsent.web.notes import downloads_html, synthetic_banner
 from finsent.web.overview import (
@@ -109,8 +110,8 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         listed = [r for r in rows if view.ticker in (None, r.stock.code)]  # one stock's page: its row only
         if view.ticker is None:
             sections, charts = [], (backtest_charts_html(
-                backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
-                float(finished.spec.get("sell_tax_bps", 0.0)), finished.name) if finished else "")
+                backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", DEFAULT_COST_BPS)),
+                float(finished.spec.get("sell_tax_bps", DEFAULT_SELL_TAX_BPS)), finished.name) if finished else "")
             charts += study_summary_html(latest_study(conn)) if walked else ""
         else:
             daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
@@ -132,7 +133,7 @@ def _stock_rows(conn: Connection, source: str, finished: FinishedBacktest | None
     """Every indexed stock of ``source``, its overview row and its out-of-sample index history."""
     version, seen = (champion.version, champion.seen_through) if champion else (None, None)
     definition = (champion.definition if champion else None) or (finished.spec.get("definition") if finished
-                                                                 else None) or "next_open_close"
+                                                                 else None) or DEFAULT_DEFINITION
     walk = finished.name if finished else None
     stocks, priced = indexed_stocks(conn, source), priced_through(conn)
     counts = (skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition)

@@ -51,6 +51,7 @@ from finsent.ml.stats import (
     sentiment_index,
     session_intervals,
 )
+from finsent.specs import DEFAULT_COST_BPS, DEFAULT_DEFINITION, DEFAULT_SELL_TAX_BPS
 
 TRADING_DAYS = 252
 
@@ -123,7 +124,8 @@ class BacktestReport:
     metrics: dict[str, float]
     book: pd.DataFrame = field(repr=False)
     ic_series: pd.DataFrame = field(repr=False)
-    label_rule: str = "next_open_close"  # the rule of spec["definition"]: only a tradable one earns a verdict
+    # the rule of spec["definition"] (the default definition's has its name): only a tradable one earns a verdict
+    label_rule: str = DEFAULT_DEFINITION
     source: str = DEFAULT_SOURCE  # whose texts were walked (finsent.data.sources): board posts, news headlines
     # per (stock, session): the out-of-sample index (mean_p_up; news: a story counted once) and the return
     index: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
@@ -223,8 +225,8 @@ class BacktestReport:
             f"| long-short t (Newey-West) / p (sign-flip, mean > 0) over {m.get('long_short_sessions', 0):.0f} "
             f"sessions | {m.get('long_short_t', float('nan')):.2f} / {m.get('long_short_p', float('nan')):.3g} |",
             f"| long-short Sharpe (annualised), before cost | {m.get('long_short_sharpe', float('nan')):.2f} |",
-            f"| long-short mean return, after {s['cost_bps']:g} bps a side per unit traded and "
-            f"{s.get('sell_tax_bps', 0.0):g} bps tax per unit sold | "
+            f"| long-short mean return, after {s.get('cost_bps', DEFAULT_COST_BPS):g} bps a side per unit traded "
+            f"and {s.get('sell_tax_bps', DEFAULT_SELL_TAX_BPS):g} bps tax per unit sold | "
             f"{m.get('long_short_mean_ret_net', float('nan')):.5f} |",
             f"| long-short Sharpe, after cost | {m.get('long_short_sharpe_net', float('nan')):.2f} |",
             f"| mean units traded per session | {m.get('long_short_turnover', float('nan')):.2f} |",
