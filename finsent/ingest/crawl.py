@@ -29,7 +29,7 @@ from finsent.ingest.store import insert_posts
 from finsent.ingest.transfer import Answer
 from finsent.ingest.validation import post_problem, split_valid
 from finsent.ingest.walks import PagingLoop, quarantine_records
-from finsent.progress import WalkProgress
+from finsent.logs.progress import WalkProgress
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tick
 from finsent.ingest.store import insert_news
 from finsent.ingest.validation import news_problem, split_valid
 from finsent.ingest.walks import PagingLoop, quarantine_records
-from finsent.progress import WalkProgress
+from finsent.logs.progress import WalkProgress
 
 log = logging.getLogger(__name__)
 

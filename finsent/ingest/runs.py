@@ -1,7 +1,7 @@
 """Ingest run bookkeeping: the ``crawl_runs`` row, its counters, the per-ticker frame every
 crawl and price sync runs in (client, lock, failure handling, quarantine of unusable answers) and
 the table each run ends with. Every error stored or printed here has its URLs' passwords masked
-(:func:`finsent.redact.mask_urls`): ``FINSENT_NAVER_*_URL`` may carry credentials."""
+(:func:`finsent.logs.redact.mask_urls`): ``FINSENT_NAVER_*_URL`` may carry credentials."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from finsent.errors import FetchError, LockedError, PageParseError, UnusableAnsw
 from finsent.ingest.host_clock import SharedHostClock
 from finsent.ingest.http import PoliteClient
 from finsent.ingest.quarantine import save_raw
-from finsent.redact import mask_urls
+from finsent.logs.redact import mask_urls
 from finsent.tickers import require_known
 
 log = logging.getLogger(__name__)

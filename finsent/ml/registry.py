@@ -89,7 +89,7 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from finsent.logs import quiet_mlflow_prints
+    from finsent.logs.routing import quiet_mlflow_prints
 
     quiet_mlflow_prints()  # the CLI sends MLflow's prints to its log file
     uri = tracking_uri(settings)

@@ -62,8 +62,8 @@ class DemoRuns:
             if self.backtest is not None:
                 self.wait("finsent_backtest", self.trigger("finsent_backtest", self.backtest))
             dags = "all five DAGs" if self.backtest is not None else "all four DAGs"
-            shown = "; ".join(f"{'news ' if source == 'news' else ''}champion v{v} ({self._metrics(client, v, source)})"
-                              for source, v in champions.items())
+            shown = "; ".join(f"{'' if source == DEFAULT_SOURCE else source + ' '}champion v{v} "
+                              f"({self._metrics(client, v, source)})" for source, v in champions.items())
             sys.stdout.write(f"\ndemo finished: {dags} succeeded; {shown}; open the Sentiment page above "
                              "(?source=news for the headlines)\n")
             sys.stdout.flush()

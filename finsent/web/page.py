@@ -27,10 +27,10 @@ from finsent.config import Settings
 from finsent.data.origin import synthetic_marks
 from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
 from finsent.ingest.records import KST
+from finsent.logs.redact import mask_urls
 from finsent.ml.metrics import shown
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
-from finsent.redact import mask_urls
 from finsent.specs import DEFAULT_COST_BPS, DEFAULT_DEFINITION, DEFAULT_SELL_TAX_BPS
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
 from finsent.web.notes import downloads_html, synthetic_banner

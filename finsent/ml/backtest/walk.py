@@ -32,10 +32,10 @@ from finsent.data.embargo import sessions_skipped
 from finsent.data.sources import DEFAULT_SOURCE
 from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
+from finsent.logs.progress import Progress
 from finsent.ml.backtest.spec import PLAN_VERSION, BacktestSpec
 from finsent.ml.backtest.texts import input_hash, load_labelled_posts, load_texts, per_story
 from finsent.ml.models.texts import texts_of
-from finsent.progress import Progress
 
 __all__ = ["BacktestRun", "BacktestSpec", "SourceWalk", "Step", "load_labelled_posts", "plan_steps", "walk_forward"]
 
