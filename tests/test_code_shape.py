@@ -330,3 +330,54 @@ def test_the_source_check_sees_a_comparison(tmp_path):
     source = tmp_path / "branch.py"
     source.write_text('def f(source):\n    return 1 if source == "news" else 2\n\n\ndef g(x):\n    return x == "z"\n')
     assert source_comparisons(source) == ["2: source == 'news'"]
+
+
+# -- tests --------------------------------------------------------------------------------------------
+
+MIN_SHARE_IMPORTED_BY_TESTS = 0.8
+
+
+def _has_code(path: Path) -> bool:
+    """More than a docstring (a package that only says what its room holds has nothing to exercise)."""
+    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+               and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+               for node in ast.parse(path.read_text(), str(path)).body)
+
+
+def imported_modules(paths: Iterator[Path] | list[Path], package: str = "finsent") -> set[str]:
+    """Every ``package`` module (and every name that could be one) the files at ``paths`` import."""
+    found: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names if alias.name.split(".")[0] == package)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == package:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def share_imported_by_tests(root: Path = ROOT, package: str = "finsent") -> tuple[float, list[str]]:
+    """The share of ``package``'s modules with code that some test module imports directly, and the others."""
+    modules = {module_name(p, root) for p in (root / package).rglob("*.py")
+               if p.name != "__main__.py" and _has_code(p)}
+    missing = sorted(modules - imported_modules(list((root / "tests").rglob("*.py")), package))
+    return 1 - len(missing) / len(modules), missing
+
+
+def test_most_modules_are_imported_by_a_test():
+    share, missing = share_imported_by_tests()
+    assert share >= MIN_SHARE_IMPORTED_BY_TESTS, (
+        f"{share:.0%} of finsent's modules are imported by a test (at least {MIN_SHARE_IMPORTED_BY_TESTS:.0%}); "
+        f"none imports: {', '.join(missing)}")
+
+
+def test_the_share_counts_direct_imports_of_modules_with_code(tmp_path):
+    (tmp_path / "pkg" / "room").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text('"""only a docstring"""\n')
+    (tmp_path / "pkg" / "room" / "__init__.py").write_text("X = 1\n")
+    for name in ("a", "b", "c"):
+        (tmp_path / "pkg" / "room" / f"{name}.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "tests" / "test_x.py").write_text("from pkg.room import a\nfrom pkg.room.b import f\n")
+    assert share_imported_by_tests(tmp_path, "pkg") == (0.75, ["pkg.room.c"])

@@ -10,6 +10,7 @@ import pandas as pd
 from finsent.ml.backtest.texts import COLUMNS, input_hash, per_story
 
 DAY = date(2026, 3, 2)
+WITH_STORY = [*COLUMNS, "story"]  # news lines carry their story
 
 
 def _rows(**changes) -> pd.DataFrame:
@@ -27,8 +28,8 @@ def test_a_story_carried_twice_is_one_vote_and_posts_stay_as_they_are():
 
 
 def test_the_input_hash_changes_with_a_label_a_title_or_a_story():
-    base = input_hash([_rows()[COLUMNS + ["story"]]])
-    assert base == input_hash([_rows()[COLUMNS + ["story"]]])
+    base = input_hash([_rows()[WITH_STORY]])
+    assert base == input_hash([_rows()[WITH_STORY]])
     for changed in ({"label": ["up", "up", "up"]}, {"title": ["a", "b", "d"]}, {"story": ["s1", "s2", "s2"]}):
-        assert input_hash([_rows(**changed)[COLUMNS + ["story"]]]) != base, changed
+        assert input_hash([_rows(**changed)[WITH_STORY]]) != base, changed
     assert input_hash([_rows()[COLUMNS]]) != base  # board lines carry no story
