@@ -3,6 +3,8 @@ that asks it (labels, indexes, scoring, the registry, the export, the page) gets
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +22,7 @@ from finsent.data.sources import (
     text_source,
 )
 from finsent.errors import FinsentError
+from finsent.ingest.runs import WRITTEN_TABLE
 from finsent.ml.daily_index import BOARD_INDEX
 from finsent.ml.news_index import NEWS_INDEX
 from finsent.ml.news_score import SCORERS
@@ -76,5 +79,8 @@ def test_what_asks_the_record_gets_each_sources_own_names():
     assert set(SCORERS) == set(TEXT_SOURCES)
     spec = ScoreSpec(alias="3", news_alias="7")
     assert [getattr(spec, s.alias_option) for s in TEXT_SOURCES.values()] == ["3", "7"]
+    # its crawler's runs analyse its table; its quality rules' module is there
+    assert all(WRITTEN_TABLE[s.crawl] == s.table for s in TEXT_SOURCES.values())
+    assert all(importlib.import_module(s.quality).__doc__ for s in TEXT_SOURCES.values())
     # the board's names are the ones it had before sources existed (task ids, metric names)
     assert BOARD.prefix == "" and NEWS.prefix == "news_"
