@@ -28,6 +28,7 @@ from dataclasses import replace
 
 from airflow.sdk import dag, task
 
+from finsent.data.sources import TEXT_SOURCES, TextSource, selected, text_source
 from finsent.ml.spec import ScoreSpec
 from finsent.orchestration.airflow_support import (
     CHAMPION,
@@ -40,8 +41,12 @@ from finsent.orchestration.airflow_support import (
 )
 
 PARAMS = params_of(ScoreSpec)  # the options of `finsent score`, declared once
-SOURCES = ("board", "news")
-TASK_PREFIX = {"board": "score_", "news": "score_news_"}  # the board's tasks keep their names
+QUEUES = {"cpu": {}, "gpu": {"queue": "gpu"}}  # where a source's scoring runs: its model's queue
+
+
+def task_id(source: TextSource, where: str) -> str:
+    """score_on_cpu for the board (its tasks keep their names), score_news_on_gpu, ..."""
+    return f"score_{source.prefix}on_{where}"
 
 
 @dag(dag_id="finsent_score", schedule=(LABELS | CHAMPION), start_date=START, catchup=False, max_active_runs=1,
@@ -55,46 +60,32 @@ def finsent_score():
         from finsent.orchestration.tasks import find_version, spec_from_params
 
         spec = spec_from_params(ScoreSpec, params)  # once, at the start: a wrong param fails here
-        found = {source: find_version(spec, source) for source in SOURCES if spec.source in (source, "both")}
+        found = {source.name: find_version(spec, source.name) for source in selected(spec.source)}
         if all(f["version"] is None for f in found.values()):
-            raise AirflowSkipException(f"no version @{spec.alias} (board) nor @{spec.news_alias} (news) yet: nothing "
-                                       "to score until finsent_train promotes one")
+            wanted = " nor ".join(f"@{getattr(spec, text_source(name).alias_option)} ({name})" for name in found)
+            raise AirflowSkipException(f"no version {wanted} yet: nothing to score until finsent_train promotes one")
         return found
 
     @task.branch
     def route(champions: dict) -> list[str]:
         """Each source with a version, on its model's queue."""
-        return [f"{TASK_PREFIX[source]}on_{'gpu' if found['queue'] == 'gpu' else 'cpu'}"
+        return [task_id(text_source(source), "gpu" if found["queue"] == "gpu" else "cpu")
                 for source, found in champions.items() if found["version"] is not None]
 
-    def score(champions: dict, params: dict, source: str) -> dict:
-        from finsent.orchestration.tasks import score_and_index, spec_from_params
+    def scorer(source: TextSource):
+        def score(champions: dict, params=None) -> dict:
+            from finsent.orchestration.tasks import score_and_index, spec_from_params
 
-        # the version found first, even if the alias has moved since (it was routed to its queue)
-        version = str(champions[source]["version"])
-        spec = spec_from_params(ScoreSpec, params)
-        spec = replace(spec, news_alias=version) if source == "news" else replace(spec, alias=version)
-        return score_and_index(spec, source)
+            # the version found first, even if the alias has moved since (it was routed to its queue)
+            version = str(champions[source.name]["version"])
+            spec = replace(spec_from_params(ScoreSpec, params), **{source.alias_option: version})
+            return score_and_index(spec, source.name)
 
-    @task(outlets=[SENTIMENT])
-    def score_on_cpu(champions: dict, params=None) -> dict:
-        return score(champions, params, "board")
-
-    @task(queue="gpu", outlets=[SENTIMENT])
-    def score_on_gpu(champions: dict, params=None) -> dict:
-        return score(champions, params, "board")
-
-    @task(outlets=[SENTIMENT])
-    def score_news_on_cpu(champions: dict, params=None) -> dict:
-        return score(champions, params, "news")
-
-    @task(queue="gpu", outlets=[SENTIMENT])
-    def score_news_on_gpu(champions: dict, params=None) -> dict:
-        return score(champions, params, "news")
+        return score
 
     champions = find_champion()
-    route(champions) >> [score_on_cpu(champions), score_on_gpu(champions), score_news_on_cpu(champions),
-                         score_news_on_gpu(champions)]
+    route(champions) >> [task(task_id=task_id(source, where), outlets=[SENTIMENT], **queue)(scorer(source))(champions)
+                         for source in TEXT_SOURCES.values() for where, queue in QUEUES.items()]
 
 
 finsent_score()

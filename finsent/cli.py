@@ -20,14 +20,14 @@ from finsent.backup.cli import register as backup_commands
 from finsent.cli_args import add_command, open_engine
 from finsent.config import load_settings
 from finsent.data.cli import register as data_commands
-from finsent.embedded import command_session
 from finsent.errors import FinsentError
 from finsent.ingest.cli import register as ingest_commands
-from finsent.logs import configure as configure_logging
-from finsent.logs import report as report_library_log
+from finsent.logs.redact import mask_urls
+from finsent.logs.routing import configure as configure_logging
+from finsent.logs.routing import report as report_library_log
 from finsent.ml.cli import register as ml_commands
-from finsent.redact import mask_urls
 from finsent.stack.cli import register as stack_commands
+from finsent.stack.embedded import command_session
 
 log = logging.getLogger("finsent")
 
@@ -71,7 +71,7 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 
 
 def _keep_embedded(settings) -> None:
-    from finsent.embedded import claim, owner
+    from finsent.stack.embedded import claim, owner
 
     if owner(settings) != "stack":
         claim(settings, "user")
@@ -97,8 +97,8 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
     """Stop the embedded Postgres that `finsent db start` (or `finsent db url`) kept running; a stack's is
     stopped by `finsent stack down`."""
     from finsent.db import stop_embedded_server
-    from finsent.embedded import owner, release
     from finsent.errors import ConfigError
+    from finsent.stack.embedded import owner, release
 
     settings = load_settings()
     if settings.database_url:

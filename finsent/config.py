@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from finsent.errors import ConfigError
-from finsent.redact import without_credentials
+from finsent.logs.redact import without_credentials
 
 # The study's universe: the 20 largest KOSPI common stocks at the end of 2022, leaving out
 # those listed after 2017 and preferred shares (SOURCES.md section 4).

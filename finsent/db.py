@@ -27,8 +27,8 @@ from sqlalchemy.exc import ArgumentError
 
 from finsent.config import Settings
 from finsent.errors import ConfigError, DatabaseUnreachableError, FinsentError, LockedError, MigrationError
+from finsent.logs.redact import mask_urls
 from finsent.names import private_dir
-from finsent.redact import mask_urls
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,11 @@ every command that takes the spec (``add_arguments``), the Airflow ``Param``s of
 takes it (``param_schemas``, turned into ``Param`` by ``finsent.orchestration.airflow_support``)
 and the checks, with one message style (``--flag must be ..., got ...``, a ConfigError: exit 2).
 
+The defaults that more than one spec offers, or that a reader of a stored spec falls back to (a walk
+stored before an option existed), are declared here once: the label definition, the costs. The
+model kinds and their default are declared with the kinds (``finsent.ml.models.kinds``), the text
+sources with theirs (``finsent.data.sources``).
+
 Standard library only: the DAG files import the specs at parse time.
 """
 
@@ -19,6 +24,15 @@ from types import NoneType, UnionType
 from typing import Any
 
 from finsent.errors import ConfigError
+
+# The label definition datasets, training and backtests use unless told: the tradable open-to-close
+# return of the post's session (the only rule whose verdicts count, finsent.data.labels).
+DEFAULT_DEFINITION = "next_open_close"
+# Costs of the long-short book, per unit of notional: fees + spread + impact on each side, and the
+# KRX sell-side tax per unit sold (KOSPI from 2026-01-01: 0.05% transaction tax + 0.15% special tax;
+# the tax by trade date is finsent.ml.costs). A stored walk without one of them had these.
+DEFAULT_COST_BPS = 20.0
+DEFAULT_SELL_TAX_BPS = 20.0
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from finsent.data.sources import DEFAULT_SOURCE, SOURCE_NAMES
 from finsent.orchestration.airflow_support import MlflowRunLink
 from finsent.web.api import openapi_schema
 from finsent.web.api import router as api_router
@@ -57,7 +58,7 @@ def _engine_for(database_url: str):
     return engine_for_url(database_url)
 
 
-def _page(ticker: str | None, sort: str, order: str, source: str = "board", study: bool = False) -> str:
+def _page(ticker: str | None, sort: str, order: str, source: str = DEFAULT_SOURCE, study: bool = False) -> str:
     """The page, read with the settings as they are now (blocking: runs in the threadpool)."""
     from finsent.config import load_settings
     from finsent.db import database_url
@@ -86,7 +87,7 @@ def _html(page: str) -> HTMLResponse:
 async def sentiment(ticker: str | None = Query(default=None, max_length=6),
                     sort: str = Query(default="code", pattern="^(code|index|change|z|skill|sessions)$"),
                     order: str = Query(default="asc", pattern="^(asc|desc)$"),
-                    source: str = Query(default="board", pattern="^(board|news)$"),
+                    source: str = Query(default=DEFAULT_SOURCE, pattern=f"^({'|'.join(SOURCE_NAMES)})$"),
                     view: str | None = Query(default=None, pattern="^study$")) -> HTMLResponse:
     """One source's index (``source``: the board's, the default, or the news'); ``view=study``: the
     newest factor study's whole grid and books."""

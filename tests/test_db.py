@@ -62,7 +62,7 @@ def test_badly_named_migration_is_refused(engine, tmp_path: Path):
 
 def test_embedded_server_starts_for_each_command_and_keeps_its_data(tmp_path: Path):
     """No FINSENT_DATABASE_URL: each CLI command starts the embedded Postgres under FINSENT_DATA_DIR and
-    stops it again when it ends (finsent.embedded); the data stay for the next command."""
+    stops it again when it ends (finsent.stack.embedded); the data stay for the next command."""
     env = {"FINSENT_DATA_DIR": str(tmp_path / "fs"), "FINSENT_ENV_FILE": str(tmp_path / "none"),
            "PATH": "/usr/bin:/bin"}
     cli = [sys.executable, "-m", "finsent.cli"]

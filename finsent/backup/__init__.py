@@ -39,8 +39,8 @@ from finsent.backup.stores import (
 from finsent.config import Settings
 from finsent.db import applied_versions, database_url, engine_for_url
 from finsent.errors import ConfigError, FinsentError
+from finsent.logs.redact import mask_urls
 from finsent.names import private_dir
-from finsent.redact import mask_urls
 
 log = logging.getLogger(__name__)
 

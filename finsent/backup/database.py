@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from finsent.errors import FinsentError
-from finsent.redact import mask_urls
+from finsent.logs.redact import mask_urls
 
 log = logging.getLogger(__name__)
 

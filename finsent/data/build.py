@@ -41,6 +41,7 @@ from finsent.data.embargo import sessions_skipped
 from finsent.data.labels import LabelDefinition, count_stale_labels, load_definition
 from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
+from finsent.data.sources import BOARD, NEWS, selected
 from finsent.data.spec import DatasetSpec
 from finsent.data.text import TextSpec
 from finsent.db import advisory_lock, raw_transaction
@@ -79,10 +80,10 @@ NEWS_ITEM_ID_SQL = "-p.item_id"
 # What each source contributes: its labels, its rows as ``p`` (with a ``posted_at``) and their
 # flags; (the join of l to p, the flags' match, the row id, office_id, article_id)
 _SOURCE_SQL = {
-    "board": ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
+    BOARD.name: ("labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id",
               "post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s)",
               "p.post_id", "NULL::text", "NULL::text"),
-    "news": ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title, "
+    NEWS.name: ("news_labels l JOIN (SELECT ticker, office_id, article_id, item_id, published_at AS posted_at, title, "
              "summary AS body FROM news) p "
              "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
              "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
@@ -139,8 +140,7 @@ WHERE {' AND '.join(conditions)}
 def selection_sql(spec: DatasetSpec) -> str:
     """The rows a snapshot of ``spec`` starts from (before sampling, splits and balancing); reads the
     temp table ``SESSIONS_SQL`` makes."""
-    sources = ("board", "news") if spec.source == "both" else (spec.source,)
-    return "UNION ALL".join(_source_select(spec, source) for source in sources)
+    return "UNION ALL".join(_source_select(spec, source.name) for source in selected(spec.source))
 
 
 def _time_split_dates(dates: list[date], spec: DatasetSpec, horizon: int) -> dict[str, tuple[date, date] | None]:
@@ -248,21 +248,24 @@ def _check_selection(cur, name: str, spec: DatasetSpec, definition: LabelDefinit
         unknown = cur.fetchone()[0]
         if unknown:
             raise ConfigError(f"unknown ticker code(s): {', '.join(unknown)}")
-    tables = {"board": ("labels",), "news": ("news_labels",), "both": ("labels", "news_labels")}[spec.source]
-    stale = sum(count_stale_labels(cur, spec.definition, list(spec.tickers) or None, table) for table in tables)
+    sources = selected(spec.source)
+    stale = sum(count_stale_labels(cur, spec.definition, list(spec.tickers) or None, source.labels)
+                for source in sources)
     if stale:
         raise ConfigError(f"{stale} labels under {spec.definition!r} use prices that changed after they "
                            "were written (a re-fetch or a rewritten history, e.g. a split); run "
                            f"`{definition.command()}` first; nothing written")
     params = {"definition": spec.definition, "start": spec.start, "end": spec.end,
               "tickers": list(spec.tickers), "rules": list(spec.rules), "seed": str(spec.seed)}
-    if spec.rules and spec.source != "news":
-        cur.execute("SELECT count(*) FROM labels l WHERE l.definition = %(definition)s AND NOT EXISTS "
-                    "(SELECT 1 FROM post_quality q WHERE q.ticker = l.ticker AND q.post_id = l.post_id)",
-                    params)
+    for source in sources if spec.rules else ():
+        if source.checked is None:  # its check writes flags only: nothing says a text was not checked
+            continue
+        same = " AND ".join(f"q.{k} = l.{k}" for k in ("ticker", *source.keys))
+        cur.execute(f"SELECT count(*) FROM {source.labels} l WHERE l.definition = %(definition)s AND NOT EXISTS "
+                    f"(SELECT 1 FROM {source.checked} q WHERE {same})", params)
         unchecked = cur.fetchone()[0]
         if unchecked:
-            raise ConfigError(f"{unchecked} labelled posts have not been quality-checked; run "
+            raise ConfigError(f"{unchecked} labelled {source.items} have not been quality-checked; run "
                                "`finsent quality check` first (or build with --rules none)")
     return params
 

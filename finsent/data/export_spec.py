@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from finsent.config import parse_ticker_list
+from finsent.data.sources import SOURCE_NAMES
 from finsent.errors import ConfigError
 from finsent.specs import check_fields, option
 
 FORMATS = ("csv", "parquet", "json")
-SOURCES = ("board", "news")
+SOURCES = SOURCE_NAMES
 TABLE_HELP = {
     "daily-sentiment": "the daily index per source, model version, stock and session (daily_sentiment)",
     "scores": "P(up) of every scored board post and news headline (post_scores, news_scores)",

@@ -41,6 +41,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy.engine import Engine
 
 from finsent.data import changes
+from finsent.data.sources import TEXT_SOURCES, TextSource
 from finsent.db import advisory_lock, analyze_written, raw_transaction
 from finsent.errors import ConfigError
 from finsent.names import check_name
@@ -205,15 +206,19 @@ WHERE l.definition = %(definition)s
 """
 
 
-# What is labelled, by the same rules: posts, and news articles (issue 20; their time is published_at).
-# (labels table, the rows as ``p`` with a ``posted_at``, their key columns)
+def _rows(source: TextSource) -> str:
+    """A source's texts as ``p`` with a ``posted_at`` (the day map reads that name)."""
+    if source.time_column == "posted_at":
+        return f"{source.table} p"
+    return f"(SELECT ticker, {', '.join(source.keys)}, {source.time_column} AS posted_at FROM {source.table}) p"
+
+
+# What is labelled, by the same rules: every text source (posts; news articles, issue 20), named by
+# its table: (labels table, the rows as ``p`` with a ``posted_at``, their key columns).
 SUBJECTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "posts": ("labels", "posts p", ("post_id",)),
-    "news": ("news_labels", "(SELECT ticker, office_id, article_id, published_at AS posted_at FROM news) p",
-             ("office_id", "article_id")),
-}
+    source.table: (source.labels, _rows(source), source.keys) for source in TEXT_SOURCES.values()}
 # The stamped table of each subject and its time column: an incremental run reads its candidates there.
-STAMPED_SOURCES = {"posts": ("posts", "posted_at"), "news": ("news", "published_at")}
+STAMPED_SOURCES = {source.table: (source.table, source.time_column) for source in TEXT_SOURCES.values()}
 
 
 def _insert_sql(definition: LabelDefinition, tickers: list[str] | None, late: dict[time, list[date]] | None = None,
@@ -288,7 +293,7 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
     with raw_transaction(engine) as raw, raw.cursor() as cur:
         # A posts table that was never analysed (a fresh database, a restore) looks empty to the
         # planner, which then joins it by cross products; one ANALYZE (sampled, cheap) fixes that.
-        for table in ("posts", "news"):
+        for table in SUBJECTS:
             cur.execute(f"SELECT reltuples < 0 FROM pg_class WHERE oid = '{table}'::regclass")
             if cur.fetchone()[0]:
                 cur.execute(f"ANALYZE {table}")

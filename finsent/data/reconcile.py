@@ -29,14 +29,13 @@ from sqlalchemy.engine import Engine
 
 from finsent.data.labels import CALENDAR_SQL, SUBJECTS, late_openings, post_day_sql, registered_definitions
 from finsent.data.quality import TITLE_NORM_SQL
+from finsent.data.sources import BOARD, TEXT_SOURCES
 from finsent.db import advisory_lock, raw_transaction
 
 log = logging.getLogger(__name__)
 
-# Per subject (the labels' SUBJECTS): its table, key columns, and the tables keyed by its rows.
-_ITEMS = {"posts": ("posts", ("post_id",), ("labels", "post_quality", "post_flags", "post_scores")),
-          "news": ("news", ("office_id", "article_id"), ("news_labels", "news_flags", "news_scores"))}
-_SOURCE = {"posts": "board", "news": "news"}
+# The text sources by their subject (the labels' SUBJECTS: their table).
+_ITEMS = {source.table: source for source in TEXT_SOURCES.values()}
 
 
 @dataclass
@@ -75,14 +74,17 @@ def _same(keys: tuple[str, ...], a: str, b: str) -> str:
 
 
 def _drop_orphans(cur, report: ReconcileReport) -> None:
-    for table, keys, dependants in _ITEMS.values():
-        for dependant in dependants:
+    for source in _ITEMS.values():
+        table, keys = source.table, source.keys
+        for dependant in source.keyed:
             cur.execute(f"DELETE FROM {dependant} d WHERE NOT EXISTS (SELECT 1 FROM {table} p WHERE "
                         f"{_same(keys, 'p', 'd')})")
             report.orphans[dependant] = cur.rowcount
-    for frozen, source in (("dataset_rows", "board"), ("backtest_scores", "board")):
-        cur.execute(f"SELECT count(*) FROM {frozen} d WHERE d.source = %s AND NOT EXISTS (SELECT 1 FROM posts p "
-                    "WHERE p.ticker = d.ticker AND p.post_id = d.post_id)", (source,))
+    # frozen rows keep a board post's id (a news row's is a surrogate: sql/0032)
+    for frozen in ("dataset_rows", "backtest_scores"):
+        cur.execute(f"SELECT count(*) FROM {frozen} d WHERE d.source = %s AND NOT EXISTS "
+                    f"(SELECT 1 FROM {BOARD.table} p WHERE p.ticker = d.ticker AND p.post_id = d.post_id)",
+                    (BOARD.name,))
         if n := cur.fetchone()[0]:
             report.frozen[frozen] = n
 
@@ -96,17 +98,18 @@ UNION SELECT q.ticker, {q_keys} FROM {quality} q JOIN {table} p ON {same} WHERE 
 
 def _redo_edited_titles(cur, report: ReconcileReport) -> None:
     """Texts whose title changed lose what the old title decided (scores, quality), and are restamped."""
-    for subject, (table, keys, dependants) in _ITEMS.items():
-        edited = f"reconcile_edited_{subject}"
-        # the news' quality is recomputed whole by every check: only the board keeps a normalised title
-        quality = ("(SELECT ticker, post_id, title_norm FROM post_quality)" if subject == "posts" else
-                   "(SELECT NULL::text AS ticker, NULL::text AS office_id, NULL::text AS article_id, "
-                   "NULL::text AS title_norm WHERE false)")
+    for subject, source in _ITEMS.items():
+        table, keys, dependants, edited = source.table, source.keys, source.keyed, f"reconcile_edited_{subject}"
+        # a source whose quality is recomputed whole by every check (the news) keeps no normalised title
+        columns = ", ".join(f"NULL::text AS {k}" for k in ("ticker", *keys, "title_norm"))
+        nothing = f"(SELECT {columns} WHERE false)"
+        quality = (f"(SELECT ticker, {', '.join(keys)}, title_norm FROM {source.checked})" if source.checked
+                   else nothing)
         cur.execute(_EDITED.format(subject=subject, keys=", ".join(keys), q_keys=", ".join(f"q.{k}" for k in keys),
                                    quality=quality, table=table, same=_same(keys, "q", "p"), norm=TITLE_NORM_SQL),
-                    {"source": _SOURCE[subject]})
+                    {"source": source.name})
         report.edited[subject] = cur.rowcount
-        for dependant in dependants[1:]:  # every table keyed by the text but its labels
+        for dependant in (d for d in dependants if d != source.labels):  # every table keyed by the text but its labels
             cur.execute(f"DELETE FROM {dependant} d USING {edited} e WHERE {_same(keys, 'd', 'e')}")
         cur.execute(f"UPDATE {table} p SET changed_seq = nextval('change_seq') FROM {edited} e "
                     f"WHERE {_same(keys, 'p', 'e')}")
@@ -139,8 +142,8 @@ def _drop_moved_labels(cur, report: ReconcileReport) -> None:
             moved = cur.fetchall()
             report.moved[table] = report.moved.get(table, 0) + len(moved)
             if moved:
-                source, key_list = _ITEMS[subject][0], ("ticker", *keys)
-                cur.execute(f"UPDATE {source} SET changed_seq = nextval('change_seq') WHERE ({', '.join(key_list)}) "
+                texts, key_list = _ITEMS[subject].table, ("ticker", *keys)
+                cur.execute(f"UPDATE {texts} SET changed_seq = nextval('change_seq') WHERE ({', '.join(key_list)}) "
                             f"IN (SELECT * FROM unnest({', '.join(['%s'] * len(key_list))}))",
                             [list(column) for column in zip(*moved)])
 
@@ -202,7 +205,7 @@ def rebuild_indexes(engine: Engine, indexes: list[tuple[str, int]]) -> int:
     from finsent.ml.daily_index import BOARD_INDEX, refresh_daily_index
     from finsent.ml.news_index import NEWS_INDEX
 
-    sources, rewritten = {"board": BOARD_INDEX, "news": NEWS_INDEX}, 0
+    sources, rewritten = {index.name: index for index in (BOARD_INDEX, NEWS_INDEX)}, 0
     for source, version in indexes:
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             cur.execute("DELETE FROM daily_sentiment_state WHERE source = %s AND model_version = %s", (source, version))

@@ -9,13 +9,14 @@ from typing import Any
 
 from finsent.config import parse_ticker_list
 from finsent.data.embargo import EMBARGO_HELP
+from finsent.data.sources import DEFAULT_SOURCE, EVERY_SOURCE, SOURCE_NAMES
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES
 from finsent.errors import ConfigError
-from finsent.specs import check_fields, from_values, option
+from finsent.specs import DEFAULT_DEFINITION, check_fields, from_values, option
 
 MAX_EMBARGO = 250  # sessions; more would leave no data in any real history
 SPLIT_KINDS = ("time", "random")
-SOURCES = ("board", "news", "both")  # discussion-board posts, news headlines (issue 20), or both
+SOURCES = (*SOURCE_NAMES, EVERY_SOURCE)  # discussion-board posts, news headlines (issue 20), or both
 
 
 def parse_quality_rules(text: str) -> tuple[str, ...]:
@@ -44,7 +45,7 @@ def _tickers(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    definition: str = option("next_open_close", "label definition name (default next_open_close, the tradable one)")
+    definition: str = option(DEFAULT_DEFINITION, "label definition name (default next_open_close, the tradable one)")
     rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all (default), "
                                     "none, or a list", factory=True, text=parse_quality_rules,
                                     text_default="all")
@@ -61,7 +62,7 @@ class DatasetSpec:
     balance: bool = option(False, "as many up as down (the study: 15k/15k)")
     per_class: int | None = option(None, "at most this many rows per class", minimum=1)
     seed: int = option(0, "random seed of the draws")
-    source: str = option("board", "which texts: board posts (default), news headlines, or both (each row keeps "
+    source: str = option(DEFAULT_SOURCE, "which texts: board posts (default), news headlines, or both (each row keeps "
                          "its source); news rows leave out articles flagged by the news rules unless --rules none",
                          choices=SOURCES)
     text: str = option(DEFAULT_TEXT, "what models read: the title, or the title then the head of the cleaned body "
@@ -101,7 +102,7 @@ class DatasetSpec:
         spec["tickers"] = list(self.tickers)
         spec["start"] = self.start.isoformat() if self.start else None
         spec["end"] = self.end.isoformat() if self.end else None
-        if self.source == "board":  # the spec (and so the hash) of a board snapshot is what it always was
+        if self.source == DEFAULT_SOURCE:  # the spec (and so the hash) of a board snapshot is what it always was
             del spec["source"]
         if self.text == "title":  # a title snapshot's spec (and hash) is what it was before bodies
             del spec["text"], spec["text_tokens"]

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 
 from finsent.config import Settings
 from finsent.errors import FetchError, PageParseError
+from finsent.ingest.feeds import board_json
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.runs import RunRecord
-from finsent.ingest.sources import board_json
 from finsent.ingest.validation import MAX_TEXT_CHARS, text_problem
 
 log = logging.getLogger(__name__)

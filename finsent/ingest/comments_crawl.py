@@ -25,11 +25,11 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
+from finsent.ingest.feeds import cbox
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, CommentRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
-from finsent.ingest.sources import cbox
 from finsent.ingest.store import upsert_comments
 from finsent.ingest.validation import comment_problem, split_valid
 from finsent.ingest.walks import quarantine_records

@@ -20,16 +20,16 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
 from finsent.ingest.bodies import BodyFetcher, queue_bodies
+from finsent.ingest.feeds import board_html, board_json
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PostRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
-from finsent.ingest.sources import board_html, board_json
 from finsent.ingest.store import insert_posts
 from finsent.ingest.transfer import Answer
 from finsent.ingest.validation import post_problem, split_valid
 from finsent.ingest.walks import PagingLoop, quarantine_records
-from finsent.progress import WalkProgress
+from finsent.logs.progress import WalkProgress
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from finsent.errors import FetchError, HostBusyError, UnusableAnswerError
 from finsent.ingest.host_clock import sleep_for, too_long
 from finsent.ingest.robots import RobotsRules
 from finsent.ingest.transfer import ACCEPT_ENCODING, Answer, BodyError, DeadlinePassed, read_answer
-from finsent.redact import mask_urls
+from finsent.logs.redact import mask_urls
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
+from finsent.ingest.feeds import news_json
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, NewsRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
-from finsent.ingest.sources import news_json
 from finsent.ingest.store import insert_news
 from finsent.ingest.validation import news_problem, split_valid
 from finsent.ingest.walks import PagingLoop, quarantine_records
-from finsent.progress import WalkProgress
+from finsent.logs.progress import WalkProgress
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.errors import FinsentError, PageParseError
+from finsent.ingest.feeds import price_feeds
 from finsent.ingest.http import PoliteClient, RequestStats
 from finsent.ingest.quarantine import save_raw
 from finsent.ingest.records import KST, PriceRow
 from finsent.ingest.runs import RunRecord, TickerReport, TickerWork, ingest_tickers
 from finsent.ingest.session_clock import closing_times, is_closed, latest_allowed_date
-from finsent.ingest.sources import price_feeds
 from finsent.ingest.store import drop_vanished_sessions, upsert_prices
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from finsent.logs.redact import mask_urls
 from finsent.names import private_folder
-from finsent.redact import mask_urls
 
 
 def save_raw(directory: Path, *, source: str, ticker: str, url: str, body: bytes, reason: str,

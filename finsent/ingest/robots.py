@@ -20,8 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from finsent.errors import RobotsDisallowedError
+from finsent.logs.redact import mask_urls
 from finsent.names import write_private
-from finsent.redact import mask_urls
 
 log = logging.getLogger(__name__)
 

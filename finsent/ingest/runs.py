@@ -1,7 +1,7 @@
 """Ingest run bookkeeping: the ``crawl_runs`` row, its counters, the per-ticker frame every
 crawl and price sync runs in (client, lock, failure handling, quarantine of unusable answers) and
 the table each run ends with. Every error stored or printed here has its URLs' passwords masked
-(:func:`finsent.redact.mask_urls`): ``FINSENT_NAVER_*_URL`` may carry credentials."""
+(:func:`finsent.logs.redact.mask_urls`): ``FINSENT_NAVER_*_URL`` may carry credentials."""
 
 from __future__ import annotations
 
@@ -20,19 +20,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from finsent.config import Settings
+from finsent.data.sources import TEXT_SOURCES
 from finsent.db import advisory_lock, analyze_written
 from finsent.errors import FetchError, LockedError, PageParseError, UnusableAnswerError
 from finsent.ingest.host_clock import SharedHostClock
 from finsent.ingest.http import PoliteClient
 from finsent.ingest.quarantine import save_raw
-from finsent.redact import mask_urls
+from finsent.logs.redact import mask_urls
 from finsent.tickers import require_known
 
 log = logging.getLogger(__name__)
 
 # The table each ingest command writes: a backfill's rows get their planner statistics when it ends.
-WRITTEN_TABLE = {"crawl": "posts", "crawl-news": "news", "crawl-comments": "comments", "prices": "prices",
-                 "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
+WRITTEN_TABLE = {**{source.crawl: source.table for source in TEXT_SOURCES.values()}, "crawl-comments": "comments",
+                 "prices": "prices", "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
 
 # Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted
 # history changed (a split) and stored it again.

@@ -64,13 +64,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     for every news article without a score from it into news_scores; bring daily_sentiment of each source up
     to date (only the (stock, session) rows that new scores, flags or prices change are rewritten; a news
     story counts once). A source without a champion yet is skipped. Idempotent; an interrupted run resumes."""
+    from finsent.data.sources import text_source
     from finsent.ml.news_score import score_sources
-    from finsent.ml.registry import MODEL_NAMES
 
     spec = from_values(ScoreSpec, namespace_values(args, ScoreSpec))
     for report in score_sources(load_settings(), open_engine(), spec):
-        items = "posts" if report.source == "board" else "news articles"
-        sys.stdout.write(f"{MODEL_NAMES[report.source]} v{report.model_version}: {report.scored} {items} scored, "
+        source = text_source(report.source)
+        sys.stdout.write(f"{source.model_name} v{report.model_version}: {report.scored} {source.items} scored, "
                          f"{report.index_rows} daily_sentiment rows of source {report.source} "
                          f"({report.index_rewritten} rewritten)\n")
     return 0

@@ -25,6 +25,7 @@ import logging
 from dataclasses import dataclass
 
 from finsent.data.labels import CALENDAR_SQL, late_openings, post_day_sql
+from finsent.data.sources import BOARD
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ FROM idx_bounds b
 {SCORED_POSTS}
 {POST_SESSION}
 GROUP BY 1, 2"""
-BOARD_INDEX = IndexSource("board", "prices, post_flags", "post_flag_changes", "post_scores", _BOARD_KEYS,
+BOARD_INDEX = IndexSource(BOARD.index, f"prices, {BOARD.flags}", "post_flag_changes", BOARD.scores, _BOARD_KEYS,
                           _BOARD_VOTES)
 
 # Scope: exact (ticker, session) keys, and per ticker "every session after after_date" (NULL: all).

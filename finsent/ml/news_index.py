@@ -16,6 +16,7 @@ prices, as for the board. The build's stamp is taken under SHARE locks on ``pric
 
 from __future__ import annotations
 
+from finsent.data.sources import NEWS
 from finsent.ml.daily_index import POST_SESSION, SESSION, IndexSource
 
 # news as ``p`` with the posts' column names the day map reads
@@ -44,4 +45,5 @@ FROM (SELECT p.ticker, {SESSION} AS session_date, p.story_key, avg(s.p_up) AS p_
       GROUP BY 1, 2, 3) stories
 GROUP BY 1, 2"""
 
-NEWS_INDEX = IndexSource("news", "prices, news_flags, news", "news_index_changes", "news_scores", _KEYS, _VOTES)
+NEWS_INDEX = IndexSource(NEWS.index, f"prices, {NEWS.flags}, {NEWS.table}", "news_index_changes", NEWS.scores, _KEYS,
+                         _VOTES)

@@ -20,19 +20,12 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
+from finsent.data.sources import BOARD, NEWS, selected
 from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.errors import NotRegisteredError
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.news_index import NEWS_INDEX
-from finsent.ml.registry import (
-    MODEL_NAME,
-    NEWS_MODEL_NAME,
-    alias_version,
-    configure,
-    latest_decision,
-    load_pyfunc,
-    version_of,
-)
+from finsent.ml.registry import NEWS_MODEL_NAME, configure, load_pyfunc, version_of, version_or_skip
 from finsent.ml.score import FETCH_ROWS, ScoreReport, predict_rows, score_posts
 from finsent.ml.spec import ScoreSpec
 
@@ -95,26 +88,26 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
             raise
     log.info("news v%d: %d articles scored, daily_sentiment has %d news (ticker, session) rows (%d rewritten)",
              version, scored, refresh.rows, refresh.rewritten)
-    return ScoreReport(version, scored, refresh.rows, refresh.rewritten, source="news")
+    return ScoreReport(version, scored, refresh.rows, refresh.rewritten, source=NEWS.name)
+
+
+# Who scores each source's texts (a third source adds its scorer here).
+SCORERS = {BOARD.name: score_posts, NEWS.name: score_news}
 
 
 def score_sources(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> list[ScoreReport]:
-    """What ``finsent score`` does: the board, then the news (``spec.source`` picks), each with its
-    own registered model; a source without a champion (alias ``champion``) is skipped."""
+    """What ``finsent score`` does: each source ``spec.source`` selects (the board, then the news), each
+    with its own registered model; a source without a champion (alias ``champion``) is skipped."""
     spec = spec or ScoreSpec()
-    steps = (("board", MODEL_NAME, spec.alias, score_posts), ("news", NEWS_MODEL_NAME, spec.news_alias, score_news))
     client = configure(settings)
     reports, missing = [], []
-    for source, model, alias, run in steps:
-        if spec.source not in (source, "both"):
+    for source in selected(spec.source):
+        alias = getattr(spec, source.alias_option)
+        if alias == "champion" and version_or_skip(client, alias, source.model_name,
+                                                   f"{source.items} not scored") is None:
+            missing.append(source.model_name)
             continue
-        if alias == "champion" and alias_version(client, alias, model) is None:
-            log.warning("%s has no champion yet: %s not scored. Newest decision: %s", model,
-                        "board posts" if source == "board" else "news articles", latest_decision(client, model)
-                        or "none yet")
-            missing.append(model)
-            continue
-        reports.append(run(settings, engine, spec))
+        reports.append(SCORERS[source.name](settings, engine, spec))
     if not reports:
         raise NotRegisteredError(f"no version 'champion' of {' nor of '.join(missing)} in the registry: nothing to "
                                  "score; train one with `finsent train`")

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from finsent.specs import DEFAULT_COST_BPS, DEFAULT_SELL_TAX_BPS
+
 
 def headless_pyplot():
     """matplotlib's pyplot drawing to files only (the Agg backend: no display on servers and workers)."""
@@ -104,8 +106,9 @@ def backtest_plots(report, directory: Path) -> list[Path]:
     if len(report.book):
         when = pd.to_datetime(report.book["session_date"])
         ax.plot(when, (1 + report.book["gross"]).cumprod(), label="before cost")
-        ax.plot(when, (1 + report.book["net"]).cumprod(), label=f"after {report.spec['cost_bps']:g} bps a side "
-                f"+ {report.spec.get('sell_tax_bps', 0.0):g} bps tax on sales")
+        ax.plot(when, (1 + report.book["net"]).cumprod(), label=f"after "
+                f"{report.spec.get('cost_bps', DEFAULT_COST_BPS):g} bps a side "
+                f"+ {report.spec.get('sell_tax_bps', DEFAULT_SELL_TAX_BPS):g} bps tax on sales")
     ax.axhline(1, color="grey", linewidth=0.8)
     ax.set_title("long top third / short bottom third by the index, open to close")
     ax.legend(loc="upper left")

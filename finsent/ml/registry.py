@@ -26,23 +26,26 @@ import numpy as np
 import pandas as pd
 
 from finsent.config import Settings
+from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, model_names
 from finsent.errors import FinsentError, NotRegisteredError
 from finsent.names import private_dir, private_files, private_folder
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "finsent-updown"  # the board's
-# The registered model of each dataset source (``finsent dataset build --source``): one champion each.
-MODEL_NAMES = {"board": MODEL_NAME, "news": "finsent-news-updown", "both": "finsent-both-updown"}
-NEWS_MODEL_NAME = MODEL_NAMES["news"]
+MODEL_NAME = BOARD.model_name  # the board's
+# The registered model of each dataset selection (``finsent dataset build --source``): one champion each.
+MODEL_NAMES = model_names()
+NEWS_MODEL_NAME = NEWS.model_name
 
 
 def model_name(source: str | None) -> str:
     """The registered model for a dataset of ``source`` (None: a board dataset, as before sources)."""
     try:
-        return MODEL_NAMES[source or "board"]
+        return MODEL_NAMES[source or DEFAULT_SOURCE]
     except KeyError:
         raise FinsentError(f"unknown dataset source {source!r}; known: {', '.join(MODEL_NAMES)}") from None
+
+
 EXPERIMENT = "finsent"
 PYFUNC_FILE = Path(__file__).resolve().parent / "pyfunc_model.py"
 
@@ -86,7 +89,7 @@ def configure(settings: Settings, experiment: str = EXPERIMENT):
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from finsent.logs import quiet_mlflow_prints
+    from finsent.logs.routing import quiet_mlflow_prints
 
     quiet_mlflow_prints()  # the CLI sends MLflow's prints to its log file
     uri = tracking_uri(settings)
@@ -188,6 +191,19 @@ def version_of(client, version_or_alias: str | int, model: str = MODEL_NAME) -> 
         raise NotRegisteredError(f"no version {version_or_alias!r} of {model} in the registry; "
                                  f"{registered_summary(client, model)}")
     return version
+
+
+def version_or_skip(client, alias: str, model: str, skipped: str) -> int | None:
+    """The version ``alias`` of ``model`` names, or None when it names none yet: then the skip is logged
+    (``skipped``: what is not done) with the newest decision, which says why no version has shown skill.
+    The one way every step that needs a champion (scoring, the DAG's queue choice) says "no champion: skip"."""
+    try:
+        return version_of(client, alias, model)
+    except NotRegisteredError:
+        named = f"version {alias}" if str(alias).isdigit() else str(alias)
+        log.warning("%s has no %s yet: %s. Newest decision: %s", model, named, skipped,
+                    latest_decision(client, model) or "none yet")
+        return None
 
 
 def registered_summary(client, model: str) -> str:

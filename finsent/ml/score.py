@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import current_stamp, move_watermark, read_watermark
+from finsent.data.sources import DEFAULT_SOURCE
 from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.registry import MODEL_NAME, configure, load_pyfunc, version_of
@@ -55,7 +56,7 @@ class ScoreReport:
     scored: int
     index_rows: int  # the version's daily_sentiment rows
     index_rewritten: int = 0  # of them written by this run (only what changed)
-    source: str = "board"  # board posts (finsent-updown) or news articles (finsent-news-updown)
+    source: str = DEFAULT_SOURCE  # whose texts were scored (finsent.data.sources: board posts, news articles)
 
 
 def score_posts(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from finsent.data.sources import EVERY_SOURCE, SOURCE_NAMES
 from finsent.errors import ConfigError
 from finsent.ml.models.hf.spec import TransformerSpec
-from finsent.ml.models.kinds import KINDS_HELP, MODEL_KINDS
+from finsent.ml.models.kinds import DEFAULT_KIND, KINDS_HELP, MODEL_KINDS
 from finsent.ml.models.morphemes import TOKENIZERS
 from finsent.specs import check_fields, nested, option
 
@@ -19,7 +20,7 @@ _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 @dataclass(frozen=True)
 class TrainSpec:
-    model: str = option("baseline", KINDS_HELP, choices=MODEL_KINDS)
+    model: str = option(DEFAULT_KIND, KINDS_HELP, choices=MODEL_KINDS)
     tokenizer: str = option("char", "what the TF-IDF baseline counts: char (character 1-3-grams) or kiwi (Korean "
                             "morphemes and their pairs, kiwipiepy)", choices=TOKENIZERS)
     transformer: TransformerSpec = nested(TransformerSpec)  # used by every kind but the baseline
@@ -28,7 +29,7 @@ class TrainSpec:
         check_fields(self)
 
 
-SCORE_SOURCES = ("board", "news", "both")
+SCORE_SOURCES = (*SOURCE_NAMES, EVERY_SOURCE)  # one source, or every source that has a champion
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ScoreSpec:
                              minimum=1)
     news_alias: str = option("champion", "the finsent-news-updown version to score news articles with: an alias "
                              "(default champion) or a version number")
-    source: str = option("both", "what to score: board posts, news articles or both (a source whose alias is "
+    source: str = option(EVERY_SOURCE, "what to score: board posts, news articles or both (a source whose alias is "
                          "champion and that has none yet is skipped)", choices=SCORE_SOURCES)
 
     def validate(self) -> None:

@@ -28,7 +28,7 @@ from airflow.sdk import BaseNotifier
 
 from finsent.config import AlertSettings, load_alert_settings
 from finsent.errors import FinsentError
-from finsent.redact import mask_urls
+from finsent.logs.redact import mask_urls
 
 log = logging.getLogger(__name__)
 

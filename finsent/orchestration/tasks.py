@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from finsent.config import load_settings
+from finsent.data.sources import DEFAULT_SOURCE, text_source
 from finsent.data.spec import DatasetSpec
-from finsent.errors import ConfigError, FinsentError, NotRegisteredError
+from finsent.errors import ConfigError, FinsentError
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.models.kinds import KINDS
 from finsent.ml.spec import ScoreSpec, TrainSpec
@@ -213,44 +214,36 @@ def train_and_register(dataset: str, spec: TrainSpec) -> dict:
             "run_url": f"{settings.mlflow_ui_url}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"}
 
 
-def find_version(spec: ScoreSpec | None = None, source: str = "board") -> dict:
-    """The version scoring ``source`` would use (``spec.alias`` for the board, ``spec.news_alias`` for
-    news; default the champion of its registered model) and the Celery queue its scoring belongs on:
-    ``gpu`` for a LoRA model (the base model and a GPU live on the GPU worker), ``default`` for the
-    baseline. ``version`` is None while the alias points nowhere (no version has shown skill yet: the
-    newest decision says why)."""
-    from finsent.ml.registry import configure, latest_decision, model_name, version_of
+def find_version(spec: ScoreSpec | None = None, source: str = DEFAULT_SOURCE) -> dict:
+    """The version scoring ``source`` would use (the ScoreSpec option its record names: ``spec.alias``
+    for the board, ``spec.news_alias`` for news; default the champion of its registered model) and the
+    Celery queue its scoring belongs on: ``gpu`` for a LoRA model (the base model and a GPU live on the
+    GPU worker), ``default`` for the baseline. ``version`` is None while the alias points nowhere (no
+    version has shown skill yet: the newest decision says why)."""
+    from finsent.ml.registry import configure, version_or_skip
 
-    spec = spec or ScoreSpec()
-    alias, model = (spec.news_alias if source == "news" else spec.alias), model_name(source)
+    spec, text = spec or ScoreSpec(), text_source(source)
     client = configure(load_settings())
-    try:
-        version = version_of(client, alias, model)
-    except NotRegisteredError as exc:
-        log.warning("%s; nothing to score. Newest decision: %s", exc, latest_decision(client, model) or "none yet")
+    version = version_or_skip(client, getattr(spec, text.alias_option), text.model_name, "nothing to score")
+    if version is None:
         return {"version": None, "kind": None, "queue": None}
-    kind = client.get_model_version(model, str(version)).tags.get("model")
+    kind = client.get_model_version(text.model_name, str(version)).tags.get("model")
     return {"version": version, "kind": kind, "queue": KINDS[kind].queue if kind in KINDS else "gpu"}
 
 
-def score_and_index(spec: ScoreSpec | None = None, source: str = "board") -> dict:
+def score_and_index(spec: ScoreSpec | None = None, source: str = DEFAULT_SOURCE) -> dict:
     """Score ``source`` (board posts or news articles) as ``spec`` says (default: the champion of its
     registered model, ``ScoreSpec``'s batch size) and bring its daily index up to date;
     ``model_version`` is None while the alias points nowhere (the newest version's decision says why)."""
-    from finsent.ml.news_score import score_news
-    from finsent.ml.registry import configure, latest_decision, model_name, version_of
-    from finsent.ml.score import score_posts
+    from finsent.ml.news_score import SCORERS
+    from finsent.ml.registry import configure, version_or_skip
 
-    spec = spec or ScoreSpec()
+    spec, text = spec or ScoreSpec(), text_source(source)
     settings = load_settings()
     client = configure(settings)
-    model = model_name(source)
-    try:
-        version_of(client, spec.news_alias if source == "news" else spec.alias, model)
-    except NotRegisteredError as exc:
-        log.warning("%s; nothing scored. Newest decision: %s", exc, latest_decision(client, model) or "none yet")
+    if version_or_skip(client, getattr(spec, text.alias_option), text.model_name, "nothing scored") is None:
         return {"source": source, "model_version": None, "scored": 0, "index_rows": 0}
-    report = (score_news if source == "news" else score_posts)(settings, _engine(), spec)
+    report = SCORERS[text.name](settings, _engine(), spec)
     return {"source": source, "model_version": report.model_version, "scored": report.scored,
             "index_rows": report.index_rows, "index_rewritten": report.index_rewritten}
 

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from finsent.data.sources import DEFAULT_SOURCE, SOURCE_NAMES
 from finsent.errors import FinsentError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("board", "news")  # each gets a champion: the page's board view and its news view
+SOURCES = SOURCE_NAMES  # each gets a champion: the page's view of each source's index
 
 _RUN_BY_ID = "SELECT id, state FROM dag_run WHERE dag_id = :d AND run_id = :r"
 # Each asset event of the source run, and the run of :d that consumed it (NULL while none has).
@@ -61,8 +62,8 @@ class DemoRuns:
             if self.backtest is not None:
                 self.wait("finsent_backtest", self.trigger("finsent_backtest", self.backtest))
             dags = "all five DAGs" if self.backtest is not None else "all four DAGs"
-            shown = "; ".join(f"{'news ' if source == 'news' else ''}champion v{v} ({self._metrics(client, v, source)})"
-                              for source, v in champions.items())
+            shown = "; ".join(f"{'' if source == DEFAULT_SOURCE else source + ' '}champion v{v} "
+                              f"({self._metrics(client, v, source)})" for source, v in champions.items())
             sys.stdout.write(f"\ndemo finished: {dags} succeeded; {shown}; open the Sentiment page above "
                              "(?source=news for the headlines)\n")
             sys.stdout.flush()
@@ -100,7 +101,7 @@ class DemoRuns:
         return champion, True
 
     @staticmethod
-    def _metrics(client, version: int, source: str = "board") -> str:
+    def _metrics(client, version: int, source: str = DEFAULT_SOURCE) -> str:
         from finsent.ml.registry import model_name
 
         run_id = client.get_model_version(model_name(source), str(version)).run_id

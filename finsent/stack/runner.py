@@ -185,7 +185,7 @@ class Stack:
 
     def up(self, executor: str = "local", extra_env: dict[str, str] | None = None) -> dict[str, str]:
         from finsent.db import create_engine, upgrade
-        from finsent.embedded import claim
+        from finsent.stack.embedded import claim
         from finsent.tickers import seed_default_tickers
 
         engine = create_engine(self.settings)
@@ -278,7 +278,7 @@ class Stack:
             self.processes.stop(name)
         if not self.settings.database_url:
             from finsent.db import stop_embedded_server
-            from finsent.embedded import release
+            from finsent.stack.embedded import release
 
             stop_embedded_server(self.settings.embedded_pgdata)
             release(self.settings)

@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from finsent.data.export_spec import FORMATS, ExportFilter
+from finsent.data.sources import SOURCE_NAMES
 from finsent.errors import ConfigError
 
 router = APIRouter()
@@ -102,7 +103,8 @@ async def _answer(table: str, rows: ExportFilter, fmt: str | None, limit: int, o
 _TICKER = Query(default=None, max_length=700, description="a six-character code, or several comma-separated")
 _FROM = Query(default=None, alias="from", description="first date, inclusive (YYYY-MM-DD)")
 _TO = Query(default=None, alias="to", description="last date, inclusive (YYYY-MM-DD)")
-_SOURCE = Query(default=None, pattern="^(board|news)$", description="board or news (default both)")
+_SOURCE = Query(default=None, pattern=f"^({'|'.join(SOURCE_NAMES)})$",
+                description=f"{' or '.join(SOURCE_NAMES)} (default every source)")
 _FORMAT = Query(default=None, pattern=f"^({'|'.join(FORMATS)})$",
                 description="csv, parquet or json: the whole file, as `finsent export` writes it")
 _LIMIT = Query(default=10_000, ge=1, le=MAX_LIMIT, description="rows per page")

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from finsent.config import Settings
 from finsent.errors import FinsentError
+from finsent.logs.redact import mask_urls
 from finsent.ml.metrics import shown
 from finsent.ml.models.catalogue import base_name
 from finsent.ml.registry import EXPERIMENT, MODEL_NAME, alias_version, find_run, registry_client
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
-from finsent.redact import mask_urls
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from finsent.data.sources import DEFAULT_SOURCE
 from finsent.ingest.records import KST
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT, balanced_accuracy_from_counts, min_sessions_for_verdict
 from finsent.web.charts import ROLLING_SESSIONS, Line, line_chart, sparkline
-from finsent.web.queries import BookDay, IndexPoint, SessionCounts, Stock
+from finsent.web.queries import WALKED, BookDay, IndexPoint, SessionCounts, Stock
 from finsent.web.text import plain_text
 
 Z_SESSIONS = 60  # the z-score compares the latest index with this many sessions before it
@@ -137,16 +138,16 @@ def skill_text(skill: Skill | None) -> str:
 
 def _keep(source: str) -> str:
     """The query part that keeps the page's source in a link (none for the default, the board)."""
-    return "" if source == "board" else f"&amp;source={escape(source)}"
+    return "" if source == DEFAULT_SOURCE else f"&amp;source={escape(source)}"
 
 
-def _header(key: str, label: str, sort: str, descending: bool, source: str = "board") -> str:
+def _header(key: str, label: str, sort: str, descending: bool, source: str = DEFAULT_SOURCE) -> str:
     order = "asc" if key == sort and descending else "desc"
     arrow = (" ▼" if descending else " ▲") if key == sort else ""
     return f'<th><a href="?sort={key}&amp;order={order}{_keep(source)}">{escape(label)}{arrow}</a></th>'
 
 
-def _row_html(row: StockRow, source: str = "board") -> str:
+def _row_html(row: StockRow, source: str = DEFAULT_SOURCE) -> str:
     link = (f'<a href="?ticker={escape(row.stock.code)}{_keep(source)}">{escape(row.stock.code)}</a> '
             f"{escape(plain_text(row.stock.name))}")
     if row.latest is None:
@@ -162,7 +163,7 @@ def _row_html(row: StockRow, source: str = "board") -> str:
 
 
 def overview_html(rows: Sequence[StockRow], sort: str, descending: bool, built_at: datetime | None,
-                  source: str = "board") -> str:
+                  source: str = DEFAULT_SOURCE) -> str:
     """The table at the top (of ``source``'s index); the forecast note says when the index was computed."""
     heads = "".join(_header(k, label, sort, descending, source) if k else f"<th>{escape(label)}</th>"
                     for k, label in (
@@ -170,7 +171,7 @@ def overview_html(rows: Sequence[StockRow], sort: str, descending: bool, built_a
         ("", f"last {SPARK_SESSIONS} sessions"), ("change", "change"), ("z", f"z ({Z_SESSIONS} sessions)"),
         ("skill", "out-of-sample balanced accuracy [95%]")))
     body = "".join(_row_html(r, source) for r in sort_rows(rows, sort, descending))
-    board = source == "board"
+    board = source == WALKED  # the board's history starts with its backtest
     items, votes = ("posts", "posts") if board else ("headlines (a story's copies left out)", "headlines")
     history = "backtest, then the champion after what it saw" if board else "the news champion after what it saw"
     computed = f"{built_at.astimezone(KST):%Y-%m-%d %H:%M} KST" if built_at else "unknown"

@@ -25,11 +25,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from finsent.config import Settings
 from finsent.data.origin import synthetic_marks
+from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
 from finsent.ingest.records import KST
+from finsent.logs.redact import mask_urls
 from finsent.ml.metrics import shown
 from finsent.ml.registry import model_name
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
-from finsent.redact import mask_urls
+from finsent.specs import DEFAULT_COST_BPS, DEFAULT_DEFINITION, DEFAULT_SELL_TAX_BPS
 from finsent.web.charts import EMA_SPAN, ROLLING_SESSIONS, Line, ema, line_chart
 from finsent.web.notes import downloads_html, synthetic_banner
 from finsent.web.overview import (
@@ -44,6 +46,7 @@ from finsent.web.overview import (
 )
 from finsent.web.queries import (
     SOURCES,
+    WALKED,
     FinishedBacktest,
     IndexPoint,
     ScoredPost,
@@ -68,6 +71,10 @@ from finsent.web.text import plain_text
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
 _TOP = 5
+# Per source: the scored texts of a stock's last day (``stock_section``), and
+# for a source without the page's backtest the champion's skill counts.
+_LATEST_DAY = {BOARD.name: latest_day_posts, NEWS.name: latest_day_news}
+_CHAMPION_SKILL = {NEWS.name: news_skill_counts}
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class View:
     ticker: str | None = None
     sort: str = "code"
     descending: bool = False
-    source: str = "board"  # the board's index (finsent-updown) or the news' (finsent-news-updown)
+    source: str = DEFAULT_SOURCE  # whose index (finsent.data.sources): the board's (finsent-updown), the news', ...
     study: bool = False  # the newest study's whole grid and books instead (``?view=study``)
 
 
@@ -86,9 +93,9 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
     """The whole page for one request: the overview of one source's index (every stock's row, the
     backtest's charts), or one stock's page (its row, charts and the day's posts or headlines)."""
     view = view or View(ticker)
-    news = view.source == "news"
+    walked = view.source == WALKED  # the page shows the board's walk-forward backtest and study only
     with engine.connect() as conn:
-        finished = None if news else latest_backtest(conn)  # the walk-forward backtests are the board's
+        finished = latest_backtest(conn) if walked else None
         marks = synthetic_marks(conn)
         if view.study:
             return page_html(synthetic_banner(marks) + study_html(latest_study(conn)), [], ["<span></span>"],
@@ -103,16 +110,15 @@ def render_sentiment_page(engine: Engine, settings: Settings, ticker: str | None
         listed = [r for r in rows if view.ticker in (None, r.stock.code)]  # one stock's page: its row only
         if view.ticker is None:
             sections, charts = [], (backtest_charts_html(
-                backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", 0.0)),
-                float(finished.spec.get("sell_tax_bps", 0.0)), finished.name) if finished else "")
-            charts += study_summary_html(latest_study(conn)) if not news else ""
+                backtest_days(conn, finished.name), float(finished.spec.get("cost_bps", DEFAULT_COST_BPS)),
+                float(finished.spec.get("sell_tax_bps", DEFAULT_SELL_TAX_BPS)), finished.name) if finished else "")
+            charts += study_summary_html(latest_study(conn)) if walked else ""
         else:
             daily = daily_values(conn, {r.stock.code: r.latest.session_date for r in listed if r.latest}, version,
                                  view.source)
-            latest = latest_day_news if news else latest_day_posts
-            sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version),
-                                      "headline" if news else "post", daily=daily.get(row.stock.code),
-                                      origins=origins) for row in listed]
+            latest, item = _LATEST_DAY[view.source], text_source(view.source).noun
+            sections = [stock_section(row, histories[row.stock.code], latest(conn, row.stock.code, version), item,
+                                      daily=daily.get(row.stock.code), origins=origins) for row in listed]
             charts = ""
         built = index_built_at(conn, version, view.source)
     top = overview_html(listed, view.sort, view.descending, built, view.source) if listed else ""
@@ -127,12 +133,12 @@ def _stock_rows(conn: Connection, source: str, finished: FinishedBacktest | None
     """Every indexed stock of ``source``, its overview row and its out-of-sample index history."""
     version, seen = (champion.version, champion.seen_through) if champion else (None, None)
     definition = (champion.definition if champion else None) or (finished.spec.get("definition") if finished
-                                                                 else None) or "next_open_close"
+                                                                 else None) or DEFAULT_DEFINITION
     walk = finished.name if finished else None
     stocks, priced = indexed_stocks(conn, source), priced_through(conn)
-    counts = (news_skill_counts(conn, champion=version, seen_through=seen, definition=definition)
-              if source == "news" else
-              skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition))
+    counts = (skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition)
+              if source == WALKED else
+              _CHAMPION_SKILL[source](conn, champion=version, seen_through=seen, definition=definition))
     skills = stock_skills(counts, label_horizon(conn, definition))
     histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
                                 seen_through=seen, source=source)
@@ -350,7 +356,7 @@ svg.spark{{max-width:none;display:block}}
 
 def source_query(source: str) -> str:
     """What a link adds to keep the page's source (nothing for the default, the board)."""
-    return "" if source == "board" else f"&amp;source={escape(source)}"
+    return "" if source == DEFAULT_SOURCE else f"&amp;source={escape(source)}"
 
 
 def source_nav(source: str) -> str:
@@ -360,19 +366,21 @@ def source_nav(source: str) -> str:
 
 
 def empty_body(source: str) -> str:
-    if source == "news":
-        return ("<p>no news index yet: the news index needs a champion of <code>finsent-news-updown</code> (train "
-                "one on a news snapshot: <code>finsent dataset build NAME --source news</code>, then <code>finsent "
-                "train --dataset NAME</code>) and a <code>finsent score</code> run after it</p>")
+    if source != WALKED:
+        text = text_source(source)
+        return (f"<p>no {text.name} index yet: the {text.name} index needs a champion of <code>{text.model_name}"
+                f"</code> (train one on a {text.name} snapshot: <code>finsent dataset build NAME --source "
+                f"{text.name}</code>, then <code>finsent train --dataset NAME</code>) and a <code>finsent score"
+                "</code> run after it</p>")
     return "<p>no sentiment index yet: run <code>finsent_score</code> after a champion exists</p>"
 
 
 def page_html(head: str, stocks: Sequence[Stock], sections: Sequence[str], title: str = "Sentiment",
-              source: str = "board") -> str:
+              source: str = DEFAULT_SOURCE) -> str:
     # one stock's page lists the others; the overview's table links every stock already
     nav = " · stocks: " + " ".join(f'<a href="sentiment?ticker={escape(s.code)}{source_query(source)}">'
                                    f"{escape(s.code)}</a>" for s in stocks) if stocks and sections else ""
-    overview = f"sentiment?source={escape(source)}" if source != "board" else "sentiment"
+    overview = f"sentiment?source={escape(source)}" if source != DEFAULT_SOURCE else "sentiment"
     links = (f'<a href="{overview}">overview</a> <a href="models">models</a> <a href="sentiment?view=study">study</a>'
              f"{source_nav(source)}{nav}")
     body = "".join(sections) or ("" if stocks else empty_body(source))

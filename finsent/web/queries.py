@@ -16,8 +16,11 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from finsent.data.sources import BOARD, DEFAULT_SOURCE, SOURCE_NAMES
+
 HISTORY_DAYS = 365  # the chart shows the last year of sessions
-SOURCES = ("board", "news")  # the page's source filter: whose index it shows
+SOURCES = SOURCE_NAMES  # the page's source filter: whose index it shows
+WALKED = BOARD.name  # the source whose walk-forward backtest the page shows (the news has none of its own here)
 _NEVER = date(9999, 1, 1)
 _UNFLAGGED = "NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = {t} AND f.post_id = {p})"
 
@@ -81,14 +84,14 @@ def latest_backtest(conn: Connection) -> FinishedBacktest | None:
     """The newest walk-forward backtest that finished."""
     row = conn.execute(text(
         "SELECT name, mlflow_run_id, spec FROM backtests b WHERE status = 'done' AND EXISTS "
-        "(SELECT 1 FROM backtest_daily d WHERE d.backtest = b.name AND d.source = 'board') "
-        "ORDER BY finished_at DESC LIMIT 1")).first()
+        "(SELECT 1 FROM backtest_daily d WHERE d.backtest = b.name AND d.source = :walked) "
+        "ORDER BY finished_at DESC LIMIT 1"), {"walked": WALKED}).first()
     return FinishedBacktest(row.name, row.mlflow_run_id, dict(row.spec or {})) if row is not None else None
 
 
-def indexed_stocks(conn: Connection, source: str = "board") -> list[Stock]:
+def indexed_stocks(conn: Connection, source: str = DEFAULT_SOURCE) -> list[Stock]:
     """The stocks that have an index of ``source`` (the champion's, or for the board a backtest's), by code."""
-    walked = " UNION SELECT ticker FROM backtest_daily WHERE source = 'board'" if source == "board" else ""
+    walked = " UNION SELECT ticker FROM backtest_daily WHERE source = :s" if source == WALKED else ""
     return [Stock(r.code, r.name) for r in conn.execute(text(
         f"SELECT code, name FROM tickers WHERE code IN (SELECT ticker FROM daily_sentiment WHERE source = :s{walked}) "
         "ORDER BY code"), {"s": source})]
@@ -97,7 +100,7 @@ def indexed_stocks(conn: Connection, source: str = "board") -> list[Stock]:
 _HISTORY = """
 WITH walk AS (
     SELECT ticker, session_date, mean_p_up, 'backtest' AS source, ret FROM backtest_daily
-    WHERE backtest = :b AND source = 'board' AND ticker = ANY(:t)),
+    WHERE backtest = :b AND source = :walked AND ticker = ANY(:t)),
 walk_end AS (SELECT ticker, max(session_date) AS last FROM walk GROUP BY ticker),
 live AS (
     SELECT d.ticker, d.session_date, d.mean_p_up, 'champion' AS source, NULL::float8 AS ret FROM daily_sentiment d
@@ -113,13 +116,13 @@ ORDER BY h.ticker, h.session_date
 
 def index_histories(conn: Connection, tickers: list[str], *, backtest: str | None, champion: int | None,
                     seen_through: date | None, days: int = HISTORY_DAYS,
-                    source: str = "board") -> dict[str, list[IndexPoint]]:
+                    source: str = DEFAULT_SOURCE) -> dict[str, list[IndexPoint]]:
     """The out-of-sample index of ``source`` of each of ``tickers`` over the last ``days`` before its
     newest session, with the close (one query). A champion that does not say what it trained on
     (``seen_through`` None) adds no sessions: none of its scores is known to be out of sample."""
     rows = conn.execute(text(_HISTORY), {
         "t": list(tickers), "b": backtest or "", "v": champion if champion is not None else -1,
-        "seen": seen_through or _NEVER, "src": source}).all()
+        "seen": seen_through or _NEVER, "src": source, "walked": WALKED}).all()
     histories: dict[str, list[IndexPoint]] = {t: [] for t in tickers}
     for r in rows:
         histories[r.ticker].append(IndexPoint(r.session_date, float(r.mean_p_up), r.close, r.source,
@@ -129,7 +132,8 @@ def index_histories(conn: Connection, tickers: list[str], *, backtest: str | Non
 
 
 def index_history(conn: Connection, ticker: str, *, backtest: str | None, champion: int | None,
-                  seen_through: date | None, days: int = HISTORY_DAYS, source: str = "board") -> list[IndexPoint]:
+                  seen_through: date | None, days: int = HISTORY_DAYS,
+                  source: str = DEFAULT_SOURCE) -> list[IndexPoint]:
     """``index_histories`` of one stock."""
     return index_histories(conn, [ticker], backtest=backtest, champion=champion, seen_through=seen_through,
                            days=days, source=source)[ticker]
@@ -140,7 +144,7 @@ def priced_through(conn: Connection) -> dict[str, date]:
     return dict(conn.execute(text("SELECT ticker, max(trade_date) FROM prices GROUP BY ticker")).all())
 
 
-def index_built_at(conn: Connection, champion: int | None, source: str = "board") -> datetime | None:
+def index_built_at(conn: Connection, champion: int | None, source: str = DEFAULT_SOURCE) -> datetime | None:
     """When the champion's index of ``source`` was last brought up to date (``finsent score``)."""
     return conn.execute(text("SELECT built_at FROM daily_sentiment_state WHERE source = :s AND model_version = :v"),
                         {"v": champion if champion is not None else -1, "s": source}).scalar()
@@ -173,9 +177,9 @@ def latest_day_news(conn: Connection, ticker: str, champion: int | None) -> list
 
 _SKILL = f"""
 WITH walk_end AS (SELECT ticker, max(session_date) AS last FROM backtest_daily
-                  WHERE backtest = :b AND source = 'board' GROUP BY ticker),
+                  WHERE backtest = :b AND source = :walked GROUP BY ticker),
 scored AS (
-    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b AND source = 'board'
+    SELECT ticker, post_id, p_up, true AS walked FROM backtest_scores WHERE backtest = :b AND source = :walked
     UNION ALL
     SELECT ticker, post_id, p_up, false FROM post_scores WHERE model_version = :v)
 SELECT c.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
@@ -201,7 +205,8 @@ def skill_counts(conn: Connection, *, backtest: str | None, champion: int | None
                  definition: str) -> list[SessionCounts]:
     """Per (stock, session): the out-of-sample scored up/down posts of the index's history (the
     backtest's, then the champion's after what it saw) under labels ``definition``."""
-    rows = conn.execute(text(_SKILL), {"b": backtest or "", "v": champion if champion is not None else -1,
+    rows = conn.execute(text(_SKILL), {"b": backtest or "", "walked": WALKED,
+                                       "v": champion if champion is not None else -1,
                                        "seen": seen_through or _NEVER, "d": definition}).all()
     return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
 
@@ -236,12 +241,13 @@ def backtest_days(conn: Connection, backtest: str) -> list[BookDay]:
         "SELECT d.ticker, d.session_date, d.mean_p_up, d.ret, "
         "CASE WHEN p.volume > 0 THEN (p.close / NULLIF(p.open, 0) - 1)::float8 END AS ret_open_close "
         "FROM backtest_daily d LEFT JOIN prices p ON p.ticker = d.ticker AND p.trade_date = d.session_date "
-        "WHERE d.backtest = :b AND d.source = 'board' ORDER BY d.session_date, d.ticker"), {"b": backtest}).all()
+        "WHERE d.backtest = :b AND d.source = :walked ORDER BY d.session_date, d.ticker"),
+        {"b": backtest, "walked": WALKED}).all()
     return [BookDay(r.ticker, r.session_date, float(r.mean_p_up), float(r.ret), r.ret_open_close) for r in rows]
 
 
 def daily_values(conn: Connection, sessions: dict[str, date], champion: int | None,
-                 source: str = "board") -> dict[str, float]:
+                 source: str = DEFAULT_SOURCE) -> dict[str, float]:
     """``daily_sentiment`` of the champion (``source``'s) on each stock's given session: what the
     export and the API hold for it, beside the out-of-sample index the page shows."""
     if champion is None or not sessions:

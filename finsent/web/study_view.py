@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from finsent.specs import DEFAULT_COST_BPS
+
 _VERDICT_CLASS = {"signal": "p", "no signal": "muted", "too few sessions": "warn"}
 
 
@@ -47,7 +49,8 @@ def study_html(study: dict[str, Any] | None) -> str:
             "the whole grid (Holm); <b>signal</b> only when it is below 0.05 with at least 10 blocks.</p>"
             '<table class="overview"><tr><th>signal</th><th>target</th><th>h</th><th>IC [95%]</th>'
             f"<th>sessions (blocks)</th><th>p adjusted</th><th>verdict</th></tr>{rows}</table>"
-            f"<p class=\"muted\">Books: rebalanced every k sessions, {costs.get('cost_bps', 0):g} bps a side plus the "
+            "<p class=\"muted\">Books: rebalanced every k sessions, "
+            f"{costs.get('cost_bps', DEFAULT_COST_BPS):g} bps a side plus the "
             f"{escape(str(costs.get('sell_tax', 'sell tax')))}; no short leg during the short-sale ban.</p>"
             '<table class="overview"><tr><th>signal</th><th>k</th><th>book</th><th>net Sharpe [95%]</th>'
             f"<th>turnover</th><th>break-even bps a side</th><th>sessions</th></tr>{books}</table>")

@@ -6,8 +6,8 @@ import csv
 from datetime import date
 from decimal import Decimal
 
-from finsent.ingest.sources.board_html import CLEANBOT_HIDDEN, post_id_from_href, split_comment_count
-from finsent.ingest.sources.price_feeds import parse_sise_day
+from finsent.ingest.feeds.board_html import CLEANBOT_HIDDEN, post_id_from_href, split_comment_count
+from finsent.ingest.feeds.price_feeds import parse_sise_day
 
 
 def test_sise_day_2022_page_declares_euc_kr_but_is_utf8(samples):

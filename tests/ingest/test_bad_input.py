@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from finsent.cli import main
 from finsent.errors import InputError
+from finsent.ingest.feeds import board_json
 from finsent.ingest.importer import import_posts, import_prices
 from finsent.ingest.records import KST
-from finsent.ingest.sources import board_json
 from tests.ingest.helpers import count
 
 POSTS = "ticker,post_id,posted_at,title,body,author,views,likes,dislikes\n"

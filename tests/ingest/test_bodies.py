@@ -7,7 +7,7 @@ from datetime import date
 from finsent.config import load_settings
 from finsent.ingest.bodies import MAX_DETAIL_ATTEMPTS
 from finsent.ingest.crawl import crawl_boards
-from finsent.ingest.sources.board_json import body_need, parse_detail
+from finsent.ingest.feeds.board_json import body_need, parse_detail
 from tests.ingest.helpers import count, expected_json_row, stored_posts
 
 DETAIL = "/front-api/discussion/detail"

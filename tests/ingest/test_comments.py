@@ -11,8 +11,8 @@ from finsent.config import load_settings
 from finsent.errors import PageParseError
 from finsent.ingest.comments_crawl import crawl_comments
 from finsent.ingest.crawl import crawl_boards
+from finsent.ingest.feeds.cbox import comment_time, unwrap_jsonp
 from finsent.ingest.records import KST, kst
-from finsent.ingest.sources.cbox import comment_time, unwrap_jsonp
 from tests.ingest.helpers import count
 
 CBOX = "/commentBox/cbox/web_naver_list_jsonp.json"

@@ -16,8 +16,8 @@ from finsent.config import load_settings
 from finsent.db import raw_connection
 from finsent.ingest.crawl import crawl_boards
 from finsent.ingest.crawl_plan import build_plan, format_plan
+from finsent.ingest.feeds.board_json import DEFAULT_PAGE_SIZE
 from finsent.ingest.news_crawl import crawl_news
-from finsent.ingest.sources.board_json import DEFAULT_PAGE_SIZE
 from finsent.loopback import FakeNaver
 from finsent.loopback.news import NEWS_PREFIX
 from finsent.orchestration.tasks import crawl_comments_ticker, crawl_news_ticker, crawl_ticker

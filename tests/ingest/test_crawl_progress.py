@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from finsent.config import load_settings
 from finsent.ingest.crawl import crawl_boards
 from finsent.ingest.records import KST
-from finsent.progress import WalkProgress
+from finsent.logs.progress import WalkProgress
 
 
 def test_progress_is_the_share_of_the_span_covered_and_the_eta_follows_the_pace():

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds.news_json import parse_news_page, published_at
 from finsent.ingest.records import KST
-from finsent.ingest.sources.news_json import parse_news_page, published_at
 
 URL = "https://m.stock.naver.com/api/news/stock/005930?pageSize=20&page=1"
 

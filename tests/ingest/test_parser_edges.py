@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds import board_json, price_feeds
 from finsent.ingest.records import KST
-from finsent.ingest.sources import board_json, price_feeds
 from tests.ingest.test_parsers import POST, URL, json_page
 
 SISE_JSON = ("[['날짜', '시가', '고가', '저가', '종가', '거래량', '외국인소진율'],\n"

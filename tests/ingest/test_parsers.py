@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds import board_html, board_json, price_feeds
+from finsent.ingest.feeds.decoding import decode_korean_html
 from finsent.ingest.records import KST
-from finsent.ingest.sources import board_html, board_json, price_feeds
-from finsent.ingest.sources.decoding import decode_korean_html
 
 URL = "http://example.invalid/page"
 

@@ -1,7 +1,8 @@
 """Board and news on the same sessions: which index predicts better, and is news just the board again?
 
-A `--source both` backtest walks each source with its own model; this compares their out-of-sample
-daily indexes where both exist, on the same footing:
+A `--source both` backtest (``finsent.ml.backtest.spec.COMPARED``: every source walked, then compared)
+walks each source with its own model; this compares their out-of-sample daily indexes where both
+exist (``common_index``), on the same footing:
 
 - the IC (per session date, the Spearman correlation across stocks between an index and the
   session's return, as the backtest's own IC) of the board's index, of the news index and of their
@@ -93,16 +94,16 @@ def _standardized(index: pd.DataFrame, column: str) -> pd.Series:
 def common_index(board: pd.DataFrame, news: pd.DataFrame) -> pd.DataFrame:
     """The (ticker, session) pairs both daily indexes (ticker, session_date, mean_p_up, ret) cover:
     board, news and combined (the mean of the two standardized per date), with the session's return."""
-    both = board[["ticker", "session_date", "mean_p_up", "ret"]].merge(
+    common = board[["ticker", "session_date", "mean_p_up", "ret"]].merge(
         news[["ticker", "session_date", "mean_p_up"]], on=["ticker", "session_date"], suffixes=("_board", "_news"))
-    both = both.rename(columns={"mean_p_up_board": "board", "mean_p_up_news": "news"})
-    both["combined"] = (_standardized(both, "board") + _standardized(both, "news")) / 2
-    return both.sort_values(["session_date", "ticker"], ignore_index=True)
+    common = common.rename(columns={"mean_p_up_board": "board", "mean_p_up_news": "news"})
+    common["combined"] = (_standardized(common, "board") + _standardized(common, "news")) / 2
+    return common.sort_values(["session_date", "ticker"], ignore_index=True)
 
 
-def _ic_dates(both: pd.DataFrame) -> pd.DataFrame:
+def _ic_dates(common: pd.DataFrame) -> pd.DataFrame:
     """Per date with an IC of every index (at least 3 stocks and some spread in each): the three ICs."""
-    frames = [per_date_ic(both.rename(columns={name: "mean_p_up"})[["session_date", "mean_p_up", "ret"]].dropna())
+    frames = [per_date_ic(common.rename(columns={name: "mean_p_up"})[["session_date", "mean_p_up", "ret"]].dropna())
               .set_index("session_date")["ic"].rename(name) for name in INDEXES]
     return pd.concat(frames, axis=1, join="inner").dropna().reset_index()
 
@@ -119,13 +120,13 @@ def _spearman(board: np.ndarray, news: np.ndarray) -> float:
     return float(np.corrcoef(scipy_stats.rankdata(board), scipy_stats.rankdata(news))[0, 1])
 
 
-def _correlation(both: pd.DataFrame, with_interval: bool, horizon: int) -> dict[str, float]:
+def _correlation(common: pd.DataFrame, with_interval: bool, horizon: int) -> dict[str, float]:
     """The pooled Spearman correlation of the two indexes, its date-bootstrap interval when asked."""
-    board, news = both["board"].to_numpy(dtype=np.float64), both["news"].to_numpy(dtype=np.float64)
-    out = {"index_corr": _spearman(board, news), "index_corr_pairs": float(len(both)),
-           "index_corr_sessions": float(both["session_date"].nunique())}
+    board, news = common["board"].to_numpy(dtype=np.float64), common["news"].to_numpy(dtype=np.float64)
+    out = {"index_corr": _spearman(board, news), "index_corr_pairs": float(len(common)),
+           "index_corr_sessions": float(common["session_date"].nunique())}
     if with_interval:
-        rows = list(both.groupby("session_date").indices.values())  # the rows of each date
+        rows = list(common.groupby("session_date").indices.values())  # the rows of each date
         values = []
         for draw in _draws(len(rows), horizon):
             picked = np.concatenate([rows[i] for i in draw])
@@ -140,12 +141,12 @@ def compare_sources(board: pd.DataFrame, news: pd.DataFrame, *, correlation_inte
     """The comparison of two daily indexes (ticker, session_date, mean_p_up, ret) on their common pairs,
     ``ret`` the return of labels over ``horizon`` sessions (``correlation_interval=False``: without the
     correlation's bootstrap, the slow part, for simulations)."""
-    both = common_index(board, news)
-    ics = _ic_dates(both) if both["ticker"].nunique() >= MIN_STOCKS_PER_DATE else pd.DataFrame(
+    common = common_index(board, news)
+    ics = _ic_dates(common) if common["ticker"].nunique() >= MIN_STOCKS_PER_DATE else pd.DataFrame(
         columns=["session_date", *INDEXES])
-    result = SourceComparison(len(both), int(both["ticker"].nunique()), ics, horizon=max(1, int(horizon)))
+    result = SourceComparison(len(common), int(common["ticker"].nunique()), ics, horizon=max(1, int(horizon)))
     n, verdict = len(ics), result.has_verdict
-    metrics: dict[str, float] = {"n_pairs": float(len(both)), "n_sessions": float(n),
+    metrics: dict[str, float] = {"n_pairs": float(len(common)), "n_sessions": float(n),
                                  "n_blocks": float(n_blocks(n, result.horizon))}
     columns = {name: ics[name].to_numpy(dtype=np.float64) for name in INDEXES}
     columns.update({key: columns[a] - columns[b] for key, (a, b) in DIFFERENCES.items()})
@@ -156,9 +157,9 @@ def compare_sources(board: pd.DataFrame, news: pd.DataFrame, *, correlation_inte
             metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = mean_interval(values, result.horizon)
             if name in DIFFERENCES:
                 metrics[f"{key}_t"], metrics[f"{key}_p"] = t_test(values, result.horizon)
-    if len(both):
-        enough = both["session_date"].nunique() >= min_sessions_for_verdict(result.horizon)
-        metrics.update(_correlation(both, correlation_interval and enough, result.horizon))
+    if len(common):
+        enough = common["session_date"].nunique() >= min_sessions_for_verdict(result.horizon)
+        metrics.update(_correlation(common, correlation_interval and enough, result.horizon))
     result.metrics = metrics
     return result
 

@@ -31,6 +31,7 @@ from scipy import stats as scipy_stats
 from sqlalchemy.engine import Engine
 
 from finsent.data.labels import TRADABLE_LABEL_RULES, load_definition
+from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
 from finsent.db import raw_connection
 from finsent.ml.backtest.compare import SourceComparison, compare_sources
 from finsent.ml.backtest.texts import per_story
@@ -50,6 +51,7 @@ from finsent.ml.stats import (
     sentiment_index,
     session_intervals,
 )
+from finsent.specs import DEFAULT_COST_BPS, DEFAULT_DEFINITION, DEFAULT_SELL_TAX_BPS
 
 TRADING_DAYS = 252
 
@@ -122,8 +124,9 @@ class BacktestReport:
     metrics: dict[str, float]
     book: pd.DataFrame = field(repr=False)
     ic_series: pd.DataFrame = field(repr=False)
-    label_rule: str = "next_open_close"  # the rule of spec["definition"]: only a tradable one earns a verdict
-    source: str = "board"  # whose texts were walked: board posts or news headlines
+    # the rule of spec["definition"] (the default definition's has its name): only a tradable one earns a verdict
+    label_rule: str = DEFAULT_DEFINITION
+    source: str = DEFAULT_SOURCE  # whose texts were walked (finsent.data.sources): board posts, news headlines
     # per (stock, session): the out-of-sample index (mean_p_up; news: a story counted once) and the return
     index: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     plot_prefix: str = ""  # the names of its plots in a report of both sources ("news_")
@@ -131,7 +134,7 @@ class BacktestReport:
 
     @property
     def noun(self) -> str:
-        return "posts" if self.source == "board" else "headlines"
+        return text_source(self.source).noun + "s"
 
     @property
     def tradable(self) -> bool:
@@ -190,7 +193,7 @@ class BacktestReport:
         return "session dates" if self.horizon <= 1 else f"blocks of {self.horizon} session dates"
 
     def _title(self) -> str:
-        return f"# Walk-forward backtest `{self.name}`" + ("" if self.source == "board" else ": news headlines")
+        return f"# Walk-forward backtest `{self.name}`" + _subtitle(self.source)
 
     def _scope(self) -> str:
         c, s, noun = self.counts, self.spec, self.noun
@@ -222,8 +225,8 @@ class BacktestReport:
             f"| long-short t (Newey-West) / p (sign-flip, mean > 0) over {m.get('long_short_sessions', 0):.0f} "
             f"sessions | {m.get('long_short_t', float('nan')):.2f} / {m.get('long_short_p', float('nan')):.3g} |",
             f"| long-short Sharpe (annualised), before cost | {m.get('long_short_sharpe', float('nan')):.2f} |",
-            f"| long-short mean return, after {s['cost_bps']:g} bps a side per unit traded and "
-            f"{s.get('sell_tax_bps', 0.0):g} bps tax per unit sold | "
+            f"| long-short mean return, after {s.get('cost_bps', DEFAULT_COST_BPS):g} bps a side per unit traded "
+            f"and {s.get('sell_tax_bps', DEFAULT_SELL_TAX_BPS):g} bps tax per unit sold | "
             f"{m.get('long_short_mean_ret_net', float('nan')):.5f} |",
             f"| long-short Sharpe, after cost | {m.get('long_short_sharpe_net', float('nan')):.2f} |",
             f"| mean units traded per session | {m.get('long_short_turnover', float('nan')):.2f} |",
@@ -294,10 +297,11 @@ def _source_report(engine: Engine, run: BacktestRun, source: str, scores: pd.Dat
     book = long_short(daily, run.spec.cost_bps, run.spec.sell_tax_bps)
     metrics.update(_book_metrics(book))
     counts = {**clusters.counts(), "n_steps": float(sum(step.source == source for step in run.steps))}
-    if source == "news":
+    text = text_source(source)
+    if text.story_key:  # its index counts a story once
         counts["n_stories"] = float(len(stories))
     return BacktestReport(run.name, run.spec.to_json(), counts, metrics, book, _ic_series(stories), rule, source,
-                          index, "news_" if len(run.walks) > 1 and source == "news" else "", clusters.horizon)
+                          index, text.prefix if len(run.walks) > 1 else "", clusters.horizon)
 
 
 def build_report(engine: Engine, run: BacktestRun) -> BacktestReport | SourcesReport:
@@ -310,7 +314,12 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport | SourcesRe
     if len(reports) == 1:
         return reports[run.walks[0].source]
     return SourcesReport(run.name, run.spec.to_json(), reports,
-                         compare_sources(reports["board"].index, reports["news"].index, horizon=horizon))
+                         compare_sources(reports[BOARD.name].index, reports[NEWS.name].index, horizon=horizon))
+
+
+def _subtitle(source: str) -> str:
+    """After a walk's title: nothing for the board (as before sources), else its texts ("news headlines")."""
+    return "" if source == DEFAULT_SOURCE else f": {text_source(source).heading.lower()}"
 
 
 @dataclass
@@ -326,20 +335,20 @@ class SourcesReport:
 
     @property
     def metrics(self) -> dict[str, float]:
-        board, news = self.reports["board"], self.reports["news"]
-        return {**board.metrics, **{f"news_{k}": v for k, v in news.metrics.items()},
+        # the board's under their usual names (its prefix is empty), each other source's under its prefix
+        return {**{text_source(s).prefix + k: v for s, one in self.reports.items() for k, v in one.metrics.items()},
                 **{f"compare_{k}": v for k, v in self.comparison.metrics.items()}}
 
     @property
     def counts(self) -> dict[str, float]:
-        return {**self.reports["board"].counts, **{f"news_{k}": v for k, v in self.reports["news"].counts.items()}}
+        return {text_source(s).prefix + k: v for s, report in self.reports.items() for k, v in report.counts.items()}
 
     def to_markdown(self) -> str:
         parts = [f"# Walk-forward backtest `{self.name}`: board posts and news headlines", "",
                  "Each source is walked by a model of its own (trained on its texts only), with the same options.", ""]
-        for source, title in (("board", "## Board posts"), ("news", "## News headlines")):
-            body = self.reports[source].to_markdown().split("\n", 1)[1]  # without its own title
-            parts += [title, body.strip(), ""]
+        for source, report in self.reports.items():
+            body = report.to_markdown().split("\n", 1)[1]  # without its own title
+            parts += [f"## {text_source(source).heading}", body.strip(), ""]
         return "\n".join([*parts, self.comparison.to_markdown()])
 
     def mlflow_metrics(self) -> dict[str, float]:

@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from finsent.data.embargo import EMBARGO_HELP
-from finsent.data.spec import SOURCES, all_quality_rules, check_quality_rules, parse_quality_rules
+from finsent.data.sources import DEFAULT_SOURCE, EVERY_SOURCE, SOURCE_NAMES, selected
+from finsent.data.spec import all_quality_rules, check_quality_rules, parse_quality_rules
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES, TextSpec
 from finsent.ml.models.hf.spec import TransformerSpec
-from finsent.ml.models.kinds import KINDS, MODEL_KINDS
+from finsent.ml.models.kinds import DEFAULT_KIND, KINDS, MODEL_KINDS
 from finsent.ml.models.morphemes import TOKENIZERS
-from finsent.specs import check_fields, nested, option
+from finsent.specs import (
+    DEFAULT_COST_BPS,
+    DEFAULT_DEFINITION,
+    DEFAULT_SELL_TAX_BPS,
+    check_fields,
+    nested,
+    option,
+)
 
 # Labels are shared by a stock's posts of one session: a window of fewer sessions holds only a
 # handful of independent outcomes per stock, which a model learns by heart, not from the text.
@@ -23,16 +31,19 @@ MIN_TRAIN_SESSIONS = 10
 PLAN_VERSION = 2
 # one adapter per step: a checkpoint would be the wrong step's
 LORA_OPTIONS_NOT_OFFERED = ("checkpoint_dir", "save_every")
+# --source both: every source walked by its own model, then compared on their common sessions
+# (finsent.ml.backtest.compare); spelled as the dataset's selection of every source
+COMPARED = EVERY_SOURCE
 
 
 @dataclass(frozen=True)
 class BacktestSpec:
-    model: str = option("baseline", "the model retrained at each step (kinds as for `finsent train`)",
+    model: str = option(DEFAULT_KIND, "the model retrained at each step (kinds as for `finsent train`)",
                         choices=MODEL_KINDS)
-    source: str = option("board", "which texts: board posts (default), news headlines, or both (each walked by its "
-                         "own model; the report compares them on their common sessions); news leaves out articles "
-                         "flagged by the news rules unless --rules none", choices=SOURCES)
-    definition: str = option("next_open_close", "label definition (default next_open_close, the "
+    source: str = option(DEFAULT_SOURCE, "which texts: board posts (default), news headlines, or both (each walked "
+                         "by its own model; the report compares them on their common sessions); news leaves out "
+                         "articles flagged by the news rules unless --rules none", choices=(*SOURCE_NAMES, COMPARED))
+    definition: str = option(DEFAULT_DEFINITION, "label definition (default next_open_close, the "
                              "tradable open-to-close return)")
     rules: tuple[str, ...] = option(all_quality_rules, "quality rules whose flagged posts are left out: all, none or a "
                                     "comma-separated list", factory=True, text=parse_quality_rules,
@@ -42,12 +53,12 @@ class BacktestSpec:
     step_sessions: int = option(5, "sessions scored per step", minimum=1)
     embargo: int = option(1, EMBARGO_HELP, minimum=1)
     # per unit of notional traded, each side (fees + spread + impact)
-    cost_bps: float = option(20.0, "cost per unit of notional traded, each side, in basis points",
+    cost_bps: float = option(DEFAULT_COST_BPS, "cost per unit of notional traded, each side, in basis points",
                              minimum=0, maximum=10_000, exclusive_maximum=True)
     # KRX sell-side tax per unit sold: securities transaction tax 0.05% + special tax for rural
     # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see docs/methodology/backtest.md
-    sell_tax_bps: float = option(20.0, "transaction tax per unit sold, in basis points (20: KOSPI from 2026)",
-                                 minimum=0, maximum=10_000, exclusive_maximum=True)
+    sell_tax_bps: float = option(DEFAULT_SELL_TAX_BPS, "transaction tax per unit sold, in basis points (20: KOSPI "
+                                 "from 2026)", minimum=0, maximum=10_000, exclusive_maximum=True)
     text: str = option(DEFAULT_TEXT, "what each step's model reads: the title, or the title then the head of the "
                        "cleaned body (news: the summary)", choices=TEXT_MODES)
     text_tokens: int = option(DEFAULT_TEXT_TOKENS, "budget of whitespace-separated tokens of title + body",
@@ -67,7 +78,7 @@ class BacktestSpec:
         options = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
         spec = {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "transformer"},
                 "rules": list(self.rules), "lora": options if KINDS[self.model].transformer else {}}
-        if self.source == "board":  # a board walk is stored (and resumed) as it was before sources existed
+        if self.source == DEFAULT_SOURCE:  # a board walk is stored (and resumed) as it was before sources existed
             del spec["source"]
         if self.text == "title":  # a title walk, as before bodies
             del spec["text"], spec["text_tokens"]
@@ -83,4 +94,4 @@ class BacktestSpec:
     @property
     def sources(self) -> tuple[str, ...]:
         """The sources walked, in the order they are walked and reported."""
-        return ("board", "news") if self.source == "both" else (self.source,)
+        return tuple(source.name for source in selected(self.source))

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from finsent.data.build import NEWS_ITEM_ID_SQL
+from finsent.data.sources import BOARD, NEWS, text_source
 from finsent.db import raw_connection
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.tickers import member_on_sql
@@ -65,7 +66,11 @@ def _read(engine: Engine, query: str, params: dict, columns: list[str], spec: Ba
 
 
 def load_texts(engine: Engine, spec: BacktestSpec, source: str) -> pd.DataFrame:
-    return load_labelled_news(engine, spec) if source == "news" else load_labelled_posts(engine, spec)
+    return LOADERS[text_source(source).name](engine, spec)
+
+
+# How each source's labelled texts are read (a third source adds its loader here).
+LOADERS = {BOARD.name: load_labelled_posts, NEWS.name: load_labelled_news}
 
 
 def input_hash(texts: list[pd.DataFrame]) -> str:

@@ -29,12 +29,13 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.embargo import sessions_skipped
+from finsent.data.sources import DEFAULT_SOURCE
 from finsent.db import advisory_lock, raw_connection, raw_transaction
 from finsent.errors import ConfigError, FinsentError
+from finsent.logs.progress import Progress
 from finsent.ml.backtest.spec import PLAN_VERSION, BacktestSpec
 from finsent.ml.backtest.texts import input_hash, load_labelled_posts, load_texts, per_story
 from finsent.ml.models.texts import texts_of
-from finsent.progress import Progress
 
 __all__ = ["BacktestRun", "BacktestSpec", "SourceWalk", "Step", "load_labelled_posts", "plan_steps", "walk_forward"]
 
@@ -50,10 +51,10 @@ class Step:
     train_through: date
     score_from: date
     score_to: date
-    source: str = "board"  # whose texts the step's model trains on and scores (a `both` walk has both)
+    source: str = DEFAULT_SOURCE  # whose texts the step's model trains on and scores (a `both` walk has both)
 
 
-def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int, source: str = "board") -> list[Step]:
+def plan_steps(sessions: list[date], spec: BacktestSpec, horizon: int, source: str = DEFAULT_SOURCE) -> list[Step]:
     """Steps over the sorted session dates; the first one has a full training window behind it.
     Between a step's last training session and its first scored one lie exactly
     ``sessions_skipped(embargo, horizon)`` sessions."""
@@ -195,7 +196,7 @@ class _Refit:
 
 def _who(source: str) -> str:
     """How an error names the source: the board as always, news by name."""
-    return "" if source == "board" else f"{source}: "
+    return "" if source == DEFAULT_SOURCE else f"{source}: "
 
 
 def _windows(posts: pd.DataFrame, steps: list[Step]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

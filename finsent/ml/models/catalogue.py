@@ -19,7 +19,7 @@ from typing import Any
 
 from finsent.errors import ConfigError
 from finsent.ml.models.hf.targets import ALL_LINEAR, default_targets
-from finsent.ml.models.kinds import model_kind
+from finsent.ml.models.kinds import KINDS, model_kind
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,9 @@ def _bert(hidden: int, layers: int, heads: int, intermediate: int, vocab: int, p
                         gated_mlp=False, positions=positions)
 
 
-CAUSAL, ENCODER = ("lora", "prompt"), ("encoder",)
+# the kinds each base serves (finsent.ml.models.kinds): a causal LM, or an encoder
+CAUSAL = tuple(name for name, kind in KINDS.items() if kind.causal)
+ENCODER = tuple(name for name, kind in KINDS.items() if kind.transformer and not kind.causal)
 BASES: dict[str, Base] = {b.name: b for b in (
     Base("kanana-1.5-2.1b", "kakaocorp/kanana-1.5-2.1b-instruct-2505", CAUSAL, "llama", "Apache-2.0", "yes", None,
          2.1, "Kakao; Korean-first (KMMLU 45.1 on its card); config not checked here: parameters are the card's"),

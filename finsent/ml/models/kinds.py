@@ -41,6 +41,7 @@ KINDS: dict[str, ModelKind] = {kind.name: kind for kind in (
               causal=True, trains=False),
 )}
 MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
+DEFAULT_KIND = "baseline"  # what `finsent train` and `finsent backtest` fit unless told
 TRANSFORMER_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.transformer)
 KINDS_HELP = "the model: " + "; ".join(f"{k.name}: {k.summary}" for k in KINDS.values())
 

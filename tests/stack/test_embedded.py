@@ -1,4 +1,4 @@
-"""One owner of the embedded Postgres's life (finsent.embedded): a CLI command stops the server it
+"""One owner of the embedded Postgres's life (finsent.stack.embedded): a CLI command stops the server it
 started; ``finsent db start`` and a running stack keep it until ``db stop`` / ``stack down``; a
 command never stops it under another command, nor a server it found running."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from finsent.config import load_settings
 from finsent.db import stop_embedded_server
-from finsent.embedded import command_session
+from finsent.stack.embedded import command_session
 
 CLI = [sys.executable, "-m", "finsent.cli"]
 

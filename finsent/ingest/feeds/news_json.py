@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds.decoding import json_document
 from finsent.ingest.records import KST, NewsRow, article_key, kst
-from finsent.ingest.sources.decoding import json_document
 
 SOURCE = "naver-news"
 DEFAULT_PAGE_SIZE = 20  # what public clients send; the largest accepted is unknown

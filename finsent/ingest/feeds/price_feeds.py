@@ -10,8 +10,8 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds.board_html import cell_text, data_rows, last_page_number, legacy_page_table
 from finsent.ingest.records import PriceRow, bar_problem
-from finsent.ingest.sources.board_html import cell_text, data_rows, last_page_number, legacy_page_table
 
 # fchart serves at most about this many sessions per request (its whole history for our stocks).
 FCHART_MAX_COUNT = 6000

@@ -9,7 +9,7 @@ import sys
 from sqlalchemy.engine import make_url
 
 from finsent.db import normalise_url
-from finsent.redact import mask_urls
+from finsent.logs.redact import mask_urls
 
 
 def test_mask_urls_hides_every_password():

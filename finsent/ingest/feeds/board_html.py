@@ -15,8 +15,8 @@ import lxml.html
 from lxml.etree import ParserError
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds.decoding import decode_korean_html
 from finsent.ingest.records import PostRow, kst
-from finsent.ingest.sources.decoding import decode_korean_html
 
 SOURCE = "naver-html"
 CLEANBOT_HIDDEN = "클린봇이 이용자 보호를 위해 숨긴 게시글입니다."

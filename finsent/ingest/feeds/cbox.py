@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds.decoding import json_document
 from finsent.ingest.records import KST, MAX_COUNT, MAX_POST_ID, CommentRow
-from finsent.ingest.sources.decoding import json_document
 
 SOURCE = "naver-cbox"
 LIST_PATH = "/commentBox/cbox/web_naver_list_jsonp.json"

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finsent.errors import PageParseError
+from finsent.ingest.feeds.decoding import json_document
 from finsent.ingest.records import KST, MAX_COUNT, MAX_POST_ID, PostRow, kst
-from finsent.ingest.sources.decoding import json_document
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import sys
 from collections import deque
 from pathlib import Path
 
+from finsent.logs.redact import MaskingFormatter
 from finsent.names import private_folder
-from finsent.redact import MaskingFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_NAME = "cli.log"

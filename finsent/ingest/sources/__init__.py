@@ -1,5 +1,0 @@
-"""Parsers for Naver's formats (SOURCES.md): pure functions from response bytes to rows.
-
-Parsers never write anything. A body that does not match the contract raises
-:class:`finsent.errors.PageParseError`; the caller quarantines it and writes nothing from it.
-"""
