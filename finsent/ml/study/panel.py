@@ -40,6 +40,9 @@ _ATTENTION_TEXTS = {
               "AND f.post_id = p.post_id AND f.rule = ANY(%(rules)s))", "count(*)"),
     "news": ("news p WHERE p.ticker = s.ticker AND p.published_at >= s.open_at - interval '24 hours' "
              "AND p.published_at < s.open_at", "count(DISTINCT p.story_key)"),
+    "comments": ("comments p WHERE p.ticker = s.ticker AND p.written_at >= s.open_at - interval '24 hours' "
+                 "AND p.written_at < s.open_at AND NOT EXISTS (SELECT 1 FROM comment_flags f WHERE "
+                 "f.ticker = p.ticker AND f.post_id = p.post_id AND f.comment_no = p.comment_no)", "count(*)"),
 }
 _SESSIONS = f"""
 SELECT pr.ticker, pr.trade_date, pr.open::float8, pr.close::float8, pr.volume::float8,
