@@ -94,7 +94,8 @@ _SOURCE_SQL = {
     COMMENTS.name: ("comment_labels l JOIN (SELECT ticker, post_id, comment_no, item_id, written_at AS posted_at, "
                     "text AS title, NULL::text AS body FROM comments) p "
                     "ON p.ticker = l.ticker AND p.post_id = l.post_id AND p.comment_no = l.comment_no",
-                    "comment_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.comment_no = l.comment_no",
+                    "comment_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id "
+                    "AND f.comment_no = l.comment_no",
                     COMMENT_ITEM_ID_SQL, "NULL::text", "NULL::text"),
 }
 

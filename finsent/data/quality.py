@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from importlib import import_module
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TextIO
 
 from sqlalchemy.engine import Engine
