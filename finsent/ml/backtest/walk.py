@@ -248,6 +248,10 @@ def walk_forward(settings: Settings, engine: Engine, name: str, spec: BacktestSp
     spec.validate()
     with advisory_lock(engine, f"backtest:{name}"):
         walks = [walk for walk in (_plan(engine, spec, source) for source in spec.sources) if walk is not None]
+        if len(spec.sources) > 1 and len(walks) < 2:  # a comparison needs two sources with texts
+            empty = [source for source in spec.sources if source not in {w.source for w in walks}]
+            raise ConfigError(f"no labelled texts of {', '.join(empty)} under {spec.definition!r}: --source "
+                              f"{spec.source} compares at least two sources; nothing was written")
         windows = {w.source: _windows(w.texts, w.steps) for w in walks}
         refits = {w.source: _Refit(spec, w.texts) for w in walks}
         total = sum(len(w.steps) for w in walks)
