@@ -15,6 +15,9 @@ from tests.ml.board import BEAR, BULL, NEUTRAL
 
 SPAM = "수익 보장 리딩방 카톡 문의 주세요 010-1234-5678"
 COPIED = "이 종목 내일 무조건 오른다 다들 존버하세요"
+# (the rule it must meet, its text, deleted); the copy comes a minute after its original
+JUNK = (("comment_spam", SPAM, False), ("comment_empty", "ㅋㅋㅋㅋ", False), ("comment_empty", "", True),
+        (None, COPIED, False), ("comment_duplicate", COPIED + "!!", False))
 _INSERT = ("INSERT INTO comments (ticker, post_id, comment_no, written_at, text, deleted, source) "
            "VALUES (%s, %s, %s, %s, %s, %s, 'test')")
 
@@ -39,9 +42,7 @@ def make_comments(engine, *, seed: int = 9, per_session: int = 6, planted: bool 
                 rows.append((ticker, post_id, next(numbers), evening + timedelta(minutes=k * 5),
                              f"{' '.join(words)} {k}", False))
             if i == 0:
-                for j, (rule, text, deleted) in enumerate((
-                        ("comment_spam", SPAM, False), ("comment_empty", "ㅋㅋㅋㅋ", False), ("comment_empty", "", True),
-                        (None, COPIED, False), ("comment_duplicate", COPIED + "!!", False))):
+                for j, (rule, text, deleted) in enumerate(JUNK):
                     rows.append((ticker, post_id, next(numbers), evening + timedelta(minutes=40 + j), text, deleted))
                     if rule:
                         junk[rule].append(rows[-1][:3])

@@ -48,8 +48,8 @@ def test_comments_are_labelled_by_the_posts_rules_and_flagged_by_their_own(engin
         WHERE (k.session_date, k.base_date, k.target_date, k.ret, k.label)
               IS DISTINCT FROM (l.session_date, l.base_date, l.target_date, l.ret, l.label)""")
     compared = query(engine, "SELECT count(*) FROM comments c JOIN posts p ON p.ticker = c.ticker "
-                             "AND p.posted_at = c.written_at JOIN comment_labels k USING (ticker) "
-                             "WHERE k.post_id = c.post_id AND k.comment_no = c.comment_no")
+                             "AND p.posted_at = c.written_at JOIN comment_labels k ON k.ticker = c.ticker "
+                             "AND k.post_id = c.post_id AND k.comment_no = c.comment_no")
     assert mismatched == [(0,)] and compared[0][0] >= 300
     # every comment before the last session is labelled; the junk is flagged by its rule, nothing else is
     assert query(engine, "SELECT count(*) FROM comments") == query(engine, "SELECT count(*) FROM comment_labels")
