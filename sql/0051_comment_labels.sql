@@ -111,6 +111,10 @@ CREATE TRIGGER comment_flags_deleted AFTER DELETE ON comment_flags REFERENCING O
 CREATE TRIGGER comment_flags_truncated AFTER TRUNCATE ON comment_flags
     FOR EACH STATEMENT EXECUTE FUNCTION comment_flags_log_truncate();
 
+-- The comments' scoring reads what was stamped since its version's last run, as the news' does.
+ALTER TABLE step_watermarks DROP CONSTRAINT step_watermarks_step_check,
+    ADD CONSTRAINT step_watermarks_step_check CHECK (step IN ('label', 'score', 'score-news', 'score-comments'));
+
 -- Every table keyed by a source name takes the third one.
 ALTER TABLE dataset_rows DROP CONSTRAINT dataset_rows_source_check,
     ADD CONSTRAINT dataset_rows_source_check CHECK (source IN ('board', 'news', 'comments'));

@@ -79,7 +79,7 @@ def test_a_baseline_trained_on_comments_is_their_own_model_and_scores_their_inde
     outcome = train_model(settings, engine, "cset", "baseline")
     client = configure(settings)
     assert outcome.version == 1 and client.get_run(outcome.run_id).data.tags["finsent.model_name"] == COMMENTS_MODEL
-    assert client.get_registered_model(COMMENTS_MODEL).aliases.get("champion") == "1"  # the planted signal: skill
+    assert int(client.get_registered_model(COMMENTS_MODEL).aliases.get("champion", 0)) == 1  # the planted signal: skill
     assert not client.search_registered_models(f"name = '{MODEL_NAME}'")  # the board's model was never touched
     # the every-source default scores the comments (their champion) and skips the board (none)
     (report,) = score_sources(settings, engine, ScoreSpec())
