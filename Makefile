@@ -63,7 +63,7 @@ lint: venv
 ## test: ruff, then the whole suite against a real Postgres (FINSENT_TEST_DATABASE_URL, else an embedded one);
 ## the compose stack's checks are `make test-stack` (they need a Docker engine: .ci/run starts one)
 test: lint
-	$(BIN)/python -m pytest --ignore=tests/compose
+	$(BIN)/python -m pytest --ignore=tests/compose --durations=20
 
 ## test-stack: the operator's checks of the docker compose stack (tests/compose; skipped without a Docker engine)
 test-stack: venv

@@ -17,7 +17,7 @@ Postgres `posts`, `post_flags`, `news`, `news_flags` → `post_scores`, `news_sc
 **Owner**: finsent. **Triage**: a skipped run means there is no champion of either yet: run `finsent_train`.
 Scoring commits in batches, so a retry continues where it stopped. Out of GPU memory: trigger with
 a smaller `batch_size` (posts per forward pass). "not in the hub cache": pre-fetch the base model
-into the `models` volume (README, Models). Parameters: the options of `finsent score` (`alias`,
+into the `models` volume (docs/methodology/models.md). Parameters: the options of `finsent score` (`alias`,
 `news_alias`, default `champion`, `source`, default `both`, and `batch_size`), with the same names, defaults and bounds
 (`finsent.ml.spec.ScoreSpec`); a wrong one fails the run at its first task with the option's message.
 """

@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finsent",
         description="finsent: Naver discussion-board sentiment as a measured market signal. "
-                    "Configuration comes from FINSENT_* environment variables or a .env file (see README).",
+                    "Configuration comes from FINSENT_* environment variables or a .env file (docs/configuration.md).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

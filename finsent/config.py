@@ -1,6 +1,6 @@
 """All configuration in one place: ``FINSENT_*`` environment variables, optionally from a ``.env`` file.
 
-Every setting is documented in the README. Environment variables win over ``.env``; ``.env`` is
+Every setting is documented in docs/configuration.md. Environment variables win over ``.env``; ``.env`` is
 read from the working directory (or ``FINSENT_ENV_FILE``) and never overrides the real environment.
 Between the two: ``FINSENT_DATA_DIR/run/cli.env``, which ``finsent stack up`` writes while a stack
 runs on that folder (its MLflow server, the demo's board).

@@ -2,10 +2,12 @@
 (every command's description, usage and options, as ``--help`` has them: the option specs of
 ``finsent.specs`` included), the data schema from the migrations' ``COMMENT ON`` statements
 (sql/*.sql, in order: a later comment replaces an earlier one), with each column's type as created,
-and the benchmarks from the docstrings of bench/*.py.
+and, on the benchmarks page, the list of bench/*.py from their docstrings (where the page says
+``<!-- generated: bench scripts -->``; the measured figures beside it are written by hand).
 
-Nothing here is written by hand and nothing is committed: ``mkdocs build`` generates both pages.
-``tests/test_docs.py`` checks them against the parser and against a migrated database.
+Nothing here is written by hand and nothing generated is committed: ``mkdocs build`` generates it.
+``tests/test_docs.py`` checks it against the parser and against a migrated database. The package's
+layout on the architecture page comes from the sibling hook ``layout.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = {"reference/cli.md": "cli_markdown", "reference/schema.md": "schema_markdown",
-         "benchmarks.md": "benchmarks_markdown"}
+PAGES = {"reference/cli.md": "cli_markdown", "reference/schema.md": "schema_markdown"}
+BENCH_MARKER = "<!-- generated: bench scripts -->"
 
 
 # -- the CLI ------------------------------------------------------------------------------------------
@@ -220,20 +222,17 @@ def schema_markdown() -> str:
 # -- the benchmarks -----------------------------------------------------------------------------------
 
 
-def benchmarks_markdown() -> str:
+def bench_scripts_markdown() -> str:
+    """A section listing every bench/*.py with its docstring (what it measures, how to run it)."""
     import ast
 
-    parts = ["# Benchmarks\n",
-             "Speed is measured in `bench/`, each benchmark against a baseline in the same run, never in timed "
-             "tests. Every benchmark takes `--tiny` and runs at that size in the suite "
-             "(`tests/bench/test_benchmarks_run.py`), so none can rot. The figures measured so far are in the "
-             "README's section *Benchmarks* until they move here. Generated from each script's docstring "
-             "(`docs/hooks/reference.py`).\n"]
+    parts = ["## The scripts\n",
+             "Generated from each script's docstring when the docs are built (`docs/hooks/reference.py`).\n"]
     for path in sorted((ROOT / "bench").glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
         if path.stem in ("__init__", "common") or not doc:
             continue
-        parts.append(f"## `bench/{path.name}`\n\n```text\n{doc.strip()}\n```\n")
+        parts.append(f"### `bench/{path.name}`\n\n```text\n{doc.strip()}\n```\n")
     return "\n".join(parts)
 
 
@@ -252,3 +251,9 @@ def on_files(files, config):  # mkdocs: add the generated pages to the site
     for path, content in generated_pages().items():
         files.append(File.generated(config, path, content=content))
     return files
+
+
+def on_page_markdown(markdown, page, config, files):  # mkdocs: the benchmarks page's list of scripts
+    if BENCH_MARKER in markdown:
+        return markdown.replace(BENCH_MARKER, bench_scripts_markdown())
+    return markdown

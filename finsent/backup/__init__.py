@@ -12,7 +12,7 @@ once complete, so a folder named DIR is always a whole backup:
 A restore checks every file against the manifest, refuses a target that holds data (rows in the
 database, snapshots or models in the data folder, runs in the MLflow store) unless ``force``, and
 refuses while a local stack runs on the data folder. The database is emptied and restored, then
-analysed; Airflow's own metadata database is not part of it (``pg_dump -d airflow``, README).
+analysed; Airflow's own metadata database is not part of it (``pg_dump -d airflow``, docs/operations.md).
 """
 
 from __future__ import annotations

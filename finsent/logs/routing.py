@@ -41,13 +41,13 @@ class _Counted(logging.FileHandler):
         self.library = 0
         self.pending: deque[logging.LogRecord] = deque(maxlen=200)
 
-    def _open(self):  # type: ignore[no-untyped-def]  # logging's own hook for the delayed open
+    def _create(self) -> None:
+        """The 0700 folder and the 0600 file, before logging's own delayed open appends to it."""
         path = Path(self.baseFilename)
         private_folder(path.parent)
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(handle, 0o600)
         os.close(handle)
-        return super()._open()
 
     def emit(self, record: logging.LogRecord) -> None:
         ours = record.name.startswith("finsent")
@@ -56,7 +56,7 @@ class _Counted(logging.FileHandler):
                 self.pending.append(record)
                 return
             try:
-                self.stream = self._open()
+                self._create()
             except OSError:  # an unwritable data folder: the command reports what it needs itself
                 return
             while self.pending:

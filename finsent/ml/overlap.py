@@ -7,7 +7,7 @@ return) and asks whether their sum or mean is above 0. A label over h sessions (
 neighbouring dates share up to h - 1 sessions; when the predictions drift (a mood that lasts a
 week) the per-date values are then correlated over h - 1 dates, and a test that treats the dates as
 independent rejected a no-skill model 13% of the time at 5% for h = 5 (an audit; up to 15% at h = 20
-in bench/overlap_simulation.py, where this module's tests reject 1.7-6.3%, the README's table).
+in bench/overlap_simulation.py, where this module's tests reject 1.7-6.3%, docs/benchmarks.md).
 
 The unit here is a **block** of h consecutive dates (``block_index``; h = 1: the dates themselves).
 Blocks b and b + 2 share no session, so block sums are 1-dependent: only neighbouring blocks

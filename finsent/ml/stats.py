@@ -23,7 +23,7 @@ dates share h - 1 sessions, so the units are **blocks of h consecutive dates**
 - below ``MIN_SESSIONS_FOR_VERDICT`` blocks (10 x h dates: ``min_sessions_for_verdict``) the
   reports give no p-value, interval or verdict at all (``finsent.ml.evaluate``): the tests stay
   valid there, but an interval from a handful of dates is too wide to read and too unstable to
-  cover (see the README's table).
+  cover (see docs/benchmarks.md).
 
 Every number is reported with ``n_posts``, ``n_clusters`` ((ticker, session) pairs),
 ``n_sessions`` (dates, the G above) and ``n_blocks`` (the units: G at horizon 1).
@@ -51,7 +51,7 @@ from finsent.ml.overlap import (
     sign_flip_p,
 )
 
-# Chosen from bench/null_simulation.py (table in the README): the tests hold their level at any G,
+# Chosen from bench/null_simulation.py (table in docs/benchmarks.md): the tests hold their level at any G,
 # but at 5-8 dates the 95% intervals of accuracy and balanced accuracy covered only 91-93% in some
 # no-skill designs; from 10 dates on >= 93% (and a sign-flip p can reach 0.001). With h-session
 # labels the same count of blocks of h dates (bench/overlap_simulation.py).

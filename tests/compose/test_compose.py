@@ -139,15 +139,15 @@ def test_restarting_every_container_keeps_the_data(stack):
     assert status == 200
 
 
-def test_backup_and_restore_drill_as_the_readme_documents_it(stack, tmp_path):
-    """README, Operations -> Backup / Restore (compose): pg_dump, drop, restore, the same counts."""
-    readme = (stack.dir / "README.md").read_text()
-    assert "pg_dump -U postgres -Fc -d finsent" in readme and "pg_restore -U postgres -d finsent" in readme
+def test_backup_and_restore_drill_as_the_docs_document_it(stack, tmp_path):
+    """docs/operations.md, Backup and restore (compose): pg_dump, drop, restore, the same counts."""
+    docs = (stack.dir / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert "pg_dump -U postgres -Fc -d finsent" in docs and "pg_restore -U postgres -d finsent" in docs
     before = stack.counts()
     dump = tmp_path / "finsent.dump"
     with dump.open("wb") as out:
         subprocess.run([*stack.compose_cmd, "exec", "-T", "postgres", "pg_dump", "-U", "postgres", "-Fc", "-d",
-                        "finsent"], cwd=stack.dir, env=stack.env, check=True, stdout=out, timeout=600)  # as README
+                        "finsent"], cwd=stack.dir, env=stack.env, check=True, stdout=out, timeout=600)  # as the docs
     assert dump.stat().st_size > 10_000
     users = [s for s in stack.compose("config", "--services").split() if s.startswith("airflow-") or s == "demo"]
     stack.compose("stop", *[s for s in users if s not in ("airflow-init", "demo", "airflow-worker-gpu")])

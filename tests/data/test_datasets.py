@@ -128,7 +128,7 @@ def test_cli_show_prints_counts_dates_and_hash(engine, board, capsys):
 
 @pytest.mark.parametrize("args, code, message", [
     (["dataset", "build", "x", "--definition", "nope"], 2, "unknown label definition"),
-    # refusals are bad input or configuration (exit 2), as the README's exit codes say (they were exit 1)
+    # refusals are bad input or configuration (exit 2), as the documented exit codes say (they were exit 1)
     (["dataset", "build", "x", "--from", "2030-01-01"], 2, "the selection is empty"),
     (["dataset", "build", "x", "--test-frac", "0.5", "--valid-frac", "0.5"], 2, "must leave something"),
     (["dataset", "build", "x", "--from", "2024-01-02", "--to", "2024-01-05"], 2, "leaves a part empty"),

@@ -131,9 +131,9 @@ def test_an_attempt_whose_test_part_cannot_reach_its_level_spends_nothing():
     assert "(12 blocks of 5)" in (cannot_reach(10, 60, 5) or "") and not cannot_reach(9, 60, 5)
 
 
-def test_the_readme_promise_a_strong_signal_still_passes_after_any_number_of_failures():
-    """README ("When the champion moves"): attempt k can be passed by a test part of at least
-    2 log2 k + 5.4 units: 17 at attempt 50, 24 at attempt 500, up to attempt 163,000 (2^-40); a
+def test_the_documented_promise_a_strong_signal_still_passes_after_any_number_of_failures():
+    """docs/methodology/champion.md ("When the champion moves"): attempt k can be passed by a test
+    part of at least 2 log2 k + 5.4 units: 17 at attempt 50, 24 at attempt 500, up to attempt 163,000 (2^-40); a
     test part too short for attempt k spends nothing. Checked for every k up to 163,000."""
     assert (units_to_reach(50), units_to_reach(500), units_to_reach(163_000)) == (17, 24, MAX_FLIP_UNITS)
     assert units_to_reach(164_000) is None and cannot_reach(164_000, 10_000)
@@ -141,9 +141,10 @@ def test_the_readme_promise_a_strong_signal_still_passes_after_any_number_of_fai
         units = units_to_reach(k)
         assert units is not None and units <= 2 * np.log2(k) + 6.4
         assert smallest_p(units) < spending_alpha(k) <= smallest_p(units - 1)
-    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
-    assert "the level never reaches 0" not in readme
-    assert "17 at attempt 50, 24 at attempt 500" in readme and "163,000" in readme
+    page = Path(__file__).resolve().parents[2] / "docs" / "methodology" / "champion.md"
+    docs = " ".join(page.read_text(encoding="utf-8").split())
+    assert "the level never reaches 0" not in docs
+    assert "17 at attempt 50, 24 at attempt 500" in docs and "163,000" in docs
 
 
 def test_a_challenger_must_show_skill_of_its_own_and_beat_the_champion():

@@ -56,7 +56,7 @@ class BacktestSpec:
     cost_bps: float = option(DEFAULT_COST_BPS, "cost per unit of notional traded, each side, in basis points",
                              minimum=0, maximum=10_000, exclusive_maximum=True)
     # KRX sell-side tax per unit sold: securities transaction tax 0.05% + special tax for rural
-    # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see the README
+    # development 0.15% on KOSPI from 2026-01-01 (0.18% in 2024, 0.15% in 2025); see docs/methodology/backtest.md
     sell_tax_bps: float = option(DEFAULT_SELL_TAX_BPS, "transaction tax per unit sold, in basis points (20: KOSPI "
                                  "from 2026)", minimum=0, maximum=10_000, exclusive_maximum=True)
     text: str = option(DEFAULT_TEXT, "what each step's model reads: the title, or the title then the head of the "

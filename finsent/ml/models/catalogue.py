@@ -121,7 +121,7 @@ BASES: dict[str, Base] = {b.name: b for b in (
     Base("koelectra-base-v3", "monologg/koelectra-base-v3-discriminator", ENCODER, "electra", "Apache-2.0", "yes",
          _bert(768, 12, 12, 3072, 35000, 512)),
 )}
-# Each kind's default base (why: README, "Models"); polyglot-ko-1.3b stays as the study's preset.
+# Each kind's default base (why: docs/methodology/models.md); polyglot-ko-1.3b stays as the study's preset.
 DEFAULT_BASES = {"lora": "kanana-1.5-2.1b", "prompt": "kanana-1.5-2.1b", "encoder": "kf-deberta-base"}
 FALLBACK_BATCH_SIZE = 16  # a base not in the catalogue
 DEFAULT_LR = {"lora": 2e-4, "full": 3e-5}
@@ -247,7 +247,7 @@ def _parameters_text(base: Base) -> str:
 
 
 def catalogue_rows() -> list[dict[str, str]]:
-    """One row per known base for `finsent model list` (the README's table is its output)."""
+    """One row per known base for `finsent model list` (the table in docs/methodology/models.md is its output)."""
     rows = []
     for base in BASES.values():
         batch = train_batch_size(base)
