@@ -100,6 +100,17 @@ def test_a_baseline_trained_on_comments_is_their_own_model_and_scores_their_inde
     assert index == votes and query(engine, "SELECT DISTINCT source FROM daily_sentiment") == [("comments",)]
     assert main(["score", "--source", "comments", "--comments-alias", "1"]) == 0  # nothing new: the same rows
     assert query(engine, "SELECT ticker, session_date, n_posts FROM daily_sentiment ORDER BY 1, 2") == index
+    # an edited comment (a re-fetch changed its text) loses its old score at reconcile and is scored again
+    ticker, post_id, number = query(engine, "SELECT ticker, post_id, comment_no FROM comment_scores s WHERE "
+                                            "p_up > 0.6 ORDER BY 1, 2, 3 LIMIT 1")[0]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE comments SET text = %s WHERE (ticker, post_id, comment_no) = (%s, %s, %s)",
+                             ("완전 폭락 손절 하락 악재", ticker, post_id, number))
+    assert main(["reconcile"]) == 0 and query(engine, "SELECT count(*) FROM text_edits") == [(0,)]
+    score_sources(settings, engine, ScoreSpec(source="comments", comments_alias="1"))
+    (p_up,), = query(engine, "SELECT p_up FROM comment_scores WHERE (ticker, post_id, comment_no) = (:t, :p, :n)",
+                     t=ticker, p=post_id, n=number)
+    assert p_up == pytest.approx(predict(load_pyfunc(1, COMMENTS_MODEL), ["완전 폭락 손절 하락 악재"])[0], abs=1e-5)
     page = render_sentiment_page(engine, settings, view=View(ticker="005930", source="comments"))
     assert f"champion: <b>{COMMENTS_MODEL} v1</b>" in page and "<section" in page
     assert "finsent.naver.com" not in page and "board_read.naver?code=005930&amp;nid=1" in page  # the post's link
