@@ -12,7 +12,7 @@ News articles get the same labels (`news_labels`) and their own quality flags (`
 story carried by several offices counts once, market summaries are flagged); so do comments
 (`comment_labels`, at the time each was written; `comment_flags`: empty, spam, copies).
 
-**Reads / writes**: Postgres `posts`, `news`, `prices` → `post_quality`, `post_flags`, `labels`,
+**Reads / writes**: Postgres `posts`, `news`, `comments`, `prices` → `post_quality`, `post_flags`, `labels`,
 `news_flags`, `news_labels`, `comment_flags`, `comment_labels`.
 
 **Why**: labels must be written only once a later price exists, and only from prices after the
