@@ -171,7 +171,7 @@ def reconcile(settings, engine: Engine, *, dry_run: bool = False, score: bool = 
     report = ReconcileReport(dry_run)
     with ExitStack() as locks:  # the steps it redoes wait (and are waited for) as they do for each other
         locks.enter_context(advisory_lock(engine, "reconcile"))
-        for name in ("score", "score-news"):
+        for name in ("score", "score-news", "score-comments"):  # each source's scoring lock
             locks.enter_context(advisory_lock(engine, name, wait=True))
         indexes = _plan(engine, report)
     if dry_run:
@@ -201,10 +201,11 @@ def _redo(settings, engine: Engine, report: ReconcileReport, indexes: list[tuple
 
 def rebuild_indexes(engine: Engine, indexes: list[tuple[str, int]]) -> int:
     """Rebuild each (source, version) index from its scores as they are (rows that differ only)."""
+    from finsent.ml.comments_score import COMMENTS_INDEX
     from finsent.ml.daily_index import BOARD_INDEX, refresh_daily_index
     from finsent.ml.news_index import NEWS_INDEX
 
-    sources, rewritten = {index.name: index for index in (BOARD_INDEX, NEWS_INDEX)}, 0
+    sources, rewritten = {index.name: index for index in (BOARD_INDEX, NEWS_INDEX, COMMENTS_INDEX)}, 0
     for source, version in indexes:
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             cur.execute("DELETE FROM daily_sentiment_state WHERE source = %s AND model_version = %s", (source, version))
