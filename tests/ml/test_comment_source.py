@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from finsent.cli import main
@@ -70,7 +71,7 @@ def test_comments_are_labelled_by_the_posts_rules_and_flagged_by_their_own(engin
     assert (changed["comment_spam"], changed["comment_empty"]) == (-1, 1)
 
 
-def test_a_baseline_trained_on_comments_is_their_own_model_and_scores_their_index(engine, comments, capsys):
+def test_a_baseline_trained_on_comments_is_their_own_model_and_scores_their_index(engine, comments, tmp_path):
     settings = load_settings()
     assert main(["dataset", "build", "cset", "--source", "comments", "--test-frac", "0.2"]) == 0
     rows = query(engine, "SELECT source, count(*), max(post_id) < 0 FROM dataset_rows GROUP BY source")
@@ -100,6 +101,12 @@ def test_a_baseline_trained_on_comments_is_their_own_model_and_scores_their_inde
     assert index == votes and query(engine, "SELECT DISTINCT source FROM daily_sentiment") == [("comments",)]
     assert main(["score", "--source", "comments", "--comments-alias", "1"]) == 0  # nothing new: the same rows
     assert query(engine, "SELECT ticker, session_date, n_posts FROM daily_sentiment ORDER BY 1, 2") == index
+    # the scores export holds them as their own source, each with its post and comment number
+    assert main(["export", "scores", "--source", "comments", "--out", str(tmp_path / "scores.csv")]) == 0
+    exported = pd.read_csv(tmp_path / "scores.csv")
+    assert set(exported["source"]) == {"comments"} and len(exported) == len(query(engine, "SELECT 1 FROM comments"))
+    assert sorted(zip(exported["post_id"], exported["comment_no"])) == sorted(
+        query(engine, "SELECT post_id, comment_no FROM comment_scores"))
     # an edited comment (a re-fetch changed its text) loses its old score at reconcile and is scored again
     ticker, post_id, number = query(engine, "SELECT ticker, post_id, comment_no FROM comment_scores s WHERE "
                                             "p_up > 0.6 ORDER BY 1, 2, 3 LIMIT 1")[0]
