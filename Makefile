@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up up-celery down demo env lint test bench docs screenshots clean-venv compose-build compose-up compose-demo compose-down test-stack
+.PHONY: venv up up-celery down demo env lint test bench soak docs screenshots clean-venv compose-build compose-up compose-demo compose-down test-stack
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ test-stack: venv
 ## bench: ingest throughput against a naive baseline and a bare COPY, in one run
 bench: venv
 	$(BIN)/python bench/ingest.py
+
+## soak: twenty simulated days of the DAGs on the loopback Naver, faults injected every day, each day checked against
+## the loopback's truth (bench/soak.py; figures in docs/soak.md); a scratch database on FINSENT_DATABASE_URL's server
+## (else an embedded Postgres); ARGS="--days 5 --tickers 3" for another size
+soak: venv
+	$(BIN)/python bench/soak.py $(ARGS)
 
 ## docs: the docs site into site/ (mkdocs, material theme; strict: a broken link fails; the CLI reference and the
 ## schema are generated from the parser and the migrations); open site/index.html

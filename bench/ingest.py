@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import Result, print_table, scratch_database, timed
 from finsent.ingest import news_crawl
 from finsent.ingest.crawl import Watermark, save_watermark
+from finsent.ingest.feeds import board_html, board_json, news_json
 from finsent.ingest.records import NEWS_COLUMNS, POST_COLUMNS, NewsRow, PostRow
 from finsent.ingest.runs import RunRecord
-from finsent.ingest.sources import board_html, board_json, news_json
 from finsent.ingest.store import copy_news, copy_posts, insert_news, insert_posts
 from finsent.loopback import FakeNaver
 

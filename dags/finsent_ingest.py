@@ -6,7 +6,8 @@ and the whole body of each post whose list body was cut) and the news headlines 
 each configured stock (`FINSENT_TICKERS`, one mapped task per ticker and source, at most
 `FINSENT_NAVER_POOL_SLOTS` at once: the size of the `naver` pool), then the comment threads of the
 last days' posts whose comment count grew (`crawl_comments`, CBOX), then fetches daily prices, also
-when some crawls failed (`all_done`), then `outcome` fails the run naming every ticker whose board,
+when some crawls failed (`all_done`; a stock whose prices failed fails the task while it has retries left,
+its last try stores what it can), then `outcome` fails the run naming every ticker whose board,
 comment or news crawl or prices failed. `prices` emits the `posts`, `news` and `prices` assets
 together, so `finsent_label` starts once all of a run are in.
 Requests to one host stay `FINSENT_CRAWL_DELAY_S` apart across all tasks (a clock in Postgres):
@@ -86,10 +87,12 @@ def finsent_ingest():
     # emitted here, after every crawl has ended, so the label DAG never runs between posts and prices.
     @task(pool=NAVER_POOL, outlets=[POSTS, NEWS, PRICES], trigger_rule="all_done",
           execution_timeout=timedelta(minutes=30))
-    def prices(logical_date=None) -> list[dict]:
+    def prices(logical_date=None, ti=None) -> list[dict]:
         from finsent.orchestration.tasks import fetch_prices
 
-        return fetch_prices(logical_date)
+        # a failed stock fails the task while it has tries left (a 5xx burst, a restarted database);
+        # the last try succeeds with what it has, so the others' prices still reach the labels
+        return fetch_prices(logical_date, retries_left=ti is not None and ti.try_number <= ti.max_tries)
 
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def outcome(dag_run=None) -> dict:

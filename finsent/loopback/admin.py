@@ -39,3 +39,17 @@ def split(fake: FakeNaver, ticker: str, ratio: int) -> date:
         fake.prices[ticker] = [*scaled, new]
         fake.raw_prices[ticker] = [*fake.raw_prices[ticker], new]
     return day
+
+
+def adjust_history(fake: FakeNaver, ticker: str, factor: float) -> int:
+    """A price-history rewrite (a dividend or rights-issue adjustment): the adjusted feeds (fchart,
+    siseJson) scale every bar before the last session by ``factor``; returns how many bars changed."""
+    if ticker not in fake.tickers or not 0 < factor < 1:
+        raise ValueError(f"adjust_history needs a known ticker and 0 < factor < 1, got {ticker!r} {factor}")
+    with fake.lock:
+        rows = fake.prices[ticker]
+        scaled = [PriceRow(r.trade_date, *(max(1, round(v * factor)) if v else 0
+                                           for v in (r.open, r.high, r.low, r.close)), r.volume)
+                  for r in rows[:-1]]
+        fake.prices[ticker] = [*scaled, *rows[-1:]]
+    return sum(1 for old, new in zip(rows, scaled) if old != new)

@@ -63,6 +63,35 @@ class BoardGenerator:
                 planted += 1
         return planted
 
+    def advance_session(self, day: date, posts_per_ticker: int, stories_per_ticker: int) -> None:
+        """The world one session on (a soak's simulated day): a bar for ``day`` after each ticker's last,
+        ``posts_per_ticker`` posts written between the last post and ``day``'s 15:00 (ids and times
+        increasing across tickers, as on the real board; comments too) and ``stories_per_ticker`` news
+        stories over ``day``'s hours."""
+        rng = self._rng
+        with self.lock:
+            for ticker in self.tickers:
+                rows = self.prices[ticker]
+                if rows and rows[-1].trade_date >= day:
+                    raise ValueError(f"{ticker} already has a session on or after {day}")
+                close = next((r.close for r in reversed(rows) if r.volume > 0), 70_000)
+                row = _next_bar(rng, day, close, close, 8_000_000, divisible=False)
+                rows.append(row)
+                self.raw_prices[ticker].append(row)
+            end = datetime.combine(day, time(15, 0))
+            span = max(60, int((end - self._last_time).total_seconds()))
+            times = sorted((self._last_time + timedelta(seconds=rng.randint(1, span)), t)
+                           for t in self.tickers for _ in range(posts_per_ticker))
+            for when, ticker in times:
+                post = self._make_post(ticker, self._next_id(), when)
+                self.posts[ticker].append(post)
+                if post.comment_count:
+                    self._make_comments(post, post.comment_count)
+                self._last_time = when
+            for k in range(stories_per_ticker):
+                when = datetime.combine(day, time(8, 0)) + timedelta(minutes=(k + 1) * 420 // (stories_per_ticker + 1))
+                self.add_story(when)
+
     def _next_id(self) -> int:
         """Advance the global id by a gap of 1..40; remember one skipped id as a 'deleted' post."""
         if self._last_id == 0:

@@ -149,6 +149,13 @@ class NewsDesk:
             clusters.sort(key=lambda c: c[0].published_at)
         return added
 
+    def add_story(self, when: datetime) -> None:
+        """One story per ticker published at ``when`` (KST, minutes): a simulated day's news."""
+        with self.lock:  # type: ignore[attr-defined]
+            for ticker, clusters in self.news.items():
+                clusters.append(self._story(ticker, when.replace(second=0, microsecond=0)))
+                clusters.sort(key=lambda c: c[0].published_at)
+
     def arrive_news_during_crawl(self, ticker: str, n: int, after_requests: int) -> None:
         """Add n stories to ticker once after_requests more news-list requests have been answered."""
         with self.lock:  # type: ignore[attr-defined]

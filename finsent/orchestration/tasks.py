@@ -116,10 +116,11 @@ def crawl_comments_ticker(ticker: str, logical_date: datetime | None = None) -> 
     return _raise_on_failures(reports)[0]
 
 
-def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
-    """Prices of every configured ticker. Runs even when some crawls failed (the DAG's all_done) and
-    does not raise for a failed ticker: the others' prices still reach the labels. ``ingest_outcome``
-    fails the run afterwards, naming every ticker that failed."""
+def fetch_prices(logical_date: datetime | None = None, retries_left: bool = False) -> list[dict]:
+    """Prices of every configured ticker. Runs even when some crawls failed (the DAG's all_done). A
+    failed ticker raises only while Airflow has ``retries_left`` (every ticker's prices are stored
+    first; a retry syncs again): on the last try the others' prices still reach the labels and
+    ``ingest_outcome`` fails the run afterwards, naming every ticker that failed."""
     from finsent.ingest.prices import sync_prices
 
     settings = load_settings()
@@ -128,6 +129,10 @@ def fetch_prices(logical_date: datetime | None = None) -> list[dict]:
     for report in reports:
         if not report.ok:
             log.error("prices %s: %s (%s)", report.ticker, report.status, report.error)
+    # robots.txt answers the same on every try: no retry for it
+    passing = [r for r in reports if not r.ok and not (r.error or "").startswith("robots.txt")]
+    if retries_left and passing:
+        raise FinsentError("; ".join(f"{r.ticker}: {r.status} ({r.error})" for r in passing))
     return _summary(reports)
 
 

@@ -54,3 +54,37 @@ def test_the_label_dag_waits_for_both_posts_and_prices(dagbag):
     condition = repr(label.timetable.asset_condition)
     assert all(asset.uri.rstrip("/") in condition for asset in (POSTS, NEWS, PRICES)), condition
     assert "&" in repr(label.timetable.asset_condition) or type(label.timetable.asset_condition).__name__ == "AssetAll"
+
+
+def test_a_price_fetch_failed_past_the_client_retries_is_retried_by_airflow(dagbag, engine, naver, monkeypatch):
+    """The soak's 5xx day: prices that fail once (more 502s than the client retries) were never retried,
+    and ``outcome`` failed the run for good; the prices task now fails while it has tries left."""
+    from datetime import timedelta
+
+    monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
+    monkeypatch.setenv("FINSENT_HTTP_RETRIES", "1")
+    naver.inject("/sise.nhn", "status", times=2, code=502)  # the first stock's first try, both requests
+    dag = dagbag.get_dag("finsent_ingest")
+    for task in dag.tasks:
+        task.retry_delay, task.retry_exponential_backoff = timedelta(0), False
+    dag_run = dag.test(logical_date=None)
+    tries = {ti.task_id: ti.try_number for ti in dag_run.get_task_instances() if ti.map_index == -1}
+    assert dag_run.state == DagRunState.SUCCESS and tries["prices"] == 2
+    assert query(engine, "SELECT count(DISTINCT ticker) FROM prices")[0][0] == 2
+
+
+def test_prices_failing_on_every_try_still_reach_the_labels_for_the_others(dagbag, engine, naver, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setenv("FINSENT_TICKERS", "005930,000660")
+    monkeypatch.setenv("FINSENT_HTTP_RETRIES", "0")
+    dag = dagbag.get_dag("finsent_ingest")
+    for task in dag.tasks:
+        task.retries, task.retry_delay, task.retry_exponential_backoff = 1, timedelta(0), False
+    naver.inject("/sise.nhn", "status", times=3, code=502)  # one request per stock and try: both, then the first
+    dag_run = dag.test(logical_date=None)
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances() if ti.map_index == -1}
+    # the last try stores what it can and succeeds (its assets start the labels); outcome names the stock
+    assert states["prices"] == (TaskInstanceState.SUCCESS, 2) and states["outcome"][0] == TaskInstanceState.FAILED
+    assert dag_run.state == DagRunState.FAILED
+    assert query(engine, "SELECT count(DISTINCT ticker) FROM prices")[0][0] == 1
