@@ -4,6 +4,7 @@ scored into their own daily index, walked by the backtest and shown on the page'
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -129,7 +130,7 @@ def test_without_a_comments_index_the_page_says_so(engine):
     assert "no comments index yet" in page and COMMENTS_MODEL in page and "<section" not in page
 
 
-def test_a_comments_walk_scores_comments_only_and_finds_the_planted_signal(engine, comments, capsys):
+def test_a_comments_walk_scores_comments_only_and_its_study_finds_the_planted_signal(engine, comments, capsys):
     assert main(["backtest", "cw", "--source", "comments", "--train-sessions", "20", "--step-sessions", "4"]) == 0
     out = capsys.readouterr().out
     assert "# Walk-forward backtest `cw`: comments" in out and "evidence of skill" in out and "no evidence" not in out
@@ -139,6 +140,11 @@ def test_a_comments_walk_scores_comments_only_and_finds_the_planted_signal(engin
     assert query(engine, "SELECT count(*) FROM backtest_scores s JOIN comments c ON -c.item_id = s.post_id "
                          f"WHERE NOT {UNFLAGGED}") == [(0,)]
     assert query(engine, "SELECT DISTINCT n_posts FROM backtest_daily") == [(6,)]
+    # the study reads the walk: the comments' own signals, and the planted one is found
+    assert main(["study", "cs", "--backtest", "cw", "--horizons", "1", "--json"]) == 0
+    grid = {(c["signal"], c["target"]): c for c in json.loads(capsys.readouterr().out)["grid"]}
+    assert {signal for signal, _ in grid} == {"comments_text", "comments_attention", "comments_disagreement"}
+    assert grid["comments_text", "return"]["verdict"] == "signal" and grid["comments_text", "return"]["ic"] > 0
 
 
 def test_a_walk_of_every_source_skips_a_source_with_no_texts(engine):
