@@ -24,6 +24,7 @@ from finsent.data.sources import (
 )
 from finsent.errors import FinsentError
 from finsent.ingest.runs import WRITTEN_TABLE
+from finsent.ml.backtest.texts import LOADERS
 from finsent.ml.comments_score import COMMENTS_INDEX
 from finsent.ml.daily_index import BOARD_INDEX
 from finsent.ml.news_index import NEWS_INDEX
@@ -82,7 +83,7 @@ def test_what_asks_the_record_gets_each_sources_own_names():
     assert (NEWS_INDEX.name, NEWS_INDEX.scores) == (NEWS.index, NEWS.scores)
     assert (COMMENTS_INDEX.name, COMMENTS_INDEX.scores) == (COMMENTS.index, COMMENTS.scores)
     # each source has a scorer and a ScoreSpec option naming the version that scores it
-    assert set(SCORERS) == set(TEXT_SOURCES)
+    assert set(SCORERS) == set(TEXT_SOURCES) == set(LOADERS)  # and a backtest loader
     spec = ScoreSpec(alias="3", news_alias="7", comments_alias="9")
     assert [getattr(spec, s.alias_option) for s in TEXT_SOURCES.values()] == ["3", "7", "9"]
     # its crawler's runs analyse its table; its quality rules' module is there
