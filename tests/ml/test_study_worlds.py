@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from finsent.config import load_settings
+from finsent.errors import ConfigError
 from finsent.ml.study import StudySpec, run_study
 from finsent.ml.study.report import to_text
 from tests.ml.worlds import walked, world
@@ -36,3 +39,8 @@ def test_a_world_without_signal_gives_no_signal_anywhere(engine):
     report = run_study(load_settings(), engine, "quiet", backtest, StudySpec(), log_to_mlflow=False).report
     assert {c["verdict"] for c in report["grid"]} <= {"no signal", "too few sessions"}, to_text(report)
     assert any(c["verdict"] == "no signal" for c in report["grid"])
+    # no comment was crawled: engagement is left out of the default grid, and asking for it is refused
+    assert "engagement" not in {c["signal"] for c in report["grid"]}
+    with pytest.raises(ConfigError, match="engagement needs the board's comments"):
+        run_study(load_settings(), engine, "quiet-engagement", backtest, StudySpec(signals=("engagement",)),
+                  log_to_mlflow=False)

@@ -2,8 +2,9 @@
 
 ``panel`` reads the signals known before each session's open and the targets from that open on,
 ``grid`` measures every (signal, target, horizon) cell honestly for overlapping horizons and few
-dates (``inference``), ``books`` holds rebalanced books through Korean costs (``finsent.ml.costs``),
-``report`` renders it, ``store`` keeps it in Postgres, ``tracking`` logs it to MLflow with plots.
+dates (``finsent.ml.overlap``: blocks of h dates), ``books`` holds rebalanced books through Korean
+costs (``finsent.ml.costs``), ``report`` renders it, ``store`` keeps it in Postgres, ``tracking``
+logs it to MLflow with plots.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 from finsent.config import Settings
 from finsent.db import advisory_lock
 from finsent.errors import ConfigError
-from finsent.ml.study.spec import SIGNAL_KINDS, TEXT_SOURCES, StudySpec, signal_source
+from finsent.ml.study.spec import COUNT_KINDS, KINDS_OF, TEXT_SOURCES, StudySpec, signal_source
 from finsent.names import check_name
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,19 @@ class StudyOutcome:
         self.report, self.reused, self.run_id = report, reused, run_id
 
 
-def _signals(spec: StudySpec, walked: list[str]) -> tuple[str, ...]:
-    """The signals asked for (default: every one the walked sources give); one the backtest cannot give
-    is a ConfigError."""
+def _signals(spec: StudySpec, walked: list[str], commented: bool) -> tuple[str, ...]:
+    """The signals asked for (default: every one the walked sources give, engagement where comments were
+    crawled); one the backtest or the database cannot give is a ConfigError."""
     if not spec.signals:
-        return tuple(TEXT_SOURCES[s] + kind for s in walked for kind in SIGNAL_KINDS)
-    missing = [n for n in spec.signals if signal_source(n)[1] != "attention" and signal_source(n)[0] not in walked]
+        return tuple(TEXT_SOURCES[s] + kind for s in walked for kind in KINDS_OF[s]
+                     if kind != "engagement" or commented)
+    missing = [n for n in spec.signals if signal_source(n)[1] not in COUNT_KINDS and signal_source(n)[0] not in walked]
     if missing:
         raise ConfigError(f"signal(s) {', '.join(missing)} need a backtest that walked their source; this one walked "
                           f"{', '.join(walked) or 'nothing'}")
+    if not commented and any(signal_source(n)[1] == "engagement" for n in spec.signals):
+        raise ConfigError("signal engagement needs the board's comments, and none is stored over the backtest's "
+                          "sessions; crawl them first (finsent crawl, the comments of the board's posts)")
     return spec.signals
 
 
@@ -47,10 +52,10 @@ def compute(engine: Engine, name: str, backtest: str, spec: StudySpec, rules: li
     """The study's report (the JSON object), computed from the database."""
     from finsent.ml.study.books import build_books
     from finsent.ml.study.grid import build_grid, quantile_returns, rank_autocorrelation
-    from finsent.ml.study.panel import load_panel, walked_sources
+    from finsent.ml.study.panel import has_comments, load_panel, walked_sources
     from finsent.ml.study.report import to_json
 
-    signals = _signals(spec, walked_sources(engine, backtest))
+    signals = _signals(spec, walked_sources(engine, backtest), has_comments(engine, backtest))
     panel = load_panel(engine, backtest, signals, rules)
     if not panel.dates:
         raise ConfigError(f"backtest {backtest!r} scored no session with prices; nothing to study")

@@ -29,14 +29,16 @@ import numpy as np
 import pandas as pd
 
 from finsent.ml.costs import short_sale_banned
+from finsent.ml.overlap import block_bootstrap_indices, bootstrap_interval, n_blocks
 from finsent.ml.stats import MIN_SESSIONS_FOR_VERDICT
 from finsent.ml.study.grid import quantile_of
-from finsent.ml.study.inference import sharpe, sharpe_interval
 from finsent.ml.study.panel import Panel
 
 TRADING_DAYS = 252
 KINDS = ("long_short", "long_only")
 NAN = float("nan")
+BOOTSTRAP_DRAWS = 1999
+BOOTSTRAP_SEED = 29
 
 
 @dataclass
@@ -169,6 +171,30 @@ def max_drawdown(returns: np.ndarray) -> float:
     wealth = np.cumprod(1 + np.asarray(returns, dtype=np.float64))
     peak = np.maximum.accumulate(np.concatenate([[1.0], wealth]))[1:]
     return float(np.max(1 - wealth / peak)) if len(wealth) else NAN
+
+
+def sharpe(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
+    """Annualised Sharpe ratio of per-session returns (no risk-free rate: a long-short is self-financed,
+    and a long-only book here is measured against the universe); NaN without spread."""
+    x = np.asarray(returns, dtype=np.float64)
+    sd = float(np.std(x, ddof=1)) if len(x) > 1 else NAN
+    return float(x.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else NAN
+
+
+def sharpe_interval(returns: np.ndarray, block: int, periods_per_year: float = TRADING_DAYS) -> tuple[float, float]:
+    """95% interval of the annualised Sharpe ratio: a circular block bootstrap of the sessions in runs of
+    ``block`` (a holding period: a position's sessions stay together; ``finsent.ml.overlap``), the
+    estimate +- t(B - 1) x the bootstrap standard error, B = the number of blocks."""
+    x = np.asarray(returns, dtype=np.float64)
+    units = n_blocks(len(x), block)
+    estimate = sharpe(x, periods_per_year)
+    if units < 2 or not math.isfinite(estimate):
+        return NAN, NAN
+    indices = block_bootstrap_indices(len(x), block, BOOTSTRAP_DRAWS, [BOOTSTRAP_SEED, len(x), block])
+    resampled = x[indices]
+    sd = resampled.std(axis=1, ddof=1)
+    values = np.where(sd > 0, resampled.mean(axis=1) / np.where(sd > 0, sd, 1.0) * math.sqrt(periods_per_year), NAN)
+    return bootstrap_interval(estimate, values, units)
 
 
 def summarize(signal: str, hold: int, kind: str, days: pd.DataFrame, cost_bps: float) -> Book:

@@ -13,8 +13,11 @@ targets measured from that open on. Nothing here looks ahead:
   close(t + h - 1) / open(t) - 1 (the move a reader can still trade), ``abs_return`` = its size,
   ``volume`` = log(mean volume of t .. t + h - 1 / mean volume of the 20 sessions before t).
 
-Engagement (likes, dislikes, comments) is not offered: the stored counts are read when a post is
-crawled, after the sessions it would predict, so a signal made of them would look ahead.
+- ``engagement`` (the board's): as ``attention``, of the comments written under the stock's posts in the
+  24 h before t's open (each comment's own time; comments under posts flagged by the rules do not
+  count; a comment deleted later counts, it was there). Likes and dislikes are not used: the stored
+  counts are read when a post or comment is crawled, after the sessions they would predict, so a
+  signal made of them would look ahead.
 Sessions are price rows with volume > 0; a (stock, session) counts only while the stock is in the
 universe (point in time).
 """
@@ -28,7 +31,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from finsent.db import raw_connection
-from finsent.ml.study.spec import TEXT_SOURCES, signal_source
+from finsent.ml.study.spec import COUNT_KINDS, TEXT_SOURCES, signal_source
 from finsent.tickers import member_on_sql
 
 TRAILING_SESSIONS = 20  # the baseline of attention and volume: the stock's own last 20 sessions
@@ -38,6 +41,9 @@ _ATTENTION_TEXTS = {
     "board": ("posts p WHERE p.ticker = s.ticker AND p.posted_at >= s.open_at - interval '24 hours' "
               "AND p.posted_at < s.open_at AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker "
               "AND f.post_id = p.post_id AND f.rule = ANY(%(rules)s))", "count(*)"),
+    "comments": ("comments p WHERE p.ticker = s.ticker AND p.written_at >= s.open_at - interval '24 hours' "
+                 "AND p.written_at < s.open_at AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker "
+                 "AND f.post_id = p.post_id AND f.rule = ANY(%(rules)s))", "count(*)"),
     "news": ("news p WHERE p.ticker = s.ticker AND p.published_at >= s.open_at - interval '24 hours' "
              "AND p.published_at < s.open_at", "count(DISTINCT p.story_key)"),
     "comments": ("comments p WHERE p.ticker = s.ticker AND p.written_at >= s.open_at - interval '24 hours' "
@@ -94,7 +100,8 @@ def horizon_targets(sessions: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
 def attention(engine: Engine, source: str, since, until, rules: list[str]) -> pd.DataFrame:
     """Per (ticker, session_date) from ``since`` to ``until``: log((1 + n) / (1 + mean n of the 20
-    sessions before)), n the source's texts in the 24 h before the session's open."""
+    sessions before)), n the source's texts (or ``"comments"``: the board's comments) in the 24 h before
+    the session's open."""
     lookback = pd.Timestamp(since) - pd.Timedelta(days=TRAILING_SESSIONS * 3)  # 20 sessions, holidays and all
     texts, count = _ATTENTION_TEXTS[source]
     counts = _read(engine, _COUNTS.format(texts=texts, count=count),
@@ -125,6 +132,14 @@ def walked_sources(engine: Engine, backtest: str) -> list[str]:
     return [source for source in TEXT_SOURCES if source in found]
 
 
+def has_comments(engine: Engine, backtest: str) -> bool:
+    """Whether any board comment is stored for the sessions the backtest scored (engagement has a source)."""
+    return bool(_read(engine, "SELECT EXISTS (SELECT 1 FROM comments c, (SELECT min(session_date) AS first, "
+                      "max(session_date) AS last FROM backtest_daily WHERE backtest = %(b)s) d "
+                      "WHERE c.written_at >= d.first - 30 AND c.written_at < d.last + 1)",
+                      {"b": backtest}, ["found"])["found"].iloc[0])
+
+
 def load_panel(engine: Engine, backtest: str, signals: tuple[str, ...], rules: list[str]) -> Panel:
     """The sessions of every stock and the ``signals`` over the backtest's scored sessions."""
     sessions = _read(engine, _SESSIONS, {}, ["ticker", "session_date", "open", "close", "volume", "member"])
@@ -135,8 +150,8 @@ def load_panel(engine: Engine, backtest: str, signals: tuple[str, ...], rules: l
     frame = sessions.loc[sessions["member"] & sessions["session_date"].isin(dates), ["ticker", "session_date"]]
     for name in signals:
         source, kind = signal_source(name)
-        if kind == "attention":
-            values = attention(engine, source, first, last, rules)
+        if kind in COUNT_KINDS:
+            values = attention(engine, "comments" if kind == "engagement" else source, first, last, rules)
         else:
             values = (_text if kind == "text" else _disagreement)(engine, backtest, source)
         frame = frame.merge(values.rename(columns={"value": name}), on=["ticker", "session_date"], how="left")

@@ -22,7 +22,12 @@ TEXT_SOURCES = {source.name: source.prefix for source in SOURCE_RECORDS.values()
 # text: the backtest's out-of-sample index; attention: texts in the 24 h before the open against the
 # trailing 20 sessions (log ratio); disagreement: the spread of the out-of-sample scores of the index
 SIGNAL_KINDS = ("text", "attention", "disagreement")
-SIGNALS = tuple(prefix + kind for prefix in TEXT_SOURCES.values() for kind in SIGNAL_KINDS)
+# engagement: the board's comments written in the 24 h before the open against the trailing 20 sessions
+# (log ratio; comments carry their own time, likes and dislikes only the count read at the crawl)
+KINDS_OF = {"board": (*SIGNAL_KINDS, "engagement"), "news": SIGNAL_KINDS}
+# kinds counted from the stored texts, not read from the backtest's walk
+COUNT_KINDS = ("attention", "engagement")
+SIGNALS = tuple(prefix + kind for source, prefix in TEXT_SOURCES.items() for kind in KINDS_OF[source])
 # return: open of the first session after the decision to the close h sessions later; abs_return: its
 # size; volume: mean volume over those h sessions against the trailing 20 (log ratio)
 TARGETS = ("return", "abs_return", "volume")
@@ -32,7 +37,7 @@ MAX_HORIZON = 250
 def signal_source(signal: str) -> tuple[str, str]:
     """(text source, kind) of a signal name."""
     for source, prefix in sorted(TEXT_SOURCES.items(), key=lambda item: -len(item[1])):
-        if signal.startswith(prefix) and signal[len(prefix):] in SIGNAL_KINDS:
+        if signal.startswith(prefix) and signal[len(prefix):] in KINDS_OF[source]:
             return source, signal[len(prefix):]
     raise ConfigError(f"unknown signal {signal!r}; known: {', '.join(SIGNALS)}")
 
