@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from finsent.data.sources import DEFAULT_SOURCE
 from finsent.data.sources import TEXT_SOURCES as SOURCE_RECORDS
 from finsent.errors import ConfigError
 from finsent.specs import check_fields, option
@@ -24,7 +25,8 @@ TEXT_SOURCES = {source.name: source.prefix for source in SOURCE_RECORDS.values()
 SIGNAL_KINDS = ("text", "attention", "disagreement")
 # engagement: the board's comments written in the 24 h before the open against the trailing 20 sessions
 # (log ratio; comments carry their own time, likes and dislikes only the count read at the crawl)
-KINDS_OF = {"board": (*SIGNAL_KINDS, "engagement"), "news": SIGNAL_KINDS}
+# (the board's only: the count of the comments under its posts; the comments' own attention counts them too)
+KINDS_OF = {name: (*SIGNAL_KINDS, "engagement") if name == DEFAULT_SOURCE else SIGNAL_KINDS for name in TEXT_SOURCES}
 # kinds counted from the stored texts, not read from the backtest's walk
 COUNT_KINDS = ("attention", "engagement")
 SIGNALS = tuple(prefix + kind for source, prefix in TEXT_SOURCES.items() for kind in KINDS_OF[source])
