@@ -9,10 +9,11 @@ close), and under `same_day` (the 2023 study's, for comparison).
 Emits the `labels` asset, which starts `finsent_score`.
 
 News articles get the same labels (`news_labels`) and their own quality flags (`news_flags`: a
-story carried by several offices counts once, market summaries are flagged).
+story carried by several offices counts once, market summaries are flagged); so do comments
+(`comment_labels`, at the time each was written; `comment_flags`: empty, spam, copies).
 
-**Reads / writes**: Postgres `posts`, `news`, `prices` → `post_quality`, `post_flags`, `labels`,
-`news_flags`, `news_labels`.
+**Reads / writes**: Postgres `posts`, `news`, `comments`, `prices` → `post_quality`, `post_flags`, `labels`,
+`news_flags`, `news_labels`, `comment_flags`, `comment_labels`.
 
 **Why**: labels must be written only once a later price exists, and only from prices after the
 post; running on both assets keeps them current without guessing. Labels whose prices changed (a

@@ -3,22 +3,25 @@
 
 **What**: after new labels, or when a champion changes, scores every post that has no score
 from the board champion's version (`finsent-updown`) and every news article that has none from
-the news champion's (`finsent-news-updown`), and brings the daily sentiment index of each source
+the news champion's (`finsent-news-updown`), every comment likewise by the comments champion's
+(`finsent-comments-updown`), and brings the daily sentiment index of each source
 up to date per stock and session (posts or articles before the session's open; quality-flagged
 ones left out; a news story counts once). A source without a champion yet is skipped. Emits the
 `daily_sentiment` asset. The "Sentiment" page in the Airflow UI shows the result. Scoring runs
 where the model runs: a LoRA champion on the `gpu` queue (the GPU worker, with the base model in
 its `models` volume), the TF-IDF baseline on the default queue (`score_on_*` for the board,
-`score_news_on_*` for news).
+`score_news_on_*` for news, `score_comments_on_*` for comments).
 
-**Reads / writes**: MLflow `models:/finsent-updown@champion`, `models:/finsent-news-updown@champion`;
-Postgres `posts`, `post_flags`, `news`, `news_flags` → `post_scores`, `news_scores`, `daily_sentiment`.
+**Reads / writes**: MLflow `models:/finsent-updown@champion`, `models:/finsent-news-updown@champion`,
+`models:/finsent-comments-updown@champion`; Postgres `posts`, `post_flags`, `news`, `news_flags`, `comments`,
+`comment_flags` → `post_scores`, `news_scores`, `comment_scores`, `daily_sentiment`.
 
 **Owner**: finsent. **Triage**: a skipped run means there is no champion of either yet: run `finsent_train`.
 Scoring commits in batches, so a retry continues where it stopped. Out of GPU memory: trigger with
 a smaller `batch_size` (posts per forward pass). "not in the hub cache": pre-fetch the base model
 into the `models` volume (docs/methodology/models.md). Parameters: the options of `finsent score` (`alias`,
-`news_alias`, default `champion`, `source`, default `both`, and `batch_size`), with the same names, defaults and bounds
+`news_alias`, `comments_alias`, default `champion`, `source`, default `both`, and `batch_size`), with the same
+names, defaults and bounds
 (`finsent.ml.spec.ScoreSpec`); a wrong one fails the run at its first task with the option's message.
 """
 

@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 # Tables whose rows make a database "not empty" for a restore (what a pipeline writes; the tickers
 # and session hours a fresh `finsent db upgrade` seeds do not count).
 DATA_TABLES = ("posts", "news", "prices", "labels", "news_labels", "post_scores", "news_scores", "datasets",
-               "backtests", "crawl_runs", "daily_sentiment")
+               "backtests", "crawl_runs", "daily_sentiment", "comments", "comment_labels", "comment_scores")
 # Rows counted into the manifest, and compared by the drill.
-COUNTED_TABLES = (*DATA_TABLES, "tickers", "dataset_rows", "post_flags", "news_flags", "backtest_scores",
-                  "schema_migrations")
+COUNTED_TABLES = (*DATA_TABLES, "tickers", "dataset_rows", "post_flags", "news_flags", "comment_flags",
+                  "comment_threads", "backtest_scores", "schema_migrations")
 _VERSION = re.compile(r"\(PostgreSQL\) (\d+)")
 
 

@@ -41,7 +41,7 @@ from finsent.data.embargo import sessions_skipped
 from finsent.data.labels import LabelDefinition, count_stale_labels, load_definition
 from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
-from finsent.data.sources import BOARD, NEWS, selected
+from finsent.data.sources import BOARD, COMMENTS, NEWS, selected
 from finsent.data.spec import DatasetSpec
 from finsent.data.text import TextSpec
 from finsent.db import advisory_lock, raw_transaction
@@ -77,6 +77,8 @@ class DatasetSummary:
 # A news row's id in a snapshot: its surrogate, negative, so it never meets a post's (sql/0032: the
 # id made of office and article overflowed on long article ids and could map two articles to one).
 NEWS_ITEM_ID_SQL = "-p.item_id"
+# A comment's: its own surrogate, drawn from the same sequence (sql/0051), so it meets neither.
+COMMENT_ITEM_ID_SQL = "-p.item_id"
 # What each source contributes: its labels, its rows as ``p`` (with a ``posted_at``) and their
 # flags; (the join of l to p, the flags' match, the row id, office_id, article_id)
 _SOURCE_SQL = {
@@ -88,6 +90,13 @@ _SOURCE_SQL = {
              "ON p.ticker = l.ticker AND p.office_id = l.office_id AND p.article_id = l.article_id",
              "news_flags f WHERE f.ticker = l.ticker AND f.office_id = l.office_id AND f.article_id = l.article_id",
              NEWS_ITEM_ID_SQL, "p.office_id", "p.article_id"),
+    # a comment's text is its title (it has no body); its id -item_id, like an article's
+    COMMENTS.name: ("comment_labels l JOIN (SELECT ticker, post_id, comment_no, item_id, written_at AS posted_at, "
+                    "text AS title, NULL::text AS body FROM comments) p "
+                    "ON p.ticker = l.ticker AND p.post_id = l.post_id AND p.comment_no = l.comment_no",
+                    "comment_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id "
+                    "AND f.comment_no = l.comment_no",
+                    COMMENT_ITEM_ID_SQL, "NULL::text", "NULL::text"),
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from finsent.cli_args import DeprecatedSpelling, add_command, open_engine, positive_int
 from finsent.config import load_settings, parse_ticker_list
 from finsent.data.export_spec import FORMATS, TABLE_HELP, TABLE_NAMES, ExportFilter
+from finsent.data.sources import BOARD, NEWS
 from finsent.data.spec import DatasetSpec
 from finsent.specs import add_arguments, from_values, namespace_values
 
@@ -45,7 +46,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         sys.stdout.write(f"definition {report.definition}: {report.labelled} new labels "
                          f"({report.relabelled} after a price change); read {read}, {report.unlabelled} of them "
                          f"without a label yet; news: {report.news_labelled} new ({report.news_relabelled} after a "
-                         f"price change), {report.news_unlabelled} articles without one\n")
+                         f"price change), {report.news_unlabelled} articles without one"
+                         + "".join(f"; {name}: {new} new ({again} after a price change), {left} without one"
+                                   for name, (new, again, left) in report.per_source.items()
+                                   if name not in (BOARD.name, NEWS.name)) + "\n")
         for label in ("up", "down", "flat"):  # the new labels by class
             sys.stdout.write(f"  {label:5s} {report.counts.get(label, 0):10d}\n")
     return 0

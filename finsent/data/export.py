@@ -2,8 +2,8 @@
 plugin's JSON API, from one reading of each table.
 
 What each table is (``TABLES``): ``daily-sentiment`` (``daily_sentiment``: the daily index of each
-source per model version), ``scores`` (``post_scores`` and ``news_scores``, one row per scored
-post or headline, with when it was written), ``backtest`` (``backtest_daily``: each walk-forward
+source per model version), ``scores`` (``post_scores``, ``news_scores`` and ``comment_scores``, one row
+per scored post, headline or comment, with when it was written), ``backtest`` (``backtest_daily``: each walk-forward
 backtest's out-of-sample index with the session's return). The rows are the table's, filtered by
 ``ExportFilter`` (tickers, a date range, a source, a model version, a backtest) and in a fixed
 order, so the same filter gives the same file. Times are ISO 8601 in KST (+09:00).
@@ -80,15 +80,19 @@ TABLES = {t.name: t for t in (
           (_SOURCE, _VERSION, _TICKER, Column("post_id", pa.int64(), "the board post (board rows)"),
            Column("office_id", pa.string(), "the news office (news rows)"),
            Column("article_id", pa.string(), "the article (news rows)"),
-           Column("posted_at", pa.timestamp("us", tz=_KST), "when the post or article was published"),
+           Column("comment_no", pa.int64(), "the comment (comments rows; post_id: the post it is under)"),
+           Column("posted_at", pa.timestamp("us", tz=_KST), "when the post or article was published, or the "
+                  "comment written"),
            Column("p_up", pa.float64(), "the model's probability that the next session goes up"),
            Column("scored_at", pa.timestamp("us", tz=_KST), "when it was scored")),
           "SELECT * FROM (SELECT 'board'::text AS source, s.model_version, s.ticker, s.post_id, NULL::text AS "
-          "office_id, NULL::text AS article_id, p.posted_at, s.p_up, s.scored_at FROM post_scores s "
-          "JOIN posts p USING (ticker, post_id) UNION ALL SELECT 'news', s.model_version, s.ticker, NULL, "
-          "s.office_id, s.article_id, n.published_at, s.p_up, s.scored_at FROM news_scores s "
-          "JOIN news n USING (ticker, office_id, article_id)) d WHERE {where} "
-          "ORDER BY source, model_version, ticker, posted_at, post_id, office_id, article_id",
+          "office_id, NULL::text AS article_id, NULL::bigint AS comment_no, p.posted_at, s.p_up, s.scored_at "
+          "FROM post_scores s JOIN posts p USING (ticker, post_id) UNION ALL SELECT 'news', s.model_version, "
+          "s.ticker, NULL, s.office_id, s.article_id, NULL, n.published_at, s.p_up, s.scored_at FROM news_scores s "
+          "JOIN news n USING (ticker, office_id, article_id) UNION ALL SELECT 'comments', s.model_version, s.ticker, "
+          "s.post_id, NULL, NULL, s.comment_no, c.written_at, s.p_up, s.scored_at FROM comment_scores s "
+          "JOIN comments c USING (ticker, post_id, comment_no)) d WHERE {where} "
+          "ORDER BY source, model_version, ticker, posted_at, post_id, office_id, article_id, comment_no",
           f"(d.posted_at AT TIME ZONE '{_KST}')::date"),
     Table("backtest", TABLE_HELP["backtest"],
           (Column("backtest", pa.string(), "the backtest's name"), _SOURCE, _TICKER, _SESSION, _N, _MEAN,

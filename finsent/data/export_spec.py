@@ -15,7 +15,7 @@ FORMATS = ("csv", "parquet", "json")
 SOURCES = SOURCE_NAMES
 TABLE_HELP = {
     "daily-sentiment": "the daily index per source, model version, stock and session (daily_sentiment)",
-    "scores": "P(up) of every scored board post and news headline (post_scores, news_scores)",
+    "scores": "P(up) of every scored board post, news headline and comment (post_scores, news_scores, comment_scores)",
     "backtest": "each walk-forward backtest's out-of-sample index per stock and session (backtest_daily)",
     "study": "each factor study's grid: IC, interval, n, p and verdict per signal, target and horizon (study_cells)",
     "study-books": "each factor study's books: gross and net of Korean costs per signal, hold and kind (study_books)",

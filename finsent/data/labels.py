@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.engine import Engine
 
 from finsent.data import changes
-from finsent.data.sources import TEXT_SOURCES, TextSource
+from finsent.data.sources import BOARD, NEWS, TEXT_SOURCES, TextSource, source_of_table
 from finsent.db import advisory_lock, analyze_written, raw_transaction
 from finsent.errors import ConfigError
 from finsent.names import check_name
@@ -267,6 +267,8 @@ class LabelReport:
     news_relabelled: int = 0
     news_unlabelled: int = 0
     read: int | None = None  # posts an incremental run read (new ones, changed tickers' windows); None: all
+    # every source's (labelled, relabelled, unlabelled), by its name: the board's and news' as above, comments
+    per_source: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 def label_posts(engine: Engine, definition: LabelDefinition, tickers: list[str] | None = None,
@@ -308,25 +310,26 @@ def _label_locked(engine: Engine, definition: LabelDefinition, tickers: list[str
     groups = [group for group in ((priced or [])[i::max(1, workers)] for i in range(max(1, workers))) if group]
     with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="label") as pool:
         results = list(pool.map(lambda group: _label_group(engine, definition, group, params), groups))
-    # per subject: (stale, labelled, unlabelled, read) summed over the groups
-    (stale, labelled, unlabelled, read), (news_stale, news_labelled, news_unlabelled, _) = (
-        [sum(r[subject][i] for r in results) for i in range(4)] for subject in SUBJECTS)
+    # per subject (posts first): [stale, labelled, unlabelled, read] summed over the groups
+    summed = {subject: [sum(r[subject][i] for r in results) for i in range(4)] for subject in SUBJECTS}
     counts: dict[str, int] = {}
     for result in results:
         for label, n in result["counts"].items():
             counts[label] = counts.get(label, 0) + n
     # a backfill's labels are read by the next step at once: the planner must know them (issue 32)
-    analyze_written(engine, {"labels": labelled + stale, "news_labels": news_labelled + news_stale})
+    analyze_written(engine, {SUBJECTS[subject][0]: n[0] + n[1] for subject, n in summed.items()})
     if mark is None:
-        unlabelled, news_unlabelled = _count_unlabelled(engine, params)
+        for subject, unlabelled in _count_unlabelled(engine, params).items():
+            summed[subject][2] = unlabelled
     _close_run(engine, definition, tickers, params, started_at)
-    relabelled = min(stale, labelled)
-    log.info("%s%s: %d new labels (%d of them relabelled after a price change), %d posts still without one; "
-             "news: %d new labels (%d relabelled), %d articles without one", definition.name,
-             "" if mark is None else " (what changed since the last run)", labelled, relabelled, unlabelled,
-             news_labelled, min(news_stale, news_labelled), news_unlabelled)
-    return LabelReport(definition.name, labelled, relabelled, unlabelled, counts, news_labelled,
-                       min(news_stale, news_labelled), news_unlabelled, read=None if mark is None else read)
+    # per source: (new labels, relabelled after a price change, texts without one)
+    per_source = {source_of_table(subject).name: (n[1], min(n[0], n[1]), n[2]) for subject, n in summed.items()}
+    log.info("%s%s: new labels (relabelled after a price change), texts still without one: %s", definition.name,
+             "" if mark is None else " (what changed since the last run)",
+             "; ".join(f"{name} {new} ({again}), {left}" for name, (new, again, left) in per_source.items()))
+    board, news = per_source[BOARD.name], per_source[NEWS.name]
+    return LabelReport(definition.name, *board, counts, *news, read=None if mark is None else summed["posts"][3],
+                       per_source=per_source)
 
 
 def _label_group(engine: Engine, definition: LabelDefinition, group: list[str], params: dict) -> dict:
@@ -366,19 +369,17 @@ def _label_group(engine: Engine, definition: LabelDefinition, group: list[str], 
         return out
 
 
-def _count_unlabelled(engine: Engine, params: dict) -> tuple[int, int]:
-    """Posts and articles (of the run's tickers) without a label: a full run's closing count."""
+def _count_unlabelled(engine: Engine, params: dict) -> dict[str, int]:
+    """Per subject: its texts (of the run's tickers) without a label: a full run's closing count."""
+    found = {}
     with raw_transaction(engine) as raw, raw.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM posts p WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
-            "l.definition = %(definition)s AND l.ticker = p.ticker AND l.post_id = p.post_id)"
-            + (" AND p.ticker = ANY(%(tickers)s)" if params["tickers"] else ""), params)
-        unlabelled = cur.fetchone()[0]
-        cur.execute(
-            "SELECT count(*) FROM news p WHERE NOT EXISTS (SELECT 1 FROM news_labels l WHERE l.definition = "
-            "%(definition)s AND l.ticker = p.ticker AND l.office_id = p.office_id AND l.article_id = p.article_id)"
-            + (" AND p.ticker = ANY(%(tickers)s)" if params["tickers"] else ""), params)
-        return unlabelled, cur.fetchone()[0]
+        for subject, (table, _, keys) in SUBJECTS.items():
+            same = " AND ".join(f"l.{k} = p.{k}" for k in ("ticker", *keys))
+            cur.execute(f"SELECT count(*) FROM {subject} p WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE "
+                        f"l.definition = %(definition)s AND {same})"
+                        + (" AND p.ticker = ANY(%(tickers)s)" if params["tickers"] else ""), params)
+            found[subject] = cur.fetchone()[0]
+    return found
 
 
 def _close_run(engine: Engine, definition: LabelDefinition, tickers: list[str] | None, params: dict,

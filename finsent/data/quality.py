@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TextIO
 
 from sqlalchemy.engine import Engine
 
-from finsent.data.news_quality import flag_news
+from finsent.data.sources import TEXT_SOURCES
 from finsent.db import analyze_after_write, raw_connection, raw_transaction
 
 log = logging.getLogger(__name__)
@@ -228,11 +229,16 @@ def check_quality(engine: Engine, *, recheck: bool = False) -> QualityRun:
         flagged["duplicate_title"], flagged["near_duplicate_title"] = after[0] - before[0], after[1] - before[1]
         flagged["duplicate_body"] = _flag_copied_bodies(cur)
         board_flags = sum(abs(n) for n in flagged.values())
-        news_flags = flag_news(cur)  # news articles: their own rules and table (news_flags)
-        flagged.update(news_flags)
-        for table, written in (("post_quality", checked), ("post_flags", board_flags),
-                               ("news_flags", sum(abs(n) for n in news_flags.values()))):
-            analyze_after_write(cur, table, written)  # the dataset build reads them next
+        written = {"post_quality": checked, "post_flags": board_flags}
+        # the sources whose check writes flags only (news, comments): their own rules and flags table,
+        # in the module their record names (imported by name: those modules reuse this one's patterns)
+        for source in TEXT_SOURCES.values():
+            if source.checked is None:
+                changed = import_module(source.quality).flag(cur)
+                flagged.update(changed)
+                written[source.flags] = sum(abs(n) for n in changed.values())
+        for table, rows in written.items():
+            analyze_after_write(cur, table, rows)  # the dataset build reads them next
     log.info("quality: %d posts checked; flagged %s", checked,
              ", ".join(f"{k}={v}" for k, v in flagged.items()))
     return QualityRun(checked, flagged)

@@ -92,22 +92,21 @@ def _drop_orphans(cur, report: ReconcileReport) -> None:
 _EDITED = """
 CREATE TEMP TABLE reconcile_edited_{subject} ON COMMIT DROP AS
 SELECT DISTINCT ticker, {keys} FROM text_edits WHERE source = %(source)s AND title_changed
-UNION SELECT q.ticker, {q_keys} FROM {quality} q JOIN {table} p ON {same} WHERE q.title_norm <> {norm}
 """
+# ... and the texts whose stored normalised title no longer matches (a source that keeps one)
+_RETITLED = "UNION SELECT q.ticker, {q_keys} FROM {quality} q JOIN {table} p ON {same} WHERE q.title_norm <> {norm}"
 
 
 def _redo_edited_titles(cur, report: ReconcileReport) -> None:
     """Texts whose title changed lose what the old title decided (scores, quality), and are restamped."""
     for subject, source in _ITEMS.items():
         table, keys, dependants, edited = source.table, source.keys, source.keyed, f"reconcile_edited_{subject}"
-        # a source whose quality is recomputed whole by every check (the news) keeps no normalised title
-        columns = ", ".join(f"NULL::text AS {k}" for k in ("ticker", *keys, "title_norm"))
-        nothing = f"(SELECT {columns} WHERE false)"
-        quality = (f"(SELECT ticker, {', '.join(keys)}, title_norm FROM {source.checked})" if source.checked
-                   else nothing)
-        cur.execute(_EDITED.format(subject=subject, keys=", ".join(keys), q_keys=", ".join(f"q.{k}" for k in keys),
-                                   quality=quality, table=table, same=_same(keys, "q", "p"), norm=TITLE_NORM_SQL),
-                    {"source": source.name})
+        sql = _EDITED.format(subject=subject, keys=", ".join(keys))
+        # a source whose quality is recomputed whole by every check (news, comments) keeps no normalised title
+        if source.checked:
+            sql += _RETITLED.format(q_keys=", ".join(f"q.{k}" for k in keys), quality=source.checked, table=table,
+                                    same=_same(keys, "q", "p"), norm=TITLE_NORM_SQL)
+        cur.execute(sql, {"source": source.name})
         report.edited[subject] = cur.rowcount
         for dependant in (d for d in dependants if d != source.labels):  # every table keyed by the text but its labels
             cur.execute(f"DELETE FROM {dependant} d USING {edited} e WHERE {_same(keys, 'd', 'e')}")
@@ -172,7 +171,7 @@ def reconcile(settings, engine: Engine, *, dry_run: bool = False, score: bool = 
     report = ReconcileReport(dry_run)
     with ExitStack() as locks:  # the steps it redoes wait (and are waited for) as they do for each other
         locks.enter_context(advisory_lock(engine, "reconcile"))
-        for name in ("score", "score-news"):
+        for name in ("score", "score-news", "score-comments"):  # each source's scoring lock
             locks.enter_context(advisory_lock(engine, name, wait=True))
         indexes = _plan(engine, report)
     if dry_run:
@@ -202,10 +201,11 @@ def _redo(settings, engine: Engine, report: ReconcileReport, indexes: list[tuple
 
 def rebuild_indexes(engine: Engine, indexes: list[tuple[str, int]]) -> int:
     """Rebuild each (source, version) index from its scores as they are (rows that differ only)."""
+    from finsent.ml.comments_score import COMMENTS_INDEX
     from finsent.ml.daily_index import BOARD_INDEX, refresh_daily_index
     from finsent.ml.news_index import NEWS_INDEX
 
-    sources, rewritten = {index.name: index for index in (BOARD_INDEX, NEWS_INDEX)}, 0
+    sources, rewritten = {index.name: index for index in (BOARD_INDEX, NEWS_INDEX, COMMENTS_INDEX)}, 0
     for source, version in indexes:
         with raw_transaction(engine) as raw, raw.cursor() as cur:
             cur.execute("DELETE FROM daily_sentiment_state WHERE source = %s AND model_version = %s", (source, version))

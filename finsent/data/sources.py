@@ -1,4 +1,4 @@
-"""The text sources: what finsent reads sentiment from (board posts, news headlines; comments next),
+"""The text sources: what finsent reads sentiment from (board posts, news headlines, comments),
 one record each (``TextSource``). Code that treats a source's texts asks its record for the table,
 keys, labels, flags, scores, registered model, index and crawler instead of comparing names, so a
 third source is one more record here (and the tables it names), not one more branch everywhere.
@@ -60,9 +60,17 @@ NEWS = TextSource(
     keyed=("news_labels", "news_flags", "news_scores"),
     model_name="finsent-news-updown", alias_option="news_alias", quality="finsent.data.news_quality",
     crawl="crawl-news", items="news articles", noun="headline", heading="News headlines", prefix="news_")
+# Comments under board posts (issue 30): one row per (ticker, post_id, comment_no); the text is the
+# comment's (read as a title: a comment has no body), its time when it was written.
+COMMENTS = TextSource(
+    name="comments", table="comments", keys=("post_id", "comment_no"), story_key=None, time_column="written_at",
+    labels="comment_labels", flags="comment_flags", checked=None, scores="comment_scores",
+    keyed=("comment_labels", "comment_flags", "comment_scores"),
+    model_name="finsent-comments-updown", alias_option="comments_alias", quality="finsent.data.comment_quality",
+    crawl="crawl-comments", items="comments", noun="comment", heading="Comments", prefix="comments_")
 
 # In the order they are shown and walked; the board first (the default everywhere).
-TEXT_SOURCES: dict[str, TextSource] = {source.name: source for source in (BOARD, NEWS)}
+TEXT_SOURCES: dict[str, TextSource] = {source.name: source for source in (BOARD, NEWS, COMMENTS)}
 SOURCE_NAMES: tuple[str, ...] = tuple(TEXT_SOURCES)
 DEFAULT_SOURCE = BOARD.name
 
@@ -87,7 +95,7 @@ def selected(name: str) -> tuple[TextSource, ...]:
 
 
 def source_of_table(table: str) -> TextSource:
-    """The source whose texts live in ``table`` (posts, news)."""
+    """The source whose texts live in ``table`` (posts, news, comments)."""
     for source in TEXT_SOURCES.values():
         if source.table == table:
             return source

@@ -32,7 +32,7 @@ from finsent.tickers import require_known
 log = logging.getLogger(__name__)
 
 # The table each ingest command writes: a backfill's rows get their planner statistics when it ends.
-WRITTEN_TABLE = {**{source.crawl: source.table for source in TEXT_SOURCES.values()}, "crawl-comments": "comments",
+WRITTEN_TABLE = {**{source.crawl: source.table for source in TEXT_SOURCES.values()},
                  "prices": "prices", "import-posts": "posts", "import-news": "news", "import-prices": "prices"}
 
 # Statuses of a run that did its job: 'rewritten' is a price sync that found the feed's adjusted

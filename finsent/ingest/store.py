@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from finsent.data.sources import TEXT_SOURCES
 from finsent.ingest.records import (
     COMMENT_COLUMNS,
     NEWS_COLUMNS,
@@ -242,14 +243,14 @@ def upsert_prices(cursor, rows: Sequence[PriceRow], *, replace: bool) -> PriceWr
 
 def drop_vanished_sessions(cursor, ticker: str, first: date, last: date, sessions: Sequence[date]) -> list[date]:
     """Delete ``ticker``'s stored sessions from ``first`` to ``last`` that are not in ``sessions``,
-    and the labels (of posts and of news) of every definition whose return ran through one of them (the next ``finsent
+    and the labels (of every text source) of every definition whose return ran through one of them (the next ``finsent
     label`` writes them again); return the dates deleted. For a source that now says what the
     history is over that range: a bar it no longer lists is of an old basis, or was never a session."""
     cursor.execute("DELETE FROM prices WHERE ticker = %s AND trade_date BETWEEN %s AND %s "
                    "AND NOT trade_date = ANY(%s) RETURNING trade_date", (ticker, first, last, list(sessions)))
     gone = sorted(row[0] for row in cursor.fetchall())
     if gone:
-        for table in ("labels", "news_labels"):
+        for table in (source.labels for source in TEXT_SOURCES.values()):  # every source's labels
             cursor.execute(f"DELETE FROM {table} WHERE ticker = %s AND EXISTS "
                            "(SELECT 1 FROM unnest(%s::date[]) g WHERE g BETWEEN base_date AND target_date)",
                            (ticker, gone))

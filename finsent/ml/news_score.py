@@ -1,5 +1,6 @@
-"""``finsent score`` over both sources: board posts by the board champion (``finsent-updown``,
-:mod:`finsent.ml.score`) and news articles by the news champion (``finsent-news-updown``, here).
+"""``finsent score`` over every source: board posts by the board champion (``finsent-updown``,
+:mod:`finsent.ml.score`), news articles by the news champion (``finsent-news-updown``, here) and
+comments by theirs (``finsent-comments-updown``, :mod:`finsent.ml.comments_score`).
 
 News articles without a score from the news version are scored by their title (and summary, for a
 model that reads bodies) in batches (each
@@ -20,9 +21,10 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
-from finsent.data.sources import BOARD, NEWS, selected
+from finsent.data.sources import BOARD, COMMENTS, NEWS, selected
 from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.errors import NotRegisteredError
+from finsent.ml.comments_score import score_comments
 from finsent.ml.daily_index import refresh_daily_index
 from finsent.ml.news_index import NEWS_INDEX
 from finsent.ml.registry import NEWS_MODEL_NAME, configure, load_pyfunc, version_of, version_or_skip
@@ -91,8 +93,8 @@ def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None
     return ScoreReport(version, scored, refresh.rows, refresh.rewritten, source=NEWS.name)
 
 
-# Who scores each source's texts (a third source adds its scorer here).
-SCORERS = {BOARD.name: score_posts, NEWS.name: score_news}
+# Who scores each source's texts (comments: finsent.ml.comments_score).
+SCORERS = {BOARD.name: score_posts, NEWS.name: score_news, COMMENTS.name: score_comments}
 
 
 def score_sources(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> list[ScoreReport]:

@@ -40,12 +40,15 @@ class ScoreSpec:
                              minimum=1)
     news_alias: str = option("champion", "the finsent-news-updown version to score news articles with: an alias "
                              "(default champion) or a version number")
-    source: str = option(EVERY_SOURCE, "what to score: board posts, news articles or both (a source whose alias is "
-                         "champion and that has none yet is skipped)", choices=SCORE_SOURCES)
+    comments_alias: str = option("champion", "the finsent-comments-updown version to score comments with: an "
+                                 "alias (default champion) or a version number")
+    source: str = option(EVERY_SOURCE, "what to score: board posts, news articles, comments or both (every source; "
+                         "a source whose alias is champion and that has none yet is skipped)", choices=SCORE_SOURCES)
 
     def validate(self) -> None:
         check_fields(self)
-        for flag, value in (("--alias", self.alias), ("--news-alias", self.news_alias)):
+        for flag, value in (("--alias", self.alias), ("--news-alias", self.news_alias),
+                            ("--comments-alias", self.comments_alias)):
             if _ALIAS.fullmatch(value) is None:
                 raise ConfigError(f"{flag} must be an alias (letters, digits, _ and -) or a version number, "
                                   f"got {value!r}")

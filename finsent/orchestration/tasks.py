@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from finsent.config import load_settings
-from finsent.data.sources import DEFAULT_SOURCE, text_source
+from finsent.data.sources import COMMENTS, DEFAULT_SOURCE, text_source
 from finsent.data.spec import DatasetSpec
 from finsent.errors import ConfigError, FinsentError
 from finsent.ml.backtest.spec import BacktestSpec
@@ -184,7 +184,8 @@ def label_and_flag() -> dict:
     reports = [label_posts(engine, d) for d in definitions]
     return {"checked": quality.checked, "flagged": quality.flagged,
             "labelled": {r.definition: r.labelled for r in reports},
-            "news_labelled": {r.definition: r.news_labelled for r in reports}}
+            "news_labelled": {r.definition: r.news_labelled for r in reports},
+            "comments_labelled": {r.definition: r.per_source.get(COMMENTS.name, (0,))[0] for r in reports}}
 
 
 def build_snapshot(name: str, spec: DatasetSpec) -> dict:

@@ -123,7 +123,8 @@ async def daily_sentiment(ticker: str | None = _TICKER, start: date | None = _FR
                          offset)
 
 
-@_route("scores", "P(up) of every scored board post and news headline (post_scores, news_scores)")
+@_route("scores", "P(up) of every scored board post, news headline and comment "
+                  "(post_scores, news_scores, comment_scores)")
 async def scores(ticker: str | None = _TICKER, start: date | None = _FROM, end: date | None = _TO,
                  source: str | None = _SOURCE, model_version: int | None = Query(default=None, ge=1),
                  format: str | None = _FORMAT, limit: int = _LIMIT, offset: int = _OFFSET) -> Any:

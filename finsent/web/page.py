@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from finsent.config import Settings
 from finsent.data.origin import synthetic_marks
-from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
+from finsent.data.sources import BOARD, COMMENTS, DEFAULT_SOURCE, NEWS, text_source
 from finsent.ingest.records import KST
 from finsent.logs.redact import mask_urls
 from finsent.ml.metrics import shown
@@ -52,12 +52,14 @@ from finsent.web.queries import (
     ScoredPost,
     Stock,
     backtest_days,
+    comment_skill_counts,
     daily_values,
     index_built_at,
     index_histories,
     indexed_stocks,
     label_horizon,
     latest_backtest,
+    latest_day_comments,
     latest_day_news,
     latest_day_posts,
     news_skill_counts,
@@ -73,8 +75,8 @@ NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&ni
 _TOP = 5
 # Per source: the scored texts of a stock's last day (``stock_section``), and
 # for a source without the page's backtest the champion's skill counts.
-_LATEST_DAY = {BOARD.name: latest_day_posts, NEWS.name: latest_day_news}
-_CHAMPION_SKILL = {NEWS.name: news_skill_counts}
+_LATEST_DAY = {BOARD.name: latest_day_posts, NEWS.name: latest_day_news, COMMENTS.name: latest_day_comments}
+_CHAMPION_SKILL = {NEWS.name: news_skill_counts, COMMENTS.name: comment_skill_counts}
 
 
 @dataclass(frozen=True)

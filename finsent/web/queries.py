@@ -235,6 +235,43 @@ def news_skill_counts(conn: Connection, *, champion: int | None, seen_through: d
     return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
 
 
+_COMMENT_SKILL = """
+SELECT s.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
+       count(*) FILTER (WHERE l.label = 'down') AS downs,
+       count(*) FILTER (WHERE l.label = 'up' AND s.p_up > 0.5) AS hits,
+       count(*) FILTER (WHERE l.label = 'down' AND s.p_up > 0.5) AS false_alarms
+FROM comment_scores s
+JOIN comment_labels l ON l.definition = :d AND l.ticker = s.ticker AND l.post_id = s.post_id
+                     AND l.comment_no = s.comment_no
+WHERE s.model_version = :v AND l.label IN ('up', 'down') AND l.session_date > :seen
+  AND NOT EXISTS (SELECT 1 FROM comment_flags f WHERE (f.ticker, f.post_id, f.comment_no) =
+                  (s.ticker, s.post_id, s.comment_no))
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def comment_skill_counts(conn: Connection, *, champion: int | None, seen_through: date | None,
+                         definition: str) -> list[SessionCounts]:
+    """``skill_counts`` of the comments: the comments champion's scored up/down comments of the sessions
+    after what it saw (flagged comments left out)."""
+    rows = conn.execute(text(_COMMENT_SKILL), {"v": champion if champion is not None else -1,
+                                               "seen": seen_through or _NEVER, "d": definition}).all()
+    return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
+
+
+def latest_day_comments(conn: Connection, ticker: str, champion: int | None) -> list[ScoredPost]:
+    """``latest_day_posts`` of the comments: the comments champion's scores of ``ticker``'s comments of
+    its last day with comments that the index uses (each links to the post it is under)."""
+    rows = conn.execute(text(
+        "SELECT c.text, s.p_up, c.written_at, c.post_id, c.ticker FROM comment_scores s "
+        "JOIN comments c USING (ticker, post_id, comment_no) WHERE s.ticker = :t AND s.model_version = :v AND "
+        "c.written_at >= (SELECT max(c2.written_at) FROM comments c2 WHERE c2.ticker = :t) - interval '1 day' AND "
+        "NOT EXISTS (SELECT 1 FROM comment_flags f WHERE (f.ticker, f.post_id, f.comment_no) = "
+        "(c.ticker, c.post_id, c.comment_no)) ORDER BY s.p_up DESC, c.post_id, c.comment_no"),
+        {"t": ticker, "v": champion if champion is not None else -1}).all()
+    return [ScoredPost(r.text, float(r.p_up), r.written_at, int(r.post_id), r.ticker) for r in rows]
+
+
 def backtest_days(conn: Connection, backtest: str) -> list[BookDay]:
     """Every (stock, session) of the backtest's index with its label and open-to-close returns."""
     rows = conn.execute(text(

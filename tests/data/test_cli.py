@@ -19,8 +19,8 @@ def test_dataset_build_offers_every_source_and_the_declared_defaults(capsys):
     for source in (*SOURCE_NAMES, EVERY_SOURCE):
         assert parser.parse_args(["dataset", "build", "snap", "--source", source]).source == source
     with pytest.raises(SystemExit) as refused:
-        parser.parse_args(["dataset", "build", "snap", "--source", "comments"])
-    assert refused.value.code == 2 and "invalid choice: 'comments'" in capsys.readouterr().err
+        parser.parse_args(["dataset", "build", "snap", "--source", "replies"])
+    assert refused.value.code == 2 and "invalid choice: 'replies'" in capsys.readouterr().err
     assert parser.parse_args(["label", "--rule", "same_day"]).func is cmd_label
 
 

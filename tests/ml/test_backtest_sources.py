@@ -141,7 +141,7 @@ def test_a_bad_source_is_a_clear_error_from_the_command_and_the_dag(engine, caps
     with pytest.raises(SystemExit) as refused:
         main(["backtest", "x", "--source", "tv"])
     assert refused.value.code == 2 and "invalid choice: 'tv'" in capsys.readouterr().err
-    with pytest.raises(ConfigError, match="--source must be one of board, news, both, got 'tv'"):
+    with pytest.raises(ConfigError, match="--source must be one of board, news, comments, both, got 'tv'"):
         from_values(BacktestSpec, {"source": "tv"})
     assert query(engine, "SELECT count(*) FROM backtests") == [(0,)]
 

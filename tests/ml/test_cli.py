@@ -21,6 +21,8 @@ def test_score_and_backtest_defaults(capsys):
     assert (walk.definition, walk.cost_bps, walk.sell_tax_bps) == (DEFAULT_DEFINITION, DEFAULT_COST_BPS,
                                                                    DEFAULT_SELL_TAX_BPS) == ("next_open_close", 20, 20)
     assert parser.parse_args(["train", "--dataset", "d"]).func is cmd_train
+    comments = parser.parse_args(["score", "--source", "comments", "--comments-alias", "3"])
+    assert (comments.source, comments.comments_alias) == ("comments", "3")
     with pytest.raises(SystemExit) as refused:
-        parser.parse_args(["score", "--source", "comments"])
-    assert refused.value.code == 2 and "invalid choice: 'comments'" in capsys.readouterr().err
+        parser.parse_args(["score", "--source", "replies"])
+    assert refused.value.code == 2 and "invalid choice: 'replies'" in capsys.readouterr().err

@@ -40,7 +40,7 @@ def test_engagement_counts_the_comments_of_the_24_hours_before_the_open_only(eng
     before_first = [datetime.combine(first, datetime.min.time()) + timedelta(hours=h) for h in (6, 7, 8)]
     _comments(engine, [*trailing, *before_first, at_open - timedelta(seconds=1), at_open,
                        at_open + timedelta(hours=3)])
-    values = attention(engine, "comments", first, second, []).set_index("session_date")["value"]
+    values = attention(engine, "engagement", first, second, []).set_index("session_date")["value"]
     assert values[first] == pytest.approx(math.log((1 + 3) / (1 + 1)))
     # second (the next day): its 24 h window holds the comment just before its open only (the first's
     # three came before the first's open); its trailing 20 sessions take in the first's 3

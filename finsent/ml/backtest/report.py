@@ -31,7 +31,7 @@ from scipy import stats as scipy_stats
 from sqlalchemy.engine import Engine
 
 from finsent.data.labels import TRADABLE_LABEL_RULES, load_definition
-from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, text_source
+from finsent.data.sources import DEFAULT_SOURCE, text_source
 from finsent.db import raw_connection
 from finsent.ml.backtest.compare import SourceComparison, compare_sources
 from finsent.ml.backtest.texts import per_story
@@ -313,8 +313,9 @@ def build_report(engine: Engine, run: BacktestRun) -> BacktestReport | SourcesRe
     reports = {w.source: _source_report(engine, run, w.source, scores, returns, rule, horizon) for w in run.walks}
     if len(reports) == 1:
         return reports[run.walks[0].source]
+    first, second = list(reports)[:2]  # the board and the news where both were walked (walk order)
     return SourcesReport(run.name, run.spec.to_json(), reports,
-                         compare_sources(reports[BOARD.name].index, reports[NEWS.name].index, horizon=horizon))
+                         compare_sources(reports[first].index, reports[second].index, horizon=horizon))
 
 
 def _subtitle(source: str) -> str:

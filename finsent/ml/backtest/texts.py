@@ -1,10 +1,11 @@
-"""What a walk reads: the labelled texts of one source (board posts or news headlines).
+"""What a walk reads: the labelled texts of one source (board posts, news headlines or comments).
 
 Both come as one frame per source with the columns ticker, post_id, title, label, session_date,
 ret and ``body`` (the post's body, news: the summary; cleaned and cut to the walk's budget, or None
 when the walk reads titles); news adds ``story`` (``news.story_key``: the articles of one story, carried by several
 offices), so that the index counts a story once (``per_story``). A news article's id is the
-snapshots' one (``finsent.data.build.NEWS_ITEM_ID_SQL``): negative, it never meets a post's id.
+snapshots' one (``finsent.data.build.NEWS_ITEM_ID_SQL``): negative, it never meets a post's id; a
+comment's too (``COMMENT_ITEM_ID_SQL``, from the same sequence as the articles').
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import hashlib
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from finsent.data.build import NEWS_ITEM_ID_SQL
-from finsent.data.sources import BOARD, NEWS, text_source
+from finsent.data.build import COMMENT_ITEM_ID_SQL, NEWS_ITEM_ID_SQL
+from finsent.data.sources import BOARD, COMMENTS, NEWS, text_source
 from finsent.db import raw_connection
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.tickers import member_on_sql
@@ -55,6 +56,23 @@ def load_labelled_news(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
                  [*COLUMNS, "body", "story"], spec)
 
 
+def load_labelled_comments(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
+    """Every labelled comment of the definition (its text read as a title: a comment has no body), minus
+    the comments the comment rules flagged unless ``--rules none``; point in time like the posts."""
+    query = f"""
+        SELECT l.ticker, {COMMENT_ITEM_ID_SQL} AS post_id, p.text AS title, l.label, l.session_date,
+               l.ret::float8 AS ret, NULL::text AS body
+        FROM comment_labels l JOIN comments p
+             ON p.ticker = l.ticker AND p.post_id = l.post_id AND p.comment_no = l.comment_no
+        WHERE l.definition = %(definition)s AND (NOT %(flagged)s OR NOT EXISTS (
+            SELECT 1 FROM comment_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id
+                                            AND f.comment_no = l.comment_no))
+          AND {member_on_sql("l.ticker", "l.session_date")}
+        ORDER BY l.session_date, l.ticker, post_id"""
+    return _read(engine, query, {"definition": spec.definition, "flagged": bool(spec.rules)}, [*COLUMNS, "body"],
+                 spec)
+
+
 def _read(engine: Engine, query: str, params: dict, columns: list[str], spec: BacktestSpec) -> pd.DataFrame:
     with raw_connection(engine) as raw, raw.cursor() as cur:
         cur.execute(query, params)
@@ -69,8 +87,8 @@ def load_texts(engine: Engine, spec: BacktestSpec, source: str) -> pd.DataFrame:
     return LOADERS[text_source(source).name](engine, spec)
 
 
-# How each source's labelled texts are read (a third source adds its loader here).
-LOADERS = {BOARD.name: load_labelled_posts, NEWS.name: load_labelled_news}
+# How each source's labelled texts are read.
+LOADERS = {BOARD.name: load_labelled_posts, NEWS.name: load_labelled_news, COMMENTS.name: load_labelled_comments}
 
 
 def input_hash(texts: list[pd.DataFrame]) -> str:

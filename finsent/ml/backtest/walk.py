@@ -218,13 +218,17 @@ def _windows(posts: pd.DataFrame, steps: list[Step]) -> list[tuple[np.ndarray, n
     return windows
 
 
-def _plan(engine: Engine, spec: BacktestSpec, source: str) -> SourceWalk:
-    """The source's labelled texts and its steps; every way the walk cannot run is a ConfigError here."""
+def _plan(engine: Engine, spec: BacktestSpec, source: str) -> SourceWalk | None:
+    """The source's labelled texts and its steps; every way the walk cannot run is a ConfigError here.
+    None: a walk of every source meets one with no labelled texts at all (comments not crawled yet)."""
     from finsent.data.labels import load_definition
 
     with raw_connection(engine) as raw, raw.cursor() as cur:
         horizon = load_definition(cur, spec.definition).horizon
     texts = load_texts(engine, spec, source)
+    if texts.empty and len(spec.sources) > 1:
+        log.info("backtest: no labelled %s under %r: not walked", source, spec.definition)
+        return None
     sessions = sorted(texts["session_date"].unique())
     steps = plan_steps(sessions, spec, horizon, source)
     if not steps:
@@ -243,7 +247,11 @@ def walk_forward(settings: Settings, engine: Engine, name: str, spec: BacktestSp
         raise ConfigError(f"backtest name {name!r}: use 1-100 letters, digits, '_', '-' or '.'")
     spec.validate()
     with advisory_lock(engine, f"backtest:{name}"):
-        walks = [_plan(engine, spec, source) for source in spec.sources]
+        walks = [walk for walk in (_plan(engine, spec, source) for source in spec.sources) if walk is not None]
+        if len(spec.sources) > 1 and len(walks) < 2:  # a comparison needs two sources with texts
+            empty = [source for source in spec.sources if source not in {w.source for w in walks}]
+            raise ConfigError(f"no labelled texts of {', '.join(empty)} under {spec.definition!r}: --source "
+                              f"{spec.source} compares at least two sources; nothing was written")
         windows = {w.source: _windows(w.texts, w.steps) for w in walks}
         refits = {w.source: _Refit(spec, w.texts) for w in walks}
         total = sum(len(w.steps) for w in walks)

@@ -41,11 +41,15 @@ _ATTENTION_TEXTS = {
     "board": ("posts p WHERE p.ticker = s.ticker AND p.posted_at >= s.open_at - interval '24 hours' "
               "AND p.posted_at < s.open_at AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker "
               "AND f.post_id = p.post_id AND f.rule = ANY(%(rules)s))", "count(*)"),
-    "comments": ("comments p WHERE p.ticker = s.ticker AND p.written_at >= s.open_at - interval '24 hours' "
-                 "AND p.written_at < s.open_at AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker "
-                 "AND f.post_id = p.post_id AND f.rule = ANY(%(rules)s))", "count(*)"),
+    # the board's engagement: the comments under its posts that the board's rules keep (not a source)
+    "engagement": ("comments p WHERE p.ticker = s.ticker AND p.written_at >= s.open_at - interval '24 hours' "
+                   "AND p.written_at < s.open_at AND NOT EXISTS (SELECT 1 FROM post_flags f WHERE f.ticker = p.ticker "
+                   "AND f.post_id = p.post_id AND f.rule = ANY(%(rules)s))", "count(*)"),
     "news": ("news p WHERE p.ticker = s.ticker AND p.published_at >= s.open_at - interval '24 hours' "
              "AND p.published_at < s.open_at", "count(DISTINCT p.story_key)"),
+    "comments": ("comments p WHERE p.ticker = s.ticker AND p.written_at >= s.open_at - interval '24 hours' "
+                 "AND p.written_at < s.open_at AND NOT EXISTS (SELECT 1 FROM comment_flags f WHERE "
+                 "f.ticker = p.ticker AND f.post_id = p.post_id AND f.comment_no = p.comment_no)", "count(*)"),
 }
 _SESSIONS = f"""
 SELECT pr.ticker, pr.trade_date, pr.open::float8, pr.close::float8, pr.volume::float8,
@@ -97,7 +101,7 @@ def horizon_targets(sessions: pd.DataFrame, horizon: int) -> pd.DataFrame:
 
 def attention(engine: Engine, source: str, since, until, rules: list[str]) -> pd.DataFrame:
     """Per (ticker, session_date) from ``since`` to ``until``: log((1 + n) / (1 + mean n of the 20
-    sessions before)), n the source's texts (or ``"comments"``: the board's comments) in the 24 h before
+    sessions before)), n the source's texts (or ``"engagement"``: the board's comments) in the 24 h before
     the session's open."""
     lookback = pd.Timestamp(since) - pd.Timedelta(days=TRAILING_SESSIONS * 3)  # 20 sessions, holidays and all
     texts, count = _ATTENTION_TEXTS[source]
@@ -148,7 +152,7 @@ def load_panel(engine: Engine, backtest: str, signals: tuple[str, ...], rules: l
     for name in signals:
         source, kind = signal_source(name)
         if kind in COUNT_KINDS:
-            values = attention(engine, "comments" if kind == "engagement" else source, first, last, rules)
+            values = attention(engine, "engagement" if kind == "engagement" else source, first, last, rules)
         else:
             values = (_text if kind == "text" else _disagreement)(engine, backtest, source)
         frame = frame.merge(values.rename(columns={"value": name}), on=["ticker", "session_date"], how="left")

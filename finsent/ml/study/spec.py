@@ -3,7 +3,7 @@
 
 Signals are per text source: the board's carry the kind's bare name (``text``, ``attention``,
 ``disagreement``), another source's are prefixed with it (``news_text``, ``news_attention``, ...),
-so a third source adds its names here and nowhere else (``TEXT_SOURCES``).
+so a source's names follow from its record (``finsent.data.sources``).
 """
 
 from __future__ import annotations
@@ -12,17 +12,21 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from finsent.data.sources import DEFAULT_SOURCE
+from finsent.data.sources import TEXT_SOURCES as SOURCE_RECORDS
 from finsent.errors import ConfigError
 from finsent.specs import check_fields, option
 
-# text source -> the prefix of its signals' names (the board's are unprefixed, as the issue names them)
-TEXT_SOURCES = {"board": "", "news": "news_"}
+# text source -> the prefix of its signals' names (the board's are unprefixed, as the issue names them):
+# each source's record says it
+TEXT_SOURCES = {source.name: source.prefix for source in SOURCE_RECORDS.values()}
 # text: the backtest's out-of-sample index; attention: texts in the 24 h before the open against the
 # trailing 20 sessions (log ratio); disagreement: the spread of the out-of-sample scores of the index
 SIGNAL_KINDS = ("text", "attention", "disagreement")
 # engagement: the board's comments written in the 24 h before the open against the trailing 20 sessions
 # (log ratio; comments carry their own time, likes and dislikes only the count read at the crawl)
-KINDS_OF = {"board": (*SIGNAL_KINDS, "engagement"), "news": SIGNAL_KINDS}
+# (the board's only: the count of the comments under its posts; the comments' own attention counts them too)
+KINDS_OF = {name: (*SIGNAL_KINDS, "engagement") if name == DEFAULT_SOURCE else SIGNAL_KINDS for name in TEXT_SOURCES}
 # kinds counted from the stored texts, not read from the backtest's walk
 COUNT_KINDS = ("attention", "engagement")
 SIGNALS = tuple(prefix + kind for source, prefix in TEXT_SOURCES.items() for kind in KINDS_OF[source])
