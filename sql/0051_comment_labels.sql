@@ -129,7 +129,7 @@ ALTER TABLE backtest_daily DROP CONSTRAINT backtest_daily_source_check,
 -- a post's id is positive; a news article's and a comment's (-item_id) negative
 ALTER TABLE backtest_scores DROP CONSTRAINT backtest_scores_source_check, DROP CONSTRAINT backtest_scores_news_ids,
     ADD CONSTRAINT backtest_scores_source_check CHECK (source IN ('board', 'news', 'comments')),
-    ADD CONSTRAINT backtest_scores_board_ids CHECK ((source = 'board') = (post_id > 0));
+    ADD CONSTRAINT backtest_scores_board_ids CHECK ((source = 'board') = (post_id >= 0));
 COMMENT ON COLUMN backtest_scores.source IS
     'board: post_id is posts.post_id; news: post_id = -news.item_id; comments: post_id = -comments.item_id.';
 COMMENT ON COLUMN dataset_rows.post_id IS

@@ -10,21 +10,15 @@ labels' day map); flagged comments (empty, spam, copies) are left out; one comme
 
 from __future__ import annotations
 
-import io
-import logging
-
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
-from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
+from finsent.data.changes import STAMPED
 from finsent.data.sources import COMMENTS
-from finsent.db import advisory_lock, analyze_after_write, raw_connection
-from finsent.ml.daily_index import POST_SESSION, SESSION, IndexSource, refresh_daily_index
-from finsent.ml.registry import configure, load_pyfunc, version_of
-from finsent.ml.score import FETCH_ROWS, ScoreReport, predict_rows
+from finsent.ml.daily_index import POST_SESSION, SESSION, IndexSource
+from finsent.ml.keyed_score import KeyedScoring, score_keyed
+from finsent.ml.score import ScoreReport
 from finsent.ml.spec import ScoreSpec
-
-log = logging.getLogger(__name__)
 
 WATERMARK_STEP = "score-comments"  # step_watermarks: its versions are numbered apart from the others'
 
@@ -67,42 +61,11 @@ def unscored_comments_sql(mark: int | None) -> str:
     return _UNSCORED.format(comments="comments" if mark is None else _STAMPED_COMMENTS)
 
 
+COMMENTS_SCORING = KeyedScoring(COMMENTS, WATERMARK_STEP, unscored_comments_sql, COMMENTS_INDEX, with_body=False)
+
+
 def score_comments(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:
     """Score comments with ``spec.comments_alias`` of finsent-comments-updown (default its champion;
-    NotRegisteredError when it points nowhere) and bring the comments index up to date."""
-    spec = spec or ScoreSpec()
-    client = configure(settings)
-    version = version_of(client, spec.comments_alias, COMMENTS.model_name)
-    model = load_pyfunc(version, COMMENTS.model_name).unwrap_python_model()
-    log.info("scoring comments with %s v%d (@%s)", COMMENTS.model_name, version, spec.comments_alias)
-    fetch_rows, scored = max(FETCH_ROWS, spec.batch_size), 0
-    with advisory_lock(engine, WATERMARK_STEP, wait=True), raw_connection(engine) as reader, \
-            raw_connection(engine) as writer:
-        try:
-            with writer.cursor() as cur:
-                mark, upto = read_watermark(cur, WATERMARK_STEP, str(version)), current_stamp(engine)
-            with reader.cursor(name="unscored_comments") as pending:  # server-side: never all in memory
-                pending.itersize = fetch_rows
-                pending.execute(unscored_comments_sql(mark), {"version": version, "mark": mark, "upto": upto})
-                while batch := pending.fetchmany(fetch_rows):
-                    # a comment is read as a title: it has no body
-                    p_up = predict_rows(model, [row[3] for row in batch], [None] * len(batch), spec.batch_size)
-                    lines = "".join(f"{version}\t{t}\t{post}\t{no}\t{p:.6f}\n"
-                                    for (t, post, no, _), p in zip(batch, p_up))
-                    with writer.cursor() as cur:
-                        cur.copy_expert("COPY comment_scores (model_version, ticker, post_id, comment_no, p_up) "
-                                        "FROM STDIN", io.StringIO(lines))
-                    writer.commit()
-                    scored += len(batch)
-            reader.rollback()
-            with writer.cursor() as cur:
-                analyze_after_write(cur, COMMENTS.scores, scored)  # the index reads them next
-                refresh = refresh_daily_index(cur, version, COMMENTS_INDEX)
-                move_watermark(cur, WATERMARK_STEP, str(version), upto)
-            writer.commit()
-        except BaseException:
-            writer.rollback()
-            raise
-    log.info("comments v%d: %d scored, daily_sentiment has %d comments (ticker, session) rows (%d rewritten)",
-             version, scored, refresh.rows, refresh.rewritten)
-    return ScoreReport(version, scored, refresh.rows, refresh.rewritten, source=COMMENTS.name)
+    NotRegisteredError when it points nowhere) and bring the comments index up to date; a comment is
+    read as a title (it has no body)."""
+    return score_keyed(settings, engine, spec, COMMENTS_SCORING)

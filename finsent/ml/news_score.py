@@ -14,21 +14,19 @@ score with at all fails as before (NotRegisteredError).
 
 from __future__ import annotations
 
-import io
 import logging
 
 from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
-from finsent.data.changes import STAMPED, current_stamp, move_watermark, read_watermark
+from finsent.data.changes import STAMPED
 from finsent.data.sources import BOARD, COMMENTS, NEWS, selected
-from finsent.db import advisory_lock, analyze_after_write, raw_connection
 from finsent.errors import NotRegisteredError
 from finsent.ml.comments_score import score_comments
-from finsent.ml.daily_index import refresh_daily_index
+from finsent.ml.keyed_score import KeyedScoring, score_keyed
 from finsent.ml.news_index import NEWS_INDEX
-from finsent.ml.registry import NEWS_MODEL_NAME, configure, load_pyfunc, version_of, version_or_skip
-from finsent.ml.score import FETCH_ROWS, ScoreReport, predict_rows, score_posts
+from finsent.ml.registry import configure, version_or_skip
+from finsent.ml.score import ScoreReport, score_posts
 from finsent.ml.spec import ScoreSpec
 
 log = logging.getLogger(__name__)
@@ -49,48 +47,13 @@ def unscored_news_sql(mark: int | None) -> str:
     return _UNSCORED.format(news="news" if mark is None else _STAMPED_NEWS)
 
 
+NEWS_SCORING = KeyedScoring(NEWS, WATERMARK_STEP, unscored_news_sql, NEWS_INDEX, with_body=True)
+
+
 def score_news(settings: Settings, engine: Engine, spec: ScoreSpec | None = None) -> ScoreReport:
     """Score news with ``spec.news_alias`` of finsent-news-updown (default its champion;
     NotRegisteredError when it points nowhere) and bring the news index up to date."""
-    spec = spec or ScoreSpec()
-    client = configure(settings)
-    version = version_of(client, spec.news_alias, NEWS_MODEL_NAME)
-    model = load_pyfunc(version, NEWS_MODEL_NAME).unwrap_python_model()
-    log.info("scoring news with %s v%d (@%s), forward batch %d", NEWS_MODEL_NAME, version, spec.news_alias,
-             spec.batch_size)
-    fetch_rows = max(FETCH_ROWS, spec.batch_size)
-    scored = 0
-    # its own lock: news and board scores never meet, but two news runs would insert the same scores
-    with advisory_lock(engine, "score-news", wait=True), raw_connection(engine) as reader, \
-            raw_connection(engine) as writer:
-        try:
-            with writer.cursor() as cur:
-                mark, upto = read_watermark(cur, WATERMARK_STEP, str(version)), current_stamp(engine)
-            with reader.cursor(name="unscored_news") as pending:  # server-side: never all news in memory
-                pending.itersize = fetch_rows
-                pending.execute(unscored_news_sql(mark), {"version": version, "mark": mark, "upto": upto})
-                while batch := pending.fetchmany(fetch_rows):
-                    p_up = predict_rows(model, [row[3] for row in batch], [row[4] for row in batch], spec.batch_size)
-                    lines = "".join(f"{version}\t{t}\t{office}\t{article}\t{p:.6f}\n"
-                                    for (t, office, article, *_), p in zip(batch, p_up))
-                    with writer.cursor() as cur:
-                        cur.copy_expert("COPY news_scores (model_version, ticker, office_id, article_id, p_up) "
-                                        "FROM STDIN", io.StringIO(lines))
-                    writer.commit()
-                    scored += len(batch)
-                    log.info("scored %d news articles", scored)
-            reader.rollback()
-            with writer.cursor() as cur:
-                analyze_after_write(cur, "news_scores", scored)  # the index reads them next
-                refresh = refresh_daily_index(cur, version, NEWS_INDEX)
-                move_watermark(cur, WATERMARK_STEP, str(version), upto)
-            writer.commit()
-        except BaseException:
-            writer.rollback()
-            raise
-    log.info("news v%d: %d articles scored, daily_sentiment has %d news (ticker, session) rows (%d rewritten)",
-             version, scored, refresh.rows, refresh.rewritten)
-    return ScoreReport(version, scored, refresh.rows, refresh.rewritten, source=NEWS.name)
+    return score_keyed(settings, engine, spec, NEWS_SCORING)
 
 
 # Who scores each source's texts (comments: finsent.ml.comments_score).

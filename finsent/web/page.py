@@ -52,7 +52,7 @@ from finsent.web.queries import (
     ScoredPost,
     Stock,
     backtest_days,
-    comment_skill_counts,
+    champion_skill_counts,
     daily_values,
     index_built_at,
     index_histories,
@@ -62,7 +62,6 @@ from finsent.web.queries import (
     latest_day_comments,
     latest_day_news,
     latest_day_posts,
-    news_skill_counts,
     priced_through,
     skill_counts,
 )
@@ -73,10 +72,8 @@ from finsent.web.text import plain_text
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 NAVER_POST_URL = "https://finance.naver.com/item/board_read.naver?code={code}&nid={nid}"
 _TOP = 5
-# Per source: the scored texts of a stock's last day (``stock_section``), and
-# for a source without the page's backtest the champion's skill counts.
+# Per source: the scored texts of a stock's last day (``stock_section``).
 _LATEST_DAY = {BOARD.name: latest_day_posts, NEWS.name: latest_day_news, COMMENTS.name: latest_day_comments}
-_CHAMPION_SKILL = {NEWS.name: news_skill_counts, COMMENTS.name: comment_skill_counts}
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,8 @@ def _stock_rows(conn: Connection, source: str, finished: FinishedBacktest | None
     stocks, priced = indexed_stocks(conn, source), priced_through(conn)
     counts = (skill_counts(conn, backtest=walk, champion=version, seen_through=seen, definition=definition)
               if source == WALKED else
-              _CHAMPION_SKILL[source](conn, champion=version, seen_through=seen, definition=definition))
+              champion_skill_counts(conn, text_source(source), champion=version, seen_through=seen,
+                                    definition=definition))
     skills = stock_skills(counts, label_horizon(conn, definition))
     histories = index_histories(conn, [s.code for s in stocks], backtest=walk, champion=version,
                                 seen_through=seen, source=source)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from finsent.data.sources import BOARD, DEFAULT_SOURCE, SOURCE_NAMES
+from finsent.data.sources import BOARD, DEFAULT_SOURCE, SOURCE_NAMES, TextSource
 
 HISTORY_DAYS = 365  # the chart shows the last year of sessions
 SOURCES = SOURCE_NAMES  # the page's source filter: whose index it shows
@@ -211,51 +211,31 @@ def skill_counts(conn: Connection, *, backtest: str | None, champion: int | None
     return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
 
 
-_NEWS_SKILL = """
+def _champion_skill_sql(source: TextSource) -> str:
+    """``_SKILL`` for a source without the page's walk, from its record: the champion's scored up/down
+    texts of the sessions after what it saw, flagged texts (a story's copies among them) left out."""
+    keys = ("ticker", *source.keys)
+    same = " AND ".join(f"l.{k} = s.{k}" for k in keys)
+    return f"""
 SELECT s.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
        count(*) FILTER (WHERE l.label = 'down') AS downs,
        count(*) FILTER (WHERE l.label = 'up' AND s.p_up > 0.5) AS hits,
        count(*) FILTER (WHERE l.label = 'down' AND s.p_up > 0.5) AS false_alarms
-FROM news_scores s
-JOIN news_labels l ON l.definition = :d AND l.ticker = s.ticker AND l.office_id = s.office_id
-                  AND l.article_id = s.article_id
+FROM {source.scores} s
+JOIN {source.labels} l ON l.definition = :d AND {same}
 WHERE s.model_version = :v AND l.label IN ('up', 'down') AND l.session_date > :seen
-  AND NOT EXISTS (SELECT 1 FROM news_flags f WHERE (f.ticker, f.office_id, f.article_id) =
-                  (s.ticker, s.office_id, s.article_id))
+  AND NOT EXISTS (SELECT 1 FROM {source.flags} f WHERE ({", ".join(f"f.{k}" for k in keys)}) =
+                  ({", ".join(f"s.{k}" for k in keys)}))
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
-def news_skill_counts(conn: Connection, *, champion: int | None, seen_through: date | None,
-                      definition: str) -> list[SessionCounts]:
-    """``skill_counts`` of the news: the news champion's scored up/down articles of the sessions after
-    what it saw (flagged articles, a story's copies among them, left out)."""
-    rows = conn.execute(text(_NEWS_SKILL), {"v": champion if champion is not None else -1,
-                                            "seen": seen_through or _NEVER, "d": definition}).all()
-    return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
-
-
-_COMMENT_SKILL = """
-SELECT s.ticker, l.session_date, count(*) FILTER (WHERE l.label = 'up') AS ups,
-       count(*) FILTER (WHERE l.label = 'down') AS downs,
-       count(*) FILTER (WHERE l.label = 'up' AND s.p_up > 0.5) AS hits,
-       count(*) FILTER (WHERE l.label = 'down' AND s.p_up > 0.5) AS false_alarms
-FROM comment_scores s
-JOIN comment_labels l ON l.definition = :d AND l.ticker = s.ticker AND l.post_id = s.post_id
-                     AND l.comment_no = s.comment_no
-WHERE s.model_version = :v AND l.label IN ('up', 'down') AND l.session_date > :seen
-  AND NOT EXISTS (SELECT 1 FROM comment_flags f WHERE (f.ticker, f.post_id, f.comment_no) =
-                  (s.ticker, s.post_id, s.comment_no))
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-
-
-def comment_skill_counts(conn: Connection, *, champion: int | None, seen_through: date | None,
-                         definition: str) -> list[SessionCounts]:
-    """``skill_counts`` of the comments: the comments champion's scored up/down comments of the sessions
-    after what it saw (flagged comments left out)."""
-    rows = conn.execute(text(_COMMENT_SKILL), {"v": champion if champion is not None else -1,
-                                               "seen": seen_through or _NEVER, "d": definition}).all()
+def champion_skill_counts(conn: Connection, source: TextSource, *, champion: int | None,
+                          seen_through: date | None, definition: str) -> list[SessionCounts]:
+    """``skill_counts`` of a source the page has no walk of (news, comments): its champion's scored
+    up/down texts of the sessions after what it saw."""
+    rows = conn.execute(text(_champion_skill_sql(source)), {"v": champion if champion is not None else -1,
+                                                            "seen": seen_through or _NEVER, "d": definition}).all()
     return [SessionCounts(r.ticker, r.session_date, r.ups, r.downs, r.hits, r.false_alarms) for r in rows]
 
 
