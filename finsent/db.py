@@ -159,6 +159,9 @@ def embedded_server_url(pgdata: Path, database: str = EMBEDDED_DATABASE) -> str:
     return normalise_url(server.get_uri(database))
 
 
+STOP_WAIT_S = 300
+
+
 def stop_embedded_server(pgdata: Path, *, quiet: bool = False) -> bool:
     """Stop the embedded Postgres in ``pgdata`` if it runs (whichever process started it); ``quiet``:
     logged at debug level (a CLI command stopping the server it started for its own run)."""
@@ -174,10 +177,28 @@ def stop_embedded_server(pgdata: Path, *, quiet: bool = False) -> bool:
     if os.geteuid() == 0:
         ensure_system_user()
     server = PostgresServer._instances.get(pgdata) or PostgresServer(pgdata, cleanup_mode=None)
-    pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop", "-m", "fast"), bin_path=server.bin_path,
-           user=server.system_user)
+    try:  # pg_ctl waits 60 s by default: a shutdown checkpoint on a loaded machine can take longer
+        pgexec("pg_ctl", ("-w", "-t", str(STOP_WAIT_S), "-D", str(pgdata), "stop", "-m", "fast"),
+               bin_path=server.bin_path, user=server.system_user)
+    except subprocess.CalledProcessError as exc:
+        if _postmaster_alive(pgdata):
+            raise FinsentError(f"could not stop the embedded Postgres in {pgdata} (pg_ctl exit {exc.returncode}); "
+                               f"see {pgdata / 'log'}") from None
+        log.info("the embedded Postgres in %s was not running any more", pgdata)
+        return False
     log.log(logging.DEBUG if quiet else logging.INFO, "stopped the embedded Postgres in %s", pgdata)
     return True
+
+
+def _postmaster_alive(pgdata: Path) -> bool:
+    """Whether the postmaster its postmaster.pid names still runs (a stale file: no)."""
+    import psutil
+
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (OSError, ValueError, psutil.Error):
+        return False
 
 
 def database_url(settings: Settings) -> str:

@@ -93,6 +93,26 @@ def test_embedded_url_creates_the_database(tmp_path: Path):
     assert not (tmp_path / "pg" / "postmaster.pid").exists()
 
 
+def test_stopping_an_embedded_server_that_died_is_not_an_error(tmp_path: Path):
+    """A postmaster killed outright leaves its postmaster.pid: `stack down` must still finish (it
+    raised pg_ctl's CalledProcessError before)."""
+    import os
+    import signal
+
+    import psutil
+
+    embedded_server_url(tmp_path / "pg", database="finsent_probe")
+    pid = int((tmp_path / "pg" / "postmaster.pid").read_text().split("\n", 1)[0])
+    children = psutil.Process(pid).children(recursive=True)
+    os.kill(pid, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(pid)], timeout=30)
+    for child in children:  # the backends go with their postmaster
+        if child.is_running():
+            child.kill()
+    assert (tmp_path / "pg" / "postmaster.pid").exists()
+    assert stop_embedded_server(tmp_path / "pg") is False
+
+
 def _absent_user() -> str:
     name = f"fsprobe{uuid.uuid4().hex[:8]}"
     with pytest.raises(KeyError):
