@@ -156,7 +156,8 @@ def one_day(dags: dict, fake, engine, index: int, day: date | None, faults: list
     """Advance the world to ``day`` (None: day 0, the history), arm ``faults``, run the DAGs, check."""
     started, served = time.monotonic(), len(fake.faults_served)
     world = Day(fake, engine, list(fake.tickers), TIMEOUT_S, HTTP_RETRIES)
-    for fault in faults:
+    # the killed worker's crawl runs while it is armed: first, before other faults queue on its path
+    for fault in sorted(faults, key=lambda kind: kind != "killed worker"):
         FAULTS[fault](world)
     runs, retries, problems = [], 0, []
     for name in ("ingest", "label", "score"):
