@@ -141,6 +141,8 @@ def test_the_study_command_flags_are_the_study_specs_options():
     spec = from_values(StudySpec, {"horizons": "20,1,5", "signals": "news_attention,text", "holds": None})
     assert spec.horizons == (1, 5, 20) and spec.book_holds == (1, 5, 20)
     assert spec.signals == ("news_attention", "text")
-    for bad in ({"horizons": "0"}, {"horizons": "a"}, {"signals": "engagement"}, {"targets": ""}, {"band": 0.9}):
+    assert from_values(StudySpec, {"signals": "engagement"}).signals == ("engagement",)  # the board's comments
+    # news has no engagement signal: its texts have no comments
+    for bad in ({"horizons": "0"}, {"horizons": "a"}, {"signals": "news_engagement"}, {"targets": ""}, {"band": 0.9}):
         with pytest.raises(ConfigError):
             from_values(StudySpec, bad)
