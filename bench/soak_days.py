@@ -9,11 +9,9 @@ so the incremental index stays what is under test).
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import sqlalchemy as sa
 from finsent.ingest.records import POST_COLUMNS, kst
 from finsent.loopback.admin import adjust_history
 from finsent.loopback.news import is_bare
+from finsent.loopback.truth import stored_post_row
 
 log = logging.getLogger(__name__)
 
@@ -161,20 +160,6 @@ def run_beside(during: Callable[[], None] | None, body: Callable[[], object]) ->
 
 # --- the truth ----------------------------------------------------------------------------------
 
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]+>")
-
-
-def post_row(post) -> tuple:
-    """A served post as the JSON board's crawl must store it (the columns of POST_COLUMNS)."""
-    body = post.body_text
-    if body is None:
-        body = html.unescape(_TAG.sub("", _BR.sub("\n", post.body_html))).strip()
-    return (post.ticker, post.id, kst(post.written_at), post.title.strip(), body, post.nickname, post.profile_id,
-            post.reply_depth > 0, post.parent_id if post.reply_depth > 0 else None, post.cleanbot_passed,
-            post.holder_verified, post.post_type, post.views, post.likes, post.dislikes, post.comment_count,
-            "naver-mobile")
-
 
 def refused(quarantine: Path, source: str) -> set[str]:
     """The keys of every record the quarantine holds for ``source`` ('post 123', 'article 015/000...')."""
@@ -203,7 +188,7 @@ def check_data(engine: sa.Engine, fake, quarantine: Path, problems: list[str]) -
                 f"SELECT {', '.join(POST_COLUMNS)} FROM posts WHERE ticker = :t ORDER BY post_id"), {"t": ticker})]
             # a refused record may be missing; once a later walk read it clean, it must be there as served
             missing = bad_posts - {row[1] for row in stored}
-            served = [post_row(p) for p in sorted(fake.posts[ticker], key=lambda p: p.id) if p.id not in missing]
+            served = [stored_post_row(p) for p in sorted(fake.posts[ticker], key=lambda p: p.id) if p.id not in missing]
             checked += _compare(f"posts {ticker}", stored, served, problems)
             news = sorted(tuple(r) for r in conn.execute(sa.text(
                 "SELECT ticker, office_id, article_id, published_at, title, summary, office_name FROM news "

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import html
-import re
-
 import sqlalchemy as sa
 
 from finsent.ingest.records import POST_COLUMNS, kst
 from finsent.loopback import Post
-
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]+>")
-
-
-def expected_json_row(post: Post) -> tuple:
-    body = post.body_text
-    if body is None:
-        body = html.unescape(_TAG.sub("", _BR.sub("\n", post.body_html))).strip()
-    return (post.ticker, post.id, kst(post.written_at), post.title.strip(), body, post.nickname, post.profile_id,
-            post.reply_depth > 0, post.parent_id if post.reply_depth > 0 else None, post.cleanbot_passed,
-            post.holder_verified, post.post_type, post.views, post.likes, post.dislikes, post.comment_count,
-            "naver-mobile")
 
 
 def expected_html_row(post: Post) -> tuple:

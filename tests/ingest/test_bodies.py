@@ -8,7 +8,8 @@ from finsent.config import load_settings
 from finsent.ingest.bodies import MAX_DETAIL_ATTEMPTS
 from finsent.ingest.crawl import crawl_boards
 from finsent.ingest.feeds.board_json import body_need, parse_detail
-from tests.ingest.helpers import count, expected_json_row, stored_posts
+from finsent.loopback.truth import stored_post_row
+from tests.ingest.helpers import count, stored_posts
 
 DETAIL = "/front-api/discussion/detail"
 SAMSUNG = "005930"
@@ -20,7 +21,7 @@ def crawl(engine, **kwargs):
 
 
 def expected(naver):
-    return sorted(expected_json_row(p) for p in naver.posts[SAMSUNG])
+    return sorted(stored_post_row(p) for p in naver.posts[SAMSUNG])
 
 
 def details_asked(naver) -> int:

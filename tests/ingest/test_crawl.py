@@ -17,7 +17,8 @@ from finsent.config import load_settings
 from finsent.db import advisory_lock
 from finsent.ingest.crawl import crawl_boards
 from finsent.ingest.records import KST
-from tests.ingest.helpers import count, expected_html_row, expected_json_row, stored_posts
+from finsent.loopback.truth import stored_post_row
+from tests.ingest.helpers import count, expected_html_row, stored_posts
 
 LIST = "/front-api/discussion/list"
 SAMSUNG, HYNIX = "005930", "000660"
@@ -30,7 +31,7 @@ def crawl(engine, tickers=(SAMSUNG,), **kwargs):
 
 
 def expected(naver, ticker):
-    return sorted(expected_json_row(p) for p in naver.posts[ticker])
+    return sorted(stored_post_row(p) for p in naver.posts[ticker])
 
 
 def test_full_walk_stores_exactly_what_was_served_under_faults(engine, naver):

@@ -20,7 +20,8 @@ from finsent.ingest.news_crawl import crawl_news
 from finsent.ingest.records import KST
 from finsent.ingest.runs import format_table
 from finsent.loopback import FakeNaver
-from tests.ingest.helpers import count, expected_json_row, expected_news, stored_news, stored_posts
+from finsent.loopback.truth import stored_post_row
+from tests.ingest.helpers import count, expected_news, stored_news, stored_posts
 
 SAMSUNG, HYNIX = "005930", "000660"
 LIST = "/front-api/discussion/list"
@@ -67,7 +68,7 @@ def test_a_bad_post_is_quarantined_and_the_rest_of_its_page_stored(engine, naver
     refusals = refused(settings, "naver-mobile")
     assert len(refusals) == 3 and all(reason in r["reason"] for r in refusals)
     bad_ids = {int(r["key"].removeprefix("post ")) for r in refusals}
-    expected = sorted(expected_json_row(p) for p in naver.posts[SAMSUNG] if p.id not in bad_ids)
+    expected = sorted(stored_post_row(p) for p in naver.posts[SAMSUNG] if p.id not in bad_ids)
     assert stored_posts(engine, SAMSUNG) == expected  # every other post of those pages
     assert first.inserted == 117 and any(reason in note for note in first.notes)
     # not the same failure every run: the next run reads the top page, refuses that post again, goes on
@@ -149,7 +150,7 @@ def test_a_board_whose_pages_alternate_ends_its_walk(engine, naver):
     report = board(engine, since=LONG_AGO, max_pages=50)[SAMSUNG]
     assert report.status == "ok" and report.pages == 3
     assert any("loops" in note for note in report.notes)
-    assert set(stored_posts(engine, SAMSUNG)) <= {expected_json_row(p) for p in naver.posts[SAMSUNG]}
+    assert set(stored_posts(engine, SAMSUNG)) <= {stored_post_row(p) for p in naver.posts[SAMSUNG]}
     assert count(engine, "SELECT count(*) FROM crawl_watermarks WHERE resume_cursor IS NOT NULL") == 0
 
 
