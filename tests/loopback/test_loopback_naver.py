@@ -233,3 +233,28 @@ def test_robots_and_404(fake: FakeNaver) -> None:
     fake.robots_txt = "User-agent: *\nDisallow: /item/board.naver\n"
     assert "Disallow" in requests.get(fake.base_url + "/robots.txt", timeout=5).text
     assert requests.get(fake.base_url + "/nope", timeout=5).status_code == 404
+
+
+def test_a_comment_signal_sits_before_the_open_and_the_answer_after_the_close() -> None:
+    from datetime import datetime, time, timedelta
+
+    fake = FakeNaver(seed=5, posts_per_ticker=200, first_post_at=datetime(2026, 9, 1, 8, 0),
+                     post_spacing=timedelta(hours=3))
+    planted = fake.plant_comment_signal(0.5, accuracy=1.0)
+    assert planted > 20
+    checked = 0
+    for ticker, posts in fake.posts.items():
+        sessions = [r for r in fake.prices[ticker] if r.volume > 0]
+        for post in posts:
+            thread = fake.visible_comments(post.id)
+            if not thread or thread[0].user != "test****":
+                continue
+            k = next(i for i, r in enumerate(sessions) if datetime.combine(r.trade_date, time(9)) > post.written_at)
+            opens, rose = datetime.combine(sessions[k].trade_date, time(9)), sessions[k].close > sessions[k].open
+            view, answer = thread
+            assert post.written_at < view.written_at < opens < answer.written_at and post.comment_count == 2
+            assert (view.text.startswith(("저는 내일 반등", "여기서 추가", "바닥", "호재")) == rose)
+            assert answer.text.startswith("오늘 올랐네요" if rose else "오늘 빠졌네요")
+            assert post.body_text == "의견 부탁드립니다"
+            checked += 1
+    assert checked == planted

@@ -20,6 +20,7 @@ from finsent.data.spec import DatasetSpec
 from finsent.errors import ConfigError
 from finsent.ingest.records import KST
 from finsent.ml.backtest.spec import BacktestSpec
+from finsent.ml.backtest.texts import load_texts
 from finsent.ml.evaluate import champion_with_record
 from finsent.ml.registry import configure, load_pyfunc, predict
 from finsent.ml.score import score_posts
@@ -121,3 +122,13 @@ def test_a_champion_that_reads_comments_reads_them_when_compared_on_a_snapshot_t
     np.testing.assert_allclose(p_old, predict(load_pyfunc(version), threads), atol=1e-9)
     challenger = train_model(settings, engine, "titles", "baseline")
     assert not challenger.decision.promoted
+
+
+def test_a_walk_reading_comments_reads_those_before_the_open_as_the_snapshot_froze_them(engine):
+    make_board(engine, planted=True, view_in="comments")
+    build_dataset(engine, "threads", THREADS, load_settings().data_dir)
+    walked = load_texts(engine, BacktestSpec(text="title+body+comments"), "board").set_index("post_id")["body"]
+    frozen = pd.concat([load_snapshot(engine, "threads").part(p) for p in ("train", "valid", "test")])
+    assert walked.loc[frozen["post_id"]].tolist() == frozen["body"].tolist()
+    assert not walked.str.contains("|".join(ANSWERS.values())).any()
+    assert not load_texts(engine, BacktestSpec(text="title+body"), "board")["body"].str.contains("\n저는 ").any()
