@@ -46,15 +46,13 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
-from finsent.data.stored_texts import with_stored_texts
 from finsent.data.text import TextSpec
 from finsent.errors import ConfigError, NotRegisteredError
-from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows, snapshot_horizon
+from finsent.ml.champion import vs_champion
+from finsent.ml.lineage import TrainingRecord, in_sample_sessions, snapshot_horizon
 from finsent.ml.metrics import METRIC_NAMES, classification_metrics, shown
 from finsent.ml.models.texts import texts_of
 from finsent.ml.registry import (
-    MODEL_NAME,
-    champion_inputs,
     configure,
     load_pyfunc,
     model_name,
@@ -354,7 +352,7 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
         report.in_sample = in_sample
         log_report(report, "in_sample_test_" if in_sample else "test_")
         if not in_sample:  # the models page puts it beside the champion
-            mlflow.log_metrics(_vs_champion(engine, client, version, test, p_test, registered, horizon))
+            mlflow.log_metrics(vs_champion(engine, client, version, test, p_test, registered, horizon))
     return report
 
 
@@ -370,41 +368,6 @@ def _next_command(client, registered: str, asked: str, dataset: str) -> str | No
     what = f"no version {asked!r}" if str(asked).isdigit() else f"no @{asked} yet"
     return (f"{registered} has {what}; its newest is v{newest}" + (f" ({decision})" if decision else "")
             + f". Evaluate it by number: `finsent evaluate --dataset {dataset} --model-version {newest}`")
-
-
-def champion_with_record(engine: Engine, client, rows: pd.DataFrame, registered: str = MODEL_NAME):
-    """The champion's version, what it learnt from and its P(up) on ``rows`` (None: no champion): it
-    reads what it was made to read, the board posts' stored bodies and comments whatever the snapshot
-    froze (``finsent.data.stored_texts``). What it learnt from is read from ``dataset_rows`` while its
-    snapshot is unchanged, else its tags."""
-    champion = champion_inputs(client, with_stored_texts(engine, rows), registered)
-    if champion is None or champion[1] is None:
-        return champion
-    version, tagged, p_old = champion
-    return version, record_from_rows(engine, tagged.dataset, tagged.dataset_hash) or tagged, p_old
-
-
-def _vs_champion(engine: Engine, client, version: int, test: pd.DataFrame, p_test: np.ndarray,
-                 registered: str = MODEL_NAME, horizon: int = 1) -> dict[str, float]:
-    """Accuracy against the champion (of the same registered model) on the test sessions neither saw:
-    the paired test clustered by session (``test_vs_champion_*``); only the session count below the
-    minimum for a verdict."""
-    champion = champion_with_record(engine, client, test, registered)
-    if champion is None or champion[0] == version:
-        return {}
-    _, record, p_old = champion
-    seen = in_sample_sessions(record, test["session_date"])
-    if seen is None:
-        return {}
-    keep = ~test["session_date"].isin(seen).to_numpy()
-    part = test[keep]
-    clusters = Clusters.of(part["ticker"], part["session_date"], horizon)
-    if not clusters.has_verdict:
-        return {"test_vs_champion_n_sessions": float(clusters.n_sessions)}
-    y = (part["label"].to_numpy() == "up").astype(np.int64)
-    gain, p_value = paired_test((p_test[keep] > 0.5) == y, (p_old[keep] > 0.5) == y, clusters)
-    return {"test_vs_champion_accuracy_gain": gain, "test_vs_champion_p_value": p_value,
-            "test_vs_champion_n_sessions": float(clusters.n_sessions)}
 
 
 def _check_out_of_sample(version: int, record: TrainingRecord | None, test: pd.DataFrame, dataset: str,

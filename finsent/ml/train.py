@@ -28,9 +28,9 @@ from finsent.data.snapshots import load_snapshot
 from finsent.data.text import TextSpec
 from finsent.ml.attempts import TOTAL_ALPHA, cannot_reach, count_attempts, spending_alpha, threshold_text
 from finsent.ml.calibration import fit_platt
+from finsent.ml.champion import champion_with_record
 from finsent.ml.evaluate import (
     EvaluationReport,
-    champion_with_record,
     compared_baselines,
     evaluate_predictions,
     log_report,

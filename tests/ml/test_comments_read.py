@@ -21,7 +21,7 @@ from finsent.errors import ConfigError
 from finsent.ingest.records import KST
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.backtest.texts import load_texts
-from finsent.ml.evaluate import champion_with_record
+from finsent.ml.champion import champion_with_record
 from finsent.ml.registry import configure, load_pyfunc, predict
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
