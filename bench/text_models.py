@@ -1,11 +1,14 @@
-"""The model table: what a model reads (title, title + body) and how the baseline cuts Korean (character
-n-grams, kiwi morphemes), on one frozen test with intervals.
+"""The model table: what a model reads (title, title + body, + the comments before the open) and how the
+baseline cuts Korean (character n-grams, kiwi morphemes), on one frozen test with intervals.
 
 A loopback board is crawled whole (bodies the list cut come from the detail endpoint), labelled by
-the tradable move and quality-checked; two snapshots of one spec that differ only in ``--text``
+the tradable move and quality-checked; three snapshots of one spec that differ only in ``--text``
 have the same rows, so every variant is fitted on the same train part and scored on the same test
 part. Some posts carry their view in the title (``plant_signal``), others a neutral title and the
-view in the body (``plant_body_signal``): a title-only model can find only the first. Each row:
+view in the body (``plant_body_signal``), others a neutral title and body and the view in a comment
+written before the session opened (``plant_comment_signal``; a comment after the close tells the
+answer, which no model may read): a title-only model can find only the first, a title + body model
+the first two. Each row:
 balanced accuracy and accuracy with 95% intervals (jackknife over session dates), the sessions,
 clusters and posts behind them, and the fit + score time (the baseline reference: char, title).
 With the real 005930 list rows of SOURCES.md (when ../shared/naver/samples is here): how each
@@ -33,15 +36,19 @@ from finsent.data.spec import DatasetSpec
 
 TICKERS = {"005930": "삼성전자", "000660": "SK하이닉스", "005380": "현대차"}
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "naver" / "samples"
-VARIANTS = (("title", "char"), ("title", "kiwi"), ("title+body", "char"), ("title+body", "kiwi"))
+VARIANTS = (("title", "char"), ("title", "kiwi"), ("title+body", "char"), ("title+body", "kiwi"),
+            ("title+body+comments", "char"), ("title+body+comments", "kiwi"))
+SNAPSHOTS = {"title": "titles", "title+body": "whole", "title+body+comments": "threads"}  # text -> snapshot
 
 
 def make_world(engine, posts: int, days: int) -> None:
-    """Crawl a loopback board with views in titles and in bodies; label, check, freeze two snapshots."""
+    """Crawl a loopback board with views in titles, bodies and comments; label, check, freeze a snapshot
+    of each text."""
     from finsent.config import load_settings
     from finsent.data.build import build_dataset
     from finsent.data.labels import LabelDefinition, label_posts
     from finsent.data.quality import check_quality
+    from finsent.ingest.comments_crawl import crawl_comments
     from finsent.ingest.crawl import crawl_boards
     from finsent.ingest.prices import sync_prices
     from finsent.loopback import FakeNaver
@@ -52,18 +59,20 @@ def make_world(engine, posts: int, days: int) -> None:
                      price_end=now.date())
     fake.plant_signal(0.3, accuracy=0.8)  # the view in the title
     fake.plant_body_signal(0.3, accuracy=0.8)  # a neutral title, the view in the body
+    fake.plant_comment_signal(0.3, accuracy=0.8)  # a neutral title and body, the view in a comment
     fake.cut_bodies(0.1, missing_share=0.05)
     with fake:
         for key in ("BOARD", "PRICE", "LEGACY", "API", "NEWS", "COMMENTS"):
             os.environ[f"FINSENT_NAVER_{key}_URL"] = fake.base_url
         settings = load_settings()
         assert all(r.ok for r in crawl_boards(settings, engine, list(TICKERS), since=date(2000, 1, 1)))
+        assert all(r.ok for r in crawl_comments(settings, engine, list(TICKERS), days=days + 2))
         assert all(r.ok for r in sync_prices(settings, engine, list(TICKERS)))
     label_posts(engine, LabelDefinition.build("next_open_close"))
     check_quality(engine)
     spec = DatasetSpec(test_frac=0.2)
-    build_dataset(engine, "titles", replace(spec, text="title"), settings.data_dir)
-    build_dataset(engine, "whole", spec, settings.data_dir)
+    for text, name in SNAPSHOTS.items():
+        build_dataset(engine, name, replace(spec, text=text), settings.data_dir)
 
 
 def variant_rows(engine) -> list[str]:
@@ -77,7 +86,7 @@ def variant_rows(engine) -> list[str]:
     load, _ = _timed(kiwi)  # the analyser's model loads once per process: not a fit's time
     lines, reference = [f"(kiwi's model loaded once in {load:.1f} s)"], None
     for text, tokenizer in VARIANTS:
-        snapshot = load_snapshot(engine, "titles" if text == "title" else "whole")
+        snapshot = load_snapshot(engine, SNAPSHOTS[text])
         train, valid, test = (snapshot.part(s) for s in ("train", "valid", "test"))
         started = time.perf_counter()
         model = BaselineClassifier(tokenizer=tokenizer)

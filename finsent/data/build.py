@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.data.embargo import sessions_skipped
 from finsent.data.labels import LabelDefinition, count_stale_labels, load_definition
+from finsent.data.post_comments import comments_before_sql
 from finsent.data.quality import TITLE_NORM_SQL
 from finsent.data.snapshots import SPLITS, snapshot_digest, snapshot_row
 from finsent.data.sources import BOARD, COMMENTS, NEWS, selected
@@ -136,7 +137,9 @@ SELECT l.ticker, {item_id} AS post_id, l.label, l.session_date, {TITLE_NORM_SQL}
        -- yesterday's direction: the move of the last session that had closed when the text was written
        COALESCE(CASE WHEN last.close > before.close THEN 1.0 WHEN last.close < before.close THEN 0.0
                      ELSE 0.5 END, 0.5)::float8 AS previous_session_up,
-       '{source}'::text AS source, {office_id} AS office_id, {article_id} AS article_id, p.posted_at
+       '{source}'::text AS source, {office_id} AS office_id, {article_id} AS article_id, p.posted_at,
+       -- a board post's comments written before its session opened, when the snapshot reads them
+       {_comments_sql(spec, source)} AS comments
 FROM {rows}
 LEFT JOIN {SESSIONS_TABLE} b ON b.ticker = l.ticker AND b.trade_date = l.base_date
 LEFT JOIN {SESSIONS_TABLE} last ON last.ticker = l.ticker AND last.session_no = b.session_no
@@ -144,6 +147,12 @@ LEFT JOIN {SESSIONS_TABLE} last ON last.ticker = l.ticker AND last.session_no = 
 LEFT JOIN {SESSIONS_TABLE} before ON before.ticker = l.ticker AND before.session_no = last.session_no - 1
 WHERE {' AND '.join(conditions)}
 """
+
+
+def _comments_sql(spec: DatasetSpec, source: str) -> str:
+    if source != BOARD.name or not TextSpec(spec.text, spec.text_tokens).reads_comments:
+        return "NULL::text"
+    return comments_before_sql("l.ticker", "l.post_id", "l.session_date")
 
 
 def selection_sql(spec: DatasetSpec) -> str:
@@ -352,16 +361,19 @@ def _drop_same_story_copies(cur) -> dict[str, int]:
 
 
 def _freeze_bodies(raw, cur, text: TextSpec) -> None:
-    """Each row's body as its models read it: cleaned (``finsent.data.text.clean_body``) and cut to
-    what the title leaves of the budget; NULL when nothing is left (or the snapshot reads titles)."""
+    """Each row's body as its models read it: cleaned (``finsent.data.text.clean_body``), its comments
+    after it when the snapshot reads them, cut to what the title leaves of the budget; NULL when
+    nothing is left (or the snapshot reads titles)."""
     if not text.reads_body:
         return
     cur.execute("CREATE TEMP TABLE ds_bodies (ticker text, post_id bigint, body text) ON COMMIT DROP")
     with raw.cursor(name="ds_raw_bodies") as stream:  # server-side: never all bodies in memory
         stream.itersize = _EXPORT_CHUNK
-        stream.execute("SELECT ticker, post_id, title, body FROM ds_rows WHERE body IS NOT NULL")
+        stream.execute("SELECT ticker, post_id, title, body, comments FROM ds_rows "
+                       "WHERE body IS NOT NULL OR comments IS NOT NULL")
         while batch := stream.fetchmany(_EXPORT_CHUNK):
-            rows = [(ticker, post_id, text.body(title, body) or None) for ticker, post_id, title, body in batch]
+            rows = [(ticker, post_id, text.body(title, body, comments) or None)
+                    for ticker, post_id, title, body, comments in batch]
             execute_values(cur, "INSERT INTO ds_bodies (ticker, post_id, body) VALUES %s", rows, page_size=1000)
     cur.execute("UPDATE ds_rows d SET body = b.body FROM ds_bodies b "
                 "WHERE (d.ticker, d.post_id) = (b.ticker, b.post_id)")

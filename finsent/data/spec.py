@@ -9,6 +9,7 @@ from typing import Any
 
 from finsent.config import parse_ticker_list
 from finsent.data.embargo import EMBARGO_HELP
+from finsent.data.post_comments import check_comments_read
 from finsent.data.sources import DEFAULT_SOURCE, EVERY_SOURCE, SOURCE_NAMES
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES
 from finsent.errors import ConfigError
@@ -66,7 +67,8 @@ class DatasetSpec:
                          "its source); news rows leave out articles flagged by the news rules unless --rules none",
                          choices=SOURCES)
     text: str = option(DEFAULT_TEXT, "what models read: the title, or the title then the head of the cleaned body "
-                       "(news: the summary); the snapshot freezes it", choices=TEXT_MODES)
+                       "(news: the summary), or that and then the comments written under a board post before its "
+                       "session opened; the snapshot freezes it", choices=TEXT_MODES)
     text_tokens: int = option(DEFAULT_TEXT_TOKENS, "budget of whitespace-separated tokens of title + body (the "
                               "whole title first, then the body's first tokens)", minimum=1)
 
@@ -88,6 +90,7 @@ class DatasetSpec:
             raise ConfigError(f"--embargo {self.embargo} is more than {MAX_EMBARGO} sessions (about a year of trading)")
         if self.start and self.end and self.start > self.end:
             raise ConfigError(f"--from {self.start} is after --to {self.end}")
+        check_comments_read(self.text, self.source)
 
     @classmethod
     def from_options(cls, **options: Any) -> DatasetSpec:

@@ -3,12 +3,15 @@
 Bodies come as Naver writes them: HTML (``<br>`` breaks, ``<img>``), image placeholders, links,
 ``ㅋㅋㅋㅋㅋㅋㅋ`` and pages of copy-paste. ``clean_body`` makes one plain text of any of them
 (idempotent: cleaning a clean body changes nothing), capped at ``BODY_MAX_CHARS``. ``TextSpec``
-says what a model reads (``title`` or ``title+body``; news: the summary is the body) within a
-budget of whitespace-separated tokens: the whole title first, then the body's first tokens.
+says what a model reads (``title``, ``title+body``; news: the summary is the body; or
+``title+body+comments``: a board post's body and then the comments written under it before its
+decision, one per line, ``finsent.data.post_comments``) within a budget of whitespace-separated
+tokens: the whole title first, then the body's first tokens, then the comments'.
 
-A snapshot freezes the cleaned, budgeted body of each row (``dataset_rows.body``); a model records
-its ``TextSpec`` in its manifest, and its pyfunc applies it to the ``title`` and ``body`` it is
-given, so a served model reads exactly what it was tested on. Standard library only.
+A snapshot freezes the cleaned, budgeted body (and comments) of each row (``dataset_rows.body``); a
+model records its ``TextSpec`` in its manifest, and its pyfunc applies it to the ``title``, ``body``
+and ``comments`` it is given, so a served model reads exactly what it was tested on. Cleaning is
+idempotent, so a frozen body read again is itself. Standard library only.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TEXT_MODES = ("title", "title+body")
+TEXT_MODES = ("title", "title+body", "title+body+comments")
 DEFAULT_TEXT = "title+body"  # what `finsent dataset build` freezes unless told (news: title + summary)
 DEFAULT_TEXT_TOKENS = 128  # whitespace-separated tokens of title + body a model reads
 BODY_MAX_CHARS = 2000  # a body is cut here (at a space) before any budget: longer ones are pastes
@@ -75,7 +78,8 @@ def token_count(text: str) -> int:
 @dataclass(frozen=True)
 class TextSpec:
     """What a model reads of a row: the title alone, or the title and then the head of the cleaned
-    body, within ``tokens`` whitespace-separated tokens (the title whole first)."""
+    body (and of the comments after it), within ``tokens`` whitespace-separated tokens (the title
+    whole first)."""
 
     text: str = "title"
     tokens: int = DEFAULT_TEXT_TOKENS
@@ -88,29 +92,39 @@ class TextSpec:
 
     @property
     def reads_body(self) -> bool:
-        return self.text == "title+body"
+        return self.text != "title"
 
-    def body(self, title: str, body: str | None) -> str | None:
-        """The body as this spec reads it: cleaned, its head within what the title leaves of the
-        budget; None when the spec reads titles only."""
+    @property
+    def reads_comments(self) -> bool:
+        return self.text == "title+body+comments"
+
+    def body(self, title: str, body: str | None, comments: str | None = None) -> str | None:
+        """The body as this spec reads it: cleaned, then (a spec reading comments) the cleaned comments
+        on the lines after it, their head within what the title leaves of the budget; None when the
+        spec reads titles only."""
         if not self.reads_body:
             return None
-        return head_tokens(clean_body(body), self.tokens - token_count(title))
+        parts = (clean_body(body), clean_body(comments) if self.reads_comments else "")
+        return head_tokens("\n".join(part for part in parts if part), self.tokens - token_count(title))
 
-    def compose(self, title: str, body: str | None) -> str:
+    def compose(self, title: str, body: str | None, comments: str | None = None) -> str:
         """The one string a model reads."""
-        kept = self.body(title, body)
+        kept = self.body(title, body, comments)
         return f"{title}\n{kept}" if kept else title
 
-    def compose_all(self, titles: Sequence[str], bodies: Iterable[Any] | None = None) -> list[str]:
+    def compose_all(self, titles: Sequence[str], bodies: Iterable[Any] | None = None,
+                    comments: Iterable[Any] | None = None) -> list[str]:
+        """The strings a model reads of parallel titles, bodies and comments (None or a non-string: none)."""
         if bodies is None or not self.reads_body:
             return [str(t) for t in titles]
-        return [self.compose(str(t), b if isinstance(b, str) else None) for t, b in zip(titles, bodies)]
+        threads = comments if comments is not None and self.reads_comments else [None] * len(titles)
+        return [self.compose(str(t), _text(b), _text(c)) for t, b, c in zip(titles, bodies, threads)]
 
     def texts(self, frame: Any) -> list[str]:
-        """The strings a model reads for the rows of a DataFrame with ``title`` (and ``body``)."""
-        bodies = frame["body"].tolist() if "body" in frame else None
-        return self.compose_all(frame["title"].tolist(), bodies)
+        """The strings a model reads for the rows of a DataFrame with ``title`` (and ``body``, ``comments``)."""
+        bodies = frame["body"].tolist() if "body" in frame else [None] * len(frame)
+        comments = frame["comments"].tolist() if "comments" in frame else None
+        return self.compose_all(frame["title"].tolist(), bodies, comments)
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "tokens": self.tokens}
@@ -126,3 +140,7 @@ class TextSpec:
     def of_snapshot(cls, spec: dict[str, Any]) -> TextSpec:
         """What a snapshot's rows hold (its spec's ``text`` and ``text_tokens``; titles before bodies)."""
         return cls(str(spec.get("text", "title")), int(spec.get("text_tokens", DEFAULT_TEXT_TOKENS)))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

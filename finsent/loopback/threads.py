@@ -3,7 +3,8 @@ and the comment service (CBOX, JSONP), with what makes them hard.
 
 - Bodies: ``cut_bodies`` makes the list show some bodies cut ("...") or not at all; the detail
   endpoint always has the whole one. ``plant_body_signal`` gives a share of posts a neutral title
-  ("삼성 어떻게 보세요?") and the view in the body ("저는 내일 반등 봅니다").
+  ("삼성 어떻게 보세요?") and the view in the body ("저는 내일 반등 봅니다"); ``plant_comment_signal``
+  puts the view in a comment written before the session opens (and the answer in one after it).
 - Comments: every post with a comment count has that many comments, newest first, paged by number;
   some are replies (``parentCommentNo``, ``replyLevel`` 2), some deleted (kept, ``deleted`` true,
   empty ``contents``). Tests add comments (also while a client pages: counts that move), delete
@@ -143,6 +144,47 @@ class ThreadDesk:
                                        cleanbot_passed=True)
                     planted += 1
         return planted
+
+    def plant_comment_signal(self, share: float, accuracy: float = 0.9) -> int:
+        """Give a ``share`` of the top-level posts a neutral title and body, and comments written under
+        each before the open of its session that say which way that session moves from open to close
+        (right with probability ``accuracy``), then one written after the close that tells what did
+        happen (always right: a model that read it would know the answer). The crowd's view sits in
+        the comments. Returns how many posts carry it."""
+        rng, planted = random.Random(self.seed + 33), 0  # type: ignore[attr-defined]
+        with self.lock:  # type: ignore[attr-defined]
+            for ticker, posts in self.posts.items():  # type: ignore[attr-defined]
+                sessions = [r for r in self.prices.get(ticker, []) if r.volume > 0]  # type: ignore[attr-defined]
+                opens = [datetime.combine(r.trade_date, time(9, 0)) for r in sessions]
+                name = self.tickers.get(ticker, ticker)  # type: ignore[attr-defined]
+                for post in list(posts):
+                    k = bisect.bisect_right(opens, post.written_at)
+                    if (post.reply_depth or post.post_type != "normal" or rng.random() >= share
+                            or k >= len(sessions) or sessions[k].close == sessions[k].open
+                            or opens[k] - post.written_at < timedelta(minutes=10)
+                            or datetime.combine(sessions[k].trade_date, time(16, 0)) > datetime.now()):
+                        continue
+                    rose = sessions[k].close > sessions[k].open
+                    up = rose == (rng.random() < accuracy)
+                    post = self._replace_post(post, title=f"{rng.choice(_NEUTRAL_TITLES).format(name=name)} "
+                                              f"{rng.randint(1, 9999)}", body_html="의견 부탁드립니다",
+                                              body_text="의견 부탁드립니다", cleanbot_passed=True)
+                    before = post.written_at + (opens[k] - post.written_at) / 2
+                    after = datetime.combine(sessions[k].trade_date, time(16, 0))
+                    texts = ((before, f"{rng.choice(_BODY_UP if up else _BODY_DOWN)} {rng.randint(1, 999)}"),
+                             (after, f"{'오늘 올랐네요 축하' if rose else '오늘 빠졌네요 ㅠ'} {rng.randint(1, 999)}"))
+                    self._put_comments(post, texts)
+                    planted += 1
+        return planted
+
+    def _put_comments(self, post: Post, texts: tuple[tuple[datetime, str], ...]) -> None:
+        """Comments of these (time, text) under a post, after (and instead of) the ones it had."""
+        thread = self.comments[post.id] = []
+        for written_at, text in texts:
+            self._comment_seq += 1
+            thread.append(Comment(self._comment_seq, post.id, written_at.replace(microsecond=0), text, "test****",
+                                  0, 0, None))
+        self._replace_post(post, comment_count=len(thread))
 
     def add_comments(self, post_id: int, n: int) -> list[Comment]:
         """n new comments under a post (newer than its others); its comment count grows with them."""

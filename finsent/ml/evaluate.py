@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
+from finsent.data.stored_texts import with_stored_texts
 from finsent.data.text import TextSpec
 from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.lineage import TrainingRecord, in_sample_sessions, record_from_rows, snapshot_horizon
@@ -372,10 +373,11 @@ def _next_command(client, registered: str, asked: str, dataset: str) -> str | No
 
 
 def champion_with_record(engine: Engine, client, rows: pd.DataFrame, registered: str = MODEL_NAME):
-    """The champion's version, what it learnt from and its P(up) on ``rows`` (title, body: it reads
-    what it was made to read; None: no champion). What it learnt from is read from ``dataset_rows``
-    while its snapshot is unchanged, else its tags."""
-    champion = champion_inputs(client, rows, registered)
+    """The champion's version, what it learnt from and its P(up) on ``rows`` (None: no champion): it
+    reads what it was made to read, the board posts' stored bodies and comments whatever the snapshot
+    froze (``finsent.data.stored_texts``). What it learnt from is read from ``dataset_rows`` while its
+    snapshot is unchanged, else its tags."""
+    champion = champion_inputs(client, with_stored_texts(engine, rows), registered)
     if champion is None or champion[1] is None:
         return champion
     version, tagged, p_old = champion

@@ -28,6 +28,7 @@ import pandas as pd
 from finsent.config import Settings
 from finsent.data.sources import BOARD, DEFAULT_SOURCE, NEWS, model_names
 from finsent.errors import FinsentError, NotRegisteredError
+from finsent.ml.models.texts import TEXT_COLUMNS
 from finsent.names import private_dir, private_files, private_folder
 
 log = logging.getLogger(__name__)
@@ -224,9 +225,9 @@ def registered_summary(client, model: str) -> str:
 
 def predict(pyfunc, rows: pd.DataFrame | list[str]) -> np.ndarray:
     """P(up) of the served model on ``rows`` (a frame with ``title`` and, for a model that reads
-    bodies, ``body``; or a list of titles)."""
+    bodies, ``body``, for one that reads comments ``comments``; or a list of titles)."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame({"title": rows})
-    inputs = frame[[c for c in ("title", "body") if c in frame]]
+    inputs = frame[[c for c in TEXT_COLUMNS if c in frame]]
     return pyfunc.predict(inputs)["p_up"].to_numpy(dtype=np.float64)
 
 

@@ -43,3 +43,16 @@ def test_the_budget_keeps_the_title_whole_then_the_head_of_the_body():
     assert TextSpec.from_json(spec.to_json()) == spec and TextSpec.from_json(None) == TextSpec("title")
     with pytest.raises(ValueError):
         TextSpec("body")
+
+
+def test_comments_come_after_the_body_within_the_budget_and_read_again_are_themselves():
+    spec = TextSpec("title+body+comments", tokens=8)
+    assert spec.reads_body and spec.reads_comments and not TextSpec("title+body").reads_comments
+    comments = "저도 반등 봅니다\n<b>손절</b> ㅋㅋㅋㅋㅋ"
+    assert spec.compose("삼성 어때요", "본문 한줄", comments) == "삼성 어때요\n본문 한줄\n저도 반등 봅니다\n손절"
+    assert spec.compose("삼성 어때요", None, comments) == "삼성 어때요\n저도 반등 봅니다\n손절 ㅋㅋㅋ"
+    frozen = spec.body("삼성 어때요", "본문 한줄", comments)  # what a snapshot keeps in its body column
+    assert spec.compose("삼성 어때요", frozen) == spec.compose("삼성 어때요", "본문 한줄", comments)
+    # a spec that reads no comments ignores them, wherever they come from
+    assert TextSpec("title+body", tokens=8).compose("삼성 어때요", "본문 한줄", comments) == "삼성 어때요\n본문 한줄"
+    assert spec.compose_all(["a", "b"], ["x", None], ["c1", float("nan")]) == ["a\nx\nc1", "b"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finsent.data.embargo import EMBARGO_HELP
+from finsent.data.post_comments import check_comments_read
 from finsent.data.sources import DEFAULT_SOURCE, EVERY_SOURCE, SOURCE_NAMES, selected
 from finsent.data.spec import all_quality_rules, check_quality_rules, parse_quality_rules
 from finsent.data.text import DEFAULT_TEXT, DEFAULT_TEXT_TOKENS, TEXT_MODES, TextSpec
@@ -60,7 +61,8 @@ class BacktestSpec:
     sell_tax_bps: float = option(DEFAULT_SELL_TAX_BPS, "transaction tax per unit sold, in basis points (20: KOSPI "
                                  "from 2026)", minimum=0, maximum=10_000, exclusive_maximum=True)
     text: str = option(DEFAULT_TEXT, "what each step's model reads: the title, or the title then the head of the "
-                       "cleaned body (news: the summary)", choices=TEXT_MODES)
+                       "cleaned body (news: the summary), or that and then the comments written under a board post "
+                       "before its session opened", choices=TEXT_MODES)
     text_tokens: int = option(DEFAULT_TEXT_TOKENS, "budget of whitespace-separated tokens of title + body",
                               minimum=1)
     tokenizer: str = option("char", "what the baseline counts: char n-grams or kiwi morphemes", choices=TOKENIZERS)
@@ -69,6 +71,7 @@ class BacktestSpec:
     def validate(self) -> None:
         check_fields(self)
         check_quality_rules(self.rules)
+        check_comments_read(self.text, self.source)
 
     def to_json(self) -> dict[str, Any]:
         """As stored with a walk and compared on resume: the transformers options only for a walk of a

@@ -2,10 +2,11 @@
 
 Both come as one frame per source with the columns ticker, post_id, title, label, session_date,
 ret and ``body`` (the post's body, news: the summary; cleaned and cut to the walk's budget, or None
-when the walk reads titles); news adds ``story`` (``news.story_key``: the articles of one story, carried by several
-offices), so that the index counts a story once (``per_story``). A news article's id is the
-snapshots' one (``finsent.data.build.NEWS_ITEM_ID_SQL``): negative, it never meets a post's id; a
-comment's too (``COMMENT_ITEM_ID_SQL``, from the same sequence as the articles').
+when the walk reads titles; a walk reading comments: the post's body, then the comments written
+before its session opened, ``finsent.data.post_comments``); news adds ``story`` (``news.story_key``:
+the articles of one story, carried by several offices), so that the index counts a story once
+(``per_story``). A news article's id is the snapshots' one (``finsent.data.build.NEWS_ITEM_ID_SQL``):
+negative, it never meets a post's id; a comment's too (``COMMENT_ITEM_ID_SQL``, from the articles' sequence).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from finsent.data.build import COMMENT_ITEM_ID_SQL, NEWS_ITEM_ID_SQL
+from finsent.data.post_comments import comments_before_sql
 from finsent.data.sources import BOARD, COMMENTS, NEWS, text_source
 from finsent.db import raw_connection
 from finsent.ml.backtest.spec import BacktestSpec
@@ -27,15 +29,18 @@ COLUMNS = ["ticker", "post_id", "title", "label", "session_date", "ret"]
 def load_labelled_posts(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
     """Every labelled post of the definition (flat ones too: they belong in the index), minus flagged
     ones, of (ticker, session)s where the ticker was in the universe (point in time)."""
+    comments = comments_before_sql("l.ticker", "l.post_id", "l.session_date") if spec.text_spec.reads_comments \
+        else "NULL::text"  # the comments written before the post's session opened, when the walk reads them
     query = f"""
-        SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret, p.body
+        SELECT l.ticker, l.post_id, p.title, l.label, l.session_date, l.ret::float8 AS ret, p.body,
+               {comments} AS comments
         FROM labels l JOIN posts p ON p.ticker = l.ticker AND p.post_id = l.post_id
         WHERE l.definition = %(definition)s AND NOT EXISTS (
             SELECT 1 FROM post_flags f WHERE f.ticker = l.ticker AND f.post_id = l.post_id AND f.rule = ANY(%(rules)s))
           AND {member_on_sql("l.ticker", "l.session_date")}
         ORDER BY l.session_date, l.ticker, l.post_id"""
-    return _read(engine, query, {"definition": spec.definition, "rules": list(spec.rules)}, [*COLUMNS, "body"],
-                 spec)
+    return _read(engine, query, {"definition": spec.definition, "rules": list(spec.rules)},
+                 [*COLUMNS, "body", "comments"], spec)
 
 
 def load_labelled_news(engine: Engine, spec: BacktestSpec) -> pd.DataFrame:
@@ -78,8 +83,10 @@ def _read(engine: Engine, query: str, params: dict, columns: list[str], spec: Ba
         cur.execute(query, params)
         frame = pd.DataFrame(cur.fetchall(), columns=columns)
     frame["ret"] = frame["ret"].astype(float)
-    text = spec.text_spec  # the body as the walk's models read it, like a snapshot's frozen one
-    frame["body"] = [text.body(t, b) or None for t, b in zip(frame["title"], frame["body"])] if len(frame) else []
+    text = spec.text_spec  # the body (and comments) as the walk's models read it, like a snapshot's frozen one
+    comments = frame.pop("comments") if "comments" in frame else [None] * len(frame)
+    frame["body"] = [text.body(t, b, c if isinstance(c, str) else None) or None
+                     for t, b, c in zip(frame["title"], frame["body"], comments)] if len(frame) else []
     return frame
 
 

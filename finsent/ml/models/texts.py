@@ -2,7 +2,8 @@
 evaluation, scoring, backtests, the pyfunc), so that a change of what models read is made here.
 
 ``texts_of(rows, text)``: the title, and for a model that reads bodies (``TextSpec``, recorded with
-the snapshot and the model) the head of the cleaned body after it, within the spec's token budget.
+the snapshot and the model) the head of the cleaned body after it (and for one that reads comments,
+theirs after the body), within the spec's token budget.
 Each kind may cut what it is given further to its own token budget from the end (a title comes first).
 """
 
@@ -12,7 +13,7 @@ import pandas as pd
 
 from finsent.data.text import TextSpec
 
-TEXT_COLUMNS = ("title", "body")  # the columns texts_of reads (the pyfunc's input schema; body optional)
+TEXT_COLUMNS = ("title", "body", "comments")  # what texts_of reads (the pyfunc's input; body, comments optional)
 TITLES = TextSpec("title")  # what a model recorded before bodies reads
 
 
