@@ -159,15 +159,39 @@ _COMMENT_COLS = ", ".join(COMMENT_COLUMNS)
 _COMMENT_CHANGES = ("parent_comment_no", "reply_level", "modified_at", "text", "likes", "dislikes", "replies",
                     "deleted")
 
+# A re-fetch that changed a comment's text (an edit, a deletion that blanks it) drops the old text's
+# scores, every version's: the upsert restamps the comment, so each version's next score run scores it
+# again. The daily crawl is how comments change: this is no hand edit left to `finsent reconcile`.
+_EDITED_COMMENTS = ("SELECT c.ticker, c.post_id, c.comment_no FROM comments_stage f JOIN comments c "
+                    "USING (ticker, post_id, comment_no) WHERE c.text IS DISTINCT FROM f.text")
+# The scores' key leads with the version: one probe of it per version and comment, the versions found
+# by a walk of its first column (a join on the comment alone would read every score of every version).
+_DROP_EDITED_SCORES = """
+WITH RECURSIVE versions AS (
+    SELECT min(model_version) AS v FROM comment_scores
+    UNION ALL SELECT (SELECT min(model_version) FROM comment_scores WHERE model_version > versions.v)
+    FROM versions WHERE versions.v IS NOT NULL)
+DELETE FROM comment_scores s USING versions, unnest(%s::text[], %s::bigint[], %s::bigint[]) e(ticker, post_id, no)
+WHERE s.model_version = versions.v AND s.ticker = e.ticker AND s.post_id = e.post_id AND s.comment_no = e.no"""
+
+
+def _drop_edited_scores(cursor) -> None:
+    """The scores of the staged comments whose stored text differs (none, mostly: then no delete at all)."""
+    cursor.execute(_EDITED_COMMENTS)
+    if edited := cursor.fetchall():
+        cursor.execute(_DROP_EDITED_SCORES, [list(column) for column in zip(*edited)])
+
 
 def upsert_comments(cursor, rows: Sequence[CommentRow]) -> tuple[int, int]:
     """Insert comments not stored yet (by ticker, post_id, comment_no) and update the stored ones a
-    re-fetch shows changed; return (inserted, updated). A comment is never stored twice. No commit."""
+    re-fetch shows changed; return (inserted, updated). A comment is never stored twice; one whose text
+    changed loses its scores (it is scored again). No commit."""
     unique = {(r.ticker, r.post_id, r.comment_no): r for r in rows}
     if not unique:
         return 0, 0
     cursor.execute(_COMMENTS_STAGE)
     copy_lines(cursor, "comments_stage", COMMENT_COLUMNS, map(_comment_line, unique.values()))
+    _drop_edited_scores(cursor)
     assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COMMENT_CHANGES)
     stored = ", ".join(f"comments.{c}" for c in _COMMENT_CHANGES)
     fresh = ", ".join(f"EXCLUDED.{c}" for c in _COMMENT_CHANGES)
