@@ -30,7 +30,7 @@ def current_stamp(engine: Engine) -> int:
     insert to its commit, and draws its stamps in between) and are let go at once: every stamp
     drawn so far is then committed or rolled back, and every later write draws a larger one."""
     with raw_transaction(engine) as raw, raw.cursor() as cur:
-        cur.execute("LOCK TABLE posts, news, prices IN SHARE MODE")
+        cur.execute("LOCK TABLE posts, news, comments, prices IN SHARE MODE")
         cur.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM change_seq")
         return int(cur.fetchone()[0])
 

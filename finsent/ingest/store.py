@@ -174,12 +174,26 @@ WITH RECURSIVE versions AS (
 DELETE FROM comment_scores s USING versions, unnest(%s::text[], %s::bigint[], %s::bigint[]) e(ticker, post_id, no)
 WHERE s.model_version = versions.v AND s.ticker = e.ticker AND s.post_id = e.post_id AND s.comment_no = e.no"""
 
+# ... and the scores of their posts by the versions that read a post's comments (comments_read set:
+# --text title+body+comments), which read the old text too.
+_DROP_READING_SCORES = """
+WITH RECURSIVE versions AS (
+    SELECT min(model_version) AS v FROM post_scores
+    UNION ALL SELECT (SELECT min(model_version) FROM post_scores WHERE model_version > versions.v)
+    FROM versions WHERE versions.v IS NOT NULL)
+DELETE FROM post_scores s USING versions, unnest(%s::text[], %s::bigint[]) e(ticker, post_id)
+WHERE s.model_version = versions.v AND s.ticker = e.ticker AND s.post_id = e.post_id
+  AND s.comments_read IS NOT NULL"""
+
 
 def _drop_edited_scores(cursor) -> None:
-    """The scores of the staged comments whose stored text differs (none, mostly: then no delete at all)."""
+    """The scores of the staged comments whose stored text differs, and of their posts by the versions
+    that read comments (none, mostly: then no delete at all)."""
     cursor.execute(_EDITED_COMMENTS)
     if edited := cursor.fetchall():
         cursor.execute(_DROP_EDITED_SCORES, [list(column) for column in zip(*edited)])
+        posts = sorted({(ticker, post_id) for ticker, post_id, _ in edited})
+        cursor.execute(_DROP_READING_SCORES, [list(column) for column in zip(*posts)])
 
 
 def upsert_comments(cursor, rows: Sequence[CommentRow]) -> tuple[int, int]:

@@ -28,6 +28,7 @@ from finsent.ml.train import train_model
 from tests.data.board import add_posts, post, query
 from tests.ml.board import ANSWERS, VERDICT_SPEC, add_comments, make_board
 from tests.ml.test_bodies import fitted_report
+from tests.ml.test_comments_rescore import recrawl
 
 THREADS = replace(VERDICT_SPEC, text="title+body+comments")
 
@@ -101,6 +102,12 @@ def test_the_served_pyfunc_and_the_scores_read_the_comments_and_score_again_when
     assert again[post_id][1] == 2 and again[post_id][0] != first[post_id][0] and again[post_id][2] > first[post_id][2]
     assert {k: v for k, v in again.items() if k != post_id} == {k: v for k, v in first.items() if k != post_id}
     assert query(engine, "SELECT count(*) FROM post_scores") == [(len(first),)]
+    # the crawl re-fetches that comment with a new text (an edit): the post is scored again from it
+    assert recrawl(engine, (ticker, post_id, 4), text="가즈아 폭등 상한가 매수 반등 호재") == (0, 1)
+    assert score_posts(settings, engine).scored == 1
+    edited = scores(engine)
+    assert edited[post_id][1] == 2 and edited[post_id][0] > again[post_id][0]
+    assert {k: v for k, v in edited.items() if k != post_id} == {k: v for k, v in first.items() if k != post_id}
     # a post whose session has not opened reads every comment stored so far
     tonight = datetime.now(KST).replace(microsecond=0, tzinfo=None) - timedelta(minutes=5)
     add_posts(engine, [post(ticker, tonight, "오늘 어떻게 보세요", body="의견 부탁드립니다", post_id=99999999)])
