@@ -1,5 +1,5 @@
-"""Snapshot rows with their board posts' stored texts: what a model that reads more than a snapshot
-froze is given when it is compared on that snapshot's rows.
+"""Snapshot rows with their board posts' stored texts: what a registered version is given when it is
+evaluated on a snapshot (``finsent evaluate``, the Models page) or compared with a challenger on it.
 
 A champion made to read bodies or comments, compared on a ``--text title`` (or ``title+body``)
 snapshot, would otherwise read the frozen NULLs and lose what it was made to read: a challenger

@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine
 
 from finsent.config import Settings
 from finsent.data.snapshots import Snapshot, load_snapshot
+from finsent.data.stored_texts import with_stored_texts
 from finsent.data.text import TextSpec
 from finsent.errors import ConfigError, NotRegisteredError
 from finsent.ml.champion import vs_champion
@@ -338,7 +339,9 @@ def evaluate_version(settings: Settings, engine: Engine, version_or_alias: str, 
                           f"{_next_command(client, registered, version_or_alias, dataset) or exc}") from None
     tags = client.get_model_version(registered, str(version)).tags
     in_sample = _check_out_of_sample(version, TrainingRecord.from_tags(tags), test, dataset, allow_in_sample)
-    p_test = predict(load_pyfunc(version, registered), test)  # the version reads what it was made to read
+    # the version reads what it was made to read: the board posts' stored bodies and comments, whatever
+    # the snapshot froze (its rows, labels and splits are the snapshot's)
+    p_test = predict(load_pyfunc(version, registered), with_stored_texts(engine, test))
     label = f"{registered} v{version}" + (" (IN-SAMPLE: it saw sessions of this test part)" if in_sample else "")
     with tempfile.TemporaryDirectory(prefix="finsent-eval-") as scratch, \
             private_run(settings, run_name=f"evaluate-{'in-sample-' if in_sample else ''}v{version}-{dataset}"):

@@ -22,6 +22,7 @@ from finsent.ingest.records import KST
 from finsent.ml.backtest.spec import BacktestSpec
 from finsent.ml.backtest.texts import load_texts
 from finsent.ml.champion import champion_with_record
+from finsent.ml.evaluate import evaluate_version
 from finsent.ml.registry import configure, load_pyfunc, predict
 from finsent.ml.score import score_posts
 from finsent.ml.train import train_model
@@ -129,6 +130,9 @@ def test_a_champion_that_reads_comments_reads_them_when_compared_on_a_snapshot_t
     np.testing.assert_allclose(p_old, predict(load_pyfunc(version), threads), atol=1e-9)
     challenger = train_model(settings, engine, "titles", "baseline")
     assert not challenger.decision.promoted
+    # finsent evaluate (and so the Models page) puts it on that snapshot at its own strength too
+    evaluated = evaluate_version(settings, engine, str(version), "titles")
+    assert evaluated.metrics["balanced_accuracy"] == pytest.approx(champion.report.metrics["balanced_accuracy"])
 
 
 def test_a_walk_reading_comments_reads_those_before_the_open_as_the_snapshot_froze_them(engine):
