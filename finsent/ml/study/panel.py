@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from finsent.data.post_comments import open_of_sql
 from finsent.db import raw_connection
 from finsent.ml.study.spec import COUNT_KINDS, TEXT_SOURCES, signal_source
 from finsent.tickers import member_on_sql
@@ -55,12 +56,10 @@ _SESSIONS = f"""
 SELECT pr.ticker, pr.trade_date, pr.open::float8, pr.close::float8, pr.volume::float8,
        {member_on_sql("pr.ticker", "pr.trade_date")} AS member
 FROM prices pr WHERE pr.volume > 0 ORDER BY pr.ticker, pr.trade_date"""
-_COUNTS = """
-SELECT s.ticker, s.trade_date, (SELECT {count} FROM {texts}) AS n
-FROM (SELECT pr.ticker, pr.trade_date,
-             (pr.trade_date + coalesce(h.opens, time '09:00')) AT TIME ZONE 'Asia/Seoul' AS open_at
-      FROM prices pr LEFT JOIN session_hours h ON h.trade_date = pr.trade_date
-      WHERE pr.volume > 0 AND pr.trade_date >= %(since)s AND pr.trade_date <= %(until)s) s"""
+_COUNTS = f"""
+SELECT s.ticker, s.trade_date, (SELECT {{count}} FROM {{texts}}) AS n
+FROM (SELECT pr.ticker, pr.trade_date, {open_of_sql("pr.trade_date")} AS open_at
+      FROM prices pr WHERE pr.volume > 0 AND pr.trade_date >= %(since)s AND pr.trade_date <= %(until)s) s"""
 
 
 @dataclass
