@@ -19,6 +19,7 @@ import dataclasses
 import html
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -122,27 +123,33 @@ class ThreadDesk:
                                                   list_body="cut" if roll < share else "missing"))
         return changed
 
+    def _drawn_posts(self, rng: random.Random, share: float) -> Iterator[tuple[Post, Any, datetime, str]]:
+        """A ``share`` of the top-level posts (drawn by ``rng``) whose session moves from open to close:
+        (the post, its session's price row, that session's opening, the stock's name). Under the lock."""
+        for ticker, posts in self.posts.items():  # type: ignore[attr-defined]
+            sessions = [r for r in self.prices.get(ticker, []) if r.volume > 0]  # type: ignore[attr-defined]
+            opens = [datetime.combine(r.trade_date, time(9, 0)) for r in sessions]
+            name = self.tickers.get(ticker, ticker)  # type: ignore[attr-defined]
+            for post in list(posts):
+                k = bisect.bisect_right(opens, post.written_at)
+                if (post.reply_depth or post.post_type != "normal" or rng.random() >= share
+                        or k >= len(sessions) or sessions[k].close == sessions[k].open):
+                    continue
+                yield post, sessions[k], opens[k], name
+
     def plant_body_signal(self, share: float, accuracy: float = 0.9) -> int:
         """Give a ``share`` of the top-level posts a neutral title and a body that says which way
         the next session moves from open to close (right with probability ``accuracy``): a board
         whose view sits in the body. Returns how many posts carry it."""
         rng, planted = random.Random(self.seed + 32), 0  # type: ignore[attr-defined]
         with self.lock:  # type: ignore[attr-defined]
-            for ticker, posts in self.posts.items():  # type: ignore[attr-defined]
-                sessions = [r for r in self.prices.get(ticker, []) if r.volume > 0]  # type: ignore[attr-defined]
-                opens = [datetime.combine(r.trade_date, time(9, 0)) for r in sessions]
-                name = self.tickers.get(ticker, ticker)  # type: ignore[attr-defined]
-                for post in list(posts):
-                    k = bisect.bisect_right(opens, post.written_at)
-                    if (post.reply_depth or post.post_type != "normal" or rng.random() >= share
-                            or k >= len(sessions) or sessions[k].close == sessions[k].open):
-                        continue
-                    up = (sessions[k].close > sessions[k].open) == (rng.random() < accuracy)
-                    title = f"{rng.choice(_NEUTRAL_TITLES).format(name=name)} {rng.randint(1, 9999)}"
-                    view = f"{rng.choice(_BODY_UP if up else _BODY_DOWN)} {rng.randint(1, 999)}"
-                    self._replace_post(post, title=title, body_html=html.escape(view, quote=False), body_text=view,
-                                       cleanbot_passed=True)
-                    planted += 1
+            for post, session, _, name in self._drawn_posts(rng, share):
+                up = (session.close > session.open) == (rng.random() < accuracy)
+                title = f"{rng.choice(_NEUTRAL_TITLES).format(name=name)} {rng.randint(1, 9999)}"
+                view = f"{rng.choice(_BODY_UP if up else _BODY_DOWN)} {rng.randint(1, 999)}"
+                self._replace_post(post, title=title, body_html=html.escape(view, quote=False), body_text=view,
+                                   cleanbot_passed=True)
+                planted += 1
         return planted
 
     def plant_comment_signal(self, share: float, accuracy: float = 0.9) -> int:
@@ -153,28 +160,20 @@ class ThreadDesk:
         the comments. Returns how many posts carry it."""
         rng, planted = random.Random(self.seed + 33), 0  # type: ignore[attr-defined]
         with self.lock:  # type: ignore[attr-defined]
-            for ticker, posts in self.posts.items():  # type: ignore[attr-defined]
-                sessions = [r for r in self.prices.get(ticker, []) if r.volume > 0]  # type: ignore[attr-defined]
-                opens = [datetime.combine(r.trade_date, time(9, 0)) for r in sessions]
-                name = self.tickers.get(ticker, ticker)  # type: ignore[attr-defined]
-                for post in list(posts):
-                    k = bisect.bisect_right(opens, post.written_at)
-                    if (post.reply_depth or post.post_type != "normal" or rng.random() >= share
-                            or k >= len(sessions) or sessions[k].close == sessions[k].open
-                            or opens[k] - post.written_at < timedelta(minutes=10)
-                            or datetime.combine(sessions[k].trade_date, time(16, 0)) > datetime.now()):
-                        continue
-                    rose = sessions[k].close > sessions[k].open
-                    up = rose == (rng.random() < accuracy)
-                    post = self._replace_post(post, title=f"{rng.choice(_NEUTRAL_TITLES).format(name=name)} "
-                                              f"{rng.randint(1, 9999)}", body_html="의견 부탁드립니다",
-                                              body_text="의견 부탁드립니다", cleanbot_passed=True)
-                    before = post.written_at + (opens[k] - post.written_at) / 2
-                    after = datetime.combine(sessions[k].trade_date, time(16, 0))
-                    texts = ((before, f"{rng.choice(_BODY_UP if up else _BODY_DOWN)} {rng.randint(1, 999)}"),
-                             (after, f"{'오늘 올랐네요 축하' if rose else '오늘 빠졌네요 ㅠ'} {rng.randint(1, 999)}"))
-                    self._put_comments(post, texts)
-                    planted += 1
+            for post, session, opens, name in self._drawn_posts(rng, share):
+                after = datetime.combine(session.trade_date, time(16, 0))
+                if opens - post.written_at < timedelta(minutes=10) or after > datetime.now():
+                    continue
+                rose = session.close > session.open
+                up = rose == (rng.random() < accuracy)
+                post = self._replace_post(post, title=f"{rng.choice(_NEUTRAL_TITLES).format(name=name)} "
+                                          f"{rng.randint(1, 9999)}", body_html="의견 부탁드립니다",
+                                          body_text="의견 부탁드립니다", cleanbot_passed=True)
+                before = post.written_at + (opens - post.written_at) / 2
+                texts = ((before, f"{rng.choice(_BODY_UP if up else _BODY_DOWN)} {rng.randint(1, 999)}"),
+                         (after, f"{'오늘 올랐네요 축하' if rose else '오늘 빠졌네요 ㅠ'} {rng.randint(1, 999)}"))
+                self._put_comments(post, texts)
+                planted += 1
         return planted
 
     def _put_comments(self, post: Post, texts: tuple[tuple[datetime, str], ...]) -> None:
