@@ -32,18 +32,23 @@ def open_of_sql(session: str) -> str:
     return _OPEN.format(session=session)
 
 
+def _kept(ticker: str, post_id: str, session: str) -> str:
+    before = f"coalesce({open_of_sql(session)}, 'infinity'::timestamptz)"
+    return _KEPT.format(ticker=ticker, post_id=post_id, before=before)
+
+
 def comments_before_sql(ticker: str, post_id: str, session: str) -> str:
     """A scalar subquery: the kept comments of post (``ticker``, ``post_id``) written before the open
     of its session ``session`` (NULL: no session yet, every stored one), one per line; NULL if none."""
-    before = f"coalesce({open_of_sql(session)}, 'infinity'::timestamptz)"
     return (f"(SELECT string_agg(c.text, E'\\n' ORDER BY c.written_at, c.comment_no) FROM comments c "
-            f"WHERE {_KEPT.format(ticker=ticker, post_id=post_id, before=before)})")
+            f"WHERE {_kept(ticker, post_id, session)})")
 
 
-def comments_count_sql(ticker: str, post_id: str, session: str) -> str:
-    """A scalar subquery: how many comments ``comments_before_sql`` joins (0 when none)."""
-    before = f"coalesce({open_of_sql(session)}, 'infinity'::timestamptz)"
-    return f"(SELECT count(*)::int FROM comments c WHERE {_KEPT.format(ticker=ticker, post_id=post_id, before=before)})"
+def thread_sql(ticker: str, post_id: str, session: str) -> str:
+    """A subquery of one row for a LATERAL join: ``comments`` (as ``comments_before_sql``) and
+    ``comments_read``, how many they are (0 when none)."""
+    return (f"(SELECT string_agg(c.text, E'\\n' ORDER BY c.written_at, c.comment_no) AS comments, "
+            f"count(*)::int AS comments_read FROM comments c WHERE {_kept(ticker, post_id, session)})")
 
 
 def check_comments_read(text: str, source: str) -> None:

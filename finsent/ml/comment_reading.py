@@ -18,18 +18,18 @@ from typing import Any
 from psycopg2.extras import execute_values
 
 from finsent.data.changes import STAMPED
-from finsent.data.post_comments import SESSION_DEFINITION, comments_before_sql, comments_count_sql
+from finsent.data.post_comments import SESSION_DEFINITION, thread_sql
 
 _SESSION = (f"(SELECT l.session_date FROM labels l WHERE l.definition = '{SESSION_DEFINITION}' "
             "AND l.ticker = p.ticker AND l.post_id = p.post_id)")
-_COUNT = comments_count_sql("p.ticker", "p.post_id", _SESSION)
 
+# the post's comments read once (the LATERAL): both the text scored and the count compared
 _TO_SCORE = f"""
-SELECT p.ticker, p.post_id, p.title, p.body, {comments_before_sql("p.ticker", "p.post_id", _SESSION)} AS comments,
-       {_COUNT} AS comments_read
+SELECT p.ticker, p.post_id, p.title, p.body, t.comments, t.comments_read
 FROM {{posts}} p
+CROSS JOIN LATERAL {thread_sql("p.ticker", "p.post_id", _SESSION)} t
 LEFT JOIN post_scores s ON s.model_version = %(version)s AND s.ticker = p.ticker AND s.post_id = p.post_id
-WHERE s.post_id IS NULL OR s.comments_read IS DISTINCT FROM {_COUNT}
+WHERE s.post_id IS NULL OR s.comments_read IS DISTINCT FROM t.comments_read
 ORDER BY p.ticker, p.post_id"""
 
 # The posts whose comment set can have changed since the version's last run (its last score: the
